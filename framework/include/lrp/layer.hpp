@@ -1,0 +1,85 @@
+// The layer-handler interface.
+//
+// Handlers are pure in their parameters: forward() and vjp() compute with the Params they are
+// given, never with a member copy, and fix any routing (max-pool winners) from the activation
+// `at`. That single property lets every rule run on every linear-like layer: a rule hands in
+// modified parameters (W⁺, W + γW⁺, ones, W², ...) and gets the modified forward and
+// vector-Jacobian product for free.
+#pragma once
+
+#include "lrp/tensor.hpp"
+#include "lrp/workspace.hpp"
+
+#include <memory>
+#include <string>
+
+namespace lrp {
+
+// Trainable parameters of a layer. The layouts are PyTorch's, flattened row-major:
+//   dense   weight [out, in],                 bias [out]
+//   conv2d  weight [out, in/groups · kh · kw], bias [out]
+//   avgpool weight [1, kh · kw] (its implicit, uniform weights), no bias
+//   batchnorm weight [1, C] (γ), bias [C] (β); running statistics are buffers, not parameters
+struct Params {
+  Matrix weight;
+  Vector bias;  // size 0: no bias
+
+  bool has_bias() const { return bias.size() > 0; }
+};
+
+// What a handler is, as far as rules are concerned (never its kind name).
+struct LayerTraits {
+  // y = W x + b for a fixed matrix W built from weight: the generic LRP step applies.
+  bool linear = false;
+  // Output has the input's shape and y_i depends on x_i only (activations, dropout, identity).
+  bool elementwise = false;
+  // Output is the input's values in another shape (flatten, reshape).
+  bool reshape = false;
+};
+
+class Layer {
+ public:
+  virtual ~Layer() = default;
+
+  // Registry name of the handler: "dense", "conv2d", "maxpool2d", ...
+  virtual std::string kind() const = 0;
+  virtual LayerTraits traits() const = 0;
+  // Hyperparameters in one line, for listings and error messages.
+  virtual std::string describe() const = 0;
+
+  // Checks the per-sample input shape (throws lrp::Error naming the layer) and fixes the
+  // output shape. Called once, when the layer is added to a network.
+  void configure(const Shape& input_shape, const std::string& name);
+
+  // y = f(x; p) for a batch: x is N × numel(input_shape), y is N × numel(output_shape).
+  virtual void forward(const ConstMatrixRef& x, const Params& p, MatrixRef y, Workspace& ws) const = 0;
+
+  // g_in = J_f(at; p)ᵀ g_out, the vector-Jacobian product at the input `at`. Overwrites g_in, or
+  // adds to it when `accumulate` is true. For linear layers `at` is not read.
+  virtual void vjp(const ConstMatrixRef& at, const Params& p, const ConstMatrixRef& g_out,
+                   MatrixRef g_in, Workspace& ws, bool accumulate = false) const = 0;
+
+  const Params& params() const { return params_; }
+  // Replaces the parameters after checking their shapes and that they are finite.
+  void set_params(Params p);
+
+  const Shape& input_shape() const { return input_shape_; }
+  const Shape& output_shape() const { return output_shape_; }
+  const std::string& name() const { return name_; }
+
+ protected:
+  // Returns the output shape for a valid input shape (throws lrp::Error otherwise); a layer whose
+  // implicit weights depend on the input shape (global pooling) sets them here.
+  virtual Shape setup(const Shape& input_shape) = 0;
+  // Throws lrp::Error when p does not fit this layer (called by set_params after configure).
+  virtual void check_params(const Params& p) const;
+
+  Params params_;
+  Shape input_shape_;
+  Shape output_shape_;
+  std::string name_;
+};
+
+using LayerPtr = std::unique_ptr<Layer>;
+
+}  // namespace lrp

@@ -1,0 +1,192 @@
+// The built-in layer handlers. Parameters are created zero-filled with their final shapes by the
+// constructor; set them with set_params() (or Network::layer(i).set_params()).
+#pragma once
+
+#include "lrp/layer.hpp"
+
+#include <array>
+
+namespace lrp {
+
+// y = W x + b, W [out, in].
+class Dense final : public Layer {
+ public:
+  Dense(Index in_features, Index out_features, bool bias = true);
+  std::string kind() const override { return "dense"; }
+  LayerTraits traits() const override { return {.linear = true}; }
+  std::string describe() const override;
+  void forward(const ConstMatrixRef& x, const Params& p, MatrixRef y, Workspace& ws) const override;
+  void vjp(const ConstMatrixRef& at, const Params& p, const ConstMatrixRef& g_out, MatrixRef g_in,
+           Workspace& ws, bool accumulate) const override;
+  Index in_features() const { return in_; }
+  Index out_features() const { return out_; }
+
+ protected:
+  Shape setup(const Shape& input_shape) override;
+  void check_params(const Params& p) const override;
+
+ private:
+  Index in_, out_;
+  bool bias_;
+};
+
+struct Conv2dOptions {
+  std::array<Index, 2> kernel{3, 3};
+  std::array<Index, 2> stride{1, 1};
+  std::array<Index, 2> padding{0, 0};
+  std::array<Index, 2> dilation{1, 1};
+  Index groups = 1;
+  bool bias = true;
+};
+
+// 2-d convolution (cross-correlation, as in PyTorch) with zero padding, stride, dilation and
+// groups, computed per sample as im2col + GEMM. Weight [out, in/groups · kh · kw].
+class Conv2d final : public Layer {
+ public:
+  Conv2d(Index in_channels, Index out_channels, Conv2dOptions options);
+  std::string kind() const override { return "conv2d"; }
+  LayerTraits traits() const override { return {.linear = true}; }
+  std::string describe() const override;
+  void forward(const ConstMatrixRef& x, const Params& p, MatrixRef y, Workspace& ws) const override;
+  void vjp(const ConstMatrixRef& at, const Params& p, const ConstMatrixRef& g_out, MatrixRef g_in,
+           Workspace& ws, bool accumulate) const override;
+  const Conv2dOptions& options() const { return opt_; }
+  Index in_channels() const { return in_ch_; }
+  Index out_channels() const { return out_ch_; }
+
+ protected:
+  Shape setup(const Shape& input_shape) override;
+  void check_params(const Params& p) const override;
+
+ private:
+  Index in_ch_, out_ch_;
+  Conv2dOptions opt_;
+};
+
+struct Pool2dOptions {
+  std::array<Index, 2> kernel{2, 2};
+  std::array<Index, 2> stride{0, 0};  // 0: same as kernel (PyTorch's default)
+  std::array<Index, 2> padding{0, 0};
+};
+
+// Max pooling; padding counts as -inf. The vjp routes each output's gradient to the arg-max of
+// its window; on ties it is split equally among the tied inputs, and overlapping windows add up.
+// (PyTorch routes a tie to the first maximum instead; the two agree wherever the maximum is unique.)
+class MaxPool2d final : public Layer {
+ public:
+  explicit MaxPool2d(Pool2dOptions options);
+  std::string kind() const override { return "maxpool2d"; }
+  LayerTraits traits() const override { return {}; }
+  std::string describe() const override;
+  void forward(const ConstMatrixRef& x, const Params& p, MatrixRef y, Workspace& ws) const override;
+  void vjp(const ConstMatrixRef& at, const Params& p, const ConstMatrixRef& g_out, MatrixRef g_in,
+           Workspace& ws, bool accumulate) const override;
+
+ protected:
+  Shape setup(const Shape& input_shape) override;
+
+ private:
+  Pool2dOptions opt_;
+};
+
+// Average pooling with zero padding counted in the divisor (PyTorch's count_include_pad=True):
+// a depthwise linear map with implicit uniform weights 1/(kh·kw), exposed as its weight [1, kh·kw]
+// so that rules can modify them like any other weights. `global` averages each channel over the
+// whole plane (the kernel is fixed by configure()).
+class AvgPool2d final : public Layer {
+ public:
+  explicit AvgPool2d(Pool2dOptions options);
+  static std::unique_ptr<AvgPool2d> global();
+  std::string kind() const override { return global_ ? "global_avgpool" : "avgpool2d"; }
+  LayerTraits traits() const override { return {.linear = true}; }
+  std::string describe() const override;
+  void forward(const ConstMatrixRef& x, const Params& p, MatrixRef y, Workspace& ws) const override;
+  void vjp(const ConstMatrixRef& at, const Params& p, const ConstMatrixRef& g_out, MatrixRef g_in,
+           Workspace& ws, bool accumulate) const override;
+
+ protected:
+  Shape setup(const Shape& input_shape) override;
+  void check_params(const Params& p) const override;
+
+ private:
+  AvgPool2d() = default;
+  void set_kernel(Index kh, Index kw);
+  Pool2dOptions opt_;
+  bool global_ = false;
+};
+
+// {C, H, W} (or any shape) → {C·H·W}.
+class Flatten final : public Layer {
+ public:
+  std::string kind() const override { return "flatten"; }
+  LayerTraits traits() const override { return {.reshape = true}; }
+  std::string describe() const override { return "flatten"; }
+  void forward(const ConstMatrixRef& x, const Params& p, MatrixRef y, Workspace& ws) const override;
+  void vjp(const ConstMatrixRef& at, const Params& p, const ConstMatrixRef& g_out, MatrixRef g_in,
+           Workspace& ws, bool accumulate) const override;
+
+ protected:
+  Shape setup(const Shape& input_shape) override;
+};
+
+enum class Activation { kReLU, kTanh, kSigmoid, kIdentity };
+
+// Elementwise activation; also the identity (and dropout at inference, kind "dropout").
+class ElementwiseActivation final : public Layer {
+ public:
+  explicit ElementwiseActivation(Activation f, std::string kind_name = "");
+  std::string kind() const override { return kind_; }
+  LayerTraits traits() const override { return {.elementwise = true}; }
+  std::string describe() const override { return kind_; }
+  void forward(const ConstMatrixRef& x, const Params& p, MatrixRef y, Workspace& ws) const override;
+  void vjp(const ConstMatrixRef& at, const Params& p, const ConstMatrixRef& g_out, MatrixRef g_in,
+           Workspace& ws, bool accumulate) const override;
+  Activation function() const { return f_; }
+
+ protected:
+  Shape setup(const Shape& input_shape) override { return input_shape; }
+
+ private:
+  Activation f_;
+  std::string kind_;
+};
+
+LayerPtr make_relu();
+LayerPtr make_tanh();
+LayerPtr make_sigmoid();
+LayerPtr make_identity();
+LayerPtr make_dropout(double p);  // the identity at inference; p is validated and recorded
+
+// Batch normalization with inference statistics, over the channel axis of {C} (1d) or {C,H,W}
+// (2d): y = (x − mean)/√(var + eps) · γ + β. γ is weight [1, C], β is bias [C].
+class BatchNorm final : public Layer {
+ public:
+  BatchNorm(Index channels, double eps = 1e-5);
+  std::string kind() const override { return "batchnorm"; }
+  LayerTraits traits() const override { return {.elementwise = true}; }
+  std::string describe() const override;
+  void forward(const ConstMatrixRef& x, const Params& p, MatrixRef y, Workspace& ws) const override;
+  void vjp(const ConstMatrixRef& at, const Params& p, const ConstMatrixRef& g_out, MatrixRef g_in,
+           Workspace& ws, bool accumulate) const override;
+
+  // Running statistics (buffers, not parameters): checked for shape, finiteness and var ≥ 0.
+  void set_statistics(Vector mean, Vector var);
+  const Vector& running_mean() const { return mean_; }
+  const Vector& running_var() const { return var_; }
+  double eps() const { return eps_; }
+  Index channels() const { return channels_; }
+  // Per-channel scale γ/√(var+eps) and shift β − mean·scale of the affine map it computes.
+  Vector scale(const Params& p) const;
+  Vector shift(const Params& p) const;
+
+ protected:
+  Shape setup(const Shape& input_shape) override;
+  void check_params(const Params& p) const override;
+
+ private:
+  Index channels_;
+  double eps_;
+  Vector mean_, var_;
+};
+
+}  // namespace lrp

@@ -1,0 +1,65 @@
+// A sequential network of layer handlers. forward() runs once and keeps every activation, which
+// is all that the backward passes of every rule and every target need.
+#pragma once
+
+#include "lrp/layer.hpp"
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace lrp {
+
+// The activations of one forward pass: activations[0] is the input, activations[i + 1] the output
+// of layer i, activations.back() the logits.
+struct ForwardPass {
+  std::vector<Matrix> activations;
+  const Matrix& input() const { return activations.front(); }
+  const Matrix& logits() const { return activations.back(); }
+  Index batch() const { return activations.empty() ? 0 : activations.front().rows(); }
+};
+
+class Network {
+ public:
+  explicit Network(Shape input_shape);
+  Network(Network&&) = default;
+  Network& operator=(Network&&) = default;
+
+  // Appends a layer, configures it for the current output shape and returns it. Names must be
+  // unique; an empty name becomes "<kind><index>".
+  Layer& add(LayerPtr layer, std::string name = "");
+  template <typename L>
+  L& add_as(std::unique_ptr<L> layer, std::string name = "") {
+    return static_cast<L&>(add(std::move(layer), std::move(name)));
+  }
+  // Replaces layer i (used by canonizers); the new layer must keep the input and output shapes.
+  void replace(Index i, LayerPtr layer);
+
+  Index size() const { return static_cast<Index>(layers_.size()); }
+  Layer& layer(Index i);
+  const Layer& layer(Index i) const;
+  // Index of the layer called `name`; throws lrp::Error listing the names if there is none.
+  Index index_of(const std::string& name) const;
+
+  const Shape& input_shape() const { return input_shape_; }
+  const Shape& output_shape() const;
+
+  // Runs the network on a batch (checks shape and finiteness of x). `threads` > 1 splits the
+  // batch across threads.
+  ForwardPass forward(const Tensor& x, int threads = 1) const;
+  // The same into existing storage (no allocation when the batch size is unchanged).
+  void forward(const Tensor& x, ForwardPass& pass, int threads = 1) const;
+
+  // One line per layer: index, name, description, output shape.
+  std::string summary() const;
+
+ private:
+  Shape input_shape_;
+  std::vector<LayerPtr> layers_;
+};
+
+// Splits rows [0, n) into `parts` contiguous ranges and runs fn(part, begin, end) for each,
+// on up to `parts` threads (OpenMP when available). Used by forward and explain.
+void parallel_chunks(Index n, int parts, const std::function<void(int, Index, Index)>& fn);
+
+}  // namespace lrp

@@ -1,0 +1,55 @@
+// Tensors: a batch of samples as a row-major matrix (one row per sample) plus a per-sample shape.
+//
+// The scalar type is fixed at compile time: float32 by default, float64 when lrplab is configured
+// with -DLRP_FLOAT64=ON (the reference mode the test suite also passes at 1e-10).
+#pragma once
+
+#include <Eigen/Core>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace lrp {
+
+#ifdef LRP_FLOAT64
+using Scalar = double;
+#else
+using Scalar = float;
+#endif
+
+using Index = Eigen::Index;
+// Rows are samples; a sample's features are stored in C×H×W (or D) order in its row.
+using Matrix = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using Vector = Eigen::Matrix<Scalar, Eigen::Dynamic, 1>;
+using RowVector = Eigen::Matrix<Scalar, 1, Eigen::Dynamic>;
+using MatrixMap = Eigen::Map<Matrix>;
+using ConstMatrixMap = Eigen::Map<const Matrix>;
+using MatrixRef = Eigen::Ref<Matrix>;
+using ConstMatrixRef = Eigen::Ref<const Matrix>;
+
+// Per-sample shape, without the batch dimension: {D} or {C, H, W}.
+using Shape = std::vector<Index>;
+
+Index numel(const Shape& shape);
+std::string to_string(const Shape& shape);
+
+// A batch of samples: data is N × numel(shape).
+struct Tensor {
+  Shape shape;
+  Matrix data;
+
+  Tensor() = default;
+  Tensor(Index batch, Shape sample_shape);
+  Tensor(Shape sample_shape, Matrix values);
+
+  Index batch() const { return data.rows(); }
+  Index features() const { return data.cols(); }
+  // Full shape including the batch dimension, for messages and files.
+  std::vector<Index> full_shape() const;
+};
+
+// Name of the scalar type this build computes in ("float32" or "float64").
+const char* scalar_name();
+
+}  // namespace lrp

@@ -1,0 +1,26 @@
+// Per-thread scratch memory that grows to the largest size seen and is then reused, so that the
+// hot loops (forward, vjp, propagation) do not allocate once warm.
+#pragma once
+
+#include "lrp/tensor.hpp"
+
+#include <vector>
+
+namespace lrp {
+
+class Workspace {
+ public:
+  // A rows × cols scratch matrix in slot `slot`; its contents are unspecified.
+  MatrixMap get(int slot, Index rows, Index cols);
+  // The same, zero-filled.
+  MatrixMap zeros(int slot, Index rows, Index cols);
+
+ private:
+  std::vector<std::vector<Scalar>> slots_;
+};
+
+// Slot numbers: layers use [0, kRuleSlots); the generic propagation step uses the rest.
+inline constexpr int kLayerSlot0 = 0;
+inline constexpr int kRuleSlots = 8;
+
+}  // namespace lrp

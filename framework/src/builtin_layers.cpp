@@ -1,0 +1,119 @@
+// The built-in layer handlers in the registry, with their RULES.md §3 default rules.
+#include "lrp/error.hpp"
+#include "lrp/layers.hpp"
+#include "lrp/registry.hpp"
+
+#include <cmath>
+
+namespace lrp {
+namespace {
+
+Index whole(const ParamMap& p, const std::string& name, const std::string& owner, Index minimum) {
+  const double v = p.scalar(name, owner);
+  LRP_CHECK(v == std::floor(v) && v >= static_cast<double>(minimum), owner, ": parameter '", name,
+            "' must be a whole number ≥ ", minimum, ", got ", v);
+  return static_cast<Index>(v);
+}
+
+// One value for both axes, or [height, width].
+std::array<Index, 2> pair(const ParamMap& p, const std::string& name, const std::string& owner, Index minimum) {
+  const ParamValue& v = p.get(name, owner);
+  LRP_CHECK(v.size() == 1 || v.size() == 2, owner, ": parameter '", name, "' takes 1 or 2 values, got ",
+            format_value(v));
+  std::array<Index, 2> out{};
+  for (size_t a = 0; a < 2; ++a) {
+    const double x = v[v.size() == 1 ? 0 : a];
+    LRP_CHECK(x == std::floor(x) && x >= static_cast<double>(minimum), owner, ": parameter '", name,
+              "' must hold whole numbers ≥ ", minimum, ", got ", format_value(v));
+    out[a] = static_cast<Index>(x);
+  }
+  return out;
+}
+
+bool flag(const ParamMap& p, const std::string& name, const std::string& owner) {
+  const double v = p.scalar(name, owner);
+  LRP_CHECK(v == 0.0 || v == 1.0, owner, ": parameter '", name, "' must be 0 or 1, got ", v);
+  return v == 1.0;
+}
+
+const RuleChoice kPass{"pass", {}};
+
+void add_activation(Registry& r, const std::string& kind, const std::string& doc, LayerPtr (*make)()) {
+  r.add_layer({kind, doc, {}, kPass, [make](const ParamMap&) { return make(); }});
+}
+
+}  // namespace
+
+void register_builtin_layers(Registry& r) {
+  r.add_layer({"dense",
+               "fully connected y = W x + b, W [out, in]",
+               {{"in", {}, "input features"}, {"out", {}, "output features"}, {"bias", {1}, "1: with bias, 0: without"}},
+               {},
+               [](const ParamMap& p) -> LayerPtr {
+                 const std::string o = "layer kind 'dense'";
+                 return std::make_unique<Dense>(whole(p, "in", o, 1), whole(p, "out", o, 1), flag(p, "bias", o));
+               }});
+  r.add_layer({"conv2d",
+               "2-d convolution, zero padding, weight [out, in/groups, kh, kw]",
+               {{"in_channels", {}, "input channels"},
+                {"out_channels", {}, "output channels"},
+                {"kernel", {}, "kernel size (one value or [h, w])", true},
+                {"stride", {1}, "stride", true},
+                {"padding", {0}, "zero padding", true},
+                {"dilation", {1}, "dilation", true},
+                {"groups", {1}, "groups"},
+                {"bias", {1}, "1: with bias, 0: without"}},
+               {},
+               [](const ParamMap& p) -> LayerPtr {
+                 const std::string o = "layer kind 'conv2d'";
+                 Conv2dOptions c;
+                 c.kernel = pair(p, "kernel", o, 1);
+                 c.stride = pair(p, "stride", o, 1);
+                 c.padding = pair(p, "padding", o, 0);
+                 c.dilation = pair(p, "dilation", o, 1);
+                 c.groups = whole(p, "groups", o, 1);
+                 c.bias = flag(p, "bias", o);
+                 return std::make_unique<Conv2d>(whole(p, "in_channels", o, 1), whole(p, "out_channels", o, 1), c);
+               }});
+  r.add_layer({"maxpool2d",
+               "max pooling (padding counts as -inf)",
+               {{"kernel", {}, "window size", true}, {"stride", {0}, "stride (0: the kernel size)", true},
+                {"padding", {0}, "padding", true}},
+               {"wta", {}},
+               [](const ParamMap& p) -> LayerPtr {
+                 const std::string o = "layer kind 'maxpool2d'";
+                 return std::make_unique<MaxPool2d>(
+                     Pool2dOptions{pair(p, "kernel", o, 1), pair(p, "stride", o, 0), pair(p, "padding", o, 0)});
+               }});
+  r.add_layer({"avgpool2d",
+               "average pooling (zero padding counted in the divisor)",
+               {{"kernel", {}, "window size", true}, {"stride", {0}, "stride (0: the kernel size)", true},
+                {"padding", {0}, "padding", true}},
+               {"norm", {}},
+               [](const ParamMap& p) -> LayerPtr {
+                 const std::string o = "layer kind 'avgpool2d'";
+                 return std::make_unique<AvgPool2d>(
+                     Pool2dOptions{pair(p, "kernel", o, 1), pair(p, "stride", o, 0), pair(p, "padding", o, 0)});
+               }});
+  r.add_layer({"global_avgpool", "average of each channel over the plane: [C, H, W] -> [C, 1, 1]", {}, {"norm", {}},
+               [](const ParamMap&) -> LayerPtr { return AvgPool2d::global(); }});
+  r.add_layer({"flatten", "[C, H, W] -> [C·H·W]", {}, kPass,
+               [](const ParamMap&) -> LayerPtr { return std::make_unique<Flatten>(); }});
+  add_activation(r, "relu", "max(x, 0)", &make_relu);
+  add_activation(r, "tanh", "tanh(x)", &make_tanh);
+  add_activation(r, "sigmoid", "1 / (1 + exp(-x))", &make_sigmoid);
+  add_activation(r, "identity", "y = x", &make_identity);
+  r.add_layer({"dropout", "the identity at inference", {{"p", {0.5}, "drop probability (training only)"}}, kPass,
+               [](const ParamMap& p) { return make_dropout(p.scalar("p", "layer kind 'dropout'")); }});
+  r.add_layer({"batchnorm",
+               "batch normalization with inference statistics over channels ([C] or [C, H, W]); canonized into a "
+               "preceding dense/conv before explaining",
+               {{"channels", {}, "channels"}, {"eps", {1e-5}, "variance epsilon"}},
+               kPass,
+               [](const ParamMap& p) -> LayerPtr {
+                 const std::string o = "layer kind 'batchnorm'";
+                 return std::make_unique<BatchNorm>(whole(p, "channels", o, 1), p.scalar("eps", o));
+               }});
+}
+
+}  // namespace lrp

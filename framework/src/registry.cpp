@@ -1,0 +1,108 @@
+#include "lrp/registry.hpp"
+
+#include "lrp/error.hpp"
+
+#include <algorithm>
+
+namespace lrp {
+namespace {
+
+template <typename Info, typename Key>
+const Info* find(const std::vector<Info>& items, const std::string& name, Key key) {
+  for (const Info& item : items)
+    if (item.*key == name) return &item;
+  return nullptr;
+}
+
+template <typename Info, typename Key>
+const Info& lookup(const std::vector<Info>& items, const std::string& name, Key key, const char* what) {
+  if (const Info* found = find(items, name, key)) return *found;
+  std::vector<std::string> known;
+  for (const Info& item : items) known.push_back(item.*key);
+  std::sort(known.begin(), known.end());
+  std::string list;
+  for (const std::string& k : known) list += (list.empty() ? "" : ", ") + k;
+  const std::string hint = closest_name(name, known);
+  LRP_FAIL("unknown ", what, " '", name, "'", hint.empty() ? "" : " (did you mean '" + hint + "'?)", "; known ", what,
+           "s: ", list);
+}
+
+template <typename Info, typename Key>
+void insert(std::vector<Info>& items, Info info, Key key, const char* what) {
+  LRP_CHECK(!(info.*key).empty(), "registry: a ", what, " needs a name");
+  LRP_CHECK(static_cast<bool>(info.factory), "registry: ", what, " '", info.*key, "' has no factory");
+  if (const Info* existing = find(items, info.*key, key))
+    LRP_FAIL("registry: the ", what, " '", info.*key, "' from ", info.origin, " is already registered (from ",
+             existing->origin, ")");
+  items.push_back(std::move(info));
+}
+
+}  // namespace
+
+void Registry::check_open(const std::string& what) const {
+  LRP_CHECK(!frozen_, "registry: cannot add ", what, " after start-up (the registry is read-only)");
+}
+
+void Registry::add_rule(RuleInfo info) {
+  check_open("rule '" + info.name + "'");
+  insert(rules_, std::move(info), &RuleInfo::name, "rule");
+}
+
+void Registry::add_layer(LayerInfo info) {
+  check_open("layer kind '" + info.kind + "'");
+  insert(layers_, std::move(info), &LayerInfo::kind, "layer kind");
+}
+
+void Registry::add_preset(PresetInfo info) {
+  check_open("preset '" + info.name + "'");
+  insert(presets_, std::move(info), &PresetInfo::name, "preset");
+}
+
+const RuleInfo& Registry::rule_info(const std::string& name) const {
+  return lookup(rules_, name, &RuleInfo::name, "rule");
+}
+const LayerInfo& Registry::layer_info(const std::string& kind) const {
+  return lookup(layers_, kind, &LayerInfo::kind, "layer kind");
+}
+const PresetInfo& Registry::preset_info(const std::string& name) const {
+  return lookup(presets_, name, &PresetInfo::name, "preset");
+}
+bool Registry::has_layer(const std::string& kind) const { return find(layers_, kind, &LayerInfo::kind) != nullptr; }
+
+RulePtr Registry::make_rule(const std::string& name, const ParamMap& given) const {
+  const RuleInfo& info = rule_info(name);
+  ParamMap resolved = resolve_params(info.params, given, "rule '" + name + "'");
+  if (info.validate) info.validate(resolved);
+  RulePtr rule = info.factory(resolved);
+  LRP_CHECK(rule != nullptr, "rule '", name, "': its factory returned nothing");
+  rule->set_identity(name, std::move(resolved));
+  return rule;
+}
+
+LayerPtr Registry::make_layer(const std::string& kind, const ParamMap& given) const {
+  const LayerInfo& info = layer_info(kind);
+  LayerPtr layer = info.factory(resolve_params(info.params, given, "layer kind '" + kind + "'"));
+  LRP_CHECK(layer != nullptr, "layer kind '", kind, "': its factory returned nothing");
+  return layer;
+}
+
+Composite Registry::make_preset(const std::string& name, const ParamMap& given) const {
+  const PresetInfo& info = preset_info(name);
+  return info.factory(resolve_params(info.params, given, "preset '" + name + "'"));
+}
+
+std::string describe_params(const std::vector<ParamSpec>& params) {
+  std::string out;
+  for (const ParamSpec& p : params) {
+    out += (out.empty() ? "" : ", ") + p.name + "=" + (p.default_value.empty() ? "<required>" : format_value(p.default_value));
+  }
+  return out;
+}
+
+void register_builtins(Registry& registry) {
+  register_builtin_rules(registry);
+  register_builtin_layers(registry);
+  register_builtin_presets(registry);
+}
+
+}  // namespace lrp

@@ -1,0 +1,209 @@
+// The generic LRP step (RULES.md §1): the one loop that runs every linear-like rule on every
+// linear-like layer, using only the layer's forward() and vjp() with modified parameters.
+#include "lrp/rule.hpp"
+
+#include "lrp/error.hpp"
+
+namespace lrp {
+
+std::string Rule::label() const { return name_ + "(" + params_.to_string() + ")"; }
+
+std::unique_ptr<RuleState> Rule::bind(const Layer&) const { return nullptr; }
+
+ParamModifier ParamModifier::unchanged() {
+  auto same = [](Scalar v) { return v; };
+  return {same, same, true};
+}
+
+ParamModifier ParamModifier::unchanged_without_bias() {
+  return {[](Scalar v) { return v; }, nullptr, false};
+}
+
+namespace {
+
+struct LinearState : RuleState {
+  std::vector<Params> params;         // per ParamModifier
+  std::vector<Matrix> const_inputs;   // per input: its 1-row image when sample-independent
+  std::vector<Matrix> const_outputs;  // per term: the 1-row forward of a sample-independent term
+};
+
+// Workspace slots of the generic step (layers use the slots below kRuleSlots).
+constexpr int kMaxDenominators = 4;
+constexpr int kSlotDenominator = kRuleSlots;                       // + d: z_d, then s_d
+constexpr int kSlotTmpOut = kSlotDenominator + kMaxDenominators;   // one term's forward
+constexpr int kSlotTmpIn = kSlotTmpOut + 1;                        // one term's vjp
+constexpr int kSlotGroup = kSlotTmpIn + 1;                         // c_i, summed over an input's terms
+constexpr int kSlotInput = kSlotGroup + 1;                         // + i: m_i(a)
+
+}  // namespace
+
+LinearRule::LinearRule(LinearRuleSpec spec) : spec_(std::move(spec)) {
+  LRP_CHECK(!spec_.terms.empty(), "linear rule: no terms");
+  LRP_CHECK(!spec_.denominators.empty() && spec_.denominators.size() <= kMaxDenominators,
+            "linear rule: 1 to ", kMaxDenominators, " denominators are supported");
+  for (const Term& t : spec_.terms) {
+    LRP_CHECK(t.input >= 0 && t.input < static_cast<int>(spec_.inputs.size()) && t.param >= 0 &&
+                  t.param < static_cast<int>(spec_.params.size()) && t.denominator >= 0 &&
+                  t.denominator < static_cast<int>(spec_.denominators.size()),
+              "linear rule: a term refers to a missing input, parameter modifier or denominator");
+  }
+  LRP_CHECK(spec_.stabilizer >= Scalar(0), "linear rule: the stabilizer must be ≥ 0");
+}
+
+std::string LinearRule::incompatibility(const Layer& layer) const {
+  if (layer.traits().linear) return "";
+  return "rule '" + name() + "' applies only to linear-like layers (y = W x + b), and layer '" + layer.name() +
+         "' (" + layer.kind() + ") is not one";
+}
+
+std::unique_ptr<RuleState> LinearRule::bind(const Layer& layer) const {
+  auto state = std::make_unique<LinearState>();
+  const Params& original = layer.params();
+  for (const ParamModifier& m : spec_.params) {
+    Params p;
+    p.weight = original.weight.unaryExpr(m.weight);
+    if (m.bias && original.has_bias()) p.bias = original.bias.unaryExpr(m.bias);
+    state->params.push_back(std::move(p));
+  }
+  const Shape& in_shape = layer.input_shape();
+  const Index in = numel(in_shape), channels = in_shape[0], plane = in / channels;
+  for (const InputModifier& m : spec_.inputs) {
+    Matrix row;
+    if (m.kind == InputModifier::Kind::kOnes) {
+      row = Matrix::Ones(1, in);
+    } else if (m.kind == InputModifier::Kind::kConstant) {
+      const auto count = static_cast<Index>(m.values.size());
+      LRP_CHECK(count == 1 || count == channels, "rule '", name(), "' on layer '", layer.name(), "': ", count,
+                " bound values given, expected 1 or one per input channel (", channels, ")");
+      row.resize(1, in);
+      for (Index c = 0; c < channels; ++c)
+        row.middleCols(c * plane, plane).setConstant(m.values[static_cast<size_t>(count == 1 ? 0 : c)]);
+    }
+    state->const_inputs.push_back(std::move(row));
+  }
+  Workspace ws;
+  for (const Term& t : spec_.terms) {
+    Matrix out;
+    if (spec_.inputs[static_cast<size_t>(t.input)].sample_independent()) {
+      out.resize(1, numel(layer.output_shape()));
+      layer.forward(state->const_inputs[static_cast<size_t>(t.input)], state->params[static_cast<size_t>(t.param)],
+                    out, ws);
+    }
+    state->const_outputs.push_back(std::move(out));
+  }
+  return state;
+}
+
+void LinearRule::propagate(const LayerContext& ctx, const RuleState* state_base, const ConstMatrixRef& relevance_out,
+                           MatrixRef relevance_in, Workspace& ws) const {
+  const auto& state = static_cast<const LinearState&>(*state_base);
+  const Layer& layer = ctx.layer;
+  const ConstMatrixRef& a = ctx.input;
+  const Index n = a.rows(), in = a.cols(), out = ctx.output.cols();
+  const auto input_count = spec_.inputs.size();
+
+  // Which modified inputs are identically zero for this block (a⁺ of a non-positive input, a⁻ of a
+  // non-negative one, e.g. after a ReLU): their terms contribute nothing and are skipped.
+  bool any_positive = false, any_negative = false;
+  for (Index i = 0; i < n; ++i) {
+    any_positive = any_positive || (a.row(i).array() > Scalar(0)).any();
+    any_negative = any_negative || (a.row(i).array() < Scalar(0)).any();
+  }
+  std::vector<bool> zero_input(input_count, false);
+  for (size_t i = 0; i < input_count; ++i) {
+    const InputModifier::Kind k = spec_.inputs[i].kind;
+    zero_input[i] = (k == InputModifier::Kind::kPositive && !any_positive) ||
+                    (k == InputModifier::Kind::kNegative && !any_negative);
+  }
+
+  // The modified input images m_i(a) that vary per sample.
+  auto modified_input = [&](size_t i) -> MatrixMap {
+    MatrixMap m = ws.get(kSlotInput + static_cast<int>(i), n, in);
+    switch (spec_.inputs[i].kind) {
+      case InputModifier::Kind::kPositive: m = a.cwiseMax(Scalar(0)); break;
+      case InputModifier::Kind::kNegative: m = a.cwiseMin(Scalar(0)); break;
+      default: m = a; break;
+    }
+    return m;
+  };
+  std::vector<MatrixMap> inputs;
+  inputs.reserve(input_count);
+  for (size_t i = 0; i < input_count; ++i) {
+    const InputModifier& m = spec_.inputs[i];
+    const bool computed = !zero_input[i] && !m.sample_independent() && m.kind != InputModifier::Kind::kIdentity;
+    inputs.push_back(computed ? modified_input(i) : MatrixMap(nullptr, 0, 0));
+  }
+  auto input_of = [&](size_t i) -> ConstMatrixRef {
+    if (spec_.inputs[i].kind == InputModifier::Kind::kIdentity) return a;
+    return inputs[i];
+  };
+
+  // 1. forward: z_d = Σ sign_t · ρ_t(layer)(m_t(a)).
+  std::vector<MatrixMap> z;
+  z.reserve(spec_.denominators.size());
+  for (size_t d = 0; d < spec_.denominators.size(); ++d) z.push_back(ws.zeros(kSlotDenominator + static_cast<int>(d), n, out));
+  MatrixMap tmp_out = ws.get(kSlotTmpOut, n, out);
+  for (size_t ti = 0; ti < spec_.terms.size(); ++ti) {
+    const Term& t = spec_.terms[ti];
+    const auto i = static_cast<size_t>(t.input);
+    if (zero_input[i]) continue;
+    MatrixMap& zd = z[static_cast<size_t>(t.denominator)];
+    const InputModifier& m = spec_.inputs[i];
+    if (m.sample_independent()) {
+      zd.rowwise() += t.sign * state.const_outputs[ti].row(0);
+    } else if (m.kind == InputModifier::Kind::kIdentity && spec_.params[static_cast<size_t>(t.param)].identity) {
+      zd += t.sign * ctx.output;  // the layer's own output, kept from the forward pass
+    } else {
+      layer.forward(input_of(i), state.params[static_cast<size_t>(t.param)], tmp_out, ws);
+      zd += t.sign * tmp_out;
+    }
+  }
+
+  // 2. divide: s_d = gate_d(z) · R / stab(z_d), 0 where stab(z_d) = 0.
+  const Scalar eps = spec_.stabilizer;
+  for (size_t d = 0; d < spec_.denominators.size(); ++d) {
+    const Denominator::Gate gate = spec_.denominators[d].gate;
+    MatrixMap& s = z[d];
+    for (Index r = 0; r < n; ++r) {
+      for (Index j = 0; j < out; ++j) {
+        const Scalar zo = ctx.output(r, j);
+        const bool open = gate == Denominator::Gate::kAll || (gate == Denominator::Gate::kPositiveOutput && zo > 0) ||
+                          (gate == Denominator::Gate::kNegativeOutput && zo < 0);
+        s(r, j) = open ? safe_divide(relevance_out(r, j), s(r, j), eps) : Scalar(0);
+      }
+    }
+  }
+
+  // 3. backward and 4. multiply, grouped by input: c_i = Σ_{t: input i} weight_d · sign_t · ρ_tᵀ s_d,
+  //    R_in = Σ_i m_i(a) ⊙ c_i.
+  relevance_in.setZero();
+  MatrixMap group = ws.get(kSlotGroup, n, in);
+  MatrixMap tmp_in = ws.get(kSlotTmpIn, n, in);
+  for (size_t i = 0; i < input_count; ++i) {
+    if (zero_input[i]) continue;
+    bool first = true;
+    for (const Term& t : spec_.terms) {
+      if (static_cast<size_t>(t.input) != i) continue;
+      const Scalar coefficient = t.sign * spec_.denominators[static_cast<size_t>(t.denominator)].weight;
+      const Params& p = state.params[static_cast<size_t>(t.param)];
+      const MatrixMap& s = z[static_cast<size_t>(t.denominator)];
+      if (coefficient == Scalar(1)) {
+        layer.vjp(a, p, s, group, ws, /*accumulate=*/!first);
+      } else {
+        layer.vjp(a, p, s, tmp_in, ws, false);
+        if (first)
+          group = coefficient * tmp_in;
+        else
+          group += coefficient * tmp_in;
+      }
+      first = false;
+    }
+    if (first) continue;  // an input no term uses
+    if (spec_.inputs[i].sample_independent())
+      relevance_in.array() += group.array().rowwise() * state.const_inputs[i].row(0).array();
+    else
+      relevance_in.array() += input_of(i).array() * group.array();
+  }
+}
+
+}  // namespace lrp

@@ -1,0 +1,54 @@
+#include "lrp/tensor.hpp"
+
+#include "lrp/error.hpp"
+#include "lrp/workspace.hpp"
+
+#include <sstream>
+
+namespace lrp {
+
+Index numel(const Shape& shape) {
+  Index n = 1;
+  for (Index d : shape) n *= d;
+  return n;
+}
+
+std::string to_string(const Shape& shape) {
+  std::ostringstream out;
+  out << '[';
+  for (size_t i = 0; i < shape.size(); ++i) out << (i ? ", " : "") << shape[i];
+  out << ']';
+  return out.str();
+}
+
+Tensor::Tensor(Index batch, Shape sample_shape)
+    : shape(std::move(sample_shape)), data(Matrix::Zero(batch, numel(shape))) {}
+
+Tensor::Tensor(Shape sample_shape, Matrix values) : shape(std::move(sample_shape)), data(std::move(values)) {
+  LRP_CHECK(data.cols() == numel(shape), "tensor: values have ", data.cols(),
+            " features per sample, but the shape ", to_string(shape), " needs ", numel(shape));
+}
+
+std::vector<Index> Tensor::full_shape() const {
+  std::vector<Index> full{batch()};
+  full.insert(full.end(), shape.begin(), shape.end());
+  return full;
+}
+
+const char* scalar_name() { return sizeof(Scalar) == 8 ? "float64" : "float32"; }
+
+MatrixMap Workspace::get(int slot, Index rows, Index cols) {
+  if (slot >= static_cast<int>(slots_.size())) slots_.resize(static_cast<size_t>(slot) + 1);
+  std::vector<Scalar>& buffer = slots_[static_cast<size_t>(slot)];
+  const auto size = static_cast<size_t>(rows * cols);
+  if (buffer.size() < size) buffer.resize(size);
+  return MatrixMap(buffer.data(), rows, cols);
+}
+
+MatrixMap Workspace::zeros(int slot, Index rows, Index cols) {
+  MatrixMap m = get(slot, rows, cols);
+  m.setZero();
+  return m;
+}
+
+}  // namespace lrp
