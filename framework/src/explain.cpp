@@ -86,30 +86,35 @@ Explanation Explainer::explain(const ForwardPass& pass, const std::vector<Index>
   if (static_cast<int>(workspaces_.size()) < parts) workspaces_.resize(static_cast<size_t>(parts));
   constexpr int kSlotPing = 40, kSlotPong = 41;
 
-  parallel_chunks(n, parts, [&](int part, Index begin, Index end) {
+  // Each thread walks its rows in cache-sized blocks through all layers (see cache_block_rows).
+  const Index block = net.cache_block_rows();
+  parallel_chunks(n, parts, [&](int part, Index chunk_begin, Index chunk_end) {
     Workspace& ws = workspaces_[static_cast<size_t>(part)];
-    const Index rows = end - begin;
-    MatrixMap seed_rows = ws.get(kSlotPing, rows, seed.cols());
-    seed_rows = seed.middleRows(begin, rows);
-    const Scalar* current = seed_rows.data();
-    Index current_cols = seed.cols();
-    int slot = kSlotPong;
-    for (Index l = layers - 1; l >= 0; --l) {
-      const Layer& layer = net.layer(l);
-      const size_t li = static_cast<size_t>(l);
-      LayerContext ctx{layer, pass.activations[li].middleRows(begin, rows), pass.activations[li + 1].middleRows(begin, rows)};
-      MatrixMap next = options.keep_layer_relevance
-                           ? MatrixMap(e.layer_relevance[li].data() + begin * e.layer_relevance[li].cols(), rows,
-                                       e.layer_relevance[li].cols())
-                           : ws.get(slot, rows, ctx.input.cols());
-      rules_[li]->propagate(ctx, states_[li].get(), ConstMatrixMap(current, rows, current_cols), next, ws);
-      LRP_CHECK(next.allFinite(), "explain: relevance became NaN or Inf at layer ", l, " '", layer.name(), "' (",
-                labels_[li], "); check the input and the weights, or use a larger stabilizer");
-      current = next.data();
-      current_cols = next.cols();
-      slot = slot == kSlotPong ? kSlotPing : kSlotPong;
+    for (Index begin = chunk_begin; begin < chunk_end; begin += block) {
+      const Index rows = std::min(block, chunk_end - begin);
+      MatrixMap seed_rows = ws.get(kSlotPing, rows, seed.cols());
+      seed_rows = seed.middleRows(begin, rows);
+      const Scalar* current = seed_rows.data();
+      Index current_cols = seed.cols();
+      int slot = kSlotPong;
+      for (Index l = layers - 1; l >= 0; --l) {
+        const Layer& layer = net.layer(l);
+        const size_t li = static_cast<size_t>(l);
+        LayerContext ctx{layer, pass.activations[li].middleRows(begin, rows),
+                         pass.activations[li + 1].middleRows(begin, rows)};
+        MatrixMap next = options.keep_layer_relevance
+                             ? MatrixMap(e.layer_relevance[li].data() + begin * e.layer_relevance[li].cols(), rows,
+                                         e.layer_relevance[li].cols())
+                             : ws.get(slot, rows, ctx.input.cols());
+        rules_[li]->propagate(ctx, states_[li].get(), ConstMatrixMap(current, rows, current_cols), next, ws);
+        LRP_CHECK(next.allFinite(), "explain: relevance became NaN or Inf at layer ", l, " '", layer.name(), "' (",
+                  labels_[li], "); check the input and the weights, or use a larger stabilizer");
+        current = next.data();
+        current_cols = next.cols();
+        slot = slot == kSlotPong ? kSlotPing : kSlotPong;
+      }
+      e.relevance.data.middleRows(begin, rows) = ConstMatrixMap(current, rows, current_cols);
     }
-    e.relevance.data.middleRows(begin, rows) = ConstMatrixMap(current, rows, current_cols);
   });
   return e;
 }

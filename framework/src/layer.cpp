@@ -15,6 +15,30 @@ void Layer::check_params(const Params& p) const {
             ") has no parameters, but parameters were given");
 }
 
+void Layer::forward_many(const ConstMatrixRef& x, std::span<const Params* const> ps, std::span<Scalar* const> ys,
+                         Workspace& ws) const {
+  const Index out = numel(output_shape_);
+  for (size_t k = 0; k < ps.size(); ++k) forward(x, *ps[k], MatrixMap(ys[k], x.rows(), out), ws);
+}
+
+void Layer::vjp_many(const ConstMatrixRef& at, std::span<const Params* const> ps, std::span<const Scalar* const> gs,
+                     std::span<const Scalar> coefficients, MatrixRef g_in, Workspace& ws) const {
+  const Index n = g_in.rows(), out = numel(output_shape_);
+  for (size_t k = 0; k < ps.size(); ++k) {
+    const ConstMatrixMap g(gs[k], n, out);
+    if (coefficients[k] == Scalar(1)) {
+      vjp(at, *ps[k], g, g_in, ws, /*accumulate=*/k > 0);
+    } else {
+      MatrixMap tmp = ws.get(kLayerSlot0 + 1, n, g_in.cols());
+      vjp(at, *ps[k], g, tmp, ws, false);
+      if (k == 0)
+        g_in = coefficients[k] * tmp;
+      else
+        g_in += coefficients[k] * tmp;
+    }
+  }
+}
+
 void Layer::set_params(Params p) {
   check_params(p);
   LRP_CHECK(p.weight.allFinite(), "layer '", name_, "' (", kind(), "): weight contains NaN or Inf");

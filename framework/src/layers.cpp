@@ -2,6 +2,7 @@
 
 #include "lrp/error.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <sstream>
@@ -81,6 +82,19 @@ struct ConvGeometry {
   Index positions() const { return out_height * out_width; }
 };
 
+// Output columns ow whose input column iw = ow·stride + offset lies in [0, width): [lo, hi).
+struct ColumnRange {
+  Index lo, hi;
+};
+ColumnRange valid_columns(Index offset, Index stride, Index width, Index out_width) {
+  // ceil((0 − offset) / stride) and floor((width − 1 − offset) / stride) + 1, for any sign.
+  auto ceil_div = [](Index a, Index b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); };
+  auto floor_div = [](Index a, Index b) { return a >= 0 ? a / b : -((-a + b - 1) / b); };
+  const Index lo = std::max<Index>(0, ceil_div(-offset, stride));
+  const Index hi = std::min<Index>(out_width, floor_div(width - 1 - offset, stride) + 1);
+  return {lo, std::max(lo, hi)};
+}
+
 // cols[(c·kh + i)·kw + j, oh·Wo + ow] = x[c, oh·sh − ph + i·dh, ow·sw − pw + j·dw] (0 outside).
 void im2col(const Scalar* x, const ConvGeometry& g, MatrixMap& cols) {
   const Index P = g.positions();
@@ -89,27 +103,23 @@ void im2col(const Scalar* x, const ConvGeometry& g, MatrixMap& cols) {
     for (Index i = 0; i < g.kh; ++i) {
       for (Index j = 0; j < g.kw; ++j) {
         Scalar* row = cols.data() + ((c * g.kh + i) * g.kw + j) * P;
+        const Index offset = j * g.dw - g.pw;
+        const ColumnRange r = valid_columns(offset, g.sw, g.width, g.out_width);
         for (Index oh = 0; oh < g.out_height; ++oh) {
           const Index ih = oh * g.sh - g.ph + i * g.dh;
           Scalar* out = row + oh * g.out_width;
           if (ih < 0 || ih >= g.height) {
-            std::fill(out, out + g.out_width, Scalar(0));
+            std::fill_n(out, g.out_width, Scalar(0));
             continue;
           }
-          const Scalar* in_row = plane + ih * g.width;
-          const Index offset = j * g.dw - g.pw;
+          const Scalar* in_row = plane + ih * g.width + offset;
+          std::fill_n(out, r.lo, Scalar(0));
           if (g.sw == 1) {
-            // Contiguous: copy the in-range span, zero the padded ends.
-            const Index lo = std::max<Index>(0, -offset), hi = std::min<Index>(g.out_width, g.width - offset);
-            for (Index ow = 0; ow < std::min(lo, g.out_width); ++ow) out[ow] = 0;
-            for (Index ow = lo; ow < hi; ++ow) out[ow] = in_row[ow + offset];
-            for (Index ow = std::max(hi, lo); ow < g.out_width; ++ow) out[ow] = 0;
+            std::copy(in_row + r.lo, in_row + r.hi, out + r.lo);
           } else {
-            for (Index ow = 0; ow < g.out_width; ++ow) {
-              const Index iw = ow * g.sw + offset;
-              out[ow] = (iw >= 0 && iw < g.width) ? in_row[iw] : Scalar(0);
-            }
+            for (Index ow = r.lo; ow < r.hi; ++ow) out[ow] = in_row[ow * g.sw];
           }
+          std::fill(out + r.hi, out + g.out_width, Scalar(0));
         }
       }
     }
@@ -125,14 +135,16 @@ void col2im_add(const MatrixMap& cols, const ConvGeometry& g, Scalar* x) {
       for (Index j = 0; j < g.kw; ++j) {
         const Scalar* row = cols.data() + ((c * g.kh + i) * g.kw + j) * P;
         const Index offset = j * g.dw - g.pw;
+        const ColumnRange r = valid_columns(offset, g.sw, g.width, g.out_width);
         for (Index oh = 0; oh < g.out_height; ++oh) {
           const Index ih = oh * g.sh - g.ph + i * g.dh;
           if (ih < 0 || ih >= g.height) continue;
-          Scalar* in_row = plane + ih * g.width;
+          Scalar* in_row = plane + ih * g.width + offset;
           const Scalar* src = row + oh * g.out_width;
-          for (Index ow = 0; ow < g.out_width; ++ow) {
-            const Index iw = ow * g.sw + offset;
-            if (iw >= 0 && iw < g.width) in_row[iw] += src[ow];
+          if (g.sw == 1) {
+            for (Index ow = r.lo; ow < r.hi; ++ow) in_row[ow] += src[ow];
+          } else {
+            for (Index ow = r.lo; ow < r.hi; ++ow) in_row[ow * g.sw] += src[ow];
           }
         }
       }
@@ -193,38 +205,78 @@ void Conv2d::check_params(const Params& p) const {
 }
 
 void Conv2d::forward(const ConstMatrixRef& x, const Params& p, MatrixRef y, Workspace& ws) const {
+  const Params* ps[1] = {&p};
+  Scalar* ys[1] = {y.data()};
+  LRP_CHECK(y.outerStride() == y.cols(), "conv2d: output rows must be contiguous");
+  forward_many(x, ps, ys, ws);
+}
+
+void Conv2d::forward_many(const ConstMatrixRef& x, std::span<const Params* const> ps, std::span<Scalar* const> ys,
+                          Workspace& ws) const {
   const ConvGeometry g = conv_geometry(input_shape_, output_shape_, opt_);
   const Index P = g.positions(), K = g.channels * g.patch();
-  const Index groups = opt_.groups, Kg = K / groups, Og = out_ch_ / groups;
+  const Index groups = opt_.groups, Kg = K / groups, Og = out_ch_ / groups, out_size = out_ch_ * P;
   MatrixMap cols = ws.get(kLayerSlot0, K, P);
   for (Index n = 0; n < x.rows(); ++n) {
-    im2col(x.row(n).data(), g, cols);
-    MatrixMap out(y.row(n).data(), out_ch_, P);
-    if (groups == 1) {
-      out.noalias() = p.weight * cols;
-    } else {
-      for (Index gi = 0; gi < groups; ++gi)
-        out.middleRows(gi * Og, Og).noalias() = p.weight.middleRows(gi * Og, Og) * cols.middleRows(gi * Kg, Kg);
+    im2col(x.row(n).data(), g, cols);  // once per sample, shared by every parameter set
+    for (size_t k = 0; k < ps.size(); ++k) {
+      const Params& p = *ps[k];
+      MatrixMap out(ys[k] + n * out_size, out_ch_, P);
+      if (groups == 1) {
+        out.noalias() = p.weight * cols;
+      } else {
+        for (Index gi = 0; gi < groups; ++gi)
+          out.middleRows(gi * Og, Og).noalias() = p.weight.middleRows(gi * Og, Og) * cols.middleRows(gi * Kg, Kg);
+      }
+      if (p.has_bias())
+        for (Index o = 0; o < out_ch_; ++o) out.row(o).array() += p.bias[o];
     }
-    if (p.has_bias()) out.colwise() += p.bias;
   }
 }
 
-void Conv2d::vjp(const ConstMatrixRef&, const Params& p, const ConstMatrixRef& g_out, MatrixRef g_in, Workspace& ws,
+void Conv2d::vjp(const ConstMatrixRef& at, const Params& p, const ConstMatrixRef& g_out, MatrixRef g_in, Workspace& ws,
                  bool accumulate) const {
+  LRP_CHECK(g_out.outerStride() == g_out.cols(), "conv2d: gradient rows must be contiguous");
+  const Params* ps[1] = {&p};
+  const Scalar* gs[1] = {g_out.data()};
+  const Scalar one[1] = {Scalar(1)};
+  if (accumulate) {
+    // vjp_many overwrites: add through a scratch buffer.
+    MatrixMap tmp = ws.get(kLayerSlot0 + 2, g_in.rows(), g_in.cols());
+    vjp_many(at, ps, gs, one, tmp, ws);
+    g_in += tmp;
+  } else {
+    vjp_many(at, ps, gs, one, g_in, ws);
+  }
+}
+
+void Conv2d::vjp_many(const ConstMatrixRef&, std::span<const Params* const> ps, std::span<const Scalar* const> gs,
+                      std::span<const Scalar> coefficients, MatrixRef g_in, Workspace& ws) const {
   const ConvGeometry g = conv_geometry(input_shape_, output_shape_, opt_);
   const Index P = g.positions(), K = g.channels * g.patch();
-  const Index groups = opt_.groups, Kg = K / groups, Og = out_ch_ / groups;
+  const Index groups = opt_.groups, Kg = K / groups, Og = out_ch_ / groups, out_size = out_ch_ * P;
   MatrixMap cols = ws.get(kLayerSlot0, K, P);
-  if (!accumulate) g_in.setZero();
-  for (Index n = 0; n < g_out.rows(); ++n) {
-    Eigen::Map<const Matrix> grad(g_out.row(n).data(), out_ch_, P);
-    if (groups == 1) {
-      cols.noalias() = p.weight.transpose() * grad;
-    } else {
-      for (Index gi = 0; gi < groups; ++gi)
-        cols.middleRows(gi * Kg, Kg).noalias() =
-            p.weight.middleRows(gi * Og, Og).transpose() * grad.middleRows(gi * Og, Og);
+  g_in.setZero();
+  for (Index n = 0; n < g_in.rows(); ++n) {
+    // cols = Σ_k c_k W_kᵀ G_k, then one col2im per sample.
+    for (size_t k = 0; k < ps.size(); ++k) {
+      const Matrix& w = ps[k]->weight;
+      const Scalar c = coefficients[k];
+      const ConstMatrixMap grad(gs[k] + n * out_size, out_ch_, P);
+      if (groups == 1) {
+        if (k == 0)
+          cols.noalias() = c * (w.transpose() * grad);
+        else
+          cols.noalias() += c * (w.transpose() * grad);
+      } else {
+        for (Index gi = 0; gi < groups; ++gi) {
+          auto block = cols.middleRows(gi * Kg, Kg);
+          if (k == 0)
+            block.noalias() = c * (w.middleRows(gi * Og, Og).transpose() * grad.middleRows(gi * Og, Og));
+          else
+            block.noalias() += c * (w.middleRows(gi * Og, Og).transpose() * grad.middleRows(gi * Og, Og));
+        }
+      }
     }
     col2im_add(cols, g, g_in.row(n).data());
   }
@@ -257,34 +309,60 @@ std::string pool_describe(const char* kind, const Pool2dOptions& o) {
                         ", padding ", o.padding[0], "x", o.padding[1], ")");
 }
 
+// The input range [lo, hi) each output position reads along one axis (padding clipped away) and
+// the kernel tap at lo, computed once per layer so that the pooling loops carry no bounds tests.
+std::vector<PoolWindow> pool_windows(Index in, Index out, Index kernel, Index stride, Index pad) {
+  std::vector<PoolWindow> w(static_cast<size_t>(out));
+  for (Index o = 0; o < out; ++o) {
+    const Index start = o * stride - pad;
+    const Index lo = std::max<Index>(0, start), hi = std::min<Index>(in, start + kernel);
+    w[static_cast<size_t>(o)] = {lo, hi, lo - start};
+  }
+  return w;
+}
+
+bool is_two_by_two(const Pool2dOptions& o) {
+  return o.kernel == std::array<Index, 2>{2, 2} && o.stride == std::array<Index, 2>{2, 2} &&
+         o.padding == std::array<Index, 2>{0, 0};
+}
+
 }  // namespace
 
 MaxPool2d::MaxPool2d(Pool2dOptions options) : opt_(options) { check_pool_options("maxpool2d", opt_); }
 
 std::string MaxPool2d::describe() const { return pool_describe("maxpool2d", opt_); }
 
-Shape MaxPool2d::setup(const Shape& in) { return pool_output(*this, in, opt_); }
+Shape MaxPool2d::setup(const Shape& in) {
+  Shape out = pool_output(*this, in, opt_);
+  rows_ = pool_windows(in[1], out[1], opt_.kernel[0], opt_.stride[0], opt_.padding[0]);
+  cols_ = pool_windows(in[2], out[2], opt_.kernel[1], opt_.stride[1], opt_.padding[1]);
+  return out;
+}
 
 void MaxPool2d::forward(const ConstMatrixRef& x, const Params&, MatrixRef y, Workspace&) const {
   const Index C = input_shape_[0], H = input_shape_[1], W = input_shape_[2];
   const Index Ho = output_shape_[1], Wo = output_shape_[2];
+  const bool two_by_two = is_two_by_two(opt_);
   for (Index n = 0; n < x.rows(); ++n) {
-    const Scalar* xin = x.row(n).data();
-    Scalar* out = y.row(n).data();
     for (Index c = 0; c < C; ++c) {
-      for (Index oh = 0; oh < Ho; ++oh) {
-        for (Index ow = 0; ow < Wo; ++ow) {
+      const Scalar* plane = x.row(n).data() + c * H * W;
+      Scalar* out = y.row(n).data() + c * Ho * Wo;
+      if (two_by_two) {
+        // The common 2×2, stride-2 window without padding, as straight-line code.
+        for (Index oh = 0; oh < Ho; ++oh) {
+          const Scalar* r0 = plane + 2 * oh * W;
+          const Scalar* r1 = r0 + W;
+          for (Index ow = 0; ow < Wo; ++ow)
+            *out++ = std::max(std::max(r0[2 * ow], r0[2 * ow + 1]), std::max(r1[2 * ow], r1[2 * ow + 1]));
+        }
+        continue;
+      }
+      for (const PoolWindow& r : rows_) {
+        for (const PoolWindow& q : cols_) {
           Scalar best = -std::numeric_limits<Scalar>::infinity();
-          for (Index i = 0; i < opt_.kernel[0]; ++i) {
-            const Index ih = oh * opt_.stride[0] - opt_.padding[0] + i;
-            if (ih < 0 || ih >= H) continue;
-            for (Index j = 0; j < opt_.kernel[1]; ++j) {
-              const Index iw = ow * opt_.stride[1] - opt_.padding[1] + j;
-              if (iw < 0 || iw >= W) continue;
-              best = std::max(best, xin[(c * H + ih) * W + iw]);
-            }
-          }
-          out[(c * Ho + oh) * Wo + ow] = best;
+          for (Index ih = r.lo; ih < r.hi; ++ih)
+            for (Index iw = q.lo; iw < q.hi; ++iw) best = std::max(best, plane[ih * W + iw]);
+          *out++ = best;
         }
       }
     }
@@ -296,43 +374,46 @@ void MaxPool2d::vjp(const ConstMatrixRef& at, const Params&, const ConstMatrixRe
   const Index C = input_shape_[0], H = input_shape_[1], W = input_shape_[2];
   const Index Ho = output_shape_[1], Wo = output_shape_[2];
   if (!accumulate) g_in.setZero();
+  const bool two_by_two = is_two_by_two(opt_);
   for (Index n = 0; n < at.rows(); ++n) {
-    const Scalar* xin = at.row(n).data();
-    const Scalar* g = g_out.row(n).data();
-    Scalar* gi = g_in.row(n).data();
     for (Index c = 0; c < C; ++c) {
-      for (Index oh = 0; oh < Ho; ++oh) {
-        for (Index ow = 0; ow < Wo; ++ow) {
-          const Scalar go = g[(c * Ho + oh) * Wo + ow];
-          if (go == Scalar(0)) continue;
-          // Winners are fixed from the activation `at`: find the maximum, then split among ties.
+      const Scalar* plane = at.row(n).data() + c * H * W;
+      const Scalar* g = g_out.row(n).data() + c * Ho * Wo;
+      Scalar* gi = g_in.row(n).data() + c * H * W;
+      if (two_by_two) {
+        for (Index oh = 0; oh < Ho; ++oh) {
+          const Scalar* r0 = plane + 2 * oh * W;
+          const Scalar* r1 = r0 + W;
+          Scalar* q0 = gi + 2 * oh * W;
+          Scalar* q1 = q0 + W;
+          for (Index ow = 0; ow < Wo; ++ow) {
+            const Scalar a = r0[2 * ow], b = r0[2 * ow + 1], cc = r1[2 * ow], d = r1[2 * ow + 1];
+            const Scalar best = std::max(std::max(a, b), std::max(cc, d));
+            // Multiplying by the 0/1 masks keeps this branch-free (a ternary compiles to jumps).
+            const Scalar ma = Scalar(a == best), mb = Scalar(b == best), mc = Scalar(cc == best), md = Scalar(d == best);
+            const Scalar share = g[oh * Wo + ow] / (ma + mb + mc + md);
+            q0[2 * ow] += share * ma;
+            q0[2 * ow + 1] += share * mb;
+            q1[2 * ow] += share * mc;
+            q1[2 * ow + 1] += share * md;
+          }
+        }
+        continue;
+      }
+      for (const PoolWindow& r : rows_) {
+        for (const PoolWindow& q : cols_) {
+          const Scalar go = *g++;
+          // Winners are fixed from the activation `at`: the maximum, then an equal split among
+          // ties (branch-free: the comparisons are unpredictable).
           Scalar best = -std::numeric_limits<Scalar>::infinity();
-          int ties = 0;
-          for (Index i = 0; i < opt_.kernel[0]; ++i) {
-            const Index ih = oh * opt_.stride[0] - opt_.padding[0] + i;
-            if (ih < 0 || ih >= H) continue;
-            for (Index j = 0; j < opt_.kernel[1]; ++j) {
-              const Index iw = ow * opt_.stride[1] - opt_.padding[1] + j;
-              if (iw < 0 || iw >= W) continue;
-              const Scalar v = xin[(c * H + ih) * W + iw];
-              if (v > best) {
-                best = v;
-                ties = 1;
-              } else if (v == best) {
-                ++ties;
-              }
-            }
-          }
-          const Scalar share = go / static_cast<Scalar>(ties);
-          for (Index i = 0; i < opt_.kernel[0]; ++i) {
-            const Index ih = oh * opt_.stride[0] - opt_.padding[0] + i;
-            if (ih < 0 || ih >= H) continue;
-            for (Index j = 0; j < opt_.kernel[1]; ++j) {
-              const Index iw = ow * opt_.stride[1] - opt_.padding[1] + j;
-              if (iw < 0 || iw >= W) continue;
-              if (xin[(c * H + ih) * W + iw] == best) gi[(c * H + ih) * W + iw] += share;
-            }
-          }
+          for (Index ih = r.lo; ih < r.hi; ++ih)
+            for (Index iw = q.lo; iw < q.hi; ++iw) best = std::max(best, plane[ih * W + iw]);
+          Scalar ties = 0;
+          for (Index ih = r.lo; ih < r.hi; ++ih)
+            for (Index iw = q.lo; iw < q.hi; ++iw) ties += plane[ih * W + iw] == best ? Scalar(1) : Scalar(0);
+          const Scalar share = go / ties;
+          for (Index ih = r.lo; ih < r.hi; ++ih)
+            for (Index iw = q.lo; iw < q.hi; ++iw) gi[ih * W + iw] += plane[ih * W + iw] == best ? share : Scalar(0);
         }
       }
     }
@@ -366,7 +447,10 @@ Shape AvgPool2d::setup(const Shape& in) {
     opt_.padding = {0, 0};
     set_kernel(in[1], in[2]);
   }
-  return pool_output(*this, in, opt_);
+  Shape out = pool_output(*this, in, opt_);
+  rows_ = pool_windows(in[1], out[1], opt_.kernel[0], opt_.stride[0], opt_.padding[0]);
+  cols_ = pool_windows(in[2], out[2], opt_.kernel[1], opt_.stride[1], opt_.padding[1]);
+  return out;
 }
 
 void AvgPool2d::check_params(const Params& p) const {
@@ -376,24 +460,20 @@ void AvgPool2d::check_params(const Params& p) const {
 
 void AvgPool2d::forward(const ConstMatrixRef& x, const Params& p, MatrixRef y, Workspace&) const {
   const Index C = input_shape_[0], H = input_shape_[1], W = input_shape_[2];
-  const Index Ho = output_shape_[1], Wo = output_shape_[2], kh = opt_.kernel[0], kw = opt_.kernel[1];
+  const Index Ho = output_shape_[1], Wo = output_shape_[2], kw = opt_.kernel[1];
   const Scalar* w = p.weight.data();
   for (Index n = 0; n < x.rows(); ++n) {
-    const Scalar* xin = x.row(n).data();
-    Scalar* out = y.row(n).data();
     for (Index c = 0; c < C; ++c) {
-      for (Index oh = 0; oh < Ho; ++oh) {
-        for (Index ow = 0; ow < Wo; ++ow) {
+      const Scalar* plane = x.row(n).data() + c * H * W;
+      Scalar* out = y.row(n).data() + c * Ho * Wo;
+      for (const PoolWindow& r : rows_) {
+        for (const PoolWindow& q : cols_) {
           Scalar sum = 0;
-          for (Index i = 0; i < kh; ++i) {
-            const Index ih = oh * opt_.stride[0] - opt_.padding[0] + i;
-            if (ih < 0 || ih >= H) continue;
-            for (Index j = 0; j < kw; ++j) {
-              const Index iw = ow * opt_.stride[1] - opt_.padding[1] + j;
-              if (iw >= 0 && iw < W) sum += w[i * kw + j] * xin[(c * H + ih) * W + iw];
-            }
+          for (Index ih = r.lo, ti = r.tap; ih < r.hi; ++ih, ++ti) {
+            const Scalar* taps = w + ti * kw + q.tap - q.lo;
+            for (Index iw = q.lo; iw < q.hi; ++iw) sum += taps[iw] * plane[ih * W + iw];
           }
-          out[(c * Ho + oh) * Wo + ow] = sum;
+          *out++ = sum;
         }
       }
     }
@@ -403,23 +483,19 @@ void AvgPool2d::forward(const ConstMatrixRef& x, const Params& p, MatrixRef y, W
 void AvgPool2d::vjp(const ConstMatrixRef&, const Params& p, const ConstMatrixRef& g_out, MatrixRef g_in, Workspace&,
                     bool accumulate) const {
   const Index C = input_shape_[0], H = input_shape_[1], W = input_shape_[2];
-  const Index Ho = output_shape_[1], Wo = output_shape_[2], kh = opt_.kernel[0], kw = opt_.kernel[1];
+  const Index Ho = output_shape_[1], Wo = output_shape_[2], kw = opt_.kernel[1];
   const Scalar* w = p.weight.data();
   if (!accumulate) g_in.setZero();
   for (Index n = 0; n < g_out.rows(); ++n) {
-    const Scalar* g = g_out.row(n).data();
-    Scalar* gi = g_in.row(n).data();
     for (Index c = 0; c < C; ++c) {
-      for (Index oh = 0; oh < Ho; ++oh) {
-        for (Index ow = 0; ow < Wo; ++ow) {
-          const Scalar go = g[(c * Ho + oh) * Wo + ow];
-          for (Index i = 0; i < kh; ++i) {
-            const Index ih = oh * opt_.stride[0] - opt_.padding[0] + i;
-            if (ih < 0 || ih >= H) continue;
-            for (Index j = 0; j < kw; ++j) {
-              const Index iw = ow * opt_.stride[1] - opt_.padding[1] + j;
-              if (iw >= 0 && iw < W) gi[(c * H + ih) * W + iw] += w[i * kw + j] * go;
-            }
+      const Scalar* g = g_out.row(n).data() + c * Ho * Wo;
+      Scalar* gi = g_in.row(n).data() + c * H * W;
+      for (const PoolWindow& r : rows_) {
+        for (const PoolWindow& q : cols_) {
+          const Scalar go = *g++;
+          for (Index ih = r.lo, ti = r.tap; ih < r.hi; ++ih, ++ti) {
+            const Scalar* taps = w + ti * kw + q.tap - q.lo;
+            for (Index iw = q.lo; iw < q.hi; ++iw) gi[ih * W + iw] += taps[iw] * go;
           }
         }
       }

@@ -73,15 +73,25 @@ void Network::forward(const Tensor& x, ForwardPass& pass, int threads) const {
   pass.activations.resize(layers_.size() + 1);
   pass.activations[0] = x.data;
   for (size_t i = 0; i < layers_.size(); ++i) pass.activations[i + 1].resize(n, numel(layers_[i]->output_shape()));
+  const Index block = cache_block_rows();
   parallel_chunks(n, threads, [&](int, Index begin, Index end) {
     thread_local Workspace ws;
-    for (size_t i = 0; i < layers_.size(); ++i) {
-      const Matrix& in = pass.activations[i];
-      Matrix& out = pass.activations[i + 1];
-      layers_[i]->forward(in.middleRows(begin, end - begin), layers_[i]->params(), out.middleRows(begin, end - begin),
-                          ws);
+    for (Index b = begin; b < end; b += block) {
+      const Index rows = std::min(block, end - b);
+      for (size_t i = 0; i < layers_.size(); ++i) {
+        const Matrix& in = pass.activations[i];
+        Matrix& out = pass.activations[i + 1];
+        layers_[i]->forward(in.middleRows(b, rows), layers_[i]->params(), out.middleRows(b, rows), ws);
+      }
     }
   });
+}
+
+Index Network::cache_block_rows() const {
+  constexpr Index kBlockValues = 64 * 1024;
+  Index widest = numel(input_shape_);
+  for (const LayerPtr& l : layers_) widest = std::max(widest, numel(l->output_shape()));
+  return std::max<Index>(1, kBlockValues / widest);
 }
 
 std::string Network::summary() const {

@@ -4,6 +4,8 @@
 
 #include "lrp/error.hpp"
 
+#include <array>
+
 namespace lrp {
 
 std::string Rule::label() const { return name_ + "(" + params_.to_string() + ")"; }
@@ -29,10 +31,10 @@ struct LinearState : RuleState {
 
 // Workspace slots of the generic step (layers use the slots below kRuleSlots).
 constexpr int kMaxDenominators = 4;
+constexpr size_t kMaxTermsPerInput = 8;
 constexpr int kSlotDenominator = kRuleSlots;                       // + d: z_d, then s_d
-constexpr int kSlotTmpOut = kSlotDenominator + kMaxDenominators;   // one term's forward
-constexpr int kSlotTmpIn = kSlotTmpOut + 1;                        // one term's vjp
-constexpr int kSlotGroup = kSlotTmpIn + 1;                         // c_i, summed over an input's terms
+constexpr int kSlotTmpOut = kSlotDenominator + kMaxDenominators;   // + k: forward of an input's k-th term
+constexpr int kSlotGroup = kSlotTmpOut + static_cast<int>(kMaxTermsPerInput);  // c_i, over an input's terms
 constexpr int kSlotInput = kSlotGroup + 1;                         // + i: m_i(a)
 
 }  // namespace
@@ -46,6 +48,11 @@ LinearRule::LinearRule(LinearRuleSpec spec) : spec_(std::move(spec)) {
                   t.param < static_cast<int>(spec_.params.size()) && t.denominator >= 0 &&
                   t.denominator < static_cast<int>(spec_.denominators.size()),
               "linear rule: a term refers to a missing input, parameter modifier or denominator");
+  }
+  for (size_t i = 0; i < spec_.inputs.size(); ++i) {
+    size_t count = 0;
+    for (const Term& t : spec_.terms) count += static_cast<size_t>(t.input) == i ? 1 : 0;
+    LRP_CHECK(count <= kMaxTermsPerInput, "linear rule: at most ", kMaxTermsPerInput, " terms may share an input");
   }
   LRP_CHECK(spec_.stabilizer >= Scalar(0), "linear rule: the stabilizer must be ≥ 0");
 }
@@ -138,24 +145,39 @@ void LinearRule::propagate(const LayerContext& ctx, const RuleState* state_base,
     return inputs[i];
   };
 
-  // 1. forward: z_d = Σ sign_t · ρ_t(layer)(m_t(a)).
+  // 1. forward: z_d = Σ sign_t · ρ_t(layer)(m_t(a)). Terms that share an input are evaluated
+  //    together (forward_many), so a convolution unfolds its input once for all of them.
   std::vector<MatrixMap> z;
   z.reserve(spec_.denominators.size());
-  for (size_t d = 0; d < spec_.denominators.size(); ++d) z.push_back(ws.zeros(kSlotDenominator + static_cast<int>(d), n, out));
-  MatrixMap tmp_out = ws.get(kSlotTmpOut, n, out);
-  for (size_t ti = 0; ti < spec_.terms.size(); ++ti) {
-    const Term& t = spec_.terms[ti];
-    const auto i = static_cast<size_t>(t.input);
+  for (size_t d = 0; d < spec_.denominators.size(); ++d)
+    z.push_back(ws.zeros(kSlotDenominator + static_cast<int>(d), n, out));
+  std::array<const Params*, kMaxTermsPerInput> ps{};
+  std::array<Scalar*, kMaxTermsPerInput> ys{};
+  std::array<size_t, kMaxTermsPerInput> which{};
+  for (size_t i = 0; i < input_count; ++i) {
     if (zero_input[i]) continue;
-    MatrixMap& zd = z[static_cast<size_t>(t.denominator)];
     const InputModifier& m = spec_.inputs[i];
-    if (m.sample_independent()) {
-      zd.rowwise() += t.sign * state.const_outputs[ti].row(0);
-    } else if (m.kind == InputModifier::Kind::kIdentity && spec_.params[static_cast<size_t>(t.param)].identity) {
-      zd += t.sign * ctx.output;  // the layer's own output, kept from the forward pass
-    } else {
-      layer.forward(input_of(i), state.params[static_cast<size_t>(t.param)], tmp_out, ws);
-      zd += t.sign * tmp_out;
+    size_t count = 0;
+    for (size_t ti = 0; ti < spec_.terms.size(); ++ti) {
+      const Term& t = spec_.terms[ti];
+      if (static_cast<size_t>(t.input) != i) continue;
+      MatrixMap& zd = z[static_cast<size_t>(t.denominator)];
+      if (m.sample_independent()) {
+        zd.rowwise() += t.sign * state.const_outputs[ti].row(0);
+      } else if (m.kind == InputModifier::Kind::kIdentity && spec_.params[static_cast<size_t>(t.param)].identity) {
+        zd += t.sign * ctx.output;  // the layer's own output, kept from the forward pass
+      } else {
+        ps[count] = &state.params[static_cast<size_t>(t.param)];
+        ys[count] = ws.get(kSlotTmpOut + static_cast<int>(count), n, out).data();
+        which[count] = ti;
+        ++count;
+      }
+    }
+    if (count == 0) continue;
+    layer.forward_many(input_of(i), std::span(ps.data(), count), std::span(ys.data(), count), ws);
+    for (size_t k = 0; k < count; ++k) {
+      const Term& t = spec_.terms[which[k]];
+      z[static_cast<size_t>(t.denominator)] += t.sign * ConstMatrixMap(ys[k], n, out);
     }
   }
 
@@ -165,45 +187,51 @@ void LinearRule::propagate(const LayerContext& ctx, const RuleState* state_base,
     const Denominator::Gate gate = spec_.denominators[d].gate;
     MatrixMap& s = z[d];
     for (Index r = 0; r < n; ++r) {
+      const Scalar* zo = ctx.output.row(r).data();
+      const Scalar* rel = relevance_out.row(r).data();
+      Scalar* sr = s.row(r).data();
       for (Index j = 0; j < out; ++j) {
-        const Scalar zo = ctx.output(r, j);
-        const bool open = gate == Denominator::Gate::kAll || (gate == Denominator::Gate::kPositiveOutput && zo > 0) ||
-                          (gate == Denominator::Gate::kNegativeOutput && zo < 0);
-        s(r, j) = open ? safe_divide(relevance_out(r, j), s(r, j), eps) : Scalar(0);
+        const bool open = gate == Denominator::Gate::kAll || (gate == Denominator::Gate::kPositiveOutput && zo[j] > 0) ||
+                          (gate == Denominator::Gate::kNegativeOutput && zo[j] < 0);
+        sr[j] = open ? safe_divide(rel[j], sr[j], eps) : Scalar(0);
       }
     }
   }
 
-  // 3. backward and 4. multiply, grouped by input: c_i = Σ_{t: input i} weight_d · sign_t · ρ_tᵀ s_d,
-  //    R_in = Σ_i m_i(a) ⊙ c_i.
-  relevance_in.setZero();
+  // 3. backward and 4. multiply, grouped by input: c_i = Σ_{t: input i} weight_d · sign_t · ρ_tᵀ s_d
+  //    (one vjp_many call), R_in = Σ_i m_i(a) ⊙ c_i.
   MatrixMap group = ws.get(kSlotGroup, n, in);
-  MatrixMap tmp_in = ws.get(kSlotTmpIn, n, in);
+  std::array<const Scalar*, kMaxTermsPerInput> gs{};
+  std::array<Scalar, kMaxTermsPerInput> coefficients{};
+  bool first_group = true;
   for (size_t i = 0; i < input_count; ++i) {
     if (zero_input[i]) continue;
-    bool first = true;
+    size_t count = 0;
     for (const Term& t : spec_.terms) {
       if (static_cast<size_t>(t.input) != i) continue;
-      const Scalar coefficient = t.sign * spec_.denominators[static_cast<size_t>(t.denominator)].weight;
-      const Params& p = state.params[static_cast<size_t>(t.param)];
-      const MatrixMap& s = z[static_cast<size_t>(t.denominator)];
-      if (coefficient == Scalar(1)) {
-        layer.vjp(a, p, s, group, ws, /*accumulate=*/!first);
-      } else {
-        layer.vjp(a, p, s, tmp_in, ws, false);
-        if (first)
-          group = coefficient * tmp_in;
-        else
-          group += coefficient * tmp_in;
-      }
-      first = false;
+      ps[count] = &state.params[static_cast<size_t>(t.param)];
+      gs[count] = z[static_cast<size_t>(t.denominator)].data();
+      coefficients[count] = t.sign * spec_.denominators[static_cast<size_t>(t.denominator)].weight;
+      ++count;
     }
-    if (first) continue;  // an input no term uses
-    if (spec_.inputs[i].sample_independent())
-      relevance_in.array() += group.array().rowwise() * state.const_inputs[i].row(0).array();
-    else
-      relevance_in.array() += input_of(i).array() * group.array();
+    if (count == 0) continue;  // an input no term uses
+    layer.vjp_many(a, std::span(ps.data(), count), std::span(gs.data(), count), std::span(coefficients.data(), count),
+                   group, ws);
+    if (spec_.inputs[i].sample_independent()) {
+      const auto image = state.const_inputs[i].row(0).array();
+      if (first_group)
+        relevance_in.array() = group.array().rowwise() * image;
+      else
+        relevance_in.array() += group.array().rowwise() * image;
+    } else {
+      if (first_group)
+        relevance_in.array() = input_of(i).array() * group.array();
+      else
+        relevance_in.array() += input_of(i).array() * group.array();
+    }
+    first_group = false;
   }
+  if (first_group) relevance_in.setZero();  // every input was zero
 }
 
 }  // namespace lrp

@@ -11,6 +11,7 @@
 #include "lrp/workspace.hpp"
 
 #include <memory>
+#include <span>
 #include <string>
 
 namespace lrp {
@@ -58,6 +59,15 @@ class Layer {
   // adds to it when `accumulate` is true. For linear layers `at` is not read.
   virtual void vjp(const ConstMatrixRef& at, const Params& p, const ConstMatrixRef& g_out,
                    MatrixRef g_in, Workspace& ws, bool accumulate = false) const = 0;
+
+  // The generic LRP step evaluates one layer under several parameter sets at once; handlers
+  // override these two to share work between them (conv2d: one im2col / col2im per sample).
+  // ys[k] = forward(x; *ps[k]), each ys[k] an N × out row-major buffer.
+  virtual void forward_many(const ConstMatrixRef& x, std::span<const Params* const> ps, std::span<Scalar* const> ys,
+                            Workspace& ws) const;
+  // g_in = Σ_k coefficients[k] · J(at; *ps[k])ᵀ gs[k], each gs[k] an N × out row-major buffer.
+  virtual void vjp_many(const ConstMatrixRef& at, std::span<const Params* const> ps, std::span<const Scalar* const> gs,
+                        std::span<const Scalar> coefficients, MatrixRef g_in, Workspace& ws) const;
 
   const Params& params() const { return params_; }
   // Replaces the parameters after checking their shapes and that they are finite.

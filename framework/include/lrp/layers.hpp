@@ -5,6 +5,7 @@
 #include "lrp/layer.hpp"
 
 #include <array>
+#include <vector>
 
 namespace lrp {
 
@@ -50,6 +51,10 @@ class Conv2d final : public Layer {
   void forward(const ConstMatrixRef& x, const Params& p, MatrixRef y, Workspace& ws) const override;
   void vjp(const ConstMatrixRef& at, const Params& p, const ConstMatrixRef& g_out, MatrixRef g_in,
            Workspace& ws, bool accumulate) const override;
+  void forward_many(const ConstMatrixRef& x, std::span<const Params* const> ps, std::span<Scalar* const> ys,
+                    Workspace& ws) const override;
+  void vjp_many(const ConstMatrixRef& at, std::span<const Params* const> ps, std::span<const Scalar* const> gs,
+                std::span<const Scalar> coefficients, MatrixRef g_in, Workspace& ws) const override;
   const Conv2dOptions& options() const { return opt_; }
   Index in_channels() const { return in_ch_; }
   Index out_channels() const { return out_ch_; }
@@ -61,6 +66,11 @@ class Conv2d final : public Layer {
  private:
   Index in_ch_, out_ch_;
   Conv2dOptions opt_;
+};
+
+// The input range [lo, hi) one pooling output reads along an axis, and the kernel tap at lo.
+struct PoolWindow {
+  Index lo = 0, hi = 0, tap = 0;
 };
 
 struct Pool2dOptions {
@@ -87,6 +97,7 @@ class MaxPool2d final : public Layer {
 
  private:
   Pool2dOptions opt_;
+  std::vector<PoolWindow> rows_, cols_;
 };
 
 // Average pooling with zero padding counted in the divisor (PyTorch's count_include_pad=True):
@@ -113,6 +124,7 @@ class AvgPool2d final : public Layer {
   void set_kernel(Index kh, Index kw);
   Pool2dOptions opt_;
   bool global_ = false;
+  std::vector<PoolWindow> rows_, cols_;
 };
 
 // {C, H, W} (or any shape) → {C·H·W}.

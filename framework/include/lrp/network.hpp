@@ -50,6 +50,12 @@ class Network {
   // The same into existing storage (no allocation when the batch size is unchanged).
   void forward(const Tensor& x, ForwardPass& pass, int threads = 1) const;
 
+  // Rows per block when a pass walks all layers for a few samples at a time: as many samples as
+  // keep the largest activation block within about 64k values (256 KB in float32), so that a
+  // layer's input, output and scratch stay in the core's L2 cache instead of streaming the whole
+  // batch through memory at every layer.
+  Index cache_block_rows() const;
+
   // One line per layer: index, name, description, output shape.
   std::string summary() const;
 

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# lrplab's one entry point for a fresh Debian 12 machine: installs what is missing, builds, runs.
+#
+#   ./build.sh quickstart   install, build (float32, Release) and run the quickstart
+#   ./build.sh test         install, then build and run the whole test suite three times:
+#                           float32 (Release), float64 reference mode (Release), and
+#                           float32 with AddressSanitizer + UndefinedBehaviorSanitizer;
+#                           warnings are errors in all three
+#   ./build.sh bench        install, build (Release) and run the benchmarks
+#   ./build.sh deps         only install the Debian packages
+#
+# Build trees: build/release, build/float64, build/sanitize. JOBS sets the parallelism (default nproc).
+set -euo pipefail
+cd "$(dirname "$0")"
+JOBS=${JOBS:-$(nproc)}
+
+PACKAGES=(g++ cmake ninja-build pkg-config libeigen3-dev libspdlog-dev catch2 libbenchmark-dev)
+
+deps() {
+  local missing=()
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -eq 0 ]; then return; fi
+  echo "installing: ${missing[*]}"
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+# configure_and_build DIR [cmake options...]
+configure_and_build() {
+  local dir=$1
+  shift
+  cmake -S . -B "$dir" -G Ninja -DLRP_WERROR=ON "$@" >/dev/null
+  cmake --build "$dir" -j "$JOBS"
+}
+
+run_tests() {
+  local dir=$1
+  echo "== tests in $dir"
+  ctest --test-dir "$dir" -j "$JOBS" --output-on-failure --timeout 600
+}
+
+case "${1:-}" in
+  deps) deps ;;
+  quickstart)
+    deps
+    configure_and_build build/release -DCMAKE_BUILD_TYPE=Release -DLRP_BUILD_BENCHMARKS=OFF -DLRP_BUILD_TESTS=OFF
+    ./build/release/lrplab quickstart
+    ;;
+  test)
+    deps
+    configure_and_build build/release -DCMAKE_BUILD_TYPE=Release
+    run_tests build/release
+    configure_and_build build/float64 -DCMAKE_BUILD_TYPE=Release -DLRP_FLOAT64=ON -DLRP_BUILD_BENCHMARKS=OFF
+    run_tests build/float64
+    configure_and_build build/sanitize -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLRP_SANITIZE=ON -DLRP_BUILD_BENCHMARKS=OFF
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 run_tests build/sanitize
+    ;;
+  bench)
+    deps
+    configure_and_build build/release -DCMAKE_BUILD_TYPE=Release
+    ./build/release/tests/bench/lrp_bench "${@:2}"
+    ;;
+  *)
+    sed -n '2,15p' "$0"
+    exit 2
+    ;;
+esac
