@@ -8,11 +8,10 @@
 
 namespace lrp {
 namespace {
-const std::vector<std::string> kWeightedKinds{"dense", "conv2d"};
-
-bool kind_in(const std::string& kind, const std::vector<std::string>& kinds) {
-  const std::vector<std::string>& set = kinds.empty() ? kWeightedKinds : kinds;
-  return std::find(set.begin(), set.end(), kind) != set.end();
+// first/last without kinds: among the linear-like layers (RULES.md §4); with kinds: among those.
+bool edge_candidate(const Layer& layer, const std::vector<std::string>& kinds) {
+  if (kinds.empty()) return layer.traits().linear;
+  return std::find(kinds.begin(), kinds.end(), layer.kind()) != kinds.end();
 }
 }  // namespace
 
@@ -57,9 +56,9 @@ std::vector<RuleAssignment> Composite::assign(const Network& network, const Regi
 
   Index first_index = -1, last_index = -1;
   for (Index i = 0; i < count; ++i) {
-    const std::string kind = network.layer(i).kind();
-    if (first_ && first_index < 0 && kind_in(kind, first_->kinds)) first_index = i;
-    if (last_ && kind_in(kind, last_->kinds)) last_index = i;
+    const Layer& layer = network.layer(i);
+    if (first_ && first_index < 0 && edge_candidate(layer, first_->kinds)) first_index = i;
+    if (last_ && edge_candidate(layer, last_->kinds)) last_index = i;
   }
 
   std::vector<RuleAssignment> out;

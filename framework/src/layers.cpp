@@ -22,9 +22,11 @@ void check_bias(const Layer& layer, const Vector& bias, Index want) {
             " entries, expected ", want, " (or none)");
 }
 
-// Spatial output size of a sliding window, as PyTorch computes it.
+// Spatial output size of a sliding window, as PyTorch computes it; 0 when the (dilated) window
+// does not fit into the padded input even once.
 Index window_out(Index in, Index kernel, Index stride, Index pad, Index dilation) {
-  return (in + 2 * pad - dilation * (kernel - 1) - 1) / stride + 1;
+  const Index span = in + 2 * pad - dilation * (kernel - 1) - 1;
+  return span < 0 ? 0 : span / stride + 1;
 }
 
 Shape require_chw(const Layer& layer, const Shape& in) {
@@ -90,9 +92,10 @@ ColumnRange valid_columns(Index offset, Index stride, Index width, Index out_wid
   // ceil((0 − offset) / stride) and floor((width − 1 − offset) / stride) + 1, for any sign.
   auto ceil_div = [](Index a, Index b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); };
   auto floor_div = [](Index a, Index b) { return a >= 0 ? a / b : -((-a + b - 1) / b); };
-  const Index lo = std::max<Index>(0, ceil_div(-offset, stride));
-  const Index hi = std::min<Index>(out_width, floor_div(width - 1 - offset, stride) + 1);
-  return {lo, std::max(lo, hi)};
+  // Clamped to [0, out_width]: a dilated tap may only ever read padding (then lo = hi).
+  const Index lo = std::clamp<Index>(ceil_div(-offset, stride), 0, out_width);
+  const Index hi = std::clamp<Index>(floor_div(width - 1 - offset, stride) + 1, lo, out_width);
+  return {lo, hi};
 }
 
 // cols[(c·kh + i)·kw + j, oh·Wo + ow] = x[c, oh·sh − ph + i·dh, ow·sw − pw + j·dw] (0 outside).

@@ -27,6 +27,7 @@ struct LinearState : RuleState {
   std::vector<Params> params;         // per ParamModifier
   std::vector<Matrix> const_inputs;   // per input: its 1-row image when sample-independent
   std::vector<Matrix> const_outputs;  // per term: the 1-row forward of a sample-independent term
+  std::vector<Matrix> zero_outputs;   // per term: the 1-row forward of an all-zero input (its bias image)
 };
 
 // Workspace slots of the generic step (layers use the slots below kRuleSlots).
@@ -89,14 +90,19 @@ std::unique_ptr<RuleState> LinearRule::bind(const Layer& layer) const {
     state->const_inputs.push_back(std::move(row));
   }
   Workspace ws;
+  const Index out_size = numel(layer.output_shape());
+  const Matrix zero_input = Matrix::Zero(1, in);
   for (const Term& t : spec_.terms) {
+    const Params& p = state->params[static_cast<size_t>(t.param)];
     Matrix out;
     if (spec_.inputs[static_cast<size_t>(t.input)].sample_independent()) {
-      out.resize(1, numel(layer.output_shape()));
-      layer.forward(state->const_inputs[static_cast<size_t>(t.input)], state->params[static_cast<size_t>(t.param)],
-                    out, ws);
+      out.resize(1, out_size);
+      layer.forward(state->const_inputs[static_cast<size_t>(t.input)], p, out, ws);
     }
     state->const_outputs.push_back(std::move(out));
+    Matrix bias_image(1, out_size);
+    layer.forward(zero_input, p, bias_image, ws);
+    state->zero_outputs.push_back(std::move(bias_image));
   }
   return state;
 }
@@ -110,7 +116,8 @@ void LinearRule::propagate(const LayerContext& ctx, const RuleState* state_base,
   const auto input_count = spec_.inputs.size();
 
   // Which modified inputs are identically zero for this block (a⁺ of a non-positive input, a⁻ of a
-  // non-negative one, e.g. after a ReLU): their terms contribute nothing and are skipped.
+  // non-negative one, e.g. after a ReLU): their terms contribute only their bias image to the
+  // denominators and nothing to R_in, so their convolutions are skipped.
   bool any_positive = false, any_negative = false;
   for (Index i = 0; i < n; ++i) {
     any_positive = any_positive || (a.row(i).array() > Scalar(0)).any();
@@ -155,7 +162,15 @@ void LinearRule::propagate(const LayerContext& ctx, const RuleState* state_base,
   std::array<Scalar*, kMaxTermsPerInput> ys{};
   std::array<size_t, kMaxTermsPerInput> which{};
   for (size_t i = 0; i < input_count; ++i) {
-    if (zero_input[i]) continue;
+    if (zero_input[i]) {
+      // ρ(W)·0 + ρ(b) = the term's bias image: the term still counts in its denominator.
+      for (size_t ti = 0; ti < spec_.terms.size(); ++ti) {
+        const Term& t = spec_.terms[ti];
+        if (static_cast<size_t>(t.input) == i)
+          z[static_cast<size_t>(t.denominator)].rowwise() += t.sign * state.zero_outputs[ti].row(0);
+      }
+      continue;
+    }
     const InputModifier& m = spec_.inputs[i];
     size_t count = 0;
     for (size_t ti = 0; ti < spec_.terms.size(); ++ti) {

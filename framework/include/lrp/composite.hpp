@@ -1,7 +1,7 @@
 // Composites: which rule each layer of a network gets (RULES.md §4).
 //
-// Matching, in priority order: layer name, layer index, first / last (of the dense and conv
-// layers, or of the kinds given), layer kind, the layer kind's default (RULES.md §3: pass for
+// Matching, in priority order: layer name, layer index, first / last (of the linear-like layers,
+// or of the kinds given), layer kind, the layer kind's default (RULES.md §3: pass for
 // activations, winner-take-all for max pooling, norm for average pooling), then the composite's
 // fallback for linear-like layers.
 #pragma once
@@ -34,18 +34,21 @@ class Composite {
   Composite& by_name(const std::string& layer_name, RuleChoice choice);
   // Negative indices count from the end (-1 is the last layer).
   Composite& by_index(long index, RuleChoice choice);
-  // The first / last layer whose kind is in `kinds` (default: dense and conv2d).
+  // The first / last layer whose kind is in `kinds` (default: the first / last linear-like layer,
+  // which includes average pooling; the presets name their kinds).
   Composite& first(RuleChoice choice, std::vector<std::string> kinds = {});
   Composite& last(RuleChoice choice, std::vector<std::string> kinds = {});
   Composite& by_kind(const std::string& kind, RuleChoice choice);
-  // For linear-like layers nothing else matched.
+  // For linear-like layers that nothing else matched and whose kind has no default (average
+  // pooling keeps `norm`; name its kind to override).
   Composite& fallback(RuleChoice choice);
 
   // One assignment per layer. Throws lrp::Error naming the layer when a layer has no rule, when a
   // name, index or kind in the composite matches no layer, or when a kind is unknown.
   std::vector<RuleAssignment> assign(const Network& network, const Registry& registry) const;
 
-  // A composite that gives every linear-like layer `rule` (layer defaults elsewhere).
+  // A composite that gives `rule` to every dense and conv layer (more exactly: every linear-like
+  // layer without a kind default); every other layer keeps its kind's default.
   static Composite uniform(RuleChoice choice);
 
  private:

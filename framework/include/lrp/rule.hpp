@@ -7,7 +7,7 @@
 //   2. divide:   s_d = gate_d(z) · R / stab(z_d)   (0 where stab(z_d) = 0; z = the layer's output)
 //   3. backward: c_t = ρ_t(W)ᵀ s_d                  (the layer's own vjp with modified parameters)
 //   4. multiply: R_in = Σ_t weight_d · sign_t · m_t(a) ⊙ c_t
-// propagate_linear() in the framework is the only implementation of that loop; a rule never asks
+// LinearRule::propagate() in the framework is the only implementation of that loop; a rule never asks
 // what kind of layer it runs on.
 #pragma once
 
@@ -112,13 +112,10 @@ struct LinearRuleSpec {
   std::vector<ParamModifier> params;
   std::vector<Denominator> denominators;
   std::vector<Term> terms;
-  Scalar stabilizer = 0;  inline Scalar positive_part(Scalar v) { return v > Scalar(0) ? v : Scalar(0); }
-inline Scalar negative_part(Scalar v) { return v < Scalar(0) ? v : Scalar(0); }
-
-// stab(z) = z + stabilizer · sign₀(z)
+  Scalar stabilizer = 0;  // stab(z) = z + stabilizer · sign₀(z)
 };
 
-// A rule for linear-like layers defined by a LinearRuleSpec and run by propagate_linear().
+// A rule for linear-like layers defined by a LinearRuleSpec and run by the generic step.
 class LinearRule : public Rule {
  public:
   explicit LinearRule(LinearRuleSpec spec);
