@@ -107,7 +107,7 @@ Explanation Explainer::explain(const ForwardPass& pass, const std::vector<Index>
                                          e.layer_relevance[li].cols())
                              : ws.get(slot, rows, ctx.input.cols());
         rules_[li]->propagate(ctx, states_[li].get(), ConstMatrixMap(current, rows, current_cols), next, ws);
-        LRP_CHECK(next.allFinite(), "explain: relevance became NaN or Inf at layer ", l, " '", layer.name(), "' (",
+        LRP_CHECK(all_finite(next), "explain: relevance became NaN or Inf at layer ", l, " '", layer.name(), "' (",
                   labels_[li], "); check the input and the weights, or use a larger stabilizer");
         current = next.data();
         current_cols = next.cols();

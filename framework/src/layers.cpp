@@ -145,7 +145,8 @@ void col2im_add(const MatrixMap& cols, const ConvGeometry& g, Scalar* x) {
           Scalar* in_row = plane + ih * g.width + offset;
           const Scalar* src = row + oh * g.out_width;
           if (g.sw == 1) {
-            for (Index ow = r.lo; ow < r.hi; ++ow) in_row[ow] += src[ow];
+            using Span = Eigen::Array<Scalar, Eigen::Dynamic, 1>;
+            Eigen::Map<Span>(in_row + r.lo, r.hi - r.lo) += Eigen::Map<const Span>(src + r.lo, r.hi - r.lo);
           } else {
             for (Index ow = r.lo; ow < r.hi; ++ow) in_row[ow * g.sw] += src[ow];
           }
@@ -392,8 +393,9 @@ void MaxPool2d::vjp(const ConstMatrixRef& at, const Params&, const ConstMatrixRe
           for (Index ow = 0; ow < Wo; ++ow) {
             const Scalar a = r0[2 * ow], b = r0[2 * ow + 1], cc = r1[2 * ow], d = r1[2 * ow + 1];
             const Scalar best = std::max(std::max(a, b), std::max(cc, d));
-            // Multiplying by the 0/1 masks keeps this branch-free (a ternary compiles to jumps).
-            const Scalar ma = Scalar(a == best), mb = Scalar(b == best), mc = Scalar(cc == best), md = Scalar(d == best);
+            // 0/1 masks, multiplied in, keep this branch-free. `v >= best` equals `v == best` here
+            // (best is the maximum) but compiles without the unordered-compare jumps of `==`.
+            const Scalar ma = Scalar(a >= best), mb = Scalar(b >= best), mc = Scalar(cc >= best), md = Scalar(d >= best);
             const Scalar share = g[oh * Wo + ow] / (ma + mb + mc + md);
             q0[2 * ow] += share * ma;
             q0[2 * ow + 1] += share * mb;
@@ -465,10 +467,20 @@ void AvgPool2d::forward(const ConstMatrixRef& x, const Params& p, MatrixRef y, W
   const Index C = input_shape_[0], H = input_shape_[1], W = input_shape_[2];
   const Index Ho = output_shape_[1], Wo = output_shape_[2], kw = opt_.kernel[1];
   const Scalar* w = p.weight.data();
+  const bool two_by_two = is_two_by_two(opt_);
   for (Index n = 0; n < x.rows(); ++n) {
     for (Index c = 0; c < C; ++c) {
       const Scalar* plane = x.row(n).data() + c * H * W;
       Scalar* out = y.row(n).data() + c * Ho * Wo;
+      if (two_by_two) {
+        for (Index oh = 0; oh < Ho; ++oh) {
+          const Scalar* r0 = plane + 2 * oh * W;
+          const Scalar* r1 = r0 + W;
+          for (Index ow = 0; ow < Wo; ++ow)
+            *out++ = w[0] * r0[2 * ow] + w[1] * r0[2 * ow + 1] + w[2] * r1[2 * ow] + w[3] * r1[2 * ow + 1];
+        }
+        continue;
+      }
       for (const PoolWindow& r : rows_) {
         for (const PoolWindow& q : cols_) {
           Scalar sum = 0;
@@ -489,10 +501,25 @@ void AvgPool2d::vjp(const ConstMatrixRef&, const Params& p, const ConstMatrixRef
   const Index Ho = output_shape_[1], Wo = output_shape_[2], kw = opt_.kernel[1];
   const Scalar* w = p.weight.data();
   if (!accumulate) g_in.setZero();
+  const bool two_by_two = is_two_by_two(opt_);
   for (Index n = 0; n < g_out.rows(); ++n) {
     for (Index c = 0; c < C; ++c) {
       const Scalar* g = g_out.row(n).data() + c * Ho * Wo;
       Scalar* gi = g_in.row(n).data() + c * H * W;
+      if (two_by_two) {
+        for (Index oh = 0; oh < Ho; ++oh) {
+          Scalar* q0 = gi + 2 * oh * W;
+          Scalar* q1 = q0 + W;
+          for (Index ow = 0; ow < Wo; ++ow) {
+            const Scalar go = g[oh * Wo + ow];
+            q0[2 * ow] += w[0] * go;
+            q0[2 * ow + 1] += w[1] * go;
+            q1[2 * ow] += w[2] * go;
+            q1[2 * ow + 1] += w[3] * go;
+          }
+        }
+        continue;
+      }
       for (const PoolWindow& r : rows_) {
         for (const PoolWindow& q : cols_) {
           const Scalar go = *g++;

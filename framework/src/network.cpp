@@ -68,7 +68,7 @@ void Network::forward(const Tensor& x, ForwardPass& pass, int threads) const {
             to_string(input_shape_));
   LRP_CHECK(x.data.cols() == numel(input_shape_), "network: input has ", x.data.cols(),
             " features per sample, expected ", numel(input_shape_));
-  LRP_CHECK(x.data.allFinite(), "network: the input contains NaN or Inf");
+  LRP_CHECK(all_finite(x.data), "network: the input contains NaN or Inf");
   const Index n = x.batch();
   pass.activations.resize(layers_.size() + 1);
   pass.activations[0] = x.data;
@@ -88,7 +88,7 @@ void Network::forward(const Tensor& x, ForwardPass& pass, int threads) const {
 }
 
 Index Network::cache_block_rows() const {
-  constexpr Index kBlockValues = 64 * 1024;
+  constexpr Index kBlockValues = 32 * 1024;
   Index widest = numel(input_shape_);
   for (const LayerPtr& l : layers_) widest = std::max(widest, numel(l->output_shape()));
   return std::max<Index>(1, kBlockValues / widest);

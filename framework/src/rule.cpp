@@ -31,10 +31,11 @@ struct LinearState : RuleState {
 };
 
 // Workspace slots of the generic step (layers use the slots below kRuleSlots).
-constexpr int kMaxDenominators = 4;
+constexpr size_t kMaxDenominators = 4;
 constexpr size_t kMaxTermsPerInput = 8;
+constexpr size_t kMaxInputs = 8;
 constexpr int kSlotDenominator = kRuleSlots;                       // + d: z_d, then s_d
-constexpr int kSlotTmpOut = kSlotDenominator + kMaxDenominators;   // + k: forward of an input's k-th term
+constexpr int kSlotTmpOut = kSlotDenominator + static_cast<int>(kMaxDenominators);   // + k: forward of an input's k-th term
 constexpr int kSlotGroup = kSlotTmpOut + static_cast<int>(kMaxTermsPerInput);  // c_i, over an input's terms
 constexpr int kSlotInput = kSlotGroup + 1;                         // + i: m_i(a)
 
@@ -50,6 +51,8 @@ LinearRule::LinearRule(LinearRuleSpec spec) : spec_(std::move(spec)) {
                   t.denominator < static_cast<int>(spec_.denominators.size()),
               "linear rule: a term refers to a missing input, parameter modifier or denominator");
   }
+  LRP_CHECK(!spec_.inputs.empty() && spec_.inputs.size() <= kMaxInputs, "linear rule: 1 to ", kMaxInputs,
+            " inputs are supported");
   for (size_t i = 0; i < spec_.inputs.size(); ++i) {
     size_t count = 0;
     for (const Term& t : spec_.terms) count += static_cast<size_t>(t.input) == i ? 1 : 0;
@@ -115,72 +118,75 @@ void LinearRule::propagate(const LayerContext& ctx, const RuleState* state_base,
   const Index n = a.rows(), in = a.cols(), out = ctx.output.cols();
   const auto input_count = spec_.inputs.size();
 
-  // Which modified inputs are identically zero for this block (a⁺ of a non-positive input, a⁻ of a
-  // non-negative one, e.g. after a ReLU): their terms contribute only their bias image to the
-  // denominators and nothing to R_in, so their convolutions are skipped.
+  // Per block, from the signs present in a: a modified input that is identically zero (a⁺ of a
+  // non-positive input, a⁻ of a non-negative one, e.g. after a ReLU) contributes only its terms'
+  // bias images to the denominators and nothing to R_in, so its products are skipped; one that
+  // equals a (a⁺ of a non-negative input) is not copied.
   bool any_positive = false, any_negative = false;
-  for (Index i = 0; i < n; ++i) {
-    any_positive = any_positive || (a.row(i).array() > Scalar(0)).any();
-    any_negative = any_negative || (a.row(i).array() < Scalar(0)).any();
+  for (Index r = 0; r < n; ++r) {
+    any_positive = any_positive || (a.row(r).array() > Scalar(0)).any();
+    any_negative = any_negative || (a.row(r).array() < Scalar(0)).any();
   }
-  std::vector<bool> zero_input(input_count, false);
+  std::array<bool, kMaxInputs> zero_input{}, same_as_a{};
+  std::array<Scalar*, kMaxInputs> modified{};
   for (size_t i = 0; i < input_count; ++i) {
     const InputModifier::Kind k = spec_.inputs[i].kind;
     zero_input[i] = (k == InputModifier::Kind::kPositive && !any_positive) ||
                     (k == InputModifier::Kind::kNegative && !any_negative);
-  }
-
-  // The modified input images m_i(a) that vary per sample.
-  auto modified_input = [&](size_t i) -> MatrixMap {
+    same_as_a[i] = k == InputModifier::Kind::kIdentity || (k == InputModifier::Kind::kPositive && !any_negative) ||
+                   (k == InputModifier::Kind::kNegative && !any_positive);
+    if (zero_input[i] || same_as_a[i] || spec_.inputs[i].sample_independent()) continue;
     MatrixMap m = ws.get(kSlotInput + static_cast<int>(i), n, in);
-    switch (spec_.inputs[i].kind) {
-      case InputModifier::Kind::kPositive: m = a.cwiseMax(Scalar(0)); break;
-      case InputModifier::Kind::kNegative: m = a.cwiseMin(Scalar(0)); break;
-      default: m = a; break;
-    }
-    return m;
-  };
-  std::vector<MatrixMap> inputs;
-  inputs.reserve(input_count);
-  for (size_t i = 0; i < input_count; ++i) {
-    const InputModifier& m = spec_.inputs[i];
-    const bool computed = !zero_input[i] && !m.sample_independent() && m.kind != InputModifier::Kind::kIdentity;
-    inputs.push_back(computed ? modified_input(i) : MatrixMap(nullptr, 0, 0));
+    if (k == InputModifier::Kind::kPositive)
+      m = a.cwiseMax(Scalar(0));
+    else
+      m = a.cwiseMin(Scalar(0));
+    modified[i] = m.data();
   }
   auto input_of = [&](size_t i) -> ConstMatrixRef {
-    if (spec_.inputs[i].kind == InputModifier::Kind::kIdentity) return a;
-    return inputs[i];
+    if (same_as_a[i]) return a;
+    return ConstMatrixMap(modified[i], n, in);
   };
 
   // 1. forward: z_d = Σ sign_t · ρ_t(layer)(m_t(a)). Terms that share an input are evaluated
-  //    together (forward_many), so a convolution unfolds its input once for all of them.
-  std::vector<MatrixMap> z;
-  z.reserve(spec_.denominators.size());
+  //    together (forward_many), so a convolution unfolds its input once for all of them; the first
+  //    contribution to a denominator is written, later ones added.
+  std::array<Scalar*, kMaxDenominators> z{};
+  std::array<bool, kMaxDenominators> z_written{};
   for (size_t d = 0; d < spec_.denominators.size(); ++d)
-    z.push_back(ws.zeros(kSlotDenominator + static_cast<int>(d), n, out));
+    z[d] = ws.get(kSlotDenominator + static_cast<int>(d), n, out).data();
+  auto z_of = [&](const Term& t) { return MatrixMap(z[static_cast<size_t>(t.denominator)], n, out); };
+  auto contribute = [&](const Term& t, const auto& value) {
+    MatrixMap zd = z_of(t);
+    bool& written = z_written[static_cast<size_t>(t.denominator)];
+    if (written)
+      zd += t.sign * value;
+    else
+      zd = t.sign * value;
+    written = true;
+  };
+  auto contribute_row = [&](const Term& t, const Matrix& row) {  // the same 1-row image for every sample
+    MatrixMap zd = z_of(t);
+    bool& written = z_written[static_cast<size_t>(t.denominator)];
+    if (!written) zd.setZero();
+    zd.rowwise() += t.sign * row.row(0);
+    written = true;
+  };
   std::array<const Params*, kMaxTermsPerInput> ps{};
   std::array<Scalar*, kMaxTermsPerInput> ys{};
   std::array<size_t, kMaxTermsPerInput> which{};
   for (size_t i = 0; i < input_count; ++i) {
-    if (zero_input[i]) {
-      // ρ(W)·0 + ρ(b) = the term's bias image: the term still counts in its denominator.
-      for (size_t ti = 0; ti < spec_.terms.size(); ++ti) {
-        const Term& t = spec_.terms[ti];
-        if (static_cast<size_t>(t.input) == i)
-          z[static_cast<size_t>(t.denominator)].rowwise() += t.sign * state.zero_outputs[ti].row(0);
-      }
-      continue;
-    }
     const InputModifier& m = spec_.inputs[i];
     size_t count = 0;
     for (size_t ti = 0; ti < spec_.terms.size(); ++ti) {
       const Term& t = spec_.terms[ti];
       if (static_cast<size_t>(t.input) != i) continue;
-      MatrixMap& zd = z[static_cast<size_t>(t.denominator)];
-      if (m.sample_independent()) {
-        zd.rowwise() += t.sign * state.const_outputs[ti].row(0);
+      if (zero_input[i]) {
+        contribute_row(t, state.zero_outputs[ti]);  // ρ(W)·0 + ρ(b): the term's bias image
+      } else if (m.sample_independent()) {
+        contribute_row(t, state.const_outputs[ti]);
       } else if (m.kind == InputModifier::Kind::kIdentity && spec_.params[static_cast<size_t>(t.param)].identity) {
-        zd += t.sign * ctx.output;  // the layer's own output, kept from the forward pass
+        contribute(t, ctx.output);  // the layer's own output, kept from the forward pass
       } else {
         ps[count] = &state.params[static_cast<size_t>(t.param)];
         ys[count] = ws.get(kSlotTmpOut + static_cast<int>(count), n, out).data();
@@ -190,25 +196,30 @@ void LinearRule::propagate(const LayerContext& ctx, const RuleState* state_base,
     }
     if (count == 0) continue;
     layer.forward_many(input_of(i), std::span(ps.data(), count), std::span(ys.data(), count), ws);
-    for (size_t k = 0; k < count; ++k) {
-      const Term& t = spec_.terms[which[k]];
-      z[static_cast<size_t>(t.denominator)] += t.sign * ConstMatrixMap(ys[k], n, out);
-    }
+    for (size_t k = 0; k < count; ++k) contribute(spec_.terms[which[k]], ConstMatrixMap(ys[k], n, out));
   }
+  for (size_t d = 0; d < spec_.denominators.size(); ++d)
+    if (!z_written[d]) MatrixMap(z[d], n, out).setZero();
 
   // 2. divide: s_d = gate_d(z) · R / stab(z_d), 0 where stab(z_d) = 0.
   const Scalar eps = spec_.stabilizer;
   for (size_t d = 0; d < spec_.denominators.size(); ++d) {
     const Denominator::Gate gate = spec_.denominators[d].gate;
-    MatrixMap& s = z[d];
+    MatrixMap s(z[d], n, out);
     for (Index r = 0; r < n; ++r) {
       const Scalar* zo = ctx.output.row(r).data();
       const Scalar* rel = relevance_out.row(r).data();
       Scalar* sr = s.row(r).data();
-      for (Index j = 0; j < out; ++j) {
-        const bool open = gate == Denominator::Gate::kAll || (gate == Denominator::Gate::kPositiveOutput && zo[j] > 0) ||
-                          (gate == Denominator::Gate::kNegativeOutput && zo[j] < 0);
-        sr[j] = open ? safe_divide(rel[j], sr[j], eps) : Scalar(0);
+      switch (gate) {
+        case Denominator::Gate::kAll:
+          for (Index j = 0; j < out; ++j) sr[j] = safe_divide(rel[j], sr[j], eps);
+          break;
+        case Denominator::Gate::kPositiveOutput:
+          for (Index j = 0; j < out; ++j) sr[j] = zo[j] > 0 ? safe_divide(rel[j], sr[j], eps) : Scalar(0);
+          break;
+        case Denominator::Gate::kNegativeOutput:
+          for (Index j = 0; j < out; ++j) sr[j] = zo[j] < 0 ? safe_divide(rel[j], sr[j], eps) : Scalar(0);
+          break;
       }
     }
   }
@@ -225,7 +236,7 @@ void LinearRule::propagate(const LayerContext& ctx, const RuleState* state_base,
     for (const Term& t : spec_.terms) {
       if (static_cast<size_t>(t.input) != i) continue;
       ps[count] = &state.params[static_cast<size_t>(t.param)];
-      gs[count] = z[static_cast<size_t>(t.denominator)].data();
+      gs[count] = z[static_cast<size_t>(t.denominator)];
       coefficients[count] = t.sign * spec_.denominators[static_cast<size_t>(t.denominator)].weight;
       ++count;
     }
