@@ -16,6 +16,7 @@ class PassRule final : public lrp::Rule {
                  lrp::MatrixRef relevance_in, lrp::Workspace&) const override {
     relevance_in = relevance_out;
   }
+  bool passes_through() const override { return true; }
 };
 
 }  // namespace

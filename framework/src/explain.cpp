@@ -102,6 +102,10 @@ Explanation Explainer::explain(const ForwardPass& pass, const std::vector<Index>
         const size_t li = static_cast<size_t>(l);
         LayerContext ctx{layer, pass.activations[li].middleRows(begin, rows),
                          pass.activations[li + 1].middleRows(begin, rows)};
+        if (rules_[li]->passes_through() && !options.keep_layer_relevance) {
+          current_cols = ctx.input.cols();  // same values, the layer's input shape
+          continue;
+        }
         MatrixMap next = options.keep_layer_relevance
                              ? MatrixMap(e.layer_relevance[li].data() + begin * e.layer_relevance[li].cols(), rows,
                                          e.layer_relevance[li].cols())

@@ -377,8 +377,10 @@ void MaxPool2d::vjp(const ConstMatrixRef& at, const Params&, const ConstMatrixRe
                     bool accumulate) const {
   const Index C = input_shape_[0], H = input_shape_[1], W = input_shape_[2];
   const Index Ho = output_shape_[1], Wo = output_shape_[2];
-  if (!accumulate) g_in.setZero();
   const bool two_by_two = is_two_by_two(opt_);
+  // Disjoint 2×2 windows tiling the whole plane write every input once: no zero-fill needed.
+  const bool overwrite = !accumulate && two_by_two && H % 2 == 0 && W % 2 == 0;
+  if (!accumulate && !overwrite) g_in.setZero();
   for (Index n = 0; n < at.rows(); ++n) {
     for (Index c = 0; c < C; ++c) {
       const Scalar* plane = at.row(n).data() + c * H * W;
@@ -397,10 +399,17 @@ void MaxPool2d::vjp(const ConstMatrixRef& at, const Params&, const ConstMatrixRe
             // (best is the maximum) but compiles without the unordered-compare jumps of `==`.
             const Scalar ma = Scalar(a >= best), mb = Scalar(b >= best), mc = Scalar(cc >= best), md = Scalar(d >= best);
             const Scalar share = g[oh * Wo + ow] / (ma + mb + mc + md);
-            q0[2 * ow] += share * ma;
-            q0[2 * ow + 1] += share * mb;
-            q1[2 * ow] += share * mc;
-            q1[2 * ow + 1] += share * md;
+            if (overwrite) {
+              q0[2 * ow] = share * ma;
+              q0[2 * ow + 1] = share * mb;
+              q1[2 * ow] = share * mc;
+              q1[2 * ow + 1] = share * md;
+            } else {
+              q0[2 * ow] += share * ma;
+              q0[2 * ow + 1] += share * mb;
+              q1[2 * ow] += share * mc;
+              q1[2 * ow + 1] += share * md;
+            }
           }
         }
         continue;
@@ -500,8 +509,9 @@ void AvgPool2d::vjp(const ConstMatrixRef&, const Params& p, const ConstMatrixRef
   const Index C = input_shape_[0], H = input_shape_[1], W = input_shape_[2];
   const Index Ho = output_shape_[1], Wo = output_shape_[2], kw = opt_.kernel[1];
   const Scalar* w = p.weight.data();
-  if (!accumulate) g_in.setZero();
   const bool two_by_two = is_two_by_two(opt_);
+  const bool overwrite = !accumulate && two_by_two && H % 2 == 0 && W % 2 == 0;  // as in max pooling
+  if (!accumulate && !overwrite) g_in.setZero();
   for (Index n = 0; n < g_out.rows(); ++n) {
     for (Index c = 0; c < C; ++c) {
       const Scalar* g = g_out.row(n).data() + c * Ho * Wo;
@@ -512,10 +522,17 @@ void AvgPool2d::vjp(const ConstMatrixRef&, const Params& p, const ConstMatrixRef
           Scalar* q1 = q0 + W;
           for (Index ow = 0; ow < Wo; ++ow) {
             const Scalar go = g[oh * Wo + ow];
-            q0[2 * ow] += w[0] * go;
-            q0[2 * ow + 1] += w[1] * go;
-            q1[2 * ow] += w[2] * go;
-            q1[2 * ow + 1] += w[3] * go;
+            if (overwrite) {
+              q0[2 * ow] = w[0] * go;
+              q0[2 * ow + 1] = w[1] * go;
+              q1[2 * ow] = w[2] * go;
+              q1[2 * ow + 1] = w[3] * go;
+            } else {
+              q0[2 * ow] += w[0] * go;
+              q0[2 * ow + 1] += w[1] * go;
+              q1[2 * ow] += w[2] * go;
+              q1[2 * ow + 1] += w[3] * go;
+            }
           }
         }
         continue;

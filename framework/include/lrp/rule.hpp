@@ -49,6 +49,9 @@ class Rule {
   // relevance_in = the rule applied to relevance_out (overwritten), for the rows in ctx.
   virtual void propagate(const LayerContext& ctx, const RuleState* state, const ConstMatrixRef& relevance_out,
                          MatrixRef relevance_in, Workspace& ws) const = 0;
+  // True when propagate() copies relevance_out unchanged (same number of values): the explainer
+  // then passes the buffer on instead of copying it.
+  virtual bool passes_through() const { return false; }
 
   void set_identity(std::string name, ParamMap params) {
     name_ = std::move(name);
