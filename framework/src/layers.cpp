@@ -110,19 +110,21 @@ void im2col(const Scalar* x, const ConvGeometry& g, MatrixMap& cols) {
         const ColumnRange r = valid_columns(offset, g.sw, g.width, g.out_width);
         for (Index oh = 0; oh < g.out_height; ++oh) {
           const Index ih = oh * g.sh - g.ph + i * g.dh;
-          Scalar* out = row + oh * g.out_width;
+          // Plain loops, not std::copy / std::fill: the segments are a few dozen values, and
+          // a memmove / memset call per segment cost more than the copying itself.
+          Scalar* __restrict out = row + oh * g.out_width;
           if (ih < 0 || ih >= g.height) {
-            std::fill_n(out, g.out_width, Scalar(0));
+            for (Index ow = 0; ow < g.out_width; ++ow) out[ow] = 0;
             continue;
           }
-          const Scalar* in_row = plane + ih * g.width + offset;
-          std::fill_n(out, r.lo, Scalar(0));
+          const Scalar* __restrict in_row = plane + ih * g.width + offset;
+          for (Index ow = 0; ow < r.lo; ++ow) out[ow] = 0;
           if (g.sw == 1) {
-            std::copy(in_row + r.lo, in_row + r.hi, out + r.lo);
+            for (Index ow = r.lo; ow < r.hi; ++ow) out[ow] = in_row[ow];
           } else {
             for (Index ow = r.lo; ow < r.hi; ++ow) out[ow] = in_row[ow * g.sw];
           }
-          std::fill(out + r.hi, out + g.out_width, Scalar(0));
+          for (Index ow = r.hi; ow < g.out_width; ++ow) out[ow] = 0;
         }
       }
     }
