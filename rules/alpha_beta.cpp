@@ -10,9 +10,8 @@ void lrp_register_rule_alpha_beta(lrp::Registry& registry) {
   registry.add_rule(
       {"alpha_beta",
        "alpha-beta: positive and negative contributions weighted by alpha and -beta (alpha - beta = 1)",
-       {{"alpha", {2.0}, "weight of the positive part (≥ 0)"},
-        {"beta", {1.0}, "weight of the negative part (≥ 0, alpha - beta = 1)"},
-        {"stabilizer", {1e-6}, "denominator stabilizer (≥ 0)"}},
+       {non_negative("alpha", 2.0, "weight of the positive part (≥ 0)"),
+        non_negative("beta", 1.0, "weight of the negative part (≥ 0, alpha - beta = 1)"), stabilizer_param()},
        [](const ParamMap& p) -> RulePtr {
          const std::string owner = "rule 'alpha_beta'";
          LinearRuleSpec s;
@@ -27,10 +26,7 @@ void lrp_register_rule_alpha_beta(lrp::Registry& registry) {
        },
        [](const ParamMap& p) {
          const double alpha = p.scalar("alpha", ""), beta = p.scalar("beta", "");
-         LRP_CHECK(alpha >= 0.0, "rule 'alpha_beta': parameter 'alpha' must be ≥ 0, got ", alpha);
-         LRP_CHECK(beta >= 0.0, "rule 'alpha_beta': parameter 'beta' must be ≥ 0, got ", beta);
          LRP_CHECK(std::abs(alpha - beta - 1.0) <= 1e-12, "rule 'alpha_beta': alpha - beta must equal 1, got alpha=",
                    alpha, ", beta=", beta);
-         LRP_CHECK(p.scalar("stabilizer", "") >= 0.0, "rule 'alpha_beta': parameter 'stabilizer' must be ≥ 0");
        }});
 }

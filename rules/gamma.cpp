@@ -1,7 +1,6 @@
 // Generalized γ (Montavon et al. 2019, "Layer-wise relevance propagation: an overview"; Zennit's
 // Gamma): Wᵖ = W + γW⁺, Wⁿ = W + γW⁻ (biases likewise); the sign of the unmodified z picks the
 // branch: zᵖ = Wᵖa⁺ + bᵖ + Wⁿa⁻ where z > 0, zⁿ = Wⁿa⁺ + bⁿ + Wᵖa⁻ where z < 0.
-#include "lrp/error.hpp"
 #include "lrp/registry.hpp"
 
 void lrp_register_rule_gamma(lrp::Registry& registry) {
@@ -9,7 +8,7 @@ void lrp_register_rule_gamma(lrp::Registry& registry) {
   registry.add_rule(
       {"gamma",
        "generalized gamma: favours positive (negative) contributions of positive (negative) outputs",
-       {{"gamma", {0.25}, "weight of the favoured part (≥ 0)"}, {"stabilizer", {1e-6}, "denominator stabilizer (≥ 0)"}},
+       {non_negative("gamma", 0.25, "weight of the favoured part (≥ 0)"), stabilizer_param()},
        [](const ParamMap& p) -> RulePtr {
          const auto g = static_cast<Scalar>(p.scalar("gamma", "rule 'gamma'"));
          auto favour_positive = [g](Scalar v) { return v + g * positive_part(v); };
@@ -23,9 +22,5 @@ void lrp_register_rule_gamma(lrp::Registry& registry) {
          s.terms = {Term{0, 0, 0, 1}, Term{1, 1, 0, 1}, Term{0, 2, 1, 1}, Term{1, 3, 1, 1}};
          s.stabilizer = static_cast<Scalar>(p.scalar("stabilizer", "rule 'gamma'"));
          return std::make_unique<LinearRule>(std::move(s));
-       },
-       [](const ParamMap& p) {
-         LRP_CHECK(p.scalar("gamma", "") >= 0.0, "rule 'gamma': parameter 'gamma' must be ≥ 0, got ", p.scalar("gamma", ""));
-         LRP_CHECK(p.scalar("stabilizer", "") >= 0.0, "rule 'gamma': parameter 'stabilizer' must be ≥ 0");
        }});
 }

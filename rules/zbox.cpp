@@ -12,7 +12,7 @@ void lrp_register_rule_zbox(lrp::Registry& registry) {
        "z-box: for bounded inputs low <= a <= high (first layer)",
        {{"low", {}, "lowest input value, scalar or per channel", true},
         {"high", {}, "highest input value, scalar or per channel", true},
-        {"stabilizer", {1e-6}, "denominator stabilizer (≥ 0)"}},
+        stabilizer_param()},
        [](const ParamMap& p) -> RulePtr {
          auto image = [&](const char* name) {
            std::vector<Scalar> v;
@@ -39,6 +39,5 @@ void lrp_register_rule_zbox(lrp::Registry& registry) {
            const double l = low[low.size() == 1 ? 0 : i], h = high[high.size() == 1 ? 0 : i];
            LRP_CHECK(l < h, "rule 'zbox': 'low' must be below 'high' (channel ", i, ": low=", l, ", high=", h, ")");
          }
-         LRP_CHECK(p.scalar("stabilizer", "") >= 0.0, "rule 'zbox': parameter 'stabilizer' must be ≥ 0");
        }});
 }

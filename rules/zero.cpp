@@ -5,12 +5,7 @@
 void lrp_register_rule_zero(lrp::Registry& registry) {
   using namespace lrp;
   registry.add_rule({"zero", "LRP-0: a ⊙ Wᵀ(R / z), z = W a + b; 0 where z = 0", {}, [](const ParamMap&) -> RulePtr {
-                       LinearRuleSpec s;
-                       s.inputs = {InputModifier::identity()};
-                       s.params = {ParamModifier::unchanged()};
-                       s.denominators = {Denominator{}};
-                       s.terms = {Term{0, 0, 0, 1}};
-                       s.stabilizer = 0;
-                       return std::make_unique<LinearRule>(std::move(s));
+                       return std::make_unique<LinearRule>(
+                           LinearRuleSpec::single_term(InputModifier::identity(), ParamModifier::unchanged(), 0));
                      }});
 }

@@ -1,13 +1,12 @@
 // z⁺ (Montavon et al. 2017, "Explaining nonlinear classification decisions with deep Taylor
 // decomposition"), Zennit's ZPlus: z = W⁺a⁺ + b⁺ + W⁻a⁻; R_in = a⁺ ⊙ W⁺ᵀs + a⁻ ⊙ W⁻ᵀs, s = R/stab(z).
-#include "lrp/error.hpp"
 #include "lrp/registry.hpp"
 
 void lrp_register_rule_zplus(lrp::Registry& registry) {
   using namespace lrp;
   registry.add_rule({"zplus",
                      "z+: only positive contributions, z = W+ a+ + b+ + W- a-",
-                     {{"stabilizer", {1e-6}, "denominator stabilizer (≥ 0)"}},
+                     {stabilizer_param()},
                      [](const ParamMap& p) -> RulePtr {
                        LinearRuleSpec s;
                        s.inputs = {InputModifier::positive(), InputModifier::negative()};
@@ -16,8 +15,5 @@ void lrp_register_rule_zplus(lrp::Registry& registry) {
                        s.terms = {Term{0, 0, 0, 1}, Term{1, 1, 0, 1}};
                        s.stabilizer = static_cast<Scalar>(p.scalar("stabilizer", "rule 'zplus'"));
                        return std::make_unique<LinearRule>(std::move(s));
-                     },
-                     [](const ParamMap& p) {
-                       LRP_CHECK(p.scalar("stabilizer", "") >= 0.0, "rule 'zplus': parameter 'stabilizer' must be ≥ 0");
                      }});
 }

@@ -327,122 +327,130 @@ std::vector<PoolWindow> pool_windows(Index in, Index out, Index kernel, Index st
   return w;
 }
 
-bool is_two_by_two(const Pool2dOptions& o) {
-  return o.kernel == std::array<Index, 2>{2, 2} && o.stride == std::array<Index, 2>{2, 2} &&
-         o.padding == std::array<Index, 2>{0, 0};
-}
-
 }  // namespace
 
-MaxPool2d::MaxPool2d(Pool2dOptions options) : opt_(options) { check_pool_options("maxpool2d", opt_); }
+Pool2d::Pool2d(Pool2dOptions options, const char* kind) : opt_(options) { check_pool_options(kind, opt_); }
 
-std::string MaxPool2d::describe() const { return pool_describe("maxpool2d", opt_); }
+std::string Pool2d::describe() const { return pool_describe(kind().c_str(), opt_); }
 
-Shape MaxPool2d::setup(const Shape& in) {
+Shape Pool2d::setup(const Shape& in) {
   Shape out = pool_output(*this, in, opt_);
   rows_ = pool_windows(in[1], out[1], opt_.kernel[0], opt_.stride[0], opt_.padding[0]);
   cols_ = pool_windows(in[2], out[2], opt_.kernel[1], opt_.stride[1], opt_.padding[1]);
   return out;
 }
 
-void MaxPool2d::forward(const ConstMatrixRef& x, const Params&, MatrixRef y, Workspace&) const {
+bool Pool2d::two_by_two() const {
+  return opt_.kernel == std::array<Index, 2>{2, 2} && opt_.stride == std::array<Index, 2>{2, 2} &&
+         opt_.padding == std::array<Index, 2>{0, 0};
+}
+
+// The loops every pooling pass shares: each (sample, channel) plane, each output window, with the
+// 2×2 fast path. `fast(r0, r1)` and `general(plane, rows, cols)` reduce one window: r0 and r1 point
+// at the top-left value of a 2×2 window and the value below it.
+template <typename Fast, typename General>
+void Pool2d::forward_windows(const ConstMatrixRef& x, MatrixRef y, Fast fast, General general) const {
   const Index C = input_shape_[0], H = input_shape_[1], W = input_shape_[2];
   const Index Ho = output_shape_[1], Wo = output_shape_[2];
-  const bool two_by_two = is_two_by_two(opt_);
+  const bool fast_2x2 = two_by_two();
   for (Index n = 0; n < x.rows(); ++n) {
     for (Index c = 0; c < C; ++c) {
       const Scalar* plane = x.row(n).data() + c * H * W;
       Scalar* out = y.row(n).data() + c * Ho * Wo;
-      if (two_by_two) {
-        // The common 2×2, stride-2 window without padding, as straight-line code.
-        for (Index oh = 0; oh < Ho; ++oh) {
-          const Scalar* r0 = plane + 2 * oh * W;
-          const Scalar* r1 = r0 + W;
-          for (Index ow = 0; ow < Wo; ++ow)
-            *out++ = std::max(std::max(r0[2 * ow], r0[2 * ow + 1]), std::max(r1[2 * ow], r1[2 * ow + 1]));
-        }
-        continue;
-      }
-      for (const PoolWindow& r : rows_) {
-        for (const PoolWindow& q : cols_) {
-          Scalar best = -std::numeric_limits<Scalar>::infinity();
-          for (Index ih = r.lo; ih < r.hi; ++ih)
-            for (Index iw = q.lo; iw < q.hi; ++iw) best = std::max(best, plane[ih * W + iw]);
-          *out++ = best;
-        }
+      if (fast_2x2) {
+        for (Index oh = 0; oh < Ho; ++oh)
+          for (Index ow = 0; ow < Wo; ++ow) *out++ = fast(plane + 2 * oh * W + 2 * ow, plane + (2 * oh + 1) * W + 2 * ow);
+      } else {
+        for (const PoolWindow& r : rows_)
+          for (const PoolWindow& q : cols_) *out++ = general(plane, r, q);
       }
     }
   }
+}
+
+// The same for vector-Jacobian products: `fast(r0, r1, q0, q1, g, overwrite)` and
+// `general(plane, g_plane, rows, cols, g)` spread one output's g over its window (q0, q1, g_plane
+// point into g_in). Disjoint 2×2 windows tiling an even plane write every input once, so then
+// they assign (`overwrite`) instead of zero-filling and adding.
+template <typename Fast, typename General>
+void Pool2d::vjp_windows(const ConstMatrixRef& at, const ConstMatrixRef& g_out, MatrixRef g_in, bool accumulate,
+                         Fast fast, General general) const {
+  const Index C = input_shape_[0], H = input_shape_[1], W = input_shape_[2];
+  const Index Ho = output_shape_[1], Wo = output_shape_[2];
+  const bool fast_2x2 = two_by_two();
+  const bool overwrite = !accumulate && fast_2x2 && H % 2 == 0 && W % 2 == 0;
+  if (!accumulate && !overwrite) g_in.setZero();
+  for (Index n = 0; n < g_out.rows(); ++n) {
+    for (Index c = 0; c < C; ++c) {
+      const Scalar* plane = at.rows() > 0 ? at.row(n).data() + c * H * W : nullptr;
+      const Scalar* g = g_out.row(n).data() + c * Ho * Wo;
+      Scalar* gi = g_in.row(n).data() + c * H * W;
+      if (fast_2x2) {
+        for (Index oh = 0; oh < Ho; ++oh) {
+          for (Index ow = 0; ow < Wo; ++ow) {
+            const Index top = 2 * oh * W + 2 * ow, below = top + W;
+            fast(plane ? plane + top : nullptr, plane ? plane + below : nullptr, gi + top, gi + below, *g++, overwrite);
+          }
+        }
+      } else {
+        for (const PoolWindow& r : rows_)
+          for (const PoolWindow& q : cols_) general(plane, gi, r, q, *g++);
+      }
+    }
+  }
+}
+
+// Adds (or, when overwrite, assigns) v to *dst.
+inline void put(Scalar* dst, Scalar v, bool overwrite) { *dst = overwrite ? v : *dst + v; }
+
+void MaxPool2d::forward(const ConstMatrixRef& x, const Params&, MatrixRef y, Workspace&) const {
+  const Index W = input_shape_[2];
+  forward_windows(
+      x, y, [](const Scalar* r0, const Scalar* r1) { return std::max(std::max(r0[0], r0[1]), std::max(r1[0], r1[1])); },
+      [W](const Scalar* plane, const PoolWindow& r, const PoolWindow& q) {
+        Scalar best = -std::numeric_limits<Scalar>::infinity();
+        for (Index ih = r.lo; ih < r.hi; ++ih)
+          for (Index iw = q.lo; iw < q.hi; ++iw) best = std::max(best, plane[ih * W + iw]);
+        return best;
+      });
 }
 
 void MaxPool2d::vjp(const ConstMatrixRef& at, const Params&, const ConstMatrixRef& g_out, MatrixRef g_in, Workspace&,
                     bool accumulate) const {
-  const Index C = input_shape_[0], H = input_shape_[1], W = input_shape_[2];
-  const Index Ho = output_shape_[1], Wo = output_shape_[2];
-  const bool two_by_two = is_two_by_two(opt_);
-  // Disjoint 2×2 windows tiling the whole plane write every input once: no zero-fill needed.
-  const bool overwrite = !accumulate && two_by_two && H % 2 == 0 && W % 2 == 0;
-  if (!accumulate && !overwrite) g_in.setZero();
-  for (Index n = 0; n < at.rows(); ++n) {
-    for (Index c = 0; c < C; ++c) {
-      const Scalar* plane = at.row(n).data() + c * H * W;
-      const Scalar* g = g_out.row(n).data() + c * Ho * Wo;
-      Scalar* gi = g_in.row(n).data() + c * H * W;
-      if (two_by_two) {
-        for (Index oh = 0; oh < Ho; ++oh) {
-          const Scalar* r0 = plane + 2 * oh * W;
-          const Scalar* r1 = r0 + W;
-          Scalar* q0 = gi + 2 * oh * W;
-          Scalar* q1 = q0 + W;
-          for (Index ow = 0; ow < Wo; ++ow) {
-            const Scalar a = r0[2 * ow], b = r0[2 * ow + 1], cc = r1[2 * ow], d = r1[2 * ow + 1];
-            const Scalar best = std::max(std::max(a, b), std::max(cc, d));
-            // 0/1 masks, multiplied in, keep this branch-free. `v >= best` equals `v == best` here
-            // (best is the maximum) but compiles without the unordered-compare jumps of `==`.
-            const Scalar ma = Scalar(a >= best), mb = Scalar(b >= best), mc = Scalar(cc >= best), md = Scalar(d >= best);
-            const Scalar share = g[oh * Wo + ow] / (ma + mb + mc + md);
-            if (overwrite) {
-              q0[2 * ow] = share * ma;
-              q0[2 * ow + 1] = share * mb;
-              q1[2 * ow] = share * mc;
-              q1[2 * ow + 1] = share * md;
-            } else {
-              q0[2 * ow] += share * ma;
-              q0[2 * ow + 1] += share * mb;
-              q1[2 * ow] += share * mc;
-              q1[2 * ow + 1] += share * md;
-            }
-          }
-        }
-        continue;
-      }
-      for (const PoolWindow& r : rows_) {
-        for (const PoolWindow& q : cols_) {
-          const Scalar go = *g++;
-          // Winners are fixed from the activation `at`: the maximum, then an equal split among
-          // ties (branch-free: the comparisons are unpredictable).
-          Scalar best = -std::numeric_limits<Scalar>::infinity();
-          for (Index ih = r.lo; ih < r.hi; ++ih)
-            for (Index iw = q.lo; iw < q.hi; ++iw) best = std::max(best, plane[ih * W + iw]);
-          Scalar ties = 0;
-          for (Index ih = r.lo; ih < r.hi; ++ih)
-            for (Index iw = q.lo; iw < q.hi; ++iw) ties += plane[ih * W + iw] == best ? Scalar(1) : Scalar(0);
-          const Scalar share = go / ties;
-          for (Index ih = r.lo; ih < r.hi; ++ih)
-            for (Index iw = q.lo; iw < q.hi; ++iw) gi[ih * W + iw] += plane[ih * W + iw] == best ? share : Scalar(0);
-        }
-      }
-    }
-  }
+  // Winners are fixed from the activation `at`: the maximum, then an equal split among ties.
+  // Branch-free: 0/1 masks are multiplied in, and `v >= best` stands for `v == best` (best is the
+  // maximum) because it compiles without the unordered-compare jumps of `==`.
+  const Index W = input_shape_[2];
+  vjp_windows(
+      at, g_out, g_in, accumulate,
+      [](const Scalar* r0, const Scalar* r1, Scalar* q0, Scalar* q1, Scalar g, bool overwrite) {
+        const Scalar best = std::max(std::max(r0[0], r0[1]), std::max(r1[0], r1[1]));
+        const Scalar m00 = Scalar(r0[0] >= best), m01 = Scalar(r0[1] >= best);
+        const Scalar m10 = Scalar(r1[0] >= best), m11 = Scalar(r1[1] >= best);
+        const Scalar share = g / (m00 + m01 + m10 + m11);
+        put(q0, share * m00, overwrite);
+        put(q0 + 1, share * m01, overwrite);
+        put(q1, share * m10, overwrite);
+        put(q1 + 1, share * m11, overwrite);
+      },
+      [W](const Scalar* plane, Scalar* gi, const PoolWindow& r, const PoolWindow& q, Scalar g) {
+        Scalar best = -std::numeric_limits<Scalar>::infinity();
+        for (Index ih = r.lo; ih < r.hi; ++ih)
+          for (Index iw = q.lo; iw < q.hi; ++iw) best = std::max(best, plane[ih * W + iw]);
+        Scalar ties = 0;
+        for (Index ih = r.lo; ih < r.hi; ++ih)
+          for (Index iw = q.lo; iw < q.hi; ++iw) ties += Scalar(plane[ih * W + iw] >= best);
+        const Scalar share = g / ties;
+        for (Index ih = r.lo; ih < r.hi; ++ih)
+          for (Index iw = q.lo; iw < q.hi; ++iw) gi[ih * W + iw] += share * Scalar(plane[ih * W + iw] >= best);
+      });
 }
 
-AvgPool2d::AvgPool2d(Pool2dOptions options) : opt_(options) {
-  check_pool_options("avgpool2d", opt_);
-  set_kernel(opt_.kernel[0], opt_.kernel[1]);
-}
+AvgPool2d::AvgPool2d(Pool2dOptions options) : Pool2d(options, "avgpool2d") { set_kernel(opt_.kernel[0], opt_.kernel[1]); }
 
 std::unique_ptr<AvgPool2d> AvgPool2d::global() {
-  std::unique_ptr<AvgPool2d> layer(new AvgPool2d());
+  // The kernel is the whole plane, fixed by setup(); until then a 1×1 placeholder.
+  auto layer = std::make_unique<AvgPool2d>(Pool2dOptions{.kernel = {1, 1}});
   layer->global_ = true;
   return layer;
 }
@@ -452,9 +460,7 @@ void AvgPool2d::set_kernel(Index kh, Index kw) {
   params_.weight = Matrix::Constant(1, kh * kw, Scalar(1) / static_cast<Scalar>(kh * kw));
 }
 
-std::string AvgPool2d::describe() const {
-  return global_ ? std::string("global_avgpool") : pool_describe("avgpool2d", opt_);
-}
+std::string AvgPool2d::describe() const { return global_ ? std::string("global_avgpool") : Pool2d::describe(); }
 
 Shape AvgPool2d::setup(const Shape& in) {
   if (global_) {
@@ -463,10 +469,7 @@ Shape AvgPool2d::setup(const Shape& in) {
     opt_.padding = {0, 0};
     set_kernel(in[1], in[2]);
   }
-  Shape out = pool_output(*this, in, opt_);
-  rows_ = pool_windows(in[1], out[1], opt_.kernel[0], opt_.stride[0], opt_.padding[0]);
-  cols_ = pool_windows(in[2], out[2], opt_.kernel[1], opt_.stride[1], opt_.padding[1]);
-  return out;
+  return Pool2d::setup(in);
 }
 
 void AvgPool2d::check_params(const Params& p) const {
@@ -475,81 +478,38 @@ void AvgPool2d::check_params(const Params& p) const {
 }
 
 void AvgPool2d::forward(const ConstMatrixRef& x, const Params& p, MatrixRef y, Workspace&) const {
-  const Index C = input_shape_[0], H = input_shape_[1], W = input_shape_[2];
-  const Index Ho = output_shape_[1], Wo = output_shape_[2], kw = opt_.kernel[1];
+  const Index W = input_shape_[2], kw = opt_.kernel[1];
   const Scalar* w = p.weight.data();
-  const bool two_by_two = is_two_by_two(opt_);
-  for (Index n = 0; n < x.rows(); ++n) {
-    for (Index c = 0; c < C; ++c) {
-      const Scalar* plane = x.row(n).data() + c * H * W;
-      Scalar* out = y.row(n).data() + c * Ho * Wo;
-      if (two_by_two) {
-        for (Index oh = 0; oh < Ho; ++oh) {
-          const Scalar* r0 = plane + 2 * oh * W;
-          const Scalar* r1 = r0 + W;
-          for (Index ow = 0; ow < Wo; ++ow)
-            *out++ = w[0] * r0[2 * ow] + w[1] * r0[2 * ow + 1] + w[2] * r1[2 * ow] + w[3] * r1[2 * ow + 1];
+  forward_windows(
+      x, y, [w](const Scalar* r0, const Scalar* r1) { return w[0] * r0[0] + w[1] * r0[1] + w[2] * r1[0] + w[3] * r1[1]; },
+      [w, W, kw](const Scalar* plane, const PoolWindow& r, const PoolWindow& q) {
+        Scalar sum = 0;
+        for (Index ih = r.lo, ti = r.tap; ih < r.hi; ++ih, ++ti) {
+          const Scalar* taps = w + ti * kw + q.tap - q.lo;
+          for (Index iw = q.lo; iw < q.hi; ++iw) sum += taps[iw] * plane[ih * W + iw];
         }
-        continue;
-      }
-      for (const PoolWindow& r : rows_) {
-        for (const PoolWindow& q : cols_) {
-          Scalar sum = 0;
-          for (Index ih = r.lo, ti = r.tap; ih < r.hi; ++ih, ++ti) {
-            const Scalar* taps = w + ti * kw + q.tap - q.lo;
-            for (Index iw = q.lo; iw < q.hi; ++iw) sum += taps[iw] * plane[ih * W + iw];
-          }
-          *out++ = sum;
-        }
-      }
-    }
-  }
+        return sum;
+      });
 }
 
-void AvgPool2d::vjp(const ConstMatrixRef&, const Params& p, const ConstMatrixRef& g_out, MatrixRef g_in, Workspace&,
+void AvgPool2d::vjp(const ConstMatrixRef& at, const Params& p, const ConstMatrixRef& g_out, MatrixRef g_in, Workspace&,
                     bool accumulate) const {
-  const Index C = input_shape_[0], H = input_shape_[1], W = input_shape_[2];
-  const Index Ho = output_shape_[1], Wo = output_shape_[2], kw = opt_.kernel[1];
+  const Index W = input_shape_[2], kw = opt_.kernel[1];
   const Scalar* w = p.weight.data();
-  const bool two_by_two = is_two_by_two(opt_);
-  const bool overwrite = !accumulate && two_by_two && H % 2 == 0 && W % 2 == 0;  // as in max pooling
-  if (!accumulate && !overwrite) g_in.setZero();
-  for (Index n = 0; n < g_out.rows(); ++n) {
-    for (Index c = 0; c < C; ++c) {
-      const Scalar* g = g_out.row(n).data() + c * Ho * Wo;
-      Scalar* gi = g_in.row(n).data() + c * H * W;
-      if (two_by_two) {
-        for (Index oh = 0; oh < Ho; ++oh) {
-          Scalar* q0 = gi + 2 * oh * W;
-          Scalar* q1 = q0 + W;
-          for (Index ow = 0; ow < Wo; ++ow) {
-            const Scalar go = g[oh * Wo + ow];
-            if (overwrite) {
-              q0[2 * ow] = w[0] * go;
-              q0[2 * ow + 1] = w[1] * go;
-              q1[2 * ow] = w[2] * go;
-              q1[2 * ow + 1] = w[3] * go;
-            } else {
-              q0[2 * ow] += w[0] * go;
-              q0[2 * ow + 1] += w[1] * go;
-              q1[2 * ow] += w[2] * go;
-              q1[2 * ow + 1] += w[3] * go;
-            }
-          }
+  vjp_windows(
+      at, g_out, g_in, accumulate,
+      [w](const Scalar*, const Scalar*, Scalar* q0, Scalar* q1, Scalar g, bool overwrite) {
+        put(q0, w[0] * g, overwrite);
+        put(q0 + 1, w[1] * g, overwrite);
+        put(q1, w[2] * g, overwrite);
+        put(q1 + 1, w[3] * g, overwrite);
+      },
+      [w, W, kw](const Scalar*, Scalar* gi, const PoolWindow& r, const PoolWindow& q, Scalar g) {
+        for (Index ih = r.lo, ti = r.tap; ih < r.hi; ++ih, ++ti) {
+          const Scalar* taps = w + ti * kw + q.tap - q.lo;
+          for (Index iw = q.lo; iw < q.hi; ++iw) gi[ih * W + iw] += taps[iw] * g;
         }
-        continue;
-      }
-      for (const PoolWindow& r : rows_) {
-        for (const PoolWindow& q : cols_) {
-          const Scalar go = *g++;
-          for (Index ih = r.lo, ti = r.tap; ih < r.hi; ++ih, ++ti) {
-            const Scalar* taps = w + ti * kw + q.tap - q.lo;
-            for (Index iw = q.lo; iw < q.hi; ++iw) gi[ih * W + iw] += taps[iw] * go;
-          }
-        }
-      }
-    }
-  }
+      });
 }
 
 // ---------------------------------------------------------------- flatten

@@ -81,8 +81,10 @@ ParamMap resolve_params(const std::vector<ParamSpec>& specs, const ParamMap& giv
     LRP_CHECK(!value.empty(), owner, ": parameter '", s.name, "' is required (", s.doc, ")");
     LRP_CHECK(s.per_channel || value.size() == 1, owner, ": parameter '", s.name,
               "' must be a single number, got ", format_value(value));
-    for (double v : value)
+    for (double v : value) {
       LRP_CHECK(std::isfinite(v), owner, ": parameter '", s.name, "' must be finite, got ", format_value(value));
+      LRP_CHECK(v >= s.minimum, owner, ": parameter '", s.name, "' must be ≥ ", s.minimum, ", got ", format_value(value));
+    }
     resolved.set(s.name, std::move(value));
   }
   return resolved;

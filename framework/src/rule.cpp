@@ -21,6 +21,30 @@ ParamModifier ParamModifier::unchanged_without_bias() {
   return {[](Scalar v) { return v; }, nullptr, false};
 }
 
+LinearRuleSpec LinearRuleSpec::single_term(InputModifier input, ParamModifier param, Scalar stabilizer) {
+  LinearRuleSpec s;
+  s.inputs = {std::move(input)};
+  s.params = {std::move(param)};
+  s.denominators = {Denominator{}};
+  s.terms = {Term{0, 0, 0, 1}};
+  s.stabilizer = stabilizer;
+  return s;
+}
+
+VjpRule::VjpRule(Applicability applies, std::string requirement)
+    : applies_(std::move(applies)), requirement_(std::move(requirement)) {}
+
+std::string VjpRule::incompatibility(const Layer& layer) const {
+  if (applies_(layer.traits())) return "";
+  return "rule '" + name() + "' applies only to " + requirement_ + ", and layer '" + layer.name() + "' (" +
+         layer.kind() + ") is not one";
+}
+
+void VjpRule::propagate(const LayerContext& ctx, const RuleState*, const ConstMatrixRef& relevance_out,
+                        MatrixRef relevance_in, Workspace& ws) const {
+  ctx.layer.vjp(ctx.input, ctx.layer.params(), relevance_out, relevance_in, ws);
+}
+
 namespace {
 
 struct LinearState : RuleState {

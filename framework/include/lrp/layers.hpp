@@ -79,32 +79,47 @@ struct Pool2dOptions {
   std::array<Index, 2> padding{0, 0};
 };
 
+// What max and average pooling share: the options, the output shape, and the input range of every
+// output row and column (computed once by setup(), so that the loops carry no bounds tests).
+class Pool2d : public Layer {
+ public:
+  const Pool2dOptions& options() const { return opt_; }
+  std::string describe() const override;
+
+ protected:
+  Pool2d(Pool2dOptions options, const char* kind);
+  Shape setup(const Shape& input_shape) override;
+  // The common 2×2, stride-2 window without padding, which has straight-line fast paths.
+  bool two_by_two() const;
+  // The shared loops over planes and windows (defined and instantiated in layers.cpp).
+  template <typename Fast, typename General>
+  void forward_windows(const ConstMatrixRef& x, MatrixRef y, Fast fast, General general) const;
+  template <typename Fast, typename General>
+  void vjp_windows(const ConstMatrixRef& at, const ConstMatrixRef& g_out, MatrixRef g_in, bool accumulate, Fast fast,
+                   General general) const;
+
+  Pool2dOptions opt_;
+  std::vector<PoolWindow> rows_, cols_;
+};
+
 // Max pooling; padding counts as -inf. The vjp routes each output's gradient to the arg-max of
 // its window; on ties it is split equally among the tied inputs, and overlapping windows add up.
 // (PyTorch routes a tie to the first maximum instead; the two agree wherever the maximum is unique.)
-class MaxPool2d final : public Layer {
+class MaxPool2d final : public Pool2d {
  public:
-  explicit MaxPool2d(Pool2dOptions options);
+  explicit MaxPool2d(Pool2dOptions options) : Pool2d(options, "maxpool2d") {}
   std::string kind() const override { return "maxpool2d"; }
   LayerTraits traits() const override { return {}; }
-  std::string describe() const override;
   void forward(const ConstMatrixRef& x, const Params& p, MatrixRef y, Workspace& ws) const override;
   void vjp(const ConstMatrixRef& at, const Params& p, const ConstMatrixRef& g_out, MatrixRef g_in,
            Workspace& ws, bool accumulate) const override;
-
- protected:
-  Shape setup(const Shape& input_shape) override;
-
- private:
-  Pool2dOptions opt_;
-  std::vector<PoolWindow> rows_, cols_;
 };
 
 // Average pooling with zero padding counted in the divisor (PyTorch's count_include_pad=True):
 // a depthwise linear map with implicit uniform weights 1/(kh·kw), exposed as its weight [1, kh·kw]
 // so that rules can modify them like any other weights. `global` averages each channel over the
 // whole plane (the kernel is fixed by configure()).
-class AvgPool2d final : public Layer {
+class AvgPool2d final : public Pool2d {
  public:
   explicit AvgPool2d(Pool2dOptions options);
   static std::unique_ptr<AvgPool2d> global();
@@ -120,11 +135,8 @@ class AvgPool2d final : public Layer {
   void check_params(const Params& p) const override;
 
  private:
-  AvgPool2d() = default;
   void set_kernel(Index kh, Index kw);
-  Pool2dOptions opt_;
   bool global_ = false;
-  std::vector<PoolWindow> rows_, cols_;
 };
 
 // {C, H, W} (or any shape) → {C·H·W}.

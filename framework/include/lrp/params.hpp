@@ -2,6 +2,7 @@
 // scalar is a list of one), so that per-channel bounds like zbox's low/high fit the same type.
 #pragma once
 
+#include <limits>
 #include <map>
 #include <string>
 #include <vector>
@@ -36,11 +37,19 @@ struct ParamSpec {
   ParamValue default_value;  // empty: required
   std::string doc;
   bool per_channel = false;  // may be a list (one value per input channel)
+  double minimum = -std::numeric_limits<double>::infinity();  // every value must be ≥ this
 };
+
+// A scalar parameter that must be ≥ 0 (stabilizers, ε, γ, α, β).
+inline ParamSpec non_negative(std::string name, double default_value, std::string doc) {
+  return {std::move(name), {default_value}, std::move(doc), false, 0.0};
+}
+// The `stabilizer` parameter every rule but epsilon has (RULES.md §1), default 1e-6.
+inline ParamSpec stabilizer_param() { return non_negative("stabilizer", 1e-6, "denominator stabilizer (≥ 0)"); }
 
 // Checks the given names against the declared ones (an unknown name is an error that lists the
 // known ones, with the closest as a suggestion), fills in defaults, and rejects a missing required
-// value or a list where a scalar is expected. `owner` is e.g. "rule 'gamma'".
+// value, a list where a scalar is expected, and values that are not finite or below the minimum. `owner` is e.g. "rule 'gamma'".
 ParamMap resolve_params(const std::vector<ParamSpec>& specs, const ParamMap& given, const std::string& owner);
 
 // The known name closest to `name` (Levenshtein distance), or "" when none is close.

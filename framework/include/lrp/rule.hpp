@@ -116,6 +116,9 @@ struct LinearRuleSpec {
   std::vector<Denominator> denominators;
   std::vector<Term> terms;
   Scalar stabilizer = 0;  // stab(z) = z + stabilizer · sign₀(z)
+
+  // The one-branch rules (LRP-0, ε, norm, flat, w²): z = ρ(W)·m(a) (+ ρ(b)), R_in = m(a) ⊙ ρ(W)ᵀs.
+  static LinearRuleSpec single_term(InputModifier input, ParamModifier param, Scalar stabilizer);
 };
 
 // A rule for linear-like layers defined by a LinearRuleSpec and run by the generic step.
@@ -134,6 +137,22 @@ class LinearRule : public Rule {
 
 inline Scalar positive_part(Scalar v) { return v > Scalar(0) ? v : Scalar(0); }
 inline Scalar negative_part(Scalar v) { return v < Scalar(0) ? v : Scalar(0); }
+
+// R_in = J(a)ᵀ R_out with the layer's own vector-Jacobian product and parameters: the gradient on
+// any layer, and winner-take-all on a routing layer such as max pooling (its vjp sends each
+// output to the window's maximum). `applies` says on which layers (by traits) it may run.
+class VjpRule : public Rule {
+ public:
+  using Applicability = std::function<bool(const LayerTraits&)>;
+  VjpRule(Applicability applies, std::string requirement);
+  std::string incompatibility(const Layer& layer) const override;
+  void propagate(const LayerContext& ctx, const RuleState* state, const ConstMatrixRef& relevance_out,
+                 MatrixRef relevance_in, Workspace& ws) const override;
+
+ private:
+  Applicability applies_;
+  std::string requirement_;  // for the error message, e.g. "routing layers (max pooling)"
+};
 
 // stab(z) = z + ε · sign₀(z), sign₀(0) = +1 (RULES.md §1).
 inline Scalar stabilize(Scalar z, Scalar epsilon) { return z + (z >= Scalar(0) ? epsilon : -epsilon); }
