@@ -84,47 +84,34 @@ struct ConvGeometry {
   Index positions() const { return out_height * out_width; }
 };
 
-// Output columns ow whose input column iw = ow·stride + offset lies in [0, width): [lo, hi).
-struct ColumnRange {
-  Index lo, hi;
-};
-ColumnRange valid_columns(Index offset, Index stride, Index width, Index out_width) {
-  // ceil((0 − offset) / stride) and floor((width − 1 − offset) / stride) + 1, for any sign.
-  auto ceil_div = [](Index a, Index b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); };
-  auto floor_div = [](Index a, Index b) { return a >= 0 ? a / b : -((-a + b - 1) / b); };
-  // Clamped to [0, out_width]: a dilated tap may only ever read padding (then lo = hi).
-  const Index lo = std::clamp<Index>(ceil_div(-offset, stride), 0, out_width);
-  const Index hi = std::clamp<Index>(floor_div(width - 1 - offset, stride) + 1, lo, out_width);
-  return {lo, hi};
-}
+using Span = Eigen::Array<Scalar, Eigen::Dynamic, 1>;
+using SpanMap = Eigen::Map<Span>;
+using ConstSpanMap = Eigen::Map<const Span>;
+
+// Both unfolds go through a copy of the input planes with zero borders, [C, H + 2ph, W + 2pw]: every
+// read or write of a window position is then in bounds, and each (channel, tap, output row) is one
+// contiguous span of output columns.
+Index padded_size(const ConvGeometry& g) { return g.channels * (g.height + 2 * g.ph) * (g.width + 2 * g.pw); }
 
 // cols[(c·kh + i)·kw + j, oh·Wo + ow] = x[c, oh·sh − ph + i·dh, ow·sw − pw + j·dw] (0 outside).
-void im2col(const Scalar* x, const ConvGeometry& g, MatrixMap& cols) {
-  const Index P = g.positions();
+void im2col(const Scalar* x, const ConvGeometry& g, Scalar* padded, MatrixMap& cols) {
+  const Index Hp = g.height + 2 * g.ph, Wp = g.width + 2 * g.pw, P = g.positions();
+  const Scalar* source = x;  // without padding, the input itself
+  if (g.ph != 0 || g.pw != 0) {
+    std::fill_n(padded, padded_size(g), Scalar(0));
+    for (Index c = 0; c < g.channels; ++c)
+      for (Index h = 0; h < g.height; ++h)
+        SpanMap(padded + (c * Hp + h + g.ph) * Wp + g.pw, g.width) = ConstSpanMap(x + (c * g.height + h) * g.width, g.width);
+    source = padded;
+  }
   for (Index c = 0; c < g.channels; ++c) {
-    const Scalar* plane = x + c * g.height * g.width;
     for (Index i = 0; i < g.kh; ++i) {
       for (Index j = 0; j < g.kw; ++j) {
         Scalar* row = cols.data() + ((c * g.kh + i) * g.kw + j) * P;
-        const Index offset = j * g.dw - g.pw;
-        const ColumnRange r = valid_columns(offset, g.sw, g.width, g.out_width);
         for (Index oh = 0; oh < g.out_height; ++oh) {
-          const Index ih = oh * g.sh - g.ph + i * g.dh;
-          // Plain loops, not std::copy / std::fill: the segments are a few dozen values, and
-          // a memmove / memset call per segment cost more than the copying itself.
-          Scalar* __restrict out = row + oh * g.out_width;
-          if (ih < 0 || ih >= g.height) {
-            for (Index ow = 0; ow < g.out_width; ++ow) out[ow] = 0;
-            continue;
-          }
-          const Scalar* __restrict in_row = plane + ih * g.width + offset;
-          for (Index ow = 0; ow < r.lo; ++ow) out[ow] = 0;
-          if (g.sw == 1) {
-            for (Index ow = r.lo; ow < r.hi; ++ow) out[ow] = in_row[ow];
-          } else {
-            for (Index ow = r.lo; ow < r.hi; ++ow) out[ow] = in_row[ow * g.sw];
-          }
-          for (Index ow = r.hi; ow < g.out_width; ++ow) out[ow] = 0;
+          const Scalar* __restrict src = source + (c * Hp + oh * g.sh + i * g.dh) * Wp + j * g.dw;
+          Scalar* __restrict dst = row + oh * g.out_width;
+          for (Index ow = 0; ow < g.out_width; ++ow) dst[ow] = src[ow * g.sw];
         }
       }
     }
@@ -132,30 +119,24 @@ void im2col(const Scalar* x, const ConvGeometry& g, MatrixMap& cols) {
 }
 
 // The adjoint of im2col: x[c, ih, iw] += cols[...] for every position that read it.
-void col2im_add(const MatrixMap& cols, const ConvGeometry& g, Scalar* x) {
-  const Index P = g.positions();
+void col2im_add(const MatrixMap& cols, const ConvGeometry& g, Scalar* padded, Scalar* x) {
+  const Index Hp = g.height + 2 * g.ph, Wp = g.width + 2 * g.pw, P = g.positions();
+  std::fill_n(padded, padded_size(g), Scalar(0));
   for (Index c = 0; c < g.channels; ++c) {
-    Scalar* plane = x + c * g.height * g.width;
     for (Index i = 0; i < g.kh; ++i) {
       for (Index j = 0; j < g.kw; ++j) {
         const Scalar* row = cols.data() + ((c * g.kh + i) * g.kw + j) * P;
-        const Index offset = j * g.dw - g.pw;
-        const ColumnRange r = valid_columns(offset, g.sw, g.width, g.out_width);
         for (Index oh = 0; oh < g.out_height; ++oh) {
-          const Index ih = oh * g.sh - g.ph + i * g.dh;
-          if (ih < 0 || ih >= g.height) continue;
-          Scalar* in_row = plane + ih * g.width + offset;
-          const Scalar* src = row + oh * g.out_width;
-          if (g.sw == 1) {
-            using Span = Eigen::Array<Scalar, Eigen::Dynamic, 1>;
-            Eigen::Map<Span>(in_row + r.lo, r.hi - r.lo) += Eigen::Map<const Span>(src + r.lo, r.hi - r.lo);
-          } else {
-            for (Index ow = r.lo; ow < r.hi; ++ow) in_row[ow * g.sw] += src[ow];
-          }
+          Scalar* __restrict dst = padded + (c * Hp + oh * g.sh + i * g.dh) * Wp + j * g.dw;
+          const Scalar* __restrict src = row + oh * g.out_width;
+          for (Index ow = 0; ow < g.out_width; ++ow) dst[ow * g.sw] += src[ow];
         }
       }
     }
   }
+  for (Index c = 0; c < g.channels; ++c)
+    for (Index h = 0; h < g.height; ++h)
+      SpanMap(x + (c * g.height + h) * g.width, g.width) += ConstSpanMap(padded + (c * Hp + h + g.ph) * Wp + g.pw, g.width);
 }
 
 ConvGeometry conv_geometry(const Shape& in, const Shape& out, const Conv2dOptions& o) {
@@ -223,8 +204,9 @@ void Conv2d::forward_many(const ConstMatrixRef& x, std::span<const Params* const
   const Index P = g.positions(), K = g.channels * g.patch();
   const Index groups = opt_.groups, Kg = K / groups, Og = out_ch_ / groups, out_size = out_ch_ * P;
   MatrixMap cols = ws.get(kLayerSlot0, K, P);
+  Scalar* padded = ws.get(kLayerSlot0 + 3, 1, padded_size(g)).data();
   for (Index n = 0; n < x.rows(); ++n) {
-    im2col(x.row(n).data(), g, cols);  // once per sample, shared by every parameter set
+    im2col(x.row(n).data(), g, padded, cols);  // once per sample, shared by every parameter set
     for (size_t k = 0; k < ps.size(); ++k) {
       const Params& p = *ps[k];
       MatrixMap out(ys[k] + n * out_size, out_ch_, P);
@@ -262,6 +244,7 @@ void Conv2d::vjp_many(const ConstMatrixRef&, std::span<const Params* const> ps, 
   const Index P = g.positions(), K = g.channels * g.patch();
   const Index groups = opt_.groups, Kg = K / groups, Og = out_ch_ / groups, out_size = out_ch_ * P;
   MatrixMap cols = ws.get(kLayerSlot0, K, P);
+  Scalar* padded = ws.get(kLayerSlot0 + 3, 1, padded_size(g)).data();
   g_in.setZero();
   for (Index n = 0; n < g_in.rows(); ++n) {
     // cols = Σ_k c_k W_kᵀ G_k, then one col2im per sample.
@@ -284,7 +267,7 @@ void Conv2d::vjp_many(const ConstMatrixRef&, std::span<const Params* const> ps, 
         }
       }
     }
-    col2im_add(cols, g, g_in.row(n).data());
+    col2im_add(cols, g, padded, g_in.row(n).data());
   }
 }
 
