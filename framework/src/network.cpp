@@ -88,7 +88,7 @@ void Network::forward(const Tensor& x, ForwardPass& pass, int threads) const {
 }
 
 Index Network::cache_block_rows() const {
-  constexpr Index kBlockValues = 32 * 1024;
+  constexpr Index kBlockValues = 64 * 1024;
   Index widest = numel(input_shape_);
   for (const LayerPtr& l : layers_) widest = std::max(widest, numel(l->output_shape()));
   return std::max<Index>(1, kBlockValues / widest);
