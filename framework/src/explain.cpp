@@ -83,13 +83,12 @@ Explanation Explainer::explain(const ForwardPass& pass, const std::vector<Index>
   }
 
   const int parts = static_cast<int>(std::max<Index>(1, std::min<Index>(options.threads, n)));
-  if (static_cast<int>(workspaces_.size()) < parts) workspaces_.resize(static_cast<size_t>(parts));
   constexpr int kSlotPing = 40, kSlotPong = 41;
 
   // Each thread walks its rows in cache-sized blocks through all layers (see cache_block_rows).
   const Index block = net.cache_block_rows();
-  parallel_chunks(n, parts, [&](int part, Index chunk_begin, Index chunk_end) {
-    Workspace& ws = workspaces_[static_cast<size_t>(part)];
+  parallel_chunks(n, parts, [&](int, Index chunk_begin, Index chunk_end) {
+    Workspace& ws = thread_workspace();
     for (Index begin = chunk_begin; begin < chunk_end; begin += block) {
       const Index rows = std::min(block, chunk_end - begin);
       MatrixMap seed_rows = ws.get(kSlotPing, rows, seed.cols());

@@ -2,6 +2,7 @@
 
 #include "lrp/error.hpp"
 
+#include <cmath>
 #include <sstream>
 
 #ifdef _OPENMP
@@ -68,14 +69,19 @@ void Network::forward(const Tensor& x, ForwardPass& pass, int threads) const {
             to_string(input_shape_));
   LRP_CHECK(x.data.cols() == numel(input_shape_), "network: input has ", x.data.cols(),
             " features per sample, expected ", numel(input_shape_));
-  LRP_CHECK(all_finite(x.data), "network: the input contains NaN or Inf");
+  if (!all_finite(x.data)) {
+    for (Index r = 0; r < x.data.rows(); ++r)
+      for (Index c = 0; c < x.data.cols(); ++c)
+        LRP_CHECK(std::isfinite(x.data(r, c)), "network: the input contains NaN or Inf (sample ", r, ", feature ", c,
+                  " is ", x.data(r, c), ")");
+  }
   const Index n = x.batch();
   pass.activations.resize(layers_.size() + 1);
   pass.activations[0] = x.data;
   for (size_t i = 0; i < layers_.size(); ++i) pass.activations[i + 1].resize(n, numel(layers_[i]->output_shape()));
   const Index block = cache_block_rows();
   parallel_chunks(n, threads, [&](int, Index begin, Index end) {
-    thread_local Workspace ws;
+    Workspace& ws = thread_workspace();
     for (Index b = begin; b < end; b += block) {
       const Index rows = std::min(block, end - b);
       for (size_t i = 0; i < layers_.size(); ++i) {

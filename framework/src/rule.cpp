@@ -172,6 +172,24 @@ void LinearRule::propagate(const LayerContext& ctx, const RuleState* state_base,
     return ConstMatrixMap(modified[i], n, in);
   };
 
+  // A denominator whose gate is closed wherever R ≠ 0 has s_d ≡ 0 for this block (e.g. gamma's
+  // negative branch when only outputs with z > 0 carry relevance, as after a ReLU): its terms are
+  // skipped in the forward and the backward products; its s_d is set to 0.
+  std::array<bool, kMaxDenominators> needed{};
+  for (size_t d = 0; d < spec_.denominators.size(); ++d) {
+    const Denominator::Gate gate = spec_.denominators[d].gate;
+    for (Index r = 0; r < n && !needed[d]; ++r) {
+      const auto rel = relevance_out.row(r).array();
+      const auto zo = ctx.output.row(r).array();
+      switch (gate) {
+        case Denominator::Gate::kAll: needed[d] = (rel != Scalar(0)).any(); break;
+        case Denominator::Gate::kPositiveOutput: needed[d] = (rel != Scalar(0) && zo > Scalar(0)).any(); break;
+        case Denominator::Gate::kNegativeOutput: needed[d] = (rel != Scalar(0) && zo < Scalar(0)).any(); break;
+      }
+    }
+  }
+  auto term_needed = [&](const Term& t) { return needed[static_cast<size_t>(t.denominator)]; };
+
   // 1. forward: z_d = Σ sign_t · ρ_t(layer)(m_t(a)). Terms that share an input are evaluated
   //    together (forward_many), so a convolution unfolds its input once for all of them; the first
   //    contribution to a denominator is written, later ones added.
@@ -204,7 +222,7 @@ void LinearRule::propagate(const LayerContext& ctx, const RuleState* state_base,
     size_t count = 0;
     for (size_t ti = 0; ti < spec_.terms.size(); ++ti) {
       const Term& t = spec_.terms[ti];
-      if (static_cast<size_t>(t.input) != i) continue;
+      if (static_cast<size_t>(t.input) != i || !term_needed(t)) continue;
       if (zero_input[i]) {
         contribute_row(t, state.zero_outputs[ti]);  // ρ(W)·0 + ρ(b): the term's bias image
       } else if (m.sample_independent()) {
@@ -230,6 +248,10 @@ void LinearRule::propagate(const LayerContext& ctx, const RuleState* state_base,
   for (size_t d = 0; d < spec_.denominators.size(); ++d) {
     const Denominator::Gate gate = spec_.denominators[d].gate;
     MatrixMap s(z[d], n, out);
+    if (!needed[d]) {
+      s.setZero();
+      continue;
+    }
     for (Index r = 0; r < n; ++r) {
       const Scalar* zo = ctx.output.row(r).data();
       const Scalar* rel = relevance_out.row(r).data();
@@ -258,13 +280,13 @@ void LinearRule::propagate(const LayerContext& ctx, const RuleState* state_base,
     if (zero_input[i]) continue;
     size_t count = 0;
     for (const Term& t : spec_.terms) {
-      if (static_cast<size_t>(t.input) != i) continue;
+      if (static_cast<size_t>(t.input) != i || !term_needed(t)) continue;
       ps[count] = &state.params[static_cast<size_t>(t.param)];
       gs[count] = z[static_cast<size_t>(t.denominator)];
       coefficients[count] = t.sign * spec_.denominators[static_cast<size_t>(t.denominator)].weight;
       ++count;
     }
-    if (count == 0) continue;  // an input no term uses
+    if (count == 0) continue;  // an input no (needed) term uses
     layer.vjp_many(a, std::span(ps.data(), count), std::span(gs.data(), count), std::span(coefficients.data(), count),
                    group, ws);
     if (spec_.inputs[i].sample_independent()) {

@@ -45,6 +45,11 @@ MatrixMap Workspace::get(int slot, Index rows, Index cols) {
   return MatrixMap(buffer.data(), rows, cols);
 }
 
+Workspace& thread_workspace() {
+  thread_local Workspace workspace;
+  return workspace;
+}
+
 MatrixMap Workspace::zeros(int slot, Index rows, Index cols) {
   MatrixMap m = get(slot, rows, cols);
   m.setZero();

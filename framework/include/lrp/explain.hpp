@@ -48,7 +48,8 @@ struct Explanation {
 };
 
 // Holds one rule (and its prepared state) per layer. Built once, then explains any number of
-// forward passes and targets. explain() reuses internal workspaces: use one Explainer per thread.
+// forward passes and targets; explain() is const and may be called from several threads at once
+// (scratch memory is per thread, see thread_workspace()).
 class Explainer {
  public:
   Explainer(const Network& network, std::vector<RulePtr> rules);
@@ -67,7 +68,6 @@ class Explainer {
   std::vector<RulePtr> rules_;
   std::vector<std::unique_ptr<RuleState>> states_;
   std::vector<std::string> labels_;
-  mutable std::vector<Workspace> workspaces_;
 };
 
 // Baselines from the same machinery: ∂f_c/∂x, and x ⊙ ∂f_c/∂x.

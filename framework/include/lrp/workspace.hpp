@@ -19,6 +19,10 @@ class Workspace {
   std::vector<std::vector<Scalar>> slots_;
 };
 
+// The calling thread's workspace, shared by the forward pass and every explainer on that thread,
+// so that their scratch buffers (the largest is a convolution's unfolded input) stay warm in cache.
+Workspace& thread_workspace();
+
 // Slot numbers: layers use [0, kRuleSlots); the generic propagation step uses the rest.
 inline constexpr int kLayerSlot0 = 0;
 inline constexpr int kRuleSlots = 8;
