@@ -5,6 +5,7 @@
 #include "lrp/error.hpp"
 
 #include <array>
+#include <optional>
 
 namespace lrp {
 
@@ -52,6 +53,9 @@ struct LinearState : RuleState {
   std::vector<Matrix> const_inputs;   // per input: its 1-row image when sample-independent
   std::vector<Matrix> const_outputs;  // per term: the 1-row forward of a sample-independent term
   std::vector<Matrix> zero_outputs;   // per term: the 1-row forward of an all-zero input (its bias image)
+  // per input: the value of a sample-independent image that is the same everywhere (ones; a scalar
+  // zbox bound), which lets its backward products fold the value into their coefficients
+  std::vector<std::optional<Scalar>> uniform;
 };
 
 // Workspace slots of the generic step (layers use the slots below kRuleSlots).
@@ -114,6 +118,9 @@ std::unique_ptr<RuleState> LinearRule::bind(const Layer& layer) const {
       for (Index c = 0; c < channels; ++c)
         row.middleCols(c * plane, plane).setConstant(m.values[static_cast<size_t>(count == 1 ? 0 : c)]);
     }
+    std::optional<Scalar> uniform;
+    if (row.size() > 0 && (row.array() == row(0, 0)).all()) uniform = row(0, 0);
+    state->uniform.push_back(uniform);
     state->const_inputs.push_back(std::move(row));
   }
   Workspace ws;
@@ -271,37 +278,59 @@ void LinearRule::propagate(const LayerContext& ctx, const RuleState* state_base,
   }
 
   // 3. backward and 4. multiply, grouped by input: c_i = Σ_{t: input i} weight_d · sign_t · ρ_tᵀ s_d
-  //    (one vjp_many call), R_in = Σ_i m_i(a) ⊙ c_i.
+  //    (one vjp_many call), R_in = Σ_i m_i(a) ⊙ c_i. An input image that is one value v everywhere
+  //    needs no multiplication: v·ρᵀs. All such inputs share one vjp_many call with v folded into
+  //    the coefficients, and v = 0 (e.g. zbox's low = 0) drops out altogether.
   MatrixMap group = ws.get(kSlotGroup, n, in);
   std::array<const Scalar*, kMaxTermsPerInput> gs{};
   std::array<Scalar, kMaxTermsPerInput> coefficients{};
+  constexpr size_t kMaxUniformTerms = kMaxTermsPerInput * kMaxInputs;
+  std::array<const Params*, kMaxUniformTerms> uniform_ps{};
+  std::array<const Scalar*, kMaxUniformTerms> uniform_gs{};
+  std::array<Scalar, kMaxUniformTerms> uniform_coefficients{};
+  size_t uniform_count = 0;
   bool first_group = true;
+  auto add_to_relevance = [&](const auto& contribution) {
+    if (first_group)
+      relevance_in.array() = contribution;
+    else
+      relevance_in.array() += contribution;
+    first_group = false;
+  };
   for (size_t i = 0; i < input_count; ++i) {
     if (zero_input[i]) continue;
+    const std::optional<Scalar>& uniform = state.uniform[i];
+    if (uniform && *uniform == Scalar(0)) continue;
     size_t count = 0;
     for (const Term& t : spec_.terms) {
       if (static_cast<size_t>(t.input) != i || !term_needed(t)) continue;
-      ps[count] = &state.params[static_cast<size_t>(t.param)];
-      gs[count] = z[static_cast<size_t>(t.denominator)];
-      coefficients[count] = t.sign * spec_.denominators[static_cast<size_t>(t.denominator)].weight;
-      ++count;
+      const Scalar coefficient = t.sign * spec_.denominators[static_cast<size_t>(t.denominator)].weight;
+      const Params* p = &state.params[static_cast<size_t>(t.param)];
+      const Scalar* g = z[static_cast<size_t>(t.denominator)];
+      if (uniform) {
+        uniform_ps[uniform_count] = p;
+        uniform_gs[uniform_count] = g;
+        uniform_coefficients[uniform_count] = coefficient * *uniform;
+        ++uniform_count;
+      } else {
+        ps[count] = p;
+        gs[count] = g;
+        coefficients[count] = coefficient;
+        ++count;
+      }
     }
-    if (count == 0) continue;  // an input no (needed) term uses
+    if (count == 0) continue;  // an input no (needed) term uses, or a uniform one
     layer.vjp_many(a, std::span(ps.data(), count), std::span(gs.data(), count), std::span(coefficients.data(), count),
                    group, ws);
-    if (spec_.inputs[i].sample_independent()) {
-      const auto image = state.const_inputs[i].row(0).array();
-      if (first_group)
-        relevance_in.array() = group.array().rowwise() * image;
-      else
-        relevance_in.array() += group.array().rowwise() * image;
-    } else {
-      if (first_group)
-        relevance_in.array() = input_of(i).array() * group.array();
-      else
-        relevance_in.array() += input_of(i).array() * group.array();
-    }
-    first_group = false;
+    if (spec_.inputs[i].sample_independent())
+      add_to_relevance(group.array().rowwise() * state.const_inputs[i].row(0).array());
+    else
+      add_to_relevance(input_of(i).array() * group.array());
+  }
+  if (uniform_count > 0) {
+    layer.vjp_many(a, std::span(uniform_ps.data(), uniform_count), std::span(uniform_gs.data(), uniform_count),
+                   std::span(uniform_coefficients.data(), uniform_count), group, ws);
+    add_to_relevance(group.array());
   }
   if (first_group) relevance_in.setZero();  // every input was zero
 }
