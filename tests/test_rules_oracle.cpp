@@ -251,6 +251,7 @@ std::vector<RuleConfig> rule_configs(const lrp::Shape& input_shape) {
       {"gamma", {}},
       {"gamma", {{"gamma", {1.0}}, {"stabilizer", {1e-3}}}},
       {"zbox", {{"low", {-1.0}}, {"high", {1.0}}}},
+      {"zbox", {{"low", {0.0}}, {"high", {1.0}}}},  // a zero bound: its branch drops out of the backward pass
       {"zbox", {{"low", low}, {"high", high}}},
       {"alpha_beta", {}},
       {"alpha_beta", {{"alpha", {1.0}}, {"beta", {0.0}}}},
