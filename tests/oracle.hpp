@@ -241,6 +241,13 @@ inline Real param(const lrp::ParamMap& p, const std::string& name, double fallba
   return static_cast<Real>(p.has(name) ? p.get(name, "oracle").at(0) : fallback);
 }
 
+// (Mᵀ s)_i = Σ_j M(j, i) s_j, written out.
+inline Real transpose_times(const RMat& M, const RVec& s, Index i) {
+  Real c = 0;
+  for (Index j = 0; j < static_cast<Index>(s.size()); ++j) c += M(j, i) * s[static_cast<size_t>(j)];
+  return c;
+}
+
 struct Result {
   RMat relevance;  // N × in
   RMat kappa;      // N × out: the largest condition number of the denominators output j uses
@@ -273,11 +280,7 @@ inline Result apply(const RuleConfig& rule, const LayerData& L, const RMat& a, c
         out.kappa(n, j) = z.condition(eps);
         out.dead(n, j) = z.value == 0;
       }
-      for (Index i = 0; i < I; ++i) {
-        Real c = 0;
-        for (Index j = 0; j < J; ++j) c += W(j, i) * s[static_cast<size_t>(j)];
-        out.relevance(n, i) = a(n, i) * c;
-      }
+      for (Index i = 0; i < I; ++i) out.relevance(n, i) = a(n, i) * transpose_times(W, s, i);
     }
     return out;
   }
@@ -331,13 +334,8 @@ inline Result apply(const RuleConfig& rule, const LayerData& L, const RMat& a, c
         out.dead(n, j) = zp.value == 0 || zn.value == 0;
       }
       for (Index i = 0; i < I; ++i) {
-        Real wp_sp = 0, wn_sp = 0, wn_sn = 0, wp_sn = 0;
-        for (Index j = 0; j < J; ++j) {
-          wp_sp += Wp(j, i) * sp[static_cast<size_t>(j)];
-          wn_sp += Wn(j, i) * sp[static_cast<size_t>(j)];
-          wn_sn += Wn(j, i) * sn[static_cast<size_t>(j)];
-          wp_sn += Wp(j, i) * sn[static_cast<size_t>(j)];
-        }
+        const Real wp_sp = transpose_times(Wp, sp, i), wn_sp = transpose_times(Wn, sp, i);
+        const Real wn_sn = transpose_times(Wn, sn, i), wp_sn = transpose_times(Wp, sn, i);
         const Real ap = pos(a(n, i)), an = neg(a(n, i));
         out.relevance(n, i) = alpha * (ap * wp_sp + an * wn_sp) - beta * (ap * wn_sn + an * wp_sn);
       }
@@ -378,13 +376,8 @@ inline Result apply(const RuleConfig& rule, const LayerData& L, const RMat& a, c
         out.dead(n, j) = !(open_p && zp.value != 0) && !(open_n && zn.value != 0);
       }
       for (Index i = 0; i < I; ++i) {
-        Real wp_sp = 0, wn_sn = 0, wn_sp = 0, wp_sn = 0;
-        for (Index j = 0; j < J; ++j) {
-          wp_sp += Wp(j, i) * sp[static_cast<size_t>(j)];
-          wn_sn += Wn(j, i) * sn[static_cast<size_t>(j)];
-          wn_sp += Wn(j, i) * sp[static_cast<size_t>(j)];
-          wp_sn += Wp(j, i) * sn[static_cast<size_t>(j)];
-        }
+        const Real wp_sp = transpose_times(Wp, sp, i), wn_sn = transpose_times(Wn, sn, i);
+        const Real wn_sp = transpose_times(Wn, sp, i), wp_sn = transpose_times(Wp, sn, i);
         out.relevance(n, i) = pos(a(n, i)) * (wp_sp + wn_sn) + neg(a(n, i)) * (wn_sp + wp_sn);
       }
     }
@@ -473,11 +466,7 @@ inline Result apply(const RuleConfig& rule, const LayerData& L, const RMat& a, c
         out.kappa(n, j) = 1;
         out.dead(n, j) = count == 0;
       }
-      for (Index i = 0; i < I; ++i) {
-        Real c = 0;
-        for (Index j = 0; j < J; ++j) c += M(j, i) * s[static_cast<size_t>(j)];
-        out.relevance(n, i) = c;
-      }
+      for (Index i = 0; i < I; ++i) out.relevance(n, i) = transpose_times(M, s, i);
     }
     return out;
   }
@@ -497,11 +486,7 @@ inline Result apply(const RuleConfig& rule, const LayerData& L, const RMat& a, c
         out.kappa(n, j) = 1;
         out.dead(n, j) = z == 0;
       }
-      for (Index i = 0; i < I; ++i) {
-        Real c = 0;
-        for (Index j = 0; j < J; ++j) c += W2(j, i) * s[static_cast<size_t>(j)];
-        out.relevance(n, i) = c;
-      }
+      for (Index i = 0; i < I; ++i) out.relevance(n, i) = transpose_times(W2, s, i);
     }
     return out;
   }
