@@ -15,6 +15,15 @@ void Layer::check_params(const Params& p) const {
             ") has no parameters, but parameters were given");
 }
 
+Params zero_like(const Params& p) {
+  Params zeros;
+  zeros.weight = Matrix::Zero(p.weight.rows(), p.weight.cols());
+  zeros.bias = Vector::Zero(p.bias.size());
+  return zeros;
+}
+
+void Layer::param_vjp(const ConstMatrixRef&, const Params&, const ConstMatrixRef&, Params&, Workspace&) const {}
+
 void Layer::forward_many(const ConstMatrixRef& x, std::span<const Params* const> ps, std::span<Scalar* const> ys,
                          Workspace& ws) const {
   const Index out = numel(output_shape_);

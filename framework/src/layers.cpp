@@ -34,6 +34,15 @@ Shape require_chw(const Layer& layer, const Shape& in) {
   return in;
 }
 
+// param_vjp accumulates into grads, so its shapes must be p's (checked once per call, not per sample).
+void check_grads(const Layer& layer, const Params& p, const Params& grads) {
+  LRP_CHECK(grads.weight.rows() == p.weight.rows() && grads.weight.cols() == p.weight.cols() &&
+                grads.bias.size() == p.bias.size(),
+            where(layer), ": parameter gradients have shapes [", grads.weight.rows(), ", ", grads.weight.cols(),
+            "] and [", grads.bias.size(), "], expected the parameters' [", p.weight.rows(), ", ", p.weight.cols(),
+            "] and [", p.bias.size(), "]");
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------- dense
@@ -71,6 +80,15 @@ void Dense::vjp(const ConstMatrixRef&, const Params& p, const ConstMatrixRef& g_
     g_in.noalias() += g_out * p.weight;
   else
     g_in.noalias() = g_out * p.weight;
+}
+
+// y = x Wᵀ + b: ∂/∂W Σ g ⊙ y = g_outᵀ x and ∂/∂b = the column sums of g_out, both summed over the batch
+// by the product itself.
+void Dense::param_vjp(const ConstMatrixRef& at, const Params& p, const ConstMatrixRef& g_out, Params& grads,
+                      Workspace&) const {
+  check_grads(*this, p, grads);
+  grads.weight.noalias() += g_out.transpose() * at;
+  if (grads.has_bias()) grads.bias += g_out.colwise().sum().transpose();
 }
 
 // ---------------------------------------------------------------- conv2d
@@ -268,6 +286,31 @@ void Conv2d::vjp_many(const ConstMatrixRef&, std::span<const Params* const> ps, 
       }
     }
     col2im_add(cols, g, padded, g_in.row(n).data());
+  }
+}
+
+// Per sample, Y = W · cols + b (block-diagonal over groups), so ∂/∂W Σ G ⊙ Y = G · colsᵀ (per group:
+// the group's output rows of G against its input rows of cols) and ∂/∂b = the row sums of G, i.e.
+// each channel's sum over positions. The unfold reuses forward_many's workspace slots.
+void Conv2d::param_vjp(const ConstMatrixRef& at, const Params& p, const ConstMatrixRef& g_out, Params& grads,
+                       Workspace& ws) const {
+  check_grads(*this, p, grads);
+  const ConvGeometry g = conv_geometry(input_shape_, output_shape_, opt_);
+  const Index P = g.positions(), K = g.channels * g.patch();
+  const Index groups = opt_.groups, Kg = K / groups, Og = out_ch_ / groups;
+  MatrixMap cols = ws.get(kLayerSlot0, K, P);
+  Scalar* padded = ws.get(kLayerSlot0 + 3, 1, padded_size(g)).data();
+  for (Index n = 0; n < g_out.rows(); ++n) {
+    const ConstMatrixMap grad(g_out.row(n).data(), out_ch_, P);
+    im2col(at.row(n).data(), g, padded, cols);
+    if (groups == 1) {
+      grads.weight.noalias() += grad * cols.transpose();
+    } else {
+      for (Index gi = 0; gi < groups; ++gi)
+        grads.weight.middleRows(gi * Og, Og).noalias() +=
+            grad.middleRows(gi * Og, Og) * cols.middleRows(gi * Kg, Kg).transpose();
+    }
+    if (grads.has_bias()) grads.bias += grad.rowwise().sum();
   }
 }
 
@@ -611,6 +654,22 @@ void BatchNorm::vjp(const ConstMatrixRef&, const Params& p, const ConstMatrixRef
   const Index plane = g_out.cols() / channels_;
   if (!accumulate) g_in.setZero();
   for (Index c = 0; c < channels_; ++c) g_in.middleCols(c * plane, plane) += g_out.middleCols(c * plane, plane) * s[c];
+}
+
+// The inference form y = (x − mean)/√(var + eps) · γ + β is affine in (γ, β): ∂/∂γ_c Σ g ⊙ y is
+// Σ g ⊙ x̂ over channel c's entries of every sample, with x̂ = (x − mean_c)/√(var_c + eps), and
+// ∂/∂β_c = Σ g over the same entries. The running statistics are buffers and get no gradient.
+void BatchNorm::param_vjp(const ConstMatrixRef& at, const Params& p, const ConstMatrixRef& g_out, Params& grads,
+                          Workspace&) const {
+  check_grads(*this, p, grads);
+  const Index plane = g_out.cols() / channels_;
+  for (Index c = 0; c < channels_; ++c) {
+    const Scalar inv_std = Scalar(1) / std::sqrt(var_[c] + static_cast<Scalar>(eps_));
+    grads.weight(0, c) +=
+        (g_out.middleCols(c * plane, plane).array() * (at.middleCols(c * plane, plane).array() - mean_[c])).sum() *
+        inv_std;
+    grads.bias[c] += g_out.middleCols(c * plane, plane).sum();
+  }
 }
 
 }  // namespace lrp

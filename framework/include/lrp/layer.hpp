@@ -28,6 +28,10 @@ struct Params {
   bool has_bias() const { return bias.size() > 0; }
 };
 
+// Zero-filled parameters with p's shapes (a size-0 weight or bias stays size 0): the starting
+// point for accumulating param_vjp.
+Params zero_like(const Params& p);
+
 // What a handler is, as far as rules are concerned (never its kind name).
 struct LayerTraits {
   // y = W x + b for a fixed matrix W built from weight: the generic LRP step applies.
@@ -59,6 +63,14 @@ class Layer {
   // adds to it when `accumulate` is true. For linear layers `at` is not read.
   virtual void vjp(const ConstMatrixRef& at, const Params& p, const ConstMatrixRef& g_out,
                    MatrixRef g_in, Workspace& ws, bool accumulate = false) const = 0;
+
+  // Parameter gradient at the input `at`: ADDS to `grads` (the same shapes as p; a weight or bias
+  // of size 0 means none) the gradient of Σ_n Σ_j g_out(n, j) · f(at; p)(n, j) with respect to p,
+  // summed over the batch rows. Handlers with parameters throw lrp::Error when grads does not have
+  // p's shapes. The default does nothing: the layer has no trainable parameters (implicit weights,
+  // such as average pooling's, are not trainable).
+  virtual void param_vjp(const ConstMatrixRef& at, const Params& p, const ConstMatrixRef& g_out, Params& grads,
+                         Workspace& ws) const;
 
   // The generic LRP step evaluates one layer under several parameter sets at once; handlers
   // override these two to share work between them (conv2d: one im2col / col2im per sample).

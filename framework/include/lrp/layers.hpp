@@ -19,6 +19,8 @@ class Dense final : public Layer {
   void forward(const ConstMatrixRef& x, const Params& p, MatrixRef y, Workspace& ws) const override;
   void vjp(const ConstMatrixRef& at, const Params& p, const ConstMatrixRef& g_out, MatrixRef g_in,
            Workspace& ws, bool accumulate) const override;
+  void param_vjp(const ConstMatrixRef& at, const Params& p, const ConstMatrixRef& g_out, Params& grads,
+                 Workspace& ws) const override;
   Index in_features() const { return in_; }
   Index out_features() const { return out_; }
 
@@ -51,6 +53,8 @@ class Conv2d final : public Layer {
   void forward(const ConstMatrixRef& x, const Params& p, MatrixRef y, Workspace& ws) const override;
   void vjp(const ConstMatrixRef& at, const Params& p, const ConstMatrixRef& g_out, MatrixRef g_in,
            Workspace& ws, bool accumulate) const override;
+  void param_vjp(const ConstMatrixRef& at, const Params& p, const ConstMatrixRef& g_out, Params& grads,
+                 Workspace& ws) const override;
   void forward_many(const ConstMatrixRef& x, std::span<const Params* const> ps, std::span<Scalar* const> ys,
                     Workspace& ws) const override;
   void vjp_many(const ConstMatrixRef& at, std::span<const Params* const> ps, std::span<const Scalar* const> gs,
@@ -118,7 +122,8 @@ class MaxPool2d final : public Pool2d {
 // Average pooling with zero padding counted in the divisor (PyTorch's count_include_pad=True):
 // a depthwise linear map with implicit uniform weights 1/(kh·kw), exposed as its weight [1, kh·kw]
 // so that rules can modify them like any other weights. `global` averages each channel over the
-// whole plane (the kernel is fixed by configure()).
+// whole plane (the kernel is fixed by configure()). Those weights are implicit, not trainable: it
+// keeps the default param_vjp, which leaves the gradients unchanged.
 class AvgPool2d final : public Pool2d {
  public:
   explicit AvgPool2d(Pool2dOptions options);
@@ -192,6 +197,8 @@ class BatchNorm final : public Layer {
   void forward(const ConstMatrixRef& x, const Params& p, MatrixRef y, Workspace& ws) const override;
   void vjp(const ConstMatrixRef& at, const Params& p, const ConstMatrixRef& g_out, MatrixRef g_in,
            Workspace& ws, bool accumulate) const override;
+  void param_vjp(const ConstMatrixRef& at, const Params& p, const ConstMatrixRef& g_out, Params& grads,
+                 Workspace& ws) const override;
 
   // Running statistics (buffers, not parameters): checked for shape, finiteness and var ≥ 0.
   void set_statistics(Vector mean, Vector var);

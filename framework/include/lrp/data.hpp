@@ -1,0 +1,59 @@
+// Datasets: the samples an experiment trains, explains and evaluates on, with where they came from.
+//
+// Readers for MNIST-family IDX files (plain or gzip) and numeric CSV, index-range and seeded random
+// subsets that keep pointing into the original source, and a seeded synthetic set for tests.
+// Every reader validates its input completely: bad files are an lrp::Error that names the file,
+// what was found and what was expected (never a crash, never a silently short dataset).
+#pragma once
+
+#include "lrp/tensor.hpp"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace lrp {
+
+struct Dataset {
+  Tensor inputs;                // N samples of one per-sample shape
+  std::vector<Index> labels;    // N class labels, or empty when the source has none
+  std::vector<Index> indices;   // which samples of the source these are (0-based), in order
+  std::string source;           // file path(s), or a description for generated data
+  Scalar value_min = 0;         // smallest and largest input value over the loaded samples
+  Scalar value_max = 0;
+  Matrix mean;                  // 1 × numel: per-feature mean over the loaded samples
+
+  Index size() const { return inputs.batch(); }
+};
+
+// MNIST-family IDX files: images with magic 0x00000803 (uint8, [N, rows, cols]) become samples of
+// shape {1, rows, cols} with values byte·scale; labels (magic 0x00000801, uint8, [N]) are optional
+// (pass an empty labels_path). Each file may be gzip-compressed: detected by its first two bytes
+// (1f 8b), not by its name. Sizes must match the headers exactly (no missing or extra bytes).
+Dataset read_idx(const std::string& images_path, const std::string& labels_path,
+                 double scale = 1.0 / 255.0);
+
+// Numeric CSV, one sample per line: numel(sample_shape) features in row-major order, plus a label
+// in the 0-based column label_column (-1: no label column). With header, the first non-blank line
+// is skipped. Blank lines are ignored; fields are separated by ',' and may carry surrounding
+// blanks; labels must be non-negative integers. Errors name the line and the (1-based) column.
+Dataset read_csv(const std::string& path, Shape sample_shape, int label_column, bool header);
+
+// Samples [begin, end) of the dataset (non-empty range). indices keep pointing into the original
+// source; min, max and mean are recomputed for the subset.
+Dataset subset(const Dataset& dataset, Index begin, Index end);
+
+// count samples drawn without replacement (1 ≤ count ≤ size), seeded: a partial Fisher–Yates
+// shuffle driven by std::mt19937_64 with an explicit unbiased bounded draw, so the choice is the
+// same with every standard library. The chosen samples keep their source order.
+Dataset sample(const Dataset& dataset, Index count, std::uint64_t seed);
+
+// A seeded, learnable classification set for tests. Each class c has a mean pattern with features
+// i.i.d. uniform in [0, 1); sample i has label i mod classes (so every prefix is nearly balanced)
+// and inputs = clamp(pattern[label] + N(0, 0.3²) noise, 0, 1). Class means are ~sqrt(D/6) apart
+// and the noise per sample ~0.3·sqrt(D), so a nearest-class-mean classifier separates them well
+// once D is a few dozen features. Normal draws use Box–Muller on the raw mt19937_64 stream, so the
+// data are the same with every standard library.
+Dataset synthetic_blobs(Shape sample_shape, Index count, Index classes, std::uint64_t seed);
+
+}  // namespace lrp
