@@ -81,6 +81,10 @@ class Layer {
   virtual void vjp_many(const ConstMatrixRef& at, std::span<const Params* const> ps, std::span<const Scalar* const> gs,
                         std::span<const Scalar> coefficients, MatrixRef g_in, Workspace& ws) const;
 
+  // Whether training updates params(): true for layers with learned weights, false for layers
+  // without parameters and for average pooling, whose weight is its implicit uniform kernel.
+  virtual bool trainable() const { return params_.weight.size() > 0 || params_.bias.size() > 0; }
+
   const Params& params() const { return params_; }
   // Replaces the parameters after checking their shapes and that they are finite.
   void set_params(Params p);

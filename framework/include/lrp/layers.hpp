@@ -129,6 +129,7 @@ class AvgPool2d final : public Pool2d {
   explicit AvgPool2d(Pool2dOptions options);
   static std::unique_ptr<AvgPool2d> global();
   std::string kind() const override { return global_ ? "global_avgpool" : "avgpool2d"; }
+  bool trainable() const override { return false; }  // the weights are the implicit kernel
   LayerTraits traits() const override { return {.linear = true}; }
   std::string describe() const override;
   void forward(const ConstMatrixRef& x, const Params& p, MatrixRef y, Workspace& ws) const override;
