@@ -1,6 +1,7 @@
 #include "lrp/data.hpp"
 
 #include "lrp/error.hpp"
+#include "lrp/random.hpp"
 
 #include <zlib.h>
 
@@ -132,24 +133,6 @@ Dataset finish(Dataset dataset) {
   for (Index c = 0; c < data.cols(); ++c)
     dataset.mean(0, c) = static_cast<Scalar>(sums[static_cast<size_t>(c)] / static_cast<double>(data.rows()));
   return dataset;
-}
-
-// Unbiased integer in [0, n) from the raw generator output (rejection of the short last block),
-// so results do not depend on a standard library's distribution implementation.
-std::uint64_t bounded(std::mt19937_64& rng, std::uint64_t n) {
-  const std::uint64_t threshold = (0 - n) % n;  // 2^64 mod n
-  for (;;) {
-    const std::uint64_t x = rng();
-    if (x >= threshold) return x % n;
-  }
-}
-
-double uniform01(std::mt19937_64& rng) { return static_cast<double>(rng() >> 11) * 0x1.0p-53; }
-
-double standard_normal(std::mt19937_64& rng) {
-  const double u1 = 1.0 - uniform01(rng);  // (0, 1]: log is finite
-  const double u2 = uniform01(rng);
-  return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * 3.14159265358979323846 * u2);
 }
 
 std::string_view trim(std::string_view s) {

@@ -15,6 +15,10 @@ void Layer::check_params(const Params& p) const {
             ") has no parameters, but parameters were given");
 }
 
+bool same_shapes(const Params& a, const Params& b) {
+  return a.weight.rows() == b.weight.rows() && a.weight.cols() == b.weight.cols() && a.bias.size() == b.bias.size();
+}
+
 Params zero_like(const Params& p) {
   Params zeros;
   zeros.weight = Matrix::Zero(p.weight.rows(), p.weight.cols());

@@ -36,8 +36,7 @@ Shape require_chw(const Layer& layer, const Shape& in) {
 
 // param_vjp accumulates into grads, so its shapes must be p's (checked once per call, not per sample).
 void check_grads(const Layer& layer, const Params& p, const Params& grads) {
-  LRP_CHECK(grads.weight.rows() == p.weight.rows() && grads.weight.cols() == p.weight.cols() &&
-                grads.bias.size() == p.bias.size(),
+  LRP_CHECK(same_shapes(grads, p),
             where(layer), ": parameter gradients have shapes [", grads.weight.rows(), ", ", grads.weight.cols(),
             "] and [", grads.bias.size(), "], expected the parameters' [", p.weight.rows(), ", ", p.weight.cols(),
             "] and [", p.bias.size(), "]");

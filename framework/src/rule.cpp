@@ -18,10 +18,6 @@ ParamModifier ParamModifier::unchanged() {
   return {same, same, true};
 }
 
-ParamModifier ParamModifier::unchanged_without_bias() {
-  return {[](Scalar v) { return v; }, nullptr, false};
-}
-
 LinearRuleSpec LinearRuleSpec::single_term(InputModifier input, ParamModifier param, Scalar stabilizer) {
   LinearRuleSpec s;
   s.inputs = {std::move(input)};

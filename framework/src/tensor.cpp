@@ -29,12 +29,6 @@ Tensor::Tensor(Shape sample_shape, Matrix values) : shape(std::move(sample_shape
             " features per sample, but the shape ", to_string(shape), " needs ", numel(shape));
 }
 
-std::vector<Index> Tensor::full_shape() const {
-  std::vector<Index> full{batch()};
-  full.insert(full.end(), shape.begin(), shape.end());
-  return full;
-}
-
 const char* scalar_name() { return sizeof(Scalar) == 8 ? "float64" : "float32"; }
 
 MatrixMap Workspace::get(int slot, Index rows, Index cols) {

@@ -2,6 +2,7 @@
 #include "lrp/train.hpp"
 
 #include "lrp/error.hpp"
+#include "lrp/random.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -29,25 +30,6 @@ double log_sum_exp(const Matrix& logits, Index n, double& row_max) {
   double sum = 0;
   for (Index j = 0; j < logits.cols(); ++j) sum += std::exp(static_cast<double>(logits(n, j)) - row_max);
   return row_max + std::log(sum);
-}
-
-// Uniform integer in [0, bound) from the raw 64-bit stream by rejection (no modulo bias), so the
-// draw is the same with every standard library (std::uniform_int_distribution is not specified).
-Index uniform_below(std::mt19937_64& rng, Index bound) {
-  const std::uint64_t n = static_cast<std::uint64_t>(bound);
-  const std::uint64_t limit = std::numeric_limits<std::uint64_t>::max() - std::numeric_limits<std::uint64_t>::max() % n;
-  std::uint64_t draw = rng();
-  while (draw >= limit) draw = rng();
-  return static_cast<Index>(draw % n);
-}
-
-void fisher_yates(std::vector<Index>& order, std::mt19937_64& rng) {
-  for (Index i = static_cast<Index>(order.size()) - 1; i > 0; --i)
-    std::swap(order[static_cast<std::size_t>(i)], order[static_cast<std::size_t>(uniform_below(rng, i + 1))]);
-}
-
-bool same_shapes(const Params& a, const Params& b) {
-  return a.weight.rows() == b.weight.rows() && a.weight.cols() == b.weight.cols() && a.bias.size() == b.bias.size();
 }
 
 void check_grads(const Network& network, const std::vector<Params>& grads, const char* who) {
@@ -329,7 +311,7 @@ TrainReport train(Network& network, const Dataset& train_set, const TrainOptions
   for (Index i = 0; i < n; ++i) permutation[static_cast<std::size_t>(i)] = i;
   Index validation_count = 0;
   if (options.validation_fraction > 0) {
-    fisher_yates(permutation, rng);
+    shuffle(permutation, rng);
     validation_count = static_cast<Index>(std::llround(options.validation_fraction * static_cast<double>(n)));
     LRP_CHECK(validation_count < n, "training: validation_fraction ", options.validation_fraction, " of ", n,
               " samples leaves none for training");
@@ -357,7 +339,7 @@ TrainReport train(Network& network, const Dataset& train_set, const TrainOptions
     EpochReport stats;
     stats.epoch = epoch;
     stats.learning_rate = scheduled_learning_rate(options.schedule, base_lr, epoch, options.epochs);
-    fisher_yates(train_rows, rng);
+    shuffle(train_rows, rng);
     double loss_sum = 0;
     Index correct = 0;
     for (std::size_t begin = 0; begin < train_rows.size(); begin += static_cast<std::size_t>(options.batch_size)) {

@@ -31,6 +31,8 @@ struct Params {
 // Zero-filled parameters with p's shapes (a size-0 weight or bias stays size 0): the starting
 // point for accumulating param_vjp.
 Params zero_like(const Params& p);
+// Whether a and b have the same weight and bias shapes.
+bool same_shapes(const Params& a, const Params& b);
 
 // What a handler is, as far as rules are concerned (never its kind name).
 struct LayerTraits {

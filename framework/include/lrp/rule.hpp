@@ -94,7 +94,6 @@ struct ParamModifier {
   bool identity = false;  // weight and bias unchanged: the term's forward is the layer's output
 
   static ParamModifier unchanged();
-  static ParamModifier unchanged_without_bias();
 };
 
 struct Term {

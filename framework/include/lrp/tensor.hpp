@@ -45,8 +45,6 @@ struct Tensor {
 
   Index batch() const { return data.rows(); }
   Index features() const { return data.cols(); }
-  // Full shape including the batch dimension, for messages and files.
-  std::vector<Index> full_shape() const;
 };
 
 // True when every value is finite. Vectorized (x·0 is 0 for finite x and NaN otherwise), unlike
