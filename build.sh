@@ -15,7 +15,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 JOBS=${JOBS:-$(nproc)}
 
-PACKAGES=(g++ cmake ninja-build pkg-config libeigen3-dev libspdlog-dev catch2 libbenchmark-dev zlib1g-dev)
+PACKAGES=(g++ cmake ninja-build pkg-config libeigen3-dev libspdlog-dev catch2 libbenchmark-dev zlib1g-dev
+          libyaml-cpp-dev libhdf5-dev libonnx-dev libprotobuf-dev protobuf-compiler dataset-fashion-mnist)
 
 deps() {
   local missing=()
@@ -67,6 +68,7 @@ case "${1:-}" in
     deps
     configure_and_build build/release -DCMAKE_BUILD_TYPE=Release
     ./build/release/tests/bench/lrp_bench "${@:2}"
+    ./build/release/tests/bench/lrp_bench_train "${@:2}"
     ;;
   *)
     sed -n '2,15p' "$0"

@@ -103,16 +103,20 @@ void register_builtin_layers(Registry& r) {
   add_activation(r, "tanh", "tanh(x)", &make_tanh);
   add_activation(r, "sigmoid", "1 / (1 + exp(-x))", &make_sigmoid);
   add_activation(r, "identity", "y = x", &make_identity);
-  r.add_layer({"dropout", "the identity at inference", {{"p", {0.5}, "drop probability (training only)"}}, kPass,
+  r.add_layer({"dropout", "the identity at inference; zeroes values with probability p in training",
+               {{"p", {0.5}, "drop probability in [0, 1) (training only)"}}, kPass,
                [](const ParamMap& p) { return make_dropout(p.scalar("p", "layer kind 'dropout'")); }});
   r.add_layer({"batchnorm",
                "batch normalization with inference statistics over channels ([C] or [C, H, W]); canonized into a "
                "preceding dense/conv before explaining",
-               {{"channels", {}, "channels"}, {"eps", {1e-5}, "variance epsilon"}},
+               {{"channels", {}, "channels"},
+                {"eps", {1e-5}, "variance epsilon"},
+                {"momentum", {0.1}, "running-statistics update weight in training, in [0, 1]"}},
                kPass,
                [](const ParamMap& p) -> LayerPtr {
                  const std::string o = "layer kind 'batchnorm'";
-                 return std::make_unique<BatchNorm>(whole(p, "channels", o, 1), p.scalar("eps", o));
+                 return std::make_unique<BatchNorm>(whole(p, "channels", o, 1), p.scalar("eps", o),
+                                                    p.scalar("momentum", o));
                }});
 }
 

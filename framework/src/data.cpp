@@ -1,5 +1,6 @@
 #include "lrp/data.hpp"
 
+#include "data_internal.hpp"
 #include "lrp/error.hpp"
 #include "lrp/random.hpp"
 
@@ -119,21 +120,7 @@ std::vector<std::uint32_t> idx_header(const Bytes& bytes, const std::string& pat
   return dims;
 }
 
-Dataset finish(Dataset dataset) {
-  const Matrix& data = dataset.inputs.data;
-  LRP_CHECK(data.rows() > 0, dataset.source, ": the dataset has no samples");
-  LRP_CHECK(all_finite(data), dataset.source, ": the inputs contain non-finite values");
-  dataset.value_min = data.minCoeff();
-  dataset.value_max = data.maxCoeff();
-  // Accumulated in double: float32 sums over tens of thousands of samples lose digits.
-  std::vector<double> sums(static_cast<size_t>(data.cols()), 0.0);
-  for (Index r = 0; r < data.rows(); ++r)
-    for (Index c = 0; c < data.cols(); ++c) sums[static_cast<size_t>(c)] += data(r, c);
-  dataset.mean.resize(1, data.cols());
-  for (Index c = 0; c < data.cols(); ++c)
-    dataset.mean(0, c) = static_cast<Scalar>(sums[static_cast<size_t>(c)] / static_cast<double>(data.rows()));
-  return dataset;
-}
+Dataset finish(Dataset dataset) { return detail::finish_dataset(std::move(dataset)); }
 
 std::string_view trim(std::string_view s) {
   const auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };

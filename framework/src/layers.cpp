@@ -1,6 +1,7 @@
 #include "lrp/layers.hpp"
 
 #include "lrp/error.hpp"
+#include "lrp/random.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -597,17 +598,48 @@ LayerPtr make_relu() { return std::make_unique<ElementwiseActivation>(Activation
 LayerPtr make_tanh() { return std::make_unique<ElementwiseActivation>(Activation::kTanh); }
 LayerPtr make_sigmoid() { return std::make_unique<ElementwiseActivation>(Activation::kSigmoid); }
 LayerPtr make_identity() { return std::make_unique<ElementwiseActivation>(Activation::kIdentity); }
-LayerPtr make_dropout(double p) {
+
+// ---------------------------------------------------------------- dropout
+
+Dropout::Dropout(double p) : p_(p) {
   LRP_CHECK(p >= 0.0 && p < 1.0, "dropout: probability must be in [0, 1), got ", p);
-  return std::make_unique<ElementwiseActivation>(Activation::kIdentity, "dropout");
 }
+
+std::string Dropout::describe() const { return detail::concat("dropout(p ", p_, ")"); }
+
+void Dropout::forward(const ConstMatrixRef& x, const Params&, MatrixRef y, Workspace&) const { y = x; }
+
+void Dropout::vjp(const ConstMatrixRef&, const Params&, const ConstMatrixRef& g_out, MatrixRef g_in, Workspace&,
+                  bool accumulate) const {
+  if (accumulate)
+    g_in += g_out;
+  else
+    g_in = g_out;
+}
+
+// The mask holds 0 (dropped) or 1/(1 − p) (kept); draws go row by row, so a seed fixes it.
+void Dropout::train_forward(const ConstMatrixRef& x, MatrixRef y, Matrix& state, std::mt19937_64& rng) {
+  state.resize(x.rows(), x.cols());
+  const Scalar keep = static_cast<Scalar>(1.0 / (1.0 - p_));
+  for (Index r = 0; r < state.rows(); ++r)
+    for (Index c = 0; c < state.cols(); ++c) state(r, c) = uniform01(rng) < p_ ? Scalar(0) : keep;
+  y = x.cwiseProduct(state);
+}
+
+void Dropout::train_backward(const ConstMatrixRef&, const Matrix& state, const ConstMatrixRef& g_out, MatrixRef g_in,
+                             Params&) const {
+  g_in = g_out.cwiseProduct(state);
+}
+
+LayerPtr make_dropout(double p) { return std::make_unique<Dropout>(p); }
 
 // ---------------------------------------------------------------- batch norm
 
-BatchNorm::BatchNorm(Index channels, double eps)
-    : channels_(channels), eps_(eps), mean_(Vector::Zero(channels)), var_(Vector::Ones(channels)) {
+BatchNorm::BatchNorm(Index channels, double eps, double momentum)
+    : channels_(channels), eps_(eps), momentum_(momentum), mean_(Vector::Zero(channels)), var_(Vector::Ones(channels)) {
   LRP_CHECK(channels_ > 0, "batchnorm: channels must be positive, got ", channels_);
   LRP_CHECK(eps_ > 0.0, "batchnorm: eps must be positive, got ", eps_);
+  LRP_CHECK(momentum_ >= 0.0 && momentum_ <= 1.0, "batchnorm: momentum must be in [0, 1], got ", momentum_);
   params_.weight = Matrix::Ones(1, channels_);
   params_.bias = Vector::Zero(channels_);
 }
@@ -668,6 +700,61 @@ void BatchNorm::param_vjp(const ConstMatrixRef& at, const Params& p, const Const
         (g_out.middleCols(c * plane, plane).array() * (at.middleCols(c * plane, plane).array() - mean_[c])).sum() *
         inv_std;
     grads.bias[c] += g_out.middleCols(c * plane, plane).sum();
+  }
+}
+
+// Training: x̂ = (x − μ_B)/√(σ²_B + eps) with the minibatch's per-channel mean μ_B and biased
+// variance σ²_B over M = N·plane values (accumulated in double), y = γ x̂ + β. state holds x̂ in
+// its first N rows and 1/√(σ²_B + eps) per channel in an extra last row.
+void BatchNorm::train_forward(const ConstMatrixRef& x, MatrixRef y, Matrix& state, std::mt19937_64&) {
+  const Index n = x.rows(), plane = x.cols() / channels_;
+  const double m = static_cast<double>(n * plane);
+  LRP_CHECK(n * plane >= 2, where(*this), ": training needs more than one value per channel (batch of ", n, ")");
+  state.resize(n + 1, x.cols());
+  for (Index c = 0; c < channels_; ++c) {
+    const auto block = x.middleCols(c * plane, plane);
+    // Row sums in the working precision (vectorized), their total in double.
+    const Vector row_sums = block.rowwise().sum();
+    double sum = 0;
+    for (Index r = 0; r < n; ++r) sum += static_cast<double>(row_sums[r]);
+    const double mu = sum / m;
+    const Vector row_sq = (block.array() - static_cast<Scalar>(mu)).square().rowwise().sum();
+    double sum_sq = 0;
+    for (Index r = 0; r < n; ++r) sum_sq += static_cast<double>(row_sq[r]);
+    const double var = sum_sq / m;
+    const double inv_std = 1.0 / std::sqrt(var + eps_);
+    const Scalar gamma = params_.weight(0, c), beta = params_.bias[c];
+    auto xhat = state.block(0, c * plane, n, plane);
+    xhat = ((block.array() - static_cast<Scalar>(mu)) * static_cast<Scalar>(inv_std)).matrix();
+    y.middleCols(c * plane, plane) = ((xhat.array() * gamma) + beta).matrix();
+    state(n, c) = static_cast<Scalar>(inv_std);
+    mean_[c] = static_cast<Scalar>((1.0 - momentum_) * static_cast<double>(mean_[c]) + momentum_ * mu);
+    var_[c] = static_cast<Scalar>((1.0 - momentum_) * static_cast<double>(var_[c]) + momentum_ * var * m / (m - 1.0));
+  }
+}
+
+// With g = ∂L/∂y: ∂L/∂β = Σ g, ∂L/∂γ = Σ g x̂, and through the batch statistics
+// ∂L/∂x = γ/√(σ²_B + eps) · (g − mean(g) − x̂ · mean(g x̂)), means over the channel's M values.
+void BatchNorm::train_backward(const ConstMatrixRef&, const Matrix& state, const ConstMatrixRef& g_out, MatrixRef g_in,
+                               Params& grads) const {
+  check_grads(*this, params_, grads);
+  const Index n = g_out.rows(), plane = g_out.cols() / channels_;
+  const double m = static_cast<double>(n * plane);
+  for (Index c = 0; c < channels_; ++c) {
+    const auto g = g_out.middleCols(c * plane, plane);
+    const auto xhat = state.block(0, c * plane, n, plane);
+    const Vector row_g = g.rowwise().sum();
+    const Vector row_gx = (g.array() * xhat.array()).rowwise().sum();
+    double sum_g = 0, sum_gx = 0;
+    for (Index r = 0; r < n; ++r) {
+      sum_g += static_cast<double>(row_g[r]);
+      sum_gx += static_cast<double>(row_gx[r]);
+    }
+    grads.weight(0, c) += static_cast<Scalar>(sum_gx);
+    grads.bias[c] += static_cast<Scalar>(sum_g);
+    const Scalar factor = params_.weight(0, c) * state(n, c);
+    const Scalar mean_g = static_cast<Scalar>(sum_g / m), mean_gx = static_cast<Scalar>(sum_gx / m);
+    g_in.middleCols(c * plane, plane) = (factor * (g.array() - mean_g - xhat.array() * mean_gx)).matrix();
   }
 }
 

@@ -2,7 +2,13 @@
 #include "lrp/train.hpp"
 
 #include "lrp/error.hpp"
+#include "lrp/log.hpp"
 #include "lrp/random.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
 
 #include <algorithm>
 #include <cmath>
@@ -72,14 +78,13 @@ void update_network(Network& network, const std::vector<Params>& grads, Update u
     Layer& layer = network.layer(l);
     if (!layer.trainable()) continue;
     const std::size_t i = static_cast<std::size_t>(l);
-    Params p = layer.params();
+    Params& p = layer.mutable_params();
     Scalar* w = p.weight.data();
     const Scalar* g = grads[i].weight.data();
     for (Index k = 0; k < p.weight.size(); ++k) update(i, false, k, w[k], g[k]);
     Scalar* b = p.bias.data();
     const Scalar* gb = grads[i].bias.data();
     for (Index k = 0; k < p.bias.size(); ++k) update(i, true, k, b[k], gb[k]);
-    layer.set_params(std::move(p));
   }
 }
 
@@ -264,6 +269,7 @@ void validate(const TrainOptions& o) {
   else
     validate(o.adam);
   validate(o.schedule);
+  LRP_CHECK(o.threads >= 1, "training: threads ", o.threads, " must be ≥ 1");
 }
 
 std::unique_ptr<Optimizer> make_optimizer(const TrainOptions& options) {
@@ -271,7 +277,8 @@ std::unique_ptr<Optimizer> make_optimizer(const TrainOptions& options) {
   return std::make_unique<Adam>(options.adam);
 }
 
-Evaluation evaluate(const Network& network, const Tensor& inputs, std::span<const Index> labels, Index batch_size) {
+Evaluation evaluate(const Network& network, const Tensor& inputs, std::span<const Index> labels, Index batch_size,
+                    int threads) {
   LRP_CHECK(batch_size >= 1, "evaluate: batch_size ", batch_size, " must be ≥ 1");
   LRP_CHECK(inputs.batch() > 0 && static_cast<Index>(labels.size()) == inputs.batch(), "evaluate: ", labels.size(),
             " labels for ", inputs.batch(), " samples; expected one label per sample and at least one sample");
@@ -281,13 +288,167 @@ Evaluation evaluate(const Network& network, const Tensor& inputs, std::span<cons
   for (Index begin = 0; begin < inputs.batch(); begin += batch_size) {
     const Index rows = std::min(batch_size, inputs.batch() - begin);
     const Tensor batch(inputs.shape, inputs.data.middleRows(begin, rows));
-    network.forward(batch, pass, 1);
+    network.forward(batch, pass, threads);
     const std::span<const Index> batch_labels = labels.subspan(static_cast<std::size_t>(begin), static_cast<std::size_t>(rows));
     loss_sum += SoftmaxCrossEntropy::loss(pass.logits(), batch_labels) * static_cast<double>(rows);
     correct += count_correct(pass.logits(), batch_labels);
   }
   const double n = static_cast<double>(inputs.batch());
   return {loss_sum / n, static_cast<double>(correct) / n};
+}
+
+namespace {
+
+// One minibatch step's buffers, kept across steps so that a step allocates nothing once the batch
+// size is steady: activations, per-layer training state, gradient ping-pong and per-block
+// parameter gradients.
+class TrainStep {
+ public:
+  TrainStep(const Network& network, int threads) : threads_(threads) {
+    const std::size_t layers = static_cast<std::size_t>(network.size());
+    acts_.resize(layers + 1);
+    states_.resize(layers);
+    block_grads_.resize(static_cast<std::size_t>(threads));
+    for (auto& g : block_grads_)
+      for (Index l = 0; l < network.size(); ++l) g.push_back(zero_like(network.layer(l).params()));
+    for (Index l = 0; l < network.size(); ++l) grads_.push_back(zero_like(network.layer(l).params()));
+  }
+
+  // Consecutive layers without a training mode run as one segment: each row block walks through
+  // all of them inside one parallel region (fewer fork/joins, and a block's activations stay in
+  // cache); training-mode layers (batch norm, dropout) see the whole batch on this thread.
+  const Matrix& forward(Network& network, const Tensor& batch, std::mt19937_64& rng) {
+    const Index n = batch.batch();
+    acts_[0] = batch.data;
+    for (Index l = 0; l < network.size(); ++l)
+      acts_[static_cast<std::size_t>(l) + 1].resize(n, numel(network.layer(l).output_shape()));
+    for (Index l = 0; l < network.size();) {
+      Layer& layer = network.layer(l);
+      const std::size_t i = static_cast<std::size_t>(l);
+      if (layer.has_training_mode()) {
+        layer.train_forward(acts_[i], acts_[i + 1], states_[i], rng);
+        ++l;
+        continue;
+      }
+      Index end = l;
+      while (end < network.size() && !network.layer(end).has_training_mode()) ++end;
+      parallel_chunks(n, threads_, [&](int, Index b, Index e) {
+        Workspace& ws = thread_workspace();
+        for (Index k = l; k < end; ++k) {
+          const Layer& lk = network.layer(k);
+          const std::size_t ik = static_cast<std::size_t>(k);
+          lk.forward(acts_[ik].middleRows(b, e - b), lk.params(), acts_[ik + 1].middleRows(b, e - b), ws);
+        }
+      });
+      l = end;
+    }
+    return acts_.back();
+  }
+
+  // Backpropagates the logits gradient; returns the summed parameter gradients per layer. Input
+  // gradients live in one buffer per layer boundary (g_[k]: the gradient at acts_[k]).
+  const std::vector<Params>& backward(const Network& network, const Matrix& logits_gradient) {
+    const Index n = logits_gradient.rows();
+    const std::size_t layers = static_cast<std::size_t>(network.size());
+    g_.resize(layers + 1);
+    g_[layers] = logits_gradient;
+    for (std::size_t k = 1; k < layers; ++k) g_[k].resize(n, acts_[k].cols());
+    for (Params& g : grads_) set_zero(g);
+    for (Index l = network.size() - 1; l >= 0;) {
+      const Layer& layer = network.layer(l);
+      const std::size_t i = static_cast<std::size_t>(l);
+      if (layer.has_training_mode()) {
+        Matrix unused;
+        Matrix& g_in = l > 0 ? g_[i] : unused;
+        if (l == 0) g_in.resize(n, acts_[0].cols());
+        layer.train_backward(acts_[i], states_[i], g_[i + 1], g_in, grads_[i]);
+        --l;
+        continue;
+      }
+      Index first = l;  // the segment is [first, l]
+      while (first > 0 && !network.layer(first - 1).has_training_mode()) --first;
+      for (Index k = first; k <= l; ++k)
+        if (network.layer(k).trainable())
+          for (auto& g : block_grads_) set_zero(g[static_cast<std::size_t>(k)]);
+      parallel_chunks(n, threads_, [&](int part, Index b, Index e) {
+        Workspace& ws = thread_workspace();
+        for (Index k = l; k >= first; --k) {
+          const Layer& lk = network.layer(k);
+          const std::size_t ik = static_cast<std::size_t>(k);
+          const auto xb = acts_[ik].middleRows(b, e - b);
+          const auto gb = g_[ik + 1].middleRows(b, e - b);
+          if (k > 0) lk.vjp(xb, lk.params(), gb, g_[ik].middleRows(b, e - b), ws, false);
+          if (lk.trainable()) lk.param_vjp(xb, lk.params(), gb, block_grads_[static_cast<std::size_t>(part)][ik], ws);
+        }
+      });
+      for (Index k = first; k <= l; ++k) {
+        const std::size_t ik = static_cast<std::size_t>(k);
+        if (!network.layer(k).trainable()) continue;
+        for (const auto& g : block_grads_) {
+          grads_[ik].weight += g[ik].weight;
+          grads_[ik].bias += g[ik].bias;
+        }
+      }
+      l = first - 1;
+    }
+    return grads_;
+  }
+
+ private:
+  static void set_zero(Params& p) {
+    p.weight.setZero();
+    p.bias.setZero();
+  }
+
+  int threads_;
+  std::vector<Matrix> acts_, states_, g_;
+  std::vector<std::vector<Params>> block_grads_;
+  std::vector<Params> grads_;
+};
+
+// Progress display: a bar redrawn in place on a terminal, periodic log lines otherwise.
+class Progress {
+ public:
+  Progress(bool enabled, Index steps_per_epoch, Index epochs)
+      : enabled_(enabled), tty_(enabled && isatty(fileno(stderr)) != 0), steps_(steps_per_epoch), epochs_(epochs) {}
+
+  void step(Index epoch, Index step, double mean_loss, double accuracy) {
+    if (!enabled_) return;
+    const auto now = std::chrono::steady_clock::now();
+    const double since = std::chrono::duration<double>(now - last_).count();
+    if (step + 1 < steps_ && since < (tty_ ? 0.2 : 10.0)) return;
+    last_ = now;
+    const double done = static_cast<double>(step + 1) / static_cast<double>(steps_);
+    if (tty_) {
+      const int width = 30, filled = static_cast<int>(done * width);
+      std::fprintf(stderr, "\repoch %lld/%lld [%s%s] %3.0f%%  loss %.4f  acc %.4f", static_cast<long long>(epoch + 1),
+                   static_cast<long long>(epochs_), std::string(static_cast<std::size_t>(filled), '#').c_str(),
+                   std::string(static_cast<std::size_t>(width - filled), '.').c_str(), 100 * done, mean_loss, accuracy);
+      if (step + 1 == steps_) std::fprintf(stderr, "\n");
+      std::fflush(stderr);
+    } else if (step + 1 < steps_) {
+      logger()->info("epoch {}/{}: step {}/{}, loss {:.4f}, accuracy {:.4f}", epoch + 1, epochs_, step + 1, steps_,
+                     mean_loss, accuracy);
+    }
+  }
+
+ private:
+  bool enabled_, tty_;
+  Index steps_, epochs_;
+  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+};
+
+}  // namespace
+
+StepGradients training_gradients(Network& network, const Tensor& batch, std::span<const Index> labels,
+                                 std::mt19937_64& rng, int threads) {
+  LRP_CHECK(threads >= 1, "training_gradients: threads ", threads, " must be ≥ 1");
+  LRP_CHECK(batch.shape == network.input_shape(), "training_gradients: samples of shape ", to_string(batch.shape),
+            " for a network that expects ", to_string(network.input_shape()));
+  TrainStep step(network, threads);
+  const Matrix& logits = step.forward(network, batch, rng);
+  const LossAndGradient lg = SoftmaxCrossEntropy::loss_and_gradient(logits, labels);
+  return {lg.loss, step.backward(network, lg.gradient)};
 }
 
 TrainReport train(Network& network, const Dataset& train_set, const TrainOptions& options) {
@@ -332,40 +493,66 @@ TrainReport train(Network& network, const Dataset& train_set, const TrainOptions
   report.train_samples = static_cast<Index>(train_rows.size());
   report.validation_samples = validation_count;
 
-  Workspace ws;
-  ForwardPass pass;
+  TrainStep step(network, options.threads);
+  const Index steps_per_epoch =
+      (static_cast<Index>(train_rows.size()) + options.batch_size - 1) / options.batch_size;
+  Progress progress(options.progress, steps_per_epoch, options.epochs);
   std::vector<Index> batch_labels;
+  Tensor batch;
   for (Index epoch = 0; epoch < options.epochs; ++epoch) {
+    const auto start = std::chrono::steady_clock::now();
     EpochReport stats;
     stats.epoch = epoch;
     stats.learning_rate = scheduled_learning_rate(options.schedule, base_lr, epoch, options.epochs);
     shuffle(train_rows, rng);
     double loss_sum = 0;
-    Index correct = 0;
+    Index correct = 0, seen = 0, step_index = 0;
     for (std::size_t begin = 0; begin < train_rows.size(); begin += static_cast<std::size_t>(options.batch_size)) {
       const std::size_t end = std::min(train_rows.size(), begin + static_cast<std::size_t>(options.batch_size));
       const std::span<const Index> rows(train_rows.data() + begin, end - begin);
-      const Tensor batch = gather_rows(train_set.inputs, rows);
-      batch_labels.clear();
-      for (Index r : rows) batch_labels.push_back(train_set.labels[static_cast<std::size_t>(r)]);
-      network.forward(batch, pass, 1);
-      const LossAndGradient lg = SoftmaxCrossEntropy::loss_and_gradient(pass.logits(), batch_labels);
-      LRP_CHECK(std::isfinite(lg.loss), "training: the loss became ", lg.loss, " in epoch ", epoch,
-                " (diverged; lower the learning rate)");
-      loss_sum += lg.loss * static_cast<double>(rows.size());
-      correct += count_correct(pass.logits(), batch_labels);
-      const std::vector<Params> grads = parameter_gradients(network, pass, lg.gradient, ws);
-      optimizer->step(network, grads, stats.learning_rate);
+      batch.shape = train_set.inputs.shape;
+      batch.data.resize(static_cast<Index>(rows.size()), train_set.inputs.data.cols());
+      for (std::size_t r = 0; r < rows.size(); ++r)
+        batch.data.row(static_cast<Index>(r)) = train_set.inputs.data.row(rows[r]);
+      batch_labels.assign(rows.size(), 0);
+      for (std::size_t r = 0; r < rows.size(); ++r) batch_labels[r] = train_set.labels[static_cast<std::size_t>(rows[r])];
+      const std::string where = detail::concat("training: epoch ", epoch + 1, ", step ", step_index + 1, " of ",
+                                               steps_per_epoch, " (global step ", epoch * steps_per_epoch + step_index + 1, ")");
+      try {
+        const Matrix& logits = step.forward(network, batch, rng);
+        const LossAndGradient lg = SoftmaxCrossEntropy::loss_and_gradient(logits, batch_labels);
+        LRP_CHECK(std::isfinite(lg.loss), "the loss became ", lg.loss,
+                  " (training diverged; lower the learning rate or check the inputs)");
+        loss_sum += lg.loss * static_cast<double>(rows.size());
+        correct += count_correct(logits, batch_labels);
+        optimizer->step(network, step.backward(network, lg.gradient), stats.learning_rate);
+      } catch (const Error& e) {
+        throw Error(where + ": " + e.what());
+      }
+      seen += static_cast<Index>(rows.size());
+      progress.step(epoch, step_index, loss_sum / static_cast<double>(seen),
+                    static_cast<double>(correct) / static_cast<double>(seen));
+      ++step_index;
     }
+    stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const double count = static_cast<double>(train_rows.size());
     stats.train_loss = loss_sum / count;
     stats.train_accuracy = static_cast<double>(correct) / count;
     if (validation_count > 0) {
-      const Evaluation v = evaluate(network, validation_inputs, validation_labels, 256);
+      const Evaluation v = evaluate(network, validation_inputs, validation_labels, 256, options.threads);
       stats.validation_loss = v.loss;
       stats.validation_accuracy = v.accuracy;
     } else {
       stats.validation_loss = stats.validation_accuracy = std::numeric_limits<double>::quiet_NaN();
+    }
+    if (options.progress) {
+      if (validation_count > 0)
+        logger()->info("epoch {}/{}: {:.1f} s, lr {:.3g}, train loss {:.4f}, train accuracy {:.4f}, validation loss {:.4f}, validation accuracy {:.4f}",
+                       epoch + 1, options.epochs, stats.seconds, stats.learning_rate, stats.train_loss,
+                       stats.train_accuracy, stats.validation_loss, stats.validation_accuracy);
+      else
+        logger()->info("epoch {}/{}: {:.1f} s, lr {:.3g}, train loss {:.4f}, train accuracy {:.4f}", epoch + 1,
+                       options.epochs, stats.seconds, stats.learning_rate, stats.train_loss, stats.train_accuracy);
     }
     report.epochs.push_back(stats);
   }

@@ -1,7 +1,8 @@
 // Datasets: the samples an experiment trains, explains and evaluates on, with where they came from.
 //
-// Readers for MNIST-family IDX files (plain or gzip) and numeric CSV, index-range and seeded random
-// subsets that keep pointing into the original source, and a seeded synthetic set for tests.
+// Readers for MNIST-family IDX files (plain or gzip), numeric CSV and arrays in HDF5 files,
+// index-range and seeded random subsets that keep pointing into the original source, and a seeded
+// synthetic set for tests.
 // Every reader validates its input completely: bad files are an lrp::Error that names the file,
 // what was found and what was expected (never a crash, never a silently short dataset).
 #pragma once
@@ -38,6 +39,18 @@ Dataset read_idx(const std::string& images_path, const std::string& labels_path,
 // is skipped. Blank lines are ignored; fields are separated by ',' and may carry surrounding
 // blanks; labels must be non-negative integers. Errors name the line and the (1-based) column.
 Dataset read_csv(const std::string& path, Shape sample_shape, int label_column, bool header);
+
+// Arrays in an HDF5 file (written by h5py, NumPy or lrplab). `inputs_dataset` is the path of a
+// numeric dataset (any integer or float type) of rank 2, 3 or 4, the outermost axis indexing the
+// samples: [N, features] gives samples of shape {features}; [N, H, W] gives {1, H, W}; rank 4 is
+// [N, C, H, W] with kNCHW (PyTorch's order) or [N, H, W, C] with kNHWC (TensorFlow's and most image
+// libraries'), both giving {C, H, W}. Values become value·scale (computed in double, then rounded
+// to the build's scalar type once). `labels_dataset` (empty: no labels) holds N class labels, shape
+// [N] or [N, 1], of an integer type or a float type holding whole numbers, all ≥ 0. Errors name the
+// file, the dataset and what was expected.
+enum class Hdf5Layout { kNCHW, kNHWC };
+Dataset read_hdf5(const std::string& path, const std::string& inputs_dataset, const std::string& labels_dataset,
+                  Hdf5Layout layout, double scale = 1.0);
 
 // Samples [begin, end) of the dataset (non-empty range). indices keep pointing into the original
 // source; min, max and mean are recomputed for the subset.

@@ -185,13 +185,40 @@ LayerPtr make_relu();
 LayerPtr make_tanh();
 LayerPtr make_sigmoid();
 LayerPtr make_identity();
-LayerPtr make_dropout(double p);  // the identity at inference; p is validated and recorded
+// Dropout: the identity at inference. In training each value is zeroed with probability p and the
+// survivors are scaled by 1/(1 − p) (inverted dropout, as PyTorch), with a mask drawn from the
+// trainer's seeded generator.
+class Dropout final : public Layer {
+ public:
+  explicit Dropout(double p);
+  std::string kind() const override { return "dropout"; }
+  LayerTraits traits() const override { return {.elementwise = true}; }
+  std::string describe() const override;
+  void forward(const ConstMatrixRef& x, const Params& p, MatrixRef y, Workspace& ws) const override;
+  void vjp(const ConstMatrixRef& at, const Params& p, const ConstMatrixRef& g_out, MatrixRef g_in,
+           Workspace& ws, bool accumulate) const override;
+  bool has_training_mode() const override { return p_ > 0; }
+  void train_forward(const ConstMatrixRef& x, MatrixRef y, Matrix& state, std::mt19937_64& rng) override;
+  void train_backward(const ConstMatrixRef& x, const Matrix& state, const ConstMatrixRef& g_out, MatrixRef g_in,
+                      Params& grads) const override;
+  double probability() const { return p_; }
+
+ protected:
+  Shape setup(const Shape& input_shape) override { return input_shape; }
+
+ private:
+  double p_;
+};
+LayerPtr make_dropout(double p);
 
 // Batch normalization with inference statistics, over the channel axis of {C} (1d) or {C,H,W}
 // (2d): y = (x − mean)/√(var + eps) · γ + β. γ is weight [1, C], β is bias [C].
+// In training (PyTorch's semantics) it normalizes with the minibatch's statistics per channel
+// (biased variance over the N·H·W values) and updates the running statistics
+// r ← (1 − momentum)·r + momentum·batch value, the variance with the unbiased batch variance.
 class BatchNorm final : public Layer {
  public:
-  BatchNorm(Index channels, double eps = 1e-5);
+  BatchNorm(Index channels, double eps = 1e-5, double momentum = 0.1);
   std::string kind() const override { return "batchnorm"; }
   LayerTraits traits() const override { return {.elementwise = true}; }
   std::string describe() const override;
@@ -201,6 +228,11 @@ class BatchNorm final : public Layer {
   void param_vjp(const ConstMatrixRef& at, const Params& p, const ConstMatrixRef& g_out, Params& grads,
                  Workspace& ws) const override;
 
+  bool has_training_mode() const override { return true; }
+  void train_forward(const ConstMatrixRef& x, MatrixRef y, Matrix& state, std::mt19937_64& rng) override;
+  void train_backward(const ConstMatrixRef& x, const Matrix& state, const ConstMatrixRef& g_out, MatrixRef g_in,
+                      Params& grads) const override;
+  double momentum() const { return momentum_; }
   // Running statistics (buffers, not parameters): checked for shape, finiteness and var ≥ 0.
   void set_statistics(Vector mean, Vector var);
   const Vector& running_mean() const { return mean_; }
@@ -218,6 +250,7 @@ class BatchNorm final : public Layer {
  private:
   Index channels_;
   double eps_;
+  double momentum_;
   Vector mean_, var_;
 };
 

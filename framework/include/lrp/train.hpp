@@ -1,9 +1,11 @@
 // Training core: softmax cross-entropy, backpropagation to parameter gradients, SGD and Adam with
 // PyTorch's update rules, learning-rate schedules, and a seeded minibatch training loop.
 //
-// Everything here is deterministic: the same network, data and options give bit-identical weights
-// (shuffling uses std::mt19937_64 with an explicit Fisher–Yates and unbiased bounded draw, so the
-// order is the same with every standard library). Training is single-threaded for now.
+// Everything here is deterministic: the same network, data and options (thread count included)
+// give bit-identical weights. Shuffling, the validation split and dropout masks draw from one
+// std::mt19937_64 through lrp/random.hpp, so they are the same with every standard library; each
+// minibatch is split into `threads` fixed row blocks whose parameter gradients are summed in block
+// order, so the arithmetic does not depend on which thread finishes first.
 #pragma once
 
 #include "lrp/data.hpp"
@@ -11,6 +13,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <random>
 #include <span>
 #include <vector>
 
@@ -124,7 +127,11 @@ struct TrainOptions {
   // Fraction in [0, 1) of the samples held out for validation: the last round(fraction · N) of a
   // seeded permutation of the dataset (at least one sample remains for training).
   double validation_fraction = 0.0;
-  std::uint64_t seed = 0;  // drives the split and the per-epoch shuffles
+  std::uint64_t seed = 0;  // drives the split, the per-epoch shuffles and the dropout masks
+  int threads = 1;         // ≥ 1: row blocks per minibatch, one thread each
+  // Progress on stderr: a bar redrawn in place on a terminal, otherwise a log line about every 10
+  // seconds; and one log line per epoch with loss, accuracy and time.
+  bool progress = false;
 };
 
 void validate(const TrainOptions& options);
@@ -138,6 +145,7 @@ struct EpochReport {
   double train_accuracy = 0;     // measured during the epoch (weights change between batches)
   double validation_loss = 0;    // after the epoch; NaN when there is no validation split
   double validation_accuracy = 0;
+  double seconds = 0;            // wall time of the epoch's training steps (not the validation)
 };
 
 struct TrainReport {
@@ -148,9 +156,21 @@ struct TrainReport {
 
 // Minibatch training of `network` on `train_set` (which must have one label per sample, each in
 // [0, classes)) with softmax cross-entropy on the logits. Each epoch visits the training samples in
-// a fresh seeded Fisher–Yates order. Single-threaded: the forward pass runs on one thread so the
-// result does not depend on the machine.
+// a fresh seeded Fisher–Yates order. Layers with a training mode (batch norm, dropout) use it; the
+// others run forward / vjp / param_vjp on `threads` row blocks. A non-finite loss stops training
+// with an lrp::Error naming the epoch and step.
 TrainReport train(Network& network, const Dataset& train_set, const TrainOptions& options);
+
+// One training-mode step without the update, as train() computes it: forward in training mode
+// (batch statistics, dropout masks drawn from rng; running statistics are updated), softmax
+// cross-entropy, and backpropagation on `threads` row blocks. Returns the mean loss and one
+// gradient per layer (shaped like zero_like(layer.params())).
+struct StepGradients {
+  double loss = 0;
+  std::vector<Params> grads;
+};
+StepGradients training_gradients(Network& network, const Tensor& batch, std::span<const Index> labels,
+                                 std::mt19937_64& rng, int threads = 1);
 
 // Mean loss and accuracy of the network on (inputs, labels), evaluated in batches of batch_size.
 struct Evaluation {
@@ -158,6 +178,6 @@ struct Evaluation {
   double accuracy = 0;
 };
 Evaluation evaluate(const Network& network, const Tensor& inputs, std::span<const Index> labels,
-                    Index batch_size = 256);
+                    Index batch_size = 256, int threads = 1);
 
 }  // namespace lrp

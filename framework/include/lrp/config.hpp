@@ -1,0 +1,68 @@
+// Config sections shared by `lrplab train` and `lrplab run`: datasets, model sources and training
+// settings, read from YAML with positioned errors (file:line:column, closest valid key).
+#pragma once
+
+#include "lrp/data.hpp"
+#include "lrp/model.hpp"
+#include "lrp/train.hpp"
+#include "lrp/yaml_util.hpp"
+
+#include <cstdint>
+#include <string>
+
+namespace lrp {
+
+// A relative path in a config is looked up in the current directory, then next to the config file.
+// A missing file is an error naming the key's position and both places looked in.
+std::string resolve_path(const YAML::Node& node, const std::string& config_path, const std::string& what);
+
+// A dataset section:
+//   format: idx | csv | hdf5 | synthetic
+//   idx:       images, labels (optional), scale (default 1/255)
+//   csv:       path, shape, label_column (default -1: none), header (default false)
+//   hdf5:      path, inputs (dataset path), labels (optional dataset path), layout (nchw | nhwc), scale (1)
+//   synthetic: shape, count, classes, seed (default: the config's seed)
+//   subset:    optional, {begin, end} (an index range) or {count, seed} (a seeded sample)
+Dataset load_dataset(const YAML::Node& node, const std::string& config_path, const std::string& what,
+                     std::uint64_t default_seed);
+
+// A training section (every key optional; defaults as in TrainOptions):
+//   epochs, batch_size, validation_fraction,
+//   optimizer: {kind: sgd | adam, learning_rate, momentum (sgd), beta1, beta2, eps (adam), weight_decay}
+//   schedule: {kind: constant | step | cosine, step_size, gamma}
+// seed and threads come from the caller (the config's top-level keys).
+TrainOptions parse_train_options(const YAML::Node& node, const std::string& config_path);
+
+// `lrplab train CONFIG`:
+//   seed: 1                        # every random choice (init, split, shuffles, dropout)
+//   threads: 2
+//   data: {train: <dataset>, test: <dataset>}      # test optional
+//   model: {architecture: models/x.yaml | {inline description}, init: he_normal}
+//   training: <training section>
+//   output: {model: results/x.h5}
+struct TrainConfig {
+  std::string path;           // the config file
+  std::string resolved_yaml;  // the config as read (stored in the model's provenance)
+  std::uint64_t seed = 0;
+  int threads = 1;
+  YAML::Node train_data, test_data;  // dataset sections (test may be null)
+  ModelSpec architecture;
+  InitScheme init = InitScheme::kHeNormal;
+  TrainOptions options;
+  std::string output_model;  // empty: not saved
+};
+
+// Reads and checks a training config (every key, type and file) without training.
+TrainConfig read_train_config(const std::string& path, const Registry& registry);
+
+struct TrainResult {
+  Model model;
+  TrainReport report;
+  double test_accuracy = -1;  // -1: no test set
+  double test_loss = 0;
+};
+// Loads the data, builds and initializes the model, trains it, evaluates on the test set and
+// saves the model file (with provenance) when output.model is set. Logs progress.
+TrainResult run_training(const TrainConfig& config, const Registry& registry);
+
+}  // namespace lrp

@@ -1,0 +1,46 @@
+// Reading YAML (model descriptions, experiment and training configs) with errors that point at the
+// file, line and column, and suggest the closest valid key for a misspelt one.
+#pragma once
+
+#include "lrp/params.hpp"
+#include "lrp/tensor.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace lrp::yaml {
+
+// "source:line:column" (1-based) of a node; just "source" when the node has no position.
+std::string where(const YAML::Node& node, const std::string& source);
+
+// Loads a YAML file; a missing file or a syntax error is an lrp::Error with the position.
+YAML::Node load_file(const std::string& path);
+// Parses YAML text; `source` names it in errors.
+YAML::Node load_text(const std::string& text, const std::string& source);
+
+// Throws unless node is a mapping whose keys are all in `allowed`; an unknown key is reported
+// with its position, the valid keys and the closest one. `what` names the mapping ("model", ...).
+void check_keys(const YAML::Node& node, const std::vector<std::string>& allowed, const std::string& source,
+                const std::string& what);
+// Throws unless node[key] exists.
+void require(const YAML::Node& node, const std::string& key, const std::string& source, const std::string& what);
+
+// Typed reads with positioned errors; `what` describes the value ("layers[2].kernel").
+double number(const YAML::Node& node, const std::string& source, const std::string& what);
+Index whole(const YAML::Node& node, const std::string& source, const std::string& what, Index minimum = 0);
+std::uint64_t seed(const YAML::Node& node, const std::string& source, const std::string& what);
+bool boolean(const YAML::Node& node, const std::string& source, const std::string& what);
+std::string string(const YAML::Node& node, const std::string& source, const std::string& what);
+// A number or a list of numbers (true/false read as 1/0), as a ParamValue.
+ParamValue numbers(const YAML::Node& node, const std::string& source, const std::string& what);
+std::vector<std::string> strings(const YAML::Node& node, const std::string& source, const std::string& what);
+
+// Emits a ParamValue as a YAML scalar (one value) or flow sequence, with round-trip precision.
+void emit_value(YAML::Emitter& out, const ParamValue& value);
+// A double as text that reads back to the same double (shortest round-trip form).
+std::string format_double(double value);
+
+}  // namespace lrp::yaml

@@ -1,0 +1,138 @@
+// read_hdf5: samples and labels from arrays in an HDF5 file (see lrp/data.hpp).
+#include "data_internal.hpp"
+#include "lrp/data.hpp"
+#include "lrp/error.hpp"
+#include "lrp/hdf5.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace lrp {
+
+namespace {
+
+constexpr const char* kWhat = "HDF5 data file";
+
+// Checks the dataset exists; a missing one lists what the file has at the top level.
+void require_dataset(const h5::File& file, const std::string& dataset, const char* role) {
+  const std::string abs = h5::absolute_path(dataset);
+  if (file.kind(abs) != h5::ObjectKind::kMissing) return;
+  std::string listing;
+  for (const std::string& name : file.children("/")) listing += (listing.empty() ? "" : ", ") + ("/" + name);
+  file.fail("has no " + std::string(role) + " dataset '" + abs + "' (its top level holds: " +
+            (listing.empty() ? std::string("nothing") : listing) + ")");
+}
+
+// The per-sample shape for the inputs' stored shape.
+Shape sample_shape_of(const h5::File& file, const std::string& abs, const h5::Dims& dims, Hdf5Layout layout) {
+  const auto bad_shape = [&](const std::string& why) {
+    file.fail("dataset '" + abs + "' has shape " + h5::to_string(dims) + ": " + why +
+              "; expected [N, features], [N, H, W], or rank 4 (" +
+              (layout == Hdf5Layout::kNCHW ? "[N, C, H, W] for layout NCHW" : "[N, H, W, C] for layout NHWC") + ")");
+  };
+  if (dims.size() < 2 || dims.size() > 4) bad_shape("rank " + std::to_string(dims.size()));
+  if (dims[0] == 0) bad_shape("it holds no samples");
+  for (std::size_t a = 1; a < dims.size(); ++a)
+    if (dims[a] == 0) bad_shape("a sample has an extent 0");
+  const std::vector<Index> d = h5::to_index_shape(dims);
+  if (d.size() == 2) return {d[1]};
+  if (d.size() == 3) return {1, d[1], d[2]};
+  if (layout == Hdf5Layout::kNCHW) return {d[1], d[2], d[3]};
+  return {d[3], d[1], d[2]};
+}
+
+std::vector<Index> read_labels(const h5::File& file, const std::string& dataset, hsize_t samples,
+                               const std::string& inputs) {
+  const std::string abs = h5::absolute_path(dataset);
+  require_dataset(file, abs, "labels");
+  const h5::DatasetInfo info = file.dataset_info(abs);
+  const bool shape_ok = (info.shape.size() == 1) || (info.shape.size() == 2 && info.shape[1] == 1);
+  if (!shape_ok)
+    file.fail("labels dataset '" + abs + "' has shape " + h5::to_string(info.shape) + "; expected [N] or [N, 1]");
+  if (info.shape[0] != samples)
+    file.fail("labels dataset '" + abs + "' has " + std::to_string(info.shape[0]) + " labels, but inputs dataset '" +
+              inputs + "' has " + std::to_string(samples) + " samples; expected one label per sample");
+  std::vector<Index> labels;
+  labels.reserve(static_cast<std::size_t>(samples));
+  if (info.type.type_class == h5::TypeClass::kInteger) {
+    const std::vector<std::int64_t> values = file.read<std::int64_t>(abs);
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      if (values[i] < 0)
+        file.fail("labels dataset '" + abs + "': label " + std::to_string(i) + " is " + std::to_string(values[i]) +
+                  "; expected a class index ≥ 0");
+      labels.push_back(static_cast<Index>(values[i]));
+    }
+  } else if (info.type.type_class == h5::TypeClass::kFloat) {
+    const std::vector<double> values = file.read<double>(abs);
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      const double v = values[i];
+      if (!(std::isfinite(v) && v >= 0 && v == std::floor(v) && v < 9.0e15))
+        file.fail("labels dataset '" + abs + "': label " + std::to_string(i) + " is " + detail::concat(v) +
+                  "; expected a whole number ≥ 0");
+      labels.push_back(static_cast<Index>(v));
+    }
+  } else {
+    file.fail("labels dataset '" + abs + "' has type " + info.type.name() + "; expected integers");
+  }
+  return labels;
+}
+
+}  // namespace
+
+Dataset read_hdf5(const std::string& path, const std::string& inputs_dataset, const std::string& labels_dataset,
+                  Hdf5Layout layout, double scale) {
+  LRP_CHECK(std::isfinite(scale) && scale != 0.0, "read_hdf5 '", path, "': scale must be finite and non-zero, got ",
+            scale);
+  const h5::File file = h5::File::open(path, kWhat);
+  const std::string inputs = h5::absolute_path(inputs_dataset);
+  require_dataset(file, inputs, "inputs");
+  const h5::DatasetInfo info = file.dataset_info(inputs);
+  if (!info.type.numeric())
+    file.fail("inputs dataset '" + inputs + "' has type " + info.type.name() +
+              "; expected numbers (an integer or float type)");
+  const Shape shape = sample_shape_of(file, inputs, info.shape, layout);
+  const Index count = static_cast<Index>(info.shape[0]);
+  const Index features = numel(shape);
+  const bool transpose = info.shape.size() == 4 && layout == Hdf5Layout::kNHWC;
+  const Index channels = shape[0];
+  const Index plane = shape.size() == 3 ? shape[1] * shape[2] : 0;
+
+  Matrix data(count, features);
+  // Read blocks of about a million values: the conversion buffer stays small for large files.
+  const Index block = std::max<Index>(1, (Index{1} << 20) / features);
+  std::vector<double> buffer(static_cast<std::size_t>(std::min(block, count) * features));
+  for (Index first = 0; first < count; first += block) {
+    const Index rows = std::min(block, count - first);
+    file.read_rows<double>(inputs, static_cast<hsize_t>(first), static_cast<hsize_t>(rows), buffer.data());
+    for (Index r = 0; r < rows; ++r) {
+      const double* in = buffer.data() + r * features;
+      Scalar* out = data.data() + (first + r) * features;
+      for (Index j = 0; j < features; ++j) {
+        // NHWC element j = (h·W + w)·C + c goes to c·H·W + h·W + w.
+        const Index to = transpose ? (j % channels) * plane + j / channels : j;
+        const double v = in[j] * scale;
+        const auto s = static_cast<Scalar>(v);
+        if (!std::isfinite(s))
+          file.fail("inputs dataset '" + inputs + "': sample " + std::to_string(first + r) + " holds " +
+                    (std::isfinite(in[j]) ? detail::concat(in[j], ", which times scale ", scale, " overflows ",
+                                                           scalar_name())
+                                          : detail::concat("a non-finite value (", in[j], ")")));
+        out[to] = s;
+      }
+    }
+  }
+
+  Dataset dataset;
+  dataset.source = path + ":" + inputs;
+  if (!labels_dataset.empty()) {
+    dataset.labels = read_labels(file, labels_dataset, info.shape[0], inputs);
+    dataset.source += ", " + path + ":" + h5::absolute_path(labels_dataset);
+  }
+  dataset.inputs = Tensor(shape, std::move(data));
+  dataset.indices.resize(static_cast<std::size_t>(count));
+  for (Index i = 0; i < count; ++i) dataset.indices[static_cast<std::size_t>(i)] = i;
+  return detail::finish_dataset(std::move(dataset));
+}
+
+}  // namespace lrp

@@ -1,0 +1,207 @@
+// Models: building a network from a spec, parameter initialization, input normalization, and
+// opening a model file of any supported kind. See model.hpp.
+#include "lrp/model.hpp"
+
+#include "lrp/error.hpp"
+#include "lrp/layers.hpp"
+#include "lrp/random.hpp"
+#include "lrp/registry.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <ctime>
+#include <fstream>
+#include <random>
+#include <set>
+
+namespace lrp {
+
+std::string utc_now() {
+  const std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buffer[32];
+  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buffer;
+}
+
+bool InputNormalization::is_identity() const {
+  for (double m : mean)
+    if (m != 0.0) return false;
+  for (double s : std)
+    if (s != 1.0) return false;
+  return true;
+}
+
+void InputNormalization::validate(Index channels, const std::string& where) const {
+  auto check_list = [&](const std::vector<double>& v, const char* key) {
+    LRP_CHECK(v.size() == 1 || static_cast<Index>(v.size()) == channels, where, ": normalization ", key, " has ",
+              v.size(), " values; expected 1 or one per input channel (", channels, ")");
+    for (double x : v) LRP_CHECK(std::isfinite(x), where, ": normalization ", key, " holds a non-finite value");
+  };
+  check_list(mean, "mean");
+  check_list(std, "std");
+  for (double s : std) LRP_CHECK(s > 0, where, ": normalization std must be > 0, got ", s);
+  LRP_CHECK(std::isfinite(raw_min) && std::isfinite(raw_max) && raw_min < raw_max, where,
+            ": normalization range [", raw_min, ", ", raw_max, "] must be finite with low < high");
+}
+
+namespace {
+
+// Sets `key` to `value` when absent; when present it must agree with the shape chain.
+void infer(LayerSpec& layer, const std::string& key, Index value, const std::string& owner) {
+  if (!layer.params.has(key)) {
+    layer.params.set(key, static_cast<double>(value));
+    return;
+  }
+  const double given = layer.params.scalar(key, owner);
+  LRP_CHECK(given == static_cast<double>(value), owner, ": '", key, "' is ", given, " but the input to this layer has ",
+            value, " (from the shape chain)");
+}
+
+}  // namespace
+
+Model build_model(const ModelSpec& spec, const Registry& registry) {
+  const std::string model_name = spec.name.empty() ? std::string("model") : "model '" + spec.name + "'";
+  LRP_CHECK(!spec.input_shape.empty(), model_name, ": input_shape is empty");
+  for (Index d : spec.input_shape) LRP_CHECK(d >= 1, model_name, ": input_shape ", to_string(spec.input_shape), " has a dimension < 1");
+  LRP_CHECK(!spec.layers.empty(), model_name, ": it has no layers");
+  spec.normalization.validate(spec.input_shape[0], model_name);
+  LRP_CHECK(spec.class_names.empty() || spec.class_names.size() >= 2, model_name, ": classes lists ",
+            spec.class_names.size(), " name; give one per output or none");
+
+  Model model{spec, Network(spec.input_shape), {}};
+  ModelSpec& resolved = model.spec;
+  std::set<std::string> names;
+  for (std::size_t i = 0; i < resolved.layers.size(); ++i) {
+    LayerSpec& layer = resolved.layers[i];
+    if (layer.name.empty()) layer.name = layer.kind + std::to_string(i);
+    LRP_CHECK(names.insert(layer.name).second, model_name, ": two layers are named '", layer.name, "'");
+    const std::string owner = model_name + ", layer " + std::to_string(i) + " '" + layer.name + "' (" + layer.kind + ")";
+    const Shape& in = model.network.size() == 0 ? spec.input_shape : model.network.output_shape();
+    try {
+      if (layer.kind == "dense") {
+        LRP_CHECK(in.size() == 1, owner, ": dense needs a flat input, got shape ", to_string(in),
+                  " (add a flatten layer before it)");
+        infer(layer, "in", in[0], owner);
+      } else if (layer.kind == "conv2d") {
+        LRP_CHECK(in.size() == 3, owner, ": conv2d needs a [C, H, W] input, got shape ", to_string(in));
+        infer(layer, "in_channels", in[0], owner);
+      } else if (layer.kind == "batchnorm") {
+        infer(layer, "channels", in[0], owner);
+      }
+      const LayerInfo& info = registry.layer_info(layer.kind);
+      // Keep every hyperparameter, defaults included, so the saved spec is complete.
+      layer.params = resolve_params(info.params, layer.params, owner);
+      model.network.add(registry.make_layer(layer.kind, layer.params), layer.name);
+    } catch (const Error& e) {
+      const std::string what = e.what();
+      if (what.rfind(owner, 0) == 0) throw;
+      throw Error(owner + ": " + what);
+    }
+  }
+  const Shape& out = model.network.output_shape();
+  LRP_CHECK(out.size() == 1, model_name, ": the last layer's output has shape ", to_string(out),
+            "; a classifier must end in a flat vector of logits");
+  LRP_CHECK(spec.class_names.empty() || static_cast<Index>(spec.class_names.size()) == out[0], model_name,
+            ": classes lists ", spec.class_names.size(), " names for ", out[0], " outputs");
+  return model;
+}
+
+InitScheme parse_init_scheme(const std::string& name) {
+  if (name == "he_normal") return InitScheme::kHeNormal;
+  if (name == "he_uniform") return InitScheme::kHeUniform;
+  if (name == "glorot_normal") return InitScheme::kGlorotNormal;
+  if (name == "glorot_uniform") return InitScheme::kGlorotUniform;
+  const std::vector<std::string> known{"he_normal", "he_uniform", "glorot_normal", "glorot_uniform"};
+  const std::string close = closest_name(name, known);
+  LRP_FAIL("unknown initialization '", name, "'; expected one of he_normal, he_uniform, glorot_normal, glorot_uniform",
+           close.empty() ? "" : " (did you mean '" + close + "'?)");
+}
+
+std::string init_scheme_name(InitScheme scheme) {
+  switch (scheme) {
+    case InitScheme::kHeNormal: return "he_normal";
+    case InitScheme::kHeUniform: return "he_uniform";
+    case InitScheme::kGlorotNormal: return "glorot_normal";
+    case InitScheme::kGlorotUniform: return "glorot_uniform";
+  }
+  return "?";
+}
+
+void initialize_parameters(Network& network, InitScheme scheme, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  for (Index l = 0; l < network.size(); ++l) {
+    Layer& layer = network.layer(l);
+    if (auto* bn = dynamic_cast<BatchNorm*>(&layer)) {
+      const Index c = bn->channels();
+      Params p{Matrix::Ones(1, c), Vector::Zero(c)};
+      bn->set_params(std::move(p));
+      bn->set_statistics(Vector::Zero(c), Vector::Ones(c));
+      continue;
+    }
+    if (!layer.trainable()) continue;
+    Params p = layer.params();
+    double fan_in = static_cast<double>(p.weight.cols());
+    double fan_out = static_cast<double>(p.weight.rows());
+    if (const auto* conv = dynamic_cast<const Conv2d*>(&layer)) {
+      const auto& o = conv->options();
+      fan_out = static_cast<double>(conv->out_channels() / o.groups * o.kernel[0] * o.kernel[1]);
+    }
+    const bool he = scheme == InitScheme::kHeNormal || scheme == InitScheme::kHeUniform;
+    const double variance = he ? 2.0 / fan_in : 2.0 / (fan_in + fan_out);
+    const bool normal = scheme == InitScheme::kHeNormal || scheme == InitScheme::kGlorotNormal;
+    const double scale = normal ? std::sqrt(variance) : std::sqrt(3.0 * variance);  // U(±a) has variance a²/3
+    for (Index i = 0; i < p.weight.size(); ++i) {
+      const double z = normal ? standard_normal(rng) : 2.0 * uniform01(rng) - 1.0;
+      p.weight.data()[i] = static_cast<Scalar>(scale * z);
+    }
+    p.bias.setZero();
+    layer.set_params(std::move(p));
+  }
+}
+
+double to_network_units(double raw, Index channel, const InputNormalization& n) {
+  return (raw - n.mean_of(channel)) / n.std_of(channel);
+}
+
+Tensor normalize_inputs(const Tensor& raw, const InputNormalization& n) {
+  LRP_CHECK(!raw.shape.empty(), "normalize_inputs: samples have an empty shape");
+  const Index channels = raw.shape[0];
+  n.validate(channels, "normalize_inputs");
+  Tensor out = raw;
+  if (n.is_identity()) return out;
+  const Index per_channel = numel(raw.shape) / channels;
+  for (Index r = 0; r < out.data.rows(); ++r)
+    for (Index c = 0; c < channels; ++c) {
+      const Scalar m = static_cast<Scalar>(n.mean_of(c));
+      const Scalar inv = static_cast<Scalar>(1.0 / n.std_of(c));
+      auto block = out.data.row(r).segment(c * per_channel, per_channel);
+      block.array() = (block.array() - m) * inv;
+    }
+  return out;
+}
+
+Model open_model(const std::string& path, const Registry& registry, std::uint64_t seed) {
+  std::ifstream in(path, std::ios::binary);
+  LRP_CHECK(in.good(), "model '", path, "': cannot open the file");
+  char magic[8] = {};
+  in.read(magic, sizeof magic);
+  const std::string head(magic, static_cast<std::size_t>(in.gcount()));
+  if (head == std::string("\x89HDF\r\n\x1a\n", 8)) return load_model(path, registry);
+  auto ends_with = [&](const std::string& suffix) {
+    return path.size() >= suffix.size() && path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  if (ends_with(".onnx")) return import_onnx(path, registry);
+  if (ends_with(".yaml") || ends_with(".yml")) {
+    Model model = build_model(read_model_spec(path, &registry), registry);
+    initialize_parameters(model.network, InitScheme::kHeNormal, seed);
+    model.provenance.source = "initialized (he_normal) from " + path;
+    model.provenance.seed = seed;
+    return model;
+  }
+  LRP_FAIL("model '", path, "': not an lrplab HDF5 model file (no HDF5 signature), and the name ends in neither ",
+           ".onnx nor .yaml/.yml");
+}
+
+}  // namespace lrp

@@ -1,0 +1,1526 @@
+// ONNX import: a sequential network exported by torch.onnx.export (opset 13) becomes a ModelSpec, built by
+// build_model() with the registry's layer kinds, and its weights are copied in.
+//
+// How the graph is read:
+//   * Initializers, Constant nodes, and nodes that compute from constants only (the small shape and pad
+//     subgraphs torch emits: Identity, Cast, Reshape, Concat, Slice, Transpose, Unsqueeze, Squeeze, Gather,
+//     ConstantOfShape, Add, Sub, Mul, Div) are evaluated here into constant tensors. Shape(x) of a tensor of the
+//     chain gives the symbolic batch size followed by unknown sizes; that is enough for the x.view(x.size(0), -1)
+//     idiom and is never used for anything but moving values around (an unknown or symbolic value used as a
+//     parameter or in arithmetic is an error).
+//   * Every other node is a step of the chain: its data input must be the previous step's output (the graph input
+//     for the first) and every other input must be a constant. Each step becomes one layer, except Pad (folded
+//     into the following Conv or AveragePool), Add after MatMul (the dense layer's bias) and a trailing
+//     Softmax/LogSoftmax (dropped: lrplab explains the logits).
+//   * An op, attribute, attribute value or data type outside what is listed here is an lrp::Error naming the
+//     file, the node (index in the graph and name) and the op.
+#include "lrp/error.hpp"
+#include "lrp/layers.hpp"
+#include "lrp/log.hpp"
+#include "lrp/model.hpp"
+#include "lrp/registry.hpp"
+
+#include <onnx/onnx_pb.h>  // Debian's libonnx-dev: the protobuf classes (compile cleanly under lrplab's warnings)
+
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <cctype>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <limits>
+#include <map>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace lrp {
+namespace {
+
+static_assert(std::endian::native == std::endian::little, "ONNX raw_data is little-endian; this host is not");
+
+const char* const kSupportedOps =
+    "Gemm, MatMul (+ Add bias), Conv, Relu, Tanh, Sigmoid, MaxPool, AveragePool, GlobalAveragePool, Pad (zero, "
+    "before Conv/AveragePool), Flatten, Reshape (to [batch, features]), BatchNormalization, Dropout, Identity, "
+    "a trailing Softmax/LogSoftmax, and constant subgraphs (Constant, Identity, Cast, Reshape, Concat, Slice, "
+    "Transpose, Unsqueeze, Squeeze, Gather, ConstantOfShape, Shape, Add, Sub, Mul, Div)";
+
+// ------------------------------------------------------------------------------------------ constant tensors
+
+// The value of an element of an integer tensor computed from Shape(x): the batch size (known only as "the
+// batch") or a size the importer does not track.
+constexpr char kKnown = 0, kBatch = 1, kUnknown = 2;
+
+struct Const {
+  int type = onnx::TensorProto_DataType_FLOAT;
+  std::vector<std::int64_t> dims;
+  std::vector<double> real;           // float32 / float64 values
+  std::vector<std::int64_t> integer;  // integer and bool values
+  std::vector<char> symbol;           // integer tensors from Shape(): per element (empty: all known)
+  std::string origin;                 // "initializer 'fc.weight'", "node 3 '/Constant' (Constant)"
+
+  bool is_real() const { return type == onnx::TensorProto_DataType_FLOAT || type == onnx::TensorProto_DataType_DOUBLE; }
+  std::size_t size() const { return is_real() ? real.size() : integer.size(); }
+  bool all_known() const {
+    return std::all_of(symbol.begin(), symbol.end(), [](char s) { return s == kKnown; });
+  }
+};
+
+// More elements than any tensor lrplab reads may hold (2^40): products saturate here, so that a corrupt shape
+// cannot overflow.
+constexpr std::int64_t kTooMany = std::int64_t{1} << 40;
+// The largest kernel size, stride, padding, dilation or group count accepted (a guard against corrupt files).
+constexpr std::int64_t kMaxSize = std::int64_t{1} << 20;
+// The most elements a constant subgraph result may have (shape and pad computations are tiny).
+constexpr std::int64_t kMaxFolded = std::int64_t{1} << 24;
+
+std::int64_t product(const std::vector<std::int64_t>& dims) {
+  std::int64_t n = 1;
+  for (std::int64_t d : dims) {
+    if (d == 0) return 0;
+    n = d > 0 && n <= kTooMany / d ? n * d : kTooMany;
+  }
+  return std::min(n, kTooMany);
+}
+
+std::string dims_string(const std::vector<std::int64_t>& dims) {
+  std::ostringstream out;
+  out << "[";
+  for (std::size_t k = 0; k < dims.size(); ++k) out << (k ? ", " : "") << dims[k];
+  out << "]";
+  return out.str();
+}
+
+std::string type_name(int type) {
+  if (!onnx::TensorProto_DataType_IsValid(type)) return "data type " + std::to_string(type);
+  std::string name = onnx::TensorProto_DataType_Name(static_cast<onnx::TensorProto_DataType>(type));
+  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (name == "float") return "float32";
+  if (name == "double") return "float64";
+  return name;
+}
+
+bool is_integer_type(int type) {
+  switch (type) {
+    case onnx::TensorProto_DataType_INT64:
+    case onnx::TensorProto_DataType_INT32:
+    case onnx::TensorProto_DataType_INT16:
+    case onnx::TensorProto_DataType_INT8:
+    case onnx::TensorProto_DataType_UINT8:
+    case onnx::TensorProto_DataType_UINT16:
+    case onnx::TensorProto_DataType_BOOL:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// A copy of `src` with new dims whose element k is src's element index[k].
+Const take(const Const& src, std::vector<std::int64_t> dims, const std::vector<std::int64_t>& index) {
+  Const out;
+  out.type = src.type;
+  out.dims = std::move(dims);
+  out.origin = src.origin;
+  if (src.is_real()) {
+    out.real.reserve(index.size());
+    for (std::int64_t i : index) out.real.push_back(src.real[static_cast<std::size_t>(i)]);
+  } else {
+    out.integer.reserve(index.size());
+    for (std::int64_t i : index) out.integer.push_back(src.integer[static_cast<std::size_t>(i)]);
+    if (!src.symbol.empty()) {
+      out.symbol.reserve(index.size());
+      for (std::int64_t i : index) out.symbol.push_back(src.symbol[static_cast<std::size_t>(i)]);
+    }
+  }
+  return out;
+}
+
+std::vector<std::int64_t> strides_of(const std::vector<std::int64_t>& dims) {
+  std::vector<std::int64_t> s(dims.size(), 1);
+  for (std::size_t a = dims.size(); a-- > 1;) s[a - 1] = s[a] * dims[a];
+  return s;
+}
+
+// For every output element (row-major over out_dims), its multi-index is handed to `source`, which returns the
+// flat source index.
+template <typename F>
+std::vector<std::int64_t> map_indices(const std::vector<std::int64_t>& out_dims, F source) {
+  const std::int64_t n = product(out_dims);
+  std::vector<std::int64_t> index;
+  index.reserve(static_cast<std::size_t>(std::max<std::int64_t>(n, 0)));
+  std::vector<std::int64_t> at(out_dims.size(), 0);
+  for (std::int64_t k = 0; k < n; ++k) {
+    index.push_back(source(at));
+    for (std::size_t a = at.size(); a-- > 0;) {
+      if (++at[a] < out_dims[a]) break;
+      at[a] = 0;
+    }
+  }
+  return index;
+}
+
+// ------------------------------------------------------------------------------------------------ the importer
+
+// What one chain step becomes.
+struct Step {
+  LayerSpec spec;
+  Matrix weight;     // size 0: none
+  Vector bias;       // size 0: none
+  Vector mean, var;  // batch norm statistics
+  int node = -1;     // graph index of the node that made it
+  std::string node_name;
+  std::int64_t flatten_features = -1;  // Reshape: the feature count the shape states (-1: inferred)
+};
+
+class Importer {
+ public:
+  Importer(std::string path, const onnx::ModelProto& model)
+      : path_(std::move(path)), model_(model), g_(model.graph()) {}
+
+  ModelSpec run(std::vector<Step>& steps);
+
+ private:
+  // ---- messages
+  std::string where() const { return "ONNX model '" + path_ + "'"; }
+  std::string node_ref(int i) const {
+    const onnx::NodeProto& n = g_.node(i);
+    return "node " + std::to_string(i) + " '" + n.name() + "' (" + n.op_type() + ")";
+  }
+  template <typename... Parts>
+  [[noreturn]] void fail_node(int i, const Parts&... parts) const {
+    LRP_FAIL(where(), ": ", node_ref(i), ": ", parts...);
+  }
+
+  // ---- constants
+  Const read_tensor(const onnx::TensorProto& t, const std::string& origin) const;
+  const Const* constant(const std::string& name) const {
+    const auto it = consts_.find(name);
+    return it == consts_.end() ? nullptr : &it->second;
+  }
+  const Const& constant_input(int i, int k, const char* what) const;
+  std::vector<std::int64_t> known_ints(int i, const Const& c, const char* what) const;
+  double real_scalar(int i, const Const& c, const char* what) const;
+  void fold(int i);
+  void constant_node(int i);
+
+  // ---- attributes
+  void check_attributes(int i, std::initializer_list<const char*> known) const;
+  const onnx::AttributeProto* attribute(int i, const char* name, onnx::AttributeProto_AttributeType type) const;
+  std::int64_t attr_int(int i, const char* name, std::int64_t fallback) const;
+  std::vector<std::int64_t> attr_ints(int i, const char* name, std::vector<std::int64_t> fallback) const;
+  // attr_ints for kernel sizes, strides, pads, dilations: each value must lie in [minimum, kMaxSize].
+  std::vector<std::int64_t> attr_sizes(int i, const char* name, std::vector<std::int64_t> fallback,
+                                       std::int64_t minimum) const;
+  double attr_float(int i, const char* name, double fallback) const;
+  std::string attr_string(int i, const char* name, const std::string& fallback) const;
+  void check_inputs(int i, int min_count, int max_count) const;
+  void check_single_output(int i) const;
+
+  // ---- the chain
+  void chain_step(int i);
+  std::string name_for(int i, const std::string& kind, std::initializer_list<std::string> tensors);
+  void emit(Step step);
+  void flush_matmul();
+  std::array<std::int64_t, 2> take_pending_pad();
+  void check_no_pending_pad(int i);
+
+  void gemm(int i);
+  void matmul(int i);
+  void add(int i);
+  void conv(int i);
+  void pool(int i, bool max);
+  void pad(int i);
+  void reshape(int i);
+  void batchnorm(int i);
+  void dropout(int i);
+
+  std::string path_;
+  const onnx::ModelProto& model_;
+  const onnx::GraphProto& g_;
+  std::map<std::string, Const> consts_;
+  std::map<std::string, std::int64_t> chain_rank_;  // tensors of the chain so far -> rank (with the batch axis)
+  std::map<std::string, std::vector<int>> consumers_;
+  std::string current_;  // the chain's current tensor
+  std::int64_t current_rank_ = 0;
+  std::optional<std::int64_t> static_batch_;
+  std::vector<Step> steps_;
+  std::set<std::string> used_names_;
+  std::optional<Step> pending_matmul_;  // a MatMul waiting for its Add bias
+  struct PendingPad {
+    int node;
+    std::array<std::int64_t, 2> pads;
+  };
+  std::optional<PendingPad> pending_pad_;
+  int dropped_softmax_ = -1;  // graph index of a dropped trailing Softmax/LogSoftmax
+  std::int64_t opset_ = 0;
+};
+
+// ---- constants
+
+Const Importer::read_tensor(const onnx::TensorProto& t, const std::string& origin) const {
+  Const c;
+  c.type = t.data_type();
+  c.origin = origin;
+  const std::string what = where() + ": " + origin;
+  LRP_CHECK(!(t.has_data_location() && t.data_location() == onnx::TensorProto_DataLocation_EXTERNAL), what,
+            " keeps its data in an external file, which lrplab does not read (save the model with its weights "
+            "inside the .onnx file)");
+  LRP_CHECK(!t.has_segment(), what, " is a segment of a tensor, which lrplab does not read");
+  for (std::int64_t d : t.dims()) {
+    LRP_CHECK(d >= 0, what, " has a negative dimension: ", d);
+    c.dims.push_back(d);
+  }
+  const std::int64_t n = product(c.dims);
+  LRP_CHECK(n < kTooMany, what, " has the implausible shape ", dims_string(c.dims), " (corrupt file?)");
+  std::size_t bytes = 0;
+  switch (c.type) {
+    case onnx::TensorProto_DataType_FLOAT:
+    case onnx::TensorProto_DataType_INT32:
+      bytes = 4;
+      break;
+    case onnx::TensorProto_DataType_DOUBLE:
+    case onnx::TensorProto_DataType_INT64:
+      bytes = 8;
+      break;
+    case onnx::TensorProto_DataType_INT16:
+    case onnx::TensorProto_DataType_UINT16:
+      bytes = 2;
+      break;
+    case onnx::TensorProto_DataType_INT8:
+    case onnx::TensorProto_DataType_UINT8:
+    case onnx::TensorProto_DataType_BOOL:
+      bytes = 1;
+      break;
+    default:
+      LRP_FAIL(what, " has data type ", type_name(c.type),
+               ", which lrplab does not import (weights must be float32 or float64; shapes integer)");
+  }
+  auto count_check = [&](std::size_t got) {
+    LRP_CHECK(static_cast<std::int64_t>(got) == n, what, " of shape ", dims_string(c.dims), " holds ", got,
+              " values instead of ", n, " (truncated or corrupt file?)");
+  };
+  if (t.has_raw_data()) {
+    const std::string& raw = t.raw_data();
+    LRP_CHECK(raw.size() == static_cast<std::size_t>(n) * bytes, what, " of shape ", dims_string(c.dims), " and type ",
+              type_name(c.type), " has ", raw.size(), " bytes of data instead of ", static_cast<std::size_t>(n) * bytes,
+              " (truncated or corrupt file?)");
+    const char* p = raw.data();
+    for (std::int64_t k = 0; k < n; ++k, p += bytes) {
+      switch (c.type) {
+        case onnx::TensorProto_DataType_FLOAT: {
+          float v;
+          std::memcpy(&v, p, 4);
+          c.real.push_back(v);
+          break;
+        }
+        case onnx::TensorProto_DataType_DOUBLE: {
+          double v;
+          std::memcpy(&v, p, 8);
+          c.real.push_back(v);
+          break;
+        }
+        case onnx::TensorProto_DataType_INT64: {
+          std::int64_t v;
+          std::memcpy(&v, p, 8);
+          c.integer.push_back(v);
+          break;
+        }
+        case onnx::TensorProto_DataType_INT32: {
+          std::int32_t v;
+          std::memcpy(&v, p, 4);
+          c.integer.push_back(v);
+          break;
+        }
+        case onnx::TensorProto_DataType_INT16: {
+          std::int16_t v;
+          std::memcpy(&v, p, 2);
+          c.integer.push_back(v);
+          break;
+        }
+        case onnx::TensorProto_DataType_UINT16: {
+          std::uint16_t v;
+          std::memcpy(&v, p, 2);
+          c.integer.push_back(v);
+          break;
+        }
+        case onnx::TensorProto_DataType_INT8:
+          c.integer.push_back(static_cast<std::int8_t>(*p));
+          break;
+        default:  // uint8, bool
+          c.integer.push_back(static_cast<unsigned char>(*p));
+          break;
+      }
+    }
+    return c;
+  }
+  switch (c.type) {
+    case onnx::TensorProto_DataType_FLOAT:
+      count_check(static_cast<std::size_t>(t.float_data_size()));
+      c.real.assign(t.float_data().begin(), t.float_data().end());
+      break;
+    case onnx::TensorProto_DataType_DOUBLE:
+      count_check(static_cast<std::size_t>(t.double_data_size()));
+      c.real.assign(t.double_data().begin(), t.double_data().end());
+      break;
+    case onnx::TensorProto_DataType_INT64:
+      count_check(static_cast<std::size_t>(t.int64_data_size()));
+      c.integer.assign(t.int64_data().begin(), t.int64_data().end());
+      break;
+    default:  // the narrower integer types and bool live in int32_data
+      count_check(static_cast<std::size_t>(t.int32_data_size()));
+      c.integer.assign(t.int32_data().begin(), t.int32_data().end());
+      break;
+  }
+  return c;
+}
+
+const Const& Importer::constant_input(int i, int k, const char* what) const {
+  const onnx::NodeProto& n = g_.node(i);
+  LRP_CHECK(k < n.input_size() && !n.input(k).empty(), where(), ": ", node_ref(i), ": the ", what, " (input ", k,
+            ") is missing");
+  const Const* c = constant(n.input(k));
+  if (c == nullptr) {
+    const bool computed = chain_rank_.count(n.input(k)) > 0;
+    fail_node(i, "the ", what, " (input ", k, " '", n.input(k), "') is ",
+              computed ? "computed from the data, not a constant: lrplab imports sequential models whose "
+                         "parameters are initializers or Constant nodes"
+                       : "neither an initializer nor the output of an earlier node");
+  }
+  return *c;
+}
+
+std::vector<std::int64_t> Importer::known_ints(int i, const Const& c, const char* what) const {
+  if (c.is_real()) fail_node(i, "the ", what, " must be an integer tensor, got ", type_name(c.type));
+  if (!c.all_known())
+    fail_node(i, "the ", what, " depends on the ",
+              std::find(c.symbol.begin(), c.symbol.end(), kBatch) != c.symbol.end() ? "batch size" : "data's shape",
+              ", which lrplab does not evaluate here");
+  return c.integer;
+}
+
+double Importer::real_scalar(int i, const Const& c, const char* what) const {
+  if (c.size() != 1) fail_node(i, "the ", what, " must be a single value, got shape ", dims_string(c.dims));
+  if (!c.all_known()) fail_node(i, "the ", what, " depends on the data's shape");
+  return c.is_real() ? c.real[0] : static_cast<double>(c.integer[0]);
+}
+
+// A float attribute as the shortest decimal that rounds to the same float (1e-5 stays 1e-5 in double, instead of
+// the float's 9.99999974737875e-06).
+double shortest_double(float f) {
+  if (!std::isfinite(f)) return f;
+  char buffer[64];
+  for (int precision = 1; precision <= 9; ++precision) {
+    std::snprintf(buffer, sizeof buffer, "%.*g", precision, static_cast<double>(f));
+    if (std::strtof(buffer, nullptr) == f) return std::strtod(buffer, nullptr);
+  }
+  return f;
+}
+
+void Importer::constant_node(int i) {
+  const onnx::NodeProto& n = g_.node(i);
+  check_attributes(i, {"value", "value_float", "value_floats", "value_int", "value_ints"});
+  check_inputs(i, 0, 0);
+  LRP_CHECK(n.output_size() == 1 && n.attribute_size() == 1, where(), ": ", node_ref(i),
+            ": expected one output and one value attribute");
+  const onnx::AttributeProto& a = n.attribute(0);
+  const std::string origin = node_ref(i);
+  Const c;
+  c.origin = origin;
+  if (a.name() == "value") {
+    LRP_CHECK(a.type() == onnx::AttributeProto_AttributeType_TENSOR, where(), ": ", origin,
+              ": attribute 'value' is not a tensor");
+    c = read_tensor(a.t(), origin);
+  } else if (a.name() == "value_float") {
+    c.type = onnx::TensorProto_DataType_FLOAT;
+    c.real = {a.f()};
+  } else if (a.name() == "value_floats") {
+    c.type = onnx::TensorProto_DataType_FLOAT;
+    c.real.assign(a.floats().begin(), a.floats().end());
+    c.dims = {static_cast<std::int64_t>(c.real.size())};
+  } else if (a.name() == "value_int") {
+    c.type = onnx::TensorProto_DataType_INT64;
+    c.integer = {a.i()};
+  } else {
+    c.type = onnx::TensorProto_DataType_INT64;
+    c.integer.assign(a.ints().begin(), a.ints().end());
+    c.dims = {static_cast<std::int64_t>(c.integer.size())};
+  }
+  consts_[n.output(0)] = std::move(c);
+}
+
+// Evaluates a node whose inputs are all constants (or Shape of a chain tensor).
+void Importer::fold(int i) {
+  const onnx::NodeProto& n = g_.node(i);
+  const std::string& op = n.op_type();
+  auto in = [&](int k) -> const Const& { return constant_input(i, k, "input"); };
+  auto has_input = [&](int k) { return k < n.input_size() && !n.input(k).empty(); };
+  auto limit = [&](const std::vector<std::int64_t>& dims) {
+    if (product(dims) > kMaxFolded)
+      fail_node(i, "computes a constant of shape ", dims_string(dims),
+                "; lrplab evaluates constant subgraphs of at most ", kMaxFolded, " elements");
+  };
+  Const out;
+  if (op == "Identity") {
+    check_attributes(i, {});
+    check_inputs(i, 1, 1);
+    out = in(0);
+  } else if (op == "Shape") {
+    check_attributes(i, {"start", "end"});
+    check_inputs(i, 1, 1);
+    const Const* of = constant(n.input(0));  // a constant's shape is known; a chain tensor's only its batch size
+    const auto r = of ? static_cast<std::int64_t>(of->dims.size()) : chain_rank_.at(n.input(0));
+    std::int64_t start = attr_int(i, "start", 0), end = attr_int(i, "end", r);
+    if (start < 0) start += r;
+    if (end < 0) end += r;
+    start = std::clamp<std::int64_t>(start, 0, r);
+    end = std::clamp<std::int64_t>(end, start, r);
+    out.type = onnx::TensorProto_DataType_INT64;
+    for (std::int64_t a = start; a < end; ++a) {
+      out.integer.push_back(of ? of->dims[static_cast<std::size_t>(a)] : 0);
+      out.symbol.push_back(of ? kKnown : a == 0 ? kBatch : kUnknown);
+    }
+    if (of) out.symbol.clear();
+    out.dims = {end - start};
+  } else if (op == "Cast") {
+    check_attributes(i, {"to"});
+    check_inputs(i, 1, 1);
+    const Const& x = in(0);
+    const auto to = static_cast<int>(attr_int(i, "to", -1));
+    out.dims = x.dims;
+    out.type = to;
+    if (to == onnx::TensorProto_DataType_FLOAT || to == onnx::TensorProto_DataType_DOUBLE) {
+      if (!x.all_known()) fail_node(i, "casts a shape that depends on the data to ", type_name(to));
+      if (x.is_real())
+        out.real = x.real;
+      else
+        out.real.assign(x.integer.begin(), x.integer.end());
+      if (to == onnx::TensorProto_DataType_FLOAT)
+        for (double& v : out.real) v = static_cast<float>(v);
+    } else if (is_integer_type(to)) {
+      out.symbol = x.symbol;
+      if (x.is_real()) {
+        for (double v : x.real) {
+          if (!(std::abs(v) < 9.2e18)) fail_node(i, "casts ", v, " to an integer");
+          out.integer.push_back(static_cast<std::int64_t>(std::trunc(v)));
+        }
+      } else {
+        out.integer = x.integer;
+      }
+      if (to == onnx::TensorProto_DataType_BOOL)
+        for (std::int64_t& v : out.integer) v = v != 0;
+    } else {
+      fail_node(i, "casts to ", type_name(to), ", which lrplab does not evaluate");
+    }
+  } else if (op == "Reshape") {
+    check_attributes(i, {"allowzero"});
+    check_inputs(i, 2, 2);
+    const Const& x = in(0);
+    std::vector<std::int64_t> shape = known_ints(i, in(1), "shape");
+    const bool allowzero = attr_int(i, "allowzero", 0) != 0;
+    std::int64_t known = 1, infer = -1;
+    for (std::size_t a = 0; a < shape.size(); ++a) {
+      if (shape[a] == 0 && !allowzero) {
+        if (a >= x.dims.size()) fail_node(i, "shape ", dims_string(shape), " copies a dimension the input lacks");
+        shape[a] = x.dims[a];
+      }
+      if (shape[a] == -1) {
+        if (infer >= 0) fail_node(i, "shape ", dims_string(shape), " has more than one -1");
+        infer = static_cast<std::int64_t>(a);
+      } else if (shape[a] < 0) {
+        fail_node(i, "shape ", dims_string(shape), " has a negative size");
+      } else {
+        known = product({known, shape[a]});  // saturates: a corrupt size cannot overflow
+      }
+    }
+    const auto total = static_cast<std::int64_t>(x.size());
+    if (infer >= 0) {
+      if (known == 0 || total % known != 0) fail_node(i, "cannot reshape ", total, " values to ", dims_string(shape));
+      shape[static_cast<std::size_t>(infer)] = total / known;
+    }
+    if (product(shape) != total) fail_node(i, "cannot reshape ", total, " values to ", dims_string(shape));
+    out = x;
+    out.dims = shape;
+  } else if (op == "Concat") {
+    check_attributes(i, {"axis"});
+    LRP_CHECK(n.input_size() >= 1, where(), ": ", node_ref(i), ": no inputs");
+    const Const& first = in(0);
+    const auto r = static_cast<std::int64_t>(first.dims.size());
+    std::int64_t axis = attr_int(i, "axis", 0);
+    if (axis < 0) axis += r;
+    if (axis < 0 || axis >= r) fail_node(i, "axis ", attr_int(i, "axis", 0), " is out of range for rank ", r);
+    // Concatenate by stacking the flat values: outer blocks along axes < axis.
+    out.type = first.type;
+    out.dims = first.dims;
+    out.dims[static_cast<std::size_t>(axis)] = 0;
+    std::vector<const Const*> parts;
+    bool symbolic = false;
+    for (int k = 0; k < n.input_size(); ++k) {
+      const Const& p = in(k);
+      if (p.is_real() != first.is_real() || p.dims.size() != first.dims.size())
+        fail_node(i, "inputs of different types or ranks");
+      for (std::size_t a = 0; a < p.dims.size(); ++a)
+        if (a != static_cast<std::size_t>(axis) && p.dims[a] != first.dims[a])
+          fail_node(i, "inputs of shapes ", dims_string(first.dims), " and ", dims_string(p.dims),
+                    " do not concatenate");
+      out.dims[static_cast<std::size_t>(axis)] += p.dims[static_cast<std::size_t>(axis)];
+      symbolic = symbolic || !p.symbol.empty();
+      parts.push_back(&p);
+    }
+    std::int64_t outer = 1, inner = 1;
+    for (std::int64_t a = 0; a < axis; ++a) outer *= first.dims[static_cast<std::size_t>(a)];
+    for (std::int64_t a = axis + 1; a < r; ++a) inner *= first.dims[static_cast<std::size_t>(a)];
+    for (std::int64_t o = 0; o < outer; ++o) {
+      for (const Const* p : parts) {
+        const std::int64_t block = p->dims[static_cast<std::size_t>(axis)] * inner;
+        for (std::int64_t k = o * block; k < (o + 1) * block; ++k) {
+          const auto kk = static_cast<std::size_t>(k);
+          if (first.is_real()) {
+            out.real.push_back(p->real[kk]);
+          } else {
+            out.integer.push_back(p->integer[kk]);
+            if (symbolic) out.symbol.push_back(p->symbol.empty() ? kKnown : p->symbol[kk]);
+          }
+        }
+      }
+    }
+  } else if (op == "Slice") {
+    check_attributes(i, {});
+    check_inputs(i, 3, 5);
+    const Const& x = in(0);
+    const auto r = static_cast<std::int64_t>(x.dims.size());
+    const std::vector<std::int64_t> starts = known_ints(i, in(1), "starts");
+    const std::vector<std::int64_t> ends = known_ints(i, in(2), "ends");
+    std::vector<std::int64_t> axes, steps;
+    if (has_input(3)) {
+      axes = known_ints(i, in(3), "axes");
+    } else {
+      for (std::size_t a = 0; a < starts.size(); ++a) axes.push_back(static_cast<std::int64_t>(a));
+    }
+    if (has_input(4))
+      steps = known_ints(i, in(4), "steps");
+    else
+      steps.assign(starts.size(), 1);
+    if (ends.size() != starts.size() || axes.size() != starts.size() || steps.size() != starts.size())
+      fail_node(i, "starts, ends, axes and steps differ in length");
+    std::vector<std::int64_t> first(x.dims.size(), 0), step(x.dims.size(), 1), dims = x.dims;
+    for (std::size_t k = 0; k < starts.size(); ++k) {
+      std::int64_t a = axes[k];
+      if (a < 0) a += r;
+      if (a < 0 || a >= r) fail_node(i, "axis ", axes[k], " is out of range for rank ", r);
+      const std::int64_t d = x.dims[static_cast<std::size_t>(a)];
+      const std::int64_t s = steps[k];
+      if (s == 0 || s == std::numeric_limits<std::int64_t>::min()) fail_node(i, "a step of ", s);
+      std::int64_t b = starts[k], e = ends[k];
+      if (b < 0) b += d;
+      if (e < 0) e += d;
+      std::int64_t count = 0;
+      if (s > 0) {
+        b = std::clamp<std::int64_t>(b, 0, d);
+        e = std::clamp<std::int64_t>(e, 0, d);
+        count = e > b ? (e - b - 1) / s + 1 : 0;
+      } else {
+        b = std::clamp<std::int64_t>(b, 0, d - 1);
+        e = std::clamp<std::int64_t>(e, -1, d - 1);
+        count = b > e ? (b - e - 1) / (-s) + 1 : 0;
+      }
+      first[static_cast<std::size_t>(a)] = b;
+      step[static_cast<std::size_t>(a)] = s;
+      dims[static_cast<std::size_t>(a)] = count;
+    }
+    limit(dims);
+    const std::vector<std::int64_t> stride = strides_of(x.dims);
+    out = take(x, dims, map_indices(dims, [&](const std::vector<std::int64_t>& at) {
+                 std::int64_t src = 0;
+                 for (std::size_t a = 0; a < at.size(); ++a) src += (first[a] + at[a] * step[a]) * stride[a];
+                 return src;
+               }));
+  } else if (op == "Transpose") {
+    check_attributes(i, {"perm"});
+    check_inputs(i, 1, 1);
+    const Const& x = in(0);
+    std::vector<std::int64_t> reversed;
+    for (std::size_t a = x.dims.size(); a-- > 0;) reversed.push_back(static_cast<std::int64_t>(a));
+    const std::vector<std::int64_t> perm = attr_ints(i, "perm", reversed);
+    if (perm.size() != x.dims.size()) fail_node(i, "perm ", dims_string(perm), " does not fit rank ", x.dims.size());
+    std::vector<std::int64_t> dims;
+    for (std::int64_t p : perm) {
+      if (p < 0 || p >= static_cast<std::int64_t>(x.dims.size())) fail_node(i, "invalid perm ", dims_string(perm));
+      dims.push_back(x.dims[static_cast<std::size_t>(p)]);
+    }
+    const std::vector<std::int64_t> stride = strides_of(x.dims);
+    out = take(x, dims, map_indices(dims, [&](const std::vector<std::int64_t>& at) {
+                 std::int64_t src = 0;
+                 for (std::size_t a = 0; a < at.size(); ++a) src += at[a] * stride[static_cast<std::size_t>(perm[a])];
+                 return src;
+               }));
+  } else if (op == "Unsqueeze" || op == "Squeeze") {
+    check_attributes(i, {"axes"});
+    check_inputs(i, 1, 2);
+    const Const& x = in(0);
+    std::vector<std::int64_t> axes =
+        has_input(1) ? known_ints(i, in(1), "axes") : attr_ints(i, "axes", std::vector<std::int64_t>{});
+    out = x;
+    if (op == "Unsqueeze") {
+      const auto r = static_cast<std::int64_t>(x.dims.size() + axes.size());
+      for (std::int64_t& a : axes) a = a < 0 ? a + r : a;
+      std::sort(axes.begin(), axes.end());
+      std::vector<std::int64_t> dims;
+      std::size_t next = 0;
+      for (std::int64_t a = 0; a < r; ++a) {
+        if (std::binary_search(axes.begin(), axes.end(), a)) {
+          dims.push_back(1);
+        } else {
+          if (next >= x.dims.size()) fail_node(i, "invalid axes");
+          dims.push_back(x.dims[next++]);
+        }
+      }
+      out.dims = dims;
+    } else {
+      const auto r = static_cast<std::int64_t>(x.dims.size());
+      for (std::int64_t& a : axes) a = a < 0 ? a + r : a;
+      std::vector<std::int64_t> dims;
+      for (std::int64_t a = 0; a < r; ++a) {
+        const std::int64_t d = x.dims[static_cast<std::size_t>(a)];
+        const bool listed = std::find(axes.begin(), axes.end(), a) != axes.end();
+        if (listed && d != 1) fail_node(i, "squeezes axis ", a, " of size ", d);
+        if (!(listed || (axes.empty() && d == 1))) dims.push_back(d);
+      }
+      out.dims = dims;
+    }
+  } else if (op == "Gather") {
+    check_attributes(i, {"axis"});
+    check_inputs(i, 2, 2);
+    const Const& x = in(0);
+    const std::vector<std::int64_t> indices = known_ints(i, in(1), "indices");
+    const std::vector<std::int64_t> index_dims = in(1).dims;
+    const auto r = static_cast<std::int64_t>(x.dims.size());
+    std::int64_t axis = attr_int(i, "axis", 0);
+    if (axis < 0) axis += r;
+    if (axis < 0 || axis >= r) fail_node(i, "axis ", attr_int(i, "axis", 0), " is out of range for rank ", r);
+    const std::int64_t d = x.dims[static_cast<std::size_t>(axis)];
+    std::vector<std::int64_t> dims(x.dims.begin(), x.dims.begin() + axis);
+    dims.insert(dims.end(), index_dims.begin(), index_dims.end());
+    dims.insert(dims.end(), x.dims.begin() + axis + 1, x.dims.end());
+    limit(dims);
+    const std::vector<std::int64_t> stride = strides_of(x.dims);
+    const std::vector<std::int64_t> index_stride = strides_of(index_dims);
+    const auto q = static_cast<std::size_t>(index_dims.size());
+    out = take(x, dims, map_indices(dims, [&](const std::vector<std::int64_t>& at) {
+                 std::int64_t src = 0;
+                 const auto ax = static_cast<std::size_t>(axis);
+                 for (std::size_t a = 0; a < ax; ++a) src += at[a] * stride[a];
+                 std::int64_t flat = 0;
+                 for (std::size_t a = 0; a < q; ++a) flat += at[ax + a] * index_stride[a];
+                 std::int64_t j = indices[static_cast<std::size_t>(flat)];
+                 if (j < 0) j += d;
+                 if (j < 0 || j >= d)
+                   fail_node(i, "index ", indices[static_cast<std::size_t>(flat)], " is out of range");
+                 src += j * stride[ax];
+                 for (std::size_t a = ax + 1; a < x.dims.size(); ++a) src += at[a + q - 1] * stride[a];
+                 return src;
+               }));
+  } else if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div") {
+    // Arithmetic on constants (torch's pad subgraphs without constant folding), with numpy broadcasting.
+    check_attributes(i, {});
+    check_inputs(i, 2, 2);
+    const Const& a = in(0);
+    const Const& b = in(1);
+    if (!a.all_known() || !b.all_known())
+      fail_node(i, "computes with the data's shape, which lrplab does not evaluate");
+    if (a.is_real() != b.is_real()) fail_node(i, "mixes ", type_name(a.type), " and ", type_name(b.type));
+    const std::size_t r = std::max(a.dims.size(), b.dims.size());
+    auto padded = [&](const std::vector<std::int64_t>& d) {
+      std::vector<std::int64_t> p(r - d.size(), 1);
+      p.insert(p.end(), d.begin(), d.end());
+      return p;
+    };
+    const std::vector<std::int64_t> da = padded(a.dims), db = padded(b.dims);
+    std::vector<std::int64_t> dims(r);
+    for (std::size_t k = 0; k < r; ++k) {
+      if (da[k] != db[k] && da[k] != 1 && db[k] != 1)
+        fail_node(i, "shapes ", dims_string(a.dims), " and ", dims_string(b.dims), " do not broadcast");
+      dims[k] = da[k] == 1 ? db[k] : da[k];
+    }
+    limit(dims);
+    auto source = [&](const std::vector<std::int64_t>& d) {
+      const std::vector<std::int64_t> stride = strides_of(d);
+      return map_indices(dims, [&](const std::vector<std::int64_t>& at) {
+        std::int64_t src = 0;
+        for (std::size_t k = 0; k < r; ++k) src += (d[k] == 1 ? 0 : at[k]) * stride[k];
+        return src;
+      });
+    };
+    const std::vector<std::int64_t> ia = source(da), ib = source(db);
+    out.type = a.type;
+    out.dims = dims;
+    for (std::size_t k = 0; k < ia.size(); ++k) {
+      const auto ka = static_cast<std::size_t>(ia[k]), kb = static_cast<std::size_t>(ib[k]);
+      if (a.is_real()) {
+        const double x = a.real[ka], y = b.real[kb];
+        double v = op == "Add" ? x + y : op == "Sub" ? x - y : op == "Mul" ? x * y : x / y;
+        if (a.type == onnx::TensorProto_DataType_FLOAT) v = static_cast<float>(v);
+        out.real.push_back(v);
+      } else {
+        const std::int64_t x = a.integer[ka], y = b.integer[kb];
+        if (op == "Div" && (y == 0 || (y == -1 && x == std::numeric_limits<std::int64_t>::min())))
+          fail_node(i, "divides ", x, " by ", y);
+        std::int64_t v = 0;
+        const bool overflow = op == "Add"   ? __builtin_add_overflow(x, y, &v)
+                              : op == "Sub" ? __builtin_sub_overflow(x, y, &v)
+                              : op == "Mul" ? __builtin_mul_overflow(x, y, &v)
+                                            : (v = x / y, false);
+        if (overflow) fail_node(i, "overflows computing with ", x, " and ", y);
+        out.integer.push_back(v);
+      }
+    }
+  } else if (op == "ConstantOfShape") {
+    check_attributes(i, {"value"});
+    check_inputs(i, 1, 1);
+    const std::vector<std::int64_t> dims = known_ints(i, in(0), "shape");
+    for (std::int64_t d : dims)
+      if (d < 0) fail_node(i, "negative size in shape ", dims_string(dims));
+    limit(dims);
+    Const value;
+    value.type = onnx::TensorProto_DataType_FLOAT;
+    value.real = {0.0};
+    if (const onnx::AttributeProto* a = attribute(i, "value", onnx::AttributeProto_AttributeType_TENSOR))
+      value = read_tensor(a->t(), node_ref(i) + " attribute 'value'");
+    if (value.size() != 1) fail_node(i, "the value must hold one element");
+    out = take(value, dims, std::vector<std::int64_t>(static_cast<std::size_t>(product(dims)), 0));
+  } else {
+    fail_node(i, "has op ", op,
+              ", which lrplab does not import (here computed from constants only); supported: ", kSupportedOps);
+  }
+  check_single_output(i);
+  out.origin = node_ref(i);
+  consts_[n.output(0)] = std::move(out);
+}
+
+// ---- attributes
+
+void Importer::check_attributes(int i, std::initializer_list<const char*> known) const {
+  for (const onnx::AttributeProto& a : g_.node(i).attribute()) {
+    const bool ok = std::any_of(known.begin(), known.end(), [&](const char* k) { return a.name() == k; });
+    if (!ok) {
+      std::string list;
+      for (const char* k : known) list += std::string(list.empty() ? "" : ", ") + k;
+      fail_node(i, "has attribute '", a.name(), "', which lrplab does not import",
+                list.empty() ? std::string(" (it takes none)") : " (it reads: " + list + ")");
+    }
+  }
+}
+
+const onnx::AttributeProto* Importer::attribute(int i, const char* name,
+                                                onnx::AttributeProto_AttributeType type) const {
+  for (const onnx::AttributeProto& a : g_.node(i).attribute()) {
+    if (a.name() != name) continue;
+    if (a.type() != type)
+      fail_node(i, "attribute '", name, "' has type ", onnx::AttributeProto_AttributeType_Name(a.type()), ", expected ",
+                onnx::AttributeProto_AttributeType_Name(type));
+    return &a;
+  }
+  return nullptr;
+}
+
+std::int64_t Importer::attr_int(int i, const char* name, std::int64_t fallback) const {
+  const onnx::AttributeProto* a = attribute(i, name, onnx::AttributeProto_AttributeType_INT);
+  return a ? a->i() : fallback;
+}
+
+std::vector<std::int64_t> Importer::attr_ints(int i, const char* name, std::vector<std::int64_t> fallback) const {
+  const onnx::AttributeProto* a = attribute(i, name, onnx::AttributeProto_AttributeType_INTS);
+  return a ? std::vector<std::int64_t>(a->ints().begin(), a->ints().end()) : fallback;
+}
+
+std::vector<std::int64_t> Importer::attr_sizes(int i, const char* name, std::vector<std::int64_t> fallback,
+                                               std::int64_t minimum) const {
+  std::vector<std::int64_t> v = attr_ints(i, name, std::move(fallback));
+  for (std::int64_t x : v)
+    if (x < minimum || x > kMaxSize)
+      fail_node(i, "attribute '", name, "' ", dims_string(v), " holds a value outside [", minimum, ", ", kMaxSize, "]");
+  return v;
+}
+
+double Importer::attr_float(int i, const char* name, double fallback) const {
+  const onnx::AttributeProto* a = attribute(i, name, onnx::AttributeProto_AttributeType_FLOAT);
+  return a ? shortest_double(a->f()) : fallback;
+}
+
+std::string Importer::attr_string(int i, const char* name, const std::string& fallback) const {
+  const onnx::AttributeProto* a = attribute(i, name, onnx::AttributeProto_AttributeType_STRING);
+  return a ? a->s() : fallback;
+}
+
+void Importer::check_inputs(int i, int min_count, int max_count) const {
+  const onnx::NodeProto& n = g_.node(i);
+  int last = n.input_size();
+  while (last > 0 && n.input(last - 1).empty()) --last;  // trailing optional inputs left out
+  if (last < min_count || last > max_count)
+    fail_node(i, "has ", last, " inputs; lrplab imports it with ", min_count,
+              min_count == max_count ? std::string() : " to " + std::to_string(max_count));
+}
+
+// Every output but the first must be unused (Dropout's mask, MaxPool's indices).
+void Importer::check_single_output(int i) const {
+  const onnx::NodeProto& n = g_.node(i);
+  LRP_CHECK(n.output_size() >= 1 && !n.output(0).empty(), where(), ": ", node_ref(i), ": has no output");
+  for (int k = 1; k < n.output_size(); ++k) {
+    const std::string& o = n.output(k);
+    if (o.empty()) continue;
+    bool used = consumers_.count(o) > 0;
+    for (const onnx::ValueInfoProto& v : g_.output()) used = used || v.name() == o;
+    if (used) fail_node(i, "output ", k, " '", o, "' is used; lrplab imports only the first output");
+  }
+}
+
+// ---- layer names
+
+// "conv1.weight" -> "conv1", "features.0.weight" -> "features.0"; "" for torch's generated names ("onnx::Conv_61")
+// and names without a '.'.
+std::string name_from_parameter(const std::string& tensor) {
+  if (tensor.rfind("onnx::", 0) == 0) return "";
+  const auto dot = tensor.rfind('.');
+  if (dot == std::string::npos || dot == 0) return "";
+  return tensor.substr(0, dot);
+}
+
+// "/conv1/Conv" -> "conv1", "/features/features.0/Conv" -> "features.0", "/Reshape_1" -> "Reshape_1".
+std::string name_from_node(const onnx::NodeProto& n) {
+  std::vector<std::string> parts;
+  std::stringstream in(n.name());
+  for (std::string p; std::getline(in, p, '/');)
+    if (!p.empty()) parts.push_back(p);
+  if (parts.size() >= 2 && parts.back().rfind(n.op_type(), 0) == 0) parts.pop_back();
+  std::string name = parts.empty() ? "" : parts.back();
+  for (char& c : name)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-')) c = '_';
+  return name;
+}
+
+std::string Importer::name_for(int i, const std::string& kind, std::initializer_list<std::string> tensors) {
+  std::string name;
+  for (const std::string& t : tensors)
+    if (name.empty()) name = name_from_parameter(t);
+  if (name.empty()) name = name_from_node(g_.node(i));
+  if (name.empty()) name = kind + std::to_string(steps_.size() + (pending_matmul_ ? 1 : 0));
+  std::string unique = name;
+  for (int k = 2; used_names_.count(unique); ++k) unique = name + "_" + std::to_string(k);
+  used_names_.insert(unique);
+  return unique;
+}
+
+// ---- chain
+
+void Importer::emit(Step step) {
+  flush_matmul();
+  steps_.push_back(std::move(step));
+}
+
+void Importer::flush_matmul() {
+  if (!pending_matmul_) return;
+  steps_.push_back(std::move(*pending_matmul_));
+  pending_matmul_.reset();
+}
+
+std::array<std::int64_t, 2> Importer::take_pending_pad() {
+  if (!pending_pad_) return {0, 0};
+  const auto pads = pending_pad_->pads;
+  pending_pad_.reset();
+  return pads;
+}
+
+void Importer::check_no_pending_pad(int i) {
+  if (!pending_pad_) return;
+  const int p = pending_pad_->node;
+  LRP_FAIL(where(), ": ", node_ref(p),
+           ": zero padding is imported only when a Conv or AveragePool follows (it "
+           "becomes their padding), but ",
+           i >= 0 ? node_ref(i) + " follows" : std::string("it is the last node"));
+}
+
+Vector to_vector(const std::vector<double>& v) {
+  Vector out(static_cast<Index>(v.size()));
+  for (std::size_t k = 0; k < v.size(); ++k) out[static_cast<Index>(k)] = static_cast<Scalar>(v[k]);
+  return out;
+}
+
+void Importer::gemm(int i) {
+  check_attributes(i, {"alpha", "beta", "transA", "transB"});
+  check_inputs(i, 2, 3);
+  const onnx::NodeProto& n = g_.node(i);
+  if (attr_float(i, "alpha", 1.0) != 1.0 || attr_float(i, "beta", 1.0) != 1.0)
+    fail_node(i, "alpha = ", attr_float(i, "alpha", 1.0), " and beta = ", attr_float(i, "beta", 1.0),
+              "; lrplab imports Gemm with alpha = beta = 1");
+  if (attr_int(i, "transA", 0) != 0) fail_node(i, "transA = 1; lrplab imports Gemm with transA = 0");
+  const std::int64_t trans_b = attr_int(i, "transB", 0);
+  const Const& b = constant_input(i, 1, "weight");
+  if (!b.is_real() || b.dims.size() != 2)
+    fail_node(i, "the weight must be a 2-d float tensor, got ", dims_string(b.dims));
+  const std::int64_t out = trans_b ? b.dims[0] : b.dims[1];
+  const std::int64_t in = trans_b ? b.dims[1] : b.dims[0];
+  Step s;
+  s.weight.resize(out, in);
+  for (std::int64_t r = 0; r < out; ++r)
+    for (std::int64_t c = 0; c < in; ++c)
+      s.weight(r, c) = static_cast<Scalar>(b.real[static_cast<std::size_t>(trans_b ? r * in + c : c * out + r)]);
+  const bool has_bias = n.input_size() > 2 && !n.input(2).empty();
+  if (has_bias) {
+    const Const& c = constant_input(i, 2, "bias");
+    const bool vector_like = c.dims.size() <= 1 || (c.dims.size() == 2 && c.dims[0] == 1);
+    if (!c.is_real() || !vector_like || (static_cast<std::int64_t>(c.size()) != out && c.size() != 1))
+      fail_node(i, "the bias C has shape ", dims_string(c.dims), "; lrplab imports a bias of ", out, " values");
+    s.bias = c.size() == 1 ? Vector::Constant(out, static_cast<Scalar>(c.real[0])) : to_vector(c.real);
+  }
+  s.spec.kind = "dense";
+  s.spec.params = ParamMap{
+      {"in", {static_cast<double>(in)}}, {"out", {static_cast<double>(out)}}, {"bias", {has_bias ? 1.0 : 0.0}}};
+  s.spec.name = name_for(i, "dense", {n.input(1), has_bias ? n.input(2) : std::string()});
+  s.node = i;
+  emit(std::move(s));
+}
+
+void Importer::matmul(int i) {
+  check_attributes(i, {});
+  check_inputs(i, 2, 2);
+  const onnx::NodeProto& n = g_.node(i);
+  const Const& w = constant_input(i, 1, "weight");
+  if (!w.is_real() || w.dims.size() != 2)
+    fail_node(i, "the weight must be a 2-d float tensor [in, out], got ", dims_string(w.dims));
+  const std::int64_t in = w.dims[0], out = w.dims[1];
+  Step s;
+  s.weight.resize(out, in);  // transposed into lrplab's [out, in]
+  for (std::int64_t r = 0; r < out; ++r)
+    for (std::int64_t c = 0; c < in; ++c)
+      s.weight(r, c) = static_cast<Scalar>(w.real[static_cast<std::size_t>(c * out + r)]);
+  s.spec.kind = "dense";
+  s.spec.params = ParamMap{{"in", {static_cast<double>(in)}}, {"out", {static_cast<double>(out)}}, {"bias", {0.0}}};
+  s.node = i;
+  flush_matmul();
+  s.spec.name = name_for(i, "dense", {n.input(1)});
+  pending_matmul_ = std::move(s);
+}
+
+// Add after a MatMul: its bias (the layer's name comes from the bias when the weight gave none).
+void Importer::add(int i) {
+  check_attributes(i, {});
+  check_inputs(i, 2, 2);
+  const onnx::NodeProto& n = g_.node(i);
+  const int k = n.input(0) == current_ ? 1 : 0;
+  if (!pending_matmul_) fail_node(i, "lrplab imports Add only as the bias of the MatMul right before it (x @ W + b)");
+  const Const& b = constant_input(i, k, "bias");
+  Step& s = *pending_matmul_;
+  const Index out = s.weight.rows();
+  const bool vector_like = b.dims.size() <= 1 || (b.dims.size() == 2 && b.dims[0] == 1);
+  if (!b.is_real() || !vector_like || (static_cast<Index>(b.size()) != out && b.size() != 1))
+    fail_node(i, "the bias has shape ", dims_string(b.dims), "; lrplab imports a bias of ", out,
+              " values after the MatMul");
+  s.bias = b.size() == 1 ? Vector::Constant(out, static_cast<Scalar>(b.real[0])) : to_vector(b.real);
+  s.spec.params.set("bias", 1.0);
+  const onnx::NodeProto& mm = g_.node(s.node);
+  if (name_from_parameter(mm.input(1)).empty() && !name_from_parameter(n.input(k)).empty()) {
+    used_names_.erase(s.spec.name);
+    s.spec.name.clear();
+    const std::string base = name_from_parameter(n.input(k));
+    std::string unique = base;
+    for (int m = 2; used_names_.count(unique); ++m) unique = base + "_" + std::to_string(m);
+    used_names_.insert(unique);
+    s.spec.name = unique;
+  }
+  flush_matmul();
+}
+
+void Importer::conv(int i) {
+  check_attributes(i, {"auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"});
+  check_inputs(i, 2, 3);
+  const onnx::NodeProto& n = g_.node(i);
+  const std::string auto_pad = attr_string(i, "auto_pad", "NOTSET");
+  if (auto_pad != "NOTSET") fail_node(i, "auto_pad = ", auto_pad, "; lrplab imports Conv with explicit pads (NOTSET)");
+  const Const& w = constant_input(i, 1, "weight");
+  if (!w.is_real() || w.dims.size() != 4)
+    fail_node(i, "the weight has shape ", dims_string(w.dims),
+              "; lrplab imports 2-d convolutions (weight [out, in/groups, kh, kw])");
+  const std::vector<std::int64_t> kernel = attr_sizes(i, "kernel_shape", {w.dims[2], w.dims[3]}, 1);
+  if (kernel != std::vector<std::int64_t>{w.dims[2], w.dims[3]})
+    fail_node(i, "kernel_shape ", dims_string(kernel), " does not match the weight ", dims_string(w.dims));
+  const std::vector<std::int64_t> strides = attr_sizes(i, "strides", {1, 1}, 1);
+  const std::vector<std::int64_t> dilations = attr_sizes(i, "dilations", {1, 1}, 1);
+  const std::vector<std::int64_t> pads = attr_sizes(i, "pads", {0, 0, 0, 0}, 0);
+  if (strides.size() != 2 || dilations.size() != 2 || pads.size() != 4)
+    fail_node(i, "strides, dilations or pads do not describe a 2-d convolution");
+  if (pads[0] != pads[2] || pads[1] != pads[3])
+    fail_node(i, "pads ", dims_string(pads),
+              " (begin h, w, end h, w) are asymmetric; lrplab imports symmetric "
+              "zero padding only");
+  const std::int64_t groups = attr_int(i, "group", 1);
+  if (groups < 1 || groups > kMaxSize) fail_node(i, "group = ", groups, " is outside [1, ", kMaxSize, "]");
+  const std::array<std::int64_t, 2> extra = take_pending_pad();
+  const bool has_bias = n.input_size() > 2 && !n.input(2).empty();
+  Step s;
+  const std::int64_t out = w.dims[0];
+  const std::int64_t cols = w.dims[1] * w.dims[2] * w.dims[3];
+  s.weight.resize(out, cols);
+  for (std::int64_t k = 0; k < out * cols; ++k)
+    s.weight.data()[k] = static_cast<Scalar>(w.real[static_cast<std::size_t>(k)]);
+  if (has_bias) {
+    const Const& b = constant_input(i, 2, "bias");
+    if (!b.is_real() || static_cast<std::int64_t>(b.size()) != out)
+      fail_node(i, "the bias has shape ", dims_string(b.dims), ", expected [", out, "]");
+    s.bias = to_vector(b.real);
+  }
+  auto pair = [](std::int64_t a, std::int64_t b) { return ParamValue{static_cast<double>(a), static_cast<double>(b)}; };
+  s.spec.kind = "conv2d";
+  s.spec.params = ParamMap{{"in_channels", {static_cast<double>(w.dims[1] * groups)}},
+                           {"out_channels", {static_cast<double>(out)}},
+                           {"kernel", pair(kernel[0], kernel[1])},
+                           {"stride", pair(strides[0], strides[1])},
+                           {"padding", pair(pads[0] + extra[0], pads[1] + extra[1])},
+                           {"dilation", pair(dilations[0], dilations[1])},
+                           {"groups", {static_cast<double>(groups)}},
+                           {"bias", {has_bias ? 1.0 : 0.0}}};
+  s.spec.name = name_for(i, "conv2d", {n.input(1), has_bias ? n.input(2) : std::string()});
+  s.node = i;
+  emit(std::move(s));
+}
+
+void Importer::pool(int i, bool max) {
+  if (max)
+    check_attributes(i, {"auto_pad", "ceil_mode", "dilations", "kernel_shape", "pads", "storage_order", "strides"});
+  else
+    check_attributes(i, {"auto_pad", "ceil_mode", "count_include_pad", "kernel_shape", "pads", "strides"});
+  check_inputs(i, 1, 1);
+  const std::string auto_pad = attr_string(i, "auto_pad", "NOTSET");
+  if (auto_pad != "NOTSET")
+    fail_node(i, "auto_pad = ", auto_pad, "; lrplab imports pooling with explicit pads (NOTSET)");
+  if (attr_int(i, "ceil_mode", 0) != 0) fail_node(i, "ceil_mode = 1; lrplab imports pooling with ceil_mode = 0");
+  const std::vector<std::int64_t> kernel = attr_sizes(i, "kernel_shape", {}, 1);
+  if (kernel.size() != 2) fail_node(i, "kernel_shape ", dims_string(kernel), "; lrplab imports 2-d pooling");
+  if (kernel[0] * kernel[1] > kMaxFolded) fail_node(i, "kernel_shape ", dims_string(kernel), " is implausibly large");
+  const std::vector<std::int64_t> strides = attr_sizes(i, "strides", {1, 1}, 1);  // ONNX's default stride is 1
+  const std::vector<std::int64_t> pads = attr_sizes(i, "pads", {0, 0, 0, 0}, 0);
+  if (strides.size() != 2 || pads.size() != 4) fail_node(i, "strides or pads do not describe 2-d pooling");
+  if (max) {
+    const std::vector<std::int64_t> dilations = attr_sizes(i, "dilations", {1, 1}, 1);
+    if (std::any_of(dilations.begin(), dilations.end(), [](std::int64_t d) { return d != 1; }))
+      fail_node(i, "dilations ", dims_string(dilations), "; lrplab imports max pooling without dilation");
+  }
+  if (pads[0] != pads[2] || pads[1] != pads[3])
+    fail_node(i, "pads ", dims_string(pads),
+              " (begin h, w, end h, w) are asymmetric; lrplab imports symmetric "
+              "padding only");
+  const bool own_pads = std::any_of(pads.begin(), pads.end(), [](std::int64_t p) { return p != 0; });
+  if (!max && own_pads && attr_int(i, "count_include_pad", 0) != 1)
+    fail_node(i, "count_include_pad = 0 with pads ", dims_string(pads),
+              "; lrplab's average pooling counts the padding in the divisor (count_include_pad = 1)");
+  const std::array<std::int64_t, 2> extra = max ? std::array<std::int64_t, 2>{0, 0} : take_pending_pad();
+  auto pair = [](std::int64_t a, std::int64_t b) { return ParamValue{static_cast<double>(a), static_cast<double>(b)}; };
+  Step s;
+  s.spec.kind = max ? "maxpool2d" : "avgpool2d";
+  s.spec.params = ParamMap{{"kernel", pair(kernel[0], kernel[1])},
+                           {"stride", pair(strides[0], strides[1])},
+                           {"padding", pair(pads[0] + extra[0], pads[1] + extra[1])}};
+  s.spec.name = name_for(i, s.spec.kind, {});
+  s.node = i;
+  emit(std::move(s));
+}
+
+// Zero padding of the spatial axes: kept until the Conv or AveragePool that follows takes it.
+void Importer::pad(int i) {
+  check_attributes(i, {"mode", "pads", "value"});
+  check_inputs(i, 1, 3);
+  const onnx::NodeProto& n = g_.node(i);
+  const std::string mode = attr_string(i, "mode", "constant");
+  if (mode != "constant") fail_node(i, "mode '", mode, "'; lrplab imports constant zero padding only");
+  std::vector<std::int64_t> pads;
+  if (n.input_size() > 1 && !n.input(1).empty())
+    pads = known_ints(i, constant_input(i, 1, "pads"), "pads");
+  else
+    pads = attr_ints(i, "pads", {});
+  double value = attr_float(i, "value", 0.0);
+  if (n.input_size() > 2 && !n.input(2).empty())
+    value = real_scalar(i, constant_input(i, 2, "constant value"), "constant value");
+  if (value != 0.0) fail_node(i, "pads with the value ", value, "; lrplab imports zero padding only");
+  if (current_rank_ != 4 || pads.size() != 8)
+    fail_node(i, "pads ", dims_string(pads), " of a rank-", current_rank_,
+              " tensor; lrplab imports padding of the two spatial axes of [N, C, H, W]");
+  if (pads[0] != 0 || pads[1] != 0 || pads[4] != 0 || pads[5] != 0)
+    fail_node(i, "pads ", dims_string(pads), " pad the batch or channel axis; lrplab imports spatial padding only");
+  if (std::any_of(pads.begin(), pads.end(), [](std::int64_t p) { return p < 0; }))
+    fail_node(i, "pads ", dims_string(pads), " crop (negative); lrplab imports zero padding only");
+  if (std::any_of(pads.begin(), pads.end(), [](std::int64_t p) { return p > kMaxSize; }))
+    fail_node(i, "pads ", dims_string(pads), " are implausibly large");
+  if (pads[2] != pads[6] || pads[3] != pads[7])
+    fail_node(i, "pads ", dims_string(pads),
+              " (begin N, C, H, W, end N, C, H, W) are asymmetric; lrplab imports "
+              "symmetric zero padding only (folded into the following Conv or AveragePool)");
+  if (pending_pad_) {
+    pending_pad_->pads[0] += pads[2];
+    pending_pad_->pads[1] += pads[3];
+  } else {
+    pending_pad_ = PendingPad{i, {pads[2], pads[3]}};
+  }
+}
+
+// Reshape to [batch, features]: a flatten.
+void Importer::reshape(int i) {
+  check_attributes(i, {"allowzero"});
+  check_inputs(i, 2, 2);
+  const Const& shape = constant_input(i, 1, "shape");
+  if (shape.is_real()) fail_node(i, "the shape must be an integer tensor, got ", type_name(shape.type));
+  const auto symbol = [&](std::size_t k) { return shape.symbol.empty() ? kKnown : shape.symbol[k]; };
+  const bool allowzero = attr_int(i, "allowzero", 0) != 0;
+  std::ostringstream text;
+  text << "[";
+  for (std::size_t k = 0; k < shape.integer.size(); ++k)
+    text << (k ? ", " : "")
+         << (symbol(k) == kBatch     ? "batch"
+             : symbol(k) == kUnknown ? "?"
+                                     : std::to_string(shape.integer[k]));
+  text << "]";
+  bool ok = shape.integer.size() == 2;
+  std::int64_t features = -1;
+  if (ok) {
+    const std::int64_t b = shape.integer[0], f = shape.integer[1];
+    const bool batch_ok = symbol(0) == kBatch || (symbol(0) == kKnown && b == 0 && !allowzero) ||
+                          (symbol(0) == kKnown && b == -1) ||
+                          (symbol(0) == kKnown && b > 0 && static_batch_ && b == *static_batch_);
+    const bool features_ok = symbol(1) == kKnown && (f == -1 || f > 0) && !(b == -1 && symbol(0) == kKnown && f == -1);
+    ok = batch_ok && features_ok;
+    features = f;
+  }
+  if (!ok)
+    fail_node(i, "reshapes to ", text.str(),
+              "; lrplab imports Reshape only as a flatten to [batch, features] "
+              "(e.g. [batch, -1], [0, -1], [-1, features])");
+  Step s;
+  s.spec.kind = "flatten";
+  s.spec.name = name_for(i, "flatten", {});
+  s.flatten_features = features;
+  s.node = i;
+  emit(std::move(s));
+}
+
+void Importer::batchnorm(int i) {
+  check_attributes(i, {"epsilon", "momentum", "spatial", "training_mode"});
+  check_inputs(i, 5, 5);
+  const onnx::NodeProto& n = g_.node(i);
+  if (attr_int(i, "training_mode", 0) != 0) fail_node(i, "training_mode = 1; lrplab imports inference batch norms");
+  if (attr_int(i, "spatial", 1) != 1) fail_node(i, "spatial = 0; lrplab imports per-channel batch norms");
+  const Const& scale = constant_input(i, 1, "scale");
+  const Const& shift = constant_input(i, 2, "bias");
+  const Const& mean = constant_input(i, 3, "running mean");
+  const Const& var = constant_input(i, 4, "running variance");
+  const std::size_t c = scale.size();
+  for (const Const* t : {&scale, &shift, &mean, &var})
+    if (!t->is_real() || t->size() != c || t->dims.size() != 1)
+      fail_node(i, "scale, bias, mean and variance must be float vectors of equal length, got ", t->origin,
+                " of shape ", dims_string(t->dims));
+  Step s;
+  s.weight.resize(1, static_cast<Index>(c));
+  s.weight.row(0) = to_vector(scale.real).transpose();
+  s.bias = to_vector(shift.real);
+  s.mean = to_vector(mean.real);
+  s.var = to_vector(var.real);
+  s.spec.kind = "batchnorm";
+  s.spec.params = ParamMap{{"channels", {static_cast<double>(c)}}, {"eps", {attr_float(i, "epsilon", 1e-5)}}};
+  s.spec.name = name_for(i, "batchnorm", {n.input(1), n.input(2)});
+  s.node = i;
+  emit(std::move(s));
+}
+
+void Importer::dropout(int i) {
+  check_attributes(i, {"ratio", "seed", "is_test"});
+  check_inputs(i, 1, 3);
+  const onnx::NodeProto& n = g_.node(i);
+  double ratio = attr_float(i, "ratio", 0.5);  // an attribute before opset 12, an input since
+  if (n.input_size() > 1 && !n.input(1).empty()) {
+    const Const& r = constant_input(i, 1, "ratio");
+    ratio = real_scalar(i, r, "ratio");
+    if (r.type == onnx::TensorProto_DataType_FLOAT) ratio = shortest_double(static_cast<float>(ratio));
+  }
+  if (n.input_size() > 2 && !n.input(2).empty() &&
+      real_scalar(i, constant_input(i, 2, "training_mode"), "training_mode") != 0.0)
+    fail_node(i, "training_mode is true; lrplab imports inference (identity) dropout only");
+  Step s;
+  s.spec.kind = "dropout";
+  s.spec.params = ParamMap{{"p", {ratio}}};
+  s.spec.name = name_for(i, "dropout", {});
+  s.node = i;
+  emit(std::move(s));
+}
+
+void Importer::chain_step(int i) {
+  const onnx::NodeProto& n = g_.node(i);
+  const std::string& op = n.op_type();
+  auto unsupported = [&]() {
+    LRP_FAIL(where(), ": node ", i, " '", n.name(), "' has op ", op,
+             n.domain().empty() || n.domain() == "ai.onnx" ? std::string() : " (domain " + n.domain() + ")",
+             ", which lrplab does not import; supported: ", kSupportedOps);
+  };
+  // clang-format off
+  static const std::set<std::string> kChainOps{
+      "Gemm", "MatMul", "Add", "Conv", "Relu", "Tanh", "Sigmoid", "Identity", "MaxPool", "AveragePool",
+      "GlobalAveragePool", "Pad", "Flatten", "Reshape", "BatchNormalization", "Dropout", "Softmax", "LogSoftmax"};
+  // clang-format on
+  if ((!n.domain().empty() && n.domain() != "ai.onnx") || !kChainOps.count(op)) unsupported();
+  if (dropped_softmax_ >= 0)
+    fail_node(i, "follows the ", g_.node(dropped_softmax_).op_type(), " at ", node_ref(dropped_softmax_),
+              "; lrplab drops a Softmax/LogSoftmax only when it is the last node");
+
+  // The data input: the first, or for Add the one that is not a constant.
+  int data = 0;
+  if (op == "Add" && n.input_size() == 2) {
+    const bool c0 = constant(n.input(0)) != nullptr, c1 = constant(n.input(1)) != nullptr;
+    if (!c0 && !c1)
+      fail_node(i, "adds two computed tensors ('", n.input(0), "' and '", n.input(1),
+                "'): the graph branches (a skip connection?); lrplab imports sequential models only");
+    data = c0 ? 1 : 0;
+  }
+  if (n.input_size() <= data || n.input(data).empty()) fail_node(i, "has no data input");
+  const std::string& x = n.input(data);
+  if (x != current_) {
+    if (chain_rank_.count(x))
+      fail_node(i, "reads '", x, "', not the output of the previous node ('", current_,
+                "'): the graph branches (a skip connection?); lrplab imports sequential models only");
+    fail_node(i, "reads '", x, "', which neither the graph input nor an earlier node provides");
+  }
+  if (op != "Add") flush_matmul();
+  if (op != "Pad" && op != "Conv" && op != "AveragePool") check_no_pending_pad(i);
+
+  std::int64_t rank = current_rank_;
+  auto simple = [&](const std::string& kind) {
+    check_attributes(i, {});
+    check_inputs(i, 1, 1);
+    Step s;
+    s.spec.kind = kind;
+    s.spec.name = name_for(i, kind, {});
+    s.node = i;
+    emit(std::move(s));
+  };
+  if (op == "Gemm") {
+    gemm(i);
+    rank = 2;
+  } else if (op == "MatMul") {
+    matmul(i);
+  } else if (op == "Add") {
+    add(i);
+  } else if (op == "Conv") {
+    conv(i);
+  } else if (op == "Relu") {
+    simple("relu");
+  } else if (op == "Tanh") {
+    simple("tanh");
+  } else if (op == "Sigmoid") {
+    simple("sigmoid");
+  } else if (op == "Identity") {
+    simple("identity");
+  } else if (op == "MaxPool") {
+    pool(i, true);
+  } else if (op == "AveragePool") {
+    pool(i, false);
+  } else if (op == "GlobalAveragePool") {
+    simple("global_avgpool");
+  } else if (op == "Pad") {
+    pad(i);
+  } else if (op == "Flatten") {
+    check_attributes(i, {"axis"});
+    check_inputs(i, 1, 1);
+    std::int64_t axis = attr_int(i, "axis", 1);
+    if (axis < 0) axis += current_rank_;
+    if (axis != 1)
+      fail_node(i, "axis = ", attr_int(i, "axis", 1), "; lrplab imports Flatten with axis 1 (keeping the batch axis)");
+    Step s;
+    s.spec.kind = "flatten";
+    s.spec.name = name_for(i, "flatten", {});
+    s.node = i;
+    emit(std::move(s));
+    rank = 2;
+  } else if (op == "Reshape") {
+    reshape(i);
+    rank = 2;
+  } else if (op == "BatchNormalization") {
+    batchnorm(i);
+  } else if (op == "Dropout") {
+    dropout(i);
+  } else if (op == "Softmax" || op == "LogSoftmax") {
+    check_attributes(i, {"axis"});
+    check_inputs(i, 1, 1);
+    dropped_softmax_ = i;
+  } else {
+    unsupported();
+  }
+  check_single_output(i);
+  current_ = n.output(0);
+  current_rank_ = rank;
+  chain_rank_[current_] = rank;
+}
+
+ModelSpec Importer::run(std::vector<Step>& steps) {
+  for (const onnx::OperatorSetIdProto& o : model_.opset_import())
+    if (o.domain().empty() || o.domain() == "ai.onnx") opset_ = o.version();
+  LRP_CHECK(opset_ > 0, where(), ": the model imports no version of the default ONNX operator set");
+  LRP_CHECK(opset_ >= 9, where(), ": opset ", opset_,
+            " is too old; lrplab imports opset 9 and later (torch.onnx.export "
+            "with opset_version=13 is what it is tested with)");
+  LRP_CHECK(g_.node_size() > 0, where(), ": the graph has no nodes");
+
+  for (int i = 0; i < g_.node_size(); ++i) {
+    for (const std::string& in : g_.node(i).input())
+      if (!in.empty()) consumers_[in].push_back(i);
+  }
+  for (const onnx::TensorProto& t : g_.initializer())
+    consts_[t.name()] = read_tensor(t, "initializer '" + t.name() + "'");
+  LRP_CHECK(g_.sparse_initializer_size() == 0, where(), ": sparse initializers are not imported");
+
+  // The graph input: the one input that is not an initializer.
+  const onnx::ValueInfoProto* input = nullptr;
+  for (const onnx::ValueInfoProto& v : g_.input()) {
+    if (consts_.count(v.name())) continue;
+    LRP_CHECK(input == nullptr, where(), ": the graph has more than one input ('", input ? input->name() : "", "', '",
+              v.name(), "'); lrplab imports models with one input");
+    input = &v;
+  }
+  LRP_CHECK(input != nullptr, where(), ": the graph has no input");
+  LRP_CHECK(input->type().has_tensor_type(), where(), ": the graph input '", input->name(), "' is not a tensor");
+  const onnx::TypeProto_Tensor& tt = input->type().tensor_type();
+  LRP_CHECK(tt.elem_type() == onnx::TensorProto_DataType_FLOAT || tt.elem_type() == onnx::TensorProto_DataType_DOUBLE,
+            where(), ": the graph input '", input->name(), "' has data type ", type_name(tt.elem_type()),
+            "; lrplab imports float32 and float64 models");
+  LRP_CHECK(tt.has_shape() && tt.shape().dim_size() >= 2, where(), ": the graph input '", input->name(),
+            "' has no shape of rank ≥ 2 ([batch, ...]); lrplab needs the per-sample shape");
+  ModelSpec spec;
+  for (int a = 0; a < tt.shape().dim_size(); ++a) {
+    const onnx::TensorShapeProto_Dimension& d = tt.shape().dim(a);
+    if (a == 0) {
+      if (d.has_dim_value() && d.dim_value() > 0) static_batch_ = d.dim_value();
+      continue;
+    }
+    LRP_CHECK(d.has_dim_value() && d.dim_value() > 0, where(), ": dimension ", a, " of the graph input '",
+              input->name(), "' is ", d.has_dim_param() ? "symbolic ('" + d.dim_param() + "')" : std::string("unknown"),
+              "; only the batch dimension may be");
+    spec.input_shape.push_back(static_cast<Index>(d.dim_value()));
+  }
+  LRP_CHECK(product(std::vector<std::int64_t>(spec.input_shape.begin(), spec.input_shape.end())) <= kMaxFolded * 64,
+            where(), ": the graph input '", input->name(), "' has the implausible per-sample shape ",
+            to_string(spec.input_shape));
+  current_ = input->name();
+  current_rank_ = tt.shape().dim_size();
+  chain_rank_[current_] = current_rank_;
+
+  for (int i = 0; i < g_.node_size(); ++i) {
+    const onnx::NodeProto& n = g_.node(i);
+    const bool default_domain = n.domain().empty() || n.domain() == "ai.onnx";
+    if (default_domain && n.op_type() == "Constant") {
+      constant_node(i);
+      continue;
+    }
+    bool all_constant = true;
+    for (const std::string& in : n.input()) all_constant = all_constant && (in.empty() || consts_.count(in));
+    const bool shape_of_chain = n.op_type() == "Shape" && n.input_size() == 1 && chain_rank_.count(n.input(0));
+    if (default_domain && (shape_of_chain || (all_constant && n.input_size() > 0)))
+      fold(i);
+    else
+      chain_step(i);
+  }
+  flush_matmul();
+  check_no_pending_pad(-1);
+
+  LRP_CHECK(g_.output_size() == 1, where(), ": the graph has ", g_.output_size(),
+            " outputs; lrplab imports models with one output (the logits)");
+  LRP_CHECK(g_.output(0).name() == current_, where(), ": the graph output '", g_.output(0).name(),
+            "' is not the output of the last node of the chain ('", current_, "')");
+  LRP_CHECK(!steps_.empty(), where(), ": the graph computes nothing lrplab imports as a layer");
+  if (dropped_softmax_ >= 0)
+    logger()->info("ONNX model '{}': dropped the trailing {} at node {} '{}': lrplab explains the logits", path_,
+                   g_.node(dropped_softmax_).op_type(), dropped_softmax_, g_.node(dropped_softmax_).name());
+
+  std::string stem = std::filesystem::path(path_).stem().string();
+  spec.name = stem.empty() ? "onnx_model" : stem;
+  for (Step& s : steps_) {
+    s.node_name = g_.node(s.node).name();
+    spec.layers.push_back(s.spec);
+  }
+  steps = std::move(steps_);
+  return spec;
+}
+
+
+}  // namespace
+
+Model import_onnx(const std::string& path, const Registry& registry) {
+  const std::string where = "ONNX model '" + path + "'";
+  std::error_code ec;
+  LRP_CHECK(std::filesystem::exists(path, ec), where, ": no such file");
+  LRP_CHECK(!std::filesystem::is_directory(path, ec), where, ": is a directory, not a file");
+  std::ifstream file(path, std::ios::binary);
+  LRP_CHECK(file, where, ": cannot open the file for reading");
+  const std::string bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  LRP_CHECK(!file.bad(), where, ": reading the file failed");
+  LRP_CHECK(!bytes.empty(), where, ": the file is empty");
+
+  onnx::ModelProto proto;
+  LRP_CHECK(proto.ParseFromString(bytes), where,
+            ": not a valid ONNX file (the protobuf ModelProto does not parse: truncated or corrupt?)");
+  LRP_CHECK(proto.has_graph() && proto.ir_version() > 0 && proto.opset_import_size() > 0, where,
+            ": not a valid ONNX file (",
+            !proto.has_graph()        ? "no graph"
+            : proto.ir_version() <= 0 ? "no IR version"
+                                      : "no opset",
+            ": truncated or corrupt?)");
+
+  std::vector<Step> steps;
+  Importer importer(path, proto);
+  const ModelSpec spec = [&] {
+    try {
+      return importer.run(steps);
+    } catch (const Error&) {
+      throw;
+    } catch (const std::exception& e) {  // e.g. std::bad_alloc on absurd sizes in a corrupt file
+      LRP_FAIL(where, ": could not be imported (", e.what(), ")");
+    }
+  }();
+
+  Model model = [&] {
+    try {
+      return build_model(spec, registry);
+    } catch (const Error& e) {
+      LRP_FAIL(where, ": the imported layers do not form a valid lrplab network: ", e.what());
+    }
+  }();
+  LRP_CHECK(model.network.size() == static_cast<Index>(steps.size()), where, ": build_model made ",
+            model.network.size(), " layers from ", steps.size(), " layer descriptions");
+  for (std::size_t k = 0; k < steps.size(); ++k) {
+    Step& s = steps[k];
+    Layer& layer = model.network.layer(static_cast<Index>(k));
+    const std::string node = "node " + std::to_string(s.node) + " '" + s.node_name + "'";
+    try {
+      if (s.spec.kind == "flatten" && s.flatten_features > 0) {
+        LRP_CHECK(numel(layer.input_shape()) == s.flatten_features, "it reshapes ", to_string(layer.input_shape()),
+                  " (", numel(layer.input_shape()), " features per sample) to [batch, ", s.flatten_features,
+                  "], which is not a flatten");
+      }
+      if (s.weight.size() > 0 || s.bias.size() > 0) layer.set_params(Params{std::move(s.weight), std::move(s.bias)});
+      if (s.spec.kind == "batchnorm")
+        dynamic_cast<BatchNorm&>(layer).set_statistics(std::move(s.mean), std::move(s.var));
+    } catch (const Error& e) {
+      LRP_FAIL(where, ": ", node, " (layer '", layer.name(), "', ", layer.kind(), "): ", e.what());
+    }
+  }
+  model.provenance.source = "imported from " + path;
+  model.provenance.lrplab_version = LRP_VERSION;
+  model.provenance.created = utc_now();
+  logger()->debug("ONNX model '{}': imported {} layers, input shape {}", path, model.network.size(),
+                  to_string(model.network.input_shape()));
+  return model;
+}
+
+}  // namespace lrp

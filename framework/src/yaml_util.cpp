@@ -1,0 +1,153 @@
+// Positioned YAML reading: see yaml_util.hpp.
+#include "lrp/yaml_util.hpp"
+
+#include "lrp/error.hpp"
+
+#include <charconv>
+#include <cmath>
+#include <filesystem>
+#include <limits>
+
+namespace lrp::yaml {
+
+std::string where(const YAML::Node& node, const std::string& source) {
+  const YAML::Mark m = node.Mark();
+  if (m.is_null() || m.line < 0) return source;
+  return source + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1);
+}
+
+YAML::Node load_file(const std::string& path) {
+  LRP_CHECK(std::filesystem::is_regular_file(path), "'", path, "': no such file");
+  try {
+    return YAML::LoadFile(path);
+  } catch (const YAML::ParserException& e) {
+    LRP_FAIL(path, ":", e.mark.line + 1, ":", e.mark.column + 1, ": YAML syntax error: ", e.msg);
+  } catch (const YAML::BadFile&) {
+    LRP_FAIL("'", path, "': cannot read the file");
+  }
+}
+
+YAML::Node load_text(const std::string& text, const std::string& source) {
+  try {
+    return YAML::Load(text);
+  } catch (const YAML::ParserException& e) {
+    LRP_FAIL(source, ":", e.mark.line + 1, ":", e.mark.column + 1, ": YAML syntax error: ", e.msg);
+  }
+}
+
+void check_keys(const YAML::Node& node, const std::vector<std::string>& allowed, const std::string& source,
+                const std::string& what) {
+  LRP_CHECK(node.IsMap(), where(node, source), ": ", what, " must be a mapping (key: value lines)");
+  for (const auto& entry : node) {
+    const std::string key = entry.first.as<std::string>();
+    bool known = false;
+    for (const std::string& a : allowed) known = known || a == key;
+    if (known) continue;
+    std::string list;
+    for (const std::string& a : allowed) list += (list.empty() ? "" : ", ") + a;
+    const std::string close = closest_name(key, allowed);
+    LRP_FAIL(where(entry.first, source), ": unknown key '", key, "' in ", what,
+             close.empty() ? "" : " (did you mean '" + close + "'?)", "; valid keys: ", list);
+  }
+}
+
+void require(const YAML::Node& node, const std::string& key, const std::string& source, const std::string& what) {
+  LRP_CHECK(node.IsMap() && node[key], where(node, source), ": ", what, " needs the key '", key, "'");
+}
+
+namespace {
+
+bool parse_double(const std::string& text, double& out) {
+  if (text == ".inf" || text == ".Inf" || text == "+.inf") {
+    out = std::numeric_limits<double>::infinity();
+    return true;
+  }
+  if (text == "-.inf" || text == "-.Inf") {
+    out = -std::numeric_limits<double>::infinity();
+    return true;
+  }
+  const char* begin = text.data();
+  const char* end = begin + text.size();
+  if (begin != end && *begin == '+') ++begin;
+  const auto [ptr, ec] = std::from_chars(begin, end, out);
+  return ec == std::errc() && ptr == end && begin != end;
+}
+
+}  // namespace
+
+double number(const YAML::Node& node, const std::string& source, const std::string& what) {
+  LRP_CHECK(node.IsScalar(), where(node, source), ": ", what, " must be a number");
+  const std::string text = node.Scalar();
+  double v = 0;
+  if (text == "true" || text == "false") return text == "true" ? 1.0 : 0.0;
+  LRP_CHECK(parse_double(text, v), where(node, source), ": ", what, " must be a number, got '", text, "'");
+  LRP_CHECK(std::isfinite(v), where(node, source), ": ", what, " must be finite, got ", text);
+  return v;
+}
+
+Index whole(const YAML::Node& node, const std::string& source, const std::string& what, Index minimum) {
+  const double v = number(node, source, what);
+  LRP_CHECK(v == std::floor(v) && v >= static_cast<double>(minimum) && v < 9.0e15, where(node, source), ": ", what,
+            " must be a whole number ≥ ", minimum, ", got ", node.Scalar());
+  return static_cast<Index>(v);
+}
+
+std::uint64_t seed(const YAML::Node& node, const std::string& source, const std::string& what) {
+  LRP_CHECK(node.IsScalar(), where(node, source), ": ", what, " must be a whole number ≥ 0");
+  const std::string text = node.Scalar();
+  std::uint64_t v = 0;
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  LRP_CHECK(ec == std::errc() && ptr == text.data() + text.size() && !text.empty(), where(node, source), ": ", what,
+            " must be a whole number in [0, 2^64), got '", text, "'");
+  return v;
+}
+
+bool boolean(const YAML::Node& node, const std::string& source, const std::string& what) {
+  LRP_CHECK(node.IsScalar(), where(node, source), ": ", what, " must be true or false");
+  const std::string t = node.Scalar();
+  if (t == "true" || t == "True" || t == "yes" || t == "1") return true;
+  if (t == "false" || t == "False" || t == "no" || t == "0") return false;
+  LRP_FAIL(where(node, source), ": ", what, " must be true or false, got '", t, "'");
+}
+
+std::string string(const YAML::Node& node, const std::string& source, const std::string& what) {
+  LRP_CHECK(node.IsScalar(), where(node, source), ": ", what, " must be a string");
+  return node.Scalar();
+}
+
+ParamValue numbers(const YAML::Node& node, const std::string& source, const std::string& what) {
+  if (node.IsScalar()) return {number(node, source, what)};
+  LRP_CHECK(node.IsSequence() && node.size() > 0, where(node, source), ": ", what,
+            " must be a number or a non-empty list of numbers");
+  ParamValue out;
+  for (std::size_t i = 0; i < node.size(); ++i)
+    out.push_back(number(node[i], source, what + "[" + std::to_string(i) + "]"));
+  return out;
+}
+
+std::vector<std::string> strings(const YAML::Node& node, const std::string& source, const std::string& what) {
+  LRP_CHECK(node.IsSequence(), where(node, source), ": ", what, " must be a list of strings");
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < node.size(); ++i)
+    out.push_back(string(node[i], source, what + "[" + std::to_string(i) + "]"));
+  return out;
+}
+
+std::string format_double(double value) {
+  if (std::isinf(value)) return value > 0 ? ".inf" : "-.inf";
+  char buffer[64];
+  const auto [ptr, ec] = std::to_chars(buffer, buffer + sizeof buffer, value);
+  return ec == std::errc() ? std::string(buffer, ptr) : std::to_string(value);
+}
+
+void emit_value(YAML::Emitter& out, const ParamValue& value) {
+  if (value.size() == 1) {
+    out << format_double(value[0]);
+    return;
+  }
+  out << YAML::Flow << YAML::BeginSeq;
+  for (double v : value) out << format_double(v);
+  out << YAML::EndSeq;
+}
+
+}  // namespace lrp::yaml

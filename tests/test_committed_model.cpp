@@ -1,0 +1,40 @@
+// The trained Fashion-MNIST model committed in models/ (written by `lrplab train
+// configs/fmnist_train.yaml`): it loads, matches its description, and its stored test accuracy is
+// what it actually scores on the 10,000 Fashion-MNIST test images (Debian's dataset-fashion-mnist,
+// which build.sh installs).
+#include "test_util.hpp"
+
+#include "lrp/model.hpp"
+#include "lrp/train.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+
+using namespace lrp_test;
+
+namespace {
+const std::string kModels = std::string(LRP_TEST_FIXTURES) + "/../../models";
+const std::string kData = "/usr/share/datasets/fashion-mnist";
+}  // namespace
+
+TEST_CASE("The committed Fashion-MNIST model loads, matches its description and scores its stored test accuracy",
+          "[committed_model]") {
+  const lrp::Model m = lrp::load_model(kModels + "/fmnist_cnn.h5", builtins());
+  const lrp::ModelSpec described = lrp::read_model_spec(kModels + "/fmnist_cnn.yaml", &builtins());
+  const lrp::Model fresh = lrp::build_model(described, builtins());
+  CHECK(m.network.summary() == fresh.network.summary());
+  CHECK(m.spec.normalization.mean == described.normalization.mean);
+  CHECK(m.spec.class_names.size() == 10);
+  CHECK(m.provenance.source == "trained by lrplab");
+  REQUIRE(m.provenance.test_accuracy >= 0.90);
+  CHECK(std::filesystem::file_size(kModels + "/fmnist_cnn.h5") < 1'000'000);
+
+  REQUIRE(std::filesystem::exists(kData + "/t10k-images-idx3-ubyte.gz"));
+  const lrp::Dataset test = lrp::read_idx(kData + "/t10k-images-idx3-ubyte.gz", kData + "/t10k-labels-idx1-ubyte.gz");
+  const lrp::Tensor x = lrp::normalize_inputs(test.inputs, m.spec.normalization);
+  const lrp::Evaluation e = lrp::evaluate(m.network, x, test.labels, 500, 1);
+  // Training evaluated in batches of 256 on 2 threads; other batch splits (and float64) change the
+  // logits in the last bits, which may flip a near-tie or two among the 10,000 images.
+  CHECK(e.accuracy == Approx(m.provenance.test_accuracy).margin(5e-4));
+}
