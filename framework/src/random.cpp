@@ -26,4 +26,17 @@ void shuffle(std::vector<Index>& order, std::mt19937_64& rng) {
   for (auto i = order.size(); i > 1; --i) std::swap(order[i - 1], order[bounded(rng, i)]);
 }
 
+namespace {
+std::uint64_t splitmix64(std::uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+}  // namespace
+
+std::uint64_t sample_seed(std::uint64_t seed, Index sample_id, std::uint64_t stream) {
+  return splitmix64(splitmix64(splitmix64(seed) ^ static_cast<std::uint64_t>(sample_id)) ^ stream);
+}
+
 }  // namespace lrp

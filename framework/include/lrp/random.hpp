@@ -18,6 +18,11 @@ std::uint64_t bounded(std::mt19937_64& rng, std::uint64_t n);
 double uniform01(std::mt19937_64& rng);
 // Standard normal by Box–Muller.
 double standard_normal(std::mt19937_64& rng);
+// The seed of one sample's random choices (noise fills, random orders, random relevance, noisy
+// copies): a SplitMix64 mix of the experiment seed, the sample's index in its data source and a
+// stream number (one per purpose/repeat). Results then depend on the sample, never on the batch,
+// the thread or the process that handles it.
+std::uint64_t sample_seed(std::uint64_t seed, Index sample_id, std::uint64_t stream = 0);
 // Fisher–Yates shuffle in place.
 void shuffle(std::vector<Index>& order, std::mt19937_64& rng);
 
