@@ -24,25 +24,6 @@ lrp::ForwardPass forward_rows(const lrp::Network& net, const Matrix& rows) {
 double row_sum(const Matrix& m, Index row) { return m.row(row).cast<double>().sum(); }
 double row_abs_sum(const Matrix& m, Index row) { return m.row(row).cast<double>().cwiseAbs().sum(); }
 
-// A small smooth network (tanh, sigmoid, average pooling): finite differences are accurate on it.
-lrp::Network smooth_network(std::uint64_t seed) {
-  lrp::Network net({2, 6, 5});
-  net.add(std::make_unique<lrp::Conv2d>(2, 3, Conv2dOptions{.kernel = {3, 2}, .padding = {1, 1}}), "conv1");
-  net.add(lrp::make_tanh(), "tanh1");
-  net.add(std::make_unique<lrp::AvgPool2d>(Pool2dOptions{.kernel = {2, 2}, .stride = {2, 1}, .padding = {1, 0}}),
-          "pool1");
-  net.add(std::make_unique<lrp::Conv2d>(3, 4, Conv2dOptions{.kernel = {2, 2}, .stride = {1, 2}, .dilation = {2, 1}}),
-          "conv2");
-  net.add(lrp::make_sigmoid(), "sig2");
-  net.add(std::make_unique<lrp::Flatten>(), "flatten");
-  const Index features = lrp::numel(net.layer(4).output_shape());
-  net.add(std::make_unique<lrp::Dense>(features, 6), "fc1");
-  net.add(lrp::make_tanh(), "tanh3");
-  net.add(std::make_unique<lrp::Dense>(6, 3), "fc2");
-  lrp::randomize_parameters(net, seed);
-  return net;
-}
-
 // Central differences of logit c of sample n with respect to every input feature.
 Eigen::VectorXd logit_gradient_by_differences(const lrp::Network& net, const Matrix& x, Index n, Index c, double h) {
   const Index features = x.cols();

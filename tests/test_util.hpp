@@ -127,6 +127,25 @@ inline void zero_biases(lrp::Network& net) {
   }
 }
 
+// A small smooth network (tanh, sigmoid, average pooling): finite differences are accurate on it.
+inline lrp::Network smooth_network(std::uint64_t seed) {
+  lrp::Network net({2, 6, 5});
+  net.add(std::make_unique<lrp::Conv2d>(2, 3, lrp::Conv2dOptions{.kernel = {3, 2}, .padding = {1, 1}}), "conv1");
+  net.add(lrp::make_tanh(), "tanh1");
+  net.add(std::make_unique<lrp::AvgPool2d>(lrp::Pool2dOptions{.kernel = {2, 2}, .stride = {2, 1}, .padding = {1, 0}}),
+          "pool1");
+  net.add(std::make_unique<lrp::Conv2d>(3, 4, lrp::Conv2dOptions{.kernel = {2, 2}, .stride = {1, 2}, .dilation = {2, 1}}),
+          "conv2");
+  net.add(lrp::make_sigmoid(), "sig2");
+  net.add(std::make_unique<lrp::Flatten>(), "flatten");
+  const Index features = lrp::numel(net.layer(4).output_shape());
+  net.add(std::make_unique<lrp::Dense>(features, 6), "fc1");
+  net.add(lrp::make_tanh(), "tanh3");
+  net.add(std::make_unique<lrp::Dense>(6, 3), "fc2");
+  lrp::randomize_parameters(net, seed);
+  return net;
+}
+
 inline lrp::Explainer explainer_for(const lrp::Network& net, const std::string& preset,
                                     const lrp::ParamMap& params = {}) {
   return lrp::Explainer::from_composite(net, builtins(), builtins().make_preset(preset, params));

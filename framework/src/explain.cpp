@@ -66,6 +66,8 @@ Explanation Explainer::explain(const ForwardPass& pass, const std::vector<Index>
   Explanation e;
   e.targets = targets;
   e.layer_rules = labels_;
+  e.layer_rule_choices.reserve(rules_.size());
+  for (const RulePtr& rule : rules_) e.layer_rule_choices.push_back({rule->name(), rule->params()});
   e.seed.resize(n);
   Matrix seed = Matrix::Zero(n, logits.cols());
   for (Index i = 0; i < n; ++i) {

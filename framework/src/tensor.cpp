@@ -33,7 +33,7 @@ const char* scalar_name() { return sizeof(Scalar) == 8 ? "float64" : "float32"; 
 
 MatrixMap Workspace::get(int slot, Index rows, Index cols) {
   if (slot >= static_cast<int>(slots_.size())) slots_.resize(static_cast<size_t>(slot) + 1);
-  std::vector<Scalar>& buffer = slots_[static_cast<size_t>(slot)];
+  auto& buffer = slots_[static_cast<size_t>(slot)];
   const auto size = static_cast<size_t>(rows * cols);
   if (buffer.size() < size) buffer.resize(size);
   return MatrixMap(buffer.data(), rows, cols);

@@ -42,6 +42,10 @@ struct Explanation {
   std::vector<Index> targets;            // per sample
   Vector seed;                           // per sample: f_c(x), or 1 for the one-hot seed
   std::vector<std::string> layer_rules;  // per layer: "rule(params)"
+  // Per layer: the rule's registry name and resolved parameters (the same as layer_rules, as data;
+  // the conservation ledger reads the ε of epsilon-type rules from it). Empty names for rules not
+  // made by a registry.
+  std::vector<RuleChoice> layer_rule_choices;
   // With keep_layer_relevance: [l] is the relevance at layer l's input (N × in_l) for l < L, and
   // [L] the output seed (N × classes).
   std::vector<Matrix> layer_relevance;
