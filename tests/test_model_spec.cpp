@@ -222,6 +222,12 @@ training: {epochs: 8, batch_size: 8, optimizer: {kind: adam, learning_rate: 0.05
   // Data errors surface when the data are loaded.
   const lrp::TrainConfig wrong_shape = lrp::read_train_config(bad("shape: [40], count: 120, classes: 3, subset: {begin: 0", "shape: [5], count: 120, classes: 3, subset: {begin: 0"), builtins());
   REQUIRE_THROWS_WITH(lrp::run_training(wrong_shape, builtins()), Contains("data.train") && Contains("[5]"));
+  // Labels beyond the model's classes: synthetic data with 5 classes for a 3-class model.
+  const lrp::TrainConfig more_classes = lrp::read_train_config(
+      bad("shape: [40], count: 120, classes: 3, subset: {begin: 0", "shape: [40], count: 120, classes: 5, subset: {begin: 0"),
+      builtins());
+  REQUIRE_THROWS_WITH(lrp::run_training(more_classes, builtins()),
+                      Contains("synthetic_blobs(") && Contains("label 3 of sample 3") && Contains("[0, 3)"));
   const lrp::TrainConfig bad_format = lrp::read_train_config(bad("format: synthetic, shape: [40], count: 120, classes: 3, subset: {begin: 0",
                                                                  "format: idk, shape: [40], count: 120, classes: 3, subset: {begin: 0"), builtins());
   REQUIRE_THROWS_WITH(lrp::run_training(bad_format, builtins()), Contains("bad.yaml:4:") && Contains("'idk'"));

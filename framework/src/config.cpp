@@ -260,6 +260,10 @@ TrainResult run_training(const TrainConfig& c, const Registry& registry) {
     LRP_CHECK(test_set.labels.size() == static_cast<std::size_t>(test_set.size()), c.path,
               ": data.test needs labels to measure the test accuracy");
     test_set.inputs = normalize_inputs(test_set.inputs, model.spec.normalization);
+    for (std::size_t i = 0; i < test_set.labels.size(); ++i)
+      LRP_CHECK(test_set.labels[i] < model.network.output_shape()[0], c.path, ": data.test ('", test_set.source,
+                "'): label ", test_set.labels[i], " of sample ", i, " is out of range; expected a class in [0, ",
+                model.network.output_shape()[0], ")");
     const Evaluation e = evaluate(model.network, test_set.inputs, test_set.labels, 256, c.threads);
     result.test_accuracy = e.accuracy;
     result.test_loss = e.loss;

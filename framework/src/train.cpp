@@ -463,8 +463,10 @@ TrainReport train(Network& network, const Dataset& train_set, const TrainOptions
   LRP_CHECK(out_shape.size() == 1, "training: the network's output shape ", to_string(out_shape),
             " is not a vector of logits");
   for (std::size_t i = 0; i < train_set.labels.size(); ++i)
-    LRP_CHECK(train_set.labels[i] >= 0 && train_set.labels[i] < out_shape[0], "training: label ", train_set.labels[i],
-              " of sample ", i, " is out of range; expected a class in [0, ", out_shape[0], ")");
+    LRP_CHECK(train_set.labels[i] >= 0 && train_set.labels[i] < out_shape[0], "training: the dataset '",
+              train_set.source, "': label ", train_set.labels[i], " of sample ", i,
+              i < train_set.indices.size() ? " (index " + std::to_string(train_set.indices[i]) + " in the source)" : "",
+              " is out of range; expected a class in [0, ", out_shape[0], ")");
 
   // One generator for the whole run: first the split permutation, then one shuffle per epoch.
   std::mt19937_64 rng(options.seed);
