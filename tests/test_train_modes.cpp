@@ -68,7 +68,7 @@ TEST_CASE("Batch norm in training mode normalizes with batch statistics and upda
   const Matrix x = random_matrix(n, c * plane, 5, -2.0, 3.0);
   Matrix y(n, c * plane), state;
   std::mt19937_64 rng(0);
-  bn.train_forward(x, y, state, rng);
+  bn.train_forward(x, bn.params(), y, state, rng);
   for (Index ch = 0; ch < c; ++ch) {
     double mu = 0, var = 0;
     for (Index r = 0; r < n; ++r)
@@ -102,14 +102,14 @@ TEST_CASE("Batch norm's training backward matches central differences for inputs
     const Matrix g = random_matrix(n, cols, 14);
     std::mt19937_64 rng(0);
     Matrix y(n, cols), state, g_in(n, cols);
-    bn.train_forward(x, y, state, rng);
+    bn.train_forward(x, bn.params(), y, state, rng);
     lrp::Params grads = lrp::zero_like(bn.params());
-    bn.train_backward(x, state, g, g_in, grads);
+    bn.train_backward(x, bn.params(), state, g, g_in, grads);
 
     const double h = tol(1e-2, 1e-5), rel = tol(3e-2, 1e-6);
     const auto loss = [&](const Matrix& xx) {
       Matrix yy(n, cols), ss;
-      bn.train_forward(xx, yy, ss, rng);
+      bn.train_forward(xx, bn.params(), yy, ss, rng);
       return dot(g, yy);
     };
     double worst = 0, scale = 0;
@@ -147,7 +147,7 @@ TEST_CASE("Dropout in training zeroes about p of the values, scales the rest by 
   const Matrix x = random_matrix(20, 1000, 21, 0.5, 1.5);
   Matrix y(20, 1000), state, g_in(20, 1000);
   std::mt19937_64 rng(7);
-  d.train_forward(x, y, state, rng);
+  d.train_forward(x, d.params(), y, state, rng);
   Index dropped = 0;
   for (Index i = 0; i < x.size(); ++i) {
     if (y.data()[i] == 0) {
@@ -161,13 +161,13 @@ TEST_CASE("Dropout in training zeroes about p of the values, scales the rest by 
   CHECK(std::abs(static_cast<double>(dropped) / 20000.0 - 0.3) < 0.016);
   const Matrix g = random_matrix(20, 1000, 22);
   lrp::Params none;
-  d.train_backward(x, state, g, g_in, none);
+  d.train_backward(x, d.params(), state, g, g_in, none);
   for (Index i = 0; i < x.size(); ++i)
     REQUIRE(g_in.data()[i] == (y.data()[i] == 0 ? Scalar(0) : g.data()[i] * state.data()[i]));
   // The same seed gives the same mask; inference is the identity.
   Matrix y2(20, 1000), state2;
   std::mt19937_64 rng2(7);
-  d.train_forward(x, y2, state2, rng2);
+  d.train_forward(x, d.params(), y2, state2, rng2);
   CHECK(y2 == y);
   Matrix yi(20, 1000);
   d.forward(x, d.params(), yi, lrp::thread_workspace());

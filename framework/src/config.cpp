@@ -183,15 +183,17 @@ TrainOptions parse_train_options(const YAML::Node& node, const std::string& conf
 TrainConfig read_train_config(const std::string& path, const Registry& registry) {
   TrainConfig c;
   c.path = path;
-  const YAML::Node root = load_file(path);
-  LRP_CHECK(root.IsMap(), path, ": a training config must be a mapping with the keys data, model, training, output");
-  check_keys(root, {"seed", "threads", "data", "model", "training", "output"}, path, "the training config");
+  LRP_CHECK(fs::is_regular_file(path), "'", path, "': no such file");
   {
     std::ifstream in(path);
     std::stringstream text;
     text << in.rdbuf();
+    LRP_CHECK(in.good() || in.eof(), "'", path, "': cannot read the file");
     c.resolved_yaml = text.str();
   }
+  const YAML::Node root = load_text(c.resolved_yaml, path);
+  LRP_CHECK(root.IsMap(), path, ": a training config must be a mapping with the keys data, model, training, output");
+  check_keys(root, {"seed", "threads", "data", "model", "training", "output"}, path, "the training config");
   if (root["seed"]) c.seed = seed(root["seed"], path, "seed");
   if (root["threads"]) c.threads = static_cast<int>(whole(root["threads"], path, "threads", 1));
   require(root, "data", path, "the training config");
@@ -257,13 +259,8 @@ TrainResult run_training(const TrainConfig& c, const Registry& registry) {
     Dataset test_set = load_dataset(c.test_data, c.path, "data.test", c.seed);
     LRP_CHECK(test_set.inputs.shape == model.network.input_shape(), c.path, ": data.test has samples of shape ",
               to_string(test_set.inputs.shape), " but the model expects ", to_string(model.network.input_shape()));
-    LRP_CHECK(test_set.labels.size() == static_cast<std::size_t>(test_set.size()), c.path,
-              ": data.test needs labels to measure the test accuracy");
+    check_labels(test_set, model.network.output_shape()[0], c.path + ": data.test");
     test_set.inputs = normalize_inputs(test_set.inputs, model.spec.normalization);
-    for (std::size_t i = 0; i < test_set.labels.size(); ++i)
-      LRP_CHECK(test_set.labels[i] < model.network.output_shape()[0], c.path, ": data.test ('", test_set.source,
-                "'): label ", test_set.labels[i], " of sample ", i, " is out of range; expected a class in [0, ",
-                model.network.output_shape()[0], ")");
     const Evaluation e = evaluate(model.network, test_set.inputs, test_set.labels, 256, c.threads);
     result.test_accuracy = e.accuracy;
     result.test_loss = e.loss;

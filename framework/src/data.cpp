@@ -309,4 +309,14 @@ Dataset synthetic_blobs(Shape sample_shape, Index count, Index classes, std::uin
   return finish(std::move(dataset));
 }
 
+void check_labels(const Dataset& dataset, Index classes, const std::string& what) {
+  LRP_CHECK(static_cast<Index>(dataset.labels.size()) == dataset.size(), what, ": the dataset '", dataset.source,
+            "' has ", dataset.labels.size(), " labels for ", dataset.size(), " samples; expected one label per sample");
+  for (std::size_t i = 0; i < dataset.labels.size(); ++i)
+    LRP_CHECK(dataset.labels[i] >= 0 && dataset.labels[i] < classes, what, ": the dataset '", dataset.source,
+              "': label ", dataset.labels[i], " of sample ", i,
+              i < dataset.indices.size() ? " (index " + std::to_string(dataset.indices[i]) + " in the source)" : "",
+              " is out of range; expected a class in [0, ", classes, ")");
+}
+
 }  // namespace lrp

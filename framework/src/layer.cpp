@@ -28,15 +28,15 @@ Params zero_like(const Params& p) {
 
 void Layer::param_vjp(const ConstMatrixRef&, const Params&, const ConstMatrixRef&, Params&, Workspace&) const {}
 
-void Layer::train_forward(const ConstMatrixRef& x, MatrixRef y, Matrix&, std::mt19937_64&) {
-  forward(x, params_, y, thread_workspace());
+void Layer::train_forward(const ConstMatrixRef& x, const Params& p, MatrixRef y, Matrix&, std::mt19937_64&) {
+  forward(x, p, y, thread_workspace());
 }
 
-void Layer::train_backward(const ConstMatrixRef& x, const Matrix&, const ConstMatrixRef& g_out, MatrixRef g_in,
-                           Params& grads) const {
+void Layer::train_backward(const ConstMatrixRef& x, const Params& p, const Matrix&, const ConstMatrixRef& g_out,
+                           MatrixRef g_in, Params& grads) const {
   Workspace& ws = thread_workspace();
-  vjp(x, params_, g_out, g_in, ws, false);
-  param_vjp(x, params_, g_out, grads, ws);
+  vjp(x, p, g_out, g_in, ws, false);
+  param_vjp(x, p, g_out, grads, ws);
 }
 
 void Layer::forward_many(const ConstMatrixRef& x, std::span<const Params* const> ps, std::span<Scalar* const> ys,

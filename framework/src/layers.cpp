@@ -554,14 +554,12 @@ void Flatten::vjp(const ConstMatrixRef&, const Params&, const ConstMatrixRef& g_
 
 // ---------------------------------------------------------------- activations
 
-ElementwiseActivation::ElementwiseActivation(Activation f, std::string kind_name) : f_(f), kind_(std::move(kind_name)) {
-  if (kind_.empty()) {
-    switch (f_) {
-      case Activation::kReLU: kind_ = "relu"; break;
-      case Activation::kTanh: kind_ = "tanh"; break;
-      case Activation::kSigmoid: kind_ = "sigmoid"; break;
-      case Activation::kIdentity: kind_ = "identity"; break;
-    }
+ElementwiseActivation::ElementwiseActivation(Activation f) : f_(f) {
+  switch (f_) {
+    case Activation::kReLU: kind_ = "relu"; break;
+    case Activation::kTanh: kind_ = "tanh"; break;
+    case Activation::kSigmoid: kind_ = "sigmoid"; break;
+    case Activation::kIdentity: kind_ = "identity"; break;
   }
 }
 
@@ -618,7 +616,7 @@ void Dropout::vjp(const ConstMatrixRef&, const Params&, const ConstMatrixRef& g_
 }
 
 // The mask holds 0 (dropped) or 1/(1 − p) (kept); draws go row by row, so a seed fixes it.
-void Dropout::train_forward(const ConstMatrixRef& x, MatrixRef y, Matrix& state, std::mt19937_64& rng) {
+void Dropout::train_forward(const ConstMatrixRef& x, const Params&, MatrixRef y, Matrix& state, std::mt19937_64& rng) {
   state.resize(x.rows(), x.cols());
   const Scalar keep = static_cast<Scalar>(1.0 / (1.0 - p_));
   for (Index r = 0; r < state.rows(); ++r)
@@ -626,8 +624,8 @@ void Dropout::train_forward(const ConstMatrixRef& x, MatrixRef y, Matrix& state,
   y = x.cwiseProduct(state);
 }
 
-void Dropout::train_backward(const ConstMatrixRef&, const Matrix& state, const ConstMatrixRef& g_out, MatrixRef g_in,
-                             Params&) const {
+void Dropout::train_backward(const ConstMatrixRef&, const Params&, const Matrix& state, const ConstMatrixRef& g_out,
+                             MatrixRef g_in, Params&) const {
   g_in = g_out.cwiseProduct(state);
 }
 
@@ -706,7 +704,7 @@ void BatchNorm::param_vjp(const ConstMatrixRef& at, const Params& p, const Const
 // Training: x̂ = (x − μ_B)/√(σ²_B + eps) with the minibatch's per-channel mean μ_B and biased
 // variance σ²_B over M = N·plane values (accumulated in double), y = γ x̂ + β. state holds x̂ in
 // its first N rows and 1/√(σ²_B + eps) per channel in an extra last row.
-void BatchNorm::train_forward(const ConstMatrixRef& x, MatrixRef y, Matrix& state, std::mt19937_64&) {
+void BatchNorm::train_forward(const ConstMatrixRef& x, const Params& p, MatrixRef y, Matrix& state, std::mt19937_64&) {
   const Index n = x.rows(), plane = x.cols() / channels_;
   const double m = static_cast<double>(n * plane);
   LRP_CHECK(n * plane >= 2, where(*this), ": training needs more than one value per channel (batch of ", n, ")");
@@ -723,7 +721,7 @@ void BatchNorm::train_forward(const ConstMatrixRef& x, MatrixRef y, Matrix& stat
     for (Index r = 0; r < n; ++r) sum_sq += static_cast<double>(row_sq[r]);
     const double var = sum_sq / m;
     const double inv_std = 1.0 / std::sqrt(var + eps_);
-    const Scalar gamma = params_.weight(0, c), beta = params_.bias[c];
+    const Scalar gamma = p.weight(0, c), beta = p.bias[c];
     auto xhat = state.block(0, c * plane, n, plane);
     xhat = ((block.array() - static_cast<Scalar>(mu)) * static_cast<Scalar>(inv_std)).matrix();
     y.middleCols(c * plane, plane) = ((xhat.array() * gamma) + beta).matrix();
@@ -735,9 +733,9 @@ void BatchNorm::train_forward(const ConstMatrixRef& x, MatrixRef y, Matrix& stat
 
 // With g = ∂L/∂y: ∂L/∂β = Σ g, ∂L/∂γ = Σ g x̂, and through the batch statistics
 // ∂L/∂x = γ/√(σ²_B + eps) · (g − mean(g) − x̂ · mean(g x̂)), means over the channel's M values.
-void BatchNorm::train_backward(const ConstMatrixRef&, const Matrix& state, const ConstMatrixRef& g_out, MatrixRef g_in,
-                               Params& grads) const {
-  check_grads(*this, params_, grads);
+void BatchNorm::train_backward(const ConstMatrixRef&, const Params& p, const Matrix& state, const ConstMatrixRef& g_out,
+                               MatrixRef g_in, Params& grads) const {
+  check_grads(*this, p, grads);
   const Index n = g_out.rows(), plane = g_out.cols() / channels_;
   const double m = static_cast<double>(n * plane);
   for (Index c = 0; c < channels_; ++c) {
@@ -752,7 +750,7 @@ void BatchNorm::train_backward(const ConstMatrixRef&, const Matrix& state, const
     }
     grads.weight(0, c) += static_cast<Scalar>(sum_gx);
     grads.bias[c] += static_cast<Scalar>(sum_g);
-    const Scalar factor = params_.weight(0, c) * state(n, c);
+    const Scalar factor = p.weight(0, c) * state(n, c);
     const Scalar mean_g = static_cast<Scalar>(sum_g / m), mean_gx = static_cast<Scalar>(sum_gx / m);
     g_in.middleCols(c * plane, plane) = (factor * (g.array() - mean_g - xhat.array() * mean_gx)).matrix();
   }

@@ -326,7 +326,7 @@ class TrainStep {
       Layer& layer = network.layer(l);
       const std::size_t i = static_cast<std::size_t>(l);
       if (layer.has_training_mode()) {
-        layer.train_forward(acts_[i], acts_[i + 1], states_[i], rng);
+        layer.train_forward(acts_[i], layer.params(), acts_[i + 1], states_[i], rng);
         ++l;
         continue;
       }
@@ -361,7 +361,7 @@ class TrainStep {
         Matrix unused;
         Matrix& g_in = l > 0 ? g_[i] : unused;
         if (l == 0) g_in.resize(n, acts_[0].cols());
-        layer.train_backward(acts_[i], states_[i], g_[i + 1], g_in, grads_[i]);
+        layer.train_backward(acts_[i], layer.params(), states_[i], g_[i + 1], g_in, grads_[i]);
         --l;
         continue;
       }
@@ -455,18 +455,12 @@ TrainReport train(Network& network, const Dataset& train_set, const TrainOptions
   validate(options);
   const Index n = train_set.size();
   LRP_CHECK(n > 0, "training: the dataset '", train_set.source, "' is empty");
-  LRP_CHECK(static_cast<Index>(train_set.labels.size()) == n, "training: the dataset '", train_set.source, "' has ",
-            train_set.labels.size(), " labels for ", n, " samples; training needs one label per sample");
   LRP_CHECK(train_set.inputs.shape == network.input_shape(), "training: samples of shape ",
             to_string(train_set.inputs.shape), " for a network that expects ", to_string(network.input_shape()));
   const Shape& out_shape = network.output_shape();
   LRP_CHECK(out_shape.size() == 1, "training: the network's output shape ", to_string(out_shape),
             " is not a vector of logits");
-  for (std::size_t i = 0; i < train_set.labels.size(); ++i)
-    LRP_CHECK(train_set.labels[i] >= 0 && train_set.labels[i] < out_shape[0], "training: the dataset '",
-              train_set.source, "': label ", train_set.labels[i], " of sample ", i,
-              i < train_set.indices.size() ? " (index " + std::to_string(train_set.indices[i]) + " in the source)" : "",
-              " is out of range; expected a class in [0, ", out_shape[0], ")");
+  check_labels(train_set, out_shape[0], "training");
 
   // One generator for the whole run: first the split permutation, then one shuffle per epoch.
   std::mt19937_64 rng(options.seed);

@@ -7,6 +7,8 @@
 #include "lrp/examples.hpp"
 #include "lrp/explain.hpp"
 
+#include "bench_util.hpp"
+
 #include <benchmark/benchmark.h>
 
 #include <chrono>
@@ -35,23 +37,13 @@ lrp::Composite composite_for(const std::string& method) {
   return lrp::Composite::uniform({method, {}});
 }
 
-// Seconds per forward pass of `batch` images, measured over enough repetitions to be stable;
-// measured once per network, batch size and thread count in this run.
+// Seconds per forward pass of `batch` images, measured once per network, batch size and thread
+// count in this run.
 double forward_seconds(const lrp::Network& net, const lrp::Tensor& x, int threads) {
   static std::map<std::tuple<const lrp::Network*, lrp::Index, int>, double> measured;
   const auto key = std::make_tuple(&net, x.batch(), threads);
   if (auto it = measured.find(key); it != measured.end()) return it->second;
-  lrp::ForwardPass pass;
-  net.forward(x, pass, threads);
-  int reps = 0;
-  const auto start = std::chrono::steady_clock::now();
-  double elapsed = 0;
-  do {
-    net.forward(x, pass, threads);
-    ++reps;
-    elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  } while (elapsed < 0.2);
-  return measured[key] = elapsed / reps;
+  return measured[key] = lrp_bench::seconds_per_forward(net, x, threads);
 }
 
 // mode "full": forward + explanation of new inputs; "reuse": the explanation alone, on a forward

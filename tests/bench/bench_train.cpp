@@ -9,9 +9,10 @@
 #include "lrp/registry.hpp"
 #include "lrp/train.hpp"
 
+#include "bench_util.hpp"
+
 #include <benchmark/benchmark.h>
 
-#include <chrono>
 
 #ifndef LRP_SOURCE_DIR
 #error "LRP_SOURCE_DIR must point at the repository"
@@ -46,17 +47,7 @@ void train_epoch(benchmark::State& state) {
 
   // The inference forward pass of one batch, for the ratio.
   const lrp::Tensor x(data.inputs.shape, data.inputs.data.topRows(batch));
-  lrp::ForwardPass pass;
-  m.network.forward(x, pass, threads);
-  int reps = 0;
-  const auto start = std::chrono::steady_clock::now();
-  double forward = 0;
-  do {
-    m.network.forward(x, pass, threads);
-    ++reps;
-    forward = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  } while (forward < 0.2);
-  forward /= reps;
+  const double forward = lrp_bench::seconds_per_forward(m.network, x, threads);
 
   for (auto _ : state) {
     const lrp::TrainReport r = lrp::train(m.network, data, options);

@@ -60,6 +60,10 @@ Dataset subset(const Dataset& dataset, Index begin, Index end);
 // shuffle driven by std::mt19937_64 with an explicit unbiased bounded draw, so the choice is the
 // same with every standard library. The chosen samples keep their source order.
 Dataset sample(const Dataset& dataset, Index count, std::uint64_t seed);
+// Throws lrp::Error unless the dataset has one label per sample, each in [0, classes); the
+// message starts with `what` and names the dataset's source and the sample (with its index in
+// the source).
+void check_labels(const Dataset& dataset, Index classes, const std::string& what);
 
 // A seeded, learnable classification set for tests. Each class c has a mean pattern with features
 // i.i.d. uniform in [0, 1); sample i has label i mod classes (so every prefix is nearly balanced)

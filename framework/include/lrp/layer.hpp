@@ -93,13 +93,14 @@ class Layer {
   // random mask). They see the whole minibatch at once (rows may be coupled) and run on the
   // calling thread; every other layer is trained with forward / vjp / param_vjp on row blocks.
   virtual bool has_training_mode() const { return false; }
-  // y = f_train(x) for the minibatch x. `state` is the layer's scratch for this step (resized by
-  // the layer; kept by the caller until train_backward); `rng` is the trainer's seeded generator.
-  // Running statistics are updated here.
-  virtual void train_forward(const ConstMatrixRef& x, MatrixRef y, Matrix& state, std::mt19937_64& rng);
-  // g_in = J_train(x)ᵀ g_out, and ADDS the parameter gradient to grads (like param_vjp).
-  virtual void train_backward(const ConstMatrixRef& x, const Matrix& state, const ConstMatrixRef& g_out,
-                              MatrixRef g_in, Params& grads) const;
+  // y = f_train(x; p) for the minibatch x. `state` is the layer's scratch for this step (resized
+  // by the layer; kept by the caller until train_backward); `rng` is the trainer's seeded
+  // generator. Running statistics (buffers, not parameters) are updated here.
+  virtual void train_forward(const ConstMatrixRef& x, const Params& p, MatrixRef y, Matrix& state,
+                             std::mt19937_64& rng);
+  // g_in = J_train(x; p)ᵀ g_out, and ADDS the parameter gradient to grads (like param_vjp).
+  virtual void train_backward(const ConstMatrixRef& x, const Params& p, const Matrix& state,
+                              const ConstMatrixRef& g_out, MatrixRef g_in, Params& grads) const;
 
   const Params& params() const { return params_; }
   // In-place access for optimizers, which change values but never shapes (set_params checks

@@ -161,10 +161,10 @@ class Flatten final : public Layer {
 
 enum class Activation { kReLU, kTanh, kSigmoid, kIdentity };
 
-// Elementwise activation; also the identity (and dropout at inference, kind "dropout").
+// Elementwise activation (relu, tanh, sigmoid) and the identity.
 class ElementwiseActivation final : public Layer {
  public:
-  explicit ElementwiseActivation(Activation f, std::string kind_name = "");
+  explicit ElementwiseActivation(Activation f);
   std::string kind() const override { return kind_; }
   LayerTraits traits() const override { return {.elementwise = true}; }
   std::string describe() const override { return kind_; }
@@ -198,9 +198,10 @@ class Dropout final : public Layer {
   void vjp(const ConstMatrixRef& at, const Params& p, const ConstMatrixRef& g_out, MatrixRef g_in,
            Workspace& ws, bool accumulate) const override;
   bool has_training_mode() const override { return p_ > 0; }
-  void train_forward(const ConstMatrixRef& x, MatrixRef y, Matrix& state, std::mt19937_64& rng) override;
-  void train_backward(const ConstMatrixRef& x, const Matrix& state, const ConstMatrixRef& g_out, MatrixRef g_in,
-                      Params& grads) const override;
+  void train_forward(const ConstMatrixRef& x, const Params& p, MatrixRef y, Matrix& state,
+                     std::mt19937_64& rng) override;
+  void train_backward(const ConstMatrixRef& x, const Params& p, const Matrix& state, const ConstMatrixRef& g_out,
+                      MatrixRef g_in, Params& grads) const override;
   double probability() const { return p_; }
 
  protected:
@@ -229,9 +230,10 @@ class BatchNorm final : public Layer {
                  Workspace& ws) const override;
 
   bool has_training_mode() const override { return true; }
-  void train_forward(const ConstMatrixRef& x, MatrixRef y, Matrix& state, std::mt19937_64& rng) override;
-  void train_backward(const ConstMatrixRef& x, const Matrix& state, const ConstMatrixRef& g_out, MatrixRef g_in,
-                      Params& grads) const override;
+  void train_forward(const ConstMatrixRef& x, const Params& p, MatrixRef y, Matrix& state,
+                     std::mt19937_64& rng) override;
+  void train_backward(const ConstMatrixRef& x, const Params& p, const Matrix& state, const ConstMatrixRef& g_out,
+                      MatrixRef g_in, Params& grads) const override;
   double momentum() const { return momentum_; }
   // Running statistics (buffers, not parameters): checked for shape, finiteness and var ≥ 0.
   void set_statistics(Vector mean, Vector var);
