@@ -342,11 +342,12 @@ double softmax_probability(const Scalar* logits, Index classes, Index c) {
   return std::exp(static_cast<double>(logits[c]) - top) / sum;
 }
 
-}  // namespace
-
-PixelFlippingResult pixel_flipping(const Network& network, const Tensor& x, const std::vector<Index>& targets,
-                                   const Tensor& relevance, const std::vector<Index>& sample_ids,
-                                   const FillValues& fill, const PixelFlippingOptions& options) {
+// Checks the options and inputs shared by pixel_flipping and random_order_curves (relevance may
+// be null: the random baseline needs none); returns the regions.
+std::vector<std::vector<Index>> check_pixel_flipping(const Network& network, const Tensor& x,
+                                                     const std::vector<Index>& targets, const Tensor* relevance,
+                                                     const std::vector<Index>& sample_ids, const FillValues& fill,
+                                                     const PixelFlippingOptions& options) {
   LRP_CHECK(options.patch >= 1, "pixel flipping: 'patch' must be ≥ 1, got ", options.patch);
   LRP_CHECK(options.random_repeats >= 0, "pixel flipping: 'random_repeats' must be ≥ 0, got ", options.random_repeats);
   LRP_CHECK(options.steps >= 0, "pixel flipping: 'steps' must be ≥ 0 (0 = all regions), got ", options.steps);
@@ -357,9 +358,10 @@ PixelFlippingResult pixel_flipping(const Network& network, const Tensor& x, cons
   const Index features = numel(shape), n = x.batch();
   LRP_CHECK(x.shape == shape && x.features() == features, "pixel flipping: the inputs have shape ", to_string(x.shape),
             ", the network expects ", to_string(shape));
-  LRP_CHECK(relevance.shape == shape && relevance.features() == features && relevance.batch() == n,
-            "pixel flipping: the relevance is ", relevance.batch(), " × ", to_string(relevance.shape), ", expected ", n,
-            " × ", to_string(shape), " (one map per input sample)");
+  if (relevance != nullptr)
+    LRP_CHECK(relevance->shape == shape && relevance->features() == features && relevance->batch() == n,
+              "pixel flipping: the relevance is ", relevance->batch(), " × ", to_string(relevance->shape), ", expected ",
+              n, " × ", to_string(shape), " (one map per input sample)");
   LRP_CHECK(static_cast<Index>(targets.size()) == n, "pixel flipping: ", targets.size(), " targets for ", n, " samples");
   LRP_CHECK(static_cast<Index>(sample_ids.size()) == n, "pixel flipping: ", sample_ids.size(), " sample ids for ", n,
             " samples");
@@ -369,74 +371,42 @@ PixelFlippingResult pixel_flipping(const Network& network, const Tensor& x, cons
     LRP_CHECK(c >= 0 && c < classes, "pixel flipping: target ", c, " of sample ", i, " is out of range [0, ", classes, ")");
     LRP_CHECK(sample_ids[static_cast<size_t>(i)] >= 0, "pixel flipping: sample id ", sample_ids[static_cast<size_t>(i)],
               " of sample ", i, " is negative");
-    LRP_CHECK(all_finite(relevance.data.row(i)), "pixel flipping: the relevance of sample ", i,
-              " has NaN or Inf values");
+    if (relevance != nullptr)
+      LRP_CHECK(all_finite(relevance->data.row(i)), "pixel flipping: the relevance of sample ", i,
+                " has NaN or Inf values");
   }
   LRP_CHECK(all_finite(x.data), "pixel flipping: the inputs have NaN or Inf values");
   check_fill(fill, options.fill, shape);
 
-  const std::vector<std::vector<Index>> regions = perturbation_regions(shape, options.patch);
-  const auto region_count = static_cast<Index>(regions.size());
-  LRP_CHECK(options.steps <= region_count, "pixel flipping: 'steps' = ", options.steps, " exceeds the ", region_count,
-            " regions of patch ", options.patch, " on samples of shape ", to_string(shape));
-  const Index steps = options.steps == 0 ? region_count : options.steps;
-  const Index repeats = options.random_repeats;
-  const auto repeat_count = static_cast<size_t>(repeats);
+  std::vector<std::vector<Index>> regions = perturbation_regions(shape, options.patch);
+  LRP_CHECK(options.steps <= static_cast<Index>(regions.size()), "pixel flipping: 'steps' = ", options.steps,
+            " exceeds the ", regions.size(), " regions of patch ", options.patch, " on samples of shape ",
+            to_string(shape));
+  return regions;
+}
 
-  PixelFlippingResult result;
-  result.regions = region_count;
-  result.steps = steps;
-  result.morf.resize(n, steps + 1);
-  result.lerf.resize(n, steps + 1);
-  result.morf_probability.resize(n, steps + 1);
-  result.lerf_probability.resize(n, steps + 1);
-  result.random.assign(repeat_count, Matrix(n, steps + 1));
-  result.random_probability.assign(repeat_count, Matrix(n, steps + 1));
-  result.random_seeds.assign(repeat_count, std::vector<std::uint64_t>(static_cast<size_t>(n)));
-  result.morf_order.resize(n, steps);
-  result.lerf_order.resize(n, steps);
-  std::vector<IndexMatrix> random_orders(repeat_count, IndexMatrix(n, steps));
+// One order of regions per sample and the two curves it produces.
+struct OrderedCurves {
+  const IndexMatrix* order;  // N × L
+  Matrix* logit;             // N × (L+1)
+  Matrix* probability;
+};
 
-  // 1. orders, once per sample on the original heatmap (only the first L regions are kept).
-  parallel_chunks(n, options.threads, [&](int, Index begin, Index end) {
-    for (Index i = begin; i < end; ++i) {
-      const Index id = sample_ids[static_cast<size_t>(i)];
-      const std::vector<double> scores = region_scores(relevance.data.row(i).data(), regions);
-      const std::uint64_t tie_seed = sample_seed(options.seed, id, kPixelFlippingTieStream);
-      const std::vector<Index> morf = region_order(scores, RegionOrder::kMorf, tie_seed);
-      const std::vector<Index> lerf = region_order(scores, RegionOrder::kLerf, tie_seed);
-      for (Index k = 0; k < steps; ++k) {
-        result.morf_order(i, k) = morf[static_cast<size_t>(k)];
-        result.lerf_order(i, k) = lerf[static_cast<size_t>(k)];
-      }
-      for (size_t q = 0; q < repeat_count; ++q) {
-        const std::uint64_t seed = sample_seed(options.seed, id, kPixelFlippingRandomOrderStream + q);
-        result.random_seeds[q][static_cast<size_t>(i)] = seed;
-        const std::vector<Index> order = random_region_order(region_count, seed);
-        for (Index k = 0; k < steps; ++k) random_orders[q](i, k) = order[static_cast<size_t>(k)];
-      }
-    }
-  });
-
-  // 2. curves. Sample i's rows: j = 0 is x itself, then for each order o (morf, lerf, random 0..)
-  //    the copies k = 1..L at j = 1 + o·L + (k − 1). They are cut into passes of rows_per_pass rows
-  //    counted from the sample's first row, each pass holding this sample only, so its numbers do
-  //    not depend on the other samples or on the threads.
-  const Index orders = 2 + repeats;
-  const Index rows_per_sample = 1 + orders * steps;
+// Evaluates f_c along every order. Sample i's rows: j = 0 is x itself, then for order o the copies
+// k = 1..L at j = 1 + o·L + (k − 1). They are cut into passes of rows_per_pass rows counted from
+// the sample's first row, each pass holding this sample only, so its numbers do not depend on the
+// other samples or on the threads.
+void evaluate_orders(const Network& network, const Tensor& x, const std::vector<Index>& targets,
+                     const std::vector<Index>& sample_ids, const FillValues& fill, const PixelFlippingOptions& options,
+                     const std::vector<std::vector<Index>>& regions, Index steps,
+                     const std::vector<OrderedCurves>& orders) {
+  const Shape& shape = network.input_shape();
+  const Index features = numel(shape), n = x.batch(), classes = numel(network.output_shape());
+  const auto order_count = static_cast<Index>(orders.size());
+  if (order_count == 0 || n == 0) return;
+  const Index rows_per_sample = 1 + order_count * steps;
   const Index pass_rows = std::min(options.rows_per_pass, rows_per_sample);
   const Index passes_per_sample = (rows_per_sample + pass_rows - 1) / pass_rows;
-  auto order_of = [&](Index i, Index o) -> const Index* {
-    if (o == 0) return &result.morf_order(i, 0);
-    if (o == 1) return &result.lerf_order(i, 0);
-    return &random_orders[static_cast<size_t>(o - 2)](i, 0);
-  };
-  auto curve_of = [&](Index o, bool probability) -> Matrix& {
-    if (o == 0) return probability ? result.morf_probability : result.morf;
-    if (o == 1) return probability ? result.lerf_probability : result.lerf;
-    const auto q = static_cast<size_t>(o - 2);
-    return probability ? result.random_probability[q] : result.random[q];
-  };
 
   parallel_chunks(n * passes_per_sample, options.threads, [&](int, Index begin, Index end) {
     Tensor batch(pass_rows, shape);
@@ -462,7 +432,7 @@ PixelFlippingResult pixel_flipping(const Network& network, const Tensor& x, cons
           continue;
         }
         const Index o = (j - 1) / steps, k = (j - 1) % steps + 1;
-        const Index* order = order_of(i, o);
+        const Index* order = &(*orders[static_cast<size_t>(o)].order)(i, 0);
         if (r > 0 && k > 1) {  // the previous row is step k − 1 of the same order
           batch.data.row(r) = batch.data.row(r - 1);
           perturb(r, order[k - 1]);
@@ -479,18 +449,102 @@ PixelFlippingResult pixel_flipping(const Network& network, const Tensor& x, cons
         const Scalar logit = logits(r, c);
         const auto probability = static_cast<Scalar>(softmax_probability(logits.row(r).data(), classes, c));
         if (j == 0) {
-          for (Index o = 0; o < orders; ++o) {
-            curve_of(o, false)(i, 0) = logit;
-            curve_of(o, true)(i, 0) = probability;
+          for (const OrderedCurves& oc : orders) {
+            (*oc.logit)(i, 0) = logit;
+            (*oc.probability)(i, 0) = probability;
           }
           continue;
         }
-        const Index o = (j - 1) / steps, k = (j - 1) % steps + 1;
-        curve_of(o, false)(i, k) = logit;
-        curve_of(o, true)(i, k) = probability;
+        const OrderedCurves& oc = orders[static_cast<size_t>((j - 1) / steps)];
+        const Index k = (j - 1) % steps + 1;
+        (*oc.logit)(i, k) = logit;
+        (*oc.probability)(i, k) = probability;
       }
     }
   });
+}
+
+// The random orders of every sample (only the first `steps` regions are kept) and their seeds.
+void draw_random_orders(const std::vector<Index>& sample_ids, Index region_count, Index steps,
+                        const PixelFlippingOptions& options, std::vector<IndexMatrix>& orders,
+                        std::vector<std::vector<std::uint64_t>>& seeds) {
+  const auto n = static_cast<Index>(sample_ids.size());
+  const auto repeat_count = static_cast<size_t>(options.random_repeats);
+  orders.assign(repeat_count, IndexMatrix(n, steps));
+  seeds.assign(repeat_count, std::vector<std::uint64_t>(static_cast<size_t>(n)));
+  parallel_chunks(n, options.threads, [&](int, Index begin, Index end) {
+    for (Index i = begin; i < end; ++i) {
+      for (size_t q = 0; q < repeat_count; ++q) {
+        const std::uint64_t seed =
+            sample_seed(options.seed, sample_ids[static_cast<size_t>(i)], kPixelFlippingRandomOrderStream + q);
+        seeds[q][static_cast<size_t>(i)] = seed;
+        const std::vector<Index> order = random_region_order(region_count, seed);
+        for (Index k = 0; k < steps; ++k) orders[q](i, k) = order[static_cast<size_t>(k)];
+      }
+    }
+  });
+}
+
+PixelFlippingResult run_pixel_flipping(const Network& network, const Tensor& x, const std::vector<Index>& targets,
+                                       const Tensor& relevance, const std::vector<Index>& sample_ids,
+                                       const FillValues& fill, const PixelFlippingOptions& options,
+                                       const RandomOrderCurves* shared) {
+  const std::vector<std::vector<Index>> regions =
+      check_pixel_flipping(network, x, targets, &relevance, sample_ids, fill, options);
+  const auto region_count = static_cast<Index>(regions.size());
+  const Index steps = options.steps == 0 ? region_count : options.steps;
+  const Index n = x.batch();
+  if (shared != nullptr) {
+    LRP_CHECK(shared->regions == region_count && shared->steps == steps && shared->patch == options.patch &&
+                  shared->seed == options.seed && shared->fill == options.fill &&
+                  static_cast<Index>(shared->random.size()) == options.random_repeats &&
+                  shared->sample_ids == sample_ids && shared->targets == targets,
+              "pixel flipping: the shared random-order curves were computed for other samples, targets or options "
+              "(patch, steps, seed, fill, random_repeats)");
+  }
+
+  PixelFlippingResult result;
+  result.regions = region_count;
+  result.steps = steps;
+  result.morf.resize(n, steps + 1);
+  result.lerf.resize(n, steps + 1);
+  result.morf_probability.resize(n, steps + 1);
+  result.lerf_probability.resize(n, steps + 1);
+  result.morf_order.resize(n, steps);
+  result.lerf_order.resize(n, steps);
+
+  // 1. orders, once per sample on the original heatmap (only the first L regions are kept).
+  parallel_chunks(n, options.threads, [&](int, Index begin, Index end) {
+    for (Index i = begin; i < end; ++i) {
+      const Index id = sample_ids[static_cast<size_t>(i)];
+      const std::vector<double> scores = region_scores(relevance.data.row(i).data(), regions);
+      const std::uint64_t tie_seed = sample_seed(options.seed, id, kPixelFlippingTieStream);
+      const std::vector<Index> morf = region_order(scores, RegionOrder::kMorf, tie_seed);
+      const std::vector<Index> lerf = region_order(scores, RegionOrder::kLerf, tie_seed);
+      for (Index k = 0; k < steps; ++k) {
+        result.morf_order(i, k) = morf[static_cast<size_t>(k)];
+        result.lerf_order(i, k) = lerf[static_cast<size_t>(k)];
+      }
+    }
+  });
+  std::vector<OrderedCurves> orders{{&result.morf_order, &result.morf, &result.morf_probability},
+                                    {&result.lerf_order, &result.lerf, &result.lerf_probability}};
+  const auto repeat_count = static_cast<size_t>(options.random_repeats);
+  std::vector<IndexMatrix> random_orders;
+  if (shared != nullptr) {
+    result.random = shared->random;
+    result.random_probability = shared->random_probability;
+    result.random_seeds = shared->random_seeds;
+  } else {
+    draw_random_orders(sample_ids, region_count, steps, options, random_orders, result.random_seeds);
+    result.random.assign(repeat_count, Matrix(n, steps + 1));
+    result.random_probability.assign(repeat_count, Matrix(n, steps + 1));
+    for (size_t q = 0; q < repeat_count; ++q)
+      orders.push_back({&random_orders[q], &result.random[q], &result.random_probability[q]});
+  }
+
+  // 2. curves.
+  evaluate_orders(network, x, targets, sample_ids, fill, options, regions, steps, orders);
 
   // 3. scores per sample and their summaries.
   PixelFlippingScores& s = result.scores;
@@ -506,17 +560,57 @@ PixelFlippingResult pixel_flipping(const Network& network, const Tensor& x, cons
     s.aopc_lerf[i] = aopc(lerf);
     s.abpc[i] = abpc(lerf, morf);
     s.auc_morf[i] = auc(morf);
-    if (repeats == 0) {
+    if (repeat_count == 0) {
       s.aopc_morf_vs_random[i] = kNaN;
       continue;
     }
     double random_mean = 0.0;
     for (size_t q = 0; q < repeat_count; ++q) random_mean += aopc(result.random[q].row(i).transpose().cast<double>());
-    s.aopc_morf_vs_random[i] = s.aopc_morf[i] - random_mean / static_cast<double>(repeats);
+    s.aopc_morf_vs_random[i] = s.aopc_morf[i] - random_mean / static_cast<double>(repeat_count);
   }
   result.summary = {summarize(s.aopc_morf), summarize(s.aopc_lerf), summarize(s.abpc), summarize(s.auc_morf),
                     summarize(s.aopc_morf_vs_random)};
   return result;
+}
+
+}  // namespace
+
+RandomOrderCurves random_order_curves(const Network& network, const Tensor& x, const std::vector<Index>& targets,
+                                      const std::vector<Index>& sample_ids, const FillValues& fill,
+                                      const PixelFlippingOptions& options) {
+  const std::vector<std::vector<Index>> regions =
+      check_pixel_flipping(network, x, targets, nullptr, sample_ids, fill, options);
+  RandomOrderCurves r;
+  r.regions = static_cast<Index>(regions.size());
+  r.steps = options.steps == 0 ? r.regions : options.steps;
+  r.patch = options.patch;
+  r.seed = options.seed;
+  r.fill = options.fill;
+  r.sample_ids = sample_ids;
+  r.targets = targets;
+  const Index n = x.batch();
+  std::vector<IndexMatrix> random_orders;
+  draw_random_orders(sample_ids, r.regions, r.steps, options, random_orders, r.random_seeds);
+  const auto repeat_count = static_cast<size_t>(options.random_repeats);
+  r.random.assign(repeat_count, Matrix(n, r.steps + 1));
+  r.random_probability.assign(repeat_count, Matrix(n, r.steps + 1));
+  std::vector<OrderedCurves> orders;
+  for (size_t q = 0; q < repeat_count; ++q) orders.push_back({&random_orders[q], &r.random[q], &r.random_probability[q]});
+  evaluate_orders(network, x, targets, sample_ids, fill, options, regions, r.steps, orders);
+  return r;
+}
+
+PixelFlippingResult pixel_flipping(const Network& network, const Tensor& x, const std::vector<Index>& targets,
+                                   const Tensor& relevance, const std::vector<Index>& sample_ids,
+                                   const FillValues& fill, const PixelFlippingOptions& options) {
+  return run_pixel_flipping(network, x, targets, relevance, sample_ids, fill, options, nullptr);
+}
+
+PixelFlippingResult pixel_flipping(const Network& network, const Tensor& x, const std::vector<Index>& targets,
+                                   const Tensor& relevance, const std::vector<Index>& sample_ids,
+                                   const FillValues& fill, const PixelFlippingOptions& options,
+                                   const RandomOrderCurves& random) {
+  return run_pixel_flipping(network, x, targets, relevance, sample_ids, fill, options, &random);
 }
 
 }  // namespace lrp

@@ -157,4 +157,31 @@ PixelFlippingResult pixel_flipping(const Network& network, const Tensor& x, cons
                                    const Tensor& relevance, const std::vector<Index>& sample_ids,
                                    const FillValues& fill, const PixelFlippingOptions& options);
 
+// The random-order baseline does not depend on any relevance map: for given samples, targets,
+// fill and options, its curves are the same for every method. random_order_curves computes them
+// alone (random_repeats orders per sample, same seeds and noise image as pixel_flipping), and the
+// overload below takes them instead of recomputing, so a study of many methods evaluates the
+// random orders once. (The curves are evaluated in passes of their own: their last bits can differ
+// from those of a pixel_flipping call that computes them along with morf and lerf.)
+struct RandomOrderCurves {
+  Index regions = 0;
+  Index steps = 0;
+  std::vector<Matrix> random, random_probability;        // [repeat] N × (L+1)
+  std::vector<std::vector<std::uint64_t>> random_seeds;  // [repeat][sample]
+  // What they were computed for (pixel_flipping checks that these match its call).
+  Index patch = 0;
+  std::uint64_t seed = 0;
+  PerturbationFill fill = PerturbationFill::kUniform;
+  std::vector<Index> sample_ids, targets;
+};
+RandomOrderCurves random_order_curves(const Network& network, const Tensor& x, const std::vector<Index>& targets,
+                                      const std::vector<Index>& sample_ids, const FillValues& fill,
+                                      const PixelFlippingOptions& options);
+// Pixel flipping with precomputed random-order curves (copied into the result); an lrp::Error when
+// they were computed for other samples, targets, patch, steps, seed, fill or random_repeats.
+PixelFlippingResult pixel_flipping(const Network& network, const Tensor& x, const std::vector<Index>& targets,
+                                   const Tensor& relevance, const std::vector<Index>& sample_ids,
+                                   const FillValues& fill, const PixelFlippingOptions& options,
+                                   const RandomOrderCurves& random);
+
 }  // namespace lrp
