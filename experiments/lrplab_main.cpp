@@ -1,18 +1,21 @@
 // lrplab: the command-line program.
 //
-//   lrplab list [rules|layers|presets]   what the registry holds, with parameters and defaults
-//   lrplab quickstart [--threads N] [--model FILE] [--data DIR]
-//                                        explain Fashion-MNIST test images with the committed
-//                                        trained model and every preset, print relevance sums
-//                                        (grows into `lrplab run configs/quickstart.yaml` later)
+//   lrplab run CONFIG [--set key.path=value]... [--threads N]
+//                                        run an experiment: explain, evaluate, write the HDF5
+//                                        results file, heatmaps and curves, print the table
+//   lrplab validate CONFIG [--set key.path=value]...
+//                                        check a config (keys, types, files, model, data,
+//                                        methods) without running it
+//   lrplab list [rules|layers|presets|methods|metrics]
+//                                        what lrplab knows, with parameters and defaults
 //   lrplab train CONFIG [--threads N] [--check]
 //                                        train a model as a YAML config says (--check: only read
 //                                        and check the config)
 //   lrplab model FILE                    load a model file (HDF5, ONNX or YAML) and describe it
 //   lrplab --version
-#include "lrp/canonize.hpp"
 #include "lrp/config.hpp"
 #include "lrp/error.hpp"
+#include "lrp/experiment.hpp"
 #include "lrp/explain.hpp"
 #include "lrp/log.hpp"
 #include "lrp/model.hpp"
@@ -20,7 +23,6 @@
 
 #include <malloc.h>
 
-#include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <string>
@@ -29,8 +31,9 @@
 namespace {
 
 void print_usage() {
-  std::cout << "usage: lrplab list [rules|layers|presets]\n"
-               "       lrplab quickstart [--threads N] [--model FILE] [--data DIR]\n"
+  std::cout << "usage: lrplab run CONFIG [--set key.path=value]... [--threads N]\n"
+               "       lrplab validate CONFIG [--set key.path=value]...\n"
+               "       lrplab list [rules|layers|presets|methods|metrics]\n"
                "       lrplab train CONFIG [--threads N] [--check]\n"
                "       lrplab model FILE\n"
                "       lrplab --version\n";
@@ -55,8 +58,19 @@ void list(const lrp::Registry& registry, const std::string& what) {
     for (const lrp::PresetInfo& p : registry.presets())
       std::printf("  %-26s %-45s %s\n", p.name.c_str(), lrp::describe_params(p.params).c_str(), p.doc.c_str());
   }
-  if (!what.empty() && what != "rules" && what != "layers" && what != "presets")
-    LRP_FAIL("lrplab list: unknown category '", what, "'; expected rules, layers or presets");
+  if (what.empty() || what == "methods") {
+    header("methods (kind  parameters=defaults: description)");
+    for (const lrp::MethodKindInfo& m : lrp::method_kinds())
+      std::printf("  %-22s %-45s %s\n", m.kind.c_str(), lrp::describe_params(m.params).c_str(), m.doc.c_str());
+  }
+  if (what.empty() || what == "metrics") {
+    header("metrics (name  parameters=defaults: description)");
+    for (const lrp::MethodKindInfo& m : lrp::metric_kinds())
+      std::printf("  %-22s %-45s %s\n", m.kind.c_str(), lrp::describe_params(m.params).c_str(), m.doc.c_str());
+  }
+  if (!what.empty() && what != "rules" && what != "layers" && what != "presets" && what != "methods" &&
+      what != "metrics")
+    LRP_FAIL("lrplab list: unknown category '", what, "'; expected rules, layers, presets, methods or metrics");
 }
 
 int parse_threads(const std::vector<std::string>& args, std::size_t& i, const char* command) {
@@ -120,52 +134,58 @@ int model_command(const lrp::Registry& registry, const std::vector<std::string>&
   return 0;
 }
 
-int quickstart(const lrp::Registry& registry, int threads, const std::string& model_path, const std::string& data_dir) {
-  using lrp::Index;
-  struct Method {
-    std::string name;
-    lrp::Composite composite;
-  };
-  lrp::Model model = lrp::load_model(model_path, registry);
-  lrp::Dataset test = lrp::read_idx(data_dir + "/t10k-images-idx3-ubyte.gz", data_dir + "/t10k-labels-idx1-ubyte.gz");
-  test = lrp::subset(test, 0, 1000);
-  lrp::Tensor input = lrp::normalize_inputs(test.inputs, model.spec.normalization);
-  std::cout << "lrplab quickstart (" << lrp::scalar_name() << ", " << threads << " thread(s)): model '"
-            << model.spec.name << "' from " << model_path << " (" << model.provenance.source << ", test accuracy "
-            << model.provenance.test_accuracy << ")\n"
-            << "explaining the first " << test.size() << " Fashion-MNIST test images from " << data_dir << "\n\n"
-            << model.network.summary();
-  const lrp::Evaluation eval = lrp::evaluate(model.network, input, test.labels, 256, threads);
-  std::printf("accuracy on these images: %.4f\n", eval.accuracy);
-  lrp::canonize_batch_norm(model.network);
-  const lrp::ForwardPass pass = model.network.forward(input, threads);
-  const std::vector<Index> targets = lrp::select_targets(pass.logits(), lrp::TargetSpec::predicted());
-  // z^B bounds: the raw pixel range [0, 1] in the network's (normalized) units.
-  const lrp::InputNormalization& norm = model.spec.normalization;
-  const double low = lrp::to_network_units(norm.raw_min, 0, norm), high = lrp::to_network_units(norm.raw_max, 0, norm);
-  std::printf("\n  %-28s %14s %14s %14s %12s\n", "method (target: predicted)", "mean sum R_in", "mean f_c(x)",
-              "mean rel.err", "expl/s");
-  std::vector<Method> methods{
-      {"epsilon_gamma_box", registry.make_preset("epsilon_gamma_box", {{"low", {low}}, {"high", {high}}})},
-      {"epsilon_plus", registry.make_preset("epsilon_plus")},
-      {"epsilon_alpha2_beta1", registry.make_preset("epsilon_alpha2_beta1")},
-      {"epsilon_plus_flat", registry.make_preset("epsilon_plus_flat")},
-      {"epsilon_alpha2_beta1_flat", registry.make_preset("epsilon_alpha2_beta1_flat")},
-      {"zero (everywhere)", lrp::Composite::uniform({"zero", {}})},
-      {"gradient", lrp::Composite::uniform({"gradient", {}})},
-  };
-  for (const Method& m : methods) {
-    const lrp::Explainer explainer = lrp::Explainer::from_composite(model.network, registry, m.composite);
-    const auto start = std::chrono::steady_clock::now();
-    const lrp::Explanation e = explainer.explain(pass, targets, {.threads = threads});
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    const lrp::Vector sums = e.relevance.data.rowwise().sum();
-    const double rel_err = ((sums - e.seed).array().abs() / e.seed.array().abs()).mean();
-    std::printf("  %-28s %14.6f %14.6f %14.3e %12.0f\n", m.name.c_str(), static_cast<double>(sums.mean()),
-                static_cast<double>(e.seed.mean()), rel_err, static_cast<double>(input.batch()) / seconds);
+struct RunArgs {
+  std::string path;
+  std::vector<std::string> overrides;
+};
+
+RunArgs parse_run_args(const std::vector<std::string>& args, const char* command, bool threads_allowed) {
+  RunArgs r;
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    if (args[i] == "--set") {
+      LRP_CHECK(i + 1 < args.size(), command, ": --set needs key.path=value");
+      r.overrides.push_back(args[++i]);
+    } else if (args[i].rfind("--set=", 0) == 0) {
+      r.overrides.push_back(args[i].substr(6));
+    } else if (threads_allowed && args[i] == "--threads") {
+      r.overrides.push_back("threads=" + std::to_string(parse_threads(args, i, command)));
+    } else if (r.path.empty() && args[i].rfind("--", 0) != 0) {
+      r.path = args[i];
+    } else {
+      LRP_FAIL(command, ": unexpected argument '", args[i], "'");
+    }
   }
-  std::cout << "\n(relevance sums of LRP rules differ from f_c(x) by what biases and stabilizers absorb; the "
-               "experiment runner with metrics, HDF5 results and heatmaps arrives with the experiments issue)\n";
+  LRP_CHECK(!r.path.empty(), command, ": expected an experiment config (", command, " CONFIG.yaml)");
+  return r;
+}
+
+int run_command(const lrp::Registry& registry, const std::vector<std::string>& args) {
+  const RunArgs a = parse_run_args(args, "lrplab run", true);
+  const lrp::ExperimentConfig config = lrp::read_experiment_config(a.path, a.overrides, registry);
+  std::cout << "lrplab " << LRP_VERSION << " (" << lrp::scalar_name() << "): " << a.path << ", "
+            << config.methods.size() << " methods, " << config.threads << " thread(s), seed " << config.seed << "\n";
+  const lrp::ExperimentReport report = lrp::run_experiment(config, registry);
+  std::cout << "\n" << lrp::format_report(report) << "\n";
+  if (report.accuracy >= 0) std::printf("model accuracy on these %lld samples: %.4f\n", static_cast<long long>(report.samples), report.accuracy);
+  std::printf("time per stage:");
+  for (const auto& [stage, seconds] : report.stage_seconds) std::printf(" %s %.2f s;", stage.c_str(), seconds);
+  std::printf(" total %.2f s\n", report.total_seconds);
+  std::cout << "results: " << report.results_path << "\n";
+  if (!report.heatmap_folder.empty()) std::cout << "heatmaps and curves: " << report.heatmap_folder << "/\n";
+  return 0;
+}
+
+int validate_command(const lrp::Registry& registry, const std::vector<std::string>& args) {
+  const RunArgs a = parse_run_args(args, "lrplab validate", false);
+  const lrp::ExperimentConfig config = lrp::read_experiment_config(a.path, a.overrides, registry);
+  const lrp::PreparedExperiment p = lrp::prepare_experiment(config, registry, false);
+  std::cout << a.path << ": OK: model '" << p.model.spec.name << "'"
+            << (config.model.training ? " (trained by the run)" : "") << ", " << p.data.size() << " samples, "
+            << config.methods.size() << " methods:";
+  for (const lrp::MethodConfig& m : config.methods) std::cout << " " << m.name;
+  std::cout << "\n  evaluate: " << (config.conservation ? "conservation" : "")
+            << (config.pixel_flipping ? (config.conservation ? ", pixel flipping" : "pixel flipping") : "") << " of "
+            << config.evaluated.size() << " methods; results to " << config.output.results << "\n";
   return 0;
 }
 
@@ -191,26 +211,12 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (args[0] == "list") {
-      LRP_CHECK(args.size() <= 2, "lrplab list: expected at most one category (rules, layers or presets)");
+      LRP_CHECK(args.size() <= 2, "lrplab list: expected at most one category (rules, layers, presets, methods or metrics)");
       list(registry, args.size() == 2 ? args[1] : "");
       return 0;
     }
-    if (args[0] == "quickstart") {
-      int threads = 2;
-      std::string model_path = "models/fmnist_cnn.h5", data_dir = "/usr/share/datasets/fashion-mnist";
-      for (size_t i = 1; i < args.size(); ++i) {
-        if (args[i] == "--threads") {
-          threads = parse_threads(args, i, "lrplab quickstart");
-        } else if (args[i] == "--model" && i + 1 < args.size()) {
-          model_path = args[++i];
-        } else if (args[i] == "--data" && i + 1 < args.size()) {
-          data_dir = args[++i];
-        } else {
-          LRP_FAIL("lrplab quickstart: unknown argument '", args[i], "'");
-        }
-      }
-      return quickstart(registry, threads, model_path, data_dir);
-    }
+    if (args[0] == "run") return run_command(registry, args);
+    if (args[0] == "validate") return validate_command(registry, args);
     if (args[0] == "train") return train_command(registry, args);
     if (args[0] == "model") return model_command(registry, args);
     print_usage();

@@ -75,6 +75,12 @@ struct TypeOf<std::int64_t> {
   static constexpr const char* name = "int64";
 };
 template <>
+struct TypeOf<std::uint64_t> {
+  static hid_t memory() { return H5T_NATIVE_UINT64; }
+  static hid_t stored() { return H5T_STD_U64LE; }
+  static constexpr const char* name = "uint64";
+};
+template <>
 struct TypeOf<std::int32_t> {
   static hid_t memory() { return H5T_NATIVE_INT32; }
   static hid_t stored() { return H5T_STD_I32LE; }
@@ -708,6 +714,7 @@ template void File::write<double>(const std::string&, const double*, const Dims&
 template void File::write<float>(const std::string&, const float*, const Dims&);
 template void File::write<std::int64_t>(const std::string&, const std::int64_t*, const Dims&);
 template void File::write<std::int32_t>(const std::string&, const std::int32_t*, const Dims&);
+template void File::write<std::uint64_t>(const std::string&, const std::uint64_t*, const Dims&);
 template void File::write<std::uint8_t>(const std::string&, const std::uint8_t*, const Dims&);
 template std::vector<double> File::read<double>(const std::string&, Dims*) const;
 template std::vector<float> File::read<float>(const std::string&, Dims*) const;

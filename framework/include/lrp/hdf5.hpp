@@ -129,7 +129,7 @@ class File {
 
   // ---- numeric datasets
   // Writes a new dataset (parents are created) of element_count(shape) values, stored as
-  // little-endian T. T is double, float, std::int64_t, std::int32_t or std::uint8_t.
+  // little-endian T. T is double, float, std::int64_t, std::int32_t, std::uint64_t or std::uint8_t.
   template <typename T>
   void write(const std::string& dataset, const T* data, const Dims& shape);
   template <typename T>
@@ -204,6 +204,7 @@ extern template void File::write<double>(const std::string&, const double*, cons
 extern template void File::write<float>(const std::string&, const float*, const Dims&);
 extern template void File::write<std::int64_t>(const std::string&, const std::int64_t*, const Dims&);
 extern template void File::write<std::int32_t>(const std::string&, const std::int32_t*, const Dims&);
+extern template void File::write<std::uint64_t>(const std::string&, const std::uint64_t*, const Dims&);
 extern template void File::write<std::uint8_t>(const std::string&, const std::uint8_t*, const Dims&);
 extern template std::vector<double> File::read<double>(const std::string&, Dims*) const;
 extern template std::vector<float> File::read<float>(const std::string&, Dims*) const;

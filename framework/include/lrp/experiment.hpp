@@ -1,0 +1,174 @@
+// Experiments: `lrplab run CONFIG.yaml` and `lrplab validate CONFIG.yaml`. One YAML file names the
+// data, the model (a file, or an architecture trained on the spot), the explanation methods (LRP
+// presets or explicit rule lists, and the baselines of METRICS.md §4, with parameter sweeps), the
+// metrics (conservation, pixel flipping) and the outputs (an HDF5 results file, heatmap PNGs,
+// curve plots). The README's "Experiment configs" section is the reference of every key.
+//
+// Reading a config is split in two, so that `validate` can check everything a run would:
+//   read_experiment_config  parses the YAML (after the --set overrides) into ExperimentConfig,
+//                           checking keys, types, ranges and files with file:line:column errors;
+//   prepare_experiment      loads (or builds) the model and the data, resolves every method
+//                           against them (composites assigned to the layers, raw-unit values
+//                           mapped to network units), without explaining anything.
+// run_experiment then explains, evaluates and writes the results (see experiment_run.cpp).
+//
+// Units: every input value a config gives (z^B bounds, occlusion and pixel-flipping fills, the
+// integrated-gradients baseline, value ranges) is in raw data units, as the data files hold them
+// (Fashion-MNIST pixels in [0, 1]); lrplab maps them through the model's input normalization.
+#pragma once
+#include "lrp/composite.hpp"
+#include "lrp/config.hpp"
+#include "lrp/explain.hpp"
+#include "lrp/metrics.hpp"
+#include "lrp/model.hpp"
+#include "lrp/params.hpp"
+#include "lrp/registry.hpp"
+#include <yaml-cpp/yaml.h>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace lrp {
+
+// ---------------------------------------------------------------- what `lrplab list` shows
+// An explanation-method kind or a metric with its parameters (defaults as ParamSpecs).
+struct MethodKindInfo {
+  std::string kind;
+  std::string doc;
+  std::vector<ParamSpec> params;
+};
+const std::vector<MethodKindInfo>& method_kinds();
+const std::vector<MethodKindInfo>& metric_kinds();
+
+// ---------------------------------------------------------------- command-line overrides
+// `--set key.path=value`: the path's segments are mapping keys or, on a list, 0-based indices
+// ("explain.1.params.gamma=0.1"); the value is YAML ("0.5", "[0.1, 1]", "{steps: 16}"). Missing
+// mapping keys are created; an index past a list's end, a path through a scalar, or a malformed
+// override is an lrp::Error naming the override.
+void apply_override(YAML::Node& root, const std::string& assignment);
+
+// ---------------------------------------------------------------- the parsed config
+enum class MethodKind { kLrp, kGradient, kGradientTimesInput, kIntegratedGradients, kSmoothGrad, kOcclusion, kRandom };
+std::string method_kind_name(MethodKind kind);
+
+// One entry of an explicit LRP rule list: what it matches and the rule it assigns.
+struct RuleEntry {
+  enum class Match { kLayer, kIndex, kKind, kFirst, kLast, kFallback };
+  Match match = Match::kFallback;
+  std::string layer;               // kLayer: a layer name; kKind: a layer kind
+  long index = 0;                  // kIndex (negative counts from the end)
+  std::vector<std::string> kinds;  // kFirst / kLast: the kinds to look at (empty: linear-like layers)
+  RuleChoice choice;               // rule name and the parameters given (raw units for zbox bounds)
+  YAML::Node node;                 // for positioned errors
+};
+
+// One method to explain with, after sweep expansion (a sweep over k values gives k methods).
+struct MethodConfig {
+  std::string name;       // unique: the entry's name, plus "@param=value,..." for a sweep point
+  std::string base_name;  // the entry's name
+  MethodKind kind = MethodKind::kLrp;
+  std::string preset;            // kLrp with a preset (else `rules`)
+  std::vector<RuleEntry> rules;  // kLrp with an explicit rule list
+  ParamMap params;               // preset or method parameters as given (sweep values applied)
+  std::map<std::string, double> sweep_point;  // the swept parameters' values (empty: no sweep)
+  std::uint64_t seed = 0;        // its own random stream (SmoothGrad, random)
+  YAML::Node node;               // the entry, for positioned errors
+};
+
+struct PixelFlippingConfig {
+  PixelFlippingOptions options;  // patch, steps, random_repeats, fill, seed, rows_per_pass
+  // Fill values in raw units: uniform range (default: the model's raw range), constant value.
+  std::optional<double> low, high;
+  double value = 0.0;
+};
+
+struct OutputConfig {
+  std::string results;   // the HDF5 results file
+  std::string heatmaps;  // folder for PNGs and SVGs; empty: no pictures
+  Index heatmap_samples = 8;
+  Index montage_columns = 4;
+};
+
+struct ModelSource {
+  std::string file;          // a model file (HDF5, ONNX or YAML) ...
+  std::optional<TrainConfig> training;  // ... or an architecture trained here
+};
+
+struct ExperimentConfig {
+  std::string path;            // the config file
+  std::string resolved_yaml;   // the config after overrides, as YAML text
+  std::vector<std::string> overrides;  // the --set assignments, in order
+  YAML::Node root;
+  std::uint64_t seed = 0;
+  int threads = 1;
+  Index batch_size = 500;      // samples per forward pass shared by the methods
+  std::vector<std::string> plugins;
+  YAML::Node data, reference_data;  // dataset sections (reference optional: the mean fill)
+  ModelSource model;
+  TargetSpec target;
+  std::vector<MethodConfig> methods;
+  std::vector<std::string> evaluated;  // method names evaluated by the metrics
+  bool conservation = true;
+  std::optional<PixelFlippingConfig> pixel_flipping;
+  OutputConfig output;
+};
+
+// Reads a config file, applies the overrides and checks every key, type, range and file.
+// Errors are lrp::Error with "file:line:column" and, for an unknown key, the closest valid one.
+ExperimentConfig read_experiment_config(const std::string& path, const std::vector<std::string>& overrides,
+                                        const Registry& registry);
+
+// ---------------------------------------------------------------- prepared and run
+// A method ready to run: for LRP the composite (checked against the network: every layer gets a
+// rule that applies to it), for the others the resolved parameters.
+struct PreparedMethod {
+  const MethodConfig* config = nullptr;
+  Composite composite;                      // kLrp
+  std::vector<RuleAssignment> assignments;  // kLrp: the rule of each layer and why
+  ParamMap resolved;                        // parameters in network units, as used
+};
+
+struct PreparedExperiment {
+  explicit PreparedExperiment(Model m) : model(std::move(m)) {}
+  const ExperimentConfig* config = nullptr;
+  Model model;            // batch norm folded into the convolutions (canonized) for LRP
+  Dataset data;           // inputs in network units
+  Tensor raw_inputs;      // the same samples in raw units (for pictures and /data/inputs)
+  Matrix reference_mean;  // 1 × features, raw units (the mean fill)
+  std::vector<PreparedMethod> methods;
+  bool trained_here = false;
+  std::map<std::string, double> stage_seconds;  // load, train
+};
+
+// Loads or trains the model, loads the data, resolves every method. `train` false: a model that
+// the config trains is only built (for validate).
+PreparedExperiment prepare_experiment(const ExperimentConfig& config, const Registry& registry, bool train = true);
+
+struct MethodSummary {
+  std::string name;
+  double explain_seconds = 0;
+  Summary relative_error;
+  std::optional<PixelFlippingSummary> pixel_flipping;
+  double pixel_flipping_seconds = 0;
+  Index nonfinite = 0;  // NaN/Inf values in the relevance (and layer maps for LRP)
+};
+
+struct ExperimentReport {
+  std::vector<MethodSummary> methods;
+  std::map<std::string, double> stage_seconds;
+  double total_seconds = 0;
+  std::string results_path;
+  std::string heatmap_folder;
+  Index samples = 0;
+  double accuracy = -1;  // on the explained samples, when they have labels
+};
+
+ExperimentReport run_experiment(const ExperimentConfig& config, const Registry& registry);
+
+// The table printed at the end of a run: method × (AOPC-MoRF, AOPC-LeRF, ABPC, MoRF − random,
+// conservation error, seconds).
+std::string format_report(const ExperimentReport& report);
+
+}  // namespace lrp

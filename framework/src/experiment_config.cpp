@@ -1,0 +1,638 @@
+// Reading experiment configs: --set overrides, keys, types, ranges, sweeps (see experiment.hpp).
+#include "lrp/error.hpp"
+#include "lrp/experiment.hpp"
+#include "lrp/random.hpp"
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace lrp {
+
+namespace fs = std::filesystem;
+using namespace yaml;
+
+// ---------------------------------------------------------------- kinds for `lrplab list`
+
+const std::vector<MethodKindInfo>& method_kinds() {
+  static const std::vector<MethodKindInfo> kinds{
+      {"lrp",
+       "layer-wise relevance propagation: `preset` (with its parameters in `params`) or an explicit `rules` list",
+       {}},
+      {"gradient", "the gradient of the target logit, df_c/dx", {}},
+      {"gradient_x_input", "the input times the gradient, x * df_c/dx", {}},
+      {"integrated_gradients",
+       "Riemann right sum of gradients from a baseline (raw units) to x, times x - baseline",
+       {{"steps", {32}, "interpolation points M (whole, >= 1)", false, 1},
+        {"baseline", {0}, "baseline value, raw units, one or one per channel", true},
+        {"batch_rows", {0}, "rows per pass (0: automatic)", false, 0}}},
+      {"smoothgrad",
+       "mean gradient over noisy copies (noise sigma relative to the model's raw value range)",
+       {{"samples", {16}, "noisy copies N (whole, >= 1)", false, 1}, non_negative("sigma", 0.15, "noise level")}},
+      {"occlusion",
+       "f_c(x) - f_c(x with a window filled), averaged over the windows covering a pixel",
+       {{"window", {4}, "window side, or [height, width]", true, 1},
+        {"stride", {0}, "stride, or [rows, columns] (0: the window)", true, 0},
+        {"fill", {0}, "fill value, raw units, one or one per channel", true},
+        {"batch_rows", {0}, "rows per pass (0: automatic)", false, 0}}},
+      {"random", "i.i.d. uniform relevance in [0, 1) (the chance level)", {}},
+  };
+  return kinds;
+}
+
+const std::vector<MethodKindInfo>& metric_kinds() {
+  static const std::vector<MethodKindInfo> kinds{
+      {"conservation",
+       "relevance ledger (METRICS.md 1): input sum vs f_c(x), per-layer sums, bias/stabilizer shares (LRP)",
+       {}},
+      {"pixel_flipping",
+       "region perturbation (METRICS.md 2): MoRF/LeRF/random curves, AOPC, ABPC, AUC; "
+       "fill: uniform (default; low/high, raw units, default the model's raw range) | constant (value) | mean",
+       {{"patch", {4}, "region side in pixels", false, 1},
+        {"steps", {0}, "regions perturbed (0: all)", false, 0},
+        {"random_repeats", {10}, "random orders per sample", false, 0},
+        {"value", {0}, "constant fill, raw units", false},
+        {"rows_per_pass", {256}, "perturbed copies per forward pass", false, 1}}},
+  };
+  return kinds;
+}
+
+std::string method_kind_name(MethodKind kind) {
+  switch (kind) {
+    case MethodKind::kLrp: return "lrp";
+    case MethodKind::kGradient: return "gradient";
+    case MethodKind::kGradientTimesInput: return "gradient_x_input";
+    case MethodKind::kIntegratedGradients: return "integrated_gradients";
+    case MethodKind::kSmoothGrad: return "smoothgrad";
+    case MethodKind::kOcclusion: return "occlusion";
+    case MethodKind::kRandom: return "random";
+  }
+  return "?";
+}
+
+namespace {
+
+std::optional<MethodKind> parse_method_kind(const std::string& name) {
+  for (const MethodKind k : {MethodKind::kLrp, MethodKind::kGradient, MethodKind::kGradientTimesInput,
+                             MethodKind::kIntegratedGradients, MethodKind::kSmoothGrad, MethodKind::kOcclusion,
+                             MethodKind::kRandom})
+    if (method_kind_name(k) == name) return k;
+  return std::nullopt;
+}
+
+const MethodKindInfo& kind_info(MethodKind kind) {
+  for (const MethodKindInfo& info : method_kinds())
+    if (info.kind == method_kind_name(kind)) return info;
+  LRP_FAIL("internal: no info for method kind ", method_kind_name(kind));
+}
+
+std::vector<std::string> names_of(const std::vector<ParamSpec>& specs) {
+  std::vector<std::string> out;
+  for (const ParamSpec& p : specs) out.push_back(p.name);
+  return out;
+}
+
+std::string join(const std::vector<std::string>& items, const char* separator = ", ") {
+  std::string out;
+  for (const std::string& s : items) out += (out.empty() ? "" : separator) + s;
+  return out;
+}
+
+std::uint64_t fnv1a(const std::string& text) {
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  for (const unsigned char c : text) {
+    h ^= c;
+    h *= 0x100000001b3ULL;
+  }
+  return h;
+}
+
+// Checks that `name` is one of `known` (declared parameters), with the closest as a suggestion.
+void check_param_name(const YAML::Node& key, const std::string& name, const std::vector<std::string>& known,
+                      const std::string& source, const std::string& what) {
+  for (const std::string& k : known)
+    if (k == name) return;
+  const std::string close = closest_name(name, known);
+  LRP_FAIL(where(key, source), ": unknown parameter '", name, "' in ", what,
+           close.empty() ? "" : " (did you mean '" + close + "'?)",
+           known.empty() ? "; it takes no parameters" : "; valid parameters: " + join(known));
+}
+
+// A `params:` mapping: name → number or list of numbers, names checked against `known`.
+ParamMap read_params(const YAML::Node& node, const std::vector<std::string>& known, const std::string& source,
+                     const std::string& what) {
+  ParamMap out;
+  if (!node) return out;
+  LRP_CHECK(node.IsMap(), where(node, source), ": ", what, " must be a mapping of parameter: value");
+  for (const auto& entry : node) {
+    const std::string name = entry.first.as<std::string>();
+    check_param_name(entry.first, name, known, source, what);
+    out.set(name, numbers(entry.second, source, what + "." + name));
+  }
+  return out;
+}
+
+RuleEntry read_rule_entry(const YAML::Node& node, const Registry& registry, const std::string& source,
+                          const std::string& what) {
+  LRP_CHECK(node.IsMap(), where(node, source), ": ", what,
+            " must be a mapping such as {kind: conv2d, rule: gamma, params: {gamma: 0.25}}");
+  check_keys(node, {"layer", "index", "kind", "first", "last", "fallback", "rule", "params"}, source, what);
+  RuleEntry e;
+  e.node = node;
+  int matchers = 0;
+  if (node["layer"]) {
+    ++matchers;
+    e.match = RuleEntry::Match::kLayer;
+    e.layer = string(node["layer"], source, what + ".layer");
+  }
+  if (node["index"]) {
+    ++matchers;
+    e.match = RuleEntry::Match::kIndex;
+    const double v = number(node["index"], source, what + ".index");
+    LRP_CHECK(v == std::floor(v) && std::abs(v) < 1e9, where(node["index"], source), ": ", what,
+              ".index must be a whole number (negative counts from the end), got ", node["index"].Scalar());
+    e.index = static_cast<long>(v);
+  }
+  if (node["kind"]) {
+    ++matchers;
+    e.match = RuleEntry::Match::kKind;
+    e.layer = string(node["kind"], source, what + ".kind");
+    LRP_CHECK(registry.has_layer(e.layer), where(node["kind"], source), ": ", what, ".kind '", e.layer,
+              "' is not a layer kind",
+              [&] {
+                std::vector<std::string> kinds;
+                for (const LayerInfo& l : registry.layers()) kinds.push_back(l.kind);
+                const std::string close = closest_name(e.layer, kinds);
+                return (close.empty() ? "" : " (did you mean '" + close + "'?)") + std::string("; layer kinds: ") +
+                       join(kinds);
+              }());
+  }
+  for (const char* edge : {"first", "last"}) {
+    if (!node[edge]) continue;
+    ++matchers;
+    e.match = std::string(edge) == "first" ? RuleEntry::Match::kFirst : RuleEntry::Match::kLast;
+    const YAML::Node v = node[edge];
+    if (v.IsScalar()) {
+      LRP_CHECK(boolean(v, source, what + "." + edge), where(v, source), ": ", what, ".", edge,
+                " must be true or a list of layer kinds");
+    } else {
+      e.kinds = strings(v, source, what + "." + edge);
+    }
+  }
+  if (node["fallback"]) {
+    ++matchers;
+    e.match = RuleEntry::Match::kFallback;
+    LRP_CHECK(boolean(node["fallback"], source, what + ".fallback"), where(node["fallback"], source), ": ", what,
+              ".fallback must be true");
+  }
+  LRP_CHECK(matchers == 1, where(node, source), ": ", what,
+            " must say which layers it is for with exactly one of layer, index, kind, first, last, fallback (found ",
+            matchers, ")");
+  require(node, "rule", source, what);
+  e.choice.rule = string(node["rule"], source, what + ".rule");
+  try {
+    (void)registry.rule_info(e.choice.rule);
+  } catch (const Error& err) {
+    throw Error(where(node["rule"], source) + ": " + what + ".rule: " + err.what());
+  }
+  e.choice.params = read_params(node["params"], names_of(registry.rule_info(e.choice.rule).params), source,
+                                what + ".params (rule '" + e.choice.rule + "')");
+  return e;
+}
+
+// The parameter names a method accepts (and may sweep).
+std::vector<std::string> known_params(const MethodConfig& m, const Registry& registry) {
+  if (m.kind != MethodKind::kLrp) return names_of(kind_info(m.kind).params);
+  if (!m.preset.empty()) return names_of(registry.preset_info(m.preset).params);
+  std::vector<std::string> names;
+  for (const RuleEntry& r : m.rules)
+    for (const ParamSpec& p : registry.rule_info(r.choice.rule).params)
+      if (std::find(names.begin(), names.end(), p.name) == names.end()) names.push_back(p.name);
+  return names;
+}
+
+std::string describe_kinds_and_presets(const Registry& registry) {
+  std::vector<std::string> kinds;
+  for (const MethodKindInfo& k : method_kinds()) kinds.push_back(k.kind);
+  std::vector<std::string> presets;
+  for (const PresetInfo& p : registry.presets()) presets.push_back(p.name);
+  return "method kinds: " + join(kinds) + "; LRP presets: " + join(presets);
+}
+
+// One `explain:` entry → one method, or one per sweep point.
+std::vector<MethodConfig> read_method(const YAML::Node& node, const Registry& registry, const std::string& source,
+                                      const std::string& what, std::uint64_t seed) {
+  MethodConfig m;
+  m.node = node;
+  std::string kind_text;
+  auto is_preset = [&](const std::string& name) {
+    for (const PresetInfo& p : registry.presets())
+      if (p.name == name) return true;
+    return false;
+  };
+  auto from_name = [&](const std::string& name, const YAML::Node& at) {
+    if (const auto k = parse_method_kind(name); k && *k != MethodKind::kLrp) {
+      m.kind = *k;
+      return;
+    }
+    if (is_preset(name)) {
+      m.kind = MethodKind::kLrp;
+      m.preset = name;
+      return;
+    }
+    std::vector<std::string> all;
+    for (const MethodKindInfo& k : method_kinds())
+      if (k.kind != "lrp") all.push_back(k.kind);
+    for (const PresetInfo& p : registry.presets()) all.push_back(p.name);
+    const std::string close = closest_name(name, all);
+    LRP_FAIL(where(at, source), ": ", what, ": '", name, "' is neither a method kind nor an LRP preset",
+             close.empty() ? "" : " (did you mean '" + close + "'?)",
+             "; give `kind:` (and `preset:` or `rules:` for LRP), or use one of: ", describe_kinds_and_presets(registry));
+  };
+
+  if (node.IsScalar()) {
+    m.base_name = string(node, source, what);
+    from_name(m.base_name, node);
+  } else {
+    LRP_CHECK(node.IsMap(), where(node, source), ": ", what,
+              " must be a method name (e.g. gradient, epsilon_plus_flat) or a mapping with name, kind, preset, "
+              "rules, params, sweep");
+    check_keys(node, {"name", "kind", "preset", "rules", "params", "sweep"}, source, what);
+    if (node["kind"]) {
+      kind_text = string(node["kind"], source, what + ".kind");
+      const auto k = parse_method_kind(kind_text);
+      if (!k) {
+        std::vector<std::string> kinds;
+        for (const MethodKindInfo& info : method_kinds()) kinds.push_back(info.kind);
+        const std::string close = closest_name(kind_text, kinds);
+        LRP_FAIL(where(node["kind"], source), ": ", what, ".kind '", kind_text, "' is not a method kind",
+                 close.empty() ? "" : " (did you mean '" + close + "'?)", "; method kinds: ", join(kinds));
+      }
+      m.kind = *k;
+    } else if (node["preset"] || node["rules"]) {
+      m.kind = MethodKind::kLrp;
+    }
+    if (node["name"]) m.base_name = string(node["name"], source, what + ".name");
+    if (m.kind == MethodKind::kLrp && (node["preset"] || node["rules"])) {
+      LRP_CHECK(!(node["preset"] && node["rules"]), where(node, source), ": ", what,
+                " gives both preset and rules; an LRP method takes one of them");
+      if (node["preset"]) {
+        m.preset = string(node["preset"], source, what + ".preset");
+        try {
+          (void)registry.preset_info(m.preset);
+        } catch (const Error& err) {
+          throw Error(where(node["preset"], source) + ": " + what + ".preset: " + err.what());
+        }
+      } else {
+        const YAML::Node rules = node["rules"];
+        LRP_CHECK(rules.IsSequence() && rules.size() > 0, where(rules, source), ": ", what,
+                  ".rules must be a non-empty list of {<layer|index|kind|first|last|fallback>: ..., rule: ..., "
+                  "params: ...}");
+        for (std::size_t i = 0; i < rules.size(); ++i)
+          m.rules.push_back(read_rule_entry(rules[i], registry, source, what + ".rules[" + std::to_string(i) + "]"));
+      }
+      if (m.base_name.empty()) m.base_name = m.preset.empty() ? "lrp" : m.preset;
+    } else if (node["kind"] && m.kind == MethodKind::kLrp) {
+      LRP_FAIL(where(node, source), ": ", what, ": an LRP method needs `preset:` or `rules:`");
+    } else if (!node["kind"]) {
+      LRP_CHECK(node["name"], where(node, source), ": ", what, " needs a name (or kind, preset or rules)");
+      from_name(m.base_name, node["name"]);
+    } else {
+      LRP_CHECK(!node["preset"] && !node["rules"], where(node, source), ": ", what, ": preset and rules are for kind lrp");
+    }
+    if (m.base_name.empty()) m.base_name = method_kind_name(m.kind);
+    if (m.kind == MethodKind::kLrp && m.rules.empty() && !m.preset.empty())
+      m.params = read_params(node["params"], names_of(registry.preset_info(m.preset).params), source,
+                             what + ".params (preset '" + m.preset + "')");
+    else if (m.kind == MethodKind::kLrp)
+      LRP_CHECK(!node["params"], where(node["params"], source), ": ", what,
+                ".params: a rules list takes its parameters in each rule's own params");
+    else
+      m.params = read_params(node["params"], names_of(kind_info(m.kind).params), source,
+                             what + ".params (" + method_kind_name(m.kind) + ")");
+  }
+  LRP_CHECK(!m.base_name.empty() && m.base_name.find_first_of("/@,=") == std::string::npos &&
+                m.base_name != "." && m.base_name != "..",
+            where(node, source), ": ", what, ": method name '", m.base_name,
+            "' must be non-empty, without '/', '@', ',' or '=' (it names an HDF5 group and a folder)");
+
+  // Sweeps: the cartesian product of the listed values, in the order the parameters are written.
+  std::vector<std::pair<std::string, std::vector<double>>> sweep;
+  if (!node.IsScalar() && node["sweep"]) {
+    const YAML::Node s = node["sweep"];
+    LRP_CHECK(s.IsMap() && s.size() > 0, where(s, source), ": ", what,
+              ".sweep must be a mapping of parameter: [values], e.g. {gamma: [0.01, 0.1, 0.25, 1]}");
+    const std::vector<std::string> known = known_params(m, registry);
+    for (const auto& entry : s) {
+      const std::string name = entry.first.as<std::string>();
+      check_param_name(entry.first, name, known, source, what + ".sweep");
+      LRP_CHECK(entry.second.IsSequence() && entry.second.size() > 0, where(entry.second, source), ": ", what,
+                ".sweep.", name, " must be a non-empty list of values");
+      LRP_CHECK(!m.params.has(name), where(entry.first, source), ": ", what, ": '", name,
+                "' is both in params and in sweep; give it in one place");
+      std::vector<double> values;
+      for (std::size_t i = 0; i < entry.second.size(); ++i)
+        values.push_back(number(entry.second[i], source, what + ".sweep." + name + "[" + std::to_string(i) + "]"));
+      sweep.emplace_back(name, values);
+    }
+  }
+  std::vector<MethodConfig> out;
+  std::vector<std::size_t> at(sweep.size(), 0);
+  while (true) {
+    MethodConfig point = m;
+    point.name = m.base_name;
+    std::string suffix;
+    for (std::size_t s = 0; s < sweep.size(); ++s) {
+      const double v = sweep[s].second[at[s]];
+      point.sweep_point[sweep[s].first] = v;
+      suffix += (suffix.empty() ? "" : ",") + sweep[s].first + "=" + format_double(v);
+      if (point.kind == MethodKind::kLrp && !point.rules.empty()) {
+        for (RuleEntry& r : point.rules)
+          for (const ParamSpec& p : registry.rule_info(r.choice.rule).params)
+            if (p.name == sweep[s].first) r.choice.params.set(p.name, v);
+      } else {
+        point.params.set(sweep[s].first, v);
+      }
+    }
+    if (!suffix.empty()) point.name += "@" + suffix;
+    point.seed = sample_seed(seed, 0, fnv1a(point.name));
+    out.push_back(std::move(point));
+    std::size_t s = sweep.size();
+    while (s > 0) {
+      --s;
+      if (++at[s] < sweep[s].second.size()) break;
+      at[s] = 0;
+      if (s == 0) return out;
+    }
+    if (sweep.empty()) return out;
+  }
+}
+
+PixelFlippingConfig read_pixel_flipping(const YAML::Node& node, const std::string& source, std::uint64_t seed) {
+  PixelFlippingConfig pf;
+  pf.options.seed = seed;
+  const std::string what = "evaluate.pixel_flipping";
+  if (node.IsScalar()) return pf;  // `pixel_flipping: true`: the defaults
+  check_keys(node, {"patch", "steps", "random_repeats", "fill", "value", "low", "high", "rows_per_pass", "seed"},
+             source, what);
+  if (node["patch"]) pf.options.patch = whole(node["patch"], source, what + ".patch", 1);
+  if (node["steps"]) pf.options.steps = whole(node["steps"], source, what + ".steps", 0);
+  if (node["random_repeats"]) pf.options.random_repeats = whole(node["random_repeats"], source, what + ".random_repeats", 0);
+  if (node["rows_per_pass"]) pf.options.rows_per_pass = whole(node["rows_per_pass"], source, what + ".rows_per_pass", 1);
+  if (node["seed"]) pf.options.seed = yaml::seed(node["seed"], source, what + ".seed");
+  if (node["fill"]) {
+    const std::string fill = string(node["fill"], source, what + ".fill");
+    if (fill == "uniform")
+      pf.options.fill = PerturbationFill::kUniform;
+    else if (fill == "constant")
+      pf.options.fill = PerturbationFill::kConstant;
+    else if (fill == "mean")
+      pf.options.fill = PerturbationFill::kMean;
+    else {
+      const std::string close = closest_name(fill, {"uniform", "constant", "mean"});
+      LRP_FAIL(where(node["fill"], source), ": ", what, ".fill '", fill, "' is not one of uniform, constant, mean",
+               close.empty() ? "" : " (did you mean '" + close + "'?)");
+    }
+  }
+  if (node["value"]) {
+    LRP_CHECK(pf.options.fill == PerturbationFill::kConstant, where(node["value"], source), ": ", what,
+              ".value is the constant fill's value; it needs fill: constant");
+    pf.value = number(node["value"], source, what + ".value");
+  }
+  for (const char* key : {"low", "high"}) {
+    if (!node[key]) continue;
+    LRP_CHECK(pf.options.fill == PerturbationFill::kUniform, where(node[key], source), ": ", what, ".", key,
+              " bounds the uniform fill; it needs fill: uniform");
+    (std::string(key) == "low" ? pf.low : pf.high) = number(node[key], source, what + "." + key);
+  }
+  if (pf.low && pf.high)
+    LRP_CHECK(*pf.low < *pf.high, where(node, source), ": ", what, ": low (", *pf.low, ") must be below high (",
+              *pf.high, ")");
+  return pf;
+}
+
+std::string read_text_file(const std::string& path) {
+  LRP_CHECK(fs::exists(path), "'", path, "': no such file");
+  LRP_CHECK(fs::is_regular_file(path), "'", path, "': not a regular file");
+  std::ifstream in(path);
+  LRP_CHECK(in.good(), "'", path, "': cannot read the file");
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- --set
+
+void apply_override(YAML::Node& root, const std::string& assignment) {
+  const auto eq = assignment.find('=');
+  LRP_CHECK(eq != std::string::npos && eq > 0, "--set '", assignment,
+            "': expected key.path=value (e.g. --set evaluate.pixel_flipping.patch=2)");
+  const std::string path = assignment.substr(0, eq), text = assignment.substr(eq + 1);
+  std::vector<std::string> segments;
+  std::stringstream ss(path);
+  for (std::string seg; std::getline(ss, seg, '.');) segments.push_back(seg);
+  if (!path.empty() && path.back() == '.') segments.emplace_back();
+  for (const std::string& seg : segments)
+    LRP_CHECK(!seg.empty(), "--set '", assignment, "': the key path '", path, "' has an empty segment");
+  YAML::Node value;
+  try {
+    value = YAML::Load(text);
+  } catch (const YAML::ParserException& e) {
+    LRP_FAIL("--set '", assignment, "': the value '", text, "' is not valid YAML: ", e.msg);
+  }
+  if (!root || root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
+  YAML::Node node = root;
+  std::string walked;
+  for (std::size_t i = 0; i < segments.size(); ++i) {
+    const std::string& seg = segments[i];
+    const bool last = i + 1 == segments.size();
+    walked += (walked.empty() ? "" : ".") + seg;
+    if (node.IsSequence()) {
+      std::size_t index = 0;
+      try {
+        std::size_t used = 0;
+        index = std::stoul(seg, &used);
+        LRP_CHECK(used == seg.size(), "");
+      } catch (const std::exception&) {
+        LRP_FAIL("--set '", assignment, "': '", walked, "': a list is indexed by a number (0, 1, ...), got '", seg, "'");
+      }
+      LRP_CHECK(index < node.size(), "--set '", assignment, "': '", walked, "': index ", index,
+                " is past the end of a list of ", node.size());
+      if (last) {
+        node[index] = value;
+        return;
+      }
+      YAML::Node child = node[index];
+      node.reset(child);
+    } else if (node.IsMap() || node.IsNull()) {
+      if (last) {
+        node[seg] = value;
+        return;
+      }
+      if (!node[seg] || node[seg].IsNull()) node[seg] = YAML::Node(YAML::NodeType::Map);
+      YAML::Node child = node[seg];
+      node.reset(child);
+    } else {
+      LRP_FAIL("--set '", assignment, "': '", walked.substr(0, walked.size() - seg.size() - (i > 0 ? 1 : 0)),
+               "' is a value, not a mapping or list, so it has no '", seg, "'");
+    }
+  }
+}
+
+// ---------------------------------------------------------------- the config
+
+ExperimentConfig read_experiment_config(const std::string& path, const std::vector<std::string>& overrides,
+                                        const Registry& registry) {
+  ExperimentConfig c;
+  c.path = path;
+  c.overrides = overrides;
+  YAML::Node root = load_text(read_text_file(path), path);
+  if (!root.IsDefined() || root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
+  for (const std::string& o : overrides) apply_override(root, o);
+  c.root = root;
+  {
+    YAML::Emitter out;
+    out << root;
+    c.resolved_yaml = std::string(out.c_str()) + "\n";
+  }
+  const std::string& src = path;
+  LRP_CHECK(root.IsMap(), where(root, src), ": an experiment config must be a mapping with the keys data, model, "
+                                            "explain, evaluate, output");
+  check_keys(root, {"seed", "threads", "batch_size", "plugins", "data", "reference_data", "model", "target", "explain",
+                    "evaluate", "output"},
+             src, "the experiment config");
+  if (root["seed"]) c.seed = seed(root["seed"], src, "seed");
+  if (root["threads"]) c.threads = static_cast<int>(whole(root["threads"], src, "threads", 1));
+  LRP_CHECK(c.threads <= 256, where(root["threads"], src), ": threads must be at most 256, got ", c.threads);
+  if (root["batch_size"]) c.batch_size = whole(root["batch_size"], src, "batch_size", 1);
+  if (root["plugins"]) {
+    c.plugins = strings(root["plugins"], src, "plugins");
+    for (std::size_t i = 0; i < c.plugins.size(); ++i)
+      c.plugins[i] = resolve_path(root["plugins"][i], src, "plugins[" + std::to_string(i) + "]");
+  }
+
+  require(root, "data", src, "the experiment config");
+  c.data = root["data"];
+  LRP_CHECK(c.data.IsMap(), where(c.data, src), ": data must be a dataset mapping with a 'format' key");
+  if (root["reference_data"]) c.reference_data = root["reference_data"];
+
+  // model: a file, or an architecture trained here.
+  require(root, "model", src, "the experiment config");
+  const YAML::Node model = root["model"];
+  LRP_CHECK(model.IsMap(), where(model, src), ": model must be a mapping: {file: ...} or {architecture: ..., train: ..., "
+                                              "training: ...}");
+  if (model["file"]) {
+    check_keys(model, {"file"}, src, "model (from a file)");
+    c.model.file = resolve_path(model["file"], src, "model.file");
+  } else {
+    check_keys(model, {"file", "architecture", "init", "train", "test", "training", "save"}, src, "model");
+    LRP_CHECK(model["architecture"], where(model, src),
+              ": model needs 'file' (a model file) or 'architecture' (with 'train' data and 'training' settings)");
+    require(model, "train", src, "model (trained here)");
+    TrainConfig t;
+    t.path = path;
+    t.resolved_yaml = c.resolved_yaml;
+    t.seed = c.seed;
+    t.threads = c.threads;
+    t.train_data = model["train"];
+    t.test_data = model["test"];
+    const YAML::Node arch = model["architecture"];
+    t.architecture = arch.IsScalar() ? read_model_spec(resolve_path(arch, src, "model.architecture"), &registry)
+                                     : parse_model_spec(arch, src, &registry);
+    if (model["init"]) {
+      try {
+        t.init = parse_init_scheme(string(model["init"], src, "model.init"));
+      } catch (const Error& e) {
+        throw Error(where(model["init"], src) + ": " + e.what());
+      }
+    }
+    t.options = parse_train_options(model["training"], src);
+    t.options.seed = c.seed;
+    t.options.threads = c.threads;
+    if (model["save"]) t.output_model = string(model["save"], src, "model.save");
+    c.model.training = std::move(t);
+  }
+
+  if (const YAML::Node target = root["target"]) {
+    const std::string t = string(target, src, "target");
+    if (t == "predicted") {
+      c.target = TargetSpec::predicted();
+    } else if (t == "label") {
+      c.target = TargetSpec::label();
+    } else {
+      LRP_CHECK(!t.empty() && t.find_first_not_of("0123456789") == std::string::npos, where(target, src),
+                ": target must be predicted, label or a class index (0, 1, ...), got '", t, "'");
+      c.target = TargetSpec::fixed(whole(target, src, "target", 0));
+    }
+  }
+
+  require(root, "explain", src, "the experiment config");
+  const YAML::Node explain = root["explain"];
+  LRP_CHECK(explain.IsSequence() && explain.size() > 0, where(explain, src),
+            ": explain must be a non-empty list of methods (e.g. - gradient, - epsilon_plus_flat, or "
+            "- {name: ..., kind: ..., ...})");
+  std::map<std::string, std::string> seen;  // name → where
+  for (std::size_t i = 0; i < explain.size(); ++i) {
+    const std::string what = "explain[" + std::to_string(i) + "]";
+    for (MethodConfig& m : read_method(explain[i], registry, src, what, c.seed)) {
+      const auto [it, fresh] = seen.emplace(m.name, where(explain[i], src));
+      LRP_CHECK(fresh, where(explain[i], src), ": ", what, ": the method name '", m.name, "' is already used at ",
+                it->second, "; give each method its own `name:`");
+      c.methods.push_back(std::move(m));
+    }
+  }
+
+  for (const MethodConfig& m : c.methods) c.evaluated.push_back(m.name);
+  if (const YAML::Node ev = root["evaluate"]) {
+    check_keys(ev, {"methods", "conservation", "pixel_flipping"}, src, "evaluate");
+    if (ev["conservation"]) c.conservation = boolean(ev["conservation"], src, "evaluate.conservation");
+    if (const YAML::Node pf = ev["pixel_flipping"]) {
+      if (!pf.IsScalar() || boolean(pf, src, "evaluate.pixel_flipping")) c.pixel_flipping = read_pixel_flipping(pf, src, c.seed);
+    }
+    if (const YAML::Node list = ev["methods"]) {
+      const std::vector<std::string> names = strings(list, src, "evaluate.methods");
+      std::vector<std::string> all;
+      for (const MethodConfig& m : c.methods) all.push_back(m.name);
+      c.evaluated.clear();
+      for (std::size_t i = 0; i < names.size(); ++i) {
+        bool found = false;
+        for (const MethodConfig& m : c.methods) {
+          if (m.name == names[i] || m.base_name == names[i]) {  // a base name selects all its sweep points
+            if (std::find(c.evaluated.begin(), c.evaluated.end(), m.name) == c.evaluated.end())
+              c.evaluated.push_back(m.name);
+            found = true;
+          }
+        }
+        if (!found) {
+          const std::string close = closest_name(names[i], all);
+          LRP_FAIL(where(list[i], src), ": evaluate.methods[", i, "]: no method named '", names[i], "' in explain",
+                   close.empty() ? "" : " (did you mean '" + close + "'?)", "; methods: ", join(all));
+        }
+      }
+    }
+  }
+
+  require(root, "output", src, "the experiment config");
+  const YAML::Node out = root["output"];
+  check_keys(out, {"results", "heatmaps", "heatmap_samples", "montage_columns"}, src, "output");
+  require(out, "results", src, "output");
+  c.output.results = string(out["results"], src, "output.results");
+  LRP_CHECK(!c.output.results.empty(), where(out["results"], src), ": output.results is empty; expected a file path");
+  LRP_CHECK(!fs::is_directory(c.output.results), where(out["results"], src), ": output.results '", c.output.results,
+            "' is a directory; expected a file path such as results/run.h5");
+  if (out["heatmaps"]) {
+    c.output.heatmaps = string(out["heatmaps"], src, "output.heatmaps");
+    LRP_CHECK(!c.output.heatmaps.empty(), where(out["heatmaps"], src), ": output.heatmaps is empty; expected a folder");
+    LRP_CHECK(!fs::exists(c.output.heatmaps) || fs::is_directory(c.output.heatmaps), where(out["heatmaps"], src),
+              ": output.heatmaps '", c.output.heatmaps, "' exists and is not a folder");
+  }
+  if (out["heatmap_samples"]) c.output.heatmap_samples = whole(out["heatmap_samples"], src, "output.heatmap_samples", 0);
+  if (out["montage_columns"]) c.output.montage_columns = whole(out["montage_columns"], src, "output.montage_columns", 1);
+  return c;
+}
+
+}  // namespace lrp
