@@ -275,7 +275,7 @@ PreparedExperiment prepare_experiment(const ExperimentConfig& config, const Regi
               config.target.class_index, " is out of range: the model has ", classes, " classes (0 to ", classes - 1, ")");
   p.raw_inputs = p.data.inputs;
   p.data.inputs = normalize_inputs(p.data.inputs, norm);
-  if (config.reference_data) {
+  if (config.reference_data && !config.reference_data.IsNull()) {
     const Dataset ref = load_dataset(config.reference_data, src, "reference_data", config.seed);
     LRP_CHECK(ref.size() > 0 && ref.inputs.shape == shape, where(config.reference_data, src),
               ": reference_data must hold samples of the model's shape ", to_string(shape), ", got ", ref.size(),

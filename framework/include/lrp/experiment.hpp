@@ -105,7 +105,7 @@ struct ExperimentConfig {
   int threads = 1;
   Index batch_size = 500;      // samples per forward pass shared by the methods
   std::vector<std::string> plugins;
-  YAML::Node data, reference_data;  // dataset sections (reference optional: the mean fill)
+  YAML::Node data, reference_data;  // dataset sections (reference_data is null when absent)
   ModelSource model;
   TargetSpec target;
   std::vector<MethodConfig> methods;
