@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # lrplab's one entry point for a fresh Debian 12 machine: installs what is missing, builds, runs.
 #
-#   ./build.sh quickstart   install, build (float32, Release) and run the quickstart
+#   ./build.sh quickstart   install, build (float32, Release) and run configs/quickstart.yaml
+#                           (results/quickstart.h5, heatmaps and curves in results/quickstart/)
 #   ./build.sh test         install, then build and run the whole test suite three times:
 #                           float32 (Release), float64 reference mode (Release), and
 #                           float32 with AddressSanitizer + UndefinedBehaviorSanitizer
@@ -50,7 +51,7 @@ case "${1:-}" in
   quickstart)
     deps
     configure_and_build build/release -DCMAKE_BUILD_TYPE=Release -DLRP_BUILD_BENCHMARKS=OFF -DLRP_BUILD_TESTS=OFF
-    ./build/release/lrplab quickstart
+    ./build/release/lrplab run configs/quickstart.yaml
     ;;
   test)
     deps

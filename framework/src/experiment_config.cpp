@@ -22,6 +22,7 @@ const std::vector<MethodKindInfo>& method_kinds() {
        "layer-wise relevance propagation: `preset` (with its parameters in `params`) or an explicit `rules` list",
        {}},
       {"gradient", "the gradient of the target logit, df_c/dx", {}},
+      {"sensitivity", "sensitivity analysis, (df_c/dx)^2 (Samek et al. 2017): relevance without a sign", {}},
       {"gradient_x_input", "the input times the gradient, x * df_c/dx", {}},
       {"integrated_gradients",
        "Riemann right sum of gradients from a baseline (raw units) to x, times x - baseline",
@@ -63,6 +64,7 @@ std::string method_kind_name(MethodKind kind) {
   switch (kind) {
     case MethodKind::kLrp: return "lrp";
     case MethodKind::kGradient: return "gradient";
+    case MethodKind::kSensitivity: return "sensitivity";
     case MethodKind::kGradientTimesInput: return "gradient_x_input";
     case MethodKind::kIntegratedGradients: return "integrated_gradients";
     case MethodKind::kSmoothGrad: return "smoothgrad";
@@ -75,7 +77,7 @@ std::string method_kind_name(MethodKind kind) {
 namespace {
 
 std::optional<MethodKind> parse_method_kind(const std::string& name) {
-  for (const MethodKind k : {MethodKind::kLrp, MethodKind::kGradient, MethodKind::kGradientTimesInput,
+  for (const MethodKind k : {MethodKind::kLrp, MethodKind::kGradient, MethodKind::kSensitivity, MethodKind::kGradientTimesInput,
                              MethodKind::kIntegratedGradients, MethodKind::kSmoothGrad, MethodKind::kOcclusion,
                              MethodKind::kRandom})
     if (method_kind_name(k) == name) return k;
@@ -313,10 +315,10 @@ std::vector<MethodConfig> read_method(const YAML::Node& node, const Registry& re
       m.params = read_params(node["params"], names_of(kind_info(m.kind).params), source,
                              what + ".params (" + method_kind_name(m.kind) + ")");
   }
-  LRP_CHECK(!m.base_name.empty() && m.base_name.find_first_of("/@,=") == std::string::npos &&
-                m.base_name != "." && m.base_name != "..",
+  LRP_CHECK(!m.base_name.empty() && m.base_name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                                   "0123456789_-") == std::string::npos,
             where(node, source), ": ", what, ": method name '", m.base_name,
-            "' must be non-empty, without '/', '@', ',' or '=' (it names an HDF5 group and a folder)");
+            "' must be non-empty and made of letters, digits, '_' and '-' (it names an HDF5 group and a folder)");
 
   // Sweeps: the cartesian product of the listed values, in the order the parameters are written.
   std::vector<std::pair<std::string, std::vector<double>>> sweep;
@@ -427,6 +429,30 @@ std::string read_text_file(const std::string& path) {
 
 // ---------------------------------------------------------------- --set
 
+namespace {
+
+// A copy of a YAML value without source positions: the value of an override comes from the
+// command line, and the positions of its text (line 1, column 1) would be reported as positions
+// in the config file.
+YAML::Node without_positions(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Scalar: return YAML::Node(node.Scalar());
+    case YAML::NodeType::Sequence: {
+      YAML::Node out(YAML::NodeType::Sequence);
+      for (const YAML::Node& item : node) out.push_back(without_positions(item));
+      return out;
+    }
+    case YAML::NodeType::Map: {
+      YAML::Node out(YAML::NodeType::Map);
+      for (const auto& entry : node) out[without_positions(entry.first)] = without_positions(entry.second);
+      return out;
+    }
+    default: return YAML::Node();
+  }
+}
+
+}  // namespace
+
 void apply_override(YAML::Node& root, const std::string& assignment) {
   const auto eq = assignment.find('=');
   LRP_CHECK(eq != std::string::npos && eq > 0, "--set '", assignment,
@@ -440,7 +466,7 @@ void apply_override(YAML::Node& root, const std::string& assignment) {
     LRP_CHECK(!seg.empty(), "--set '", assignment, "': the key path '", path, "' has an empty segment");
   YAML::Node value;
   try {
-    value = YAML::Load(text);
+    value = without_positions(YAML::Load(text));
   } catch (const YAML::ParserException& e) {
     LRP_FAIL("--set '", assignment, "': the value '", text, "' is not valid YAML: ", e.msg);
   }
@@ -452,14 +478,9 @@ void apply_override(YAML::Node& root, const std::string& assignment) {
     const bool last = i + 1 == segments.size();
     walked += (walked.empty() ? "" : ".") + seg;
     if (node.IsSequence()) {
-      std::size_t index = 0;
-      try {
-        std::size_t used = 0;
-        index = std::stoul(seg, &used);
-        LRP_CHECK(used == seg.size(), "");
-      } catch (const std::exception&) {
-        LRP_FAIL("--set '", assignment, "': '", walked, "': a list is indexed by a number (0, 1, ...), got '", seg, "'");
-      }
+      LRP_CHECK(seg.size() <= 9 && seg.find_first_not_of("0123456789") == std::string::npos, "--set '", assignment,
+                "': '", walked, "': a list is indexed by a number (0, 1, ...), got '", seg, "'");
+      const auto index = static_cast<std::size_t>(std::stoul(seg));
       LRP_CHECK(index < node.size(), "--set '", assignment, "': '", walked, "': index ", index,
                 " is past the end of a list of ", node.size());
       if (last) {

@@ -221,14 +221,12 @@ std::string fill_name(PerturbationFill f) {
   return "?";
 }
 
-// A file-system-friendly form of a method name for picture paths ("a@gamma=0.1" stays readable).
-std::string file_name(const std::string& name) {
-  std::string out;
-  for (const char ch : name) out += (std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-' || ch == '.' ||
-                                     ch == '@' || ch == '=' || ch == ',')
-                                        ? ch
-                                        : '_';
-  return out;
+// Creates a folder (and its parents) or fails with an lrp::Error naming it.
+void make_folder(const fs::path& folder) {
+  std::error_code ec;
+  fs::create_directories(folder, ec);
+  LRP_CHECK(!ec && fs::is_directory(folder), "output.heatmaps: cannot create the folder '", folder.string(), "'",
+            ec ? " (" + ec.message() + ")" : "");
 }
 
 }  // namespace
@@ -398,9 +396,11 @@ ExperimentReport run_experiment(const ExperimentConfig& config, const Registry& 
           break;
         }
         case MethodKind::kGradient:
+        case MethodKind::kSensitivity:
         case MethodKind::kGradientTimesInput:
           r = explain_gradient(network, registry, pass, chunk_targets, m.kind == MethodKind::kGradientTimesInput, threads)
                   .relevance;
+          if (m.kind == MethodKind::kSensitivity) r.data = r.data.array().square().matrix();
           break;
         case MethodKind::kIntegratedGradients: {
           IntegratedGradientsOptions o;
@@ -508,6 +508,80 @@ ExperimentReport run_experiment(const ExperimentConfig& config, const Registry& 
                 flips[k]->summary.aopc_morf.mean, flips[k]->summary.abpc.mean, flip_seconds[k]);
     }
     report.stage_seconds["pixel_flipping"] = total;
+  }
+
+  // ---- pictures (before the results file, so that a failure here leaves no new results file)
+  if (!config.output.heatmaps.empty() && config.output.heatmap_samples > 0) {
+    const auto t_pictures = Clock::now();
+    const fs::path folder(config.output.heatmaps);
+    const Index k_samples = std::min(config.output.heatmap_samples, n);
+    HeatmapOptions hopt;
+    hopt.input_min = norm.raw_min;
+    hopt.input_max = norm.raw_max;
+    const Tensor inputs(shape, prep.raw_inputs.data.topRows(k_samples));
+    const bool drawable = shape.size() == 3 || shape.size() == 2;
+    std::vector<Tensor> firsts;
+    for (std::size_t k = 0; k < prep.methods.size(); ++k) firsts.emplace_back(shape, relevance[k].data.topRows(k_samples));
+    if (drawable) {
+      for (std::size_t k = 0; k < prep.methods.size(); ++k) {
+        const fs::path dir = folder / prep.methods[k].config->name;
+        make_folder(dir);
+        std::vector<std::vector<Image>> cells;
+        for (Index i = 0; i < k_samples; ++i) {
+          const Heatmap h = heatmap_image(firsts[k], inputs, i, hopt);
+          write_png((dir / ("sample_" + std::to_string(prep.data.indices[static_cast<std::size_t>(i)]) + ".png")).string(),
+                    h.image);
+          if (i % config.output.montage_columns == 0) cells.emplace_back();
+          cells.back().push_back(h.image);
+        }
+        write_png((dir / "montage.png").string(), montage(cells));
+      }
+      std::vector<const Tensor*> all;
+      for (const Tensor& t : firsts) all.push_back(&t);
+      write_heatmap_montage_png((folder / "methods.png").string(), inputs, all, hopt);
+    } else {
+      log->warn("heatmaps: inputs of shape {} are not images; no PNGs drawn", to_string(shape));
+    }
+    bool any_curve = false;
+    std::vector<CurveSeries> morf, lerf;
+    for (std::size_t k = 0; k < prep.methods.size(); ++k) {
+      if (!flips[k]) continue;
+      const PixelFlippingResult& r = *flips[k];
+      auto mean_of = [](const Matrix& m) {
+        std::vector<double> v(static_cast<std::size_t>(m.cols()));
+        for (Index j = 0; j < m.cols(); ++j) v[static_cast<std::size_t>(j)] = m.col(j).cast<double>().mean();
+        return v;
+      };
+      const std::string& name = prep.methods[k].config->name;
+      std::vector<CurveSeries> own{{"MoRF", mean_of(r.morf), "#d62728"}, {"LeRF", mean_of(r.lerf), "#1f77b4"}};
+      if (!r.random.empty()) {
+        std::vector<double> rnd(static_cast<std::size_t>(r.steps + 1), 0.0);
+        for (const Matrix& q : r.random) {
+          const std::vector<double> m = mean_of(q);
+          for (std::size_t j = 0; j < rnd.size(); ++j) rnd[j] += m[j] / static_cast<double>(r.random.size());
+        }
+        own.push_back({"random order", rnd, "#7f7f7f"});
+        if (!any_curve) {
+          morf.push_back({"random order", rnd, "#7f7f7f"});
+          lerf.push_back({"random order", rnd, "#7f7f7f"});
+        }
+      }
+      any_curve = true;
+      morf.push_back({name, own[0].values, ""});
+      lerf.push_back({name, own[1].values, ""});
+      const fs::path dir = folder / name;
+      make_folder(dir);
+      write_curves_svg((dir / "pixel_flipping.svg").string(), "pixel flipping: " + name, "regions perturbed",
+                       "mean target logit", own);
+    }
+    if (any_curve) {
+      write_curves_svg((folder / "morf.svg").string(), "MoRF curves (most relevant regions first)", "regions perturbed",
+                       "mean target logit", morf);
+      write_curves_svg((folder / "lerf.svg").string(), "LeRF curves (least relevant regions first)", "regions perturbed",
+                       "mean target logit", lerf);
+    }
+    report.stage_seconds["pictures"] = seconds_since(t_pictures);
+    report.heatmap_folder = config.output.heatmaps;
   }
 
   // ---- the results file (temporary file, renamed when complete)
@@ -668,80 +742,6 @@ ExperimentReport run_experiment(const ExperimentConfig& config, const Registry& 
   });
   report.stage_seconds["write"] = seconds_since(t0);
   report.results_path = config.output.results;
-
-  // ---- pictures
-  if (!config.output.heatmaps.empty() && config.output.heatmap_samples > 0) {
-    t0 = Clock::now();
-    const fs::path folder(config.output.heatmaps);
-    const Index k_samples = std::min(config.output.heatmap_samples, n);
-    HeatmapOptions hopt;
-    hopt.input_min = norm.raw_min;
-    hopt.input_max = norm.raw_max;
-    const Tensor inputs(shape, prep.raw_inputs.data.topRows(k_samples));
-    const bool drawable = shape.size() == 3 || shape.size() == 2;
-    std::vector<Tensor> firsts;
-    for (std::size_t k = 0; k < prep.methods.size(); ++k) firsts.emplace_back(shape, relevance[k].data.topRows(k_samples));
-    if (drawable) {
-      for (std::size_t k = 0; k < prep.methods.size(); ++k) {
-        const fs::path dir = folder / file_name(prep.methods[k].config->name);
-        fs::create_directories(dir);
-        std::vector<std::vector<Image>> cells;
-        for (Index i = 0; i < k_samples; ++i) {
-          const Heatmap h = heatmap_image(firsts[k], inputs, i, hopt);
-          write_png((dir / ("sample_" + std::to_string(prep.data.indices[static_cast<std::size_t>(i)]) + ".png")).string(),
-                    h.image);
-          if (i % config.output.montage_columns == 0) cells.emplace_back();
-          cells.back().push_back(h.image);
-        }
-        write_png((dir / "montage.png").string(), montage(cells));
-      }
-      std::vector<const Tensor*> all;
-      for (const Tensor& t : firsts) all.push_back(&t);
-      write_heatmap_montage_png((folder / "methods.png").string(), inputs, all, hopt);
-    } else {
-      log->warn("heatmaps: inputs of shape {} are not images; no PNGs drawn", to_string(shape));
-    }
-    bool any_curve = false;
-    std::vector<CurveSeries> morf, lerf;
-    for (std::size_t k = 0; k < prep.methods.size(); ++k) {
-      if (!flips[k]) continue;
-      const PixelFlippingResult& r = *flips[k];
-      auto mean_of = [](const Matrix& m) {
-        std::vector<double> v(static_cast<std::size_t>(m.cols()));
-        for (Index j = 0; j < m.cols(); ++j) v[static_cast<std::size_t>(j)] = m.col(j).cast<double>().mean();
-        return v;
-      };
-      const std::string& name = prep.methods[k].config->name;
-      std::vector<CurveSeries> own{{"MoRF", mean_of(r.morf), "#d62728"}, {"LeRF", mean_of(r.lerf), "#1f77b4"}};
-      if (!r.random.empty()) {
-        std::vector<double> rnd(static_cast<std::size_t>(r.steps + 1), 0.0);
-        for (const Matrix& q : r.random) {
-          const std::vector<double> m = mean_of(q);
-          for (std::size_t j = 0; j < rnd.size(); ++j) rnd[j] += m[j] / static_cast<double>(r.random.size());
-        }
-        own.push_back({"random order", rnd, "#7f7f7f"});
-        if (!any_curve) {
-          morf.push_back({"random order", rnd, "#7f7f7f"});
-          lerf.push_back({"random order", rnd, "#7f7f7f"});
-        }
-      }
-      any_curve = true;
-      morf.push_back({name, own[0].values, ""});
-      lerf.push_back({name, own[1].values, ""});
-      const fs::path dir = folder / file_name(name);
-      fs::create_directories(dir);
-      write_curves_svg((dir / "pixel_flipping.svg").string(), "pixel flipping: " + name, "regions perturbed",
-                       "mean target logit", own);
-    }
-    if (any_curve) {
-      write_curves_svg((folder / "morf.svg").string(), "MoRF curves (most relevant regions first)", "regions perturbed",
-                       "mean target logit", morf);
-      write_curves_svg((folder / "lerf.svg").string(), "LeRF curves (least relevant regions first)", "regions perturbed",
-                       "mean target logit", lerf);
-    }
-    report.stage_seconds["pictures"] = seconds_since(t0);
-    report.heatmap_folder = config.output.heatmaps;
-  }
 
   for (std::size_t k = 0; k < prep.methods.size(); ++k) {
     MethodSummary s;

@@ -50,7 +50,16 @@ const std::vector<MethodKindInfo>& metric_kinds();
 void apply_override(YAML::Node& root, const std::string& assignment);
 
 // ---------------------------------------------------------------- the parsed config
-enum class MethodKind { kLrp, kGradient, kGradientTimesInput, kIntegratedGradients, kSmoothGrad, kOcclusion, kRandom };
+enum class MethodKind {
+  kLrp,
+  kGradient,
+  kSensitivity,
+  kGradientTimesInput,
+  kIntegratedGradients,
+  kSmoothGrad,
+  kOcclusion,
+  kRandom
+};
 std::string method_kind_name(MethodKind kind);
 
 // One entry of an explicit LRP rule list: what it matches and the rule it assigns.
