@@ -6,7 +6,9 @@
 //
 // Reading a config is split in two, so that `validate` can check everything a run would:
 //   read_experiment_config  parses the YAML (after the --set overrides) into ExperimentConfig,
-//                           checking keys, types, ranges and files with file:line:column errors;
+//                           checking keys, types, ranges and the model and plugin files with
+//                           file:line:column errors (dataset sections are read, and so checked,
+//                           by prepare_experiment);
 //   prepare_experiment      loads (or builds) the model and the data, resolves every method
 //                           against them (composites assigned to the layers, raw-unit values
 //                           mapped to network units), without explaining anything.
@@ -124,7 +126,8 @@ struct ExperimentConfig {
   OutputConfig output;
 };
 
-// Reads a config file, applies the overrides and checks every key, type, range and file.
+// Reads a config file, applies the overrides and checks every key, type and range (datasets: see
+// prepare_experiment).
 // Errors are lrp::Error with "file:line:column" and, for an unknown key, the closest valid one.
 ExperimentConfig read_experiment_config(const std::string& path, const std::vector<std::string>& overrides,
                                         const Registry& registry);
