@@ -4,6 +4,7 @@
 // the model or the data come from prepare_experiment (what `lrplab validate` runs). Also: the
 // --set overrides (apply_override), sweep expansion, shorthand method entries and method seeds.
 #include "temp_dir.hpp"
+#include "experiment_support.hpp"
 #include "test_util.hpp"
 
 #include "lrp/experiment.hpp"
@@ -45,17 +46,8 @@ layers:
   - {kind: dense, name: fc1, out: 3}
 )";
 
-// Keeps prepare_experiment's progress lines (info) off the test output while a test runs.
-class QuietLog {
- public:
-  QuietLog() : level_(lrp::logger()->level()) { lrp::logger()->set_level(spdlog::level::warn); }
-  ~QuietLog() { lrp::logger()->set_level(level_); }
-  QuietLog(const QuietLog&) = delete;
-  QuietLog& operator=(const QuietLog&) = delete;
-
- private:
-  spdlog::level::level_enum level_;
-};
+using lrp_test::QuietLog;
+using lrp_test::replace_all;
 
 // A config assembled from its sections, so that a test replaces one section. "@DIR@" is the
 // temporary folder (the model file tiny.yaml is there).
@@ -69,12 +61,6 @@ struct Sections {
   std::string output = "output: {results: @DIR@/results.h5}\n";
   std::string text() const { return head + data + model + target + explain + evaluate + output; }
 };
-
-std::string replace_all(std::string text, const std::string& from, const std::string& to) {
-  for (std::size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size()))
-    text.replace(at, from.size(), to);
-  return text;
-}
 
 class Env {
  public:

@@ -5,6 +5,7 @@
 // random_relevance, pixel_flipping) and against the METRICS.md formulas; pictures, provenance,
 // reproducibility and the all-or-nothing results file.
 #include "temp_dir.hpp"
+#include "experiment_support.hpp"
 #include "test_util.hpp"
 
 #include "lrp/canonize.hpp"
@@ -97,12 +98,6 @@ const std::vector<std::string> kEvaluated{"egb@gamma=0.1", "egb@gamma=1", "rules
 const std::string kOverride = "evaluate.pixel_flipping.random_repeats=3";
 constexpr Index kRepeats = 3, kRegions = 16;  // 2 × 2 patches on 8 × 8
 
-std::string replace_all(std::string text, const std::string& from, const std::string& to) {
-  for (std::size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size()))
-    text.replace(at, from.size(), to);
-  return text;
-}
-
 class Env {
  public:
   Env() {
@@ -172,17 +167,19 @@ bool starts_with(const std::string& path, const std::string& prefix) {
   return bytes.size() >= prefix.size() && std::string(bytes.begin(), bytes.begin() + static_cast<long>(prefix.size())) == prefix;
 }
 
-// Keeps the runs' progress lines (info) off the test output while a test runs.
-class QuietLog {
- public:
-  QuietLog() : level_(lrp::logger()->level()) { lrp::logger()->set_level(spdlog::level::warn); }
-  ~QuietLog() { lrp::logger()->set_level(level_); }
-  QuietLog(const QuietLog&) = delete;
-  QuietLog& operator=(const QuietLog&) = delete;
+using lrp_test::QuietLog;
+using lrp_test::replace_all;
 
- private:
-  spdlog::level::level_enum level_;
-};
+// The composite the config's `rules` method describes (first: flat, conv2d: zplus, index -1:
+// epsilon 0.01, fallback: zero), built directly.
+lrp::Composite rules_composite() {
+  lrp::Composite composite;
+  composite.first({"flat", {}})
+      .by_kind("conv2d", {"zplus", {}})
+      .by_index(-1, {"epsilon", {{"epsilon", {0.01}}}})
+      .fallback({"zero", {}});
+  return composite;
+}
 
 // The independent side: the model as the run sees it (initialized from the seed, batch norm
 // folded), the synthetic samples, their network-unit inputs, one forward pass and the targets.
@@ -225,12 +222,7 @@ struct Reference {
       return explain_lrp(builtins().make_preset("epsilon_gamma_box", {{"low", {-2.0}}, {"high", {2.0}}, {"gamma", {gamma}}}), false);
     }
     if (name == "rules") {
-      lrp::Composite composite;
-      composite.first({"flat", {}})
-          .by_kind("conv2d", {"zplus", {}})
-          .by_index(-1, {"epsilon", {{"epsilon", {0.01}}}})
-          .fallback({"zero", {}});
-      return explain_lrp(composite, false);
+      return explain_lrp(rules_composite(), false);
     }
     if (name == "gradient" || name == "gradient_x_input")
       return lrp::explain_gradient(net(), builtins(), pass, targets, name == "gradient_x_input").relevance;
@@ -378,12 +370,7 @@ TEST_CASE("An experiment run writes results that match independent computations"
       // Per-layer sums against an explanation that keeps every layer's relevance.
       lrp::Explanation e;
       if (name == "rules") {
-        lrp::Composite composite;
-        composite.first({"flat", {}})
-            .by_kind("conv2d", {"zplus", {}})
-            .by_index(-1, {"epsilon", {{"epsilon", {0.01}}}})
-            .fallback({"zero", {}});
-        (void)ref.explain_lrp(composite, true, &e);
+        (void)ref.explain_lrp(rules_composite(), true, &e);
       } else {
         (void)ref.explain_lrp(builtins().make_preset("epsilon_gamma_box", {{"low", {-2.0}}, {"high", {2.0}},
                                                                    {"gamma", {name == "egb@gamma=1" ? 1.0 : 0.1}}}),

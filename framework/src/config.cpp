@@ -180,6 +180,19 @@ TrainOptions parse_train_options(const YAML::Node& node, const std::string& conf
   return o;
 }
 
+void read_architecture(const YAML::Node& model, const std::string& path, const Registry& registry, TrainConfig& c) {
+  const YAML::Node arch = model["architecture"];
+  c.architecture = arch.IsScalar() ? read_model_spec(resolve_path(arch, path, "model.architecture"), &registry)
+                                   : parse_model_spec(arch, path, &registry);
+  if (model["init"]) {
+    try {
+      c.init = parse_init_scheme(string(model["init"], path, "model.init"));
+    } catch (const Error& e) {
+      throw Error(where(model["init"], path) + ": " + e.what());
+    }
+  }
+}
+
 TrainConfig read_train_config(const std::string& path, const Registry& registry) {
   TrainConfig c;
   c.path = path;
@@ -206,20 +219,7 @@ TrainConfig read_train_config(const std::string& path, const Registry& registry)
   const YAML::Node model = root["model"];
   check_keys(model, {"architecture", "init"}, path, "model");
   require(model, "architecture", path, "model");
-  const YAML::Node arch = model["architecture"];
-  if (arch.IsScalar()) {
-    const std::string file = resolve_path(arch, path, "model.architecture");
-    c.architecture = read_model_spec(file, &registry);
-  } else {
-    c.architecture = parse_model_spec(arch, path, &registry);
-  }
-  if (model["init"]) {
-    try {
-      c.init = parse_init_scheme(string(model["init"], path, "model.init"));
-    } catch (const Error& e) {
-      throw Error(where(model["init"], path) + ": " + e.what());
-    }
-  }
+  read_architecture(model, path, registry, c);
   c.options = parse_train_options(root["training"], path);
   c.options.seed = c.seed;
   c.options.threads = c.threads;

@@ -561,16 +561,7 @@ ExperimentConfig read_experiment_config(const std::string& path, const std::vect
     t.threads = c.threads;
     t.train_data = model["train"];
     t.test_data = model["test"];
-    const YAML::Node arch = model["architecture"];
-    t.architecture = arch.IsScalar() ? read_model_spec(resolve_path(arch, src, "model.architecture"), &registry)
-                                     : parse_model_spec(arch, src, &registry);
-    if (model["init"]) {
-      try {
-        t.init = parse_init_scheme(string(model["init"], src, "model.init"));
-      } catch (const Error& e) {
-        throw Error(where(model["init"], src) + ": " + e.what());
-      }
-    }
+    read_architecture(model, src, registry, t);
     t.options = parse_train_options(model["training"], src);
     t.options.seed = c.seed;
     t.options.threads = c.threads;

@@ -52,6 +52,10 @@ struct TrainConfig {
   std::string output_model;  // empty: not saved
 };
 
+// The `architecture` (a model description file or an inline description) and `init` keys of a
+// config's model section into c.architecture and c.init (shared by training and experiment configs).
+void read_architecture(const YAML::Node& model, const std::string& path, const Registry& registry, TrainConfig& c);
+
 // Reads and checks a training config (every key, type and file) without training.
 TrainConfig read_train_config(const std::string& path, const Registry& registry);
 
