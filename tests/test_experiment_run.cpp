@@ -659,3 +659,46 @@ output: {results: @DIR@/out/results.h5}
     CHECK(f.dataset_info("/metrics/pixel_flipping/random/morf").shape == lrp::h5::Dims{4, 5});
   }
 }
+
+TEST_CASE("A model trained by the run is explained, saved, and stored with the results", "[experiment]") {
+  const QuietLog quiet;
+  Env env;
+  const std::string text = R"(seed: 4
+threads: 1
+data: {format: synthetic, shape: [1, 8, 8], count: 10, classes: 3, seed: 9}
+model:
+  architecture:
+    name: trained_here
+    input_shape: [1, 8, 8]
+    layers:
+      - {kind: conv2d, out_channels: 2, kernel: 3, padding: 1}
+      - {kind: relu}
+      - {kind: flatten}
+      - {kind: dense, out: 3}
+  train: {format: synthetic, shape: [1, 8, 8], count: 60, classes: 3, seed: 9}
+  training: {epochs: 2, batch_size: 16}
+  save: @DIR@/out/trained.h5
+explain: [epsilon_plus, gradient]
+output: {results: @DIR@/out/results.h5}
+)";
+  const lrp::ExperimentConfig config = read(env.write(text), {});
+  REQUIRE(config.model.training);
+  CHECK(config.model.training->test_data.IsNull());  // no `test:` given
+  const lrp::ExperimentReport report = lrp::run_experiment(config, builtins());
+  CHECK(report.stage_seconds.count("train") == 1);
+  // The saved model reproduces the stored logits: load it, fold nothing (no batch norm), forward.
+  const lrp::Model saved = lrp::load_model(env.file("out/trained.h5"), builtins());
+  CHECK(saved.spec.name == "trained_here");
+  CHECK(saved.provenance.epochs == 2);
+  const lrp::Dataset data = lrp::synthetic_blobs({1, 8, 8}, 10, 3, 9);
+  const lrp::ForwardPass pass = saved.network.forward(lrp::normalize_inputs(data.inputs, saved.spec.normalization));
+  const lrp::h5::File f = lrp::h5::File::open(env.results());
+  const std::vector<double> logits = f.read<double>("/model/logits");
+  REQUIRE(logits.size() == 30);
+  for (Index i = 0; i < 10; ++i)
+    for (Index c = 0; c < 3; ++c)
+      CHECK(logits[static_cast<std::size_t>(i * 3 + c)] ==
+            Approx(static_cast<double>(pass.logits()(i, c))).margin(lrp_test::tol(1e-5, 1e-12)));
+  CHECK(f.string_attribute("/model", "file") == "(trained by this run)");
+  CHECK(f.string_attribute("/model", "name") == "trained_here");
+}

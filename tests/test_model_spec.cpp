@@ -201,6 +201,15 @@ training: {epochs: 8, batch_size: 8, optimizer: {kind: adam, learning_rate: 0.05
   CHECK(r.model.provenance.test_accuracy == r.test_accuracy);
   CHECK(r.model.provenance.seed == 3);
   CHECK(r.model.provenance.config == good);
+  // Without a test set (regression: reading a config without data.test threw yaml-cpp's
+  // "invalid node" instead of reading it).
+  std::string no_test = good;
+  no_test.erase(no_test.find("  test:"), no_test.find("model:") - no_test.find("  test:"));
+  const lrp::TrainConfig without = lrp::read_train_config(temp_file("no_test.yaml", no_test), builtins());
+  CHECK(without.test_data.IsNull());
+  const lrp::TrainResult rw = lrp::run_training(without, builtins());
+  CHECK(rw.test_accuracy == -1);
+  CHECK(rw.model.provenance.test_accuracy == -1);
 
   const auto bad = [&](const std::string& from, const std::string& to) {
     std::string text = good;

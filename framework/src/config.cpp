@@ -214,7 +214,7 @@ TrainConfig read_train_config(const std::string& path, const Registry& registry)
   check_keys(data, {"train", "test"}, path, "data");
   require(data, "train", path, "data");
   c.train_data = data["train"];
-  c.test_data = data["test"];
+  if (data["test"]) c.test_data = data["test"];  // (assigning a missing key's node would throw)
   require(root, "model", path, "the training config");
   const YAML::Node model = root["model"];
   check_keys(model, {"architecture", "init"}, path, "model");
@@ -255,7 +255,7 @@ TrainResult run_training(const TrainConfig& c, const Registry& registry) {
   model.provenance.epochs = options.epochs;
   model.provenance.train_accuracy = last.train_accuracy;
   model.provenance.validation_accuracy = result.report.validation_samples > 0 ? last.validation_accuracy : -1;
-  if (c.test_data) {
+  if (c.test_data && !c.test_data.IsNull()) {
     Dataset test_set = load_dataset(c.test_data, c.path, "data.test", c.seed);
     LRP_CHECK(test_set.inputs.shape == model.network.input_shape(), c.path, ": data.test has samples of shape ",
               to_string(test_set.inputs.shape), " but the model expects ", to_string(model.network.input_shape()));

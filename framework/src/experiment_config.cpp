@@ -560,7 +560,7 @@ ExperimentConfig read_experiment_config(const std::string& path, const std::vect
     t.seed = c.seed;
     t.threads = c.threads;
     t.train_data = model["train"];
-    t.test_data = model["test"];
+    if (model["test"]) t.test_data = model["test"];
     read_architecture(model, src, registry, t);
     t.options = parse_train_options(model["training"], src);
     t.options.seed = c.seed;

@@ -45,7 +45,7 @@ struct TrainConfig {
   std::string resolved_yaml;  // the config as read (stored in the model's provenance)
   std::uint64_t seed = 0;
   int threads = 1;
-  YAML::Node train_data, test_data;  // dataset sections (test may be null)
+  YAML::Node train_data, test_data;  // dataset sections (test_data is null when there is none)
   ModelSpec architecture;
   InitScheme init = InitScheme::kHeNormal;
   TrainOptions options;
