@@ -4,6 +4,7 @@
 #include "lrp/error.hpp"
 #include "lrp/log.hpp"
 #include "lrp/registry.hpp"
+#include "lrp/sequence_tasks.hpp"
 
 #include <chrono>
 #include <ctime>
@@ -87,10 +88,25 @@ Dataset load_dataset(const YAML::Node& node, const std::string& config, const st
     const std::uint64_t s = node["seed"] ? seed(node["seed"], config, what + ".seed") : default_seed;
     data = synthetic_blobs(read_shape(node["shape"], config, what + ".shape"), whole(node["count"], config, what + ".count", 1),
                            whole(node["classes"], config, what + ".classes", 2), s);
+  } else if (format == "marked_addition") {
+    check_keys(node, {"format", "steps", "count", "seed", "subset"}, config, what + " (marked_addition)");
+    require(node, "count", config, what);
+    const Index steps = node["steps"] ? whole(node["steps"], config, what + ".steps", 2) : 20;
+    const std::uint64_t s = node["seed"] ? seed(node["seed"], config, what + ".seed") : default_seed;
+    data = marked_addition(whole(node["count"], config, what + ".count", 1), steps, s);
+  } else if (format == "long_range") {
+    check_keys(node, {"format", "steps", "symbols", "count", "seed", "subset"}, config, what + " (long_range)");
+    require(node, "count", config, what);
+    const Index steps = node["steps"] ? whole(node["steps"], config, what + ".steps", 2) : 50;
+    const Index symbols = node["symbols"] ? whole(node["symbols"], config, what + ".symbols", 2) : 4;
+    const std::uint64_t s = node["seed"] ? seed(node["seed"], config, what + ".seed") : default_seed;
+    data = long_range(whole(node["count"], config, what + ".count", 1), steps, symbols, s);
   } else {
-    const std::string close = closest_name(format, {"idx", "csv", "hdf5", "synthetic"});
+    const std::string close =
+        closest_name(format, {"idx", "csv", "hdf5", "synthetic", "marked_addition", "long_range"});
     LRP_FAIL(where(node["format"], config), ": ", what, ".format '", format,
-             "' is not one of idx, csv, hdf5, synthetic", close.empty() ? "" : " (did you mean '" + close + "'?)");
+             "' is not one of idx, csv, hdf5, synthetic, marked_addition, long_range",
+             close.empty() ? "" : " (did you mean '" + close + "'?)");
   }
   if (const YAML::Node sub = node["subset"]) {
     const std::string w = what + ".subset";

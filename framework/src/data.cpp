@@ -130,6 +130,9 @@ std::string_view trim(std::string_view s) {
 }
 
 Dataset select_rows(const Dataset& dataset, const std::vector<Index>& rows) {
+  LRP_CHECK(dataset.relevant.empty() || static_cast<Index>(dataset.relevant.size()) == dataset.size(), "'",
+            dataset.source, "' has ", dataset.relevant.size(), " lists of relevant positions for ", dataset.size(),
+            " samples; expected one per sample (or none)");
   Dataset out;
   out.source = dataset.source;
   Matrix data(static_cast<Index>(rows.size()), dataset.inputs.features());
@@ -137,6 +140,7 @@ Dataset select_rows(const Dataset& dataset, const std::vector<Index>& rows) {
     data.row(static_cast<Index>(i)) = dataset.inputs.data.row(rows[i]);
     out.indices.push_back(dataset.indices.empty() ? rows[i] : dataset.indices[static_cast<size_t>(rows[i])]);
     if (!dataset.labels.empty()) out.labels.push_back(dataset.labels[static_cast<size_t>(rows[i])]);
+    if (!dataset.relevant.empty()) out.relevant.push_back(dataset.relevant[static_cast<size_t>(rows[i])]);
   }
   out.inputs = Tensor(dataset.inputs.shape, std::move(data));
   return finish(std::move(out));

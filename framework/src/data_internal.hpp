@@ -8,12 +8,26 @@
 
 namespace lrp::detail {
 
-// Checks the dataset has samples and finite inputs, and fills value_min, value_max and the
-// per-feature mean (accumulated in double: float32 sums over tens of thousands of samples lose digits).
+// Checks the dataset has samples, finite inputs and (when it has any) one list of relevant
+// positions per sample, each sorted, distinct and within the first axis of the sample shape; fills
+// value_min, value_max and the per-feature mean (accumulated in double: float32 sums over tens of
+// thousands of samples lose digits).
 inline Dataset finish_dataset(Dataset dataset) {
   const Matrix& data = dataset.inputs.data;
   LRP_CHECK(data.rows() > 0, dataset.source, ": the dataset has no samples");
   LRP_CHECK(all_finite(data), dataset.source, ": the inputs contain non-finite values");
+  if (!dataset.relevant.empty()) {
+    LRP_CHECK(static_cast<Index>(dataset.relevant.size()) == data.rows(), dataset.source, ": ",
+              dataset.relevant.size(), " lists of relevant positions for ", data.rows(),
+              " samples; expected one per sample (or none)");
+    const Index steps = dataset.inputs.shape.empty() ? 0 : dataset.inputs.shape[0];
+    for (std::size_t i = 0; i < dataset.relevant.size(); ++i) {
+      const std::vector<Index>& r = dataset.relevant[i];
+      for (std::size_t k = 0; k < r.size(); ++k)
+        LRP_CHECK(r[k] >= 0 && r[k] < steps && (k == 0 || r[k - 1] < r[k]), dataset.source,
+                  ": the relevant positions of sample ", i, " are not sorted, distinct positions in [0, ", steps, ")");
+    }
+  }
   dataset.value_min = data.minCoeff();
   dataset.value_max = data.maxCoeff();
   std::vector<double> sums(static_cast<size_t>(data.cols()), 0.0);

@@ -1,4 +1,4 @@
-// Evaluation metrics (METRICS.md §1, §2): the conservation ledger and pixel flipping.
+// Evaluation metrics (METRICS.md §1–§3): the conservation ledger, pixel flipping and relevance accuracy.
 #include "lrp/metrics.hpp"
 
 #include "lrp/error.hpp"
@@ -205,8 +205,17 @@ std::vector<std::vector<Index>> perturbation_regions(const Shape& shape, Index p
     }
     return regions;
   }
+  if (shape.size() == 2) {  // [T, D]: runs of `patch` time steps with all their features
+    const Index steps = shape[0], features = shape[1];
+    for (Index begin = 0; begin < steps; begin += patch) {
+      std::vector<Index>& region = regions.emplace_back();
+      for (Index t = begin; t < std::min(steps, begin + patch); ++t)
+        for (Index d = 0; d < features; ++d) region.push_back(t * features + d);
+    }
+    return regions;
+  }
   LRP_CHECK(shape.size() == 3, "pixel flipping: samples of shape ", to_string(shape),
-            " are not supported (expected [features] or [channels, height, width])");
+            " are not supported (expected [features], [time steps, features] or [channels, height, width])");
   const Index channels = shape[0], height = shape[1], width = shape[2];
   for (Index top = 0; top < height; top += patch) {
     for (Index left = 0; left < width; left += patch) {
@@ -611,6 +620,66 @@ PixelFlippingResult pixel_flipping(const Network& network, const Tensor& x, cons
                                    const FillValues& fill, const PixelFlippingOptions& options,
                                    const RandomOrderCurves& random) {
   return run_pixel_flipping(network, x, targets, relevance, sample_ids, fill, options, &random);
+}
+
+// ---------------------------------------------------------------- §3 relevance accuracy
+
+Eigen::VectorXd relevance_accuracy(const Tensor& relevance, const std::vector<std::vector<Index>>& relevant,
+                                   std::uint64_t seed, const std::vector<Index>& sample_ids) {
+  const Shape& shape = relevance.shape;
+  LRP_CHECK(shape.size() == 1 || shape.size() == 2, "relevance accuracy: relevance of shape ", to_string(shape),
+            " is not supported (expected [time steps] or [time steps, features])");
+  const Index n = relevance.batch(), steps = shape[0], features = shape.size() == 2 ? shape[1] : 1;
+  LRP_CHECK(steps >= 1 && features >= 1 && relevance.features() == steps * features, "relevance accuracy: the relevance is ",
+            relevance.batch(), " × ", relevance.features(), " values, which does not fit the shape ", to_string(shape));
+  LRP_CHECK(static_cast<Index>(relevant.size()) == n, "relevance accuracy: ", relevant.size(),
+            " lists of relevant steps for ", n, " samples");
+  LRP_CHECK(static_cast<Index>(sample_ids.size()) == n, "relevance accuracy: ", sample_ids.size(), " sample ids for ", n,
+            " samples");
+  for (Index i = 0; i < n; ++i) {
+    const auto si = static_cast<size_t>(i);
+    const std::vector<Index>& r = relevant[si];
+    LRP_CHECK(sample_ids[si] >= 0, "relevance accuracy: sample id ", sample_ids[si], " of sample ", i, " is negative");
+    LRP_CHECK(!r.empty(), "relevance accuracy: sample ", i, " (id ", sample_ids[si],
+              ") has no relevant steps; expected at least one");
+    std::vector<Index> sorted = r;
+    std::sort(sorted.begin(), sorted.end());
+    for (size_t k = 0; k < sorted.size(); ++k) {
+      LRP_CHECK(sorted[k] >= 0 && sorted[k] < steps, "relevance accuracy: relevant step ", sorted[k], " of sample ", i,
+                " (id ", sample_ids[si], ") is out of range [0, ", steps, ")");
+      LRP_CHECK(k == 0 || sorted[k - 1] != sorted[k], "relevance accuracy: relevant step ", sorted[k], " of sample ", i,
+                " (id ", sample_ids[si], ") is listed twice");
+    }
+  }
+
+  Eigen::VectorXd accuracy(n);
+  std::vector<double> scores(static_cast<size_t>(steps));
+  std::vector<char> is_relevant(static_cast<size_t>(steps));
+  for (Index i = 0; i < n; ++i) {
+    const auto si = static_cast<size_t>(i);
+    const Scalar* row = relevance.data.row(i).data();
+    bool finite = true;
+    for (Index t = 0; t < steps; ++t) {
+      double sum = 0.0;
+      for (Index d = 0; d < features; ++d) sum += static_cast<double>(row[t * features + d]);
+      scores[static_cast<size_t>(t)] = sum;
+      finite = finite && std::isfinite(sum);  // also false for a NaN or ±Inf value in the step
+    }
+    if (!finite) {
+      accuracy[i] = kNaN;
+      continue;
+    }
+    // Descending score, ties by the seeded key (region_order's morf order).
+    const std::vector<Index> order =
+        region_order(scores, RegionOrder::kMorf, sample_seed(seed, sample_ids[si], kRelevanceAccuracyTieStream));
+    std::fill(is_relevant.begin(), is_relevant.end(), 0);
+    for (const Index t : relevant[si]) is_relevant[static_cast<size_t>(t)] = 1;
+    const auto k = static_cast<Index>(relevant[si].size());
+    Index hits = 0;
+    for (Index j = 0; j < k; ++j) hits += is_relevant[static_cast<size_t>(order[static_cast<size_t>(j)])];
+    accuracy[i] = static_cast<double>(hits) / static_cast<double>(k);
+  }
+  return accuracy;
 }
 
 }  // namespace lrp

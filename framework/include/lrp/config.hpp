@@ -17,12 +17,15 @@ namespace lrp {
 std::string resolve_path(const YAML::Node& node, const std::string& config_path, const std::string& what);
 
 // A dataset section:
-//   format: idx | csv | hdf5 | synthetic
-//   idx:       images, labels (optional), scale (default 1/255)
-//   csv:       path, shape, label_column (default -1: none), header (default false)
-//   hdf5:      path, inputs (dataset path), labels (optional dataset path), layout (nchw | nhwc), scale (1)
-//   synthetic: shape, count, classes, seed (default: the config's seed)
-//   subset:    optional, {begin, end} (an index range) or {count, seed} (a seeded sample)
+//   format: idx | csv | hdf5 | synthetic | marked_addition | long_range
+//   idx:             images, labels (optional), scale (default 1/255)
+//   csv:             path, shape, label_column (default -1: none), header (default false)
+//   hdf5:            path, inputs (dataset path), labels (optional dataset path), layout (nchw | nhwc), scale (1)
+//   synthetic:       shape, count, classes, seed (default: the config's seed)
+//   marked_addition: count, steps (default 20, ≥ 2), seed (default: the config's seed)
+//   long_range:      count, steps (default 50, ≥ 2), symbols (default 4, ≥ 2), seed (default: the config's seed)
+//                    (the sequence tasks of lrp/sequence_tasks.hpp; they fill Dataset::relevant)
+//   subset:          optional, {begin, end} (an index range) or {count, seed} (a seeded sample)
 Dataset load_dataset(const YAML::Node& node, const std::string& config_path, const std::string& what,
                      std::uint64_t default_seed);
 

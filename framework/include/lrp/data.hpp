@@ -2,7 +2,8 @@
 //
 // Readers for MNIST-family IDX files (plain or gzip), numeric CSV and arrays in HDF5 files,
 // index-range and seeded random subsets that keep pointing into the original source, and a seeded
-// synthetic set for tests.
+// synthetic set for tests (the synthetic sequence tasks with known relevant positions are in
+// lrp/sequence_tasks.hpp).
 // Every reader validates its input completely: bad files are an lrp::Error that names the file,
 // what was found and what was expected (never a crash, never a silently short dataset).
 #pragma once
@@ -19,6 +20,11 @@ struct Dataset {
   Tensor inputs;                // N samples of one per-sample shape
   std::vector<Index> labels;    // N class labels, or empty when the source has none
   std::vector<Index> indices;   // which samples of the source these are (0-based), in order
+  // Ground truth for relevance accuracy (METRICS.md §3): per sample, the positions along the first
+  // axis of the sample shape (the time steps of a [T, D] or [T] sequence) that carry its class,
+  // sorted, distinct and in [0, T). Empty (no lists at all) when the source has none: the file
+  // readers and synthetic_blobs; the sequence tasks fill it. subset() and sample() carry it along.
+  std::vector<std::vector<Index>> relevant;
   std::string source;           // file path(s), or a description for generated data
   Scalar value_min = 0;         // smallest and largest input value over the loaded samples
   Scalar value_max = 0;
@@ -53,12 +59,13 @@ Dataset read_hdf5(const std::string& path, const std::string& inputs_dataset, co
                   Hdf5Layout layout, double scale = 1.0);
 
 // Samples [begin, end) of the dataset (non-empty range). indices keep pointing into the original
-// source; min, max and mean are recomputed for the subset.
+// source; labels and relevant positions come along; min, max and mean are recomputed for the subset.
 Dataset subset(const Dataset& dataset, Index begin, Index end);
 
 // count samples drawn without replacement (1 ≤ count ≤ size), seeded: a partial Fisher–Yates
 // shuffle driven by std::mt19937_64 with an explicit unbiased bounded draw, so the choice is the
-// same with every standard library. The chosen samples keep their source order.
+// same with every standard library. The chosen samples keep their source order (with their labels
+// and relevant positions).
 Dataset sample(const Dataset& dataset, Index count, std::uint64_t seed);
 // Throws lrp::Error unless the dataset has one label per sample, each in [0, classes); the
 // message starts with `what` and names the dataset's source and the sample (with its index in

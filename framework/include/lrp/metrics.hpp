@@ -1,5 +1,7 @@
-// Evaluation metrics (docs METRICS.md §1 and §2): the conservation ledger of an explanation, and
-// pixel flipping / region perturbation with AOPC, ABPC and AUC scores.
+// Evaluation metrics (docs METRICS.md §1–§3): the conservation ledger of an explanation, pixel
+// flipping / region perturbation with AOPC, ABPC and AUC scores (on images, feature vectors and
+// [time steps, features] sequences, where it is the deletion curve of §3), and relevance accuracy
+// on tasks with known relevant time steps.
 //
 // Every metric is computed per sample and summarized (mean, standard error) over the samples.
 // Every random draw goes through lrp::sample_seed(seed, sample_id, stream): a sample's numbers
@@ -106,7 +108,12 @@ inline constexpr std::uint64_t kPixelFlippingRandomOrderStream = 0x7069'7865'6c0
 // [C, H, W] spatially, row-major over the patch grid (the last row / column of patches is smaller
 // when H or W is not a multiple of patch); a region holds its pixels of every channel, listed
 // channel, row, column. A 1-d shape [F] is cut into chunks of `patch` features (the last may be
-// shorter). Throws lrp::Error for patch < 1 or another rank.
+// shorter). A sequence [T, D] (time steps × features) is cut along time: region r holds the steps
+// [r·patch, min(T, (r+1)·patch)) with all their D features, listed step by step, feature by feature
+// (the last region is shorter when patch does not divide T). For a sequence, the "channel" of the
+// fills is the first axis, a time step: a per-channel fill has one value per step, and pixel
+// flipping with the constant fill 0 is the deletion curve of METRICS.md §3. Throws lrp::Error for
+// patch < 1 or another rank.
 std::vector<std::vector<Index>> perturbation_regions(const Shape& shape, Index patch);
 
 // A region's score: the signed sum (in double, in the region's listed order) of R over it.
@@ -183,5 +190,24 @@ PixelFlippingResult pixel_flipping(const Network& network, const Tensor& x, cons
                                    const Tensor& relevance, const std::vector<Index>& sample_ids,
                                    const FillValues& fill, const PixelFlippingOptions& options,
                                    const RandomOrderCurves& random);
+
+// ---------------------------------------------------------------- §3 relevance accuracy
+
+// The random stream of relevance accuracy's tie-breaking: sample_seed(seed, sample_id, stream).
+inline constexpr std::uint64_t kRelevanceAccuracyTieStream = 0x7265'6c61'6363'0001ULL;  // "relacc" 1
+
+// Relevance accuracy (METRICS.md §3) per sample [N]. `relevance` is N × [T, D] or N × [T] (a 1-d
+// shape is D = 1); the score of step t is the signed sum (in double) of R over its D features. With
+// K = |relevant[i]| ≥ 1 ground-truth steps (distinct, in [0, T), any order; Dataset::relevant),
+// sample i's accuracy is |relevant[i] ∩ the K steps of largest score| / K, in [0, 1]. Ties in the
+// score are broken by a seeded random key per step, as region_order does: the steps are sorted by
+// (score descending, key), where key[t] is t's position in random_region_order(T,
+// sample_seed(seed, sample_ids[i], kRelevanceAccuracyTieStream)); so the result is reproducible and
+// does not depend on the batch. A sample
+// whose relevance has a NaN or ±Inf value (or whose step sums overflow) gets NaN (summarize() leaves
+// it out and counts it). Throws lrp::Error for another rank, a size mismatch, a negative sample id,
+// or a sample with no relevant steps, a step out of range or listed twice (naming the sample).
+Eigen::VectorXd relevance_accuracy(const Tensor& relevance, const std::vector<std::vector<Index>>& relevant,
+                                   std::uint64_t seed, const std::vector<Index>& sample_ids);
 
 }  // namespace lrp

@@ -1,0 +1,75 @@
+// Synthetic sequence tasks with known relevant positions: see sequence_tasks.hpp.
+#include "lrp/sequence_tasks.hpp"
+
+#include "data_internal.hpp"
+#include "lrp/error.hpp"
+#include "lrp/random.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <random>
+
+namespace lrp {
+
+Dataset marked_addition(Index count, Index steps, std::uint64_t seed) {
+  LRP_CHECK(count >= 1, "marked_addition: count must be ≥ 1, got ", count);
+  LRP_CHECK(steps >= 2, "marked_addition: steps must be ≥ 2 (two steps are marked), got ", steps);
+  LRP_CHECK(steps <= std::numeric_limits<Index>::max() / 2 / count, "marked_addition: count ", count, " × steps ",
+            steps, " is too large");
+  // The largest scalar below 1: a value that rounds up to 1 in float32 stays in [0, 1).
+  const Scalar below_one = std::nextafter(Scalar(1), Scalar(0));
+  Dataset dataset;
+  dataset.source = detail::concat("marked_addition(count ", count, ", steps ", steps, ", seed ", seed, ")");
+  Matrix data = Matrix::Zero(count, 2 * steps);
+  for (Index i = 0; i < count; ++i) {
+    std::mt19937_64 rng(sample_seed(seed, i, kMarkedAdditionStream));
+    for (Index t = 0; t < steps; ++t) data(i, 2 * t) = std::min(static_cast<Scalar>(uniform01(rng)), below_one);
+    const auto a = static_cast<Index>(bounded(rng, static_cast<std::uint64_t>(steps)));
+    auto b = static_cast<Index>(bounded(rng, static_cast<std::uint64_t>(steps - 1)));
+    if (b >= a) ++b;
+    data(i, 2 * a + 1) = 1;
+    data(i, 2 * b + 1) = 1;
+    const double sum = static_cast<double>(data(i, 2 * a)) + static_cast<double>(data(i, 2 * b));
+    dataset.labels.push_back(sum > 1.0 ? 1 : 0);
+    dataset.relevant.push_back({std::min(a, b), std::max(a, b)});
+    dataset.indices.push_back(i);
+  }
+  dataset.inputs = Tensor(Shape{steps, 2}, std::move(data));
+  return detail::finish_dataset(std::move(dataset));
+}
+
+Dataset long_range(Index count, Index steps, Index symbols, std::uint64_t seed) {
+  LRP_CHECK(count >= 1, "long_range: count must be ≥ 1, got ", count);
+  LRP_CHECK(steps >= 2, "long_range: steps must be ≥ 2 (a start marker and the class symbol), got ", steps);
+  LRP_CHECK(symbols >= 2, "long_range: symbols must be ≥ 2 (the number of classes), got ", symbols);
+  LRP_CHECK(steps <= std::numeric_limits<Index>::max() / count, "long_range: count ", count, " × steps ", steps,
+            " is too large");
+  // Token ids must be exact in the scalar type (2^24 in float32).
+  LRP_CHECK(symbols <= (Index{1} << 20), "long_range: symbols must be ≤ 2^20 (token ids are stored as numbers), got ",
+            symbols);
+  const Index marker = symbols, first_distractor = symbols + 1;
+  Dataset dataset;
+  dataset.source =
+      detail::concat("long_range(count ", count, ", steps ", steps, ", symbols ", symbols, ", seed ", seed, ")");
+  Matrix data(count, steps);
+  for (Index i = 0; i < count; ++i) {
+    std::mt19937_64 rng(sample_seed(seed, i, kLongRangeStream));
+    const auto p = static_cast<Index>(bounded(rng, static_cast<std::uint64_t>(steps - 1)));
+    const auto c = static_cast<Index>(bounded(rng, static_cast<std::uint64_t>(symbols)));
+    for (Index t = 0; t < steps; ++t) {
+      if (t == p || t == p + 1) continue;
+      data(i, t) = static_cast<Scalar>(
+          first_distractor + static_cast<Index>(bounded(rng, static_cast<std::uint64_t>(kLongRangeDistractors))));
+    }
+    data(i, p) = static_cast<Scalar>(marker);
+    data(i, p + 1) = static_cast<Scalar>(c);
+    dataset.labels.push_back(c);
+    dataset.relevant.push_back({p + 1});
+    dataset.indices.push_back(i);
+  }
+  dataset.inputs = Tensor(Shape{steps}, std::move(data));
+  return detail::finish_dataset(std::move(dataset));
+}
+
+}  // namespace lrp
