@@ -16,6 +16,7 @@
 #include "lrp/methods.hpp"
 #include "lrp/metrics.hpp"
 #include "lrp/model.hpp"
+#include "lrp/sequence_tasks.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -701,4 +702,62 @@ output: {results: @DIR@/out/results.h5}
             Approx(static_cast<double>(pass.logits()(i, c))).margin(lrp_test::tol(1e-5, 1e-12)));
   CHECK(f.string_attribute("/model", "file") == "(trained by this run)");
   CHECK(f.string_attribute("/model", "name") == "trained_here");
+}
+
+TEST_CASE("Relevance accuracy on a task with known relevant steps is stored per sample and method", "[experiment]") {
+  const QuietLog quiet;
+  Env env;
+  std::ofstream(env.file("seq.yaml")) << R"(name: seq
+input_shape: [8, 2]
+layers:
+  - {kind: flatten}
+  - {kind: dense, out: 6}
+  - {kind: relu}
+  - {kind: dense, out: 2}
+)";
+  const std::string text = R"(seed: 6
+data: {format: marked_addition, steps: 8, count: 12, seed: 3}
+model: {file: @DIR@/seq.yaml}
+explain: [gradient_x_input, random, {name: occ, kind: occlusion, params: {window: 1}}]
+evaluate: {pixel_flipping: {patch: 1, random_repeats: 2, fill: constant}}
+output: {results: @DIR@/out/results.h5}
+)";
+  const lrp::ExperimentConfig config = read(env.write(text), {});
+  const lrp::ExperimentReport report = lrp::run_experiment(config, builtins());
+  const lrp::Dataset data = lrp::marked_addition(12, 8, 3);
+  const lrp::h5::File f = lrp::h5::File::open(env.results());
+  lrp::h5::Dims dims;
+  const std::vector<std::int64_t> relevant = f.read<std::int64_t>("/data/relevant", &dims);
+  REQUIRE(dims == lrp::h5::Dims{12, 2});
+  for (std::size_t i = 0; i < 12; ++i) {
+    CHECK(relevant[2 * i] == data.relevant[i][0]);
+    CHECK(relevant[2 * i + 1] == data.relevant[i][1]);
+  }
+  for (const std::string m : {"gradient_x_input", "random", "occ"}) {
+    INFO(m);
+    const std::vector<Scalar> r = f.read<Scalar>("/explanations/" + m + "/relevance");
+    const lrp::Tensor relevance({8, 2}, Eigen::Map<const Matrix>(r.data(), 12, 16));
+    const Eigen::VectorXd expected = lrp::relevance_accuracy(relevance, data.relevant, 6, data.indices);
+    const std::vector<double> stored = f.read<double>("/metrics/relevance_accuracy/" + m + "/accuracy");
+    REQUIRE(stored.size() == 12);
+    for (Index i = 0; i < 12; ++i) {
+      CHECK(stored[static_cast<std::size_t>(i)] == expected[i]);
+      // a fraction of K = 2 relevant steps
+      CHECK((stored[static_cast<std::size_t>(i)] == 0.0 || stored[static_cast<std::size_t>(i)] == 0.5 ||
+             stored[static_cast<std::size_t>(i)] == 1.0));
+    }
+    CHECK(f.double_attribute("/metrics/relevance_accuracy/" + m, "mean_accuracy") == Approx(expected.mean()));
+  }
+  // The pixel-flipping regions of a [T, D] input are time steps: 8 of them.
+  CHECK(f.int_attribute("/metrics/pixel_flipping/occ", "regions") == 8);
+  CHECK_THAT(lrp::format_report(report), Contains("relevance accuracy"));
+
+  // Asking for it on data without relevant steps is an error naming the key.
+  const std::string blobs = replace_all(text, "{format: marked_addition, steps: 8, count: 12, seed: 3}",
+                                        "{format: synthetic, shape: [8, 2], count: 12, classes: 2}") +
+                            "";
+  const std::string asked = replace_all(blobs, "evaluate: {pixel_flipping:", "evaluate: {relevance_accuracy: true, pixel_flipping:");
+  const lrp::ExperimentConfig bad = read(env.write(asked), {});
+  REQUIRE_THROWS_WITH(lrp::run_experiment(bad, builtins()),
+                      Contains("evaluate.relevance_accuracy needs data with known relevant steps"));
 }

@@ -99,8 +99,9 @@ Eigen::MatrixXd occlusion_loop(const lrp::Network& net, const Matrix& x, const s
                                Index window_h, Index window_w, Index stride_h, Index stride_w,
                                const std::vector<double>& fill) {
   const Shape& shape = net.input_shape();
-  const bool flat = shape.size() == 1;
-  const Index channels = flat ? 1 : shape[0], height = flat ? 1 : shape[1], width = flat ? shape[0] : shape[2];
+  // [C, H, W]: C planes H × W; [T, D]: one T × D plane; [D]: one 1 × D row.
+  const Index channels = shape.size() == 3 ? shape[0] : 1;
+  const Index height = shape.size() == 3 ? shape[1] : shape.size() == 2 ? shape[0] : 1, width = shape.back();
   const Matrix fill_row = channel_row(shape, fill);
   Eigen::MatrixXd out = Eigen::MatrixXd::Zero(x.rows(), x.cols());
   for (Index i = 0; i < x.rows(); ++i) {
@@ -391,6 +392,21 @@ TEST_CASE("occlusion matches a literal loop over the windows", "[methods]") {
   cases.push_back({"smooth net, 1×1 windows", smooth_network(44), {.window = {1}, .fill = {0.0, 0.5}}, 1, 1, 1, 1});
   cases.push_back({"MLP on [784], runs of 50 features at stride 30", lrp::example_mlp(45),
                    {.window = {50}, .stride = {30}, .fill = {0.1}}, 1, 50, 1, 30});
+  const auto sequence_net = [](std::uint64_t seed) {
+    lrp::Network net({6, 3});  // 6 time steps × 3 features
+    net.add(std::make_unique<lrp::Flatten>(), "flatten");
+    net.add(std::make_unique<lrp::Dense>(18, 7), "fc1");
+    net.add(lrp::make_relu(), "relu");
+    net.add(std::make_unique<lrp::Dense>(7, 3), "fc2");
+    lrp::randomize_parameters(net, seed);
+    return net;
+  };
+  cases.push_back({"sequence [6, 3], windows of 2 whole time steps at stride 1, a fill per time step",
+                   sequence_net(47),
+                   {.window = {2}, .stride = {1}, .fill = {0.0, 0.1, 0.2, -0.3, 0.4, 0.5}},
+                   2, 3, 1, 3});
+  cases.push_back({"sequence [6, 3], 1 step × 2 features at stride [2, 1]", sequence_net(48),
+                   {.window = {1, 2}, .stride = {2, 1}, .fill = {-1.0}}, 1, 2, 2, 1});
   for (Case& c : cases) {
     INFO(c.what);
     const lrp::Tensor x = lrp::random_inputs(c.net.input_shape(), 3, 46);
@@ -556,11 +572,16 @@ TEST_CASE("bad inputs and options of the baseline methods are errors naming the 
                         Contains("occlusion") && Contains("'fill'"));
     REQUIRE_THROWS_WITH(lrp::occlusion(net, x, targets, {.batch_rows = -2}),
                         Contains("occlusion") && Contains("'batch_rows'"));
-    lrp::Network matrix_input({4, 5});
-    matrix_input.add(std::make_unique<lrp::Flatten>(), "flatten");
-    matrix_input.add(std::make_unique<lrp::Dense>(20, 2), "fc");
-    REQUIRE_THROWS_WITH(lrp::occlusion(matrix_input, lrp::random_inputs({4, 5}, 1, 1), {0}),
-                        Contains("occlusion") && Contains("[4, 5]") && Contains("not supported"));
+    lrp::Network rank4({1, 2, 3, 4});
+    rank4.add(std::make_unique<lrp::Flatten>(), "flatten");
+    rank4.add(std::make_unique<lrp::Dense>(24, 2), "fc");
+    REQUIRE_THROWS_WITH(lrp::occlusion(rank4, lrp::random_inputs({1, 2, 3, 4}, 1, 1), {0}),
+                        Contains("occlusion") && Contains("[1, 2, 3, 4]") && Contains("not supported"));
+    lrp::Network sequence({4, 5});  // a sequence: the window may not be longer than its 4 steps
+    sequence.add(std::make_unique<lrp::Flatten>(), "flatten");
+    sequence.add(std::make_unique<lrp::Dense>(20, 2), "fc");
+    REQUIRE_THROWS_WITH(lrp::occlusion(sequence, lrp::random_inputs({4, 5}, 1, 1), {0}, {.window = {5}}),
+                        Contains("occlusion") && Contains("5×5") && Contains("4×5"));
   }
   SECTION("random relevance") {
     REQUIRE_THROWS_WITH(lrp::random_relevance({}, {0}, 1), Contains("random_relevance") && Contains("empty"));

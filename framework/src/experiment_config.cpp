@@ -48,6 +48,10 @@ const std::vector<MethodKindInfo>& metric_kinds() {
       {"conservation",
        "relevance ledger (METRICS.md 1): input sum vs f_c(x), per-layer sums, bias/stabilizer shares (LRP)",
        {}},
+      {"relevance_accuracy",
+       "on data with known relevant steps (marked_addition, long_range; METRICS.md 3): the share of them among "
+       "the top-K steps by summed relevance",
+       {}},
       {"pixel_flipping",
        "region perturbation (METRICS.md 2): MoRF/LeRF/random curves, AOPC, ABPC, AUC; "
        "fill: uniform (default; low/high, raw units, default the model's raw range) | constant (value) | mean",
@@ -600,8 +604,10 @@ ExperimentConfig read_experiment_config(const std::string& path, const std::vect
 
   for (const MethodConfig& m : c.methods) c.evaluated.push_back(m.name);
   if (const YAML::Node ev = root["evaluate"]) {
-    check_keys(ev, {"methods", "conservation", "pixel_flipping"}, src, "evaluate");
+    check_keys(ev, {"methods", "conservation", "pixel_flipping", "relevance_accuracy"}, src, "evaluate");
     if (ev["conservation"]) c.conservation = boolean(ev["conservation"], src, "evaluate.conservation");
+    if (ev["relevance_accuracy"])
+      c.relevance_accuracy = boolean(ev["relevance_accuracy"], src, "evaluate.relevance_accuracy");
     if (const YAML::Node pf = ev["pixel_flipping"]) {
       if (!pf.IsScalar() || boolean(pf, src, "evaluate.pixel_flipping")) c.pixel_flipping = read_pixel_flipping(pf, src, c.seed);
     }

@@ -135,13 +135,15 @@ PreparedMethod prepare_method(const MethodConfig& m, const Model& model, const R
         (void)whole_param(p.resolved, "samples", at, what);
       } else if (m.kind == MethodKind::kOcclusion) {
         const Shape& shape = model.network.input_shape();
-        LRP_CHECK(shape.size() == 3 || shape.size() == 1, at, ": ", what, ": occlusion needs inputs [C, H, W] or [D], the model takes ",
-                  to_string(shape));
-        const Index height = shape.size() == 3 ? shape[1] : 1, width = shape.back();
+        LRP_CHECK(shape.size() >= 1 && shape.size() <= 3, at, ": ", what,
+                  ": occlusion needs inputs [C, H, W], [T, D] or [D], the model takes ", to_string(shape));
+        // The plane windows slide over (methods.hpp): H × W, T × D, or 1 × D.
+        const Index height = shape.size() == 3 ? shape[1] : shape.size() == 2 ? shape[0] : 1, width = shape.back();
         const std::vector<Index> window = whole_list(p.resolved, "window", at, what);
         const std::vector<Index> stride = whole_list(p.resolved, "stride", at, what);
-        const Index wh = window[0], ww = window.size() == 2 ? window[1] : (shape.size() == 3 ? window[0] : window[0]);
-        LRP_CHECK((shape.size() == 1 ? ww <= width : wh <= height && ww <= width), at, ": ", what, ": the window ",
+        const Index wh = window.size() == 2 || shape.size() != 1 ? window[0] : 1;
+        const Index ww = window.size() == 2 ? window[1] : shape.size() == 2 ? width : window[0];
+        LRP_CHECK(wh <= height && ww <= width, at, ": ", what, ": the window ",
                   format_value(p.resolved.get("window", what)), " does not fit the input plane ", height, " × ", width);
         for (const Index s : stride)
           LRP_CHECK(s >= 0, at, ": ", what, ": 'stride' must be ≥ 0 (0: the window)");
@@ -271,6 +273,10 @@ PreparedExperiment prepare_experiment(const ExperimentConfig& config, const Regi
   if (config.target.kind == TargetSpec::Kind::kClass)
     LRP_CHECK(config.target.class_index < classes, where(config.root["target"], src), ": target class ",
               config.target.class_index, " is out of range: the model has ", classes, " classes (0 to ", classes - 1, ")");
+  if (config.relevance_accuracy.value_or(false))
+    LRP_CHECK(!p.data.relevant.empty(), where(config.root["evaluate"]["relevance_accuracy"], src),
+              ": evaluate.relevance_accuracy needs data with known relevant steps (format marked_addition or "
+              "long_range), but '", p.data.source, "' has none");
   p.raw_inputs = p.data.inputs;
   p.data.inputs = normalize_inputs(p.data.inputs, norm);
   if (config.reference_data && !config.reference_data.IsNull()) {
@@ -510,6 +516,14 @@ ExperimentReport run_experiment(const ExperimentConfig& config, const Registry& 
     report.stage_seconds["pixel_flipping"] = total;
   }
 
+  // ---- relevance accuracy (METRICS.md §3) where the data knows the relevant steps
+  std::vector<std::optional<Eigen::VectorXd>> accuracy(prep.methods.size());
+  if (!prep.data.relevant.empty() && config.relevance_accuracy.value_or(true)) {
+    for (std::size_t k = 0; k < prep.methods.size(); ++k)
+      if (evaluated[k])
+        accuracy[k] = relevance_accuracy(relevance[k], prep.data.relevant, config.seed, prep.data.indices);
+  }
+
   // ---- pictures (before the results file, so that a failure here leaves no new results file)
   if (!config.output.heatmaps.empty() && config.output.heatmap_samples > 0) {
     const auto t_pictures = Clock::now();
@@ -616,6 +630,21 @@ ExperimentReport run_experiment(const ExperimentConfig& config, const Registry& 
       const std::vector<std::int64_t> labels(prep.data.labels.begin(), prep.data.labels.end());
       f.write("/data/labels", labels, {static_cast<hsize_t>(n)});
     }
+    if (!prep.data.relevant.empty()) {  // the known relevant steps: [N, K], or flat with offsets
+      std::vector<std::int64_t> flat, offsets{0};
+      bool same_k = true;
+      for (const std::vector<Index>& r : prep.data.relevant) {
+        flat.insert(flat.end(), r.begin(), r.end());
+        offsets.push_back(static_cast<std::int64_t>(flat.size()));
+        same_k = same_k && r.size() == prep.data.relevant.front().size();
+      }
+      if (same_k) {
+        f.write("/data/relevant", flat, {static_cast<hsize_t>(n), static_cast<hsize_t>(prep.data.relevant.front().size())});
+      } else {
+        f.write("/data/relevant_flat", flat, {static_cast<hsize_t>(flat.size())});
+        f.write("/data/relevant_offsets", offsets, {static_cast<hsize_t>(offsets.size())});
+      }
+    }
 
     f.write("/model/logits", to_row_major(logits), {static_cast<hsize_t>(n), static_cast<hsize_t>(classes)});
     const std::vector<std::int64_t> t(targets.begin(), targets.end());
@@ -675,6 +704,16 @@ ExperimentReport run_experiment(const ExperimentConfig& config, const Registry& 
         f.set_double_attribute(cg, "mean_relative_error", s.mean);
         f.set_double_attribute(cg, "se_relative_error", s.standard_error);
         f.set_string_attribute(cg, "seed_kind", "logit");
+      }
+      if (accuracy[k]) {
+        const std::string ag = "/metrics/relevance_accuracy/" + m.name;
+        f.write(ag + "/accuracy", accuracy[k]->data(), {static_cast<hsize_t>(n)});
+        const Summary sum = summarize(*accuracy[k]);
+        f.set_double_attribute(ag, "mean_accuracy", sum.mean);
+        f.set_double_attribute(ag, "se_accuracy", sum.standard_error);
+        f.set_int_attribute(ag, "skipped", sum.skipped);
+        f.set_uint_attribute(ag, "seed", config.seed);
+        f.set_string_attribute(ag, "score", "signed sum of relevance over a step's features; ties by seeded key");
       }
       if (config.pixel_flipping && evaluated[k]) {
         const std::string pg = "/metrics/pixel_flipping/" + m.name;
@@ -749,6 +788,7 @@ ExperimentReport run_experiment(const ExperimentConfig& config, const Registry& 
     s.explain_seconds = explain_seconds[k];
     if (config.conservation && evaluated[k]) s.relative_error = summarize(cons[k].relative_error);
     if (flips[k]) s.pixel_flipping = flips[k]->summary;
+    if (accuracy[k]) s.relevance_accuracy = summarize(*accuracy[k]);
     s.pixel_flipping_seconds = flip_seconds[k];
     s.nonfinite = nonfinite[k];
     report.methods.push_back(s);
@@ -767,9 +807,12 @@ std::string format_report(const ExperimentReport& r) {
     std::snprintf(buf, sizeof buf, "%8.4f ±%7.4f", mean, std::isfinite(se) ? se : 0.0);
     return std::string(buf);
   };
+  bool any_accuracy = false;
+  for (const MethodSummary& m : r.methods) any_accuracy = any_accuracy || m.relevance_accuracy.has_value();
   char line[512];
-  std::snprintf(line, sizeof line, "%-*s  %-17s  %-17s  %-17s  %-17s  %-10s  %8s\n", static_cast<int>(width), "method",
-                "AOPC-MoRF", "AOPC-LeRF", "ABPC", "MoRF - random", "cons. err", "seconds");
+  std::snprintf(line, sizeof line, "%-*s  %-17s  %-17s  %-17s  %-17s  %-10s  %8s%s\n", static_cast<int>(width), "method",
+                "AOPC-MoRF", "AOPC-LeRF", "ABPC", "MoRF - random", "cons. err", "seconds",
+                any_accuracy ? "  relevance accuracy" : "");
   out << line;
   for (const MethodSummary& m : r.methods) {
     const double nan = std::numeric_limits<double>::quiet_NaN();
@@ -779,12 +822,14 @@ std::string format_report(const ExperimentReport& r) {
       std::snprintf(cons, sizeof cons, "%10.3e", m.relative_error.mean);
     else
       std::snprintf(cons, sizeof cons, "%10s", "n/a");
-    std::snprintf(line, sizeof line, "%-*s  %s  %s  %s  %s  %s  %8.2f%s\n", static_cast<int>(width), m.name.c_str(),
+    const std::string acc =
+        !any_accuracy ? "" : m.relevance_accuracy ? "  " + cell(m.relevance_accuracy->mean, m.relevance_accuracy->standard_error) : "        n/a";
+    std::snprintf(line, sizeof line, "%-*s  %s  %s  %s  %s  %s  %8.2f%s%s\n", static_cast<int>(width), m.name.c_str(),
                   cell(p ? p->aopc_morf.mean : nan, p ? p->aopc_morf.standard_error : nan).c_str(),
                   cell(p ? p->aopc_lerf.mean : nan, p ? p->aopc_lerf.standard_error : nan).c_str(),
                   cell(p ? p->abpc.mean : nan, p ? p->abpc.standard_error : nan).c_str(),
                   cell(p ? p->aopc_morf_vs_random.mean : nan, p ? p->aopc_morf_vs_random.standard_error : nan).c_str(),
-                  cons, m.explain_seconds + m.pixel_flipping_seconds,
+                  cons, m.explain_seconds + m.pixel_flipping_seconds, acc.c_str(),
                   m.nonfinite > 0 ? ("  (" + std::to_string(m.nonfinite) + " NaN/Inf)").c_str() : "");
     out << line;
   }

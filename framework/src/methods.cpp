@@ -67,14 +67,20 @@ Index batch_rows_of(Index requested, const Network& network, const char* method)
   return requested > 0 ? requested : default_batch_rows(network);
 }
 
-// An occlusion window or stride: [s] or [h, w], every value ≥ 1. `flat` ([D] inputs): a single
-// value s means 1 × s for the window.
-std::array<Index, 2> window_dims(const std::vector<Index>& v, const char* option, bool flat, bool is_window) {
+// How occlusion sees an input shape: inputs [C, H, W] are C planes H × W; [D] is one 1 × D row;
+// a sequence [T, D] is one T × D plane whose windows span whole time steps by default.
+enum class OcclusionLayout { kImage, kFlat, kSequence };
+
+// An occlusion window or stride: [s] or [h, w], every value ≥ 1. A single value s means s × s on
+// images, 1 × s on [D] inputs (the window), and s time steps × all `width` features on sequences.
+std::array<Index, 2> window_dims(const std::vector<Index>& v, const char* option, OcclusionLayout layout, bool is_window,
+                                 Index width) {
   LRP_CHECK(v.size() == 1 || v.size() == 2, kOcclusion, ": option '", option, "' has ", v.size(),
             " values; expected [size] or [height, width]");
   for (Index d : v) LRP_CHECK(d >= 1, kOcclusion, ": option '", option, "' must be ≥ 1, got ", d);
   if (v.size() == 2) return {v[0], v[1]};
-  return {flat && is_window ? Index{1} : v[0], v[0]};
+  if (layout == OcclusionLayout::kSequence) return {v[0], width};
+  return {layout == OcclusionLayout::kFlat && is_window ? Index{1} : v[0], v[0]};
 }
 
 }  // namespace
@@ -204,13 +210,18 @@ Tensor occlusion(const Network& network, const Tensor& x, const std::vector<Inde
                  const OcclusionOptions& options, int threads) {
   check_inputs(kOcclusion, network, x, targets, threads);
   const Shape& shape = x.shape;
-  LRP_CHECK(shape.size() == 3 || shape.size() == 1, kOcclusion, ": inputs of shape ", to_string(shape),
-            " are not supported; expected [C, H, W] or [D]");
-  const bool flat = shape.size() == 1;
-  const Index planes = flat ? 1 : shape[0], height = flat ? 1 : shape[1], width = flat ? shape[0] : shape[2];
+  LRP_CHECK(shape.size() >= 1 && shape.size() <= 3, kOcclusion, ": inputs of shape ", to_string(shape),
+            " are not supported; expected [C, H, W], a sequence [T, D] or [D]");
+  const OcclusionLayout layout = shape.size() == 3   ? OcclusionLayout::kImage
+                                 : shape.size() == 2 ? OcclusionLayout::kSequence
+                                                     : OcclusionLayout::kFlat;
+  const Index planes = layout == OcclusionLayout::kImage ? shape[0] : 1;
+  const Index height = layout == OcclusionLayout::kImage ? shape[1] : layout == OcclusionLayout::kSequence ? shape[0] : 1;
+  const Index width = shape.back();
   const Index plane = height * width;
-  const std::array<Index, 2> window = window_dims(options.window, "window", flat, true);
-  const std::array<Index, 2> stride = options.stride.empty() ? window : window_dims(options.stride, "stride", flat, false);
+  const std::array<Index, 2> window = window_dims(options.window, "window", layout, true, width);
+  const std::array<Index, 2> stride =
+      options.stride.empty() ? window : window_dims(options.stride, "stride", layout, false, width);
   LRP_CHECK(window[0] <= height && window[1] <= width, kOcclusion, ": the window ", window[0], "×", window[1],
             " does not fit the ", height, "×", width, " input plane");
   const Eigen::RowVectorXd fill_row = channel_row(options.fill, shape, kOcclusion, "fill");

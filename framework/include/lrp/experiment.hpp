@@ -123,6 +123,8 @@ struct ExperimentConfig {
   std::vector<std::string> evaluated;  // method names evaluated by the metrics
   bool conservation = true;
   std::optional<PixelFlippingConfig> pixel_flipping;
+  // METRICS.md §3 on data with known relevant steps; unset: on when the data has them.
+  std::optional<bool> relevance_accuracy;
   OutputConfig output;
 };
 
@@ -163,6 +165,7 @@ struct MethodSummary {
   double explain_seconds = 0;
   Summary relative_error;
   std::optional<PixelFlippingSummary> pixel_flipping;
+  std::optional<Summary> relevance_accuracy;
   double pixel_flipping_seconds = 0;
   Index nonfinite = 0;  // NaN/Inf values in the relevance (and layer maps for LRP)
 };

@@ -76,10 +76,12 @@ Tensor smoothgrad(const Network& network, const Registry& registry, const Tensor
 // pixels that no window covers get 0. Windows lie fully inside the plane: top-left corners at
 // 0, s, 2s, ... up to H − h (rows) and W − w (columns).
 // Inputs [C, H, W] slide over the H × W plane; inputs [D] are one 1 × D row (window height 1:
-// one value gives a run of that many features). Other shapes are an error.
+// one value gives a run of that many features); sequences [T, D] are one T × D plane, where one
+// value s gives windows of s time steps with all D features (a stride s moves s steps), and
+// [h, w] windows of h steps × w features. Other shapes are an error.
 // All occluded copies (many windows of many samples) are batched, `batch_rows` per forward pass.
 struct OcclusionOptions {
-  std::vector<Index> window{4};  // [s]: s × s, or [h, w]; ≥ 1 and at most the plane
+  std::vector<Index> window{4};  // [s] (see above), or [h, w]; ≥ 1 and at most the plane
   std::vector<Index> stride{};   // same form; empty: the window (non-overlapping)
   ChannelValues fill{0.0};       // per channel, network units (raw 0 is channel_values_in_network_units(0, ...))
   Index batch_rows = 0;          // 0: automatic (default_batch_rows)
