@@ -106,6 +106,23 @@ void register_builtin_layers(Registry& r) {
   r.add_layer({"dropout", "the identity at inference; zeroes values with probability p in training",
                {{"p", {0.5}, "drop probability in [0, 1) (training only)"}}, kPass,
                [](const ParamMap& p) { return make_dropout(p.scalar("p", "layer kind 'dropout'")); }});
+  // No default rule: RULES.md §5's gate-aware rule is not built in yet, so a composite must assign one
+  // (the `gradient` rule, which only needs the vjp, works on it).
+  r.add_layer({"lstm",
+               "LSTM over a [T, D] sequence (PyTorch nn.LSTM, gates i, f, g, o); output: the last layer's final "
+               "hidden state [H] ([forward, reverse], 2H, when bidirectional)",
+               {{"in", {}, "input features per time step (D)"},
+                {"hidden", {}, "hidden size (H)"},
+                {"num_layers", {1}, "stacked layers"},
+                {"bidirectional", {0}, "1: bidirectional, 0: forward only"},
+                {"bias", {1}, "1: with b_ih and b_hh, 0: without"}},
+               {},
+               [](const ParamMap& p) -> LayerPtr {
+                 const std::string o = "layer kind 'lstm'";
+                 return std::make_unique<Lstm>(whole(p, "in", o, 1), whole(p, "hidden", o, 1),
+                                               whole(p, "num_layers", o, 1), flag(p, "bidirectional", o),
+                                               flag(p, "bias", o));
+               }});
   r.add_layer({"batchnorm",
                "batch normalization with inference statistics over channels ([C] or [C, H, W]); canonized into a "
                "preceding dense/conv before explaining",

@@ -89,6 +89,10 @@ Model build_model(const ModelSpec& spec, const Registry& registry) {
         infer(layer, "in_channels", in[0], owner);
       } else if (layer.kind == "batchnorm") {
         infer(layer, "channels", in[0], owner);
+      } else if (layer.kind == "lstm") {
+        LRP_CHECK(in.size() == 2, owner, ": lstm needs a [T, D] input (time steps, features per step), got shape ",
+                  to_string(in));
+        infer(layer, "in", in[1], owner);
       }
       const LayerInfo& info = registry.layer_info(layer.kind);
       // Keep every hyperparameter, defaults included, so the saved spec is complete.
@@ -142,6 +146,16 @@ void initialize_parameters(Network& network, InitScheme scheme, std::uint64_t se
     }
     if (!layer.trainable()) continue;
     Params p = layer.params();
+    if (const auto* lstm = dynamic_cast<const Lstm*>(&layer)) {
+      // PyTorch's nn.LSTM.reset_parameters, whatever the scheme: every weight and bias entry
+      // ~ U(−1/√H, 1/√H), drawn in packing order (the weight row, then the bias).
+      const double bound = 1.0 / std::sqrt(static_cast<double>(lstm->hidden_size()));
+      for (Index i = 0; i < p.weight.size(); ++i)
+        p.weight.data()[i] = static_cast<Scalar>(bound * (2.0 * uniform01(rng) - 1.0));
+      for (Index i = 0; i < p.bias.size(); ++i) p.bias[i] = static_cast<Scalar>(bound * (2.0 * uniform01(rng) - 1.0));
+      layer.set_params(std::move(p));
+      continue;
+    }
     double fan_in = static_cast<double>(p.weight.cols());
     double fan_out = static_cast<double>(p.weight.rows());
     if (const auto* conv = dynamic_cast<const Conv2d*>(&layer)) {

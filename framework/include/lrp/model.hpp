@@ -5,8 +5,8 @@
 // a config), lrplab's HDF5 model file and ONNX import all produce a ModelSpec, and build_model()
 // turns a ModelSpec into a Network through the registry's layer factories. The spec kept in a
 // Model is the *resolved* one: every layer has its unique name and every hyperparameter, including
-// those inferred from the shape chain (dense `in`, conv2d `in_channels`, batchnorm `channels`), so
-// that saving it and building it again gives the same network.
+// those inferred from the shape chain (dense `in`, conv2d `in_channels`, batchnorm `channels`, lstm
+// `in` from a [T, D] input), so that saving it and building it again gives the same network.
 #pragma once
 
 #include "lrp/network.hpp"
@@ -81,9 +81,9 @@ struct Model {
 
 // Builds the network a spec describes with zero parameters: checks the layer kinds against the
 // registry, fills the hyperparameters the shape chain determines when they are missing (dense `in`,
-// conv2d `in_channels`, batchnorm `channels`) and checks them when given, names unnamed layers
-// "<kind><index>", and configures every layer (an architecture whose shapes don't chain is an
-// lrp::Error naming the layer). Returns the resolved spec with the network.
+// conv2d `in_channels`, batchnorm `channels`, lstm `in` = D of a [T, D] input) and checks them when
+// given, names unnamed layers "<kind><index>", and configures every layer (an architecture whose
+// shapes don't chain is an lrp::Error naming the layer). Returns the resolved spec with the network.
 Model build_model(const ModelSpec& spec, const Registry& registry);
 
 // Parameter initialization, seeded (one std::mt19937_64 stream in layer order; normal draws by
@@ -91,7 +91,9 @@ Model build_model(const ModelSpec& spec, const Registry& registry);
 // PyTorch's (dense: in / out; conv2d: in/groups·kh·kw / out/groups·kh·kw).
 //   he_normal:      W ~ N(0, 2 / fan_in)        he_uniform:     W ~ U(±sqrt(6 / fan_in))
 //   glorot_normal:  W ~ N(0, 2 / (fan_in + fan_out))   glorot_uniform: W ~ U(±sqrt(6 / (fan_in + fan_out)))
-// Biases are zero; batch norm gets γ = 1, β = 0, running mean 0 and variance 1.
+// Biases are zero; batch norm gets γ = 1, β = 0, running mean 0 and variance 1. LSTM layers ignore
+// the scheme and get PyTorch's nn.LSTM initialization: every weight and bias entry ~ U(±1/√H)
+// (H = hidden size), drawn in packing order (the weight row, then the bias).
 enum class InitScheme { kHeNormal, kHeUniform, kGlorotNormal, kGlorotUniform };
 InitScheme parse_init_scheme(const std::string& name);  // lrp::Error listing the valid names
 std::string init_scheme_name(InitScheme scheme);
