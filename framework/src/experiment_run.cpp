@@ -126,13 +126,18 @@ PreparedMethod prepare_method(const MethodConfig& m, const Model& model, const R
         if (k.kind == method_kind_name(m.kind)) info = &k;
       p.resolved = resolve_params(info->params, m.params, what);
       if (m.kind == MethodKind::kIntegratedGradients) {
-        (void)whole_param(p.resolved, "steps", at, what);
-        (void)whole_param(p.resolved, "batch_rows", at, what);
+        p.integrated_gradients.steps = whole_param(p.resolved, "steps", at, what);
+        p.integrated_gradients.batch_rows = whole_param(p.resolved, "batch_rows", at, what);
         const ParamValue& b = p.resolved.get("baseline", what);
         LRP_CHECK(b.size() == 1 || static_cast<Index>(b.size()) == channels, at, ": ", what,
                   ": 'baseline' needs 1 value or one per input channel (", channels, ")");
+        p.integrated_gradients.baseline = raw_to_network(b, norm, channels);
       } else if (m.kind == MethodKind::kSmoothGrad) {
-        (void)whole_param(p.resolved, "samples", at, what);
+        p.smoothgrad.samples = whole_param(p.resolved, "samples", at, what);
+        p.smoothgrad.sigma = p.resolved.scalar("sigma", what);
+        p.smoothgrad.low = channel_values_in_network_units(norm.raw_min, norm, channels);
+        p.smoothgrad.high = channel_values_in_network_units(norm.raw_max, norm, channels);
+        p.smoothgrad.seed = m.seed;
       } else if (m.kind == MethodKind::kOcclusion) {
         const Shape& shape = model.network.input_shape();
         LRP_CHECK(shape.size() >= 1 && shape.size() <= 3, at, ": ", what,
@@ -150,7 +155,10 @@ PreparedMethod prepare_method(const MethodConfig& m, const Model& model, const R
         const ParamValue& f = p.resolved.get("fill", what);
         LRP_CHECK(f.size() == 1 || static_cast<Index>(f.size()) == channels, at, ": ", what,
                   ": 'fill' needs 1 value or one per input channel (", channels, ")");
-        (void)whole_param(p.resolved, "batch_rows", at, what);
+        p.occlusion.window = window;
+        if (!(stride.size() == 1 && stride[0] == 0)) p.occlusion.stride = stride;
+        p.occlusion.fill = raw_to_network(f, norm, channels);
+        p.occlusion.batch_rows = whole_param(p.resolved, "batch_rows", at, what);
       }
     }
   } catch (const Error& e) {
@@ -295,12 +303,12 @@ PreparedExperiment prepare_experiment(const ExperimentConfig& config, const Regi
   if (config.pixel_flipping) {
     const PixelFlippingConfig& pf = *config.pixel_flipping;
     const std::string at = where(config.root["evaluate"]["pixel_flipping"], src);
+    Index regions = 0;
     try {
-      (void)perturbation_regions(shape, pf.options.patch);
+      regions = static_cast<Index>(perturbation_regions(shape, pf.options.patch).size());
     } catch (const Error& e) {
       throw Error(rethrow_at(at, e));
     }
-    const auto regions = static_cast<Index>(perturbation_regions(shape, pf.options.patch).size());
     LRP_CHECK(pf.options.steps <= regions, at, ": evaluate.pixel_flipping.steps = ", pf.options.steps, " exceeds the ",
               regions, " regions of patch ", pf.options.patch, " on inputs of shape ", to_string(shape));
     const double low = pf.low.value_or(norm.raw_min), high = pf.high.value_or(norm.raw_max);
@@ -361,7 +369,6 @@ ExperimentReport run_experiment(const ExperimentConfig& config, const Registry& 
   Matrix logits(n, classes);
   std::vector<Index> targets(static_cast<std::size_t>(n));
   const InputNormalization& norm = prep.model.spec.normalization;
-  const Index channels = shape[0];
   double forward_seconds = 0;
   log->info("explaining {} samples with {} methods ({} threads)", n, prep.methods.size(), threads);
   for (Index begin = 0; begin < n; begin += config.batch_size) {
@@ -408,34 +415,11 @@ ExperimentReport run_experiment(const ExperimentConfig& config, const Registry& 
                   .relevance;
           if (m.kind == MethodKind::kSensitivity) r.data = r.data.array().square().matrix();
           break;
-        case MethodKind::kIntegratedGradients: {
-          IntegratedGradientsOptions o;
-          o.steps = whole_param(pm.resolved, "steps", src, m.name);
-          o.baseline = raw_to_network(pm.resolved.get("baseline", m.name), norm, channels);
-          o.batch_rows = whole_param(pm.resolved, "batch_rows", src, m.name);
-          r = integrated_gradients(network, registry, x, chunk_targets, o, threads);
+        case MethodKind::kIntegratedGradients:
+          r = integrated_gradients(network, registry, x, chunk_targets, pm.integrated_gradients, threads);
           break;
-        }
-        case MethodKind::kSmoothGrad: {
-          SmoothGradOptions o;
-          o.samples = whole_param(pm.resolved, "samples", src, m.name);
-          o.sigma = pm.resolved.scalar("sigma", m.name);
-          o.low = channel_values_in_network_units(norm.raw_min, norm, channels);
-          o.high = channel_values_in_network_units(norm.raw_max, norm, channels);
-          o.seed = m.seed;
-          r = smoothgrad(network, registry, x, chunk_targets, ids, o, threads);
-          break;
-        }
-        case MethodKind::kOcclusion: {
-          OcclusionOptions o;
-          o.window = whole_list(pm.resolved, "window", src, m.name);
-          const std::vector<Index> stride = whole_list(pm.resolved, "stride", src, m.name);
-          if (!(stride.size() == 1 && stride[0] == 0)) o.stride = stride;
-          o.fill = raw_to_network(pm.resolved.get("fill", m.name), norm, channels);
-          o.batch_rows = whole_param(pm.resolved, "batch_rows", src, m.name);
-          r = occlusion(network, x, chunk_targets, o, threads);
-          break;
-        }
+        case MethodKind::kSmoothGrad: r = smoothgrad(network, registry, x, chunk_targets, ids, pm.smoothgrad, threads); break;
+        case MethodKind::kOcclusion: r = occlusion(network, x, chunk_targets, pm.occlusion, threads); break;
         case MethodKind::kRandom: r = random_relevance(shape, ids, m.seed); break;
       }
       if (m.kind != MethodKind::kLrp) explain_seconds[k] += seconds_since(t0);

@@ -21,6 +21,7 @@
 #include "lrp/composite.hpp"
 #include "lrp/config.hpp"
 #include "lrp/explain.hpp"
+#include "lrp/methods.hpp"
 #include "lrp/metrics.hpp"
 #include "lrp/model.hpp"
 #include "lrp/params.hpp"
@@ -142,6 +143,10 @@ struct PreparedMethod {
   Composite composite;                      // kLrp
   std::vector<RuleAssignment> assignments;  // kLrp: the rule of each layer and why
   ParamMap resolved;                        // parameters in network units, as used
+  // The baselines' options, built and checked once (network units): the run uses them as they are.
+  IntegratedGradientsOptions integrated_gradients;
+  SmoothGradOptions smoothgrad;
+  OcclusionOptions occlusion;
 };
 
 struct PreparedExperiment {
