@@ -6,6 +6,7 @@
 
 #include <Eigen/Core>
 
+#include <span>
 #include <vector>
 
 namespace lrp {
@@ -17,11 +18,33 @@ class Workspace {
   // The same, zero-filled.
   MatrixMap zeros(int slot, Index rows, Index cols);
 
+  // Per-sample sequence lengths of the rows the current layer call covers: row r of the call's
+  // input is a sequence whose first lengths()[r] time steps are real and whose remaining steps are
+  // padding, which a sequence layer (lstm) and its rules must ignore. Empty: every row uses all of
+  // its steps. Set by whoever walks the rows (Network::forward, Explainer::explain, training)
+  // through a LengthsScope, for exactly the rows it hands to the layer.
+  std::span<const Index> lengths() const { return lengths_; }
+
  private:
+  friend class LengthsScope;
+  std::span<const Index> lengths_;
   // Aligned like Eigen's own matrices (64 bytes with AVX-512): with a less aligned buffer Eigen
   // handles the first elements of a vectorized loop on a scalar path whose rounding differs, so
   // results would depend on where the buffer happens to lie.
   std::vector<std::vector<Scalar, Eigen::aligned_allocator<Scalar>>> slots_;
+};
+
+// Sets ws.lengths() for a block of rows and restores the previous value when it ends.
+class LengthsScope {
+ public:
+  LengthsScope(Workspace& ws, std::span<const Index> lengths) : ws_(ws), previous_(ws.lengths_) { ws.lengths_ = lengths; }
+  ~LengthsScope() { ws_.lengths_ = previous_; }
+  LengthsScope(const LengthsScope&) = delete;
+  LengthsScope& operator=(const LengthsScope&) = delete;
+
+ private:
+  Workspace& ws_;
+  std::span<const Index> previous_;
 };
 
 // The calling thread's workspace, shared by the forward pass and every explainer on that thread,
