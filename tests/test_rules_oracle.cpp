@@ -283,7 +283,7 @@ lrp::Matrix run(const lrp::Rule& rule, const lrp::Layer& layer, const lrp::Matri
   layer.forward(a, layer.params(), z, ws);
   const auto state = rule.bind(layer);
   lrp::Matrix r_in = lrp::Matrix::Constant(a.rows(), a.cols(), std::numeric_limits<Scalar>::quiet_NaN());
-  rule.propagate(lrp::LayerContext{layer, a, z}, state.get(), r_out, r_in, ws);
+  rule.propagate(lrp::LayerContext{layer, a, z, nullptr}, state.get(), r_out, r_in, ws);
   return r_in;
 }
 

@@ -84,6 +84,12 @@ Explanation Explainer::explain(const ForwardPass& pass, const std::vector<Index>
     e.layer_relevance.back() = seed;
   }
 
+  e.state_relevance.resize(static_cast<size_t>(layers));
+  for (Index l = 0; l < layers; ++l) {
+    const size_t li = static_cast<size_t>(l);
+    e.state_relevance[li] = Matrix::Zero(n, rules_[li]->state_relevance_size(net.layer(l)));
+  }
+
   const int parts = static_cast<int>(std::max<Index>(1, std::min<Index>(options.threads, n)));
   constexpr int kSlotPing = 40, kSlotPong = 41;
 
@@ -101,8 +107,10 @@ Explanation Explainer::explain(const ForwardPass& pass, const std::vector<Index>
       for (Index l = layers - 1; l >= 0; --l) {
         const Layer& layer = net.layer(l);
         const size_t li = static_cast<size_t>(l);
+        Matrix& state = e.state_relevance[li];
+        MatrixMap state_rows(state.data() + begin * state.cols(), rows, state.cols());
         LayerContext ctx{layer, pass.activations[li].middleRows(begin, rows),
-                         pass.activations[li + 1].middleRows(begin, rows)};
+                         pass.activations[li + 1].middleRows(begin, rows), state.cols() > 0 ? &state_rows : nullptr};
         if (rules_[li]->passes_through() && !options.keep_layer_relevance) {
           current_cols = ctx.input.cols();  // same values, the layer's input shape
           continue;
@@ -122,6 +130,13 @@ Explanation Explainer::explain(const ForwardPass& pass, const std::vector<Index>
     }
   });
   return e;
+}
+
+Vector Explanation::state_relevance_total() const {
+  Vector total = Vector::Zero(relevance.batch());
+  for (const Matrix& s : state_relevance)
+    if (s.cols() > 0) total += s.rowwise().sum();
+  return total;
 }
 
 Explanation explain_gradient(const Network& network, const Registry& registry, const ForwardPass& pass,

@@ -49,6 +49,12 @@ struct Explanation {
   // With keep_layer_relevance: [l] is the relevance at layer l's input (N × in_l) for l < L, and
   // [L] the output seed (N × classes).
   std::vector<Matrix> layer_relevance;
+  // Per layer: relevance its rule assigned to quantities other than the layer's input (an LSTM's
+  // initial states, RULES.md §5), N × that rule's state_relevance_size (0 columns for most rules).
+  std::vector<Matrix> state_relevance;
+
+  // Per sample: the sum over layers and values of state_relevance (0 when no rule reports any).
+  Vector state_relevance_total() const;
 };
 
 // Holds one rule (and its prepared state) per layer. Built once, then explains any number of

@@ -26,6 +26,9 @@ struct LayerContext {
   const Layer& layer;
   ConstMatrixRef input;   // a: the layer's input activation, N × in
   ConstMatrixRef output;  // z: the layer's original output f(a), N × out
+  // N × state_relevance_size(layer) when the rule reports relevance of quantities other than the
+  // layer's input (an LSTM's initial states); null otherwise.
+  MatrixMap* state_relevance = nullptr;
 };
 
 // Per-layer state a rule prepares once per explainer (e.g. its modified parameters).
@@ -49,6 +52,10 @@ class Rule {
   // relevance_in = the rule applied to relevance_out (overwritten), for the rows in ctx.
   virtual void propagate(const LayerContext& ctx, const RuleState* state, const ConstMatrixRef& relevance_out,
                          MatrixRef relevance_in, Workspace& ws) const = 0;
+  // How many values per sample of relevance the rule assigns to quantities that are not the
+  // layer's input, such as an LSTM's initial states h₋₁ and c₋₁ (RULES.md §5). propagate() writes
+  // them to *ctx.state_relevance, which the explainer provides when this is > 0.
+  virtual Index state_relevance_size(const Layer&) const { return 0; }
   // True when propagate() copies relevance_out unchanged (same number of values): the explainer
   // then passes the buffer on instead of copying it.
   virtual bool passes_through() const { return false; }

@@ -1,0 +1,9 @@
+// lstm_half (RULES.md §5, comparison variant): a gate ⊙ signal product gives half of its relevance
+// to the gate and half to the signal; the gate's half goes through its own pre-activation.
+#include "lrp/lstm_rules.hpp"
+
+void lrp_register_rule_lstm_half(lrp::Registry& registry) {
+  registry.add_rule(lrp::lstm_rule_info(
+      "lstm_half", "LSTM variant: gate ⊙ signal products split half and half; dense layers as lstm_gate",
+      lrp::LstmProductSplit::kHalf));
+}
