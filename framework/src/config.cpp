@@ -68,7 +68,8 @@ Dataset load_dataset(const YAML::Node& node, const std::string& config, const st
     data = read_csv(resolve_path(node["path"], config, what + ".path"), read_shape(node["shape"], config, what + ".shape"),
                     label_column, header);
   } else if (format == "hdf5") {
-    check_keys(node, {"format", "path", "inputs", "labels", "layout", "scale", "subset"}, config, what + " (hdf5)");
+    check_keys(node, {"format", "path", "inputs", "labels", "lengths", "layout", "scale", "subset"}, config,
+               what + " (hdf5)");
     require(node, "path", config, what);
     require(node, "inputs", config, what);
     Hdf5Layout layout = Hdf5Layout::kNCHW;
@@ -79,7 +80,8 @@ Dataset load_dataset(const YAML::Node& node, const std::string& config, const st
       layout = l == "nhwc" ? Hdf5Layout::kNHWC : Hdf5Layout::kNCHW;
     }
     data = read_hdf5(resolve_path(node["path"], config, what + ".path"), string(node["inputs"], config, what + ".inputs"),
-                     node["labels"] ? string(node["labels"], config, what + ".labels") : "", layout, scale_or(1.0));
+                     node["labels"] ? string(node["labels"], config, what + ".labels") : "", layout, scale_or(1.0),
+                     node["lengths"] ? string(node["lengths"], config, what + ".lengths") : "");
   } else if (format == "synthetic") {
     check_keys(node, {"format", "shape", "count", "classes", "seed", "subset"}, config, what + " (synthetic)");
     require(node, "shape", config, what);
@@ -89,11 +91,14 @@ Dataset load_dataset(const YAML::Node& node, const std::string& config, const st
     data = synthetic_blobs(read_shape(node["shape"], config, what + ".shape"), whole(node["count"], config, what + ".count", 1),
                            whole(node["classes"], config, what + ".classes", 2), s);
   } else if (format == "marked_addition") {
-    check_keys(node, {"format", "steps", "count", "seed", "subset"}, config, what + " (marked_addition)");
+    check_keys(node, {"format", "steps", "min_steps", "count", "seed", "subset"}, config, what + " (marked_addition)");
     require(node, "count", config, what);
     const Index steps = node["steps"] ? whole(node["steps"], config, what + ".steps", 2) : 20;
+    const Index min_steps = node["min_steps"] ? whole(node["min_steps"], config, what + ".min_steps", 2) : steps;
+    LRP_CHECK(min_steps <= steps, where(node["min_steps"], config), ": ", what, ".min_steps (", min_steps,
+              ") must be ≤ steps (", steps, ")");
     const std::uint64_t s = node["seed"] ? seed(node["seed"], config, what + ".seed") : default_seed;
-    data = marked_addition(whole(node["count"], config, what + ".count", 1), steps, s);
+    data = marked_addition(whole(node["count"], config, what + ".count", 1), steps, s, min_steps);
   } else if (format == "long_range") {
     check_keys(node, {"format", "steps", "symbols", "count", "seed", "subset"}, config, what + " (long_range)");
     require(node, "count", config, what);

@@ -143,6 +143,8 @@ Dataset select_rows(const Dataset& dataset, const std::vector<Index>& rows) {
     if (!dataset.relevant.empty()) out.relevant.push_back(dataset.relevant[static_cast<size_t>(rows[i])]);
   }
   out.inputs = Tensor(dataset.inputs.shape, std::move(data));
+  if (!dataset.inputs.lengths.empty())
+    for (Index r : rows) out.inputs.lengths.push_back(dataset.inputs.lengths[static_cast<size_t>(r)]);
   return finish(std::move(out));
 }
 

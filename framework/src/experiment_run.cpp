@@ -373,7 +373,9 @@ ExperimentReport run_experiment(const ExperimentConfig& config, const Registry& 
   log->info("explaining {} samples with {} methods ({} threads)", n, prep.methods.size(), threads);
   for (Index begin = 0; begin < n; begin += config.batch_size) {
     const Index rows = std::min(config.batch_size, n - begin);
-    const Tensor x(shape, prep.data.inputs.data.middleRows(begin, rows));
+    Tensor x(shape, prep.data.inputs.data.middleRows(begin, rows));
+    const std::span<const Index> x_lengths = row_lengths(prep.data.inputs.lengths, begin, rows);
+    x.lengths.assign(x_lengths.begin(), x_lengths.end());  // sequence lengths (none: empty)
     const std::vector<Index> ids(prep.data.indices.begin() + begin, prep.data.indices.begin() + begin + rows);
     std::vector<Index> labels;
     if (!prep.data.labels.empty()) labels.assign(prep.data.labels.begin() + begin, prep.data.labels.begin() + begin + rows);
@@ -613,6 +615,10 @@ ExperimentReport run_experiment(const ExperimentConfig& config, const Registry& 
     if (!prep.data.labels.empty()) {
       const std::vector<std::int64_t> labels(prep.data.labels.begin(), prep.data.labels.end());
       f.write("/data/labels", labels, {static_cast<hsize_t>(n)});
+    }
+    if (!prep.data.inputs.lengths.empty()) {  // per-sample sequence lengths (the rest is padding)
+      const std::vector<std::int64_t> lengths(prep.data.inputs.lengths.begin(), prep.data.inputs.lengths.end());
+      f.write("/data/lengths", lengths, {static_cast<hsize_t>(n)});
     }
     if (!prep.data.relevant.empty()) {  // the known relevant steps: [N, K], or flat with offsets
       std::vector<std::int64_t> flat, offsets{0};

@@ -62,6 +62,7 @@ Explanation Explainer::explain(const ForwardPass& pass, const std::vector<Index>
   LRP_CHECK(static_cast<Index>(targets.size()) == n, "explain: ", targets.size(), " targets for ", n, " samples");
   const Matrix& logits = pass.logits();
   LRP_CHECK(logits.cols() == numel(net.output_shape()), "explain: the forward pass does not belong to this network");
+  net.check_lengths(pass.lengths, n, "explain");
 
   Explanation e;
   e.targets = targets;
@@ -78,6 +79,7 @@ Explanation Explainer::explain(const ForwardPass& pass, const std::vector<Index>
     seed(i, c) = e.seed[i];
   }
   e.relevance = Tensor(n, net.input_shape());
+  e.relevance.lengths = pass.lengths;
   if (options.keep_layer_relevance) {
     e.layer_relevance.resize(static_cast<size_t>(layers) + 1);
     for (Index l = 0; l < layers; ++l) e.layer_relevance[static_cast<size_t>(l)].resize(n, numel(net.layer(l).input_shape()));
@@ -99,6 +101,8 @@ Explanation Explainer::explain(const ForwardPass& pass, const std::vector<Index>
     Workspace& ws = thread_workspace();
     for (Index begin = chunk_begin; begin < chunk_end; begin += block) {
       const Index rows = std::min(block, chunk_end - begin);
+      // Sequence layers and their rules see the lengths of exactly these rows.
+      const LengthsScope lengths(ws, row_lengths(pass.lengths, begin, rows));
       MatrixMap seed_rows = ws.get(kSlotPing, rows, seed.cols());
       seed_rows = seed.middleRows(begin, rows);
       const Scalar* current = seed_rows.data();

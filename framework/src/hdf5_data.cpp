@@ -78,10 +78,38 @@ std::vector<Index> read_labels(const h5::File& file, const std::string& dataset,
   return labels;
 }
 
+// Per-sample sequence lengths: [N] or [N, 1] whole numbers in [1, steps].
+std::vector<Index> read_lengths(const h5::File& file, const std::string& dataset, hsize_t samples, Index steps,
+                                const std::string& inputs) {
+  const std::string abs = h5::absolute_path(dataset);
+  require_dataset(file, abs, "lengths");
+  const h5::DatasetInfo info = file.dataset_info(abs);
+  const bool shape_ok = (info.shape.size() == 1) || (info.shape.size() == 2 && info.shape[1] == 1);
+  if (!shape_ok)
+    file.fail("lengths dataset '" + abs + "' has shape " + h5::to_string(info.shape) + "; expected [N] or [N, 1]");
+  if (info.shape[0] != samples)
+    file.fail("lengths dataset '" + abs + "' has " + std::to_string(info.shape[0]) + " lengths, but inputs dataset '" +
+              inputs + "' has " + std::to_string(samples) + " samples; expected one length per sample");
+  if (info.type.type_class != h5::TypeClass::kInteger && info.type.type_class != h5::TypeClass::kFloat)
+    file.fail("lengths dataset '" + abs + "' has type " + info.type.name() + "; expected integers");
+  const std::vector<double> values = file.read<double>(abs);
+  std::vector<Index> lengths;
+  lengths.reserve(values.size());
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    const double v = values[i];
+    if (!(std::isfinite(v) && v == std::floor(v) && v >= 1 && v <= static_cast<double>(steps)))
+      file.fail("lengths dataset '" + abs + "': sample " + std::to_string(i) + " has length " + detail::concat(v) +
+                " but the inputs have T = " + std::to_string(steps) + " steps; expected a whole number in [1, " +
+                std::to_string(steps) + "]");
+    lengths.push_back(static_cast<Index>(v));
+  }
+  return lengths;
+}
+
 }  // namespace
 
 Dataset read_hdf5(const std::string& path, const std::string& inputs_dataset, const std::string& labels_dataset,
-                  Hdf5Layout layout, double scale) {
+                  Hdf5Layout layout, double scale, const std::string& lengths_dataset) {
   LRP_CHECK(std::isfinite(scale) && scale != 0.0, "read_hdf5 '", path, "': scale must be finite and non-zero, got ",
             scale);
   const h5::File file = h5::File::open(path, kWhat);
@@ -91,7 +119,14 @@ Dataset read_hdf5(const std::string& path, const std::string& inputs_dataset, co
   if (!info.type.numeric())
     file.fail("inputs dataset '" + inputs + "' has type " + info.type.name() +
               "; expected numbers (an integer or float type)");
-  const Shape shape = sample_shape_of(file, inputs, info.shape, layout);
+  Shape shape = sample_shape_of(file, inputs, info.shape, layout);
+  // Sequences with lengths: [N, T] gives [T] (token ids), [N, T, D] gives [T, D] (not an image [1, T, D]).
+  if (!lengths_dataset.empty()) {
+    if (info.shape.size() == 4)
+      file.fail("inputs dataset '" + inputs + "' has shape " + h5::to_string(info.shape) +
+                ", but with sequence lengths the inputs must be sequences [N, T] or [N, T, D]");
+    if (info.shape.size() == 3) shape = {shape[1], shape[2]};
+  }
   const Index count = static_cast<Index>(info.shape[0]);
   const Index features = numel(shape);
   const bool transpose = info.shape.size() == 4 && layout == Hdf5Layout::kNHWC;
@@ -130,6 +165,10 @@ Dataset read_hdf5(const std::string& path, const std::string& inputs_dataset, co
     dataset.source += ", " + path + ":" + h5::absolute_path(labels_dataset);
   }
   dataset.inputs = Tensor(shape, std::move(data));
+  if (!lengths_dataset.empty()) {
+    dataset.inputs.lengths = read_lengths(file, lengths_dataset, info.shape[0], shape.front(), inputs);
+    dataset.source += ", " + path + ":" + h5::absolute_path(lengths_dataset);
+  }
   dataset.indices.resize(static_cast<std::size_t>(count));
   for (Index i = 0; i < count; ++i) dataset.indices[static_cast<std::size_t>(i)] = i;
   return detail::finish_dataset(std::move(dataset));

@@ -5,11 +5,22 @@
 // that one step of the whole batch is a contiguous [N, ·] block, the input projections of a
 // (layer, direction) are one [T·N, in_k] × [in_k, 4H] GEMM, and the recurrent-weight gradient is
 // one GEMM over the rows shifted by one step.
+//
+// Per-sample lengths (Workspace::lengths()): a row of length L has real steps 0 … L−1 and padding
+// steps L … T−1. At a padding step every gate of that row is set to 0 after the batched step is
+// computed (one row of the [N, 4H] gate block; no per-sample GEMMs), so the row's cell and hidden
+// state there are exactly 0: the reverse direction then starts from a zero state at step L−1, as
+// if the sequence had L steps, and the forward direction's final state is its h after step L−1,
+// copied out at that step (in backward, the output gradient enters there). The recorded gates and
+// cells of padding steps being 0, the unchanged backward recursion gives those steps exactly zero
+// ∂pre (so zero input gradient and no parameter-gradient contribution) and carries zero ∂h, ∂c
+// across them.
 #include "lrp/layers.hpp"
 
 #include "lrp/error.hpp"
 
 #include <algorithm>
+#include <span>
 #include <utility>
 
 namespace lrp {
@@ -130,6 +141,8 @@ void Lstm::check_params(const Params& p) const {
 struct Lstm::Scratch {
   Index rows = 0;  // N
   bool record = false;
+  std::span<const Index> lengths;  // per row, or empty: every row has T steps
+  Index min_length = 0;            // the shortest length (T without lengths)
   Scalar* input = nullptr;    // [T·N, D]: the layer input, time-major
   Scalar* gates = nullptr;    // [T·N, 4H] per (k, d) (record) or one
   Scalar* cells = nullptr;    // [T·N, H] per (k, d) (record only)
@@ -197,6 +210,18 @@ Lstm::Scratch Lstm::make_scratch(Workspace& ws, Index n, bool record, bool input
   carve(count);
   Carver pieces(ws.get(kLayerSlot0, 1, count.used()).data());
   carve(pieces);
+  const Index steps = input_shape_[0];
+  s.lengths = ws.lengths();
+  s.min_length = steps;
+  if (!s.lengths.empty()) {
+    LRP_CHECK(static_cast<Index>(s.lengths.size()) == n, where(*this), ": ", s.lengths.size(),
+              " sequence lengths for a block of ", n, " rows; expected one per row (or none)");
+    for (size_t r = 0; r < s.lengths.size(); ++r) {
+      LRP_CHECK(s.lengths[r] >= 1 && s.lengths[r] <= steps, where(*this), ": row ", r, " of the block has length ",
+                s.lengths[r], " but the input has T = ", steps, " steps (expected a length in [1, ", steps, "])");
+      s.min_length = std::min(s.min_length, s.lengths[r]);
+    }
+  }
   return s;
 }
 
@@ -236,6 +261,9 @@ void Lstm::run_forward(const ConstMatrixRef& x, const Params& p, Scratch& s, Mat
         sigmoid_in_place(a.leftCols(2 * hid));                 // i, f
         tanh_in_place(a.middleCols(2 * hid, hid));             // g
         sigmoid_in_place(a.rightCols(hid));                    // o
+        if (t >= s.min_length)  // some rows are padding at t: zero gates give them c = h = 0
+          for (Index r = 0; r < n; ++r)
+            if (t >= s.lengths[static_cast<size_t>(r)]) a.row(r).setZero();
         const auto i = a.leftCols(hid).array(), f = a.middleCols(hid, hid).array(),
                    g = a.middleCols(2 * hid, hid).array(), o = a.rightCols(hid).array();
         if (step == 0)
@@ -246,8 +274,12 @@ void Lstm::run_forward(const ConstMatrixRef& x, const Params& p, Scratch& s, Mat
         h.array() = o * tanh_c.array();
         if (record) MatrixMap(s.cells + (k * dirs_ + d) * s.cells_stride, rows, hid).middleRows(t * n, n) = c;
         if (keep_sequence) sequence.block(t * n, d * hid, n, hid) = h;
+        // The forward direction's output is its state after each row's last real step.
+        if (d == 0 && last && y != nullptr && !s.lengths.empty() && t + 1 >= s.min_length)
+          for (Index r = 0; r < n; ++r)
+            if (t + 1 == s.lengths[static_cast<size_t>(r)]) y->block(r, 0, 1, hid) = h.row(r);
       }
-      if (last && y != nullptr) y->middleCols(d * hid, hid) = h;
+      if (last && y != nullptr && (d == 1 || s.lengths.empty())) y->middleCols(d * hid, hid) = h;
     }
   }
 }
@@ -294,6 +326,11 @@ void Lstm::backward(const Params& p, const ConstMatrixRef& g_out, Scratch& s, Ma
       for (Index step = steps - 1; step >= 0; --step) {
         const Index t = d == 0 ? step : steps - 1 - step;
         const Index t_prev = d == 0 ? t - 1 : t + 1;  // the step read before t (valid when step > 0)
+        // A shorter row's output gradient enters at its last real step (dh is 0 there: the padding
+        // steps after it zeroed it).
+        if (d == 0 && last && !s.lengths.empty() && t + 1 >= s.min_length && t + 1 < steps)
+          for (Index r = 0; r < n; ++r)
+            if (t + 1 == s.lengths[static_cast<size_t>(r)]) dh.row(r) = g_out.block(r, 0, 1, hid);
         if (!last) dh += d_sequence.block(t * n, d * hid, n, hid);
         const auto a = act.middleRows(t * n, n);
         const auto i = a.leftCols(hid).array(), f = a.middleCols(hid, hid).array(),

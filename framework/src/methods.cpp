@@ -54,6 +54,7 @@ void check_inputs(const char* method, const Network& network, const Tensor& x, c
     LRP_CHECK(c >= 0 && c < classes, method, ": target ", c, " of sample ", i, " is out of range [0, ", classes, ")");
   }
   LRP_CHECK(threads >= 1, method, ": threads must be ≥ 1, got ", threads);
+  network.check_lengths(x.lengths, n, method);
   if (!all_finite(x.data)) {
     for (Index r = 0; r < n; ++r)
       for (Index f = 0; f < x.features(); ++f)
@@ -142,8 +143,10 @@ Tensor integrated_gradients(const Network& network, const Registry& registry, co
     const Index rows = std::min(chunk, total - begin);
     points.data.resize(rows, features);
     row_targets.resize(static_cast<size_t>(rows));
+    points.lengths.resize(x.lengths.empty() ? 0 : static_cast<size_t>(rows));  // each copy keeps its sample's length
     for (Index r = 0; r < rows; ++r) {
       const Index i = (begin + r) / steps, m = (begin + r) % steps + 1;
+      if (!x.lengths.empty()) points.lengths[static_cast<size_t>(r)] = x.lengths[static_cast<size_t>(i)];
       const Scalar alpha = static_cast<Scalar>(static_cast<double>(m) / static_cast<double>(steps));
       points.data.row(r) = baseline_of(i) + alpha * (x.data.row(i) - baseline_of(i));
       row_targets[static_cast<size_t>(r)] = targets[static_cast<size_t>(i)];
@@ -156,6 +159,7 @@ Tensor integrated_gradients(const Network& network, const Registry& registry, co
   }
 
   Tensor out(n, x.shape);
+  out.lengths = x.lengths;
   for (Index i = 0; i < n; ++i)
     out.data.row(i) = (x.data.row(i) - baseline_of(i)).cwiseProduct(gradient_sum.row(i)) / static_cast<Scalar>(steps);
   return out;
@@ -181,6 +185,7 @@ Tensor smoothgrad(const Network& network, const Registry& registry, const Tensor
 
   const Explainer explainer = Explainer::gradient(network, registry);
   Tensor out(n, x.shape);
+  out.lengths = x.lengths;
   // One pass of N rows per sample, whatever the batch and the threads (see the header).
   parallel_chunks(n, threads, [&](int, Index begin, Index end) {
     Tensor noisy(copies, x.shape);
@@ -194,6 +199,7 @@ Tensor smoothgrad(const Network& network, const Registry& registry, const Tensor
           noisy.data(k, f) = x.data(i, f) + static_cast<Scalar>(noise_std[f] * standard_normal(rng));
       }
       std::fill(copy_targets.begin(), copy_targets.end(), targets[static_cast<size_t>(i)]);
+      if (!x.lengths.empty()) noisy.lengths.assign(static_cast<size_t>(copies), x.lengths[static_cast<size_t>(i)]);
       network.forward(noisy, pass, 1);
       const Explanation g = explainer.explain(pass, copy_targets, kGradientOptions);
       mean = g.relevance.data.row(0);
@@ -227,26 +233,52 @@ Tensor occlusion(const Network& network, const Tensor& x, const std::vector<Inde
   const Eigen::RowVectorXd fill_row = channel_row(options.fill, shape, kOcclusion, "fill");
   const Index chunk = batch_rows_of(options.batch_rows, network, kOcclusion);
 
-  const Index position_rows = (height - window[0]) / stride[0] + 1, position_cols = (width - window[1]) / stride[1] + 1;
-  const Index positions = position_rows * position_cols;
-  const auto corner = [&](Index p) {
-    return std::array<Index, 2>{(p / position_cols) * stride[0], (p % position_cols) * stride[1]};
+  // Window positions per sample. With sequence lengths a sample of length L is occluded as the
+  // unpadded sequence of L steps would be: its windows lie within its real steps (the rows of a
+  // [T, D] plane, the columns of a [T] row), its padding is never occluded and gets relevance 0, and
+  // a sample shorter than the window gets no window (relevance 0 everywhere).
+  const bool lengths = !x.lengths.empty();
+  LRP_CHECK(!lengths || layout != OcclusionLayout::kImage, kOcclusion, ": inputs of shape ", to_string(shape),
+            " with sequence lengths are not supported; expected a sequence [T, D] or [T]");
+  struct Grid {
+    Index rows = 0, cols = 0, first = 0;  // window positions rows × cols; the sample's first virtual row
+    Index positions() const { return rows * cols; }
+  };
+  const Index n = x.batch();
+  std::vector<Grid> grids(static_cast<size_t>(n));
+  Index total = 0;
+  for (Index i = 0; i < n; ++i) {
+    const Index h = lengths && layout == OcclusionLayout::kSequence ? x.length(i) : height;
+    const Index w = lengths && layout == OcclusionLayout::kFlat ? x.length(i) : width;
+    Grid& g = grids[static_cast<size_t>(i)];
+    g.rows = h >= window[0] ? (h - window[0]) / stride[0] + 1 : 0;
+    g.cols = w >= window[1] ? (w - window[1]) / stride[1] + 1 : 0;
+    g.first = total;
+    total += g.positions() + 1;
+  }
+  const auto corner = [&](const Grid& g, Index p) {
+    return std::array<Index, 2>{(p / g.cols) * stride[0], (p % g.cols) * stride[1]};
   };
 
-  // Rows r = i·(P + 1) + p of the virtual batch: window p occluded, p = P the unoccluded input.
-  const Index n = x.batch(), per_sample = positions + 1, total = n * per_sample;
-  Matrix logit(n, per_sample);
+  // Sample i's virtual rows are first_i + p: window p occluded, p = P_i the unoccluded input.
+  std::vector<double> logit(static_cast<size_t>(total));
   Tensor copies;
   copies.shape = shape;
   ForwardPass pass;
+  Index sample = 0;  // the sample of the current virtual row (rows are visited in order)
   for (Index begin = 0; begin < total; begin += chunk) {
     const Index rows = std::min(chunk, total - begin);
     copies.data.resize(rows, x.features());
+    copies.lengths.resize(lengths ? static_cast<size_t>(rows) : 0);
+    Index i = sample;
     for (Index r = 0; r < rows; ++r) {
-      const Index i = (begin + r) / per_sample, p = (begin + r) % per_sample;
+      while (begin + r >= grids[static_cast<size_t>(i)].first + grids[static_cast<size_t>(i)].positions() + 1) ++i;
+      const Grid& g = grids[static_cast<size_t>(i)];
+      const Index p = begin + r - g.first;
       copies.data.row(r) = x.data.row(i);
-      if (p == positions) continue;
-      const auto [top, left] = corner(p);
+      if (lengths) copies.lengths[static_cast<size_t>(r)] = x.lengths[static_cast<size_t>(i)];
+      if (p == g.positions()) continue;
+      const auto [top, left] = corner(g, p);
       for (Index c = 0; c < planes; ++c)
         for (Index h = top; h < top + window[0]; ++h)
           for (Index w = left; w < left + window[1]; ++w) {
@@ -255,29 +287,31 @@ Tensor occlusion(const Network& network, const Tensor& x, const std::vector<Inde
           }
     }
     network.forward(copies, pass, threads);
+    i = sample;
     for (Index r = 0; r < rows; ++r) {
-      const Index i = (begin + r) / per_sample;
-      logit(i, (begin + r) % per_sample) = pass.logits()(r, targets[static_cast<size_t>(i)]);
+      while (begin + r >= grids[static_cast<size_t>(i)].first + grids[static_cast<size_t>(i)].positions() + 1) ++i;
+      logit[static_cast<size_t>(begin + r)] = static_cast<double>(pass.logits()(r, targets[static_cast<size_t>(i)]));
     }
+    sample = i;
   }
 
-  // How many windows cover each pixel (the same for every sample).
-  std::vector<Index> cover(static_cast<size_t>(plane), 0);
-  for (Index p = 0; p < positions; ++p) {
-    const auto [top, left] = corner(p);
-    for (Index h = top; h < top + window[0]; ++h)
-      for (Index w = left; w < left + window[1]; ++w) ++cover[static_cast<size_t>(h * width + w)];
-  }
   Tensor out(n, shape);
+  out.lengths = x.lengths;
   std::vector<double> sum(static_cast<size_t>(plane));
+  std::vector<Index> cover(static_cast<size_t>(plane));  // how many windows cover each pixel
   for (Index i = 0; i < n; ++i) {
+    const Grid& g = grids[static_cast<size_t>(i)];
     std::fill(sum.begin(), sum.end(), 0.0);
-    const double original = static_cast<double>(logit(i, positions));
-    for (Index p = 0; p < positions; ++p) {
-      const double drop = original - static_cast<double>(logit(i, p));
-      const auto [top, left] = corner(p);
+    std::fill(cover.begin(), cover.end(), Index{0});
+    const double original = logit[static_cast<size_t>(g.first + g.positions())];
+    for (Index p = 0; p < g.positions(); ++p) {
+      const double drop = original - logit[static_cast<size_t>(g.first + p)];
+      const auto [top, left] = corner(g, p);
       for (Index h = top; h < top + window[0]; ++h)
-        for (Index w = left; w < left + window[1]; ++w) sum[static_cast<size_t>(h * width + w)] += drop;
+        for (Index w = left; w < left + window[1]; ++w) {
+          sum[static_cast<size_t>(h * width + w)] += drop;
+          ++cover[static_cast<size_t>(h * width + w)];
+        }
     }
     for (Index q = 0; q < plane; ++q) {
       const Index k = cover[static_cast<size_t>(q)];

@@ -385,6 +385,7 @@ std::vector<std::vector<Index>> check_pixel_flipping(const Network& network, con
                 " has NaN or Inf values");
   }
   LRP_CHECK(all_finite(x.data), "pixel flipping: the inputs have NaN or Inf values");
+  network.check_lengths(x.lengths, n, "pixel flipping");
   check_fill(fill, options.fill, shape);
 
   std::vector<std::vector<Index>> regions = perturbation_regions(shape, options.patch);
@@ -431,6 +432,8 @@ void evaluate_orders(const Network& network, const Tensor& x, const std::vector<
         fill_sample = i;
       }
       if (batch.data.rows() != rows) batch.data.resize(rows, features);
+      // Every copy keeps the sample's sequence length: perturbing its padding changes nothing.
+      if (!x.lengths.empty()) batch.lengths.assign(static_cast<size_t>(rows), x.lengths[static_cast<size_t>(i)]);
       auto perturb = [&](Index r, Index region) {
         for (const Index f : regions[static_cast<size_t>(region)]) batch.data(r, f) = fill_row(0, f);
       };

@@ -2,6 +2,7 @@
 
 #include "lrp/error.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -75,7 +76,9 @@ void Network::forward(const Tensor& x, ForwardPass& pass, int threads) const {
         LRP_CHECK(std::isfinite(x.data(r, c)), "network: the input contains NaN or Inf (sample ", r, ", feature ", c,
                   " is ", x.data(r, c), ")");
   }
+  check_lengths(x.lengths, x.batch(), "network");
   const Index n = x.batch();
+  pass.lengths = x.lengths;
   pass.activations.resize(layers_.size() + 1);
   pass.activations[0] = x.data;
   for (size_t i = 0; i < layers_.size(); ++i) pass.activations[i + 1].resize(n, numel(layers_[i]->output_shape()));
@@ -84,6 +87,7 @@ void Network::forward(const Tensor& x, ForwardPass& pass, int threads) const {
     Workspace& ws = thread_workspace();
     for (Index b = begin; b < end; b += block) {
       const Index rows = std::min(block, end - b);
+      const LengthsScope lengths(ws, row_lengths(pass.lengths, b, rows));
       for (size_t i = 0; i < layers_.size(); ++i) {
         const Matrix& in = pass.activations[i];
         Matrix& out = pass.activations[i + 1];
@@ -91,6 +95,22 @@ void Network::forward(const Tensor& x, ForwardPass& pass, int threads) const {
       }
     }
   });
+}
+
+bool Network::uses_lengths() const {
+  return std::any_of(layers_.begin(), layers_.end(), [](const LayerPtr& l) { return l->traits().sequence; });
+}
+
+void Network::check_lengths(std::span<const Index> lengths, Index rows, const std::string& who) const {
+  if (lengths.empty()) return;
+  LRP_CHECK(uses_lengths(), who, ": the samples have sequence lengths, but no layer of the network honours them (",
+            "only sequence layers such as lstm do), so their padding would change the results; give no lengths");
+  LRP_CHECK(static_cast<Index>(lengths.size()) == rows, who, ": ", lengths.size(), " sequence lengths for ", rows,
+            " samples; expected one per sample (or none)");
+  const Index steps = input_shape_.front();
+  for (size_t n = 0; n < lengths.size(); ++n)
+    LRP_CHECK(lengths[n] >= 1 && lengths[n] <= steps, who, ": sample ", n, " has length ", lengths[n],
+              " but the input has T = ", steps, " steps (expected a length in [1, ", steps, "])");
 }
 
 Index Network::cache_block_rows() const {

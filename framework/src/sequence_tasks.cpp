@@ -12,21 +12,28 @@
 
 namespace lrp {
 
-Dataset marked_addition(Index count, Index steps, std::uint64_t seed) {
+Dataset marked_addition(Index count, Index steps, std::uint64_t seed, Index min_steps) {
   LRP_CHECK(count >= 1, "marked_addition: count must be ≥ 1, got ", count);
   LRP_CHECK(steps >= 2, "marked_addition: steps must be ≥ 2 (two steps are marked), got ", steps);
+  LRP_CHECK(min_steps == 0 || (min_steps >= 2 && min_steps <= steps), "marked_addition: min_steps must be in [2, steps = ",
+            steps, "] (two steps are marked), or 0 for sequences of fixed length; got ", min_steps);
+  const bool variable = min_steps != 0 && min_steps < steps;
   LRP_CHECK(steps <= std::numeric_limits<Index>::max() / 2 / count, "marked_addition: count ", count, " × steps ",
             steps, " is too large");
   // The largest scalar below 1: a value that rounds up to 1 in float32 stays in [0, 1).
   const Scalar below_one = std::nextafter(Scalar(1), Scalar(0));
   Dataset dataset;
-  dataset.source = detail::concat("marked_addition(count ", count, ", steps ", steps, ", seed ", seed, ")");
+  dataset.source = detail::concat("marked_addition(count ", count, ", steps ", steps,
+                                  variable ? detail::concat(", min_steps ", min_steps) : "", ", seed ", seed, ")");
   Matrix data = Matrix::Zero(count, 2 * steps);
   for (Index i = 0; i < count; ++i) {
     std::mt19937_64 rng(sample_seed(seed, i, kMarkedAdditionStream));
-    for (Index t = 0; t < steps; ++t) data(i, 2 * t) = std::min(static_cast<Scalar>(uniform01(rng)), below_one);
-    const auto a = static_cast<Index>(bounded(rng, static_cast<std::uint64_t>(steps)));
-    auto b = static_cast<Index>(bounded(rng, static_cast<std::uint64_t>(steps - 1)));
+    const Index length =
+        variable ? min_steps + static_cast<Index>(bounded(rng, static_cast<std::uint64_t>(steps - min_steps + 1))) : steps;
+    if (variable) dataset.inputs.lengths.push_back(length);
+    for (Index t = 0; t < length; ++t) data(i, 2 * t) = std::min(static_cast<Scalar>(uniform01(rng)), below_one);
+    const auto a = static_cast<Index>(bounded(rng, static_cast<std::uint64_t>(length)));
+    auto b = static_cast<Index>(bounded(rng, static_cast<std::uint64_t>(length - 1)));
     if (b >= a) ++b;
     data(i, 2 * a + 1) = 1;
     data(i, 2 * b + 1) = 1;
@@ -35,7 +42,9 @@ Dataset marked_addition(Index count, Index steps, std::uint64_t seed) {
     dataset.relevant.push_back({std::min(a, b), std::max(a, b)});
     dataset.indices.push_back(i);
   }
+  std::vector<Index> lengths = std::move(dataset.inputs.lengths);
   dataset.inputs = Tensor(Shape{steps, 2}, std::move(data));
+  dataset.inputs.lengths = std::move(lengths);
   return detail::finish_dataset(std::move(dataset));
 }
 

@@ -95,6 +95,8 @@ Scalar* entry(std::vector<Params>& state, std::size_t layer, bool bias, Index k)
 Tensor gather_rows(const Tensor& source, std::span<const Index> rows) {
   Tensor batch(static_cast<Index>(rows.size()), source.shape);
   for (std::size_t r = 0; r < rows.size(); ++r) batch.data.row(static_cast<Index>(r)) = source.data.row(rows[r]);
+  if (!source.lengths.empty())
+    for (Index r : rows) batch.lengths.push_back(source.lengths[static_cast<std::size_t>(r)]);
   return batch;
 }
 
@@ -154,6 +156,8 @@ std::vector<Params> parameter_gradients(const Network& network, const ForwardPas
   grads.reserve(static_cast<std::size_t>(network.size()));
   for (Index l = 0; l < network.size(); ++l) grads.push_back(zero_like(network.layer(l).params()));
 
+  network.check_lengths(pass.lengths, pass.batch(), "parameter_gradients");
+  const LengthsScope lengths(ws, pass.lengths);
   Matrix g_out = logits_gradient;
   Matrix g_in;
   for (Index l = network.size() - 1; l >= 0; --l) {
@@ -287,7 +291,9 @@ Evaluation evaluate(const Network& network, const Tensor& inputs, std::span<cons
   ForwardPass pass;
   for (Index begin = 0; begin < inputs.batch(); begin += batch_size) {
     const Index rows = std::min(batch_size, inputs.batch() - begin);
-    const Tensor batch(inputs.shape, inputs.data.middleRows(begin, rows));
+    Tensor batch(inputs.shape, inputs.data.middleRows(begin, rows));
+    const std::span<const Index> batch_lengths = row_lengths(inputs.lengths, begin, rows);
+    batch.lengths.assign(batch_lengths.begin(), batch_lengths.end());
     network.forward(batch, pass, threads);
     const std::span<const Index> batch_labels = labels.subspan(static_cast<std::size_t>(begin), static_cast<std::size_t>(rows));
     loss_sum += SoftmaxCrossEntropy::loss(pass.logits(), batch_labels) * static_cast<double>(rows);
@@ -319,6 +325,8 @@ class TrainStep {
   // cache); training-mode layers (batch norm, dropout) see the whole batch on this thread.
   const Matrix& forward(Network& network, const Tensor& batch, std::mt19937_64& rng) {
     const Index n = batch.batch();
+    network.check_lengths(batch.lengths, n, "training");
+    lengths_ = batch.lengths;
     acts_[0] = batch.data;
     for (Index l = 0; l < network.size(); ++l)
       acts_[static_cast<std::size_t>(l) + 1].resize(n, numel(network.layer(l).output_shape()));
@@ -334,6 +342,7 @@ class TrainStep {
       while (end < network.size() && !network.layer(end).has_training_mode()) ++end;
       parallel_chunks(n, threads_, [&](int, Index b, Index e) {
         Workspace& ws = thread_workspace();
+        const LengthsScope lengths(ws, row_lengths(lengths_, b, e - b));
         for (Index k = l; k < end; ++k) {
           const Layer& lk = network.layer(k);
           const std::size_t ik = static_cast<std::size_t>(k);
@@ -372,6 +381,7 @@ class TrainStep {
           for (auto& g : block_grads_) set_zero(g[static_cast<std::size_t>(k)]);
       parallel_chunks(n, threads_, [&](int part, Index b, Index e) {
         Workspace& ws = thread_workspace();
+        const LengthsScope lengths(ws, row_lengths(lengths_, b, e - b));
         for (Index k = l; k >= first; --k) {
           const Layer& lk = network.layer(k);
           const std::size_t ik = static_cast<std::size_t>(k);
@@ -401,6 +411,7 @@ class TrainStep {
   }
 
   int threads_;
+  std::vector<Index> lengths_;  // the minibatch's sequence lengths (empty: none)
   std::vector<Matrix> acts_, states_, g_;
   std::vector<std::vector<Params>> block_grads_;
   std::vector<Params> grads_;
@@ -461,6 +472,7 @@ TrainReport train(Network& network, const Dataset& train_set, const TrainOptions
   LRP_CHECK(out_shape.size() == 1, "training: the network's output shape ", to_string(out_shape),
             " is not a vector of logits");
   check_labels(train_set, out_shape[0], "training");
+  network.check_lengths(train_set.inputs.lengths, n, "training on '" + train_set.source + "'");
 
   // One generator for the whole run: first the split permutation, then one shuffle per epoch.
   std::mt19937_64 rng(options.seed);
@@ -510,6 +522,9 @@ TrainReport train(Network& network, const Dataset& train_set, const TrainOptions
       batch.data.resize(static_cast<Index>(rows.size()), train_set.inputs.data.cols());
       for (std::size_t r = 0; r < rows.size(); ++r)
         batch.data.row(static_cast<Index>(r)) = train_set.inputs.data.row(rows[r]);
+      batch.lengths.clear();
+      if (!train_set.inputs.lengths.empty())
+        for (Index r : rows) batch.lengths.push_back(train_set.inputs.lengths[static_cast<std::size_t>(r)]);
       batch_labels.assign(rows.size(), 0);
       for (std::size_t r = 0; r < rows.size(); ++r) batch_labels[r] = train_set.labels[static_cast<std::size_t>(rows[r])];
       const std::string where = detail::concat("training: epoch ", epoch + 1, ", step ", step_index + 1, " of ",

@@ -20,9 +20,11 @@ std::string resolve_path(const YAML::Node& node, const std::string& config_path,
 //   format: idx | csv | hdf5 | synthetic | marked_addition | long_range
 //   idx:             images, labels (optional), scale (default 1/255)
 //   csv:             path, shape, label_column (default -1: none), header (default false)
-//   hdf5:            path, inputs (dataset path), labels (optional dataset path), layout (nchw | nhwc), scale (1)
+//   hdf5:            path, inputs (dataset path), labels (optional dataset path), lengths (optional dataset
+//                    path: per-sample sequence lengths), layout (nchw | nhwc), scale (1)
 //   synthetic:       shape, count, classes, seed (default: the config's seed)
-//   marked_addition: count, steps (default 20, ≥ 2), seed (default: the config's seed)
+//   marked_addition: count, steps (default 20, ≥ 2), min_steps (default: steps; < steps: variable
+//                    lengths in [min_steps, steps], zero-padded), seed (default: the config's seed)
 //   long_range:      count, steps (default 50, ≥ 2), symbols (default 4, ≥ 2), seed (default: the config's seed)
 //                    (the sequence tasks of lrp/sequence_tasks.hpp; they fill Dataset::relevant)
 //   subset:          optional, {begin, end} (an index range) or {count, seed} (a seeded sample)

@@ -17,7 +17,9 @@
 namespace lrp {
 
 struct Dataset {
-  Tensor inputs;                // N samples of one per-sample shape
+  Tensor inputs;                // N samples of one per-sample shape; inputs.lengths: the per-sample
+                                // sequence lengths (empty: none), carried like labels
+                                // by subset() and sample() (and by training's shuffles and minibatches)
   std::vector<Index> labels;    // N class labels, or empty when the source has none
   std::vector<Index> indices;   // which samples of the source these are (0-based), in order
   // Ground truth for relevance accuracy (METRICS.md §3): per sample, the positions along the first
@@ -52,11 +54,13 @@ Dataset read_csv(const std::string& path, Shape sample_shape, int label_column, 
 // [N, C, H, W] with kNCHW (PyTorch's order) or [N, H, W, C] with kNHWC (TensorFlow's and most image
 // libraries'), both giving {C, H, W}. Values become value·scale (computed in double, then rounded
 // to the build's scalar type once). `labels_dataset` (empty: no labels) holds N class labels, shape
-// [N] or [N, 1], of an integer type or a float type holding whole numbers, all ≥ 0. Errors name the
-// file, the dataset and what was expected.
+// [N] or [N, 1], of an integer type or a float type holding whole numbers, all ≥ 0.
+// `lengths_dataset` (empty: none) holds the samples' sequence lengths (inputs.lengths), shape [N] or
+// [N, 1], whole numbers in [1, T] with T the first axis of the sample shape; the steps after a
+// sample's length are padding. Errors name the file, the dataset, the sample and what was expected.
 enum class Hdf5Layout { kNCHW, kNHWC };
 Dataset read_hdf5(const std::string& path, const std::string& inputs_dataset, const std::string& labels_dataset,
-                  Hdf5Layout layout, double scale = 1.0);
+                  Hdf5Layout layout, double scale = 1.0, const std::string& lengths_dataset = "");
 
 // Samples [begin, end) of the dataset (non-empty range). indices keep pointing into the original
 // source; labels and relevant positions come along; min, max and mean are recomputed for the subset.

@@ -43,6 +43,9 @@ struct LayerTraits {
   bool elementwise = false;
   // Output is the input's values in another shape (flatten, reshape).
   bool reshape = false;
+  // The input's first axis is time and the layer honours per-sample sequence lengths
+  // (Workspace::lengths(): padding steps change neither its output nor its gradients) (lstm).
+  bool sequence = false;
 };
 
 class Layer {

@@ -308,7 +308,7 @@ class Lstm final : public Layer {
  public:
   Lstm(Index input_size, Index hidden_size, Index num_layers = 1, bool bidirectional = false, bool bias = true);
   std::string kind() const override { return "lstm"; }
-  LayerTraits traits() const override { return {}; }
+  LayerTraits traits() const override { return {.sequence = true}; }
   std::string describe() const override;
   void forward(const ConstMatrixRef& x, const Params& p, MatrixRef y, Workspace& ws) const override;
   void vjp(const ConstMatrixRef& at, const Params& p, const ConstMatrixRef& g_out, MatrixRef g_in,

@@ -12,6 +12,9 @@
 //   feature).
 // - Random draws depend on (seed, sample id, stream) only (lrp::sample_seed), never on the batch,
 //   the position in it or the thread.
+// - Sequence lengths (Tensor::lengths, checked by Network::check_lengths): every copy a method
+//   builds from a sample (interpolation points, noisy copies, occluded copies) keeps that sample's
+//   length, so padding never influences a result and gets relevance 0.
 // - `threads` ≥ 1 splits the work across threads. Options are validated: a bad value is an
 //   lrp::Error naming the method and the option.
 #pragma once
@@ -79,6 +82,9 @@ Tensor smoothgrad(const Network& network, const Registry& registry, const Tensor
 // one value gives a run of that many features); sequences [T, D] are one T × D plane, where one
 // value s gives windows of s time steps with all D features (a stride s moves s steps), and
 // [h, w] windows of h steps × w features. Other shapes are an error.
+// With sequence lengths ([T, D] or [T] inputs), a sample of length L is occluded exactly as the
+// unpadded sequence of L steps would be: windows lie within its real steps, its padding steps are
+// never occluded and get 0; a sample shorter than the window gets no window (0 everywhere).
 // All occluded copies (many windows of many samples) are batched, `batch_rows` per forward pass.
 struct OcclusionOptions {
   std::vector<Index> window{4};  // [s] (see above), or [h, w]; ≥ 1 and at most the plane

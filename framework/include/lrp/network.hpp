@@ -5,6 +5,7 @@
 #include "lrp/layer.hpp"
 
 #include <functional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,9 @@ namespace lrp {
 // of layer i, activations.back() the logits.
 struct ForwardPass {
   std::vector<Matrix> activations;
+  // The input's per-sample sequence lengths (Tensor::lengths): empty, or one per row. Explainers
+  // hand each row block's lengths to the layers and rules (Workspace::lengths()).
+  std::vector<Index> lengths;
   const Matrix& input() const { return activations.front(); }
   const Matrix& logits() const { return activations.back(); }
   Index batch() const { return activations.empty() ? 0 : activations.front().rows(); }
@@ -44,8 +48,16 @@ class Network {
   const Shape& input_shape() const { return input_shape_; }
   const Shape& output_shape() const;
 
-  // Runs the network on a batch (checks shape and finiteness of x). `threads` > 1 splits the
-  // batch across threads.
+  // Whether some layer honours per-sample sequence lengths (LayerTraits::sequence).
+  bool uses_lengths() const;
+  // Checks per-sample lengths for a batch of `rows` samples: none, or one per row, each in [1, T]
+  // with T the first axis of the input shape, and only for a network that uses them (padding would
+  // otherwise change the results). Throws lrp::Error starting with `who` and naming the sample.
+  void check_lengths(std::span<const Index> lengths, Index rows, const std::string& who) const;
+
+  // Runs the network on a batch (checks shape and finiteness of x, and its lengths with
+  // check_lengths). `threads` > 1 splits the batch across threads. Each layer call sees the lengths
+  // of its rows in Workspace::lengths().
   ForwardPass forward(const Tensor& x, int threads = 1) const;
   // The same into existing storage (no allocation when the batch size is unchanged).
   void forward(const Tensor& x, ForwardPass& pass, int threads = 1) const;

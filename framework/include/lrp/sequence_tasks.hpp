@@ -26,7 +26,11 @@ inline constexpr std::uint64_t kLongRangeStream = 0x7365'7174'6173'6b02ULL;     
 // stored) sum to more than 1, else 0, so the classes are balanced in expectation. relevant = the
 // two marked steps, sorted. Draw order per sample: v_0 .. v_{T−1}, then the first marked step
 // a ~ U{0..T−1}, then b' ~ U{0..T−2} with b = b' + (b' ≥ a). count ≥ 1.
-Dataset marked_addition(Index count, Index steps, std::uint64_t seed);
+// Variable length (2 ≤ min_steps < steps; 0 or min_steps == steps: every sample has T steps):
+// sample i first draws its length L ~ U{min_steps..steps}, then is drawn as above with L in place
+// of T (v_0 .. v_{L−1}, the marked steps within 0..L−1); steps L..T−1 are zero padding and
+// inputs.lengths holds every L.
+Dataset marked_addition(Index count, Index steps, std::uint64_t seed, Index min_steps = 0);
 
 // Long-range recall: token sequences of shape [T] (T = steps ≥ 2) holding token ids as numbers
 // (for an embedding layer). Vocabulary of K + 1 + kLongRangeDistractors ids (K = symbols ≥ 2):

@@ -38,6 +38,10 @@ std::string to_string(const Shape& shape);
 struct Tensor {
   Shape shape;
   Matrix data;
+  // Per-sample sequence lengths, for sequences whose first axis is time ([T, D] or [T]): empty (every
+  // sample uses all T steps) or one per row, row n using steps 0 … lengths[n] − 1 and the rest being
+  // padding that changes nothing (1 ≤ lengths[n] ≤ T; Network::forward checks them).
+  std::vector<Index> lengths;
 
   Tensor() = default;
   Tensor(Index batch, Shape sample_shape);
@@ -45,6 +49,8 @@ struct Tensor {
 
   Index batch() const { return data.rows(); }
   Index features() const { return data.cols(); }
+  // Sample n's length: lengths[n], or T (the first axis of the shape) when there are no lengths.
+  Index length(Index n) const { return lengths.empty() ? shape.front() : lengths[static_cast<size_t>(n)]; }
 };
 
 // True when every value is finite. Vectorized (x·0 is 0 for finite x and NaN otherwise), unlike

@@ -47,6 +47,12 @@ class LengthsScope {
   std::span<const Index> previous_;
 };
 
+// The lengths of rows [begin, begin + rows) of a batch: empty when the batch has none.
+inline std::span<const Index> row_lengths(const std::vector<Index>& lengths, Index begin, Index rows) {
+  if (lengths.empty()) return {};
+  return std::span<const Index>(lengths).subspan(static_cast<size_t>(begin), static_cast<size_t>(rows));
+}
+
 // The calling thread's workspace, shared by the forward pass and every explainer on that thread,
 // so that their scratch buffers (the largest is a convolution's unfolded input) stay warm in cache.
 Workspace& thread_workspace();
