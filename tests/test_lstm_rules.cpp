@@ -403,3 +403,30 @@ TEST_CASE("LSTM rules: parameters are validated and the rule runs only on lstm a
                     }()),
                     Catch::Contains("applies to lstm layers and to linear layers"));
 }
+
+TEST_CASE("LSTM rules ignore padding: a padded sample with its length explains like the unpadded sequence",
+          "[lstm][rules]") {
+  const Case c{3, 4, 2, true, 6};
+  const std::vector<Index> lengths = {1, 4, 6, 3};
+  const Index n = static_cast<Index>(lengths.size());
+  const lrp::Network net = lstm_network(c, 40);
+  lrp::Tensor x({c.steps, c.d}, random_matrix(n, c.steps * c.d, 41, -1.5, 1.5));  // padding: random, not zero
+  x.lengths = lengths;
+  const lrp::ForwardPass pass = net.forward(x, 2);
+  for (const std::string rule : {"lstm_gate", "lstm_half", "lstm_prop"}) {
+    const lrp::Explanation e = explainer_for(net, rule, 0.01, 1.0).explain(pass, std::vector<Index>(n, 1), {.threads = 2});
+    for (Index s = 0; s < n; ++s) {
+      const Index len = lengths[static_cast<size_t>(s)];
+      Case short_case = c;
+      short_case.steps = len;
+      const lrp::Network short_net = lstm_network(short_case, 40);  // the same parameters for T = L
+      const lrp::Tensor xs({len, c.d}, Matrix(x.data.block(s, 0, 1, len * c.d)));
+      const lrp::Explanation es = explainer_for(short_net, rule, 0.01, 1.0).explain(short_net.forward(xs), {1});
+      INFO(rule << " sample " << s << " length " << len);
+      CHECK(relative_error(Matrix(e.relevance.data.block(s, 0, 1, len * c.d)), es.relevance.data) <= tol(1e-5, 1e-12));
+      if (len < c.steps) CHECK(e.relevance.data.block(s, len * c.d, 1, (c.steps - len) * c.d).cwiseAbs().maxCoeff() == 0);
+      CHECK(relative_error(Matrix(e.state_relevance[0].middleRows(s, 1)), es.state_relevance[0]) <= tol(1e-5, 1e-12));
+      CHECK(std::abs(double(e.seed[s] - es.seed[0])) <= tol(1e-5, 1e-12));
+    }
+  }
+}

@@ -360,7 +360,7 @@ TEST_CASE("dataset sections marked_addition and long_range: bad keys and values 
   const std::vector<Case> cases{
       {"{format: marked_addition, count: 6, step: 5}", "step:",
        {"unknown key 'step' in data (marked_addition) (did you mean 'steps'?)",
-        "valid keys: format, steps, count, seed, subset"}},
+        "valid keys: format, steps, min_steps, count, seed, subset"}},
       {"{format: long_range, count: 6, symbol: 3}", "symbol:",
        {"unknown key 'symbol' in data (long_range) (did you mean 'symbols'?)",
         "valid keys: format, steps, symbols, count, seed, subset"}},
