@@ -75,6 +75,8 @@ void Network::forward(const Tensor& x, ForwardPass& pass, int threads) const {
         LRP_CHECK(std::isfinite(x.data(r, c)), "network: the input contains NaN or Inf (sample ", r, ", feature ", c,
                   " is ", x.data(r, c), ")");
   }
+  // Input checks that need sample indices of the whole batch (an embedding's token ids).
+  if (!layers_.empty()) layers_.front()->check_input(x.data);
   const Index n = x.batch();
   pass.activations.resize(layers_.size() + 1);
   pass.activations[0] = x.data;
