@@ -14,6 +14,7 @@
      lstm_uni       nn.LSTM(3, 4) -> Linear(4, 2) on h_n[-1]
      lstm_bi2       nn.LSTM(3, 4, 2 layers, bidirectional) -> Linear(8, 3) on cat(h_n[-2], h_n[-1])
      lstm_emb_uni2  nn.Embedding(11, 3) -> nn.LSTM(3, 4, 2 layers) -> Linear(4, 2) on out[:, -1]
+     lstm_bi2_opset9, lstm_emb_uni2_opset9   the same models exported with opset 9 (Slice + Squeeze readouts)
      lstm_emb_bi    nn.Embedding(9, 5) -> nn.LSTM(5, 3, bidirectional, bias=False) -> Linear(6, 2) on cat(h_n[-2], h_n[-1])
    and copies of lstm_uni.onnx / lstm_bi2.onnx edited to what lrplab refuses (error tests, no .txt):
      lstm_err_clip, lstm_err_peephole, lstm_err_input_forget, lstm_err_activations, lstm_err_sequence_lens,
@@ -106,15 +107,15 @@ def write_tensor(out, name, array, per_line=6):
         out.write(" ".join(repr(float(v)) for v in flat[i:i + per_line]) + "\n")
 
 
-def export(net, x, name, layers):
+def export(net, x, name, layers, opset=OPSET):
     path = os.path.join(ONNX, name + ".onnx")
-    torch.onnx.export(net, (x,), path, opset_version=OPSET, input_names=["input"], output_names=["output"],
+    torch.onnx.export(net, (x,), path, opset_version=opset, input_names=["input"], output_names=["output"],
                       dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}})
     with torch.no_grad():
         logits = copy.deepcopy(net).double()(x if x.dtype == torch.int64 else x.double())
     with open(os.path.join(ONNX, name + ".txt"), "w") as out:
         out.write("# lrplab <-> PyTorch ONNX import fixture; written by tests/make_sequence_fixtures.py -- do not edit\n")
-        out.write(f"# torch {torch.__version__}, onnx {onnx.__version__}; opset {OPSET}; float32 weights, "
+        out.write(f"# torch {torch.__version__}, onnx {onnx.__version__}; opset {opset}; float32 weights, "
                   "reference logits in float64\n")
         out.write("lrplab-onnx-fixture 1\n")
         out.write(f"model {name}.onnx\n")
@@ -155,6 +156,9 @@ def write_onnx():
     emb_uni2 = SeqNet(3, 4, 2, False, vocab=11, read="out").eval()
     x_emb = torch.randint(0, 11, (5, 8))
     export(emb_uni2, x_emb, "lstm_emb_uni2", [("embedding", "emb"), ("lstm", "lstm"), ("dense", "fc")])
+    # Opset 9 writes h_n[-1] and out[:, -1] as a one-element Slice + Squeeze instead of a Gather.
+    export(bi2, x_bi2, "lstm_bi2_opset9", [("lstm", "lstm"), ("dense", "fc")], opset=9)
+    export(emb_uni2, x_emb, "lstm_emb_uni2_opset9", [("embedding", "emb"), ("lstm", "lstm"), ("dense", "fc")], opset=9)
 
     emb_bi = SeqNet(5, 3, 1, True, bias=False, vocab=9).eval()
     x_emb_bi = torch.randint(0, 9, (3, 4))

@@ -345,6 +345,10 @@ TEST_CASE("ONNX import: nn.LSTM (uni- and bidirectional, stacked, with and witho
   CHECK(params_of(emb_uni2, "emb").get("dim", "") == lrp::ParamValue{3});
   CHECK(params_of(emb_uni2, "lstm").get("num_layers", "") == lrp::ParamValue{2});
 
+  // Opset 9 reads h_n[-1] and out[:, -1] with a one-element Slice + Squeeze.
+  import_and_check("lstm_bi2_opset9.txt");
+  import_and_check("lstm_emb_uni2_opset9.txt");
+
   const lrp::Model emb_bi = import_and_check("lstm_emb_bi.txt");  // bias=False
   CHECK(params_of(emb_bi, "lstm").get("bias", "") == lrp::ParamValue{0});
   CHECK(emb_bi.network.layer(1).params().bias.size() == 0);

@@ -263,11 +263,13 @@ class Importer {
     kBatchFirstOut, // [batch, T, dirs·H]: torch's `out`
     kStates,        // [k, batch, H]: final hidden states, one (layer, direction) per entry along axis 0
     kPicked,        // [batch, k·H]: final hidden states side by side, one (layer, direction) per H columns
+    kLastStep,      // the last step of an output sequence, its time axis (`axis`) kept (opset 9/10's Slice)
   };
   struct SeqTensor {
     SeqRole role = SeqRole::kInput;
-    int layer = -1;                           // kY ... kBatchFirstOut: the LSTM layer that made it
+    int layer = -1;                           // kY ... kBatchFirstOut, kLastStep: the LSTM layer that made it
     std::vector<std::pair<int, int>> states;  // kStates, kPicked: (layer, direction) entries
+    int axis = -1;                            // kLastStep: the kept time axis
   };
   struct LstmLayerNode {
     int node = -1;
@@ -1465,7 +1467,8 @@ bool Importer::sequence_node(int i) {
                  "sequential models only");
   const SeqTensor t = *in;
   const std::string& out = n.output(0);
-  const bool known_op = op == "Transpose" || op == "Squeeze" || op == "Reshape" || op == "Concat" || op == "Gather";
+  const bool known_op = op == "Transpose" || op == "Squeeze" || op == "Reshape" || op == "Concat" ||
+                        op == "Gather" || op == "Slice";
   // The rest of the graph (a Gemm, ...) reads the block's final hidden state: chain_step closes the block.
   if (!known_op) return false;
   check_single_output(i);
@@ -1495,9 +1498,21 @@ bool Importer::sequence_node(int i) {
       seq_[out] = SeqTensor{SeqRole::kLayerOut, t.layer, {}};
       return true;
     }
+    // opset 9/10 write h_n[-1] and out[:, -1] as a one-element Slice followed by this Squeeze.
+    if (t.role == SeqRole::kStates && t.states.size() == 1 && axes == std::vector<std::int64_t>{0}) {
+      seq_[out] = SeqTensor{SeqRole::kPicked, -1, t.states};
+      return true;
+    }
+    if (t.role == SeqRole::kLastStep && axes == std::vector<std::int64_t>{t.axis}) {
+      if (dirs == 2)
+        fail_node(i, "reads out[:, -1] of a bidirectional LSTM, whose reverse half is the state after one step, not "
+                     "the final one; lrplab's lstm outputs both final states: read torch.cat((h_n[-2], h_n[-1]), dim=1)");
+      seq_[out] = SeqTensor{SeqRole::kPicked, -1, {{t.layer, 0}}};
+      return true;
+    }
     fail_node(i, "squeezes '", in_name, "' on axes ", dims_string(axes),
-              "; inside an LSTM block lrplab imports only the Squeeze of axis 1 (the direction) of a unidirectional "
-              "LSTM's Y");
+              "; inside an LSTM block lrplab imports the Squeeze of axis 1 (the direction) of a unidirectional "
+              "LSTM's Y, and of the axis a one-element Slice kept (h_n[-1:], out[:, -1:])");
   }
   if (op == "Reshape") {
     check_attributes(i, {"allowzero"});
@@ -1531,6 +1546,46 @@ bool Importer::sequence_node(int i) {
       fail_node(i, "concatenates final LSTM states along axis ", axis, "; lrplab imports the stacking of h_n along ",
                 "axis 0 and the side-by-side concatenation of [batch, H] states along axis 1");
     seq_[out] = cat;
+    return true;
+  }
+  if (op == "Slice") {
+    // One element along one axis (opset 9/10: h_n[-1] and out[:, -1] become Slice + Squeeze).
+    std::vector<std::int64_t> starts, ends, axes, steps;
+    if (opset_ < 10) {
+      check_attributes(i, {"starts", "ends", "axes"});
+      starts = attr_ints(i, "starts", {});
+      ends = attr_ints(i, "ends", {});
+      axes = attr_ints(i, "axes", {});
+    } else {
+      check_attributes(i, {});
+      starts = known_ints(i, constant_input(i, 1, "starts"), "starts");
+      ends = known_ints(i, constant_input(i, 2, "ends"), "ends");
+      if (n.input_size() > 3 && !n.input(3).empty()) axes = known_ints(i, constant_input(i, 3, "axes"), "axes");
+      if (n.input_size() > 4 && !n.input(4).empty()) steps = known_ints(i, constant_input(i, 4, "steps"), "steps");
+    }
+    const bool states = t.role == SeqRole::kStates;
+    const bool sequence = t.role == SeqRole::kBatchFirstOut || t.role == SeqRole::kLayerOut;
+    const std::int64_t axis = axes.size() == 1 ? axes[0] : -1;
+    const std::int64_t wanted_axis = states ? 0 : t.role == SeqRole::kBatchFirstOut ? 1 : 0;
+    const std::int64_t size = states ? static_cast<std::int64_t>(t.states.size()) : sequence_steps_;
+    std::int64_t first = starts.size() == 1 ? starts[0] : -size - 1;
+    if (first < 0) first += size;
+    const std::int64_t last = ends.size() == 1 ? std::min(ends[0] < 0 ? ends[0] + size : ends[0], size) : -1;
+    const bool one = (states || sequence) && starts.size() == 1 && axis == wanted_axis && first >= 0 &&
+                     first < size && last == first + 1 && (steps.empty() || steps == std::vector<std::int64_t>{1});
+    if (!one)
+      fail_node(i, "slices '", in_name, "'; inside an LSTM block lrplab imports a Slice of one element of the final "
+                   "states (axis 0) or of the output sequence's last step (h_n[-1:], out[:, -1:])");
+    if (states) {
+      seq_[out] = SeqTensor{SeqRole::kStates, -1, {t.states[static_cast<std::size_t>(first)]}};
+      return true;
+    }
+    if (first != sequence_steps_ - 1)
+      fail_node(i, "reads time step ", first, " of the LSTM's output sequence; lrplab's lstm outputs the final hidden ",
+                "state, i.e. step ", sequence_steps_ - 1, " (out[:, -1])");
+    SeqTensor step{SeqRole::kLastStep, t.layer, {}};
+    step.axis = static_cast<int>(wanted_axis);
+    seq_[out] = step;
     return true;
   }
   // Gather: one final state out of h_n, or one time step of the output sequence.
