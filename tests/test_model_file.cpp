@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <functional>
 #include <limits>
+#include <map>
 #include <optional>
 #include <random>
 #include <string>
@@ -556,6 +557,179 @@ TEST_CASE("model file: a model written by h5py alone gives PyTorch's logits", "[
   CHECK(expected.cwiseAbs().maxCoeff() > 0.5);  // the logits are not trivially small
 
   // lrplab writes it in its own precision and reads it back to the same logits.
+  TempDir dir("lrp_test_model_file");
+  lrp::save_model(model, dir.file("resaved.h5"));
+  CHECK(bit_equal(lrp::load_model(dir.file("resaved.h5"), builtins()).network.forward(x).logits(), logits));
+}
+
+// ---------------------------------------------------------------- LSTM: one dataset per PyTorch parameter
+
+namespace {
+
+// D = 3, H = 4 (4H = 16), two layers, bidirectional: layer 1 reads 2H = 8 features.
+lrp::ModelSpec lstm_spec(bool bidirectional, Index layers) {
+  lrp::ModelSpec s;
+  s.name = "test_lstm";
+  s.input_shape = {5, 3};
+  s.layers = {{"lstm", "rnn", {{"hidden", {4}}, {"num_layers", {static_cast<double>(layers)}},
+                               {"bidirectional", {bidirectional ? 1.0 : 0.0}}}},
+              {"dense", "head", {{"out", {2}}}}};
+  return s;
+}
+
+lrp::Model make_lstm_model(bool bidirectional, Index layers, std::uint64_t seed) {
+  lrp::Model model = lrp::build_model(lstm_spec(bidirectional, layers), builtins());
+  lrp::initialize_parameters(model.network, lrp::InitScheme::kHeNormal, seed);
+  return model;
+}
+
+}  // namespace
+
+TEST_CASE("model file: an lstm is stored as one dataset per PyTorch parameter and round-trips bit-identically",
+          "[model_file][lstm]") {
+  TempDir dir("lrp_test_model_file");
+  const lrp::Model model = make_lstm_model(true, 2, 12);
+  const std::string path = dir.file("lstm.h5");
+  lrp::save_model(model, path);
+  {
+    const File file = File::open(path);
+    // PyTorch's state_dict names and shapes, written out here by hand: [4H, in_k], [4H, H], [4H].
+    const std::map<std::string, Dims> expected{
+        {"weight_ih_l0", {16, 3}}, {"weight_hh_l0", {16, 4}}, {"bias_ih_l0", {16}}, {"bias_hh_l0", {16}},
+        {"weight_ih_l0_reverse", {16, 3}}, {"weight_hh_l0_reverse", {16, 4}}, {"bias_ih_l0_reverse", {16}},
+        {"bias_hh_l0_reverse", {16}}, {"weight_ih_l1", {16, 8}}, {"weight_hh_l1", {16, 4}}, {"bias_ih_l1", {16}},
+        {"bias_hh_l1", {16}}, {"weight_ih_l1_reverse", {16, 8}}, {"weight_hh_l1_reverse", {16, 4}},
+        {"bias_ih_l1_reverse", {16}}, {"bias_hh_l1_reverse", {16}}};
+    std::vector<std::string> names;
+    for (const auto& [name, dims] : expected) {
+      names.push_back(name);
+      CHECK(file.dataset_info("/weights/rnn/" + name).shape == dims);
+    }
+    CHECK(file.children("/weights/rnn") == names);  // nothing else (no packed row)
+    // The values are the cell's matrices: W_hh of layer 1, reverse direction, row-major.
+    const auto& lstm = dynamic_cast<const lrp::Lstm&>(model.network.layer(0));
+    const lrp::LstmCellView cell = lstm.cell(lstm.params(), 1, 1);
+    const std::vector<Scalar> stored = file.read<Scalar>("/weights/rnn/weight_hh_l1_reverse");
+    REQUIRE(stored.size() == 64);
+    for (Index r = 0; r < 16; ++r)
+      for (Index c = 0; c < 4; ++c) CHECK(stored[static_cast<std::size_t>(r * 4 + c)] == cell.w_hh(r, c));
+    const std::vector<Scalar> b_ih = file.read<Scalar>("/weights/rnn/bias_ih_l0_reverse");
+    for (Index r = 0; r < 16; ++r) CHECK(b_ih[static_cast<std::size_t>(r)] == lstm.cell(lstm.params(), 0, 1).b_ih(r));
+  }
+  const lrp::Model loaded = lrp::load_model(path, builtins());
+  CHECK(bit_equal(loaded.network.layer(0).params().weight, model.network.layer(0).params().weight));
+  CHECK((loaded.network.layer(0).params().bias.array() == model.network.layer(0).params().bias.array()).all());
+  CHECK(bit_equal(logits_of(loaded, 4), logits_of(model, 4)));
+
+  // Without bias: no bias datasets.
+  lrp::ModelSpec no_bias = lstm_spec(false, 1);
+  no_bias.layers[0].params.set("bias", 0.0);
+  lrp::Model plain = lrp::build_model(no_bias, builtins());
+  lrp::initialize_parameters(plain.network, lrp::InitScheme::kHeNormal, 3);
+  lrp::save_model(plain, dir.file("plain.h5"));
+  CHECK(File::open(dir.file("plain.h5")).children("/weights/rnn") ==
+        std::vector<std::string>{"weight_hh_l0", "weight_ih_l0"});
+  CHECK(bit_equal(logits_of(lrp::load_model(dir.file("plain.h5"), builtins()), 2), logits_of(plain, 2)));
+  CHECK(open_hdf5_objects() == 0);
+}
+
+TEST_CASE("model file: lstm datasets of the wrong shape, missing, extra or of another architecture are errors naming "
+          "the dataset and both shapes",
+          "[model_file][lstm]") {
+  TempDir dir("lrp_test_model_file");
+  const std::string good = dir.file("good.h5");
+  lrp::save_model(make_lstm_model(true, 2, 5), good);
+  auto load = [](const std::string& path) { return lrp::load_model(path, builtins()); };
+  auto in = [](const std::string& path) { return Contains("model file '" + path + "'"); };
+
+  const std::string transposed = variant(dir, good, "transposed.h5", [](File& f) {
+    rewrite(f, "/weights/rnn/weight_ih_l0", std::vector<double>(48, 0.1), {3, 16});
+  });
+  REQUIRE_THROWS_WITH(load(transposed), in(transposed) && Contains("dataset '/weights/rnn/weight_ih_l0' has shape "
+                                                                   "[3, 16], expected [16, 3] (it looks transposed") &&
+                                            Contains("layer 'rnn' (lstm)"));
+  const std::string shape = variant(dir, good, "shape.h5", [](File& f) {
+    rewrite(f, "/weights/rnn/weight_ih_l1_reverse", std::vector<double>(16 * 4, 0.1), {16, 4});
+  });
+  REQUIRE_THROWS_WITH(load(shape), in(shape) && Contains("dataset '/weights/rnn/weight_ih_l1_reverse' has shape "
+                                                         "[16, 4], expected [16, 8]"));
+  const std::string bias = variant(dir, good, "bias.h5", [](File& f) {
+    rewrite(f, "/weights/rnn/bias_hh_l1", std::vector<double>(32, 0.1), {32});
+  });
+  REQUIRE_THROWS_WITH(load(bias), in(bias) && Contains("dataset '/weights/rnn/bias_hh_l1' has shape [32], "
+                                                       "expected [16]"));
+  const std::string missing = variant(dir, good, "missing.h5", [](File& f) { f.remove("/weights/rnn/bias_ih_l0"); });
+  REQUIRE_THROWS_WITH(load(missing), in(missing) && Contains("dataset '/weights/rnn/bias_ih_l0' is missing; layer "
+                                                             "'rnn' (lstm) needs it with shape [16]"));
+  // A third layer's blocks in a file for two layers.
+  const std::string extra = variant(dir, good, "extra.h5", [](File& f) {
+    f.write("/weights/rnn/weight_ih_l2", std::vector<double>(16 * 8, 0.1), {16, 8});
+  });
+  REQUIRE_THROWS_WITH(load(extra), in(extra) && Contains("group '/weights/rnn' holds unknown entries "
+                                                         "'/weights/rnn/weight_ih_l2' with shape [16, 8]") &&
+                                       Contains("num_layers = 2, bidirectional = 1") &&
+                                       Contains("stores weight_ih_l0 [16, 3], weight_hh_l0 [16, 4]"));
+  // lrplab's old packed layout.
+  const std::string packed = variant(dir, good, "packed.h5", [](File& f) {
+    f.write("/weights/rnn/weight", std::vector<double>(10, 0.1), {1, 10});
+  });
+  REQUIRE_THROWS_WITH(load(packed), in(packed) && Contains("'/weights/rnn/weight' with shape [1, 10]") &&
+                                        Contains("not a packed 'weight' row"));
+
+  // A bidirectional file for a unidirectional architecture: the reverse blocks are extra; the other way round
+  // they are missing. One layer's blocks for two layers: layer 1's are missing.
+  const std::string uni = dir.file("uni.h5");
+  lrp::save_model(make_lstm_model(false, 2, 6), uni);
+  const std::string bi_into_uni = variant(dir, uni, "bi_into_uni.h5", [](File& f) {
+    f.write("/weights/rnn/weight_ih_l0_reverse", std::vector<double>(48, 0.1), {16, 3});
+  });
+  REQUIRE_THROWS_WITH(load(bi_into_uni), in(bi_into_uni) && Contains("'/weights/rnn/weight_ih_l0_reverse' with shape "
+                                                                     "[16, 3]") &&
+                                             Contains("bidirectional = 0"));
+  const std::string uni_into_bi = variant(dir, good, "uni_into_bi.h5", [](File& f) {
+    for (const char* name : {"weight_ih_l0_reverse", "weight_hh_l0_reverse", "bias_ih_l0_reverse", "bias_hh_l0_reverse",
+                             "weight_ih_l1_reverse", "weight_hh_l1_reverse", "bias_ih_l1_reverse", "bias_hh_l1_reverse"})
+      f.remove(std::string("/weights/rnn/") + name);
+  });
+  REQUIRE_THROWS_WITH(load(uni_into_bi), in(uni_into_bi) && Contains("dataset '/weights/rnn/weight_ih_l0_reverse' is "
+                                                                     "missing; layer 'rnn' (lstm) needs it with shape "
+                                                                     "[16, 3]"));
+  const std::string one_layer = variant(dir, uni, "one_layer.h5", [](File& f) {
+    for (const char* name : {"weight_ih_l1", "weight_hh_l1", "bias_ih_l1", "bias_hh_l1"})
+      f.remove(std::string("/weights/rnn/") + name);
+  });
+  REQUIRE_THROWS_WITH(load(one_layer), in(one_layer) && Contains("dataset '/weights/rnn/weight_ih_l1' is missing; "
+                                                                 "layer 'rnn' (lstm) needs it with shape [16, 4]"));
+  CHECK(open_hdf5_objects() == 0);
+}
+
+TEST_CASE("model file: an lstm model written by h5py from torch's state_dict gives PyTorch's logits",
+          "[model_file][lstm][fixture]") {
+  // tests/fixtures/hdf5/lstm_model.h5: written by tests/make_sequence_fixtures.py (float64 weights of a seeded
+  // nn.LSTM(4, 5, num_layers=2, bidirectional=True) + nn.Linear(10, 3) reading cat(h_n[-2], h_n[-1])).
+  const lrp::Model model = lrp::load_model(kFixtures + "lstm_model.h5", builtins());
+  REQUIRE(model.network.size() == 2);
+  const auto& lstm = dynamic_cast<const lrp::Lstm&>(model.network.layer(0));
+  CHECK(lstm.input_size() == 4);
+  CHECK(lstm.hidden_size() == 5);
+  CHECK(lstm.num_layers() == 2);
+  CHECK(lstm.bidirectional());
+  const File reference = File::open(kFixtures + "lstm_reference.h5", "reference file");
+  Dims input_dims, logit_dims;
+  const std::vector<double> inputs = reference.read<double>("/inputs", &input_dims);
+  const std::vector<double> torch_logits = reference.read<double>("/logits", &logit_dims);
+  REQUIRE(input_dims == Dims{6, 7, 4});
+  REQUIRE(logit_dims == Dims{6, 3});
+  lrp::Tensor x(6, {7, 4});
+  for (Index i = 0; i < x.data.size(); ++i) x.data.data()[i] = static_cast<Scalar>(inputs[static_cast<std::size_t>(i)]);
+  const Eigen::MatrixXd expected =
+      Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(torch_logits.data(), 6, 3);
+  const Matrix logits = model.network.forward(x).logits();
+  const double error = relative_error(logits, expected);
+  INFO("max relative error against PyTorch: " << error);
+  CHECK(error <= tol(1e-5, 1e-10));
+  CHECK(expected.cwiseAbs().maxCoeff() > 0.1);
+  // Saved by lrplab, loaded again: the same logits.
   TempDir dir("lrp_test_model_file");
   lrp::save_model(model, dir.file("resaved.h5"));
   CHECK(bit_equal(lrp::load_model(dir.file("resaved.h5"), builtins()).network.forward(x).logits(), logits));

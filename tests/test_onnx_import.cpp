@@ -321,3 +321,62 @@ TEST_CASE("ONNX import: unsupported ops, asymmetric pads, branches and float16 a
   CHECK_THAT(import_error(half), Catch::Contains("ONNX model '" + half + "'") &&
                                      Catch::Contains("initializer 'half.weight'") && Catch::Contains("float16"));
 }
+
+// ---------------------------------------------------------------- LSTM and embedding
+// Fixtures from tests/make_sequence_fixtures.py: float32 weights, reference logits computed by torch in float64 from
+// the same weights.
+
+TEST_CASE("ONNX import: nn.LSTM (uni- and bidirectional, stacked, with and without nn.Embedding) matches PyTorch",
+          "[onnx][lstm]") {
+  const lrp::Model uni = import_and_check("lstm_uni.txt");
+  CHECK(params_of(uni, "lstm").get("in", "") == lrp::ParamValue{3});
+  CHECK(params_of(uni, "lstm").get("hidden", "") == lrp::ParamValue{4});
+  CHECK(params_of(uni, "lstm").get("num_layers", "") == lrp::ParamValue{1});
+  CHECK(params_of(uni, "lstm").get("bidirectional", "") == lrp::ParamValue{0});
+
+  const lrp::Model bi2 = import_and_check("lstm_bi2.txt");  // cat(h_n[-2], h_n[-1])
+  CHECK(params_of(bi2, "lstm").get("num_layers", "") == lrp::ParamValue{2});
+  CHECK(params_of(bi2, "lstm").get("bidirectional", "") == lrp::ParamValue{1});
+  CHECK(params_of(bi2, "lstm").get("bias", "") == lrp::ParamValue{1});
+
+  const lrp::Model emb_uni2 = import_and_check("lstm_emb_uni2.txt");  // int64 ids, out[:, -1]
+  CHECK(emb_uni2.spec.input_shape == lrp::Shape{8});
+  CHECK(params_of(emb_uni2, "emb").get("vocab", "") == lrp::ParamValue{11});
+  CHECK(params_of(emb_uni2, "emb").get("dim", "") == lrp::ParamValue{3});
+  CHECK(params_of(emb_uni2, "lstm").get("num_layers", "") == lrp::ParamValue{2});
+
+  // Opset 9 reads h_n[-1] and out[:, -1] with a one-element Slice + Squeeze.
+  import_and_check("lstm_bi2_opset9.txt");
+  import_and_check("lstm_emb_uni2_opset9.txt");
+
+  const lrp::Model emb_bi = import_and_check("lstm_emb_bi.txt");  // bias=False
+  CHECK(params_of(emb_bi, "lstm").get("bias", "") == lrp::ParamValue{0});
+  CHECK(emb_bi.network.layer(1).params().bias.size() == 0);
+}
+
+TEST_CASE("ONNX import: LSTM features lrplab does not have are errors naming the node and the attribute or input",
+          "[onnx][lstm][errors]") {
+  auto error_of = [](const std::string& file) {
+    const std::string path = fixture_path(file);
+    const std::string message = import_error(path);
+    CHECK_THAT(message, Catch::Contains("ONNX model '" + path + "'"));
+    return message;
+  };
+  const auto node = Catch::Contains("'/lstm/LSTM' (LSTM)");
+  CHECK_THAT(error_of("lstm_err_clip.onnx"), node && Catch::Contains("attribute 'clip' = 3"));
+  CHECK_THAT(error_of("lstm_err_input_forget.onnx"), node && Catch::Contains("attribute 'input_forget' = 1"));
+  CHECK_THAT(error_of("lstm_err_layout.onnx"), node && Catch::Contains("attribute 'layout' = 1"));
+  CHECK_THAT(error_of("lstm_err_activations.onnx"),
+             node && Catch::Contains("attribute 'activations' = [Sigmoid, Relu, Tanh]"));
+  CHECK_THAT(error_of("lstm_err_peephole.onnx"), node && Catch::Contains("input 7 'P' (peephole weights)"));
+  CHECK_THAT(error_of("lstm_err_sequence_lens.onnx"), node && Catch::Contains("input 4 'sequence_lens'"));
+  CHECK_THAT(error_of("lstm_err_initial_h.onnx"),
+             node && Catch::Contains("input 5 'initial_h' ('h0') is not zero (it holds 0.5)"));
+  CHECK_THAT(error_of("lstm_err_bi_last_step.onnx"),
+             Catch::Contains("(Gather)") && Catch::Contains("out[:, -1] of a bidirectional LSTM"));
+  CHECK_THAT(error_of("lstm_err_first_layer.onnx"),
+             Catch::Contains("'/fc/Gemm' (Gemm) reads") &&
+                 Catch::Contains("the final hidden state of layer 0 forward; lrplab imports an LSTM whose output is "
+                                 "the final hidden state of layer 1 forward"));
+  CHECK_THAT(error_of("lstm_err_cell.onnx"), node && Catch::Contains("output 2 'Y_c' (the final cell state) is used"));
+}

@@ -123,6 +123,15 @@ void register_builtin_layers(Registry& r) {
                                                whole(p, "num_layers", o, 1), flag(p, "bidirectional", o),
                                                flag(p, "bias", o));
                }});
+  r.add_layer({"embedding",
+               "lookup table over token ids (PyTorch nn.Embedding): [T] ids -> [T, dim], weight [vocab, dim]",
+               {{"vocab", {}, "number of token ids V (ids are whole numbers in [0, V))"},
+                {"dim", {}, "embedding dimension E"}},
+               {"token_sum", {}},
+               [](const ParamMap& p) -> LayerPtr {
+                 const std::string o = "layer kind 'embedding'";
+                 return std::make_unique<Embedding>(whole(p, "vocab", o, 1), whole(p, "dim", o, 1));
+               }});
   r.add_layer({"batchnorm",
                "batch normalization with inference statistics over channels ([C] or [C, H, W]); canonized into a "
                "preceding dense/conv before explaining",

@@ -28,6 +28,8 @@ Params zero_like(const Params& p) {
 
 void Layer::param_vjp(const ConstMatrixRef&, const Params&, const ConstMatrixRef&, Params&, Workspace&) const {}
 
+void Layer::check_input(const ConstMatrixRef&) const {}
+
 void Layer::train_forward(const ConstMatrixRef& x, const Params& p, MatrixRef y, Matrix&, std::mt19937_64&) {
   forward(x, p, y, thread_workspace());
 }

@@ -93,6 +93,9 @@ Model build_model(const ModelSpec& spec, const Registry& registry) {
         LRP_CHECK(in.size() == 2, owner, ": lstm needs a [T, D] input (time steps, features per step), got shape ",
                   to_string(in));
         infer(layer, "in", in[1], owner);
+      } else if (layer.kind == "embedding") {
+        LRP_CHECK(in.size() == 1, owner, ": embedding needs a [T] input (one token id per time step), got shape ",
+                  to_string(in));
       }
       const LayerInfo& info = registry.layer_info(layer.kind);
       // Keep every hyperparameter, defaults included, so the saved spec is complete.
@@ -153,6 +156,12 @@ void initialize_parameters(Network& network, InitScheme scheme, std::uint64_t se
       for (Index i = 0; i < p.weight.size(); ++i)
         p.weight.data()[i] = static_cast<Scalar>(bound * (2.0 * uniform01(rng) - 1.0));
       for (Index i = 0; i < p.bias.size(); ++i) p.bias[i] = static_cast<Scalar>(bound * (2.0 * uniform01(rng) - 1.0));
+      layer.set_params(std::move(p));
+      continue;
+    }
+    if (dynamic_cast<const Embedding*>(&layer) != nullptr) {
+      // PyTorch's nn.Embedding.reset_parameters, whatever the scheme: every entry ~ N(0, 1).
+      for (Index i = 0; i < p.weight.size(); ++i) p.weight.data()[i] = static_cast<Scalar>(standard_normal(rng));
       layer.set_params(std::move(p));
       continue;
     }

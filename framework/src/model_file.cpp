@@ -6,6 +6,8 @@
 //   /architecture          string: the resolved model description in YAML (model_spec_to_yaml)
 //   /weights/<layer>/weight, bias                  PyTorch shapes, float32 or float64
 //   /weights/<layer>/running_mean, running_var     batch norm buffers
+//   /weights/<layer>/weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0, ..._reverse   lstm: one
+//                          dataset per PyTorch parameter (Lstm::parameter_blocks()), not the packed row
 #include "lrp/error.hpp"
 #include "lrp/hdf5.hpp"
 #include "lrp/layers.hpp"
@@ -56,6 +58,33 @@ std::string join(const std::vector<std::string>& items) {
   return out;
 }
 
+
+// One stored parameter array of a layer: the dataset `name` in the layer's group, its stored shape,
+// and where its values live in the layer's Params (a contiguous stretch of the row-major weight or
+// of the bias).
+struct StoredArray {
+  std::string name;
+  h5::Dims dims;
+  bool in_bias = false;
+  Index offset = 0;
+  Index size = 0;
+};
+
+// The arrays a layer stores, in the order they are written and listed. An lstm stores one dataset
+// per PyTorch parameter (weight_ih_l0 [4H, D], ...), sliced out of its packed Params; every other
+// layer stores `weight` (when it has one) and `bias` (when it has one).
+std::vector<StoredArray> stored_arrays(const Layer& layer) {
+  std::vector<StoredArray> arrays;
+  const Params& p = layer.params();
+  if (const auto* lstm = dynamic_cast<const Lstm*>(&layer)) {
+    for (const LstmParamBlock& b : lstm->parameter_blocks())
+      arrays.push_back({b.name, h5::to_dims(b.shape), b.in_bias, b.offset, b.size()});
+    return arrays;
+  }
+  if (p.weight.size() > 0) arrays.push_back({"weight", weight_dims(layer), false, 0, p.weight.size()});
+  if (p.has_bias()) arrays.push_back({"bias", h5::to_dims({p.bias.size()}), true, 0, p.bias.size()});
+  return arrays;
+}
 
 // The network must be the one its spec describes (same layers, names and kinds, in order): a
 // canonized network, whose batch norms became identities, is not.
@@ -108,8 +137,10 @@ void write_file(h5::File& file, const Model& model) {
     const std::string group = std::string(kWeights) + "/" + layer.name();
     file.create_group(group);
     const Params& params = layer.params();
-    if (params.weight.size() > 0) write_values(file, group + "/weight", params.weight, weight_dims(layer));
-    if (params.has_bias()) write_values(file, group + "/bias", params.bias, h5::to_dims({params.bias.size()}));
+    for (const StoredArray& a : stored_arrays(layer)) {
+      const Scalar* values = (a.in_bias ? params.bias.data() : params.weight.data()) + a.offset;
+      file.write<Scalar>(group + "/" + a.name, values, a.dims);
+    }
     if (const auto* bn = dynamic_cast<const BatchNorm*>(&layer)) {
       const h5::Dims c = h5::to_dims({bn->channels()});
       write_values(file, group + "/running_mean", bn->running_mean(), c);
@@ -214,9 +245,13 @@ std::vector<Scalar> read_parameter(const h5::File& file, const std::string& data
   const h5::DatasetInfo info = file.dataset_info(dataset);
   if (info.type.type_class != h5::TypeClass::kFloat)
     file.fail("dataset '" + dataset + "' has type " + info.type.name() + "; expected float32 or float64");
-  if (info.shape != dims)
+  if (info.shape != dims) {
+    const bool transposed = dims.size() == 2 && info.shape.size() == 2 && info.shape[0] == dims[1] &&
+                            info.shape[1] == dims[0];
     file.fail("dataset '" + dataset + "' has shape " + h5::to_string(info.shape) + ", expected " + h5::to_string(dims) +
-              " for " + describe_layer(layer) + ": " + layer.describe());
+              (transposed ? " (it looks transposed; lrplab stores PyTorch's [out, in] layout)" : "") + " for " +
+              describe_layer(layer) + ": " + layer.describe());
+  }
   std::vector<Scalar> values = file.read<Scalar>(dataset);
   for (std::size_t i = 0; i < values.size(); ++i)
     if (!std::isfinite(values[i]))
@@ -237,31 +272,48 @@ void load_layer(const h5::File& file, Layer& layer) {
   if (kind != h5::ObjectKind::kGroup) file.fail("'" + group + "' is not a group; expected the weights of " +
                                                 describe_layer(layer));
   auto* bn = dynamic_cast<BatchNorm*>(&layer);
+  const bool is_lstm = dynamic_cast<const Lstm*>(&layer) != nullptr;
   Params params = layer.params();
+  const std::vector<StoredArray> arrays = stored_arrays(layer);
   std::vector<std::string> expected;
-  if (params.weight.size() > 0) expected.emplace_back("weight");
-  if (params.has_bias()) expected.emplace_back("bias");
+  for (const StoredArray& a : arrays) expected.push_back(a.name);
   if (bn != nullptr) {
     expected.emplace_back("running_mean");
     expected.emplace_back("running_var");
   }
   std::vector<std::string> unknown;
-  for (const std::string& child : file.children(group))
-    if (std::find(expected.begin(), expected.end(), child) == expected.end()) unknown.push_back("'" + child + "'");
+  for (const std::string& child : file.children(group)) {
+    if (std::find(expected.begin(), expected.end(), child) != expected.end()) continue;
+    const std::string path = group + "/" + child;
+    // An lstm's dataset names carry the layer and direction: its message gives each one's path and found
+    // shape, and the expected shapes, so that blocks of another architecture are recognizable.
+    const bool shaped = is_lstm && file.kind(path) == h5::ObjectKind::kDataset;
+    unknown.push_back("'" + (is_lstm ? path : child) + "'" +
+                      (shaped ? " with shape " + h5::to_string(file.dataset_info(path).shape) : ""));
+  }
   if (!unknown.empty()) {
-    std::string why;
-    if (!params.has_bias() && std::find(unknown.begin(), unknown.end(), "'bias'") != unknown.end())
-      why = " (the layer is declared without bias)";
+    std::string why, stores;
+    if (is_lstm) {
+      const auto& lstm = dynamic_cast<const Lstm&>(layer);
+      why = detail::concat(" (the architecture declares num_layers = ", lstm.num_layers(), ", bidirectional = ",
+                           lstm.bidirectional() ? 1 : 0, ", bias = ", lstm.has_bias() ? 1 : 0,
+                           "; an lstm stores one dataset per PyTorch parameter, not a packed 'weight' row)");
+      for (const StoredArray& a : arrays)
+        stores += (stores.empty() ? "" : ", ") + a.name + " " + h5::to_string(a.dims);
+    } else {
+      if (!params.has_bias() && std::find(unknown.begin(), unknown.end(), "'bias'") != unknown.end())
+        why = " (the layer is declared without bias)";
+      stores = join(expected);
+    }
     file.fail("group '" + group + "' holds unknown entries " + join(unknown) + why + "; " + describe_layer(layer) +
-              " stores " + join(expected));
+              " stores " + stores);
   }
 
-  if (params.weight.size() > 0) {
-    const std::vector<Scalar> w = read_parameter(file, group + "/weight", weight_dims(layer), layer);
-    params.weight = Eigen::Map<const Matrix>(w.data(), params.weight.rows(), params.weight.cols());
+  for (const StoredArray& a : arrays) {
+    const std::vector<Scalar> values = read_parameter(file, group + "/" + a.name, a.dims, layer);
+    Scalar* target = (a.in_bias ? params.bias.data() : params.weight.data()) + a.offset;
+    std::copy(values.begin(), values.end(), target);
   }
-  if (params.has_bias())
-    params.bias = to_vector(read_parameter(file, group + "/bias", h5::to_dims({params.bias.size()}), layer));
   naming_file(file, [&] { layer.set_params(std::move(params)); });
   if (bn != nullptr) {
     const h5::Dims c = h5::to_dims({bn->channels()});

@@ -77,6 +77,8 @@ void Network::forward(const Tensor& x, ForwardPass& pass, int threads) const {
                   " is ", x.data(r, c), ")");
   }
   check_lengths(x.lengths, x.batch(), "network");
+  // Input checks that need sample indices of the whole batch (an embedding's token ids).
+  if (!layers_.empty()) layers_.front()->check_input(x.data);
   const Index n = x.batch();
   pass.lengths = x.lengths;
   pass.activations.resize(layers_.size() + 1);

@@ -12,6 +12,14 @@
 //     for the first) and every other input must be a constant. Each step becomes one layer, except Pad (folded
 //     into the following Conv or AveragePool), Add after MatMul (the dense layer's bias) and a trailing
 //     Softmax/LogSoftmax (dropped: lrplab explains the logits).
+//   * Sequence models (torch's nn.Embedding + nn.LSTM(batch_first=True) + a readout of the final hidden
+//     state): Gather of a constant table by the integer graph input is an embedding; an LSTM block starts at the
+//     Transpose [batch, T, D] -> [T, batch, D] in front of the first ONNX LSTM node and spans every LSTM node
+//     (one per torch layer) and the Squeeze / Transpose + Reshape torch puts between layers; it ends, as ONE
+//     lrplab lstm layer, at the tensor that is the last layer's final hidden state (h_n[-1], the Concat of
+//     h_n[-2] and h_n[-1] when bidirectional, or out[:, -1] when unidirectional). The tensors inside the block
+//     are tracked by role (SeqTensor); zero initial states, which torch computes from the batch size with
+//     ConstantOfShape, are tracked as zeros of unknown shape.
 //   * An op, attribute, attribute value or data type outside what is listed here is an lrp::Error naming the
 //     file, the node (index in the graph and name) and the op.
 #include "lrp/error.hpp"
@@ -52,7 +60,8 @@ static_assert(std::endian::native == std::endian::little, "ONNX raw_data is litt
 const char* const kSupportedOps =
     "Gemm, MatMul (+ Add bias), Conv, Relu, Tanh, Sigmoid, MaxPool, AveragePool, GlobalAveragePool, Pad (zero, "
     "before Conv/AveragePool), Flatten, Reshape (to [batch, features]), BatchNormalization, Dropout, Identity, "
-    "a trailing Softmax/LogSoftmax, and constant subgraphs (Constant, Identity, Cast, Reshape, Concat, Slice, "
+    "a trailing Softmax/LogSoftmax, LSTM (with Transpose/Squeeze/Reshape/Concat/Gather reading its final hidden "
+    "state), Gather of a constant table by integer ids (embedding), and constant subgraphs (Constant, Identity, Cast, Reshape, Concat, Slice, "
     "Transpose, Unsqueeze, Squeeze, Gather, ConstantOfShape, Shape, Add, Sub, Mul, Div)";
 
 // ------------------------------------------------------------------------------------------ constant tensors
@@ -244,6 +253,42 @@ class Importer {
   void batchnorm(int i);
   void dropout(int i);
 
+  // ---- sequences (embedding, LSTM)
+  // What a tensor inside an LSTM block holds.
+  enum class SeqRole {
+    kInput,         // [T, batch, D]: the block's input, time-major
+    kY,             // [T, dirs, batch, H]: an LSTM node's Y
+    kYTransposed,   // [T, batch, dirs, H]
+    kLayerOut,      // [T, batch, dirs·H]: a layer's output sequence (the next layer's input)
+    kBatchFirstOut, // [batch, T, dirs·H]: torch's `out`
+    kStates,        // [k, batch, H]: final hidden states, one (layer, direction) per entry along axis 0
+    kPicked,        // [batch, k·H]: final hidden states side by side, one (layer, direction) per H columns
+    kLastStep,      // the last step of an output sequence, its time axis (`axis`) kept (opset 9/10's Slice)
+  };
+  struct SeqTensor {
+    SeqRole role = SeqRole::kInput;
+    int layer = -1;                           // kY ... kBatchFirstOut, kLastStep: the LSTM layer that made it
+    std::vector<std::pair<int, int>> states;  // kStates, kPicked: (layer, direction) entries
+    int axis = -1;                            // kLastStep: the kept time axis
+  };
+  struct LstmLayerNode {
+    int node = -1;
+    const Const* w = nullptr;
+    const Const* r = nullptr;
+    const Const* b = nullptr;  // null: no bias input (zeros)
+  };
+  struct LstmBlock {
+    int first_node = -1;  // the Transpose that starts it
+    std::int64_t hidden = 0, dirs = 0;
+    std::vector<LstmLayerNode> layers;
+  };
+  bool sequence_node(int i);
+  void embedding(int i);
+  void lstm_node(int i);
+  void check_zero_state(int i, int k, const char* what) const;
+  std::string describe_states(const std::vector<std::pair<int, int>>& states) const;
+  void close_lstm(int i, const std::string& tensor);
+
   std::string path_;
   const onnx::ModelProto& model_;
   const onnx::GraphProto& g_;
@@ -263,6 +308,11 @@ class Importer {
   std::optional<PendingPad> pending_pad_;
   int dropped_softmax_ = -1;  // graph index of a dropped trailing Softmax/LogSoftmax
   std::int64_t opset_ = 0;
+  std::map<std::string, SeqTensor> seq_;   // tensors inside the current (or an ended) LSTM block
+  std::optional<LstmBlock> lstm_;          // the LSTM block being read
+  std::map<std::string, double> zeros_;    // tensors filled with one value, whose shape depends on the batch
+  bool integer_input_ = false;             // the graph input holds integers (token ids)
+  std::int64_t sequence_steps_ = 0;        // T: the first per-sample axis of the graph input
 };
 
 // ---- constants
@@ -1261,6 +1311,10 @@ void Importer::dropout(int i) {
 void Importer::chain_step(int i) {
   const onnx::NodeProto& n = g_.node(i);
   const std::string& op = n.op_type();
+  if ((n.domain().empty() || n.domain() == "ai.onnx") && sequence_node(i)) return;
+  if (integer_input_ && steps_.empty())
+    fail_node(i, "reads the graph input, which holds integers (token ids); lrplab imports integer inputs only "
+                 "into an embedding (Gather from a constant table [vocab, dim], as torch exports nn.Embedding)");
   auto unsupported = [&]() {
     LRP_FAIL(where(), ": node ", i, " '", n.name(), "' has op ", op,
              n.domain().empty() || n.domain() == "ai.onnx" ? std::string() : " (domain " + n.domain() + ")",
@@ -1287,6 +1341,7 @@ void Importer::chain_step(int i) {
   }
   if (n.input_size() <= data || n.input(data).empty()) fail_node(i, "has no data input");
   const std::string& x = n.input(data);
+  if (x != current_ && lstm_ && seq_.count(x)) close_lstm(i, x);
   if (x != current_) {
     if (chain_rank_.count(x))
       fail_node(i, "reads '", x, "', not the output of the previous node ('", current_,
@@ -1364,6 +1419,418 @@ void Importer::chain_step(int i) {
   chain_rank_[current_] = rank;
 }
 
+// ---- sequences
+
+// Handles the nodes of an embedding or an LSTM block; false for every other node.
+bool Importer::sequence_node(int i) {
+  const onnx::NodeProto& n = g_.node(i);
+  const std::string& op = n.op_type();
+  if (n.input_size() >= 1 && zeros_.count(n.input(0)) && (op == "Slice" || op == "Identity" || op == "Expand")) {
+    zeros_[n.output(0)] = zeros_.at(n.input(0));  // a part of a constant-valued tensor has the same value
+    return true;
+  }
+  if (op == "Gather" && n.input_size() == 2 && n.input(1) == current_ && constant(n.input(0)) != nullptr) {
+    embedding(i);
+    return true;
+  }
+  if (op == "Transpose" && n.input_size() == 1 && n.input(0) == current_ && current_rank_ == 3 && !lstm_) {
+    const std::vector<std::int64_t> perm = attr_ints(i, "perm", {});
+    bool feeds_lstm = consumers_.count(n.output(0)) > 0;
+    for (int c : consumers_[n.output(0)]) feeds_lstm = feeds_lstm && g_.node(c).op_type() == "LSTM";
+    if (!feeds_lstm || perm != std::vector<std::int64_t>{1, 0, 2})
+      fail_node(i, "transposes the sequence with perm ", dims_string(perm),
+                "; lrplab imports a Transpose of a [batch, T, D] sequence only as the perm [1, 0, 2] in front of "
+                "an LSTM (nn.LSTM with batch_first=True)");
+    check_attributes(i, {"perm"});
+    flush_matmul();
+    check_no_pending_pad(i);
+    lstm_.emplace();
+    lstm_->first_node = i;
+    seq_[n.output(0)] = SeqTensor{SeqRole::kInput, -1, {}};
+    return true;
+  }
+  if (op == "LSTM") {
+    lstm_node(i);
+    return true;
+  }
+  const SeqTensor* in = nullptr;
+  std::string in_name;
+  for (const std::string& name : n.input())
+    if (seq_.count(name)) {
+      in = &seq_.at(name);
+      in_name = name;
+      break;
+    }
+  if (in == nullptr) return false;
+  if (!lstm_)
+    fail_node(i, "reads '", in_name, "' of an LSTM block that has already ended: the graph branches; lrplab imports "
+                 "sequential models only");
+  const SeqTensor t = *in;
+  const std::string& out = n.output(0);
+  const bool known_op = op == "Transpose" || op == "Squeeze" || op == "Reshape" || op == "Concat" ||
+                        op == "Gather" || op == "Slice";
+  // The rest of the graph (a Gemm, ...) reads the block's final hidden state: chain_step closes the block.
+  if (!known_op) return false;
+  check_single_output(i);
+  const std::int64_t dirs = lstm_->dirs;
+  if (op == "Transpose") {
+    check_attributes(i, {"perm"});
+    const std::vector<std::int64_t> perm = attr_ints(i, "perm", {});
+    if (t.role == SeqRole::kY && perm == std::vector<std::int64_t>{0, 2, 1, 3}) {
+      seq_[out] = SeqTensor{SeqRole::kYTransposed, t.layer, {}};
+      return true;
+    }
+    if (t.role == SeqRole::kLayerOut && perm == std::vector<std::int64_t>{1, 0, 2}) {
+      seq_[out] = SeqTensor{SeqRole::kBatchFirstOut, t.layer, {}};
+      return true;
+    }
+    fail_node(i, "transposes '", in_name, "' with perm ", dims_string(perm),
+              "; inside an LSTM block lrplab imports the perms torch emits: [0, 2, 1, 3] of an LSTM's Y and "
+              "[1, 0, 2] of a layer's output sequence");
+  }
+  if (op == "Squeeze") {
+    check_attributes(i, {"axes"});
+    std::vector<std::int64_t> axes = attr_ints(i, "axes", {});
+    if (n.input_size() >= 2 && !n.input(1).empty()) axes = known_ints(i, constant_input(i, 1, "axes"), "axes");
+    for (std::int64_t& a : axes)
+      if (a < 0) a += 4;
+    if (t.role == SeqRole::kY && dirs == 1 && axes == std::vector<std::int64_t>{1}) {
+      seq_[out] = SeqTensor{SeqRole::kLayerOut, t.layer, {}};
+      return true;
+    }
+    // opset 9/10 write h_n[-1] and out[:, -1] as a one-element Slice followed by this Squeeze.
+    if (t.role == SeqRole::kStates && t.states.size() == 1 && axes == std::vector<std::int64_t>{0}) {
+      seq_[out] = SeqTensor{SeqRole::kPicked, -1, t.states};
+      return true;
+    }
+    if (t.role == SeqRole::kLastStep && axes == std::vector<std::int64_t>{t.axis}) {
+      if (dirs == 2)
+        fail_node(i, "reads out[:, -1] of a bidirectional LSTM, whose reverse half is the state after one step, not "
+                     "the final one; lrplab's lstm outputs both final states: read torch.cat((h_n[-2], h_n[-1]), dim=1)");
+      seq_[out] = SeqTensor{SeqRole::kPicked, -1, {{t.layer, 0}}};
+      return true;
+    }
+    fail_node(i, "squeezes '", in_name, "' on axes ", dims_string(axes),
+              "; inside an LSTM block lrplab imports the Squeeze of axis 1 (the direction) of a unidirectional "
+              "LSTM's Y, and of the axis a one-element Slice kept (h_n[-1:], out[:, -1:])");
+  }
+  if (op == "Reshape") {
+    check_attributes(i, {"allowzero"});
+    const std::vector<std::int64_t> shape = known_ints(i, constant_input(i, 1, "shape"), "shape");
+    const bool ok = t.role == SeqRole::kYTransposed && attr_int(i, "allowzero", 0) == 0 && shape.size() == 3 &&
+                    shape[0] == 0 && shape[1] == 0 && (shape[2] == -1 || shape[2] == dirs * lstm_->hidden);
+    if (!ok)
+      fail_node(i, "reshapes '", in_name, "' to ", dims_string(shape),
+                "; inside an LSTM block lrplab imports only the Reshape to [0, 0, -1] of a transposed Y "
+                "([T, batch, dirs, H] -> [T, batch, dirs·H])");
+    seq_[out] = SeqTensor{SeqRole::kLayerOut, t.layer, {}};
+    return true;
+  }
+  if (op == "Concat") {
+    check_attributes(i, {"axis"});
+    const std::int64_t axis = attr_int(i, "axis", 0);
+    SeqTensor cat;
+    cat.role = t.role;
+    for (const std::string& name : n.input()) {
+      const auto it = seq_.find(name);
+      const bool same = it != seq_.end() && it->second.role == t.role &&
+                        (t.role == SeqRole::kStates || t.role == SeqRole::kPicked);
+      if (!same)
+        fail_node(i, "concatenates '", name, "' with final LSTM states; lrplab imports a Concat of final hidden ",
+                  "states only (torch.cat of h_n pieces)");
+      cat.states.insert(cat.states.end(), it->second.states.begin(), it->second.states.end());
+    }
+    const bool ok = (t.role == SeqRole::kStates && axis == 0) ||
+                    (t.role == SeqRole::kPicked && (axis == 1 || axis == -1));
+    if (!ok)
+      fail_node(i, "concatenates final LSTM states along axis ", axis, "; lrplab imports the stacking of h_n along ",
+                "axis 0 and the side-by-side concatenation of [batch, H] states along axis 1");
+    seq_[out] = cat;
+    return true;
+  }
+  if (op == "Slice") {
+    // One element along one axis (opset 9/10: h_n[-1] and out[:, -1] become Slice + Squeeze).
+    std::vector<std::int64_t> starts, ends, axes, steps;
+    if (opset_ < 10) {
+      check_attributes(i, {"starts", "ends", "axes"});
+      starts = attr_ints(i, "starts", {});
+      ends = attr_ints(i, "ends", {});
+      axes = attr_ints(i, "axes", {});
+    } else {
+      check_attributes(i, {});
+      starts = known_ints(i, constant_input(i, 1, "starts"), "starts");
+      ends = known_ints(i, constant_input(i, 2, "ends"), "ends");
+      if (n.input_size() > 3 && !n.input(3).empty()) axes = known_ints(i, constant_input(i, 3, "axes"), "axes");
+      if (n.input_size() > 4 && !n.input(4).empty()) steps = known_ints(i, constant_input(i, 4, "steps"), "steps");
+    }
+    const bool states = t.role == SeqRole::kStates;
+    const bool sequence = t.role == SeqRole::kBatchFirstOut || t.role == SeqRole::kLayerOut;
+    const std::int64_t axis = axes.size() == 1 ? axes[0] : -1;
+    const std::int64_t wanted_axis = states ? 0 : t.role == SeqRole::kBatchFirstOut ? 1 : 0;
+    const std::int64_t size = states ? static_cast<std::int64_t>(t.states.size()) : sequence_steps_;
+    std::int64_t first = starts.size() == 1 ? starts[0] : -size - 1;
+    if (first < 0) first += size;
+    const std::int64_t last = ends.size() == 1 ? std::min(ends[0] < 0 ? ends[0] + size : ends[0], size) : -1;
+    const bool one = (states || sequence) && starts.size() == 1 && axis == wanted_axis && first >= 0 &&
+                     first < size && last == first + 1 && (steps.empty() || steps == std::vector<std::int64_t>{1});
+    if (!one)
+      fail_node(i, "slices '", in_name, "'; inside an LSTM block lrplab imports a Slice of one element of the final "
+                   "states (axis 0) or of the output sequence's last step (h_n[-1:], out[:, -1:])");
+    if (states) {
+      seq_[out] = SeqTensor{SeqRole::kStates, -1, {t.states[static_cast<std::size_t>(first)]}};
+      return true;
+    }
+    if (first != sequence_steps_ - 1)
+      fail_node(i, "reads time step ", first, " of the LSTM's output sequence; lrplab's lstm outputs the final hidden ",
+                "state, i.e. step ", sequence_steps_ - 1, " (out[:, -1])");
+    SeqTensor step{SeqRole::kLastStep, t.layer, {}};
+    step.axis = static_cast<int>(wanted_axis);
+    seq_[out] = step;
+    return true;
+  }
+  // Gather: one final state out of h_n, or one time step of the output sequence.
+  check_attributes(i, {"axis"});
+  const std::int64_t axis = attr_int(i, "axis", 0);
+  const Const& index = constant_input(i, 1, "index");
+  const std::vector<std::int64_t> j = known_ints(i, index, "index");
+  if (!index.dims.empty() || j.size() != 1)
+    fail_node(i, "gathers '", in_name, "' with an index of shape ", dims_string(index.dims),
+              "; lrplab imports a Gather of one element (h_n[-1], out[:, -1])");
+  if (t.role == SeqRole::kStates && axis == 0) {
+    const auto count = static_cast<std::int64_t>(t.states.size());
+    const std::int64_t k = j[0] < 0 ? j[0] + count : j[0];
+    if (k < 0 || k >= count) fail_node(i, "index ", j[0], " is out of range for ", count, " stacked states");
+    seq_[out] = SeqTensor{SeqRole::kPicked, -1, {t.states[static_cast<std::size_t>(k)]}};
+    return true;
+  }
+  const bool step = (t.role == SeqRole::kBatchFirstOut && axis == 1) || (t.role == SeqRole::kLayerOut && axis == 0);
+  if (!step)
+    fail_node(i, "gathers '", in_name, "' along axis ", axis,
+              "; lrplab imports h_n[k] (axis 0 of the final states) and out[:, t] (axis 1 of the output sequence)");
+  const std::int64_t k = j[0] < 0 ? j[0] + sequence_steps_ : j[0];
+  if (k != sequence_steps_ - 1)
+    fail_node(i, "reads time step ", j[0], " of the LSTM's output sequence; lrplab's lstm outputs the final hidden ",
+              "state, i.e. step ", sequence_steps_ - 1, " (out[:, -1])");
+  if (dirs == 2)
+    fail_node(i, "reads out[:, -1] of a bidirectional LSTM, whose reverse half is the state after one step, not the "
+                 "final one; lrplab's lstm outputs both final states: read torch.cat((h_n[-2], h_n[-1]), dim=1)");
+  seq_[out] = SeqTensor{SeqRole::kPicked, -1, {{t.layer, 0}}};
+  return true;
+}
+
+// Gather(table [vocab, dim], ids): an embedding.
+void Importer::embedding(int i) {
+  const onnx::NodeProto& n = g_.node(i);
+  check_attributes(i, {"axis"});
+  check_single_output(i);
+  if (attr_int(i, "axis", 0) != 0)
+    fail_node(i, "axis = ", attr_int(i, "axis", 0), "; lrplab imports Gather from a table as an embedding (axis 0)");
+  if (!steps_.empty() || !integer_input_ || current_rank_ != 2)
+    fail_node(i, "gathers rows of '", n.input(0), "' by '", current_,
+              "'; lrplab imports that as an embedding only as the first node, reading integer ids [batch, T]");
+  const Const& table = constant_input(i, 0, "table");
+  if (!table.is_real() || table.dims.size() != 2)
+    fail_node(i, "the table must be a 2-d float tensor [vocab, dim], got ", type_name(table.type), " ",
+              dims_string(table.dims));
+  const std::int64_t vocab = table.dims[0], dim = table.dims[1];
+  Step s;
+  s.weight.resize(vocab, dim);
+  for (std::int64_t k = 0; k < vocab * dim; ++k) s.weight.data()[k] = static_cast<Scalar>(table.real[static_cast<std::size_t>(k)]);
+  s.spec.kind = "embedding";
+  s.spec.params = ParamMap{{"vocab", {static_cast<double>(vocab)}}, {"dim", {static_cast<double>(dim)}}};
+  s.spec.name = name_for(i, "embedding", {n.input(0)});
+  s.node = i;
+  emit(std::move(s));
+  current_ = n.output(0);
+  current_rank_ = 3;
+  chain_rank_[current_] = 3;
+}
+
+void Importer::check_zero_state(int i, int k, const char* what) const {
+  const onnx::NodeProto& n = g_.node(i);
+  if (k >= n.input_size() || n.input(k).empty()) return;
+  const std::string& name = n.input(k);
+  double nonzero = 0.0;
+  if (const auto z = zeros_.find(name); z != zeros_.end()) {
+    nonzero = z->second;
+  } else if (const Const* c = constant(name)) {
+    for (double v : c->real)
+      if (v != 0.0 && nonzero == 0.0) nonzero = v;
+    for (std::int64_t v : c->integer)
+      if (v != 0 && nonzero == 0.0) nonzero = static_cast<double>(v);
+  } else {
+    fail_node(i, "input ", k, " '", what, "' ('", name, "') is computed from the data; lrplab's lstm starts from ",
+              "zero states");
+  }
+  if (nonzero != 0.0)
+    fail_node(i, "input ", k, " '", what, "' ('", name, "') is not zero (it holds ", nonzero,
+              "); lrplab's lstm starts from h = c = 0");
+}
+
+// One ONNX LSTM node: one layer (both directions) of the block. ONNX's gate order is i, o, f, c (RULES.md uses
+// PyTorch's i, f, g, o); the weights are reordered when the block closes.
+void Importer::lstm_node(int i) {
+  const onnx::NodeProto& n = g_.node(i);
+  check_attributes(i, {"hidden_size", "direction", "activations", "clip", "input_forget", "layout",
+                       "activation_alpha", "activation_beta"});
+  for (const onnx::AttributeProto& a : n.attribute()) {
+    if (a.name() == "clip")
+      fail_node(i, "attribute 'clip' = ", a.f(), "; lrplab's lstm does not clip the gate inputs (export without clip)");
+    if (a.name() == "activation_alpha" || a.name() == "activation_beta")
+      fail_node(i, "attribute '", a.name(), "' is set (non-default activations); lrplab's lstm uses Sigmoid, Tanh, Tanh");
+  }
+  const std::string direction = attr_string(i, "direction", "forward");
+  if (direction != "forward" && direction != "bidirectional")
+    fail_node(i, "attribute 'direction' = '", direction, "'; lrplab imports 'forward' and 'bidirectional' LSTMs");
+  const std::int64_t dirs = direction == "bidirectional" ? 2 : 1;
+  if (const onnx::AttributeProto* a = attribute(i, "activations", onnx::AttributeProto_AttributeType_STRINGS)) {
+    std::string list;
+    bool ok = a->strings_size() == 3 * dirs;
+    for (int k = 0; k < a->strings_size(); ++k) {
+      list += std::string(k ? ", " : "") + a->strings(k);
+      ok = ok && a->strings(k) == (k % 3 == 0 ? "Sigmoid" : "Tanh");
+    }
+    if (!ok)
+      fail_node(i, "attribute 'activations' = [", list, "]; lrplab's lstm uses the default activations (Sigmoid, ",
+                "Tanh, Tanh per direction)");
+  }
+  if (attr_int(i, "input_forget", 0) != 0)
+    fail_node(i, "attribute 'input_forget' = ", attr_int(i, "input_forget", 0),
+              " (coupled input and forget gates); lrplab's lstm has independent gates (input_forget = 0)");
+  if (attr_int(i, "layout", 0) != 0)
+    fail_node(i, "attribute 'layout' = ", attr_int(i, "layout", 0),
+              " (batch-major X); lrplab imports layout 0 (time-major, what torch.onnx.export writes)");
+  const onnx::AttributeProto* hs = attribute(i, "hidden_size", onnx::AttributeProto_AttributeType_INT);
+  if (hs == nullptr || hs->i() < 1 || hs->i() > kMaxSize) fail_node(i, "needs attribute 'hidden_size' ≥ 1");
+  const std::int64_t hidden = hs->i();
+  check_inputs(i, 3, 8);
+  if (n.input_size() > 4 && !n.input(4).empty())
+    fail_node(i, "input 4 'sequence_lens' is given; lrplab imports LSTMs that run over all T steps of every sample");
+  if (n.input_size() > 7 && !n.input(7).empty())
+    fail_node(i, "input 7 'P' (peephole weights) is given; lrplab's lstm has no peepholes");
+  check_zero_state(i, 5, "initial_h");
+  check_zero_state(i, 6, "initial_c");
+  for (int k = 2; k < n.output_size(); ++k) {
+    const std::string& o = n.output(k);
+    bool used = !o.empty() && consumers_.count(o) > 0;
+    for (const onnx::ValueInfoProto& v : g_.output()) used = used || (!o.empty() && v.name() == o);
+    if (used) fail_node(i, "output 2 'Y_c' (the final cell state) is used; lrplab's lstm outputs the final hidden state");
+  }
+
+  if (!lstm_)
+    fail_node(i, "reads '", n.input(0), "', which is not a [batch, T, D] sequence transposed to [T, batch, D] (as ",
+              "torch exports nn.LSTM(batch_first=True)), nor an earlier LSTM layer's output");
+  const auto x = seq_.find(n.input(0));
+  const int k = static_cast<int>(lstm_->layers.size());
+  const bool first = k == 0 && x != seq_.end() && x->second.role == SeqRole::kInput;
+  const bool next = k > 0 && x != seq_.end() && x->second.role == SeqRole::kLayerOut && x->second.layer == k - 1;
+  if (!first && !next)
+    fail_node(i, "reads '", n.input(0), "', which is not ",
+              k == 0 ? "the block's transposed input sequence" : "the previous LSTM layer's output sequence");
+  if (k > 0 && (hidden != lstm_->hidden || dirs != lstm_->dirs))
+    fail_node(i, "has hidden_size ", hidden, " and ", dirs, " direction(s), but the LSTM layer before it has ",
+              lstm_->hidden, " and ", lstm_->dirs, "; lrplab's lstm stacks equal layers");
+  LstmLayerNode layer;
+  layer.node = i;
+  layer.w = &constant_input(i, 1, "weight W");
+  layer.r = &constant_input(i, 2, "recurrence weight R");
+  if (n.input_size() > 3 && !n.input(3).empty()) layer.b = &constant_input(i, 3, "bias B");
+  const std::int64_t in = layer.w->dims.size() == 3 ? layer.w->dims[2] : -1;
+  auto check = [&](const Const& c, const char* what, std::vector<std::int64_t> dims) {
+    if (!c.is_real() || c.dims != dims)
+      fail_node(i, "the ", what, " has ", c.is_real() ? "" : type_name(c.type) + " ", "shape ", dims_string(c.dims),
+                ", expected ", dims_string(dims), " ([directions, ...], gates i, o, f, c)");
+  };
+  check(*layer.w, "weight W", {dirs, 4 * hidden, in < 1 ? 1 : in});
+  check(*layer.r, "recurrence weight R", {dirs, 4 * hidden, hidden});
+  if (layer.b) check(*layer.b, "bias B", {dirs, 8 * hidden});
+  if (k > 0 && in != dirs * hidden)
+    fail_node(i, "the weight W reads ", in, " features, but the LSTM layer before it outputs ", dirs * hidden);
+  lstm_->hidden = hidden;
+  lstm_->dirs = dirs;
+  lstm_->layers.push_back(layer);
+  if (n.output_size() > 0 && !n.output(0).empty()) seq_[n.output(0)] = SeqTensor{SeqRole::kY, k, {}};
+  if (n.output_size() > 1 && !n.output(1).empty()) {
+    SeqTensor states{SeqRole::kStates, k, {}};
+    for (int d = 0; d < dirs; ++d) states.states.emplace_back(k, d);
+    seq_[n.output(1)] = states;
+  }
+}
+
+std::string Importer::describe_states(const std::vector<std::pair<int, int>>& states) const {
+  std::string out = "the final hidden state";
+  out += states.size() == 1 ? " of " : "s of ";
+  for (std::size_t k = 0; k < states.size(); ++k)
+    out += (k ? ", " : "") + std::string("layer ") + std::to_string(states[k].first) +
+           (states[k].second == 1 ? " reverse" : " forward");
+  return out;
+}
+
+// The rest of the graph reads `tensor`: it must be the last layer's final hidden state(s), [forward, reverse].
+void Importer::close_lstm(int i, const std::string& tensor) {
+  const LstmBlock block = *lstm_;
+  const SeqTensor t = seq_.at(tensor);
+  const int last = static_cast<int>(block.layers.size()) - 1;
+  std::vector<std::pair<int, int>> expected{{last, 0}};
+  if (block.dirs == 2) expected.emplace_back(last, 1);
+  if (last < 0 || t.role != SeqRole::kPicked || t.states != expected) {
+    const std::string what = t.role == SeqRole::kPicked ? describe_states(t.states)
+                             : t.role == SeqRole::kStates
+                                 ? "all final states stacked [layers·directions, batch, H] (h_n)"
+                                 : "an LSTM output sequence";
+    LRP_FAIL(where(), ": ", i >= 0 ? node_ref(i) : std::string("the graph output"), " reads '", tensor, "', ", what,
+             "; lrplab imports an LSTM whose output is ", describe_states(expected),
+             " (h_n[-1], torch.cat((h_n[-2], h_n[-1]), dim=1) when bidirectional, or out[:, -1] when unidirectional)");
+  }
+  const std::int64_t hidden = block.hidden, dirs = block.dirs, gates = 4 * hidden;
+  const auto layers = static_cast<std::int64_t>(block.layers.size());
+  const std::int64_t in0 = block.layers[0].w->dims[2];
+  bool bias = false;
+  for (const LstmLayerNode& l : block.layers) bias = bias || l.b != nullptr;
+  std::int64_t total = 0;
+  for (const LstmLayerNode& l : block.layers) total += dirs * gates * (l.w->dims[2] + hidden);
+  Step s;
+  s.weight.resize(1, total);
+  if (bias) s.bias = Vector::Zero(layers * dirs * 2 * gates);
+  // PyTorch's gate g (i, f, g, o) is ONNX's gate kOnnxGate[g] (i, o, f, c).
+  constexpr std::array<std::int64_t, 4> kOnnxGate{0, 2, 3, 1};
+  std::int64_t offset = 0;
+  for (std::int64_t k = 0; k < layers; ++k) {
+    const LstmLayerNode& l = block.layers[static_cast<std::size_t>(k)];
+    for (std::int64_t d = 0; d < dirs; ++d) {
+      for (const Const* m : {l.w, l.r}) {
+        const std::int64_t cols = m->dims[2];
+        for (std::int64_t g = 0; g < 4; ++g)
+          for (std::int64_t r = 0; r < hidden; ++r)
+            for (std::int64_t c = 0; c < cols; ++c)
+              s.weight(0, offset + (g * hidden + r) * cols + c) = static_cast<Scalar>(
+                  m->real[static_cast<std::size_t>(((d * gates) + kOnnxGate[static_cast<std::size_t>(g)] * hidden + r) * cols + c)]);
+        offset += gates * cols;
+      }
+      if (l.b == nullptr) continue;
+      const std::int64_t b = (k * dirs + d) * 2 * gates;
+      for (std::int64_t half = 0; half < 2; ++half)  // Wb (b_ih), then Rb (b_hh)
+        for (std::int64_t g = 0; g < 4; ++g)
+          for (std::int64_t r = 0; r < hidden; ++r)
+            s.bias[b + half * gates + g * hidden + r] = static_cast<Scalar>(l.b->real[static_cast<std::size_t>(
+                d * 2 * gates + half * gates + kOnnxGate[static_cast<std::size_t>(g)] * hidden + r)]);
+    }
+  }
+  s.spec.kind = "lstm";
+  s.spec.params = ParamMap{{"in", {static_cast<double>(in0)}},
+                           {"hidden", {static_cast<double>(hidden)}},
+                           {"num_layers", {static_cast<double>(layers)}},
+                           {"bidirectional", {dirs == 2 ? 1.0 : 0.0}},
+                           {"bias", {bias ? 1.0 : 0.0}}};
+  s.spec.name = name_for(block.layers[0].node, "lstm", {});
+  s.node = block.layers[0].node;
+  emit(std::move(s));
+  lstm_.reset();
+  current_ = tensor;
+  current_rank_ = 2;
+  chain_rank_[current_] = 2;
+}
+
 ModelSpec Importer::run(std::vector<Step>& steps) {
   for (const onnx::OperatorSetIdProto& o : model_.opset_import())
     if (o.domain().empty() || o.domain() == "ai.onnx") opset_ = o.version();
@@ -1392,9 +1859,12 @@ ModelSpec Importer::run(std::vector<Step>& steps) {
   LRP_CHECK(input != nullptr, where(), ": the graph has no input");
   LRP_CHECK(input->type().has_tensor_type(), where(), ": the graph input '", input->name(), "' is not a tensor");
   const onnx::TypeProto_Tensor& tt = input->type().tensor_type();
-  LRP_CHECK(tt.elem_type() == onnx::TensorProto_DataType_FLOAT || tt.elem_type() == onnx::TensorProto_DataType_DOUBLE,
+  integer_input_ = tt.elem_type() == onnx::TensorProto_DataType_INT64 ||
+                   tt.elem_type() == onnx::TensorProto_DataType_INT32;
+  LRP_CHECK(tt.elem_type() == onnx::TensorProto_DataType_FLOAT || tt.elem_type() == onnx::TensorProto_DataType_DOUBLE ||
+                integer_input_,
             where(), ": the graph input '", input->name(), "' has data type ", type_name(tt.elem_type()),
-            "; lrplab imports float32 and float64 models");
+            "; lrplab imports float32 and float64 models (and int64/int32 token ids into an embedding)");
   LRP_CHECK(tt.has_shape() && tt.shape().dim_size() >= 2, where(), ": the graph input '", input->name(),
             "' has no shape of rank ≥ 2 ([batch, ...]); lrplab needs the per-sample shape");
   ModelSpec spec;
@@ -1414,6 +1884,7 @@ ModelSpec Importer::run(std::vector<Step>& steps) {
             to_string(spec.input_shape));
   current_ = input->name();
   current_rank_ = tt.shape().dim_size();
+  sequence_steps_ = static_cast<std::int64_t>(spec.input_shape[0]);
   chain_rank_[current_] = current_rank_;
 
   for (int i = 0; i < g_.node_size(); ++i) {
@@ -1426,11 +1897,27 @@ ModelSpec Importer::run(std::vector<Step>& steps) {
     bool all_constant = true;
     for (const std::string& in : n.input()) all_constant = all_constant && (in.empty() || consts_.count(in));
     const bool shape_of_chain = n.op_type() == "Shape" && n.input_size() == 1 && chain_rank_.count(n.input(0));
+    if (default_domain && all_constant && n.op_type() == "ConstantOfShape" && n.input_size() == 1 &&
+        !consts_.at(n.input(0)).all_known()) {
+      // Zeros of shape [dirs, batch, H]: torch's initial LSTM states. Only their value is kept.
+      check_attributes(i, {"value"});
+      double value = 0.0;
+      if (const onnx::AttributeProto* a = attribute(i, "value", onnx::AttributeProto_AttributeType_TENSOR)) {
+        const Const v = read_tensor(a->t(), node_ref(i) + " attribute 'value'");
+        if (v.size() != 1) fail_node(i, "the value must hold one element");
+        value = v.is_real() ? v.real[0] : static_cast<double>(v.integer[0]);
+      }
+      zeros_[n.output(0)] = value;
+      continue;
+    }
     if (default_domain && (shape_of_chain || (all_constant && n.input_size() > 0)))
       fold(i);
     else
       chain_step(i);
   }
+  if (lstm_ && g_.output_size() == 1 && seq_.count(g_.output(0).name())) close_lstm(-1, g_.output(0).name());
+  LRP_CHECK(!lstm_, where(), ": the LSTM block that starts at ", node_ref(lstm_ ? lstm_->first_node : 0),
+            " never reaches a final hidden state that the rest of the graph reads");
   flush_matmul();
   check_no_pending_pad(-1);
 

@@ -70,6 +70,11 @@ class Layer {
   virtual void vjp(const ConstMatrixRef& at, const Params& p, const ConstMatrixRef& g_out,
                    MatrixRef g_in, Workspace& ws, bool accumulate = false) const = 0;
 
+  // Validates a whole batch of network inputs (rows = samples, so that a message can name the
+  // sample) when this is the network's first layer; Network::forward calls it before any layer
+  // runs. The default accepts everything (the network has already checked shapes and finiteness).
+  virtual void check_input(const ConstMatrixRef& x) const;
+
   // Parameter gradient at the input `at`: ADDS to `grads` (the same shapes as p; a weight or bias
   // of size 0 means none) the gradient of Σ_n Σ_j g_out(n, j) · f(at; p)(n, j) with respect to p,
   // summed over the batch rows. Handlers with parameters throw lrp::Error when grads does not have
