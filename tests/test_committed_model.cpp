@@ -1,10 +1,13 @@
 // The trained Fashion-MNIST model committed in models/ (written by `lrplab train
 // configs/fmnist_train.yaml`): it loads, matches its description, and its stored test accuracy is
 // what it actually scores on the 10,000 Fashion-MNIST test images (Debian's dataset-fashion-mnist,
-// which build.sh installs).
+// which build.sh installs). Likewise the LSTM models (configs/lstm_*_train.yaml): their test
+// sequences are regenerated from the data.test section of the config stored in the model file.
 #include "test_util.hpp"
 
+#include "lrp/config.hpp"
 #include "lrp/model.hpp"
+#include "lrp/yaml_util.hpp"
 #include "lrp/train.hpp"
 
 #include <catch2/catch.hpp>
@@ -38,3 +41,27 @@ TEST_CASE("The committed Fashion-MNIST model loads, matches its description and 
   // logits in the last bits, which may flip a near-tie or two among the 10,000 images.
   CHECK(e.accuracy == Approx(m.provenance.test_accuracy).margin(5e-4));
 }
+
+TEST_CASE("The committed LSTM models load, match their descriptions and score their stored test accuracy",
+          "[committed_model]") {
+  for (const std::string name : {"lstm_marked_addition", "lstm_long_range"}) {
+    INFO(name);
+    const lrp::Model m = lrp::load_model(kModels + "/" + name + ".h5", builtins());
+    const lrp::ModelSpec described = lrp::read_model_spec(kModels + "/" + name + ".yaml", &builtins());
+    CHECK(m.network.summary() == lrp::build_model(described, builtins()).network.summary());
+    CHECK(m.network.layer(0).kind() == "lstm");
+    CHECK(m.provenance.source == "trained by lrplab");
+    REQUIRE(m.provenance.test_accuracy >= 0.98);
+    // The test set as the training config described it (a generated task, seeded).
+    const YAML::Node config = lrp::yaml::load_text(m.provenance.config, name + " (stored config)");
+    const YAML::Node test_section = config["data"]["test"];
+    REQUIRE(test_section);
+    const lrp::Dataset test = lrp::load_dataset(test_section, name + " (stored config)", "data.test", 0);
+    CHECK(test.size() >= 1000);
+    CHECK(test.source != lrp::load_dataset(config["data"]["train"], name, "data.train", 0).source);
+    const lrp::Evaluation e =
+        lrp::evaluate(m.network, lrp::normalize_inputs(test.inputs, m.spec.normalization), test.labels, 500, 1);
+    CHECK(e.accuracy == Approx(m.provenance.test_accuracy).margin(1e-3));
+  }
+}
+

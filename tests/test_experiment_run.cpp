@@ -12,6 +12,7 @@
 #include "lrp/data.hpp"
 #include "lrp/experiment.hpp"
 #include "lrp/hdf5.hpp"
+#include "lrp/image.hpp"
 #include "lrp/log.hpp"
 #include "lrp/methods.hpp"
 #include "lrp/metrics.hpp"
@@ -677,7 +678,7 @@ model:
       - {kind: flatten}
       - {kind: dense, out: 3}
   train: {format: synthetic, shape: [1, 8, 8], count: 60, classes: 3, seed: 9}
-  training: {epochs: 2, batch_size: 16}
+  training: {epochs: 2, batch_size: 16, clip_norm: 0.5}
   save: @DIR@/out/trained.h5
 explain: [epsilon_plus, gradient]
 output: {results: @DIR@/out/results.h5}
@@ -685,6 +686,7 @@ output: {results: @DIR@/out/results.h5}
   const lrp::ExperimentConfig config = read(env.write(text), {});
   REQUIRE(config.model.training);
   CHECK(config.model.training->test_data.IsNull());  // no `test:` given
+  CHECK(config.model.training->options.clip_norm == 0.5);
   const lrp::ExperimentReport report = lrp::run_experiment(config, builtins());
   CHECK(report.stage_seconds.count("train") == 1);
   // The saved model reproduces the stored logits: load it, fold nothing (no batch norm), forward.
@@ -720,11 +722,29 @@ data: {format: marked_addition, steps: 8, count: 12, seed: 3}
 model: {file: @DIR@/seq.yaml}
 explain: [gradient_x_input, random, {name: occ, kind: occlusion, params: {window: 1}}]
 evaluate: {pixel_flipping: {patch: 1, random_repeats: 2, fill: constant}}
-output: {results: @DIR@/out/results.h5}
+output: {results: @DIR@/out/results.h5, heatmaps: @DIR@/out/pics, heatmap_samples: 2}
 )";
   const lrp::ExperimentConfig config = read(env.write(text), {});
   const lrp::ExperimentReport report = lrp::run_experiment(config, builtins());
   const lrp::Dataset data = lrp::marked_addition(12, 8, 3);
+  {
+    // Sequences are drawn as strips with time along x: sample 0's picture is the heatmap of the
+    // [D, T] = [2, 8] transposes of its input and relevance (transposed here by a literal loop).
+    const lrp::h5::File results = lrp::h5::File::open(env.results());
+    const std::vector<Scalar> r = results.read<Scalar>("/explanations/occ/relevance");
+    lrp::Tensor strip_input(1, Shape{2, 8}), strip_relevance(1, Shape{2, 8});
+    for (Index t = 0; t < 8; ++t)
+      for (Index d = 0; d < 2; ++d) {
+        strip_input.data(0, d * 8 + t) = data.inputs.data(0, t * 2 + d);
+        strip_relevance.data(0, d * 8 + t) = r[static_cast<std::size_t>(t * 2 + d)];
+      }
+    const lrp::Heatmap h = lrp::heatmap_image(strip_relevance, strip_input, 0);
+    CHECK(h.image.width == 2 * 8 * 4 + 2);  // input | 2-pixel gap | relevance, upscale 4
+    CHECK(h.image.height == 2 * 4);
+    const std::vector<std::uint8_t> png = lrp::encode_png(h.image.width, h.image.height, h.image.channels, h.image.pixels);
+    const std::vector<char> stored = read_file_bytes(env.file("out/pics/occ/sample_0.png"));
+    CHECK(std::vector<std::uint8_t>(stored.begin(), stored.end()) == png);
+  }
   const lrp::h5::File f = lrp::h5::File::open(env.results());
   lrp::h5::Dims dims;
   const std::vector<std::int64_t> relevant = f.read<std::int64_t>("/data/relevant", &dims);

@@ -228,6 +228,17 @@ training: {epochs: 8, batch_size: 8, optimizer: {kind: adam, learning_rate: 0.05
                       Contains("bad.yaml:6:") && Contains("no such file 'missing.yaml'"));
   REQUIRE_THROWS_WITH(lrp::read_train_config(bad("epochs: 8", "epochs: 0"), builtins()),
                       Contains("bad.yaml:7:") && Contains("epochs"));
+  // Gradient clipping: off by default, a number ≥ 0 under training.
+  CHECK(c.options.clip_norm == 0);
+  CHECK(lrp::read_train_config(bad("epochs: 8", "epochs: 8, clip_norm: 2.5"), builtins()).options.clip_norm == 2.5);
+  REQUIRE_THROWS_WITH(lrp::read_train_config(bad("epochs: 8", "epochs: 8, clip_norm: -1"), builtins()),
+                      Contains("bad.yaml:7:34: training.clip_norm must be a finite number ≥ 0") && Contains("got -1"));
+  REQUIRE_THROWS_WITH(lrp::read_train_config(bad("epochs: 8", "epochs: 8, clip_norm: .inf"), builtins()),
+                      Contains("bad.yaml:7:") && Contains("training.clip_norm"));
+  REQUIRE_THROWS_WITH(lrp::read_train_config(bad("epochs: 8", "epochs: 8, clip_norm: [1]"), builtins()),
+                      Contains("bad.yaml:7:") && Contains("training.clip_norm"));
+  REQUIRE_THROWS_WITH(lrp::read_train_config(bad("epochs: 8", "epochs: 8, clipnorm: 1"), builtins()),
+                      Contains("bad.yaml:7:") && Contains("did you mean 'clip_norm'"));
   // Data errors surface when the data are loaded.
   const lrp::TrainConfig wrong_shape = lrp::read_train_config(bad("shape: [40], count: 120, classes: 3, subset: {begin: 0", "shape: [5], count: 120, classes: 3, subset: {begin: 0"), builtins());
   REQUIRE_THROWS_WITH(lrp::run_training(wrong_shape, builtins()), Contains("data.train") && Contains("[5]"));

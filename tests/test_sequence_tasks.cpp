@@ -363,7 +363,7 @@ TEST_CASE("dataset sections marked_addition and long_range: bad keys and values 
         "valid keys: format, steps, min_steps, count, seed, subset"}},
       {"{format: long_range, count: 6, symbol: 3}", "symbol:",
        {"unknown key 'symbol' in data (long_range) (did you mean 'symbols'?)",
-        "valid keys: format, steps, symbols, count, seed, subset"}},
+        "valid keys: format, steps, symbols, count, seed, one_hot, subset"}},
       {"{format: marked_addition, count: 6, classes: 2}", "classes", {"unknown key 'classes' in data (marked_addition)"}},
       {"{format: marked_addition, count: 6, steps: 1}", "1}", {"data.steps must be a whole number ≥ 2, got 1"}},
       {"{format: long_range, count: 6, steps: 1}", "1}", {"data.steps must be a whole number ≥ 2, got 1"}},
@@ -377,6 +377,11 @@ TEST_CASE("dataset sections marked_addition and long_range: bad keys and values 
        {"data.format 'marked_adition' is not one of idx, csv, hdf5, synthetic, marked_addition, long_range",
         "(did you mean 'marked_addition'?)"}},
       {"{format: longrange, count: 6}", "longrange", {"(did you mean 'long_range'?)"}},
+      {"{format: marked_addition, count: 6, one_hot: true}", "true",
+       {"data.one_hot applies only to format long_range", "format 'marked_addition' has no token ids"}},
+      {"{format: synthetic, shape: [4], count: 6, classes: 2, one_hot: false}", "false",
+       {"data.one_hot applies only to format long_range", "format 'synthetic'"}},
+      {"{format: long_range, count: 6, one_hot: yes please}", "yes please", {"data.one_hot"}},
       {"{format: long_range, count: 6, subset: {begin: 4, end: 9}}", "{begin",
        {"data.subset [4, 9) is not a non-empty range within the 6 samples"}},
   };
@@ -386,6 +391,74 @@ TEST_CASE("dataset sections marked_addition and long_range: bad keys and values 
     CHECK_THAT(message, Contains(at(k.text, k.token) + ": "));
     for (const std::string& part : k.parts) CHECK_THAT(message, Contains(part));
   }
+}
+
+// ---------------------------------------------------------------- one-hot tokens
+
+TEST_CASE("one_hot_tokens: step t of sample i is the unit vector of its token id, the rest carries over",
+          "[sequence]") {
+  const Index steps = 9, symbols = 3, vocabulary = lrp::long_range_vocabulary(symbols);
+  REQUIRE(vocabulary == 8);
+  const Dataset tokens = lrp::long_range(40, steps, symbols, 21);
+  const Dataset onehot = lrp::one_hot_tokens(tokens, vocabulary);
+  CHECK(onehot.inputs.shape == Shape{steps, vocabulary});
+  REQUIRE(onehot.size() == tokens.size());
+  Index mismatches = 0;
+  for (Index i = 0; i < tokens.size(); ++i)
+    for (Index t = 0; t < steps; ++t) {
+      const auto id = static_cast<Index>(std::lround(static_cast<double>(tokens.inputs.data(i, t))));
+      for (Index v = 0; v < vocabulary; ++v)
+        if (onehot.inputs.data(i, t * vocabulary + v) != (v == id ? Scalar(1) : Scalar(0))) ++mismatches;
+    }
+  CHECK(mismatches == 0);
+  // The class token at the relevant step is the label's unit vector; the step before it the marker's.
+  for (Index i = 0; i < tokens.size(); ++i) {
+    const Index r = tokens.relevant[static_cast<std::size_t>(i)].at(0);
+    CHECK(onehot.inputs.data(i, r * vocabulary + tokens.labels[static_cast<std::size_t>(i)]) == 1);
+    CHECK(onehot.inputs.data(i, (r - 1) * vocabulary + symbols) == 1);
+  }
+  CHECK(onehot.labels == tokens.labels);
+  CHECK(onehot.relevant == tokens.relevant);
+  CHECK(onehot.indices == tokens.indices);
+  CHECK(onehot.source == tokens.source + ", one-hot 8");
+  check_statistics(onehot);
+  CHECK(onehot.value_min == 0);
+  CHECK(onehot.value_max == 1);
+
+  // A subset keeps its indices and relevant steps through the encoding.
+  const Dataset part = lrp::one_hot_tokens(lrp::subset(tokens, 5, 9), vocabulary);
+  CHECK(part.indices == std::vector<Index>{5, 6, 7, 8});
+  CHECK(bit_equal(part.inputs.data, Matrix(onehot.inputs.data.middleRows(5, 4))));
+}
+
+TEST_CASE("one_hot_tokens: the config key one_hot, and errors for ids, shapes and vocabularies", "[sequence]") {
+  const Dataset d = load("{format: long_range, count: 6, steps: 12, symbols: 3, seed: 4, one_hot: true}");
+  const Dataset direct = lrp::one_hot_tokens(lrp::long_range(6, 12, 3, 4), 8);
+  CHECK(d.inputs.shape == Shape{12, 8});
+  CHECK(bit_equal(d.inputs.data, direct.inputs.data));
+  CHECK(d.relevant == direct.relevant);
+  const Dataset off = load("{format: long_range, count: 6, steps: 12, symbols: 3, seed: 4, one_hot: false}");
+  CHECK(off.inputs.shape == Shape{12});
+  const Dataset sub = load("{format: long_range, count: 9, steps: 12, one_hot: true, subset: {begin: 2, end: 5}}");
+  CHECK(sub.inputs.shape == Shape{12, 9});
+  CHECK(sub.indices == std::vector<Index>{2, 3, 4});
+
+  Dataset bad;
+  bad.inputs = rows_tensor({3}, {{0, 1, 2}, {1, 2.5, 0}});
+  bad.source = "hand-made";
+  CHECK_THAT(error_of([&] { (void)lrp::one_hot_tokens(bad, 4); }),
+             Contains("'hand-made': sample 1, step 1 holds 2.5") && Contains("whole number in [0, 4)"));
+  bad.inputs = rows_tensor({3}, {{0, 1, 2}, {1, 4, 0}});
+  CHECK_THAT(error_of([&] { (void)lrp::one_hot_tokens(bad, 4); }), Contains("sample 1, step 1 holds 4"));
+  bad.inputs = rows_tensor({3}, {{0, -1, 2}});
+  CHECK_THAT(error_of([&] { (void)lrp::one_hot_tokens(bad, 4); }), Contains("sample 0, step 1 holds -1"));
+  CHECK_THAT(error_of([&] { (void)lrp::one_hot_tokens(lrp::marked_addition(3, 4, 1), 8); }),
+             Contains("shape [4, 2]") && Contains("expected token ids of shape [T]"));
+  CHECK_THAT(error_of([&] { (void)lrp::one_hot_tokens(lrp::long_range(3, 4, 2, 1), 0); }),
+             Contains("vocabulary must be in [1, 2^20], got 0"));
+  // Ids of the task's own vocabulary do not fit a smaller one.
+  CHECK_THAT(error_of([&] { (void)lrp::one_hot_tokens(lrp::long_range(3, 6, 4, 1), 5); }),
+             Contains("expected a token id, a whole number in [0, 5)"));
 }
 
 // ---------------------------------------------------------------- regions on sequences

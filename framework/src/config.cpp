@@ -7,6 +7,7 @@
 #include "lrp/sequence_tasks.hpp"
 
 #include <chrono>
+#include <cmath>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -53,6 +54,12 @@ Dataset load_dataset(const YAML::Node& node, const std::string& config, const st
   const auto scale_or = [&](double fallback) {
     return node["scale"] ? number(node["scale"], config, what + ".scale") : fallback;
   };
+  const bool token_format = format == "long_range";
+  const bool known_format = format == "idx" || format == "csv" || format == "hdf5" || format == "synthetic" ||
+                            format == "marked_addition" || token_format;
+  LRP_CHECK(!node["one_hot"] || !known_format || token_format, where(node["one_hot"], config), ": ", what,
+            ".one_hot applies only to format long_range (token ids [T] → one-hot vectors [T, V]); format '", format,
+            "' has no token ids to encode: remove the key");
   if (format == "idx") {
     check_keys(node, {"format", "images", "labels", "scale", "subset"}, config, what + " (idx)");
     require(node, "images", config, what);
@@ -100,12 +107,15 @@ Dataset load_dataset(const YAML::Node& node, const std::string& config, const st
     const std::uint64_t s = node["seed"] ? seed(node["seed"], config, what + ".seed") : default_seed;
     data = marked_addition(whole(node["count"], config, what + ".count", 1), steps, s, min_steps);
   } else if (format == "long_range") {
-    check_keys(node, {"format", "steps", "symbols", "count", "seed", "subset"}, config, what + " (long_range)");
+    check_keys(node, {"format", "steps", "symbols", "count", "seed", "one_hot", "subset"}, config,
+               what + " (long_range)");
     require(node, "count", config, what);
     const Index steps = node["steps"] ? whole(node["steps"], config, what + ".steps", 2) : 50;
     const Index symbols = node["symbols"] ? whole(node["symbols"], config, what + ".symbols", 2) : 4;
     const std::uint64_t s = node["seed"] ? seed(node["seed"], config, what + ".seed") : default_seed;
+    const bool one_hot = node["one_hot"] ? boolean(node["one_hot"], config, what + ".one_hot") : false;
     data = long_range(whole(node["count"], config, what + ".count", 1), steps, symbols, s);
+    if (one_hot) data = one_hot_tokens(data, long_range_vocabulary(symbols));
   } else {
     const std::string close =
         closest_name(format, {"idx", "csv", "hdf5", "synthetic", "marked_addition", "long_range"});
@@ -136,13 +146,20 @@ Dataset load_dataset(const YAML::Node& node, const std::string& config, const st
 TrainOptions parse_train_options(const YAML::Node& node, const std::string& config) {
   TrainOptions o;
   if (!node) return o;
-  check_keys(node, {"epochs", "batch_size", "validation_fraction", "optimizer", "schedule"}, config, "training");
+  check_keys(node, {"epochs", "batch_size", "validation_fraction", "optimizer", "schedule", "clip_norm"}, config,
+             "training");
   if (node["epochs"]) o.epochs = whole(node["epochs"], config, "training.epochs", 1);
   if (node["batch_size"]) o.batch_size = whole(node["batch_size"], config, "training.batch_size", 1);
   if (node["validation_fraction"]) {
     o.validation_fraction = number(node["validation_fraction"], config, "training.validation_fraction");
     LRP_CHECK(o.validation_fraction >= 0 && o.validation_fraction < 1, where(node["validation_fraction"], config),
               ": training.validation_fraction must be in [0, 1), got ", o.validation_fraction);
+  }
+  if (node["clip_norm"]) {
+    o.clip_norm = number(node["clip_norm"], config, "training.clip_norm");
+    LRP_CHECK(std::isfinite(o.clip_norm) && o.clip_norm >= 0, where(node["clip_norm"], config),
+              ": training.clip_norm must be a finite number ≥ 0 (the largest global L2 norm of the parameter "
+              "gradients of a minibatch; 0 = no clipping), got ", o.clip_norm);
   }
   if (const YAML::Node opt = node["optimizer"]) {
     require(opt, "kind", config, "training.optimizer");

@@ -518,10 +518,22 @@ ExperimentReport run_experiment(const ExperimentConfig& config, const Registry& 
     HeatmapOptions hopt;
     hopt.input_min = norm.raw_min;
     hopt.input_max = norm.raw_max;
-    const Tensor inputs(shape, prep.raw_inputs.data.topRows(k_samples));
+    // Sequences [T, D] (data with known relevant steps, or a model that starts with an lstm) are
+    // drawn as strips with time along x: the pictures show [D, T], one row per feature.
+    const bool sequence = shape.size() == 2 && (!prep.data.relevant.empty() || network.layer(0).kind() == "lstm");
+    const auto picture_rows = [&](const Matrix& rows) {
+      if (!sequence) return Tensor(shape, rows.topRows(k_samples));
+      const Index steps = shape[0], features = shape[1];
+      Tensor strip(k_samples, Shape{features, steps});
+      for (Index i = 0; i < k_samples; ++i)
+        for (Index t = 0; t < steps; ++t)
+          for (Index d = 0; d < features; ++d) strip.data(i, d * steps + t) = rows(i, t * features + d);
+      return strip;
+    };
+    const Tensor inputs = picture_rows(prep.raw_inputs.data);
     const bool drawable = shape.size() == 3 || shape.size() == 2;
     std::vector<Tensor> firsts;
-    for (std::size_t k = 0; k < prep.methods.size(); ++k) firsts.emplace_back(shape, relevance[k].data.topRows(k_samples));
+    for (std::size_t k = 0; k < prep.methods.size(); ++k) firsts.push_back(picture_rows(relevance[k].data));
     if (drawable) {
       for (std::size_t k = 0; k < prep.methods.size(); ++k) {
         const fs::path dir = folder / prep.methods[k].config->name;

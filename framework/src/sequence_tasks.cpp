@@ -81,4 +81,30 @@ Dataset long_range(Index count, Index steps, Index symbols, std::uint64_t seed) 
   return detail::finish_dataset(std::move(dataset));
 }
 
+Dataset one_hot_tokens(const Dataset& tokens, Index vocabulary) {
+  LRP_CHECK(tokens.inputs.shape.size() == 1, "one_hot_tokens: '", tokens.source, "' has samples of shape ",
+            to_string(tokens.inputs.shape), "; expected token ids of shape [T]");
+  LRP_CHECK(vocabulary >= 1 && vocabulary <= (Index{1} << 20), "one_hot_tokens: vocabulary must be in [1, 2^20], got ",
+            vocabulary);
+  const Index steps = tokens.inputs.shape[0], count = tokens.inputs.batch();
+  LRP_CHECK(steps <= std::numeric_limits<Index>::max() / vocabulary / std::max<Index>(count, 1), "one_hot_tokens: ",
+            count, " samples × ", steps, " steps × vocabulary ", vocabulary, " is too large");
+  Matrix data = Matrix::Zero(count, steps * vocabulary);
+  for (Index i = 0; i < count; ++i)
+    for (Index t = 0; t < steps; ++t) {
+      const Scalar id = tokens.inputs.data(i, t);
+      LRP_CHECK(id >= 0 && id < static_cast<Scalar>(vocabulary) && std::floor(id) == id, "one_hot_tokens: '",
+                tokens.source, "': sample ", i, ", step ", t, " holds ", id,
+                "; expected a token id, a whole number in [0, ", vocabulary, ")");
+      data(i, t * vocabulary + static_cast<Index>(id)) = 1;
+    }
+  Dataset out;
+  out.source = detail::concat(tokens.source, ", one-hot ", vocabulary);
+  out.inputs = Tensor(Shape{steps, vocabulary}, std::move(data));
+  out.labels = tokens.labels;
+  out.indices = tokens.indices;
+  out.relevant = tokens.relevant;
+  return detail::finish_dataset(std::move(out));
+}
+
 }  // namespace lrp

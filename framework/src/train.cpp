@@ -273,7 +273,30 @@ void validate(const TrainOptions& o) {
   else
     validate(o.adam);
   validate(o.schedule);
+  LRP_CHECK(std::isfinite(o.clip_norm) && o.clip_norm >= 0, "training: clip_norm ", o.clip_norm,
+            " must be finite and ≥ 0 (0 = no gradient clipping)");
   LRP_CHECK(o.threads >= 1, "training: threads ", o.threads, " must be ≥ 1");
+}
+
+double clip_gradient_norm(std::vector<Params>& grads, double max_norm) {
+  LRP_CHECK(std::isfinite(max_norm) && max_norm > 0, "clip_gradient_norm: max_norm ", max_norm,
+            " must be finite and > 0");
+  double sum_of_squares = 0;
+  for (const Params& g : grads) {
+    sum_of_squares += g.weight.cast<double>().squaredNorm();
+    sum_of_squares += g.bias.cast<double>().squaredNorm();
+  }
+  const double norm = std::sqrt(sum_of_squares);
+  if (!std::isfinite(norm)) return norm;
+  const double factor = max_norm / (norm + 1e-6);
+  if (factor < 1) {
+    const Scalar f = static_cast<Scalar>(factor);
+    for (Params& g : grads) {
+      g.weight *= f;
+      g.bias *= f;
+    }
+  }
+  return norm;
 }
 
 std::unique_ptr<Optimizer> make_optimizer(const TrainOptions& options) {
@@ -356,7 +379,7 @@ class TrainStep {
 
   // Backpropagates the logits gradient; returns the summed parameter gradients per layer. Input
   // gradients live in one buffer per layer boundary (g_[k]: the gradient at acts_[k]).
-  const std::vector<Params>& backward(const Network& network, const Matrix& logits_gradient) {
+  std::vector<Params>& backward(const Network& network, const Matrix& logits_gradient) {
     const Index n = logits_gradient.rows();
     const std::size_t layers = static_cast<std::size_t>(network.size());
     g_.resize(layers + 1);
@@ -536,7 +559,13 @@ TrainReport train(Network& network, const Dataset& train_set, const TrainOptions
                   " (training diverged; lower the learning rate or check the inputs)");
         loss_sum += lg.loss * static_cast<double>(rows.size());
         correct += count_correct(logits, batch_labels);
-        optimizer->step(network, step.backward(network, lg.gradient), stats.learning_rate);
+        std::vector<Params>& grads = step.backward(network, lg.gradient);
+        if (options.clip_norm > 0) {
+          const double norm = clip_gradient_norm(grads, options.clip_norm);
+          LRP_CHECK(std::isfinite(norm), "the gradient norm became ", norm,
+                    " (training diverged; lower the learning rate or check the inputs)");
+        }
+        optimizer->step(network, grads, stats.learning_rate);
       } catch (const Error& e) {
         throw Error(where + ": " + e.what());
       }

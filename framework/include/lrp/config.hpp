@@ -25,14 +25,16 @@ std::string resolve_path(const YAML::Node& node, const std::string& config_path,
 //   synthetic:       shape, count, classes, seed (default: the config's seed)
 //   marked_addition: count, steps (default 20, ≥ 2), min_steps (default: steps; < steps: variable
 //                    lengths in [min_steps, steps], zero-padded), seed (default: the config's seed)
-//   long_range:      count, steps (default 50, ≥ 2), symbols (default 4, ≥ 2), seed (default: the config's seed)
+//   long_range:      count, steps (default 50, ≥ 2), symbols (default 4, ≥ 2), seed (default: the config's seed),
+//                    one_hot (default false: token ids [T]; true: one-hot vectors [T, symbols + 5],
+//                    lrp::one_hot_tokens; the key is an error on every other format)
 //                    (the sequence tasks of lrp/sequence_tasks.hpp; they fill Dataset::relevant)
 //   subset:          optional, {begin, end} (an index range) or {count, seed} (a seeded sample)
 Dataset load_dataset(const YAML::Node& node, const std::string& config_path, const std::string& what,
                      std::uint64_t default_seed);
 
 // A training section (every key optional; defaults as in TrainOptions):
-//   epochs, batch_size, validation_fraction,
+//   epochs, batch_size, validation_fraction, clip_norm (≥ 0, 0 = off: TrainOptions::clip_norm),
 //   optimizer: {kind: sgd | adam, learning_rate, momentum (sgd), beta1, beta2, eps (adam), weight_decay}
 //   schedule: {kind: constant | step | cosine, step_size, gamma}
 // seed and threads come from the caller (the config's top-level keys).

@@ -45,4 +45,13 @@ inline constexpr Index kLongRangeDistractors = 4;
 inline constexpr Index long_range_vocabulary(Index symbols) { return symbols + 1 + kLongRangeDistractors; }
 Dataset long_range(Index count, Index steps, Index symbols, std::uint64_t seed);
 
+// One-hot encoding of token sequences, for models that read tokens directly (an LSTM without an
+// embedding layer): samples [T] of token ids become [T, V] with x[t, v] = 1 when step t holds token
+// v and 0 otherwise (V = vocabulary, for long_range long_range_vocabulary(K)). A step of all zeros
+// is then "no token", so a fill of 0 (occlusion, deletion curves) removes tokens and gradient-based
+// maps have one entry per (step, token). Labels, indices and the relevant steps carry over; source
+// gets ", one-hot V" appended; value range and mean are recomputed. An error names the sample and the
+// step of an id that is not a whole number in [0, V), and rejects samples that are not [T] or V < 1.
+Dataset one_hot_tokens(const Dataset& tokens, Index vocabulary);
+
 }  // namespace lrp

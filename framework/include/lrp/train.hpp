@@ -124,6 +124,12 @@ struct TrainOptions {
   SgdOptions sgd;          // used when optimizer == kSgd
   AdamOptions adam;        // used when optimizer == kAdam
   LrSchedule schedule;
+  // Gradient clipping by global norm (torch.nn.utils.clip_grad_norm_, L2): before each optimizer
+  // step, when the L2 norm ‖g‖ of all parameter gradients of the minibatch (every layer, weights and
+  // biases, as one vector) exceeds clip_norm, every gradient is multiplied by
+  // clip_norm / (‖g‖ + 1e-6). 0 = off; otherwise finite and > 0. Weight decay is added after the
+  // clipping, inside the optimizer, as in PyTorch.
+  double clip_norm = 0.0;
   // Fraction in [0, 1) of the samples held out for validation: the last round(fraction · N) of a
   // seeded permutation of the dataset (at least one sample remains for training).
   double validation_fraction = 0.0;
@@ -135,6 +141,13 @@ struct TrainOptions {
 };
 
 void validate(const TrainOptions& options);
+
+// torch.nn.utils.clip_grad_norm_(parameters, max_norm) with the L2 norm: computes the global norm
+// ‖g‖ = sqrt(Σ over every entry of every weight and bias gradient of g²) in double and, when
+// max_norm / (‖g‖ + 1e-6) < 1, multiplies every gradient by that factor (PyTorch's 1e-6 is kept so
+// that the updates equal PyTorch's). Returns ‖g‖ before clipping (NaN or Inf when a gradient is not
+// finite; the gradients are then left unchanged). max_norm must be finite and > 0.
+double clip_gradient_norm(std::vector<Params>& grads, double max_norm);
 // The optimizer the options select, validated.
 std::unique_ptr<Optimizer> make_optimizer(const TrainOptions& options);
 
