@@ -781,3 +781,54 @@ output: {results: @DIR@/out/results.h5, heatmaps: @DIR@/out/pics, heatmap_sample
   REQUIRE_THROWS_WITH(lrp::run_experiment(bad, builtins()),
                       Contains("evaluate.relevance_accuracy needs data with known relevant steps"));
 }
+
+TEST_CASE("An LSTM experiment: the LSTM rules in a run equal direct explanations, and the initial state closes the ledger",
+          "[experiment][lstm]") {
+  const QuietLog quiet;
+  Env env;
+  const std::string model = std::string(LRP_TEST_FIXTURES) + "/../../models/lstm_marked_addition.h5";
+  const std::string text = R"(seed: 2
+data: {format: marked_addition, steps: 20, count: 30, seed: 12}
+model: {file: )" + model + R"(}
+target: label
+explain:
+  - {name: gate, kind: lrp, rules: [{kind: lstm, rule: lstm_gate}, {fallback: true, rule: lstm_gate}]}
+  - name: gate_d1
+    kind: lrp
+    rules: [{kind: lstm, rule: lstm_gate, params: {bias_factor: 1, epsilon: 0.01}}, {fallback: true, rule: lstm_gate, params: {bias_factor: 1, epsilon: 0.01}}]
+  - {name: prop, kind: lrp, rules: [{kind: lstm, rule: lstm_prop}, {fallback: true, rule: lstm_prop}]}
+evaluate: {conservation: true, relevance_accuracy: true}
+output: {results: @DIR@/out/results.h5}
+)";
+  (void)lrp::run_experiment(read(env.write(text), {}), builtins());
+  const lrp::h5::File f = lrp::h5::File::open(env.results());
+  const lrp::Model loaded = lrp::load_model(model, builtins());
+  const lrp::Dataset data = lrp::marked_addition(30, 20, 12);
+  const lrp::ForwardPass pass = loaded.network.forward(lrp::normalize_inputs(data.inputs, loaded.spec.normalization));
+  const std::vector<Index> targets(data.labels.begin(), data.labels.end());
+  for (const auto& [name, rule, eps, delta] : {std::tuple{"gate", "lstm_gate", 0.001, 0.0},
+                                               std::tuple{"gate_d1", "lstm_gate", 0.01, 1.0},
+                                               std::tuple{"prop", "lstm_prop", 0.001, 0.0}}) {
+    INFO(name);
+    lrp::ParamMap params;
+    params.set("epsilon", eps);
+    params.set("bias_factor", delta);
+    std::vector<lrp::RulePtr> rules;
+    for (Index l = 0; l < loaded.network.size(); ++l) rules.push_back(builtins().make_rule(rule, params));
+    const lrp::Explanation e = lrp::Explainer(loaded.network, std::move(rules)).explain(pass, targets);
+    const std::string g = std::string("/explanations/") + name;
+    CHECK(relative_error(read_matrix(f, g + "/relevance", {30, 20, 2}), e.relevance.data) <= tol(1e-6, 1e-12));
+    const std::vector<double> state = f.read<double>(g + "/initial_state");
+    const std::vector<double> input_sum = f.read<double>(std::string("/metrics/conservation/") + name + "/input_sum");
+    const std::vector<double> seed = f.read<double>(std::string("/metrics/conservation/") + name + "/output_seed");
+    REQUIRE(state.size() == 30);
+    for (Index i = 0; i < 30; ++i) {
+      const auto s = static_cast<std::size_t>(i);
+      CHECK(state[s] == Approx(double(e.state_relevance_total()[i])).margin(tol(1e-5, 1e-12)));
+      if (delta == 1.0)  // input + initial state = f_c(x)
+        CHECK(std::abs(input_sum[s] + state[s] - seed[s]) <= tol(1e-3, 1e-10) * std::max(1.0, std::abs(seed[s])));
+      else
+        CHECK(state[s] == 0.0);
+    }
+  }
+}

@@ -180,6 +180,8 @@ void check_writable_folder(const fs::path& folder, const std::string& what) {
 struct ConservationStore {
   bool ledger = false;  // LRP: layer sums and shares
   Eigen::VectorXd input_sum, output_seed, relative_error;
+  Eigen::VectorXd state_sum;  // LRP: relevance of initial states (lstm rules), 0 otherwise
+  bool has_state = false;     // some layer's rule reports initial-state relevance
   Eigen::MatrixXd layer_sums, bias_share, stabilizer_share;
   IndexMatrix nonfinite_layers;
   std::vector<std::int64_t> nonfinite_input;
@@ -354,6 +356,7 @@ ExperimentReport run_experiment(const ExperimentConfig& config, const Registry& 
     c.output_seed.resize(n);
     c.relative_error.resize(n);
     c.nonfinite_input.assign(static_cast<std::size_t>(n), 0);
+    c.state_sum = Eigen::VectorXd::Zero(n);
     if (c.ledger) {
       c.layer_sums.resize(n, layers + 1);
       c.bias_share.resize(n, layers);
@@ -400,6 +403,8 @@ ExperimentReport run_experiment(const ExperimentConfig& config, const Registry& 
           const Explanation e = explainers[k]->explain(pass, chunk_targets,
                                                        {.seed = SeedKind::kLogit, .keep_layer_relevance = ledger, .threads = threads});
           explain_seconds[k] += seconds_since(t0);
+          for (const Matrix& st : e.state_relevance) c.has_state = c.has_state || st.cols() > 0;
+          c.state_sum.segment(begin, rows) = e.state_relevance_total().cast<double>();
           if (ledger) {
             const ConservationResult cr = conservation(network, pass, e);
             c.layer_sums.middleRows(begin, rows) = cr.layer_sums;
@@ -446,6 +451,13 @@ ExperimentReport run_experiment(const ExperimentConfig& config, const Registry& 
       }
     }
     log->info("  explained samples {}-{} of {}", begin + 1, begin + rows, n);
+  }
+  for (std::size_t k = 0; k < prep.methods.size(); ++k) {
+    const ConservationStore& c = cons[k];
+    if (!c.has_state) continue;
+    const Eigen::VectorXd gap = (c.input_sum + c.state_sum - c.output_seed).cwiseAbs();
+    log->info("  {}: initial-state relevance mean {:.4g}; mean |sum R_x + R_initial - f_c(x)| = {:.3g}",
+              prep.methods[k].config->name, c.state_sum.mean(), gap.mean());
   }
   report.stage_seconds["forward"] = forward_seconds;
   double explain_total = 0;
@@ -678,6 +690,7 @@ ExperimentReport run_experiment(const ExperimentConfig& config, const Registry& 
       if (m.kind == MethodKind::kSmoothGrad || m.kind == MethodKind::kRandom) f.set_uint_attribute(g, "seed", m.seed);
       f.set_double_attribute(g, "seconds", explain_seconds[k]);
       f.set_int_attribute(g, "nonfinite", nonfinite[k]);
+      if (cons[k].has_state) f.write(g + "/initial_state", cons[k].state_sum.data(), {static_cast<hsize_t>(n)});
 
       if (config.conservation && evaluated[k]) {
         const ConservationStore& c = cons[k];
@@ -687,6 +700,7 @@ ExperimentReport run_experiment(const ExperimentConfig& config, const Registry& 
         f.write(cg + "/output_seed", c.output_seed.data(), {un});
         f.write(cg + "/relative_error", c.relative_error.data(), {un});
         f.write(cg + "/nonfinite_input", c.nonfinite_input, {un});
+        if (c.has_state) f.write(cg + "/initial_state", c.state_sum.data(), {un});
         if (c.ledger) {
           const auto ul = static_cast<hsize_t>(layers);
           f.write(cg + "/layer_sums", to_row_major_double(c.layer_sums), {un, ul + 1});

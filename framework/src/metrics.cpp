@@ -108,6 +108,7 @@ ConservationResult conservation(const Network& network, const ForwardPass& pass,
   c.input_sum.resize(n);
   c.output_seed.resize(n);
   c.relative_error.resize(n);
+  c.state_sum = e.state_relevance_total().cast<double>();
   c.layer_sums.resize(n, layers + 1);
   c.bias_share.setConstant(n, layers, kNaN);
   c.stabilizer_share.setConstant(n, layers, kNaN);

@@ -49,6 +49,10 @@ struct ConservationResult {
   Eigen::VectorXd input_sum;       // [N] Σ_i R_i at the input (Explanation::relevance)
   Eigen::VectorXd output_seed;     // [N] the seed S: f_c(x), or 1 for the one-hot seed
   Eigen::VectorXd relative_error;  // [N] |input_sum − S| / |S|; NaN where S = 0 (undefined)
+  // [N] relevance the rules gave to quantities other than inputs: an LSTM's initial states
+  // (RULES.md §5; Explanation::state_relevance_total). 0 for rules without such state. With
+  // lstm_gate and bias_factor 1, input_sum + state_sum = S.
+  Eigen::VectorXd state_sum;
   // [N × (layers + 1)]: column l < layers is Σ R at layer l's input (execution order), the last
   // column is the output seed map's sum.
   Eigen::MatrixXd layer_sums;
