@@ -8,7 +8,7 @@
 #                           float32 with AddressSanitizer + UndefinedBehaviorSanitizer
 #                           (portable, without -march=native);
 #                           warnings are errors in all three
-#   ./build.sh bench        install, build (Release) and run the benchmarks (explain, train, metrics)
+#   ./build.sh bench        install, build (Release) and run the benchmarks (explain, train, metrics, lstm)
 #   ./build.sh deps         only install the Debian packages
 #
 # Build trees: build/release, build/float64, build/sanitize. JOBS sets the parallelism (default nproc).
@@ -71,6 +71,7 @@ case "${1:-}" in
     ./build/release/tests/bench/lrp_bench "${@:2}"
     ./build/release/tests/bench/lrp_bench_train "${@:2}"
     ./build/release/tests/bench/lrp_bench_metrics "${@:2}"
+    ./build/release/tests/bench/lrp_bench_lstm "${@:2}"
     ;;
   *)
     sed -n '2,15p' "$0"
