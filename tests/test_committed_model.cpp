@@ -44,7 +44,7 @@ TEST_CASE("The committed Fashion-MNIST model loads, matches its description and 
 
 TEST_CASE("The committed LSTM models load, match their descriptions and score their stored test accuracy",
           "[committed_model]") {
-  for (const std::string name : {"lstm_marked_addition", "lstm_long_range"}) {
+  for (const std::string name : {"lstm_marked_addition", "lstm_marked_addition_t50", "lstm_long_range"}) {
     INFO(name);
     const lrp::Model m = lrp::load_model(kModels + "/" + name + ".h5", builtins());
     const lrp::ModelSpec described = lrp::read_model_spec(kModels + "/" + name + ".yaml", &builtins());
