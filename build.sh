@@ -43,6 +43,15 @@ configure_and_build() {
 run_tests() {
   local dir=$1
   echo "== tests in $dir"
+  # Every Catch2 test case must be its own CTest test: a test name CMake splits (a ';') or cannot
+  # split (an unbalanced bracket) would register names that match no test case and run nothing.
+  local cases registered
+  cases=$("$dir/tests/lrp_tests" --list-test-names-only | grep -c .)
+  registered=$(ctest --test-dir "$dir" -N | sed -n 's/^Total Tests: //p')
+  if [ "$cases" != "$registered" ]; then
+    echo "error: $dir/tests/lrp_tests has $cases test cases but CTest registered $registered (check the test names)" >&2
+    exit 1
+  fi
   ctest --test-dir "$dir" -j "$JOBS" --output-on-failure --timeout 600
 }
 

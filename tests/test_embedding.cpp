@@ -92,7 +92,7 @@ TEST_CASE("embedding: param_vjp equals finite differences and accumulates into t
   for (Index v = 0; v < kVocab; ++v) CHECK(only.weight.row(v).cwiseAbs().sum() == (v == 2 ? kSteps * kDim : 0));
 }
 
-TEST_CASE("embedding: ids that are not whole numbers in [0, vocab) and gradients through the ids are errors",
+TEST_CASE("embedding: ids that are not whole numbers from 0 to vocab - 1 and gradients through the ids are errors",
           "[embedding]") {
   const lrp::Network net = embedding_net(6);
   for (const double bad : {7.0, -1.0, 2.5, 1e30}) {

@@ -312,7 +312,7 @@ TEST_CASE("HDF5: opening a missing, foreign, truncated or corrupt file is an err
                                dir.file("no/such/dir") + "' does not exist"));
 }
 
-TEST_CASE("HDF5: written data is checksummed; a damaged chunk is reported", "[hdf5]") {
+TEST_CASE("HDF5: written data is checksummed - a damaged chunk is reported", "[hdf5]") {
   TempDir dir("lrp_test_hdf5");
   const std::string path = dir.file("chunked.h5");
   const std::vector<double> values(200 * 100, 1234.5678);  // 160 KB: chunked, Fletcher-32

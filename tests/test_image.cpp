@@ -342,7 +342,7 @@ TEST_CASE("PNG: invalid arguments are errors that name the path", "[image]") {
   CHECK(dir.listing().empty());
 }
 
-TEST_CASE("Pictures are written atomically; unwritable paths are errors naming them", "[image]") {
+TEST_CASE("Pictures are written atomically - unwritable paths are errors naming them", "[image]") {
   TempDir dir("lrp_image");
   const std::string path = dir.file("a.png");
   lrp::write_png(path, 2, 1, 1, {0, 255});

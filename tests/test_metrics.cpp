@@ -348,7 +348,7 @@ TEST_CASE("pixel-flipping curves of a linear model equal the literal computation
   }
 }
 
-TEST_CASE("pixel flipping on 1-d inputs perturbs chunks of features; the curve of a constant fill in closed form",
+TEST_CASE("pixel flipping on 1-d inputs perturbs chunks of features - the curve of a constant fill in closed form",
           "[metrics]") {
   // f(x^(k)) = f(x) + Σ over the first k chunks of Σ_f w_cf (v − x_f), chunks of 3 of 10 features.
   const lrp::Network net = linear_network({10}, 3, 41);
@@ -753,7 +753,7 @@ TEST_CASE("conservation: input sum plus bias and stabilizer shares give the seed
   }
 }
 
-TEST_CASE("conservation: rules without a bias/stabilizer split report NaN shares; pass and wta report 0",
+TEST_CASE("conservation: rules without a bias/stabilizer split report NaN shares - pass and wta report 0",
           "[metrics]") {
   const lrp::Network net = lrp::example_cnn(111);
   const lrp::ForwardPass pass = net.forward(lrp::random_inputs(net.input_shape(), 2, 112));

@@ -176,7 +176,7 @@ TEST_CASE("model file: the stored layout is the documented one", "[model_file]")
         std::vector<Scalar>(bn.running_mean().data(), bn.running_mean().data() + 4));
 }
 
-TEST_CASE("model file: provenance round-trips; an empty version and time are filled in", "[model_file]") {
+TEST_CASE("model file: provenance round-trips - an empty version and time are filled in", "[model_file]") {
   TempDir dir("lrp_test_model_file");
   lrp::Model model = make_model(mlp_spec(), 3);
   model.provenance.source = "trained by lrplab";

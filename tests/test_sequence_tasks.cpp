@@ -277,7 +277,7 @@ TEST_CASE("sequence tasks: the smallest valid sizes, and parameters out of range
 
 // ---------------------------------------------------------------- Dataset::relevant
 
-TEST_CASE("subset and sample carry the relevant steps along; sources without them stay without", "[sequence]") {
+TEST_CASE("subset and sample carry the relevant steps along - sources without them stay without", "[sequence]") {
   const Dataset d = lrp::long_range(30, 8, 3, 2);
   std::set<Steps> distinct(d.relevant.begin(), d.relevant.end());
   REQUIRE(distinct.size() > 3);  // the check below can tell samples apart

@@ -55,6 +55,33 @@ double network_loss(const lrp::Network& net, const lrp::Tensor& x, const std::ve
   return lrp::SoftmaxCrossEntropy::loss(net.forward(x).logits(), y);
 }
 
+// Calls visit(layer, bias, k, fd) with the central difference fd (step h) of the mean cross-entropy
+// with respect to every weight (bias = false) and bias entry k of every trainable layer; restores
+// the weights.
+template <typename Visit>
+void for_each_central_difference(lrp::Network& net, const lrp::Tensor& x, const std::vector<Index>& y, double h,
+                                 Visit visit) {
+  for (Index l = 0; l < net.size(); ++l) {
+    if (!net.layer(l).trainable()) continue;
+    const Params original = net.layer(l).params();
+    auto probe = [&](bool bias, Index k) {
+      Params p = original;
+      Scalar& v = bias ? p.bias(k) : p.weight.data()[k];
+      const Scalar v0 = v;
+      v = static_cast<Scalar>(v0 + h);
+      net.layer(l).set_params(p);
+      const double up = network_loss(net, x, y);
+      v = static_cast<Scalar>(v0 - h);
+      net.layer(l).set_params(p);
+      const double down = network_loss(net, x, y);
+      visit(l, bias, k, (up - down) / (2 * h));
+    };
+    for (Index k = 0; k < original.weight.size(); ++k) probe(false, k);
+    for (Index k = 0; k < original.bias.size(); ++k) probe(true, k);
+    net.layer(l).set_params(original);
+  }
+}
+
 // Max |analytic − central difference| / max(1, |analytic|) over every parameter entry of every
 // trainable layer, with step h (float64 build).
 double max_param_gradient_error(lrp::Network& net, const lrp::Tensor& x, const std::vector<Index>& y, double h) {
@@ -70,28 +97,13 @@ double max_param_gradient_error(lrp::Network& net, const lrp::Tensor& x, const s
     REQUIRE(g.weight.rows() == original.weight.rows());
     REQUIRE(g.weight.cols() == original.weight.cols());
     REQUIRE(g.bias.size() == original.bias.size());
-    if (!net.layer(l).trainable()) {
-      CHECK(g.weight.isZero(0));  // average pooling's implicit weights get no gradient
-      continue;
-    }
-    auto probe = [&](bool bias, Index k) {
-      Params p = original;
-      Scalar& v = bias ? p.bias(k) : p.weight.data()[k];
-      const Scalar v0 = v;
-      v = static_cast<Scalar>(v0 + h);
-      net.layer(l).set_params(p);
-      const double up = network_loss(net, x, y);
-      v = static_cast<Scalar>(v0 - h);
-      net.layer(l).set_params(p);
-      const double down = network_loss(net, x, y);
-      const double fd = (up - down) / (2 * h);
-      const double analytic = bias ? g.bias(k) : g.weight.data()[k];
-      worst = std::max(worst, std::abs(analytic - fd) / std::max(1.0, std::abs(analytic)));
-    };
-    for (Index k = 0; k < original.weight.size(); ++k) probe(false, k);
-    for (Index k = 0; k < original.bias.size(); ++k) probe(true, k);
-    net.layer(l).set_params(original);
+    if (!net.layer(l).trainable()) CHECK(g.weight.isZero(0));  // average pooling's implicit weights get no gradient
   }
+  for_each_central_difference(net, x, y, h, [&](Index l, bool bias, Index k, double fd) {
+    const Params& g = grads[static_cast<std::size_t>(l)];
+    const double analytic = bias ? g.bias(k) : g.weight.data()[k];
+    worst = std::max(worst, std::abs(analytic - fd) / std::max(1.0, std::abs(analytic)));
+  });
   return worst;
 }
 
@@ -610,26 +622,11 @@ lrp::Network lstm_network(Index steps, Index d, Index hidden, Index layers, bool
 std::vector<Params> finite_difference_gradients(lrp::Network& net, const lrp::Tensor& x, const std::vector<Index>& y,
                                                 double h) {
   std::vector<Params> fd;
-  for (Index l = 0; l < net.size(); ++l) {
-    const Params original = net.layer(l).params();
-    Params g = lrp::zero_like(original);
-    auto probe = [&](bool bias, Index k) {
-      Params p = original;
-      Scalar& v = bias ? p.bias(k) : p.weight.data()[k];
-      const Scalar v0 = v;
-      v = static_cast<Scalar>(v0 + h);
-      net.layer(l).set_params(p);
-      const double up = network_loss(net, x, y);
-      v = static_cast<Scalar>(v0 - h);
-      net.layer(l).set_params(p);
-      const double down = network_loss(net, x, y);
-      (bias ? g.bias(k) : g.weight.data()[k]) = static_cast<Scalar>((up - down) / (2 * h));
-    };
-    for (Index k = 0; k < original.weight.size(); ++k) probe(false, k);
-    for (Index k = 0; k < original.bias.size(); ++k) probe(true, k);
-    net.layer(l).set_params(original);
-    fd.push_back(std::move(g));
-  }
+  for (Index l = 0; l < net.size(); ++l) fd.push_back(lrp::zero_like(net.layer(l).params()));
+  for_each_central_difference(net, x, y, h, [&](Index l, bool bias, Index k, double d) {
+    Params& g = fd[static_cast<std::size_t>(l)];
+    (bias ? g.bias(k) : g.weight.data()[k]) = static_cast<Scalar>(d);
+  });
   return fd;
 }
 

@@ -18,6 +18,7 @@
 #include "lrp/layers.hpp"
 
 #include "lrp/error.hpp"
+#include "scratch_carver.hpp"
 
 #include <algorithm>
 #include <span>
@@ -28,11 +29,8 @@ namespace {
 
 std::string where(const Layer& layer) { return "layer '" + layer.name() + "' (" + layer.kind() + ")"; }
 
-// Scratch pieces start on multiples of 16 scalars (64 bytes or more), aligned like the workspace
-// buffer itself: Eigen's vectorized loops then take the same path at every call of the same size
-// (see workspace.hpp), and results do not depend on where the buffer happens to lie.
-constexpr Index kAlign = 16;
-Index padded(Index n) { return (n + kAlign - 1) / kAlign * kAlign; }
+using detail::Carver;
+Index padded(Index n) { return detail::carve_padded(n); }
 
 template <typename Block>
 void sigmoid_in_place(Block&& b) {
@@ -159,25 +157,6 @@ struct Lstm::Scratch {
   Scalar* dc = nullptr;                // [N, H]
 };
 
-namespace {
-
-// Carves consecutive, aligned pieces out of one buffer (or, with base == nullptr, only counts).
-class Carver {
- public:
-  explicit Carver(Scalar* base) : base_(base) {}
-  Scalar* take(Index count) {
-    Scalar* piece = base_ ? base_ + used_ : nullptr;
-    used_ += padded(count);
-    return piece;
-  }
-  Index used() const { return used_; }
-
- private:
-  Scalar* base_;
-  Index used_ = 0;
-};
-
-}  // namespace
 
 Lstm::Scratch Lstm::make_scratch(Workspace& ws, Index n, bool record, bool input_grad) const {
   const Index rows = input_shape_[0] * n, hid = hidden_, gates = 4 * hid, width = hid * dirs_, cells = layers_ * dirs_;

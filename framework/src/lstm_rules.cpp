@@ -9,6 +9,7 @@
 
 #include "lrp/error.hpp"
 #include "lrp/layers.hpp"
+#include "scratch_carver.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -19,24 +20,8 @@ namespace {
 constexpr int kSlotScratch = kRuleSlots + 22;  // the LSTM walk's buffers, carved from one slot
 constexpr int kSlotQuotient = kRuleSlots + 23;  // dense: R / stab(z)
 
-constexpr Index kAlign = 16;
-Index padded(Index n) { return (n + kAlign - 1) / kAlign * kAlign; }
-
-// Carves consecutive aligned pieces out of one buffer; with base == nullptr it only counts.
-class Carver {
- public:
-  explicit Carver(Scalar* base) : base_(base) {}
-  Scalar* take(Index count) {
-    Scalar* piece = base_ ? base_ + used_ : nullptr;
-    used_ += padded(count);
-    return piece;
-  }
-  Index used() const { return used_; }
-
- private:
-  Scalar* base_;
-  Index used_ = 0;
-};
+using detail::Carver;
+Index padded(Index n) { return detail::carve_padded(n); }
 
 Scalar sign0(Scalar z) { return z >= Scalar(0) ? Scalar(1) : Scalar(-1); }
 
