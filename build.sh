@@ -46,7 +46,8 @@ run_tests() {
   # Every Catch2 test case must be its own CTest test: a test name CMake splits (a ';') or cannot
   # split (an unbalanced bracket) would register names that match no test case and run nothing.
   local cases registered
-  cases=$("$dir/tests/lrp_tests" --list-test-names-only | grep -c .)
+  # (Catch2 returns the number of test cases as the exit code of a listing)
+  cases=$({ "$dir/tests/lrp_tests" --list-test-names-only || true; } | grep -c .)
   registered=$(ctest --test-dir "$dir" -N | sed -n 's/^Total Tests: //p')
   if [ "$cases" != "$registered" ]; then
     echo "error: $dir/tests/lrp_tests has $cases test cases but CTest registered $registered (check the test names)" >&2
