@@ -13,16 +13,20 @@
 //                                        and check the config)
 //   lrplab model FILE                    load a model file (HDF5, ONNX or YAML) and describe it
 //   lrplab --version
+// Every command takes --plugin PATH (repeatable): load a plugin (lrp/plugin.hpp) at start-up. run
+// and validate also load the plugins their config lists under `plugins:`.
 #include "lrp/config.hpp"
 #include "lrp/error.hpp"
 #include "lrp/experiment.hpp"
 #include "lrp/explain.hpp"
 #include "lrp/log.hpp"
 #include "lrp/model.hpp"
+#include "lrp/plugin.hpp"
 #include "lrp/registry.hpp"
 
 #include <malloc.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <string>
@@ -36,7 +40,8 @@ void print_usage() {
                "       lrplab list [rules|layers|presets|methods|metrics]\n"
                "       lrplab train CONFIG [--threads N] [--check]\n"
                "       lrplab model FILE\n"
-               "       lrplab --version\n";
+               "       lrplab --version\n"
+               "every command: --plugin PATH (repeatable) loads a rule/layer/preset plugin first\n";
 }
 
 void list(const lrp::Registry& registry, const std::string& what) {
@@ -50,13 +55,15 @@ void list(const lrp::Registry& registry, const std::string& what) {
   if (what.empty() || what == "layers") {
     header("layers (kind  parameters=defaults  default rule: description)");
     for (const lrp::LayerInfo& l : registry.layers())
-      std::printf("  %-15s %-60s %-6s %s\n", l.kind.c_str(), lrp::describe_params(l.params).c_str(),
-                  l.default_rule.empty() ? "-" : l.default_rule.rule.c_str(), l.doc.c_str());
+      std::printf("  %-15s %-60s %-6s %s%s\n", l.kind.c_str(), lrp::describe_params(l.params).c_str(),
+                  l.default_rule.empty() ? "-" : l.default_rule.rule.c_str(), l.doc.c_str(),
+                  l.origin == "built-in" ? "" : (" [" + l.origin + "]").c_str());
   }
   if (what.empty() || what == "presets") {
     header("presets (name  parameters=defaults: assignment)");
     for (const lrp::PresetInfo& p : registry.presets())
-      std::printf("  %-26s %-45s %s\n", p.name.c_str(), lrp::describe_params(p.params).c_str(), p.doc.c_str());
+      std::printf("  %-26s %-45s %s%s\n", p.name.c_str(), lrp::describe_params(p.params).c_str(), p.doc.c_str(),
+                  p.origin == "built-in" ? "" : (" [" + p.origin + "]").c_str());
   }
   if (what.empty() || what == "methods") {
     header("methods (kind  parameters=defaults: description)");
@@ -203,8 +210,28 @@ int main(int argc, char** argv) {
       print_usage();
       return args.empty() ? 2 : 0;
     }
+    // --plugin PATH anywhere after the program name: collected and removed before dispatch.
+    std::vector<std::string> plugins;
+    for (std::size_t i = 0; i < args.size();) {
+      if (args[i] != "--plugin") {
+        ++i;
+        continue;
+      }
+      LRP_CHECK(i + 1 < args.size(), "lrplab: --plugin needs a path to a plugin library");
+      plugins.push_back(args[i + 1]);
+      args.erase(args.begin() + static_cast<std::ptrdiff_t>(i), args.begin() + static_cast<std::ptrdiff_t>(i) + 2);
+    }
+    LRP_CHECK(!args.empty(), "lrplab: no command (run, validate, list, train, model)");
     lrp::Registry registry;
     lrp::register_builtins(registry);
+    if ((args[0] == "run" || args[0] == "validate") && args.size() >= 2) {
+      const std::string command = "lrplab " + args[0];
+      const RunArgs a = parse_run_args(args, command.c_str(), args[0] == "run");
+      for (const std::string& p : lrp::read_experiment_plugins(a.path, a.overrides)) plugins.push_back(p);
+    }
+    for (const std::string& p : plugins) {
+      if (!lrp::plugin_loaded(registry, p)) lrp::load_plugin(p, registry);  // named twice: loaded once
+    }
     registry.freeze();
     if (args[0] == "--version") {
       std::cout << "lrplab " << LRP_VERSION << " (" << lrp::scalar_name() << ")\n";

@@ -558,14 +558,15 @@ TEST_CASE("output.results naming a folder and plugins are errors", "[experiment]
     CHECK_ERROR(read_error(env.write(s)), Contains(env.at(env.folder() + "/a_file") + ": output.heatmaps '" + env.folder() +
                                                   "/a_file' exists and is not a folder"));
   }
-  SECTION("plugins (not implemented yet)") {
+  SECTION("plugins that were not loaded into the registry") {
     std::ofstream(env.file("myrules.so")) << "not a library";
     s.head = "seed: 3\nplugins: [myrules.so]\n";
     const std::string path = env.write(s);
     const lrp::ExperimentConfig c = read(path);
     REQUIRE(c.plugins.size() == 1);
     CHECK(c.plugins[0] == env.file("myrules.so"));
-    CHECK_ERROR(prepare_error(path), Contains(env.at("[myrules") + ": plugins: loading rule plugins is not implemented yet"));
+    CHECK_ERROR(prepare_error(path), Contains(env.at("myrules.so]") + ": plugins: '" + env.file("myrules.so") +
+                                              "' is not loaded into the registry"));
   }
 }
 

@@ -510,6 +510,19 @@ void apply_override(YAML::Node& root, const std::string& assignment) {
 
 // ---------------------------------------------------------------- the config
 
+std::vector<std::string> read_experiment_plugins(const std::string& path, const std::vector<std::string>& overrides) {
+  YAML::Node root = load_text(read_text_file(path), path);
+  if (!root.IsDefined() || root.IsNull() || !root.IsMap()) return {};
+  for (const std::string& o : overrides) apply_override(root, o);
+  std::vector<std::string> plugins;
+  if (root["plugins"]) {
+    plugins = strings(root["plugins"], path, "plugins");
+    for (std::size_t i = 0; i < plugins.size(); ++i)
+      plugins[i] = resolve_path(root["plugins"][i], path, "plugins[" + std::to_string(i) + "]");
+  }
+  return plugins;
+}
+
 ExperimentConfig read_experiment_config(const std::string& path, const std::vector<std::string>& overrides,
                                         const Registry& registry) {
   ExperimentConfig c;

@@ -4,6 +4,7 @@
 #include "lrp/canonize.hpp"
 #include "lrp/error.hpp"
 #include "lrp/experiment.hpp"
+#include "lrp/plugin.hpp"
 #include "lrp/hdf5.hpp"
 #include "lrp/image.hpp"
 #include "lrp/log.hpp"
@@ -248,8 +249,12 @@ void make_folder(const fs::path& folder) {
 PreparedExperiment prepare_experiment(const ExperimentConfig& config, const Registry& registry, bool train) {
   auto log = logger();
   const std::string& src = config.path;
-  LRP_CHECK(config.plugins.empty(), where(config.root["plugins"], src),
-            ": plugins: loading rule plugins is not implemented yet (the plugin issue); remove the list to run");
+  for (std::size_t i = 0; i < config.plugins.size(); ++i) {
+    const std::string& path = config.plugins[i];
+    LRP_CHECK(plugin_loaded(registry, path), where(config.root["plugins"][i], src), ": plugins: '", path,
+              "' is not loaded into the registry (lrplab loads a config's plugins at start-up; from C++, call "
+              "lrp::load_plugin with lrp::read_experiment_plugins(config path, overrides) before freezing the registry)");
+  }
 
   auto start = Clock::now();
   const bool trained_here = config.model.file.empty() && train;
@@ -621,6 +626,11 @@ ExperimentReport run_experiment(const ExperimentConfig& config, const Registry& 
     f.create_group("/meta");
     f.set_string_attribute("/meta", "lrplab_version", LRP_VERSION);
     f.set_string_attribute("/meta", "git_commit", git_commit());
+    {
+      std::string plugins;  // one line per plugin loaded into the registry: name, path
+      for (const PluginRecord& r : registry.plugins()) plugins += r.name + " " + r.path + "\n";
+      f.set_string_attribute("/meta", "plugins", plugins);
+    }
     f.set_string_attribute("/meta", "scalar", scalar_name());
     f.set_uint_attribute("/meta", "seed", config.seed);
     f.set_string_attribute("/meta", "start_time", started);

@@ -43,17 +43,52 @@ void Registry::check_open(const std::string& what) const {
   LRP_CHECK(!frozen_, "registry: cannot add ", what, " after start-up (the registry is read-only)");
 }
 
+void Registry::roll_back(const Mark& m) {
+  check_open("entries (roll back)");
+  if (rules_.size() > m.rules) rules_.resize(m.rules);
+  if (layers_.size() > m.layers) layers_.resize(m.layers);
+  if (presets_.size() > m.presets) presets_.resize(m.presets);
+}
+
+void Registry::add_plugin_record(PluginRecord record) {
+  check_open("plugin '" + record.path + "'");
+  plugins_.push_back(std::move(record));
+}
+
+namespace {
+
+// Runs a registry factory; for entries from plugins, any exception becomes an lrp::Error that names
+// the entry and the plugin (built-in factories throw lrp::Error with their own messages).
+template <typename Fn>
+auto call_factory(const std::string& what, const std::string& origin, Fn&& fn) -> decltype(fn()) {
+  if (origin == "built-in") return fn();
+  try {
+    return fn();
+  } catch (const Error& e) {
+    LRP_FAIL(what, " (from ", origin, "): ", e.what());
+  } catch (const std::exception& e) {
+    LRP_FAIL(what, " (from ", origin, "): its factory threw: ", e.what());
+  } catch (...) {
+    LRP_FAIL(what, " (from ", origin, "): its factory threw an exception that is not a std::exception");
+  }
+}
+
+}  // namespace
+
 void Registry::add_rule(RuleInfo info) {
+  if (!origin_.empty()) info.origin = origin_;
   check_open("rule '" + info.name + "'");
   insert(rules_, std::move(info), &RuleInfo::name, "rule");
 }
 
 void Registry::add_layer(LayerInfo info) {
+  if (!origin_.empty()) info.origin = origin_;
   check_open("layer kind '" + info.kind + "'");
   insert(layers_, std::move(info), &LayerInfo::kind, "layer kind");
 }
 
 void Registry::add_preset(PresetInfo info) {
+  if (!origin_.empty()) info.origin = origin_;
   check_open("preset '" + info.name + "'");
   insert(presets_, std::move(info), &PresetInfo::name, "preset");
 }
@@ -72,8 +107,10 @@ bool Registry::has_layer(const std::string& kind) const { return find(layers_, k
 RulePtr Registry::make_rule(const std::string& name, const ParamMap& given) const {
   const RuleInfo& info = rule_info(name);
   ParamMap resolved = resolve_params(info.params, given, "rule '" + name + "'");
-  if (info.validate) info.validate(resolved);
-  RulePtr rule = info.factory(resolved);
+  RulePtr rule = call_factory("rule '" + name + "'", info.origin, [&] {
+    if (info.validate) info.validate(resolved);
+    return info.factory(resolved);
+  });
   LRP_CHECK(rule != nullptr, "rule '", name, "': its factory returned nothing");
   rule->set_identity(name, std::move(resolved));
   return rule;
@@ -81,14 +118,16 @@ RulePtr Registry::make_rule(const std::string& name, const ParamMap& given) cons
 
 LayerPtr Registry::make_layer(const std::string& kind, const ParamMap& given) const {
   const LayerInfo& info = layer_info(kind);
-  LayerPtr layer = info.factory(resolve_params(info.params, given, "layer kind '" + kind + "'"));
+  const ParamMap resolved = resolve_params(info.params, given, "layer kind '" + kind + "'");
+  LayerPtr layer = call_factory("layer kind '" + kind + "'", info.origin, [&] { return info.factory(resolved); });
   LRP_CHECK(layer != nullptr, "layer kind '", kind, "': its factory returned nothing");
   return layer;
 }
 
 Composite Registry::make_preset(const std::string& name, const ParamMap& given) const {
   const PresetInfo& info = preset_info(name);
-  return info.factory(resolve_params(info.params, given, "preset '" + name + "'"));
+  const ParamMap resolved = resolve_params(info.params, given, "preset '" + name + "'");
+  return call_factory("preset '" + name + "'", info.origin, [&] { return info.factory(resolved); });
 }
 
 std::string describe_params(const std::vector<ParamSpec>& params) {

@@ -132,6 +132,9 @@ struct ExperimentConfig {
 // Reads a config file, applies the overrides and checks every key, type and range (datasets: see
 // prepare_experiment).
 // Errors are lrp::Error with "file:line:column" and, for an unknown key, the closest valid one.
+// The resolved paths of a config's `plugins:` list (after the overrides), for loading them into
+// the registry before it is frozen and the config is read for real (lrplab does this at start-up).
+std::vector<std::string> read_experiment_plugins(const std::string& path, const std::vector<std::string>& overrides);
 ExperimentConfig read_experiment_config(const std::string& path, const std::vector<std::string>& overrides,
                                         const Registry& registry);
 

@@ -45,6 +45,12 @@ struct PresetInfo {
   std::string origin = "built-in";
 };
 
+// A plugin loaded into a registry (lrp/plugin.hpp).
+struct PluginRecord {
+  std::string path;  // as given to load_plugin
+  std::string name;  // the name the plugin reports
+};
+
 class Registry {
  public:
   // Adding a name that exists is an error naming both origins. Adding after freeze() is an error.
@@ -53,6 +59,20 @@ class Registry {
   void add_preset(PresetInfo info);
   // Makes the registry read-only (done once start-up is over).
   void freeze() { frozen_ = true; }
+  bool frozen() const { return frozen_; }
+
+  // ---- for the plugin loader (lrp::load_plugin)
+  // Entries added from now on get this origin (e.g. "plugin /path/lib.so"); empty: keep theirs.
+  void set_origin(std::string origin) { origin_ = std::move(origin); }
+  // How many entries there are, and removing everything added after such a mark (a plugin whose
+  // registration fails leaves nothing behind).
+  struct Mark {
+    std::size_t rules = 0, layers = 0, presets = 0;
+  };
+  Mark mark() const { return {rules_.size(), layers_.size(), presets_.size()}; }
+  void roll_back(const Mark& m);
+  void add_plugin_record(PluginRecord record);
+  const std::vector<PluginRecord>& plugins() const { return plugins_; }
 
   // Look-ups: an unknown name is an lrp::Error that lists the known names and the closest one.
   const RuleInfo& rule_info(const std::string& name) const;
@@ -60,7 +80,8 @@ class Registry {
   const PresetInfo& preset_info(const std::string& name) const;
   bool has_layer(const std::string& kind) const;
 
-  // Resolves the parameters (unknown names, defaults, scalars) and calls the factory.
+  // Resolves the parameters (unknown names, defaults, scalars) and calls the factory. An exception
+  // from a plugin's factory becomes an lrp::Error naming the entry and the plugin.
   RulePtr make_rule(const std::string& name, const ParamMap& given = {}) const;
   LayerPtr make_layer(const std::string& kind, const ParamMap& given = {}) const;
   Composite make_preset(const std::string& name, const ParamMap& given = {}) const;
@@ -74,6 +95,8 @@ class Registry {
   std::vector<RuleInfo> rules_;
   std::vector<LayerInfo> layers_;
   std::vector<PresetInfo> presets_;
+  std::vector<PluginRecord> plugins_;
+  std::string origin_;
   bool frozen_ = false;
 };
 
