@@ -52,7 +52,7 @@ struct Walk {
   Scalar* rel[2] = {nullptr, nullptr};  // [T·N, max(D, H·dirs)]: relevance of a layer's input, ping-pong
   Scalar* rh = nullptr;         // [N, H]
   Scalar* rc = nullptr;         // [N, H]
-  Scalar* tmp[4] = {nullptr, nullptr, nullptr, nullptr};  // [N, H] each
+  Scalar* tmp[3] = {nullptr, nullptr, nullptr};  // [N, H] each
 };
 
 Walk carve(Workspace& ws, const Lstm& lstm, Index n) {
