@@ -41,7 +41,7 @@ void print_usage() {
                "       lrplab train CONFIG [--threads N] [--check]\n"
                "       lrplab model FILE\n"
                "       lrplab --version\n"
-               "every command: --plugin PATH (repeatable) loads a rule/layer/preset plugin first\n";
+               "every command: --plugin PATH (repeatable) loads a plugin (rules, layers, presets, methods) first\n";
 }
 
 void list(const lrp::Registry& registry, const std::string& what) {
@@ -66,14 +66,16 @@ void list(const lrp::Registry& registry, const std::string& what) {
                   p.origin == "built-in" ? "" : (" [" + p.origin + "]").c_str());
   }
   if (what.empty() || what == "methods") {
-    header("methods (kind  parameters=defaults: description)");
-    for (const lrp::MethodKindInfo& m : lrp::method_kinds())
-      std::printf("  %-22s %-45s %s\n", m.kind.c_str(), lrp::describe_params(m.params).c_str(), m.doc.c_str());
+    header("methods (kind  parameters=defaults  origin: description)");
+    std::printf("  %-22s %-45s %s: %s\n", lrp::kLrpKind, "(see presets and rules)", "built-in", lrp::kLrpMethodDoc);
+    for (const lrp::MethodInfo& m : registry.methods())
+      std::printf("  %-22s %-45s %s: %s\n", m.name.c_str(), lrp::describe_params(m.params).c_str(), m.origin.c_str(),
+                  m.doc.c_str());
   }
   if (what.empty() || what == "metrics") {
     header("metrics (name  parameters=defaults: description)");
-    for (const lrp::MethodKindInfo& m : lrp::metric_kinds())
-      std::printf("  %-22s %-45s %s\n", m.kind.c_str(), lrp::describe_params(m.params).c_str(), m.doc.c_str());
+    for (const lrp::MetricInfo& m : lrp::metric_kinds())
+      std::printf("  %-22s %-45s %s\n", m.name.c_str(), lrp::describe_params(m.params).c_str(), m.doc.c_str());
   }
   if (!what.empty() && what != "rules" && what != "layers" && what != "presets" && what != "methods" &&
       what != "metrics")

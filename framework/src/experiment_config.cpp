@@ -16,35 +16,11 @@ using namespace yaml;
 
 // ---------------------------------------------------------------- kinds for `lrplab list`
 
-const std::vector<MethodKindInfo>& method_kinds() {
-  static const std::vector<MethodKindInfo> kinds{
-      {"lrp",
-       "layer-wise relevance propagation: `preset` (with its parameters in `params`) or an explicit `rules` list",
-       {}},
-      {"gradient", "the gradient of the target logit, df_c/dx", {}},
-      {"sensitivity", "sensitivity analysis, (df_c/dx)^2 (Samek et al. 2017): relevance without a sign", {}},
-      {"gradient_x_input", "the input times the gradient, x * df_c/dx", {}},
-      {"integrated_gradients",
-       "Riemann right sum of gradients from a baseline (raw units) to x, times x - baseline",
-       {{"steps", {32}, "interpolation points M (whole, >= 1)", false, 1},
-        {"baseline", {0}, "baseline value, raw units, one or one per channel", true},
-        {"batch_rows", {0}, "rows per pass (0: automatic)", false, 0}}},
-      {"smoothgrad",
-       "mean gradient over noisy copies (noise sigma relative to the model's raw value range)",
-       {{"samples", {16}, "noisy copies N (whole, >= 1)", false, 1}, non_negative("sigma", 0.15, "noise level")}},
-      {"occlusion",
-       "f_c(x) - f_c(x with a window filled), averaged over the windows covering a pixel",
-       {{"window", {4}, "window side, or [height, width]", true, 1},
-        {"stride", {0}, "stride, or [rows, columns] (0: the window)", true, 0},
-        {"fill", {0}, "fill value, raw units, one or one per channel", true},
-        {"batch_rows", {0}, "rows per pass (0: automatic)", false, 0}}},
-      {"random", "i.i.d. uniform relevance in [0, 1) (the chance level)", {}},
-  };
-  return kinds;
-}
+const char* const kLrpMethodDoc =
+    "layer-wise relevance propagation: `preset` (with its parameters in `params`) or an explicit `rules` list";
 
-const std::vector<MethodKindInfo>& metric_kinds() {
-  static const std::vector<MethodKindInfo> kinds{
+const std::vector<MetricInfo>& metric_kinds() {
+  static const std::vector<MetricInfo> kinds{
       {"conservation",
        "relevance ledger (METRICS.md 1): input sum vs f_c(x), per-layer sums, bias/stabilizer shares (LRP)",
        {}},
@@ -64,35 +40,7 @@ const std::vector<MethodKindInfo>& metric_kinds() {
   return kinds;
 }
 
-std::string method_kind_name(MethodKind kind) {
-  switch (kind) {
-    case MethodKind::kLrp: return "lrp";
-    case MethodKind::kGradient: return "gradient";
-    case MethodKind::kSensitivity: return "sensitivity";
-    case MethodKind::kGradientTimesInput: return "gradient_x_input";
-    case MethodKind::kIntegratedGradients: return "integrated_gradients";
-    case MethodKind::kSmoothGrad: return "smoothgrad";
-    case MethodKind::kOcclusion: return "occlusion";
-    case MethodKind::kRandom: return "random";
-  }
-  return "?";
-}
-
 namespace {
-
-std::optional<MethodKind> parse_method_kind(const std::string& name) {
-  for (const MethodKind k : {MethodKind::kLrp, MethodKind::kGradient, MethodKind::kSensitivity, MethodKind::kGradientTimesInput,
-                             MethodKind::kIntegratedGradients, MethodKind::kSmoothGrad, MethodKind::kOcclusion,
-                             MethodKind::kRandom})
-    if (method_kind_name(k) == name) return k;
-  return std::nullopt;
-}
-
-const MethodKindInfo& kind_info(MethodKind kind) {
-  for (const MethodKindInfo& info : method_kinds())
-    if (info.kind == method_kind_name(kind)) return info;
-  LRP_FAIL("internal: no info for method kind ", method_kind_name(kind));
-}
 
 std::vector<std::string> names_of(const std::vector<ParamSpec>& specs) {
   std::vector<std::string> out;
@@ -210,7 +158,7 @@ RuleEntry read_rule_entry(const YAML::Node& node, const Registry& registry, cons
 
 // The parameter names a method accepts (and may sweep).
 std::vector<std::string> known_params(const MethodConfig& m, const Registry& registry) {
-  if (m.kind != MethodKind::kLrp) return names_of(kind_info(m.kind).params);
+  if (!m.lrp()) return names_of(registry.method_info(m.kind).params);
   if (!m.preset.empty()) return names_of(registry.preset_info(m.preset).params);
   std::vector<std::string> names;
   for (const RuleEntry& r : m.rules)
@@ -220,8 +168,8 @@ std::vector<std::string> known_params(const MethodConfig& m, const Registry& reg
 }
 
 std::string describe_kinds_and_presets(const Registry& registry) {
-  std::vector<std::string> kinds;
-  for (const MethodKindInfo& k : method_kinds()) kinds.push_back(k.kind);
+  std::vector<std::string> kinds{kLrpKind};
+  for (const MethodInfo& k : registry.methods()) kinds.push_back(k.name);
   std::vector<std::string> presets;
   for (const PresetInfo& p : registry.presets()) presets.push_back(p.name);
   return "method kinds: " + join(kinds) + "; LRP presets: " + join(presets);
@@ -233,24 +181,18 @@ std::vector<MethodConfig> read_method(const YAML::Node& node, const Registry& re
   MethodConfig m;
   m.node = node;
   std::string kind_text;
-  auto is_preset = [&](const std::string& name) {
-    for (const PresetInfo& p : registry.presets())
-      if (p.name == name) return true;
-    return false;
-  };
   auto from_name = [&](const std::string& name, const YAML::Node& at) {
-    if (const auto k = parse_method_kind(name); k && *k != MethodKind::kLrp) {
-      m.kind = *k;
+    if (registry.has_method(name)) {
+      m.kind = name;
       return;
     }
-    if (is_preset(name)) {
-      m.kind = MethodKind::kLrp;
+    if (registry.has_preset(name)) {
+      m.kind = kLrpKind;
       m.preset = name;
       return;
     }
     std::vector<std::string> all;
-    for (const MethodKindInfo& k : method_kinds())
-      if (k.kind != "lrp") all.push_back(k.kind);
+    for (const MethodInfo& k : registry.methods()) all.push_back(k.name);
     for (const PresetInfo& p : registry.presets()) all.push_back(p.name);
     const std::string close = closest_name(name, all);
     LRP_FAIL(where(at, source), ": ", what, ": '", name, "' is neither a method kind nor an LRP preset",
@@ -268,20 +210,19 @@ std::vector<MethodConfig> read_method(const YAML::Node& node, const Registry& re
     check_keys(node, {"name", "kind", "preset", "rules", "params", "sweep"}, source, what);
     if (node["kind"]) {
       kind_text = string(node["kind"], source, what + ".kind");
-      const auto k = parse_method_kind(kind_text);
-      if (!k) {
-        std::vector<std::string> kinds;
-        for (const MethodKindInfo& info : method_kinds()) kinds.push_back(info.kind);
+      if (kind_text != kLrpKind && !registry.has_method(kind_text)) {
+        std::vector<std::string> kinds{kLrpKind};
+        for (const MethodInfo& info : registry.methods()) kinds.push_back(info.name);
         const std::string close = closest_name(kind_text, kinds);
         LRP_FAIL(where(node["kind"], source), ": ", what, ".kind '", kind_text, "' is not a method kind",
                  close.empty() ? "" : " (did you mean '" + close + "'?)", "; method kinds: ", join(kinds));
       }
-      m.kind = *k;
+      m.kind = kind_text;
     } else if (node["preset"] || node["rules"]) {
-      m.kind = MethodKind::kLrp;
+      m.kind = kLrpKind;
     }
     if (node["name"]) m.base_name = string(node["name"], source, what + ".name");
-    if (m.kind == MethodKind::kLrp && (node["preset"] || node["rules"])) {
+    if (m.lrp() && (node["preset"] || node["rules"])) {
       LRP_CHECK(!(node["preset"] && node["rules"]), where(node, source), ": ", what,
                 " gives both preset and rules; an LRP method takes one of them");
       if (node["preset"]) {
@@ -300,7 +241,7 @@ std::vector<MethodConfig> read_method(const YAML::Node& node, const Registry& re
           m.rules.push_back(read_rule_entry(rules[i], registry, source, what + ".rules[" + std::to_string(i) + "]"));
       }
       if (m.base_name.empty()) m.base_name = m.preset.empty() ? "lrp" : m.preset;
-    } else if (node["kind"] && m.kind == MethodKind::kLrp) {
+    } else if (node["kind"] && m.lrp()) {
       LRP_FAIL(where(node, source), ": ", what, ": an LRP method needs `preset:` or `rules:`");
     } else if (!node["kind"]) {
       LRP_CHECK(node["name"], where(node, source), ": ", what, " needs a name (or kind, preset or rules)");
@@ -308,16 +249,16 @@ std::vector<MethodConfig> read_method(const YAML::Node& node, const Registry& re
     } else {
       LRP_CHECK(!node["preset"] && !node["rules"], where(node, source), ": ", what, ": preset and rules are for kind lrp");
     }
-    if (m.base_name.empty()) m.base_name = method_kind_name(m.kind);
-    if (m.kind == MethodKind::kLrp && m.rules.empty() && !m.preset.empty())
+    if (m.base_name.empty()) m.base_name = m.kind;
+    if (m.lrp() && m.rules.empty() && !m.preset.empty())
       m.params = read_params(node["params"], names_of(registry.preset_info(m.preset).params), source,
                              what + ".params (preset '" + m.preset + "')");
-    else if (m.kind == MethodKind::kLrp)
+    else if (m.lrp())
       LRP_CHECK(!node["params"], where(node["params"], source), ": ", what,
                 ".params: a rules list takes its parameters in each rule's own params");
     else
-      m.params = read_params(node["params"], names_of(kind_info(m.kind).params), source,
-                             what + ".params (" + method_kind_name(m.kind) + ")");
+      m.params = read_params(node["params"], names_of(registry.method_info(m.kind).params), source,
+                             what + ".params (" + m.kind + ")");
   }
   LRP_CHECK(!m.base_name.empty() && m.base_name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                                                                    "0123456789_-") == std::string::npos,
@@ -354,7 +295,7 @@ std::vector<MethodConfig> read_method(const YAML::Node& node, const Registry& re
       const double v = sweep[s].second[at[s]];
       point.sweep_point[sweep[s].first] = v;
       suffix += (suffix.empty() ? "" : ",") + sweep[s].first + "=" + format_double(v);
-      if (point.kind == MethodKind::kLrp && !point.rules.empty()) {
+      if (point.lrp() && !point.rules.empty()) {
         for (RuleEntry& r : point.rules)
           for (const ParamSpec& p : registry.rule_info(r.choice.rule).params)
             if (p.name == sweep[s].first) r.choice.params.set(p.name, v);

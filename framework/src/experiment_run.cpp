@@ -32,17 +32,6 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-// A raw value per channel (1 value, or one per channel) → network units, one per channel (or a
-// single value when both the given list and the normalization have a single value).
-ParamValue raw_to_network(const ParamValue& raw, const InputNormalization& norm, Index channels) {
-  const bool single = raw.size() == 1 && norm.mean.size() == 1 && norm.std.size() == 1;
-  const Index count = single ? 1 : channels;
-  ParamValue out;
-  for (Index c = 0; c < count; ++c)
-    out.push_back(to_network_units(raw[raw.size() == 1 ? 0 : static_cast<std::size_t>(c)], c, norm));
-  return out;
-}
-
 // Parameters named low/high (z^B bounds) are raw values: default the model's raw range, checked
 // per channel, mapped to network units.
 void map_bounds(ParamMap& params, const std::vector<ParamSpec>& specs, const InputNormalization& norm, Index channels,
@@ -54,26 +43,8 @@ void map_bounds(ParamMap& params, const std::vector<ParamSpec>& specs, const Inp
     ParamValue raw = params.has(key) ? params.get(key, what) : ParamValue{std::string(key) == "low" ? norm.raw_min : norm.raw_max};
     LRP_CHECK(raw.size() == 1 || static_cast<Index>(raw.size()) == channels, at, ": ", what, ": '", key,
               "' needs 1 value or one per input channel (", channels, "), got ", raw.size());
-    params.set(key, raw_to_network(raw, norm, channels));
+    params.set(key, raw_to_network_units(raw, norm, channels));
   }
-}
-
-// Whole-number parameters of the baselines.
-Index whole_param(const ParamMap& p, const std::string& name, const std::string& at, const std::string& what) {
-  const double v = p.scalar(name, what);
-  LRP_CHECK(v == std::floor(v) && v < 1e12, at, ": ", what, ": '", name, "' must be a whole number, got ", v);
-  return static_cast<Index>(v);
-}
-std::vector<Index> whole_list(const ParamMap& p, const std::string& name, const std::string& at, const std::string& what) {
-  const ParamValue& v = p.get(name, what);
-  LRP_CHECK(v.size() == 1 || v.size() == 2, at, ": ", what, ": '", name, "' must be one value or [height, width], got ",
-            v.size(), " values");
-  std::vector<Index> out;
-  for (const double x : v) {
-    LRP_CHECK(x == std::floor(x) && x < 1e9, at, ": ", what, ": '", name, "' must hold whole numbers, got ", x);
-    out.push_back(static_cast<Index>(x));
-  }
-  return out;
 }
 
 std::string rethrow_at(const std::string& at, const Error& e) {
@@ -104,7 +75,7 @@ PreparedMethod prepare_method(const MethodConfig& m, const Model& model, const R
   const InputNormalization& norm = model.spec.normalization;
   const Index channels = model.network.input_shape()[0];
   try {
-    if (m.kind == MethodKind::kLrp) {
+    if (m.lrp()) {
       if (!m.preset.empty()) {
         ParamMap params = m.params;
         map_bounds(params, registry.preset_info(m.preset).params, norm, channels, at, what);
@@ -122,50 +93,35 @@ PreparedMethod prepare_method(const MethodConfig& m, const Model& model, const R
       p.assignments = p.composite.assign(model.network, registry);
       (void)Explainer::from_composite(model.network, registry, p.composite);  // every rule fits its layer
     } else {
-      const MethodKindInfo* info = nullptr;
-      for (const MethodKindInfo& k : method_kinds())
-        if (k.kind == method_kind_name(m.kind)) info = &k;
-      p.resolved = resolve_params(info->params, m.params, what);
-      if (m.kind == MethodKind::kIntegratedGradients) {
-        p.integrated_gradients.steps = whole_param(p.resolved, "steps", at, what);
-        p.integrated_gradients.batch_rows = whole_param(p.resolved, "batch_rows", at, what);
-        const ParamValue& b = p.resolved.get("baseline", what);
-        LRP_CHECK(b.size() == 1 || static_cast<Index>(b.size()) == channels, at, ": ", what,
-                  ": 'baseline' needs 1 value or one per input channel (", channels, ")");
-        p.integrated_gradients.baseline = raw_to_network(b, norm, channels);
-      } else if (m.kind == MethodKind::kSmoothGrad) {
-        p.smoothgrad.samples = whole_param(p.resolved, "samples", at, what);
-        p.smoothgrad.sigma = p.resolved.scalar("sigma", what);
-        p.smoothgrad.low = channel_values_in_network_units(norm.raw_min, norm, channels);
-        p.smoothgrad.high = channel_values_in_network_units(norm.raw_max, norm, channels);
-        p.smoothgrad.seed = m.seed;
-      } else if (m.kind == MethodKind::kOcclusion) {
-        const Shape& shape = model.network.input_shape();
-        LRP_CHECK(shape.size() >= 1 && shape.size() <= 3, at, ": ", what,
-                  ": occlusion needs inputs [C, H, W], [T, D] or [D], the model takes ", to_string(shape));
-        // The plane windows slide over (methods.hpp): H × W, T × D, or 1 × D.
-        const Index height = shape.size() == 3 ? shape[1] : shape.size() == 2 ? shape[0] : 1, width = shape.back();
-        const std::vector<Index> window = whole_list(p.resolved, "window", at, what);
-        const std::vector<Index> stride = whole_list(p.resolved, "stride", at, what);
-        const Index wh = window.size() == 2 || shape.size() != 1 ? window[0] : 1;
-        const Index ww = window.size() == 2 ? window[1] : shape.size() == 2 ? width : window[0];
-        LRP_CHECK(wh <= height && ww <= width, at, ": ", what, ": the window ",
-                  format_value(p.resolved.get("window", what)), " does not fit the input plane ", height, " × ", width);
-        for (const Index s : stride)
-          LRP_CHECK(s >= 0, at, ": ", what, ": 'stride' must be ≥ 0 (0: the window)");
-        const ParamValue& f = p.resolved.get("fill", what);
-        LRP_CHECK(f.size() == 1 || static_cast<Index>(f.size()) == channels, at, ": ", what,
-                  ": 'fill' needs 1 value or one per input channel (", channels, ")");
-        p.occlusion.window = window;
-        if (!(stride.size() == 1 && stride[0] == 0)) p.occlusion.stride = stride;
-        p.occlusion.fill = raw_to_network(f, norm, channels);
-        p.occlusion.batch_rows = whole_param(p.resolved, "batch_rows", at, what);
-      }
+      p.resolved = resolve_params(registry.method_info(m.kind).params, m.params, what);
+      p.method = registry.make_method(m.kind, m.params, MethodSetup{model.network, norm, m.seed, what});
     }
   } catch (const Error& e) {
     throw Error(rethrow_at(at, e));
   }
   return p;
+}
+
+// A registry method on one batch: its relevance must have x's shape; what goes wrong is an error
+// naming the method (and the plugin it comes from).
+Tensor run_method(const PreparedMethod& pm, const MethodBatch& batch, const Registry& registry) {
+  const MethodConfig& m = *pm.config;
+  const std::string origin = registry.method_info(m.kind).origin;
+  const std::string who = "method '" + m.name + "' (" + m.kind + (origin == "built-in" ? "" : ", from " + origin) + ")";
+  Tensor r;
+  try {
+    r = pm.method->explain(batch);
+  } catch (const Error& e) {
+    throw Error(who + ": " + e.what());
+  } catch (const std::exception& e) {
+    throw Error(who + ": explain threw: " + e.what());
+  } catch (...) {
+    throw Error(who + ": explain threw an exception that is not a std::exception");
+  }
+  LRP_CHECK(r.shape == batch.x.shape && r.data.rows() == batch.x.data.rows() && r.data.cols() == batch.x.data.cols(), who,
+            ": returned relevance of shape ", r.data.rows(), " × ", to_string(r.shape), " (", r.data.cols(),
+            " values per row) for a batch of ", batch.x.data.rows(), " × ", to_string(batch.x.shape));
+  return r;
 }
 
 void check_writable_folder(const fs::path& folder, const std::string& what) {
@@ -356,7 +312,7 @@ ExperimentReport run_experiment(const ExperimentConfig& config, const Registry& 
     evaluated[k] = std::find(config.evaluated.begin(), config.evaluated.end(), prep.methods[k].config->name) !=
                    config.evaluated.end();
     ConservationStore& c = cons[k];
-    c.ledger = prep.methods[k].config->kind == MethodKind::kLrp;
+    c.ledger = prep.methods[k].config->lrp();
     c.input_sum.resize(n);
     c.output_seed.resize(n);
     c.relative_error.resize(n);
@@ -371,7 +327,7 @@ ExperimentReport run_experiment(const ExperimentConfig& config, const Registry& 
   }
   std::vector<std::optional<Explainer>> explainers(prep.methods.size());
   for (std::size_t k = 0; k < prep.methods.size(); ++k)
-    if (prep.methods[k].config->kind == MethodKind::kLrp)
+    if (prep.methods[k].config->lrp())
       explainers[k].emplace(Explainer::from_composite(network, registry, prep.methods[k].composite));
 
   Matrix logits(n, classes);
@@ -403,38 +359,24 @@ ExperimentReport run_experiment(const ExperimentConfig& config, const Registry& 
       Tensor r;
       ConservationStore& c = cons[k];
       const bool ledger = c.ledger && config.conservation && evaluated[k];
-      switch (m.kind) {
-        case MethodKind::kLrp: {
-          const Explanation e = explainers[k]->explain(pass, chunk_targets,
-                                                       {.seed = SeedKind::kLogit, .keep_layer_relevance = ledger, .threads = threads});
-          explain_seconds[k] += seconds_since(t0);
-          for (const Matrix& st : e.state_relevance) c.has_state = c.has_state || st.cols() > 0;
-          c.state_sum.segment(begin, rows) = e.state_relevance_total().cast<double>();
-          if (ledger) {
-            const ConservationResult cr = conservation(network, pass, e);
-            c.layer_sums.middleRows(begin, rows) = cr.layer_sums;
-            c.bias_share.middleRows(begin, rows) = cr.bias_share;
-            c.stabilizer_share.middleRows(begin, rows) = cr.stabilizer_share;
-            c.nonfinite_layers.middleRows(begin, rows) = cr.nonfinite_layers;
-          }
-          r = e.relevance;
-          break;
+      if (m.lrp()) {
+        const Explanation e = explainers[k]->explain(pass, chunk_targets,
+                                                     {.seed = SeedKind::kLogit, .keep_layer_relevance = ledger, .threads = threads});
+        explain_seconds[k] += seconds_since(t0);
+        for (const Matrix& st : e.state_relevance) c.has_state = c.has_state || st.cols() > 0;
+        c.state_sum.segment(begin, rows) = e.state_relevance_total().cast<double>();
+        if (ledger) {
+          const ConservationResult cr = conservation(network, pass, e);
+          c.layer_sums.middleRows(begin, rows) = cr.layer_sums;
+          c.bias_share.middleRows(begin, rows) = cr.bias_share;
+          c.stabilizer_share.middleRows(begin, rows) = cr.stabilizer_share;
+          c.nonfinite_layers.middleRows(begin, rows) = cr.nonfinite_layers;
         }
-        case MethodKind::kGradient:
-        case MethodKind::kSensitivity:
-        case MethodKind::kGradientTimesInput:
-          r = explain_gradient(network, registry, pass, chunk_targets, m.kind == MethodKind::kGradientTimesInput, threads)
-                  .relevance;
-          if (m.kind == MethodKind::kSensitivity) r.data = r.data.array().square().matrix();
-          break;
-        case MethodKind::kIntegratedGradients:
-          r = integrated_gradients(network, registry, x, chunk_targets, pm.integrated_gradients, threads);
-          break;
-        case MethodKind::kSmoothGrad: r = smoothgrad(network, registry, x, chunk_targets, ids, pm.smoothgrad, threads); break;
-        case MethodKind::kOcclusion: r = occlusion(network, x, chunk_targets, pm.occlusion, threads); break;
-        case MethodKind::kRandom: r = random_relevance(shape, ids, m.seed); break;
+        r = e.relevance;
+      } else {
+        r = run_method(pm, MethodBatch{network, registry, pass, x, chunk_targets, ids, threads}, registry);
+        explain_seconds[k] += seconds_since(t0);
       }
-      if (m.kind != MethodKind::kLrp) explain_seconds[k] += seconds_since(t0);
       relevance[k].data.middleRows(begin, rows) = r.data;
       // the input-side ledger: Σ R vs f_c(x) (the logit seed), with non-finite values counted
       for (Index i = 0; i < rows; ++i) {
@@ -691,13 +633,17 @@ ExperimentReport run_experiment(const ExperimentConfig& config, const Registry& 
       const MethodConfig& m = *pm.config;
       const std::string g = "/explanations/" + m.name;
       f.write(g + "/relevance", to_row_major(relevance[k].data), dims_with_batch(n, shape));
-      f.set_string_attribute(g, "kind", method_kind_name(m.kind));
+      f.set_string_attribute(g, "kind", m.kind);
       f.set_string_attribute(g, "base_name", m.base_name);
       if (!m.preset.empty()) f.set_string_attribute(g, "preset", m.preset);
-      f.set_string_attribute(g, "params", (m.kind == MethodKind::kLrp && m.preset.empty() ? m.params : pm.resolved).to_string());
+      f.set_string_attribute(g, "params", (m.lrp() && m.preset.empty() ? m.params : pm.resolved).to_string());
       for (const auto& [name, value] : m.sweep_point) f.set_double_attribute(g, "sweep_" + name, value);
-      if (m.kind == MethodKind::kLrp) f.set_string_attribute(g, "layer_rules", layer_rules_text(network, pm));
-      if (m.kind == MethodKind::kSmoothGrad || m.kind == MethodKind::kRandom) f.set_uint_attribute(g, "seed", m.seed);
+      if (m.lrp()) {
+        f.set_string_attribute(g, "layer_rules", layer_rules_text(network, pm));
+      } else {
+        f.set_string_attribute(g, "origin", registry.method_info(m.kind).origin);
+        f.set_uint_attribute(g, "seed", m.seed);
+      }
       f.set_double_attribute(g, "seconds", explain_seconds[k]);
       f.set_int_attribute(g, "nonfinite", nonfinite[k]);
       if (cons[k].has_state) f.write(g + "/initial_state", cons[k].state_sum.data(), {static_cast<hsize_t>(n)});

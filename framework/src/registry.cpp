@@ -48,6 +48,7 @@ void Registry::roll_back(const Mark& m) {
   if (rules_.size() > m.rules) rules_.resize(m.rules);
   if (layers_.size() > m.layers) layers_.resize(m.layers);
   if (presets_.size() > m.presets) presets_.resize(m.presets);
+  if (methods_.size() > m.methods) methods_.resize(m.methods);
 }
 
 void Registry::add_plugin_record(PluginRecord record) {
@@ -90,7 +91,21 @@ void Registry::add_layer(LayerInfo info) {
 void Registry::add_preset(PresetInfo info) {
   if (!origin_.empty()) info.origin = origin_;
   check_open("preset '" + info.name + "'");
+  if (const MethodInfo* m = find(methods_, info.name, &MethodInfo::name))
+    LRP_FAIL("registry: the preset '", info.name, "' from ", info.origin, " has the name of a method (from ", m->origin,
+             "); a config's explain: entry could not tell them apart");
   insert(presets_, std::move(info), &PresetInfo::name, "preset");
+}
+
+void Registry::add_method(MethodInfo info) {
+  if (!origin_.empty()) info.origin = origin_;
+  check_open("method '" + info.name + "'");
+  LRP_CHECK(info.name != "lrp", "registry: the method name 'lrp' (from ", info.origin,
+            ") is reserved for layer-wise relevance propagation");
+  if (const PresetInfo* p = find(presets_, info.name, &PresetInfo::name))
+    LRP_FAIL("registry: the method '", info.name, "' from ", info.origin, " has the name of a preset (from ", p->origin,
+             "); a config's explain: entry could not tell them apart");
+  insert(methods_, std::move(info), &MethodInfo::name, "method");
 }
 
 const RuleInfo& Registry::rule_info(const std::string& name) const {
@@ -102,7 +117,12 @@ const LayerInfo& Registry::layer_info(const std::string& kind) const {
 const PresetInfo& Registry::preset_info(const std::string& name) const {
   return lookup(presets_, name, &PresetInfo::name, "preset");
 }
+const MethodInfo& Registry::method_info(const std::string& name) const {
+  return lookup(methods_, name, &MethodInfo::name, "method");
+}
 bool Registry::has_layer(const std::string& kind) const { return find(layers_, kind, &LayerInfo::kind) != nullptr; }
+bool Registry::has_preset(const std::string& name) const { return find(presets_, name, &PresetInfo::name) != nullptr; }
+bool Registry::has_method(const std::string& name) const { return find(methods_, name, &MethodInfo::name) != nullptr; }
 
 RulePtr Registry::make_rule(const std::string& name, const ParamMap& given) const {
   const RuleInfo& info = rule_info(name);
@@ -130,6 +150,16 @@ Composite Registry::make_preset(const std::string& name, const ParamMap& given) 
   return call_factory("preset '" + name + "'", info.origin, [&] { return info.factory(resolved); });
 }
 
+MethodPtr Registry::make_method(const std::string& name, const ParamMap& given, const MethodSetup& setup) const {
+  const MethodInfo& info = method_info(name);
+  const ParamMap resolved = resolve_params(info.params, given, "method '" + name + "'");
+  MethodSetup named = setup;  // messages name the method by its registry name unless the caller says otherwise
+  if (named.what.empty()) named.what = "method '" + name + "'";
+  MethodPtr method = call_factory("method '" + name + "'", info.origin, [&] { return info.factory(resolved, named); });
+  LRP_CHECK(method != nullptr, "method '", name, "': its factory returned nothing");
+  return method;
+}
+
 std::string describe_params(const std::vector<ParamSpec>& params) {
   std::string out;
   for (const ParamSpec& p : params) {
@@ -142,6 +172,7 @@ void register_builtins(Registry& registry) {
   register_builtin_rules(registry);
   register_builtin_layers(registry);
   register_builtin_presets(registry);
+  register_builtin_methods(registry);
 }
 
 }  // namespace lrp

@@ -36,14 +36,16 @@
 namespace lrp {
 
 // ---------------------------------------------------------------- what `lrplab list` shows
-// An explanation-method kind or a metric with its parameters (defaults as ParamSpecs).
-struct MethodKindInfo {
-  std::string kind;
+// A metric with its parameters (defaults as ParamSpecs). The explanation methods are LRP (below)
+// and the registry's methods (Registry::methods(): the baselines and plugin methods).
+struct MetricInfo {
+  std::string name;
   std::string doc;
   std::vector<ParamSpec> params;
 };
-const std::vector<MethodKindInfo>& method_kinds();
-const std::vector<MethodKindInfo>& metric_kinds();
+const std::vector<MetricInfo>& metric_kinds();
+// The `lrp` method kind, as `lrplab list methods` shows it.
+extern const char* const kLrpMethodDoc;
 
 // ---------------------------------------------------------------- command-line overrides
 // `--set key.path=value`: the path's segments are mapping keys or, on a list, 0-based indices
@@ -53,17 +55,8 @@ const std::vector<MethodKindInfo>& metric_kinds();
 void apply_override(YAML::Node& root, const std::string& assignment);
 
 // ---------------------------------------------------------------- the parsed config
-enum class MethodKind {
-  kLrp,
-  kGradient,
-  kSensitivity,
-  kGradientTimesInput,
-  kIntegratedGradients,
-  kSmoothGrad,
-  kOcclusion,
-  kRandom
-};
-std::string method_kind_name(MethodKind kind);
+// An explain: entry's kind: "lrp" (kLrpKind), or the name of a registry method.
+inline constexpr const char* kLrpKind = "lrp";
 
 // One entry of an explicit LRP rule list: what it matches and the rule it assigns.
 struct RuleEntry {
@@ -80,13 +73,14 @@ struct RuleEntry {
 struct MethodConfig {
   std::string name;       // unique: the entry's name, plus "@param=value,..." for a sweep point
   std::string base_name;  // the entry's name
-  MethodKind kind = MethodKind::kLrp;
-  std::string preset;            // kLrp with a preset (else `rules`)
-  std::vector<RuleEntry> rules;  // kLrp with an explicit rule list
+  std::string kind = kLrpKind;   // "lrp" or a registry method (Registry::method_info)
+  std::string preset;            // LRP with a preset (else `rules`)
+  std::vector<RuleEntry> rules;  // LRP with an explicit rule list
   ParamMap params;               // preset or method parameters as given (sweep values applied)
   std::map<std::string, double> sweep_point;  // the swept parameters' values (empty: no sweep)
-  std::uint64_t seed = 0;        // its own random stream (SmoothGrad, random)
+  std::uint64_t seed = 0;        // its own random stream (MethodSetup::seed: SmoothGrad, random, plugins)
   YAML::Node node;               // the entry, for positioned errors
+  bool lrp() const { return kind == kLrpKind; }
 };
 
 struct PixelFlippingConfig {
@@ -143,13 +137,10 @@ ExperimentConfig read_experiment_config(const std::string& path, const std::vect
 // rule that applies to it), for the others the resolved parameters.
 struct PreparedMethod {
   const MethodConfig* config = nullptr;
-  Composite composite;                      // kLrp
-  std::vector<RuleAssignment> assignments;  // kLrp: the rule of each layer and why
-  ParamMap resolved;                        // parameters in network units, as used
-  // The baselines' options, built and checked once (network units): the run uses them as they are.
-  IntegratedGradientsOptions integrated_gradients;
-  SmoothGradOptions smoothgrad;
-  OcclusionOptions occlusion;
+  Composite composite;                      // LRP
+  std::vector<RuleAssignment> assignments;  // LRP: the rule of each layer and why
+  ParamMap resolved;                        // parameters with defaults (preset bounds: network units; methods: raw)
+  MethodPtr method;                         // a registry method, made for the model (checked once)
 };
 
 struct PreparedExperiment {

@@ -30,8 +30,7 @@
 
 namespace lrp {
 
-// One value, or one per input channel (see above).
-using ChannelValues = std::vector<double>;
+// ChannelValues (one value, or one per input channel): lrp/method.hpp.
 
 // The raw value `raw` of every channel in network units ((raw − mean[c]) / std[c]): one value per
 // channel, or a single one when the normalization has a single mean and std. E.g. the occlusion

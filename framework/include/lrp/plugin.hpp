@@ -1,5 +1,5 @@
-// Plugins: shared libraries that add rules, layer handlers and composite presets to a registry at
-// start-up, without rebuilding lrplab.
+// Plugins: shared libraries that add rules, layer handlers, composite presets and explanation
+// methods (lrp/method.hpp) to a registry at start-up, without rebuilding lrplab.
 //
 // A plugin is one shared library that defines the C entry point `lrp_plugin_entry`, most simply
 // with the macro below:
@@ -13,7 +13,7 @@
 // function with the registry while the registry is still open. Every entry the plugin adds is
 // marked with its origin ("plugin <path>"), which `lrplab list` shows and errors name. If the
 // registration throws, nothing it added stays. Plugins are never unloaded (their code backs the
-// rules for the rest of the program), and the registry is read-only once start-up is over.
+// rules and methods for the rest of the program), and the registry is read-only once start-up is over.
 #pragma once
 
 #include "lrp/registry.hpp"
@@ -23,8 +23,8 @@
 namespace lrp {
 
 // Raised whenever the plugin interface changes incompatibly (the layout of PluginDescriptor, the
-// Registry, Rule or Layer interfaces).
-inline constexpr int kPluginApiVersion = 1;
+// Registry, Rule, Layer or ExplanationMethod interfaces).
+inline constexpr int kPluginApiVersion = 2;  // 2: explanation methods (Registry::add_method)
 
 struct PluginDescriptor {
   int api_version;                    // kPluginApiVersion of the headers the plugin was built with
