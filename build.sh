@@ -4,20 +4,23 @@
 #   ./build.sh quickstart   install, build (float32, Release) and run configs/quickstart.yaml
 #                           (results/quickstart.h5, heatmaps and curves in results/quickstart/)
 #   ./build.sh test         install, then build and run the whole test suite three times:
-#                           float32 (Release), float64 reference mode (Release), and
-#                           float32 with AddressSanitizer + UndefinedBehaviorSanitizer
-#                           (portable, without -march=native);
-#                           warnings are errors in all three
+#                           float32 (Release) and float64 reference mode (Release), both with
+#                           MPI (multi-process runs on 2 and 3 ranks), and float32 without MPI,
+#                           with AddressSanitizer + UndefinedBehaviorSanitizer (portable,
+#                           without -march=native); warnings are errors in all three
 #   ./build.sh bench        install, build (Release) and run the benchmarks (explain, train, metrics, lstm)
+#   ./build.sh bench-mpi    the pixel-flipping study on 1, 2 and 4 MPI ranks (tests/bench/mpi_scaling.sh)
 #   ./build.sh deps         only install the Debian packages
 #
-# Build trees: build/release, build/float64, build/sanitize. JOBS sets the parallelism (default nproc).
+# Build trees: build/release, build/float64, build/sanitize (the default CMake build needs no MPI;
+# build.sh turns it on with -DLRP_MPI=ON for release and float64). JOBS sets the parallelism (default nproc).
 set -euo pipefail
 cd "$(dirname "$0")"
 JOBS=${JOBS:-$(nproc)}
 
 PACKAGES=(g++ cmake ninja-build pkg-config libeigen3-dev libspdlog-dev catch2 libbenchmark-dev zlib1g-dev
-          libyaml-cpp-dev libhdf5-dev libonnx-dev libprotobuf-dev protobuf-compiler dataset-fashion-mnist)
+          libyaml-cpp-dev libhdf5-dev libonnx-dev libprotobuf-dev protobuf-compiler dataset-fashion-mnist
+          libopenmpi-dev openmpi-bin)
 
 deps() {
   local missing=()
@@ -60,14 +63,16 @@ case "${1:-}" in
   deps) deps ;;
   quickstart)
     deps
-    configure_and_build build/release -DCMAKE_BUILD_TYPE=Release -DLRP_BUILD_BENCHMARKS=OFF -DLRP_BUILD_TESTS=OFF
+    configure_and_build build/release -DCMAKE_BUILD_TYPE=Release -DLRP_MPI=ON -DLRP_BUILD_BENCHMARKS=OFF \
+      -DLRP_BUILD_TESTS=OFF
     ./build/release/lrplab run configs/quickstart.yaml
     ;;
   test)
     deps
-    configure_and_build build/release -DCMAKE_BUILD_TYPE=Release
+    configure_and_build build/release -DCMAKE_BUILD_TYPE=Release -DLRP_MPI=ON -DLRP_BUILD_TESTS=ON \
+      -DLRP_BUILD_BENCHMARKS=ON
     run_tests build/release
-    configure_and_build build/float64 -DCMAKE_BUILD_TYPE=Release -DLRP_FLOAT64=ON -DLRP_BUILD_BENCHMARKS=OFF
+    configure_and_build build/float64 -DCMAKE_BUILD_TYPE=Release -DLRP_FLOAT64=ON -DLRP_MPI=ON -DLRP_BUILD_BENCHMARKS=OFF
     run_tests build/float64
     # Without -march=native: GCC 12 reports a false 'used uninitialized' inside its own AVX-512
     # intrinsics at -O2 (GCC bug 105593); the sanitizers check the portable build instead.
@@ -77,14 +82,20 @@ case "${1:-}" in
     ;;
   bench)
     deps
-    configure_and_build build/release -DCMAKE_BUILD_TYPE=Release
+    configure_and_build build/release -DCMAKE_BUILD_TYPE=Release -DLRP_MPI=ON -DLRP_BUILD_TESTS=ON \
+      -DLRP_BUILD_BENCHMARKS=ON
     ./build/release/tests/bench/lrp_bench "${@:2}"
     ./build/release/tests/bench/lrp_bench_train "${@:2}"
     ./build/release/tests/bench/lrp_bench_metrics "${@:2}"
     ./build/release/tests/bench/lrp_bench_lstm "${@:2}"
     ;;
+  bench-mpi)
+    deps
+    configure_and_build build/release -DCMAKE_BUILD_TYPE=Release -DLRP_MPI=ON
+    tests/bench/mpi_scaling.sh build/release/lrplab "${@:2}"
+    ;;
   *)
-    sed -n '2,15p' "$0"
+    sed -n '2,17p' "$0"
     exit 2
     ;;
 esac

@@ -3,6 +3,8 @@
 //   lrplab run CONFIG [--set key.path=value]... [--threads N]
 //                                        run an experiment: explain, evaluate, write the HDF5
 //                                        results file, heatmaps and curves, print the table
+//                                        (an MPI build: `mpirun -n K lrplab run ...` shards it
+//                                        over K processes, rank 0 writes the results)
 //   lrplab validate CONFIG [--set key.path=value]...
 //                                        check a config (keys, types, files, model, data,
 //                                        methods) without running it
@@ -15,6 +17,7 @@
 //   lrplab --version
 // Every command takes --plugin PATH (repeatable): load a plugin (lrp/plugin.hpp) at start-up. run
 // and validate also load the plugins their config lists under `plugins:`.
+#include "lrp/cluster.hpp"
 #include "lrp/config.hpp"
 #include "lrp/error.hpp"
 #include "lrp/experiment.hpp"
@@ -27,6 +30,7 @@
 #include <malloc.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstdio>
 #include <iostream>
 #include <string>
@@ -168,12 +172,32 @@ RunArgs parse_run_args(const std::vector<std::string>& args, const char* command
   return r;
 }
 
+// The processes of this run: the MPI job's ranks in an MPI build, else this process. A build
+// without MPI started by mpirun with several processes is an error (they would all write the same
+// results file).
+const lrp::Cluster& cluster_of_this_run() {
+  if (lrp::built_with_mpi()) return *lrp::mpi_world();
+  for (const char* variable : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE"}) {
+    const char* value = std::getenv(variable);
+    LRP_CHECK(value == nullptr || std::atoi(value) <= 1, "lrplab run: started as one of ", value,
+              " MPI processes, but this lrplab was built without MPI; build it with cmake -DLRP_MPI=ON (as "
+              "./build.sh does) or run it as one process");
+  }
+  return lrp::single_process();
+}
+
 int run_command(const lrp::Registry& registry, const std::vector<std::string>& args) {
   const RunArgs a = parse_run_args(args, "lrplab run", true);
   const lrp::ExperimentConfig config = lrp::read_experiment_config(a.path, a.overrides, registry);
-  std::cout << "lrplab " << LRP_VERSION << " (" << lrp::scalar_name() << "): " << a.path << ", "
-            << config.methods.size() << " methods, " << config.threads << " thread(s), seed " << config.seed << "\n";
-  const lrp::ExperimentReport report = lrp::run_experiment(config, registry);
+  const lrp::Cluster& cluster = cluster_of_this_run();
+  const bool speaker = cluster.rank() == 0;  // rank 0 prints; the other ranks log warnings and errors only
+  if (!speaker) lrp::logger()->set_level(spdlog::level::warn);
+  if (speaker)
+    std::cout << "lrplab " << LRP_VERSION << " (" << lrp::scalar_name() << "): " << a.path << ", "
+              << config.methods.size() << " methods, " << config.threads << " thread(s), seed " << config.seed
+              << (cluster.size() > 1 ? ", " + cluster.describe() : "") << "\n";
+  const lrp::ExperimentReport report = lrp::run_experiment(config, registry, cluster);
+  if (!speaker) return 0;
   std::cout << "\n" << lrp::format_report(report) << "\n";
   if (report.accuracy >= 0) std::printf("model accuracy on these %lld samples: %.4f\n", static_cast<long long>(report.samples), report.accuracy);
   std::printf("time per stage:");
@@ -250,6 +274,10 @@ int main(int argc, char** argv) {
     if (args[0] == "model") return model_command(registry, args);
     print_usage();
     LRP_FAIL("lrplab: unknown command '", args[0], "'");
+  } catch (const lrp::CollectiveError& e) {
+    // Every rank of a multi-process run has this error (the failing rank's message): rank 0 says it.
+    if (e.rank() == 0) std::cerr << "error: " << e.what() << '\n';
+    return 1;
   } catch (const lrp::Error& e) {
     std::cerr << "error: " << e.what() << '\n';
     return 1;

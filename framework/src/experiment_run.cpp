@@ -12,11 +12,15 @@
 
 #include <unistd.h>
 
+#include <bit>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <optional>
 #include <sstream>
+#include <type_traits>
 
 namespace lrp {
 
@@ -190,6 +194,155 @@ std::string fill_name(PerturbationFill f) {
   return "?";
 }
 
+// ---- moving results between ranks: everything travels as doubles (integers below 2^53 exactly;
+// 64-bit seeds bit-cast), appended and read back in the same order.
+struct Packer {
+  std::vector<double> data;
+  void add(double v) { data.push_back(v); }
+  void add_seed(std::uint64_t v) { data.push_back(std::bit_cast<double>(v)); }
+  template <typename M>
+  void add_rows(const M& m, Index begin, Index rows) {  // rows [begin, begin + rows) of a matrix
+    for (Index i = begin; i < begin + rows; ++i)
+      for (Index j = 0; j < m.cols(); ++j) data.push_back(static_cast<double>(m(i, j)));
+  }
+  template <typename V>
+  void add_range(const V& v, Index begin, Index count) {  // entries [begin, begin + count) of a vector
+    for (Index i = begin; i < begin + count; ++i) data.push_back(static_cast<double>(v[static_cast<std::size_t>(i)]));
+  }
+};
+
+struct Unpacker {
+  const std::vector<double>& data;
+  std::size_t at = 0;
+  double next() {
+    LRP_CHECK(at < data.size(), "internal: results gathered from the ranks end early");
+    return data[at++];
+  }
+  Index index() { return static_cast<Index>(next()); }
+  std::uint64_t seed() { return std::bit_cast<std::uint64_t>(next()); }
+  template <typename M>
+  void rows(M& m, Index begin, Index count) {
+    for (Index i = begin; i < begin + count; ++i)
+      for (Index j = 0; j < m.cols(); ++j) m(i, j) = static_cast<typename M::Scalar>(next());
+  }
+  template <typename V>
+  void range(V& v, Index begin, Index count) {
+    for (Index i = begin; i < begin + count; ++i) v[static_cast<std::size_t>(i)] = static_cast<std::decay_t<decltype(v[0])>>(next());
+  }
+  bool done() const { return at == data.size(); }
+};
+
+// Runs this rank's part of a stage. If any rank failed, every rank throws the first failure (with
+// more than one rank, prefixed "rank r: "), so no rank waits forever and none writes results.
+template <typename Fn>
+void collectively(const Cluster& cluster, Fn&& fn) {
+  std::optional<std::string> error;
+  try {
+    fn();
+  } catch (const std::exception& e) {
+    error = e.what();
+  } catch (...) {
+    error = "an exception that is not a std::exception";
+  }
+  if (const std::optional<std::string> first = cluster.first_error(error)) throw CollectiveError(*first, cluster.rank());
+}
+
+// Sums per-rank values over the ranks.
+std::vector<double> sum_over_ranks(const Cluster& cluster, const std::vector<double>& mine) {
+  const std::vector<double> all = cluster.all_gather(mine);
+  std::vector<double> sum(mine.size(), 0.0);
+  for (std::size_t i = 0; i < all.size(); ++i) sum[i % mine.size()] += all[i];
+  return sum;
+}
+
+// Pixel flipping of sample ranges → every rank holds the whole results (rows in sample order), with
+// seconds summed over the ranks. `flips[k]` holds this rank's range for the active methods (none
+// when its range is empty), `random` the range's random-order curves.
+void gather_pixel_flipping(const Cluster& cluster, Index n, Index s0, Index count, const std::vector<bool>& active,
+                           const std::optional<RandomOrderCurves>& random, double& random_seconds,
+                           std::vector<std::optional<PixelFlippingResult>>& flips, std::vector<double>& flip_seconds) {
+  Packer mine;
+  mine.add(static_cast<double>(s0));
+  mine.add(static_cast<double>(count));
+  mine.add(random_seconds);
+  if (count > 0) {
+    mine.add(static_cast<double>(random->regions));
+    mine.add(static_cast<double>(random->steps));
+    mine.add(static_cast<double>(random->random.size()));
+    for (std::size_t q = 0; q < random->random.size(); ++q) {
+      mine.add_rows(random->random[q], 0, count);
+      mine.add_rows(random->random_probability[q], 0, count);
+      for (const std::uint64_t seed : random->random_seeds[q]) mine.add_seed(seed);
+    }
+    for (std::size_t k = 0; k < active.size(); ++k) {
+      if (!active[k]) continue;
+      const PixelFlippingResult& r = *flips[k];
+      mine.add(flip_seconds[k]);
+      for (const Matrix* m : {&r.morf, &r.lerf, &r.morf_probability, &r.lerf_probability}) mine.add_rows(*m, 0, count);
+      mine.add_rows(r.morf_order, 0, count);
+      mine.add_rows(r.lerf_order, 0, count);
+      const PixelFlippingScores& sc = r.scores;
+      for (const Eigen::VectorXd* v : {&sc.aopc_morf, &sc.aopc_lerf, &sc.abpc, &sc.auc_morf, &sc.aopc_morf_vs_random})
+        mine.add_range(*v, 0, count);
+    }
+  }
+  const std::vector<double> all = cluster.all_gather(mine.data);
+
+  std::vector<std::optional<PixelFlippingResult>> whole(active.size());
+  random_seconds = 0;
+  std::fill(flip_seconds.begin(), flip_seconds.end(), 0.0);
+  Unpacker in{all};
+  while (!in.done()) {
+    const Index begin = in.index(), rows = in.index();
+    random_seconds += in.next();
+    if (rows == 0) continue;
+    const Index regions = in.index(), steps = in.index();
+    const auto repeats = static_cast<std::size_t>(in.index());
+    std::vector<Matrix> curves(repeats), probabilities(repeats);
+    std::vector<std::vector<std::uint64_t>> seeds(repeats);
+    for (std::size_t q = 0; q < repeats; ++q) {
+      curves[q].resize(rows, steps + 1);
+      probabilities[q].resize(rows, steps + 1);
+      in.rows(curves[q], 0, rows);
+      in.rows(probabilities[q], 0, rows);
+      for (Index i = 0; i < rows; ++i) seeds[q].push_back(in.seed());
+    }
+    for (std::size_t k = 0; k < active.size(); ++k) {
+      if (!active[k]) continue;
+      if (!whole[k]) {  // sized for all n samples on first sight
+        PixelFlippingResult& w = whole[k].emplace();
+        w.regions = regions;
+        w.steps = steps;
+        for (Matrix* m : {&w.morf, &w.lerf, &w.morf_probability, &w.lerf_probability}) m->resize(n, steps + 1);
+        w.morf_order.resize(n, steps);
+        w.lerf_order.resize(n, steps);
+        w.random.assign(repeats, Matrix(n, steps + 1));
+        w.random_probability.assign(repeats, Matrix(n, steps + 1));
+        w.random_seeds.assign(repeats, std::vector<std::uint64_t>(static_cast<std::size_t>(n)));
+        PixelFlippingScores& sc = w.scores;
+        for (Eigen::VectorXd* v : {&sc.aopc_morf, &sc.aopc_lerf, &sc.abpc, &sc.auc_morf, &sc.aopc_morf_vs_random})
+          v->resize(n);
+      }
+      PixelFlippingResult& w = *whole[k];
+      flip_seconds[k] += in.next();
+      for (Matrix* m : {&w.morf, &w.lerf, &w.morf_probability, &w.lerf_probability}) in.rows(*m, begin, rows);
+      in.rows(w.morf_order, begin, rows);
+      in.rows(w.lerf_order, begin, rows);
+      PixelFlippingScores& sc = w.scores;
+      for (Eigen::VectorXd* v : {&sc.aopc_morf, &sc.aopc_lerf, &sc.abpc, &sc.auc_morf, &sc.aopc_morf_vs_random})
+        in.range(*v, begin, rows);
+      for (std::size_t q = 0; q < repeats; ++q) {
+        w.random[q].middleRows(begin, rows) = curves[q];
+        w.random_probability[q].middleRows(begin, rows) = probabilities[q];
+        std::copy(seeds[q].begin(), seeds[q].end(), w.random_seeds[q].begin() + begin);
+      }
+    }
+  }
+  for (std::size_t k = 0; k < active.size(); ++k)
+    if (whole[k]) whole[k]->summary = summarize(whole[k]->scores);
+  flips = std::move(whole);
+}
+
 // Creates a folder (and its parents) or fails with an lrp::Error naming it.
 void make_folder(const fs::path& folder) {
   std::error_code ec;
@@ -202,7 +355,44 @@ void make_folder(const fs::path& folder) {
 
 // ---------------------------------------------------------------- prepare
 
-PreparedExperiment prepare_experiment(const ExperimentConfig& config, const Registry& registry, bool train) {
+namespace {
+
+// Several ranks: rank 0 trains, writes the model to a temporary file and sends its bytes; every
+// other rank writes them to its own temporary file and loads it (the HDF5 model file holds the
+// parameters exactly, so every rank explains with the same numbers).
+Model train_on_rank_zero(const ExperimentConfig& config, const Registry& registry, const Cluster& cluster) {
+  const fs::path scratch = fs::temp_directory_path() /
+                           ("lrplab_model_" + std::to_string(::getpid()) + "_" + std::to_string(cluster.rank()) + ".h5");
+  std::optional<Model> trained;
+  std::string bytes;
+  collectively(cluster, [&] {
+    if (cluster.rank() != 0) return;
+    trained.emplace(run_training(*config.model.training, registry).model);
+    save_model(*trained, scratch.string());
+    std::ifstream in(scratch, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    fs::remove(scratch);
+    LRP_CHECK(!bytes.empty(), "training: could not read back the trained model from '", scratch.string(), "'");
+  });
+  bytes = cluster.broadcast(bytes, 0);
+  std::optional<Model> received;
+  collectively(cluster, [&] {
+    if (cluster.rank() == 0) return;
+    {
+      std::ofstream out(scratch, std::ios::binary);
+      out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+      LRP_CHECK(out.good(), "training: cannot write the received model to '", scratch.string(), "'");
+    }
+    received.emplace(load_model(scratch.string(), registry));
+    fs::remove(scratch);
+  });
+  return cluster.rank() == 0 ? std::move(*trained) : std::move(*received);
+}
+
+}  // namespace
+
+PreparedExperiment prepare_experiment(const ExperimentConfig& config, const Registry& registry, bool train,
+                                      const Cluster& cluster) {
   auto log = logger();
   const std::string& src = config.path;
   for (std::size_t i = 0; i < config.plugins.size(); ++i) {
@@ -220,6 +410,7 @@ PreparedExperiment prepare_experiment(const ExperimentConfig& config, const Regi
       log->info("model '{}' from {} ({})", m.spec.name, config.model.file, m.provenance.source);
       return m;
     }
+    if (train && cluster.size() > 1) return train_on_rank_zero(config, registry, cluster);
     if (train) return run_training(*config.model.training, registry).model;
     return build_model(config.model.training->architecture, registry);  // validate: shapes only
   }());
@@ -282,18 +473,26 @@ PreparedExperiment prepare_experiment(const ExperimentConfig& config, const Regi
 
 // ---------------------------------------------------------------- run
 
-ExperimentReport run_experiment(const ExperimentConfig& config, const Registry& registry) {
+ExperimentReport run_experiment(const ExperimentConfig& config, const Registry& registry, const Cluster& cluster) {
   auto log = logger();
   const auto run_start = Clock::now();
   const std::string started = utc_now();
   const std::string& src = config.path;
+  const int rank = cluster.rank(), ranks = cluster.size();
+  const bool writer = rank == 0;  // rank 0 draws the pictures and writes the results file
   // Fail before any work when the outputs cannot be written.
-  check_writable_folder(fs::path(config.output.results).parent_path(),
-                        where(config.root["output"]["results"], src) + ": output.results");
-  if (!config.output.heatmaps.empty())
-    check_writable_folder(config.output.heatmaps, where(config.root["output"]["heatmaps"], src) + ": output.heatmaps");
+  collectively(cluster, [&] {
+    if (!writer) return;
+    check_writable_folder(fs::path(config.output.results).parent_path(),
+                          where(config.root["output"]["results"], src) + ": output.results");
+    if (!config.output.heatmaps.empty())
+      check_writable_folder(config.output.heatmaps, where(config.root["output"]["heatmaps"], src) + ": output.heatmaps");
+  });
+  if (ranks > 1) log->info("running on {} ({} threads per rank)", cluster.describe(), config.threads);
 
-  PreparedExperiment prep = prepare_experiment(config, registry, true);
+  std::optional<PreparedExperiment> prepared;
+  collectively(cluster, [&] { prepared.emplace(prepare_experiment(config, registry, true, cluster)); });
+  PreparedExperiment& prep = *prepared;
   ExperimentReport report;
   report.stage_seconds = prep.stage_seconds;
   const Network& network = prep.model.network;
@@ -334,8 +533,20 @@ ExperimentReport run_experiment(const ExperimentConfig& config, const Registry& 
   std::vector<Index> targets(static_cast<std::size_t>(n));
   const InputNormalization& norm = prep.model.spec.normalization;
   double forward_seconds = 0;
+  // Units of work: (chunk of batch_size samples, method), dealt round-robin over the ranks.
+  const std::size_t method_count = prep.methods.size();
+  const Index chunk_count = (n + config.batch_size - 1) / config.batch_size;
+  const auto owner = [&](Index chunk, std::size_t k) {
+    return static_cast<int>((static_cast<std::size_t>(chunk) * method_count + k) % static_cast<std::size_t>(ranks));
+  };
+  std::vector<double> unit_seconds(static_cast<std::size_t>(chunk_count) * method_count, 0.0);
   log->info("explaining {} samples with {} methods ({} threads)", n, prep.methods.size(), threads);
-  for (Index begin = 0; begin < n; begin += config.batch_size) {
+  collectively(cluster, [&] {
+  for (Index chunk = 0; chunk < chunk_count; ++chunk) {
+    bool mine = false;
+    for (std::size_t k = 0; k < method_count; ++k) mine = mine || owner(chunk, k) == rank;
+    if (!mine) continue;
+    const Index begin = chunk * config.batch_size;
     const Index rows = std::min(config.batch_size, n - begin);
     Tensor x(shape, prep.data.inputs.data.middleRows(begin, rows));
     const std::span<const Index> x_lengths = row_lengths(prep.data.inputs.lengths, begin, rows);
@@ -353,6 +564,7 @@ ExperimentReport run_experiment(const ExperimentConfig& config, const Registry& 
     for (Index i = 0; i < rows; ++i) target_logit[i] = pass.logits()(i, chunk_targets[static_cast<std::size_t>(i)]);
 
     for (std::size_t k = 0; k < prep.methods.size(); ++k) {
+      if (owner(chunk, k) != rank) continue;
       const PreparedMethod& pm = prep.methods[k];
       const MethodConfig& m = *pm.config;
       t0 = Clock::now();
@@ -362,7 +574,7 @@ ExperimentReport run_experiment(const ExperimentConfig& config, const Registry& 
       if (m.lrp()) {
         const Explanation e = explainers[k]->explain(pass, chunk_targets,
                                                      {.seed = SeedKind::kLogit, .keep_layer_relevance = ledger, .threads = threads});
-        explain_seconds[k] += seconds_since(t0);
+        unit_seconds[static_cast<std::size_t>(chunk) * method_count + k] += seconds_since(t0);
         for (const Matrix& st : e.state_relevance) c.has_state = c.has_state || st.cols() > 0;
         c.state_sum.segment(begin, rows) = e.state_relevance_total().cast<double>();
         if (ledger) {
@@ -375,7 +587,7 @@ ExperimentReport run_experiment(const ExperimentConfig& config, const Registry& 
         r = e.relevance;
       } else {
         r = run_method(pm, MethodBatch{network, registry, pass, x, chunk_targets, ids, threads}, registry);
-        explain_seconds[k] += seconds_since(t0);
+        unit_seconds[static_cast<std::size_t>(chunk) * method_count + k] += seconds_since(t0);
       }
       relevance[k].data.middleRows(begin, rows) = r.data;
       // the input-side ledger: Σ R vs f_c(x) (the logit seed), with non-finite values counted
@@ -394,10 +606,67 @@ ExperimentReport run_experiment(const ExperimentConfig& config, const Registry& 
         c.output_seed[begin + i] = seed;
         c.relative_error[begin + i] = seed == 0 ? std::numeric_limits<double>::quiet_NaN() : std::abs(sum - seed) / std::abs(seed);
         c.nonfinite_input[static_cast<std::size_t>(begin + i)] = bad;
-        nonfinite[k] += bad;
       }
     }
     log->info("  explained samples {}-{} of {}", begin + 1, begin + rows, n);
+  }
+  });
+  // Every rank gets every unit (pixel flipping needs all relevance of its samples, rank 0 all of it).
+  const auto ledger_of = [&](std::size_t k) { return cons[k].ledger && config.conservation && evaluated[k]; };
+  double exchange_seconds = 0;  // moving results between ranks (0 on one process)
+  if (ranks > 1) {
+    const auto t_exchange = Clock::now();
+    Packer mine;
+    for (Index chunk = 0; chunk < chunk_count; ++chunk)
+      for (std::size_t k = 0; k < method_count; ++k) {
+        if (owner(chunk, k) != rank) continue;
+        const Index begin = chunk * config.batch_size, rows = std::min(config.batch_size, n - begin);
+        const ConservationStore& c = cons[k];
+        mine.add(static_cast<double>(chunk));
+        mine.add(static_cast<double>(k));
+        mine.add(unit_seconds[static_cast<std::size_t>(chunk) * method_count + k]);
+        mine.add(c.has_state ? 1 : 0);
+        mine.add_rows(relevance[k].data, begin, rows);
+        mine.add_rows(logits, begin, rows);
+        mine.add_range(targets, begin, rows);
+        for (const Eigen::VectorXd* v : {&c.input_sum, &c.output_seed, &c.relative_error, &c.state_sum})
+          mine.add_range(*v, begin, rows);
+        mine.add_range(c.nonfinite_input, begin, rows);
+        if (ledger_of(k)) {
+          mine.add_rows(c.layer_sums, begin, rows);
+          mine.add_rows(c.bias_share, begin, rows);
+          mine.add_rows(c.stabilizer_share, begin, rows);
+          mine.add_rows(c.nonfinite_layers, begin, rows);
+        }
+      }
+    const std::vector<double> all = cluster.all_gather(mine.data);
+    Unpacker in{all};
+    while (!in.done()) {
+      const Index chunk = in.index();
+      const auto k = static_cast<std::size_t>(in.index());
+      const Index begin = chunk * config.batch_size, rows = std::min(config.batch_size, n - begin);
+      ConservationStore& c = cons[k];
+      unit_seconds[static_cast<std::size_t>(chunk) * method_count + k] = in.next();
+      c.has_state = c.has_state || in.next() != 0;
+      in.rows(relevance[k].data, begin, rows);
+      in.rows(logits, begin, rows);
+      in.range(targets, begin, rows);
+      for (Eigen::VectorXd* v : {&c.input_sum, &c.output_seed, &c.relative_error, &c.state_sum}) in.range(*v, begin, rows);
+      in.range(c.nonfinite_input, begin, rows);
+      if (ledger_of(k)) {
+        in.rows(c.layer_sums, begin, rows);
+        in.rows(c.bias_share, begin, rows);
+        in.rows(c.stabilizer_share, begin, rows);
+        in.rows(c.nonfinite_layers, begin, rows);
+      }
+    }
+    forward_seconds = sum_over_ranks(cluster, {forward_seconds})[0];
+    exchange_seconds += seconds_since(t_exchange);
+  }
+  for (std::size_t k = 0; k < method_count; ++k) {
+    for (Index chunk = 0; chunk < chunk_count; ++chunk)
+      explain_seconds[k] += unit_seconds[static_cast<std::size_t>(chunk) * method_count + k];
+    for (const std::int64_t bad : cons[k].nonfinite_input) nonfinite[k] += static_cast<Index>(bad);
   }
   for (std::size_t k = 0; k < prep.methods.size(); ++k) {
     const ConservationStore& c = cons[k];
@@ -438,28 +707,57 @@ ExperimentReport run_experiment(const ExperimentConfig& config, const Registry& 
     raw.constant = {pf.value};
     if (options.fill == PerturbationFill::kMean) raw.mean = prep.reference_mean;
     const FillValues fill = fill_to_network_units(raw, shape, norm);
-    auto t0 = Clock::now();
-    log->info("pixel flipping: random-order baseline ({} orders per sample)", options.random_repeats);
-    const RandomOrderCurves random =
-        random_order_curves(network, prep.data.inputs, targets, prep.data.indices, fill, options);
-    report.stage_seconds["pixel_flipping_random"] = seconds_since(t0);
-    double total = 0;
-    for (std::size_t k = 0; k < prep.methods.size(); ++k) {
+    // Each rank takes a contiguous range of samples (every sample's curves are computed in passes of
+    // its own, so they do not depend on the range).
+    const Index s0 = n * rank / ranks, count = n * (rank + 1) / ranks - s0;
+    std::vector<bool> active(method_count, false);
+    for (std::size_t k = 0; k < method_count; ++k) {
       if (!evaluated[k]) continue;
       if (nonfinite[k] > 0) {
         flip_skipped[k] = std::to_string(nonfinite[k]) + " NaN/Inf relevance values";
         log->warn("pixel flipping: skipping '{}': its relevance has {}", prep.methods[k].config->name, flip_skipped[k]);
         continue;
       }
-      t0 = Clock::now();
-      flips[k] = pixel_flipping(network, prep.data.inputs, targets, relevance[k], prep.data.indices, fill, options, random);
-      flip_seconds[k] = seconds_since(t0);
+      active[k] = true;
+    }
+    log->info("pixel flipping: random-order baseline ({} orders per sample)", options.random_repeats);
+    double random_seconds = 0;
+    std::optional<RandomOrderCurves> random;
+    collectively(cluster, [&] {
+      if (count == 0) return;
+      Tensor x(shape, prep.data.inputs.data.middleRows(s0, count));
+      const std::span<const Index> x_lengths = row_lengths(prep.data.inputs.lengths, s0, count);
+      x.lengths.assign(x_lengths.begin(), x_lengths.end());
+      const std::vector<Index> ids(prep.data.indices.begin() + s0, prep.data.indices.begin() + s0 + count);
+      const std::vector<Index> shard_targets(targets.begin() + s0, targets.begin() + s0 + count);
+      auto t0 = Clock::now();
+      random.emplace(random_order_curves(network, x, shard_targets, ids, fill, options));
+      random_seconds = seconds_since(t0);
+      for (std::size_t k = 0; k < method_count; ++k) {
+        if (!active[k]) continue;
+        t0 = Clock::now();
+        flips[k] = pixel_flipping(network, x, shard_targets, Tensor(shape, relevance[k].data.middleRows(s0, count)), ids,
+                                  fill, options, *random);
+        flip_seconds[k] = seconds_since(t0);
+      }
+    });
+    if (ranks > 1) {
+      const auto t_exchange = Clock::now();
+      gather_pixel_flipping(cluster, n, s0, count, active, random, random_seconds, flips, flip_seconds);
+      exchange_seconds += seconds_since(t_exchange);
+    }
+    report.stage_seconds["pixel_flipping_random"] = random_seconds;
+    double total = 0;
+    for (std::size_t k = 0; k < method_count; ++k) {
+      if (!flips[k]) continue;
       total += flip_seconds[k];
       log->info("pixel flipping '{}': AOPC-MoRF {:.4f}, ABPC {:.4f} ({:.2f} s)", prep.methods[k].config->name,
                 flips[k]->summary.aopc_morf.mean, flips[k]->summary.abpc.mean, flip_seconds[k]);
     }
     report.stage_seconds["pixel_flipping"] = total;
   }
+
+  if (ranks > 1) report.stage_seconds["exchange"] = exchange_seconds;
 
   // ---- relevance accuracy (METRICS.md §3) where the data knows the relevant steps
   std::vector<std::optional<Eigen::VectorXd>> accuracy(prep.methods.size());
@@ -469,6 +767,9 @@ ExperimentReport run_experiment(const ExperimentConfig& config, const Registry& 
         accuracy[k] = relevance_accuracy(relevance[k], prep.data.relevant, config.seed, prep.data.indices);
   }
 
+  // ---- rank 0: pictures, then the results file
+  collectively(cluster, [&] {
+  if (!writer) return;
   // ---- pictures (before the results file, so that a failure here leaves no new results file)
   if (!config.output.heatmaps.empty() && config.output.heatmap_samples > 0) {
     const auto t_pictures = Clock::now();
@@ -579,6 +880,7 @@ ExperimentReport run_experiment(const ExperimentConfig& config, const Registry& 
     f.set_string_attribute("/meta", "end_time", finished);
     f.set_string_attribute("/meta", "host", hostname());
     f.set_int_attribute("/meta", "threads", threads);
+    f.set_int_attribute("/meta", "ranks", ranks);
     f.set_int_attribute("/meta", "format_version", 1);
     f.create_group("/meta/seconds");
     for (const auto& [stage, s] : report.stage_seconds) f.set_double_attribute("/meta/seconds", stage, s);
@@ -753,6 +1055,7 @@ ExperimentReport run_experiment(const ExperimentConfig& config, const Registry& 
   });
   report.stage_seconds["write"] = seconds_since(t0);
   report.results_path = config.output.results;
+  });
 
   for (std::size_t k = 0; k < prep.methods.size(); ++k) {
     MethodSummary s;

@@ -581,12 +581,16 @@ PixelFlippingResult run_pixel_flipping(const Network& network, const Tensor& x, 
     for (size_t q = 0; q < repeat_count; ++q) random_mean += aopc(result.random[q].row(i).transpose().cast<double>());
     s.aopc_morf_vs_random[i] = s.aopc_morf[i] - random_mean / static_cast<double>(repeat_count);
   }
-  result.summary = {summarize(s.aopc_morf), summarize(s.aopc_lerf), summarize(s.abpc), summarize(s.auc_morf),
-                    summarize(s.aopc_morf_vs_random)};
+  result.summary = summarize(s);
   return result;
 }
 
 }  // namespace
+
+PixelFlippingSummary summarize(const PixelFlippingScores& s) {
+  return {summarize(s.aopc_morf), summarize(s.aopc_lerf), summarize(s.abpc), summarize(s.auc_morf),
+          summarize(s.aopc_morf_vs_random)};
+}
 
 RandomOrderCurves random_order_curves(const Network& network, const Tensor& x, const std::vector<Index>& targets,
                                       const std::vector<Index>& sample_ids, const FillValues& fill,

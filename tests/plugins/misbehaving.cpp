@@ -3,10 +3,13 @@
 //   2: registers a rule whose factory throws, and a layer kind whose factory throws
 //   3: registers explanation methods that misbehave: a factory that throws, explain() that throws,
 //      relevance of the wrong shape, and relevance of the right shape with a NaN per sample
+//      (and fails_on_one_rank, for the MPI tests)
 //   4: registers a method with the name of a built-in preset (the load must fail)
 #include "lrp/plugin.hpp"
 
 #include <cmath>
+#include <cstdlib>
+#include <string>
 #include <limits>
 #include <memory>
 #include <stdexcept>
@@ -61,6 +64,14 @@ void register_misbehaving(lrp::Registry& registry) {
     r.data.setOnes();
     r.data.col(0).setConstant(std::numeric_limits<lrp::Scalar>::quiet_NaN());  // one NaN per sample
     return r;
+  }));
+  // Fails in an MPI run on the rank LRP_TEST_FAIL_RANK names (Open MPI tells each process its rank).
+  registry.add_method(test_method("fails_on_one_rank", [](const lrp::MethodBatch& b) {
+    const char* fail = std::getenv("LRP_TEST_FAIL_RANK");
+    const char* rank = std::getenv("OMPI_COMM_WORLD_RANK");
+    if (fail != nullptr && rank != nullptr && std::string(fail) == rank)
+      throw std::runtime_error(std::string("failing on rank ") + rank + " as asked");
+    return b.x;
   }));
 #elif LRP_TEST_MISBEHAVIOUR == 4
   registry.add_method(test_method("epsilon_plus", [](const lrp::MethodBatch& b) { return b.x; }));

@@ -18,6 +18,7 @@
 // integrated-gradients baseline, value ranges) is in raw data units, as the data files hold them
 // (Fashion-MNIST pixels in [0, 1]); lrplab maps them through the model's input normalization.
 #pragma once
+#include "lrp/cluster.hpp"
 #include "lrp/composite.hpp"
 #include "lrp/config.hpp"
 #include "lrp/explain.hpp"
@@ -157,7 +158,10 @@ struct PreparedExperiment {
 
 // Loads or trains the model, loads the data, resolves every method. `train` false: a model that
 // the config trains is only built (for validate).
-PreparedExperiment prepare_experiment(const ExperimentConfig& config, const Registry& registry, bool train = true);
+// With several ranks (run_experiment on an MPI cluster), a model the config trains is trained on rank
+// 0 only and sent to the other ranks.
+PreparedExperiment prepare_experiment(const ExperimentConfig& config, const Registry& registry, bool train = true,
+                                      const Cluster& cluster = single_process());
 
 struct MethodSummary {
   std::string name;
@@ -179,7 +183,15 @@ struct ExperimentReport {
   double accuracy = -1;  // on the explained samples, when they have labels
 };
 
-ExperimentReport run_experiment(const ExperimentConfig& config, const Registry& registry);
+// Runs the experiment on the processes of `cluster`: the explanation work is cut into units of (one
+// batch of batch_size samples, one method), dealt round-robin to the ranks; pixel flipping into
+// contiguous sample ranges, one per rank. Each unit is computed exactly as a single process computes
+// it (same batches, same passes), so the results are bit-identical to a single-process run. Rank 0
+// gathers everything, draws the pictures and writes the results file; the other ranks write
+// nothing. A failure on any rank fails the run on every rank with that rank's message, before the
+// results file is written. Every rank returns the same report (stage seconds summed over ranks).
+ExperimentReport run_experiment(const ExperimentConfig& config, const Registry& registry,
+                                const Cluster& cluster = single_process());
 
 // The table printed at the end of a run: method × (AOPC-MoRF, AOPC-LeRF, ABPC, MoRF − random,
 // conservation error, seconds).

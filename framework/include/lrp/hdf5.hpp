@@ -136,8 +136,8 @@ class File {
   void write(const std::string& dataset, const std::vector<T>& data, const Dims& shape);
 
   DatasetInfo dataset_info(const std::string& dataset) const;
-  // All values, converted to T (double, float or std::int64_t) from any stored integer or float
-  // type; std::int64_t needs a stored integer type. Values outside T's range are an error.
+  // All values, converted to T (double, float, std::int64_t or std::uint64_t) from any stored integer
+  // or float type; the integer types need a stored integer type. Values outside T's range are an error.
   // `shape` (optional) receives the dataset's shape.
   template <typename T>
   std::vector<T> read(const std::string& dataset, Dims* shape = nullptr) const;

@@ -143,6 +143,9 @@ struct PixelFlippingSummary {
   Summary aopc_morf, aopc_lerf, abpc, auc_morf, aopc_morf_vs_random;
 };
 
+// The summaries of per-sample scores (what pixel_flipping puts in PixelFlippingResult::summary).
+PixelFlippingSummary summarize(const PixelFlippingScores& scores);
+
 struct PixelFlippingResult {
   Index regions = 0;  // number of regions
   Index steps = 0;    // L

@@ -1,0 +1,261 @@
+// Multi-process runs (built with -DLRP_MPI=ON): `mpirun -n K lrplab run CONFIG` on 2 and 3 ranks
+// writes the results file a single process writes, value for value (every dataset and every
+// attribute but the times, the host and the rank count); a model trained by the run is trained on
+// rank 0 and explained by all; a failing rank fails the whole run with its message and leaves no
+// results file.
+#include "temp_dir.hpp"
+#include "test_util.hpp"
+
+#include "lrp/hdf5.hpp"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace {
+
+using Catch::Matchers::Contains;
+namespace h5 = lrp::h5;
+
+const std::string kRoot = std::string(LRP_TEST_FIXTURES) + "/../..";
+
+std::string run(const std::string& command, int& status) {
+  std::string out;
+  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  char buffer[4096];
+  while (std::fgets(buffer, sizeof buffer, pipe) != nullptr) out += buffer;
+  status = ::pclose(pipe);
+  return out;
+}
+
+// `lrplab run CONFIG --set output.results=RESULTS EXTRA`, on `ranks` MPI processes (0: plain, no
+// mpirun), with `environment` ("NAME=value ...") added to the environment mpirun passes on.
+std::string lrplab(int ranks, const std::string& config, const std::string& results, int& status,
+                   const std::string& extra = "", const std::string& environment = "") {
+  std::string command = environment.empty() ? "" : "env " + environment + " ";
+  if (ranks > 0) {
+    command += std::string(LRP_MPIEXEC) + " -n " + std::to_string(ranks) + " --oversubscribe";
+    if (::geteuid() == 0) command += " --allow-run-as-root";
+    command += " ";
+  }
+  command += std::string(LRPLAB_EXE) + " run " + config + " --set output.results=" + results + extra;
+  return run(command, status);
+}
+
+bool same_double(double a, double b) { return a == b || (std::isnan(a) && std::isnan(b)); }
+
+// What may differ between two runs of one config: when and where it ran, on how many ranks, how
+// long each part took, and the overrides (they name the results file).
+bool circumstantial(const std::string& object, const std::string& attribute) {
+  static const std::set<std::string> names{"seconds", "start_time", "end_time", "wall_seconds", "host", "ranks"};
+  return object == "/meta/seconds" || names.count(attribute) > 0 || (object == "/config" && attribute == "overrides");
+}
+
+void compare_attributes(const h5::File& a, const h5::File& b, const std::string& object, std::vector<std::string>& diff) {
+  if (object == "/meta/seconds") return;  // stage times; several ranks add "exchange"
+  const std::vector<std::string> names = a.attribute_names(object);
+  if (names != b.attribute_names(object)) diff.push_back(object + ": different attribute names");
+  for (const std::string& name : names) {
+    if (circumstantial(object, name) || !b.has_attribute(object, name)) continue;
+    const h5::TypeInfo t = a.attribute_type(object, name);
+    bool same = true;
+    if (t.type_class == h5::TypeClass::kString)
+      same = a.string_attribute(object, name) == b.string_attribute(object, name);
+    else if (t.type_class == h5::TypeClass::kFloat)
+      same = same_double(a.double_attribute(object, name), b.double_attribute(object, name));
+    else if (t.type_class == h5::TypeClass::kInteger && t.is_signed)
+      same = a.int_attribute(object, name) == b.int_attribute(object, name);
+    else if (t.type_class == h5::TypeClass::kInteger)
+      same = a.uint_attribute(object, name) == b.uint_attribute(object, name);
+    else
+      diff.push_back(object + " @" + name + ": type " + t.name() + " not compared");
+    if (!same) diff.push_back(object + " @" + name);
+  }
+}
+
+void compare_dataset(const h5::File& a, const h5::File& b, const std::string& path, std::vector<std::string>& diff) {
+  const h5::DatasetInfo ia = a.dataset_info(path), ib = b.dataset_info(path);
+  if (ia.shape != ib.shape || ia.type.name() != ib.type.name()) {
+    diff.push_back(path + ": shape or type");
+    return;
+  }
+  bool same = true;
+  if (ia.type.type_class == h5::TypeClass::kString) {
+    same = a.read_string(path) == b.read_string(path);
+  } else if (ia.type.type_class == h5::TypeClass::kFloat) {  // float32 and float64 are exact as double
+    const std::vector<double> va = a.read<double>(path), vb = b.read<double>(path);
+    for (std::size_t i = 0; i < va.size() && same; ++i) same = same_double(va[i], vb[i]);
+  } else if (ia.type.is_signed) {
+    same = a.read<std::int64_t>(path) == b.read<std::int64_t>(path);
+  } else {
+    same = a.read<std::uint64_t>(path) == b.read<std::uint64_t>(path);
+  }
+  if (!same) diff.push_back(path);
+}
+
+void compare_group(const h5::File& a, const h5::File& b, const std::string& group, std::vector<std::string>& diff,
+                   std::size_t& datasets) {
+  compare_attributes(a, b, group, diff);
+  const std::vector<std::string> children = a.children(group);
+  if (children != b.children(group)) diff.push_back(group + ": different members");
+  for (const std::string& child : children) {
+    const std::string path = (group == "/" ? "" : group) + "/" + child;
+    if (b.kind(path) != a.kind(path)) {
+      diff.push_back(path + ": kind");
+    } else if (a.kind(path) == h5::ObjectKind::kGroup) {
+      compare_group(a, b, path, diff, datasets);
+    } else if (a.kind(path) == h5::ObjectKind::kDataset) {
+      ++datasets;
+      compare_attributes(a, b, path, diff);
+      if (path != "/config") compare_dataset(a, b, path, diff);  // the resolved YAML holds the overrides
+    }
+  }
+}
+
+// Every difference between two results files (see `circumstantial`), and how many datasets were compared.
+std::vector<std::string> differences(const std::string& pa, const std::string& pb, std::size_t& datasets) {
+  const h5::File a = h5::File::open(pa), b = h5::File::open(pb);
+  std::vector<std::string> diff;
+  datasets = 0;
+  compare_group(a, b, "/", diff, datasets);
+  return diff;
+}
+
+std::string write(const lrp_test::TempDir& dir, const std::string& name, const std::string& text) {
+  const std::string path = dir.file(name);
+  std::ofstream(path) << text;
+  return path;
+}
+
+}  // namespace
+
+TEST_CASE("MPI runs on 2 and 3 ranks write the single-process results file, value for value", "[mpi]") {
+  const lrp_test::TempDir dir("lrp_mpi_runs");
+  // 30 images in 4 batches of 8 (the last one short) and 9 methods: 36 units of work for 2 or 3 ranks.
+  const std::string config = write(dir, "experiment.yaml", R"(seed: 5
+threads: 2
+batch_size: 8
+data:
+  format: idx
+  images: /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz
+  labels: /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz
+  subset: {begin: 100, end: 130}
+model: {file: )" + kRoot + R"(/models/fmnist_cnn.h5}
+target: predicted
+explain:
+  - {name: egb, preset: epsilon_gamma_box, sweep: {gamma: [0.1, 1]}}
+  - epsilon_plus_flat
+  - gradient
+  - gradient_x_input
+  - {name: ig, kind: integrated_gradients, params: {steps: 4}}
+  - {name: sg, kind: smoothgrad, params: {samples: 3}}
+  - {name: occ, kind: occlusion, params: {window: 7}}
+  - random
+evaluate:
+  conservation: true
+  pixel_flipping: {patch: 7, random_repeats: 3, fill: uniform}
+output: {results: unused.h5}
+)");
+  int status = 0;
+  const std::string single = dir.file("single.h5");
+  const std::string out1 = lrplab(0, config, single, status);
+  INFO(out1);
+  REQUIRE(status == 0);
+  for (const int ranks : {2, 3}) {
+    const std::string results = dir.file("ranks" + std::to_string(ranks) + ".h5");
+    const std::string out = lrplab(ranks, config, results, status);
+    INFO(ranks << " ranks:\n" << out);
+    REQUIRE(status == 0);
+    CHECK_THAT(out, Contains("MPI, " + std::to_string(ranks) + " ranks"));
+    std::size_t datasets = 0;
+    const std::vector<std::string> diff = differences(single, results, datasets);
+    std::string listed;
+    for (const std::string& d : diff) listed += d + "\n";
+    INFO("differences:\n" << listed);
+    CHECK(diff.empty());
+    CHECK(datasets > 80);  // relevance, conservation and pixel-flipping datasets of 9 methods were compared
+    CHECK(h5::File::open(results).int_attribute("/meta", "ranks") == ranks);
+  }
+  // The comparison is not blind: a different seed changes the random methods, the pixel-flipping
+  // noise and orders.
+  const std::string other = dir.file("other_seed.h5");
+  (void)lrplab(2, config, other, status, " --set seed=6");
+  REQUIRE(status == 0);
+  std::size_t datasets = 0;
+  const std::vector<std::string> diff = differences(single, other, datasets);
+  CHECK(std::find(diff.begin(), diff.end(), "/explanations/random/relevance") != diff.end());
+  CHECK(std::find(diff.begin(), diff.end(), "/metrics/pixel_flipping/egb@gamma=0.1/random") != diff.end());
+  CHECK(std::find(diff.begin(), diff.end(), "/explanations/egb@gamma=0.1/relevance") == diff.end());
+}
+
+TEST_CASE("An MPI run trains the model on rank 0 and every rank explains with it", "[mpi]") {
+  const lrp_test::TempDir dir("lrp_mpi_train");
+  const std::string config = write(dir, "experiment.yaml", R"(seed: 4
+threads: 1
+batch_size: 4
+data: {format: synthetic, shape: [1, 8, 8], count: 10, classes: 3, seed: 9}
+model:
+  architecture:
+    name: trained_here
+    input_shape: [1, 8, 8]
+    layers:
+      - {kind: conv2d, out_channels: 2, kernel: 3, padding: 1}
+      - {kind: relu}
+      - {kind: flatten}
+      - {kind: dense, out: 3}
+  train: {format: synthetic, shape: [1, 8, 8], count: 60, classes: 3, seed: 9}
+  training: {epochs: 2, batch_size: 16}
+explain: [epsilon_plus, gradient, random]
+evaluate: {conservation: true, pixel_flipping: {patch: 2, random_repeats: 2}}
+output: {results: unused.h5}
+)");
+  int status = 0;
+  const std::string single = dir.file("single.h5"), three = dir.file("three.h5");
+  const std::string out1 = lrplab(0, config, single, status);
+  INFO(out1);
+  REQUIRE(status == 0);
+  const std::string out3 = lrplab(3, config, three, status);
+  INFO(out3);
+  REQUIRE(status == 0);
+  std::size_t datasets = 0;
+  const std::vector<std::string> diff = differences(single, three, datasets);
+  std::string listed;
+  for (const std::string& d : diff) listed += d + "\n";
+  INFO("differences:\n" << listed);
+  CHECK(diff.empty());
+  CHECK(h5::File::open(three).string_attribute("/model", "file") == "(trained by this run)");
+}
+
+TEST_CASE("A rank that fails fails the whole MPI run with its message, and no results file is written", "[mpi]") {
+  const lrp_test::TempDir dir("lrp_mpi_fail");
+  // Rank 1 explains the second unit: its method throws there only (the test plugin method fails on
+  // the rank named by LRP_TEST_FAIL_RANK).
+  const std::string config = write(dir, "experiment.yaml", R"(seed: 1
+plugins: [)" + std::string(LRP_TEST_PLUGIN_BAD_METHODS) + R"(]
+data: {format: synthetic, shape: [6], count: 8, classes: 3}
+model: {file: )" + write(dir, "mlp.yaml", "name: mlp\ninput_shape: [6]\nlayers:\n  - {kind: dense, out: 3}\n") + R"(}
+explain: [gradient, fails_on_one_rank]
+output: {results: unused.h5}
+)");
+  int status = 0;
+  const std::string results = dir.file("results.h5");
+  const std::string out = lrplab(2, config, results, status, "", "LRP_TEST_FAIL_RANK=1");
+  INFO(out);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) != 0);
+  CHECK_THAT(out, Contains("error: rank 1: method 'fails_on_one_rank'") && Contains("failing on rank 1 as asked"));
+  CHECK_FALSE(std::filesystem::exists(results));
+  // The same config on 2 ranks without the failure writes its results.
+  (void)lrplab(2, config, results, status);
+  CHECK(status == 0);
+  CHECK(std::filesystem::exists(results));
+}
