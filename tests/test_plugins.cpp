@@ -2,6 +2,7 @@
 // literal formula, a built-in rule's source built as a plugin giving the built-in's numbers, the
 // origins, every load error, configs that list plugins, and `lrplab --plugin`.
 #include "experiment_support.hpp"
+#include "run_command.hpp"
 #include "temp_dir.hpp"
 #include "test_util.hpp"
 
@@ -69,16 +70,6 @@ Eigen::VectorXd clip_rule(const Params& p, const Eigen::VectorXd& a, const Eigen
 void write_mlp_description(const std::string& path) {
   std::ofstream(path) << "name: mlp\ninput_shape: [6]\nlayers:\n  - {kind: dense, out: 5}\n"
                          "  - {kind: relu}\n  - {kind: dense, out: 3}\n";
-}
-
-std::string run_command(const std::string& command, int& status) {
-  std::string out;
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  char buffer[4096];
-  while (std::fgets(buffer, sizeof buffer, pipe) != nullptr) out += buffer;
-  status = ::pclose(pipe);
-  return out;
 }
 
 }  // namespace

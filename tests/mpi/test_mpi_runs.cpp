@@ -3,6 +3,7 @@
 // attribute but the times, the host and the rank count); a model trained by the run is trained on
 // rank 0 and explained by all; a failing rank fails the whole run with its message and leaves no
 // results file.
+#include "run_command.hpp"
 #include "temp_dir.hpp"
 #include "test_util.hpp"
 
@@ -27,16 +28,6 @@ namespace h5 = lrp::h5;
 
 const std::string kRoot = std::string(LRP_TEST_FIXTURES) + "/../..";
 
-std::string run(const std::string& command, int& status) {
-  std::string out;
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  char buffer[4096];
-  while (std::fgets(buffer, sizeof buffer, pipe) != nullptr) out += buffer;
-  status = ::pclose(pipe);
-  return out;
-}
-
 // `lrplab run CONFIG --set output.results=RESULTS EXTRA`, on `ranks` MPI processes (0: plain, no
 // mpirun), with `environment` ("NAME=value ...") added to the environment mpirun passes on.
 std::string lrplab(int ranks, const std::string& config, const std::string& results, int& status,
@@ -48,7 +39,7 @@ std::string lrplab(int ranks, const std::string& config, const std::string& resu
     command += " ";
   }
   command += std::string(LRPLAB_EXE) + " run " + config + " --set output.results=" + results + extra;
-  return run(command, status);
+  return lrp_test::run_command(command, status);
 }
 
 bool same_double(double a, double b) { return a == b || (std::isnan(a) && std::isnan(b)); }
@@ -121,6 +112,12 @@ void compare_group(const h5::File& a, const h5::File& b, const std::string& grou
   }
 }
 
+std::string listed(const std::vector<std::string>& items) {
+  std::string out;
+  for (const std::string& item : items) out += item + "\n";
+  return out;
+}
+
 // Every difference between two results files (see `circumstantial`), and how many datasets were compared.
 std::vector<std::string> differences(const std::string& pa, const std::string& pb, std::size_t& datasets) {
   const h5::File a = h5::File::open(pa), b = h5::File::open(pb);
@@ -178,9 +175,7 @@ output: {results: unused.h5}
     CHECK_THAT(out, Contains("MPI, " + std::to_string(ranks) + " ranks"));
     std::size_t datasets = 0;
     const std::vector<std::string> diff = differences(single, results, datasets);
-    std::string listed;
-    for (const std::string& d : diff) listed += d + "\n";
-    INFO("differences:\n" << listed);
+    INFO("differences:\n" << listed(diff));
     CHECK(diff.empty());
     CHECK(datasets > 80);  // relevance, conservation and pixel-flipping datasets of 9 methods were compared
     CHECK(h5::File::open(results).int_attribute("/meta", "ranks") == ranks);
@@ -228,9 +223,7 @@ output: {results: unused.h5}
   REQUIRE(status == 0);
   std::size_t datasets = 0;
   const std::vector<std::string> diff = differences(single, three, datasets);
-  std::string listed;
-  for (const std::string& d : diff) listed += d + "\n";
-  INFO("differences:\n" << listed);
+  INFO("differences:\n" << listed(diff));
   CHECK(diff.empty());
   CHECK(h5::File::open(three).string_attribute("/model", "file") == "(trained by this run)");
 }

@@ -1,5 +1,6 @@
 // A build without MPI (the default): the single process as a Cluster, and lrplab refusing to run
 // as one of several processes that mpirun started (they would all write the same results file).
+#include "run_command.hpp"
 #include "temp_dir.hpp"
 #include "test_util.hpp"
 
@@ -33,12 +34,9 @@ TEST_CASE("lrplab without MPI refuses to run as one of several mpirun processes"
   std::ofstream(config) << "data: {format: synthetic, shape: [4], count: 4, classes: 2}\nmodel: {file: "
                         << dir.file("mlp.yaml") << "}\nexplain: [gradient]\noutput: {results: " << dir.file("out.h5")
                         << "}\n";
-  std::string out;
-  FILE* pipe = ::popen(("env OMPI_COMM_WORLD_SIZE=3 " + std::string(LRPLAB_EXE) + " run " + config + " 2>&1").c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  char buffer[4096];
-  while (std::fgets(buffer, sizeof buffer, pipe) != nullptr) out += buffer;
-  const int status = ::pclose(pipe);
+  int status = 0;
+  const std::string out =
+      lrp_test::run_command("env OMPI_COMM_WORLD_SIZE=3 " + std::string(LRPLAB_EXE) + " run " + config, status);
   CHECK(WEXITSTATUS(status) == 1);
   CHECK_THAT(out, Contains("started as one of 3 MPI processes, but this lrplab was built without MPI"));
   CHECK_FALSE(std::filesystem::exists(dir.file("out.h5")));
