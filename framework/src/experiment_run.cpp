@@ -542,74 +542,74 @@ ExperimentReport run_experiment(const ExperimentConfig& config, const Registry& 
   std::vector<double> unit_seconds(static_cast<std::size_t>(chunk_count) * method_count, 0.0);
   log->info("explaining {} samples with {} methods ({} threads)", n, prep.methods.size(), threads);
   collectively(cluster, [&] {
-  for (Index chunk = 0; chunk < chunk_count; ++chunk) {
-    bool mine = false;
-    for (std::size_t k = 0; k < method_count; ++k) mine = mine || owner(chunk, k) == rank;
-    if (!mine) continue;
-    const Index begin = chunk * config.batch_size;
-    const Index rows = std::min(config.batch_size, n - begin);
-    Tensor x(shape, prep.data.inputs.data.middleRows(begin, rows));
-    const std::span<const Index> x_lengths = row_lengths(prep.data.inputs.lengths, begin, rows);
-    x.lengths.assign(x_lengths.begin(), x_lengths.end());  // sequence lengths (none: empty)
-    const std::vector<Index> ids(prep.data.indices.begin() + begin, prep.data.indices.begin() + begin + rows);
-    std::vector<Index> labels;
-    if (!prep.data.labels.empty()) labels.assign(prep.data.labels.begin() + begin, prep.data.labels.begin() + begin + rows);
-    auto t0 = Clock::now();
-    const ForwardPass pass = network.forward(x, threads);
-    forward_seconds += seconds_since(t0);
-    const std::vector<Index> chunk_targets = select_targets(pass.logits(), config.target, labels.empty() ? nullptr : &labels);
-    logits.middleRows(begin, rows) = pass.logits();
-    std::copy(chunk_targets.begin(), chunk_targets.end(), targets.begin() + begin);
-    Vector target_logit(rows);
-    for (Index i = 0; i < rows; ++i) target_logit[i] = pass.logits()(i, chunk_targets[static_cast<std::size_t>(i)]);
+    for (Index chunk = 0; chunk < chunk_count; ++chunk) {
+      bool mine = false;
+      for (std::size_t k = 0; k < method_count; ++k) mine = mine || owner(chunk, k) == rank;
+      if (!mine) continue;
+      const Index begin = chunk * config.batch_size;
+      const Index rows = std::min(config.batch_size, n - begin);
+      Tensor x(shape, prep.data.inputs.data.middleRows(begin, rows));
+      const std::span<const Index> x_lengths = row_lengths(prep.data.inputs.lengths, begin, rows);
+      x.lengths.assign(x_lengths.begin(), x_lengths.end());  // sequence lengths (none: empty)
+      const std::vector<Index> ids(prep.data.indices.begin() + begin, prep.data.indices.begin() + begin + rows);
+      std::vector<Index> labels;
+      if (!prep.data.labels.empty()) labels.assign(prep.data.labels.begin() + begin, prep.data.labels.begin() + begin + rows);
+      auto t0 = Clock::now();
+      const ForwardPass pass = network.forward(x, threads);
+      forward_seconds += seconds_since(t0);
+      const std::vector<Index> chunk_targets = select_targets(pass.logits(), config.target, labels.empty() ? nullptr : &labels);
+      logits.middleRows(begin, rows) = pass.logits();
+      std::copy(chunk_targets.begin(), chunk_targets.end(), targets.begin() + begin);
+      Vector target_logit(rows);
+      for (Index i = 0; i < rows; ++i) target_logit[i] = pass.logits()(i, chunk_targets[static_cast<std::size_t>(i)]);
 
-    for (std::size_t k = 0; k < prep.methods.size(); ++k) {
-      if (owner(chunk, k) != rank) continue;
-      const PreparedMethod& pm = prep.methods[k];
-      const MethodConfig& m = *pm.config;
-      t0 = Clock::now();
-      Tensor r;
-      ConservationStore& c = cons[k];
-      const bool ledger = c.ledger && config.conservation && evaluated[k];
-      if (m.lrp()) {
-        const Explanation e = explainers[k]->explain(pass, chunk_targets,
-                                                     {.seed = SeedKind::kLogit, .keep_layer_relevance = ledger, .threads = threads});
-        unit_seconds[static_cast<std::size_t>(chunk) * method_count + k] += seconds_since(t0);
-        for (const Matrix& st : e.state_relevance) c.has_state = c.has_state || st.cols() > 0;
-        c.state_sum.segment(begin, rows) = e.state_relevance_total().cast<double>();
-        if (ledger) {
-          const ConservationResult cr = conservation(network, pass, e);
-          c.layer_sums.middleRows(begin, rows) = cr.layer_sums;
-          c.bias_share.middleRows(begin, rows) = cr.bias_share;
-          c.stabilizer_share.middleRows(begin, rows) = cr.stabilizer_share;
-          c.nonfinite_layers.middleRows(begin, rows) = cr.nonfinite_layers;
+      for (std::size_t k = 0; k < prep.methods.size(); ++k) {
+        if (owner(chunk, k) != rank) continue;
+        const PreparedMethod& pm = prep.methods[k];
+        const MethodConfig& m = *pm.config;
+        t0 = Clock::now();
+        Tensor r;
+        ConservationStore& c = cons[k];
+        const bool ledger = c.ledger && config.conservation && evaluated[k];
+        if (m.lrp()) {
+          const Explanation e = explainers[k]->explain(pass, chunk_targets,
+                                                       {.seed = SeedKind::kLogit, .keep_layer_relevance = ledger, .threads = threads});
+          unit_seconds[static_cast<std::size_t>(chunk) * method_count + k] += seconds_since(t0);
+          for (const Matrix& st : e.state_relevance) c.has_state = c.has_state || st.cols() > 0;
+          c.state_sum.segment(begin, rows) = e.state_relevance_total().cast<double>();
+          if (ledger) {
+            const ConservationResult cr = conservation(network, pass, e);
+            c.layer_sums.middleRows(begin, rows) = cr.layer_sums;
+            c.bias_share.middleRows(begin, rows) = cr.bias_share;
+            c.stabilizer_share.middleRows(begin, rows) = cr.stabilizer_share;
+            c.nonfinite_layers.middleRows(begin, rows) = cr.nonfinite_layers;
+          }
+          r = e.relevance;
+        } else {
+          r = run_method(pm, MethodBatch{network, registry, pass, x, chunk_targets, ids, threads}, registry);
+          unit_seconds[static_cast<std::size_t>(chunk) * method_count + k] += seconds_since(t0);
         }
-        r = e.relevance;
-      } else {
-        r = run_method(pm, MethodBatch{network, registry, pass, x, chunk_targets, ids, threads}, registry);
-        unit_seconds[static_cast<std::size_t>(chunk) * method_count + k] += seconds_since(t0);
-      }
-      relevance[k].data.middleRows(begin, rows) = r.data;
-      // the input-side ledger: Σ R vs f_c(x) (the logit seed), with non-finite values counted
-      for (Index i = 0; i < rows; ++i) {
-        double sum = 0;
-        std::int64_t bad = 0;
-        for (Index f = 0; f < r.features(); ++f) {
-          const double v = static_cast<double>(r.data(i, f));
-          if (std::isfinite(v))
-            sum += v;
-          else
-            ++bad;
+        relevance[k].data.middleRows(begin, rows) = r.data;
+        // the input-side ledger: Σ R vs f_c(x) (the logit seed), with non-finite values counted
+        for (Index i = 0; i < rows; ++i) {
+          double sum = 0;
+          std::int64_t bad = 0;
+          for (Index f = 0; f < r.features(); ++f) {
+            const double v = static_cast<double>(r.data(i, f));
+            if (std::isfinite(v))
+              sum += v;
+            else
+              ++bad;
+          }
+          const double seed = static_cast<double>(target_logit[i]);
+          c.input_sum[begin + i] = sum;
+          c.output_seed[begin + i] = seed;
+          c.relative_error[begin + i] = seed == 0 ? std::numeric_limits<double>::quiet_NaN() : std::abs(sum - seed) / std::abs(seed);
+          c.nonfinite_input[static_cast<std::size_t>(begin + i)] = bad;
         }
-        const double seed = static_cast<double>(target_logit[i]);
-        c.input_sum[begin + i] = sum;
-        c.output_seed[begin + i] = seed;
-        c.relative_error[begin + i] = seed == 0 ? std::numeric_limits<double>::quiet_NaN() : std::abs(sum - seed) / std::abs(seed);
-        c.nonfinite_input[static_cast<std::size_t>(begin + i)] = bad;
       }
+      log->info("  explained samples {}-{} of {}", begin + 1, begin + rows, n);
     }
-    log->info("  explained samples {}-{} of {}", begin + 1, begin + rows, n);
-  }
   });
   // Every rank gets every unit (pixel flipping needs all relevance of its samples, rank 0 all of it).
   const auto ledger_of = [&](std::size_t k) { return cons[k].ledger && config.conservation && evaluated[k]; };
@@ -769,292 +769,292 @@ ExperimentReport run_experiment(const ExperimentConfig& config, const Registry& 
 
   // ---- rank 0: pictures, then the results file
   collectively(cluster, [&] {
-  if (!writer) return;
-  // ---- pictures (before the results file, so that a failure here leaves no new results file)
-  if (!config.output.heatmaps.empty() && config.output.heatmap_samples > 0) {
-    const auto t_pictures = Clock::now();
-    const fs::path folder(config.output.heatmaps);
-    const Index k_samples = std::min(config.output.heatmap_samples, n);
-    HeatmapOptions hopt;
-    hopt.input_min = norm.raw_min;
-    hopt.input_max = norm.raw_max;
-    // Sequences [T, D] (data with known relevant steps, or a model that starts with an lstm) are
-    // drawn as strips with time along x: the pictures show [D, T], one row per feature.
-    const bool sequence = shape.size() == 2 && (!prep.data.relevant.empty() || network.layer(0).kind() == "lstm");
-    const auto picture_rows = [&](const Matrix& rows) {
-      if (!sequence) return Tensor(shape, rows.topRows(k_samples));
-      const Index steps = shape[0], features = shape[1];
-      Tensor strip(k_samples, Shape{features, steps});
-      for (Index i = 0; i < k_samples; ++i)
-        for (Index t = 0; t < steps; ++t)
-          for (Index d = 0; d < features; ++d) strip.data(i, d * steps + t) = rows(i, t * features + d);
-      return strip;
-    };
-    const Tensor inputs = picture_rows(prep.raw_inputs.data);
-    const bool drawable = shape.size() == 3 || shape.size() == 2;
-    std::vector<Tensor> firsts;
-    for (std::size_t k = 0; k < prep.methods.size(); ++k) firsts.push_back(picture_rows(relevance[k].data));
-    if (drawable) {
-      for (std::size_t k = 0; k < prep.methods.size(); ++k) {
-        const fs::path dir = folder / prep.methods[k].config->name;
-        make_folder(dir);
-        std::vector<std::vector<Image>> cells;
-        for (Index i = 0; i < k_samples; ++i) {
-          const Heatmap h = heatmap_image(firsts[k], inputs, i, hopt);
-          write_png((dir / ("sample_" + std::to_string(prep.data.indices[static_cast<std::size_t>(i)]) + ".png")).string(),
-                    h.image);
-          if (i % config.output.montage_columns == 0) cells.emplace_back();
-          cells.back().push_back(h.image);
-        }
-        write_png((dir / "montage.png").string(), montage(cells));
-      }
-      std::vector<const Tensor*> all;
-      for (const Tensor& t : firsts) all.push_back(&t);
-      write_heatmap_montage_png((folder / "methods.png").string(), inputs, all, hopt);
-    } else {
-      log->warn("heatmaps: inputs of shape {} are not images; no PNGs drawn", to_string(shape));
-    }
-    bool any_curve = false;
-    std::vector<CurveSeries> morf, lerf;
-    for (std::size_t k = 0; k < prep.methods.size(); ++k) {
-      if (!flips[k]) continue;
-      const PixelFlippingResult& r = *flips[k];
-      auto mean_of = [](const Matrix& m) {
-        std::vector<double> v(static_cast<std::size_t>(m.cols()));
-        for (Index j = 0; j < m.cols(); ++j) v[static_cast<std::size_t>(j)] = m.col(j).cast<double>().mean();
-        return v;
+    if (!writer) return;
+    // ---- pictures (before the results file, so that a failure here leaves no new results file)
+    if (!config.output.heatmaps.empty() && config.output.heatmap_samples > 0) {
+      const auto t_pictures = Clock::now();
+      const fs::path folder(config.output.heatmaps);
+      const Index k_samples = std::min(config.output.heatmap_samples, n);
+      HeatmapOptions hopt;
+      hopt.input_min = norm.raw_min;
+      hopt.input_max = norm.raw_max;
+      // Sequences [T, D] (data with known relevant steps, or a model that starts with an lstm) are
+      // drawn as strips with time along x: the pictures show [D, T], one row per feature.
+      const bool sequence = shape.size() == 2 && (!prep.data.relevant.empty() || network.layer(0).kind() == "lstm");
+      const auto picture_rows = [&](const Matrix& rows) {
+        if (!sequence) return Tensor(shape, rows.topRows(k_samples));
+        const Index steps = shape[0], features = shape[1];
+        Tensor strip(k_samples, Shape{features, steps});
+        for (Index i = 0; i < k_samples; ++i)
+          for (Index t = 0; t < steps; ++t)
+            for (Index d = 0; d < features; ++d) strip.data(i, d * steps + t) = rows(i, t * features + d);
+        return strip;
       };
-      const std::string& name = prep.methods[k].config->name;
-      std::vector<CurveSeries> own{{"MoRF", mean_of(r.morf), "#d62728"}, {"LeRF", mean_of(r.lerf), "#1f77b4"}};
-      if (!r.random.empty()) {
-        std::vector<double> rnd(static_cast<std::size_t>(r.steps + 1), 0.0);
-        for (const Matrix& q : r.random) {
-          const std::vector<double> m = mean_of(q);
-          for (std::size_t j = 0; j < rnd.size(); ++j) rnd[j] += m[j] / static_cast<double>(r.random.size());
+      const Tensor inputs = picture_rows(prep.raw_inputs.data);
+      const bool drawable = shape.size() == 3 || shape.size() == 2;
+      std::vector<Tensor> firsts;
+      for (std::size_t k = 0; k < prep.methods.size(); ++k) firsts.push_back(picture_rows(relevance[k].data));
+      if (drawable) {
+        for (std::size_t k = 0; k < prep.methods.size(); ++k) {
+          const fs::path dir = folder / prep.methods[k].config->name;
+          make_folder(dir);
+          std::vector<std::vector<Image>> cells;
+          for (Index i = 0; i < k_samples; ++i) {
+            const Heatmap h = heatmap_image(firsts[k], inputs, i, hopt);
+            write_png((dir / ("sample_" + std::to_string(prep.data.indices[static_cast<std::size_t>(i)]) + ".png")).string(),
+                      h.image);
+            if (i % config.output.montage_columns == 0) cells.emplace_back();
+            cells.back().push_back(h.image);
+          }
+          write_png((dir / "montage.png").string(), montage(cells));
         }
-        own.push_back({"random order", rnd, "#7f7f7f"});
-        if (!any_curve) {
-          morf.push_back({"random order", rnd, "#7f7f7f"});
-          lerf.push_back({"random order", rnd, "#7f7f7f"});
-        }
-      }
-      any_curve = true;
-      morf.push_back({name, own[0].values, ""});
-      lerf.push_back({name, own[1].values, ""});
-      const fs::path dir = folder / name;
-      make_folder(dir);
-      write_curves_svg((dir / "pixel_flipping.svg").string(), "pixel flipping: " + name, "regions perturbed",
-                       "mean target logit", own);
-    }
-    if (any_curve) {
-      write_curves_svg((folder / "morf.svg").string(), "MoRF curves (most relevant regions first)", "regions perturbed",
-                       "mean target logit", morf);
-      write_curves_svg((folder / "lerf.svg").string(), "LeRF curves (least relevant regions first)", "regions perturbed",
-                       "mean target logit", lerf);
-    }
-    report.stage_seconds["pictures"] = seconds_since(t_pictures);
-    report.heatmap_folder = config.output.heatmaps;
-  }
-
-  // ---- the results file (temporary file, renamed when complete)
-  auto t0 = Clock::now();
-  const std::string finished = utc_now();
-  h5::write_atomically(config.output.results, "results file", [&](h5::File& f) {
-    f.write_string("/config", config.resolved_yaml);
-    f.set_string_attribute("/config", "path", config.path);
-    std::string overrides;
-    for (const std::string& o : config.overrides) overrides += o + "\n";
-    f.set_string_attribute("/config", "overrides", overrides);
-
-    f.create_group("/meta");
-    f.set_string_attribute("/meta", "lrplab_version", LRP_VERSION);
-    f.set_string_attribute("/meta", "git_commit", git_commit());
-    {
-      std::string plugins;  // one line per plugin loaded into the registry: name, path
-      for (const PluginRecord& r : registry.plugins()) plugins += r.name + " " + r.path + "\n";
-      f.set_string_attribute("/meta", "plugins", plugins);
-    }
-    f.set_string_attribute("/meta", "scalar", scalar_name());
-    f.set_uint_attribute("/meta", "seed", config.seed);
-    f.set_string_attribute("/meta", "start_time", started);
-    f.set_string_attribute("/meta", "end_time", finished);
-    f.set_string_attribute("/meta", "host", hostname());
-    f.set_int_attribute("/meta", "threads", threads);
-    f.set_int_attribute("/meta", "ranks", ranks);
-    f.set_int_attribute("/meta", "format_version", 1);
-    f.create_group("/meta/seconds");
-    for (const auto& [stage, s] : report.stage_seconds) f.set_double_attribute("/meta/seconds", stage, s);
-
-    f.write("/data/inputs", to_row_major(prep.raw_inputs.data), dims_with_batch(n, shape));
-    f.set_string_attribute("/data/inputs", "units", "raw (before the model's input normalization)");
-    f.set_string_attribute("/data", "source", prep.data.source);
-    const std::vector<std::int64_t> indices(prep.data.indices.begin(), prep.data.indices.end());
-    f.write("/data/indices", indices, {static_cast<hsize_t>(n)});
-    if (!prep.data.labels.empty()) {
-      const std::vector<std::int64_t> labels(prep.data.labels.begin(), prep.data.labels.end());
-      f.write("/data/labels", labels, {static_cast<hsize_t>(n)});
-    }
-    if (!prep.data.inputs.lengths.empty()) {  // per-sample sequence lengths (the rest is padding)
-      const std::vector<std::int64_t> lengths(prep.data.inputs.lengths.begin(), prep.data.inputs.lengths.end());
-      f.write("/data/lengths", lengths, {static_cast<hsize_t>(n)});
-    }
-    if (!prep.data.relevant.empty()) {  // the known relevant steps: [N, K], or flat with offsets
-      std::vector<std::int64_t> flat, offsets{0};
-      bool same_k = true;
-      for (const std::vector<Index>& r : prep.data.relevant) {
-        flat.insert(flat.end(), r.begin(), r.end());
-        offsets.push_back(static_cast<std::int64_t>(flat.size()));
-        same_k = same_k && r.size() == prep.data.relevant.front().size();
-      }
-      if (same_k) {
-        f.write("/data/relevant", flat, {static_cast<hsize_t>(n), static_cast<hsize_t>(prep.data.relevant.front().size())});
+        std::vector<const Tensor*> all;
+        for (const Tensor& t : firsts) all.push_back(&t);
+        write_heatmap_montage_png((folder / "methods.png").string(), inputs, all, hopt);
       } else {
-        f.write("/data/relevant_flat", flat, {static_cast<hsize_t>(flat.size())});
-        f.write("/data/relevant_offsets", offsets, {static_cast<hsize_t>(offsets.size())});
+        log->warn("heatmaps: inputs of shape {} are not images; no PNGs drawn", to_string(shape));
       }
-    }
-
-    f.write("/model/logits", to_row_major(logits), {static_cast<hsize_t>(n), static_cast<hsize_t>(classes)});
-    const std::vector<std::int64_t> t(targets.begin(), targets.end());
-    f.write("/model/targets", t, {static_cast<hsize_t>(n)});
-    f.set_string_attribute("/model", "name", prep.model.spec.name);
-    f.set_string_attribute("/model", "file", config.model.file.empty() ? "(trained by this run)" : config.model.file);
-    f.set_string_attribute("/model", "provenance", prep.model.provenance.source);
-    f.set_string_attribute("/model", "target",
-                           config.target.kind == TargetSpec::Kind::kPredicted ? "predicted"
-                           : config.target.kind == TargetSpec::Kind::kLabel
-                               ? "label"
-                               : std::to_string(config.target.class_index));
-    f.write_string("/model/architecture", model_spec_to_yaml(prep.model.spec));
-    if (report.accuracy >= 0) f.set_double_attribute("/model", "accuracy", report.accuracy);
-    if (prep.model.provenance.test_accuracy >= 0)
-      f.set_double_attribute("/model", "test_accuracy", prep.model.provenance.test_accuracy);
-
-    for (std::size_t k = 0; k < prep.methods.size(); ++k) {
-      const PreparedMethod& pm = prep.methods[k];
-      const MethodConfig& m = *pm.config;
-      const std::string g = "/explanations/" + m.name;
-      f.write(g + "/relevance", to_row_major(relevance[k].data), dims_with_batch(n, shape));
-      f.set_string_attribute(g, "kind", m.kind);
-      f.set_string_attribute(g, "base_name", m.base_name);
-      if (!m.preset.empty()) f.set_string_attribute(g, "preset", m.preset);
-      f.set_string_attribute(g, "params", (m.lrp() && m.preset.empty() ? m.params : pm.resolved).to_string());
-      for (const auto& [name, value] : m.sweep_point) f.set_double_attribute(g, "sweep_" + name, value);
-      if (m.lrp()) {
-        f.set_string_attribute(g, "layer_rules", layer_rules_text(network, pm));
-      } else {
-        f.set_string_attribute(g, "origin", registry.method_info(m.kind).origin);
-        f.set_uint_attribute(g, "seed", m.seed);
-      }
-      f.set_double_attribute(g, "seconds", explain_seconds[k]);
-      f.set_int_attribute(g, "nonfinite", nonfinite[k]);
-      if (cons[k].has_state) f.write(g + "/initial_state", cons[k].state_sum.data(), {static_cast<hsize_t>(n)});
-
-      if (config.conservation && evaluated[k]) {
-        const ConservationStore& c = cons[k];
-        const std::string cg = "/metrics/conservation/" + m.name;
-        const hsize_t un = static_cast<hsize_t>(n);
-        f.write(cg + "/input_sum", c.input_sum.data(), {un});
-        f.write(cg + "/output_seed", c.output_seed.data(), {un});
-        f.write(cg + "/relative_error", c.relative_error.data(), {un});
-        f.write(cg + "/nonfinite_input", c.nonfinite_input, {un});
-        if (c.has_state) f.write(cg + "/initial_state", c.state_sum.data(), {un});
-        if (c.ledger) {
-          const auto ul = static_cast<hsize_t>(layers);
-          f.write(cg + "/layer_sums", to_row_major_double(c.layer_sums), {un, ul + 1});
-          f.write(cg + "/bias_share", to_row_major_double(c.bias_share), {un, ul});
-          f.write(cg + "/stabilizer_share", to_row_major_double(c.stabilizer_share), {un, ul});
-          std::vector<std::int64_t> bad(static_cast<std::size_t>(c.nonfinite_layers.size()));
-          for (Index i = 0; i < n; ++i)
-            for (Index l = 0; l <= layers; ++l)
-              bad[static_cast<std::size_t>(i * (layers + 1) + l)] = static_cast<std::int64_t>(c.nonfinite_layers(i, l));
-          f.write(cg + "/nonfinite_layers", bad, {un, ul + 1});
-          std::string names;
-          for (Index l = 0; l < layers; ++l) names += network.layer(l).name() + "\n";
-          f.set_string_attribute(cg, "layer_names", names);
-        }
-        f.set_int_attribute(cg, "layer_ledger", c.ledger ? 1 : 0);
-        const Summary s = summarize(c.relative_error);
-        f.set_double_attribute(cg, "mean_relative_error", s.mean);
-        f.set_double_attribute(cg, "se_relative_error", s.standard_error);
-        f.set_string_attribute(cg, "seed_kind", "logit");
-      }
-      if (accuracy[k]) {
-        const std::string ag = "/metrics/relevance_accuracy/" + m.name;
-        f.write(ag + "/accuracy", accuracy[k]->data(), {static_cast<hsize_t>(n)});
-        const Summary sum = summarize(*accuracy[k]);
-        f.set_double_attribute(ag, "mean_accuracy", sum.mean);
-        f.set_double_attribute(ag, "se_accuracy", sum.standard_error);
-        f.set_int_attribute(ag, "skipped", sum.skipped);
-        f.set_uint_attribute(ag, "seed", config.seed);
-        f.set_string_attribute(ag, "score", "signed sum of relevance over a step's features; ties by seeded key");
-      }
-      if (config.pixel_flipping && evaluated[k]) {
-        const std::string pg = "/metrics/pixel_flipping/" + m.name;
-        f.create_group(pg);
-        const PixelFlippingConfig& pf = *config.pixel_flipping;
-        f.set_int_attribute(pg, "patch", pf.options.patch);
-        f.set_int_attribute(pg, "random_repeats", pf.options.random_repeats);
-        f.set_string_attribute(pg, "fill", fill_name(pf.options.fill));
-        f.set_uint_attribute(pg, "seed", pf.options.seed);
-        f.set_double_attribute(pg, "fill_low", pf.low.value_or(norm.raw_min));
-        f.set_double_attribute(pg, "fill_high", pf.high.value_or(norm.raw_max));
-        f.set_double_attribute(pg, "fill_value", pf.value);
-        f.set_string_attribute(pg, "fill_units", "raw");
-        f.set_string_attribute(pg, "curve", "logit of the target (probability curves: *_probability)");
-        if (!flips[k]) {
-          f.set_string_attribute(pg, "skipped", flip_skipped[k]);
-          continue;
-        }
+      bool any_curve = false;
+      std::vector<CurveSeries> morf, lerf;
+      for (std::size_t k = 0; k < prep.methods.size(); ++k) {
+        if (!flips[k]) continue;
         const PixelFlippingResult& r = *flips[k];
-        const auto un = static_cast<hsize_t>(n), L = static_cast<hsize_t>(r.steps);
-        const auto R = static_cast<hsize_t>(r.random.size());
-        f.set_int_attribute(pg, "regions", r.regions);
-        f.set_int_attribute(pg, "steps", r.steps);
-        f.set_double_attribute(pg, "seconds", flip_seconds[k]);
-        f.write(pg + "/morf", to_row_major(r.morf), {un, L + 1});
-        f.write(pg + "/lerf", to_row_major(r.lerf), {un, L + 1});
-        f.write(pg + "/morf_probability", to_row_major(r.morf_probability), {un, L + 1});
-        f.write(pg + "/lerf_probability", to_row_major(r.lerf_probability), {un, L + 1});
-        auto write_orders = [&](const std::string& name, const IndexMatrix& o) {
-          std::vector<std::int64_t> v(static_cast<std::size_t>(o.size()));
-          for (Index i = 0; i < o.rows(); ++i)
-            for (Index j = 0; j < o.cols(); ++j) v[static_cast<std::size_t>(i * o.cols() + j)] = o(i, j);
-          f.write(pg + "/" + name, v, {un, L});
+        auto mean_of = [](const Matrix& m) {
+          std::vector<double> v(static_cast<std::size_t>(m.cols()));
+          for (Index j = 0; j < m.cols(); ++j) v[static_cast<std::size_t>(j)] = m.col(j).cast<double>().mean();
+          return v;
         };
-        write_orders("morf_order", r.morf_order);
-        write_orders("lerf_order", r.lerf_order);
-        if (R > 0) {
-          std::vector<Scalar> rnd(static_cast<std::size_t>(un * R * (L + 1))), rndp(rnd.size());
-          std::vector<std::uint64_t> seeds(static_cast<std::size_t>(un * R));
-          for (hsize_t i = 0; i < un; ++i)
-            for (hsize_t q = 0; q < R; ++q) {
-              seeds[i * R + q] = r.random_seeds[q][i];
-              for (hsize_t j = 0; j <= L; ++j) {
-                rnd[(i * R + q) * (L + 1) + j] = r.random[q](static_cast<Index>(i), static_cast<Index>(j));
-                rndp[(i * R + q) * (L + 1) + j] = r.random_probability[q](static_cast<Index>(i), static_cast<Index>(j));
-              }
-            }
-          f.write(pg + "/random", rnd, {un, R, L + 1});
-          f.write(pg + "/random_probability", rndp, {un, R, L + 1});
-          f.write(pg + "/random_seeds", seeds, {un, R});
+        const std::string& name = prep.methods[k].config->name;
+        std::vector<CurveSeries> own{{"MoRF", mean_of(r.morf), "#d62728"}, {"LeRF", mean_of(r.lerf), "#1f77b4"}};
+        if (!r.random.empty()) {
+          std::vector<double> rnd(static_cast<std::size_t>(r.steps + 1), 0.0);
+          for (const Matrix& q : r.random) {
+            const std::vector<double> m = mean_of(q);
+            for (std::size_t j = 0; j < rnd.size(); ++j) rnd[j] += m[j] / static_cast<double>(r.random.size());
+          }
+          own.push_back({"random order", rnd, "#7f7f7f"});
+          if (!any_curve) {
+            morf.push_back({"random order", rnd, "#7f7f7f"});
+            lerf.push_back({"random order", rnd, "#7f7f7f"});
+          }
         }
-        const PixelFlippingScores& s = r.scores;
-        const std::vector<std::pair<const char*, const Eigen::VectorXd*>> scores{
-            {"aopc_morf", &s.aopc_morf}, {"aopc_lerf", &s.aopc_lerf}, {"abpc", &s.abpc}, {"auc_morf", &s.auc_morf},
-            {"aopc_morf_vs_random", &s.aopc_morf_vs_random}};
-        for (const auto& [name, v] : scores) {
-          f.write(pg + "/" + name, v->data(), {un});
-          const Summary sum = summarize(*v);
-          f.set_double_attribute(pg, std::string("mean_") + name, sum.mean);
-          f.set_double_attribute(pg, std::string("se_") + name, sum.standard_error);
+        any_curve = true;
+        morf.push_back({name, own[0].values, ""});
+        lerf.push_back({name, own[1].values, ""});
+        const fs::path dir = folder / name;
+        make_folder(dir);
+        write_curves_svg((dir / "pixel_flipping.svg").string(), "pixel flipping: " + name, "regions perturbed",
+                         "mean target logit", own);
+      }
+      if (any_curve) {
+        write_curves_svg((folder / "morf.svg").string(), "MoRF curves (most relevant regions first)", "regions perturbed",
+                         "mean target logit", morf);
+        write_curves_svg((folder / "lerf.svg").string(), "LeRF curves (least relevant regions first)", "regions perturbed",
+                         "mean target logit", lerf);
+      }
+      report.stage_seconds["pictures"] = seconds_since(t_pictures);
+      report.heatmap_folder = config.output.heatmaps;
+    }
+
+    // ---- the results file (temporary file, renamed when complete)
+    auto t0 = Clock::now();
+    const std::string finished = utc_now();
+    h5::write_atomically(config.output.results, "results file", [&](h5::File& f) {
+      f.write_string("/config", config.resolved_yaml);
+      f.set_string_attribute("/config", "path", config.path);
+      std::string overrides;
+      for (const std::string& o : config.overrides) overrides += o + "\n";
+      f.set_string_attribute("/config", "overrides", overrides);
+
+      f.create_group("/meta");
+      f.set_string_attribute("/meta", "lrplab_version", LRP_VERSION);
+      f.set_string_attribute("/meta", "git_commit", git_commit());
+      {
+        std::string plugins;  // one line per plugin loaded into the registry: name, path
+        for (const PluginRecord& r : registry.plugins()) plugins += r.name + " " + r.path + "\n";
+        f.set_string_attribute("/meta", "plugins", plugins);
+      }
+      f.set_string_attribute("/meta", "scalar", scalar_name());
+      f.set_uint_attribute("/meta", "seed", config.seed);
+      f.set_string_attribute("/meta", "start_time", started);
+      f.set_string_attribute("/meta", "end_time", finished);
+      f.set_string_attribute("/meta", "host", hostname());
+      f.set_int_attribute("/meta", "threads", threads);
+      f.set_int_attribute("/meta", "ranks", ranks);
+      f.set_int_attribute("/meta", "format_version", 1);
+      f.create_group("/meta/seconds");
+      for (const auto& [stage, s] : report.stage_seconds) f.set_double_attribute("/meta/seconds", stage, s);
+
+      f.write("/data/inputs", to_row_major(prep.raw_inputs.data), dims_with_batch(n, shape));
+      f.set_string_attribute("/data/inputs", "units", "raw (before the model's input normalization)");
+      f.set_string_attribute("/data", "source", prep.data.source);
+      const std::vector<std::int64_t> indices(prep.data.indices.begin(), prep.data.indices.end());
+      f.write("/data/indices", indices, {static_cast<hsize_t>(n)});
+      if (!prep.data.labels.empty()) {
+        const std::vector<std::int64_t> labels(prep.data.labels.begin(), prep.data.labels.end());
+        f.write("/data/labels", labels, {static_cast<hsize_t>(n)});
+      }
+      if (!prep.data.inputs.lengths.empty()) {  // per-sample sequence lengths (the rest is padding)
+        const std::vector<std::int64_t> lengths(prep.data.inputs.lengths.begin(), prep.data.inputs.lengths.end());
+        f.write("/data/lengths", lengths, {static_cast<hsize_t>(n)});
+      }
+      if (!prep.data.relevant.empty()) {  // the known relevant steps: [N, K], or flat with offsets
+        std::vector<std::int64_t> flat, offsets{0};
+        bool same_k = true;
+        for (const std::vector<Index>& r : prep.data.relevant) {
+          flat.insert(flat.end(), r.begin(), r.end());
+          offsets.push_back(static_cast<std::int64_t>(flat.size()));
+          same_k = same_k && r.size() == prep.data.relevant.front().size();
+        }
+        if (same_k) {
+          f.write("/data/relevant", flat, {static_cast<hsize_t>(n), static_cast<hsize_t>(prep.data.relevant.front().size())});
+        } else {
+          f.write("/data/relevant_flat", flat, {static_cast<hsize_t>(flat.size())});
+          f.write("/data/relevant_offsets", offsets, {static_cast<hsize_t>(offsets.size())});
         }
       }
-    }
-    f.set_double_attribute("/meta", "wall_seconds", seconds_since(run_start));
-  });
-  report.stage_seconds["write"] = seconds_since(t0);
-  report.results_path = config.output.results;
+
+      f.write("/model/logits", to_row_major(logits), {static_cast<hsize_t>(n), static_cast<hsize_t>(classes)});
+      const std::vector<std::int64_t> t(targets.begin(), targets.end());
+      f.write("/model/targets", t, {static_cast<hsize_t>(n)});
+      f.set_string_attribute("/model", "name", prep.model.spec.name);
+      f.set_string_attribute("/model", "file", config.model.file.empty() ? "(trained by this run)" : config.model.file);
+      f.set_string_attribute("/model", "provenance", prep.model.provenance.source);
+      f.set_string_attribute("/model", "target",
+                             config.target.kind == TargetSpec::Kind::kPredicted ? "predicted"
+                             : config.target.kind == TargetSpec::Kind::kLabel
+                                 ? "label"
+                                 : std::to_string(config.target.class_index));
+      f.write_string("/model/architecture", model_spec_to_yaml(prep.model.spec));
+      if (report.accuracy >= 0) f.set_double_attribute("/model", "accuracy", report.accuracy);
+      if (prep.model.provenance.test_accuracy >= 0)
+        f.set_double_attribute("/model", "test_accuracy", prep.model.provenance.test_accuracy);
+
+      for (std::size_t k = 0; k < prep.methods.size(); ++k) {
+        const PreparedMethod& pm = prep.methods[k];
+        const MethodConfig& m = *pm.config;
+        const std::string g = "/explanations/" + m.name;
+        f.write(g + "/relevance", to_row_major(relevance[k].data), dims_with_batch(n, shape));
+        f.set_string_attribute(g, "kind", m.kind);
+        f.set_string_attribute(g, "base_name", m.base_name);
+        if (!m.preset.empty()) f.set_string_attribute(g, "preset", m.preset);
+        f.set_string_attribute(g, "params", (m.lrp() && m.preset.empty() ? m.params : pm.resolved).to_string());
+        for (const auto& [name, value] : m.sweep_point) f.set_double_attribute(g, "sweep_" + name, value);
+        if (m.lrp()) {
+          f.set_string_attribute(g, "layer_rules", layer_rules_text(network, pm));
+        } else {
+          f.set_string_attribute(g, "origin", registry.method_info(m.kind).origin);
+          f.set_uint_attribute(g, "seed", m.seed);
+        }
+        f.set_double_attribute(g, "seconds", explain_seconds[k]);
+        f.set_int_attribute(g, "nonfinite", nonfinite[k]);
+        if (cons[k].has_state) f.write(g + "/initial_state", cons[k].state_sum.data(), {static_cast<hsize_t>(n)});
+
+        if (config.conservation && evaluated[k]) {
+          const ConservationStore& c = cons[k];
+          const std::string cg = "/metrics/conservation/" + m.name;
+          const hsize_t un = static_cast<hsize_t>(n);
+          f.write(cg + "/input_sum", c.input_sum.data(), {un});
+          f.write(cg + "/output_seed", c.output_seed.data(), {un});
+          f.write(cg + "/relative_error", c.relative_error.data(), {un});
+          f.write(cg + "/nonfinite_input", c.nonfinite_input, {un});
+          if (c.has_state) f.write(cg + "/initial_state", c.state_sum.data(), {un});
+          if (c.ledger) {
+            const auto ul = static_cast<hsize_t>(layers);
+            f.write(cg + "/layer_sums", to_row_major_double(c.layer_sums), {un, ul + 1});
+            f.write(cg + "/bias_share", to_row_major_double(c.bias_share), {un, ul});
+            f.write(cg + "/stabilizer_share", to_row_major_double(c.stabilizer_share), {un, ul});
+            std::vector<std::int64_t> bad(static_cast<std::size_t>(c.nonfinite_layers.size()));
+            for (Index i = 0; i < n; ++i)
+              for (Index l = 0; l <= layers; ++l)
+                bad[static_cast<std::size_t>(i * (layers + 1) + l)] = static_cast<std::int64_t>(c.nonfinite_layers(i, l));
+            f.write(cg + "/nonfinite_layers", bad, {un, ul + 1});
+            std::string names;
+            for (Index l = 0; l < layers; ++l) names += network.layer(l).name() + "\n";
+            f.set_string_attribute(cg, "layer_names", names);
+          }
+          f.set_int_attribute(cg, "layer_ledger", c.ledger ? 1 : 0);
+          const Summary s = summarize(c.relative_error);
+          f.set_double_attribute(cg, "mean_relative_error", s.mean);
+          f.set_double_attribute(cg, "se_relative_error", s.standard_error);
+          f.set_string_attribute(cg, "seed_kind", "logit");
+        }
+        if (accuracy[k]) {
+          const std::string ag = "/metrics/relevance_accuracy/" + m.name;
+          f.write(ag + "/accuracy", accuracy[k]->data(), {static_cast<hsize_t>(n)});
+          const Summary sum = summarize(*accuracy[k]);
+          f.set_double_attribute(ag, "mean_accuracy", sum.mean);
+          f.set_double_attribute(ag, "se_accuracy", sum.standard_error);
+          f.set_int_attribute(ag, "skipped", sum.skipped);
+          f.set_uint_attribute(ag, "seed", config.seed);
+          f.set_string_attribute(ag, "score", "signed sum of relevance over a step's features; ties by seeded key");
+        }
+        if (config.pixel_flipping && evaluated[k]) {
+          const std::string pg = "/metrics/pixel_flipping/" + m.name;
+          f.create_group(pg);
+          const PixelFlippingConfig& pf = *config.pixel_flipping;
+          f.set_int_attribute(pg, "patch", pf.options.patch);
+          f.set_int_attribute(pg, "random_repeats", pf.options.random_repeats);
+          f.set_string_attribute(pg, "fill", fill_name(pf.options.fill));
+          f.set_uint_attribute(pg, "seed", pf.options.seed);
+          f.set_double_attribute(pg, "fill_low", pf.low.value_or(norm.raw_min));
+          f.set_double_attribute(pg, "fill_high", pf.high.value_or(norm.raw_max));
+          f.set_double_attribute(pg, "fill_value", pf.value);
+          f.set_string_attribute(pg, "fill_units", "raw");
+          f.set_string_attribute(pg, "curve", "logit of the target (probability curves: *_probability)");
+          if (!flips[k]) {
+            f.set_string_attribute(pg, "skipped", flip_skipped[k]);
+            continue;
+          }
+          const PixelFlippingResult& r = *flips[k];
+          const auto un = static_cast<hsize_t>(n), L = static_cast<hsize_t>(r.steps);
+          const auto R = static_cast<hsize_t>(r.random.size());
+          f.set_int_attribute(pg, "regions", r.regions);
+          f.set_int_attribute(pg, "steps", r.steps);
+          f.set_double_attribute(pg, "seconds", flip_seconds[k]);
+          f.write(pg + "/morf", to_row_major(r.morf), {un, L + 1});
+          f.write(pg + "/lerf", to_row_major(r.lerf), {un, L + 1});
+          f.write(pg + "/morf_probability", to_row_major(r.morf_probability), {un, L + 1});
+          f.write(pg + "/lerf_probability", to_row_major(r.lerf_probability), {un, L + 1});
+          auto write_orders = [&](const std::string& name, const IndexMatrix& o) {
+            std::vector<std::int64_t> v(static_cast<std::size_t>(o.size()));
+            for (Index i = 0; i < o.rows(); ++i)
+              for (Index j = 0; j < o.cols(); ++j) v[static_cast<std::size_t>(i * o.cols() + j)] = o(i, j);
+            f.write(pg + "/" + name, v, {un, L});
+          };
+          write_orders("morf_order", r.morf_order);
+          write_orders("lerf_order", r.lerf_order);
+          if (R > 0) {
+            std::vector<Scalar> rnd(static_cast<std::size_t>(un * R * (L + 1))), rndp(rnd.size());
+            std::vector<std::uint64_t> seeds(static_cast<std::size_t>(un * R));
+            for (hsize_t i = 0; i < un; ++i)
+              for (hsize_t q = 0; q < R; ++q) {
+                seeds[i * R + q] = r.random_seeds[q][i];
+                for (hsize_t j = 0; j <= L; ++j) {
+                  rnd[(i * R + q) * (L + 1) + j] = r.random[q](static_cast<Index>(i), static_cast<Index>(j));
+                  rndp[(i * R + q) * (L + 1) + j] = r.random_probability[q](static_cast<Index>(i), static_cast<Index>(j));
+                }
+              }
+            f.write(pg + "/random", rnd, {un, R, L + 1});
+            f.write(pg + "/random_probability", rndp, {un, R, L + 1});
+            f.write(pg + "/random_seeds", seeds, {un, R});
+          }
+          const PixelFlippingScores& s = r.scores;
+          const std::vector<std::pair<const char*, const Eigen::VectorXd*>> scores{
+              {"aopc_morf", &s.aopc_morf}, {"aopc_lerf", &s.aopc_lerf}, {"abpc", &s.abpc}, {"auc_morf", &s.auc_morf},
+              {"aopc_morf_vs_random", &s.aopc_morf_vs_random}};
+          for (const auto& [name, v] : scores) {
+            f.write(pg + "/" + name, v->data(), {un});
+            const Summary sum = summarize(*v);
+            f.set_double_attribute(pg, std::string("mean_") + name, sum.mean);
+            f.set_double_attribute(pg, std::string("se_") + name, sum.standard_error);
+          }
+        }
+      }
+      f.set_double_attribute("/meta", "wall_seconds", seconds_since(run_start));
+    });
+    report.stage_seconds["write"] = seconds_since(t0);
+    report.results_path = config.output.results;
   });
 
   for (std::size_t k = 0; k < prep.methods.size(); ++k) {
