@@ -7,6 +7,20 @@
 
 namespace lrp_test {
 
+// The `model:` section of a config whose small CNN (input [1, 8, 8], 3 classes) is trained by the
+// run on synthetic blobs (seed 9); the `training:` and `save:` keys follow it.
+inline const std::string kTrainedHereModel = R"(model:
+  architecture:
+    name: trained_here
+    input_shape: [1, 8, 8]
+    layers:
+      - {kind: conv2d, out_channels: 2, kernel: 3, padding: 1}
+      - {kind: relu}
+      - {kind: flatten}
+      - {kind: dense, out: 3}
+  train: {format: synthetic, shape: [1, 8, 8], count: 60, classes: 3, seed: 9}
+)";
+
 // Keeps the library's progress lines (info) off the test output while a test runs.
 class QuietLog {
  public:

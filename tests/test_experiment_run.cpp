@@ -668,17 +668,7 @@ TEST_CASE("A model trained by the run is explained, saved, and stored with the r
   const std::string text = R"(seed: 4
 threads: 1
 data: {format: synthetic, shape: [1, 8, 8], count: 10, classes: 3, seed: 9}
-model:
-  architecture:
-    name: trained_here
-    input_shape: [1, 8, 8]
-    layers:
-      - {kind: conv2d, out_channels: 2, kernel: 3, padding: 1}
-      - {kind: relu}
-      - {kind: flatten}
-      - {kind: dense, out: 3}
-  train: {format: synthetic, shape: [1, 8, 8], count: 60, classes: 3, seed: 9}
-  training: {epochs: 2, batch_size: 16, clip_norm: 0.5}
+)" + lrp_test::kTrainedHereModel + R"(  training: {epochs: 2, batch_size: 16, clip_norm: 0.5}
   save: @DIR@/out/trained.h5
 explain: [epsilon_plus, gradient]
 output: {results: @DIR@/out/results.h5}

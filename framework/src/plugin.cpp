@@ -57,18 +57,19 @@ PluginRecord load_plugin(const std::string& path, Registry& registry) {
 
   const Registry::Mark mark = registry.mark();
   registry.set_origin("plugin " + path);
+  std::string failure;  // empty: the registration went through
   try {
     d->register_fn(registry);
   } catch (const std::exception& e) {
-    registry.set_origin("");
-    registry.roll_back(mark);
-    LRP_FAIL(who, " (", name, "): registration failed: ", e.what());
+    failure = std::string(": ") + e.what();
   } catch (...) {
-    registry.set_origin("");
-    registry.roll_back(mark);
-    LRP_FAIL(who, " (", name, "): registration failed with an exception that is not a std::exception");
+    failure = " with an exception that is not a std::exception";
   }
   registry.set_origin("");
+  if (!failure.empty()) {
+    registry.roll_back(mark);  // nothing the plugin added stays
+    LRP_FAIL(who, " (", name, "): registration failed", failure);
+  }
   PluginRecord record{path, name};
   registry.add_plugin_record(record);
   return record;  // the library stays open: its code backs the registered entries

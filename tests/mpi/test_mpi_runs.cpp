@@ -3,6 +3,7 @@
 // attribute but the times, the host and the rank count); a model trained by the run is trained on
 // rank 0 and explained by all; a failing rank fails the whole run with its message and leaves no
 // results file.
+#include "experiment_support.hpp"
 #include "run_command.hpp"
 #include "temp_dir.hpp"
 #include "test_util.hpp"
@@ -198,17 +199,7 @@ TEST_CASE("An MPI run trains the model on rank 0 and every rank explains with it
 threads: 1
 batch_size: 4
 data: {format: synthetic, shape: [1, 8, 8], count: 10, classes: 3, seed: 9}
-model:
-  architecture:
-    name: trained_here
-    input_shape: [1, 8, 8]
-    layers:
-      - {kind: conv2d, out_channels: 2, kernel: 3, padding: 1}
-      - {kind: relu}
-      - {kind: flatten}
-      - {kind: dense, out: 3}
-  train: {format: synthetic, shape: [1, 8, 8], count: 60, classes: 3, seed: 9}
-  training: {epochs: 2, batch_size: 16}
+)" + lrp_test::kTrainedHereModel + R"(  training: {epochs: 2, batch_size: 16}
 explain: [epsilon_plus, gradient, random]
 evaluate: {conservation: true, pixel_flipping: {patch: 2, random_repeats: 2}}
 output: {results: unused.h5}
