@@ -1,10 +1,15 @@
 #include "lrp/hdf5.hpp"
 
 #include "lrp/error.hpp"
+#include "lrp/files.hpp"
+
+#include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <array>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -386,13 +391,9 @@ namespace {
 // read with confidence (then HDF5 checks the file itself). Layouts: HDF5 file format specification,
 // superblock versions 0–3. Checked before H5Fopen because HDF5 1.10.8 leaks an object header when
 // it refuses a truncated file.
-std::uint64_t declared_end(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::array<unsigned char, 64> b{};
-  in.read(reinterpret_cast<char*>(b.data()), b.size());
-  const auto got = static_cast<std::size_t>(in.gcount());
+std::uint64_t declared_end(const unsigned char* b, std::size_t got) {
   static const unsigned char kSignature[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
-  if (got < 16 || std::memcmp(b.data(), kSignature, 8) != 0) return 0;
+  if (got < 16 || std::memcmp(b, kSignature, 8) != 0) return 0;
   const unsigned version = b[8];
   std::size_t offsets = 0, base_at = 0;
   if (version == 0 || version == 1) {
@@ -414,6 +415,13 @@ std::uint64_t declared_end(const std::string& path) {
   };
   if (address(base_at) != 0) return 0;  // a base address (user block) changes the arithmetic
   return address(eof_at);
+}
+
+std::uint64_t declared_end(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::array<unsigned char, 64> b{};
+  in.read(reinterpret_cast<char*>(b.data()), b.size());
+  return declared_end(b.data(), static_cast<std::size_t>(in.gcount()));
 }
 
 }  // namespace
@@ -442,7 +450,18 @@ File File::open(const std::string& path, const std::string& what) {
   return File(std::move(id), path, what, false);
 }
 
-File File::create(const std::string& path, const std::string& what) { return create_at(path, path, what); }
+File File::create(const std::string& path, const std::string& what) {
+  silence_hdf5();
+  const fs::path parent = fs::path(path).parent_path();
+  std::error_code ec;
+  LRP_CHECK(parent.empty() || fs::is_directory(parent, ec), "cannot create ", what, " '", path, "': directory '",
+            parent.string(), "' does not exist");
+  LRP_CHECK(!fs::is_directory(path, ec), "cannot create ", what, " '", path, "': it is a directory");
+  const Handle fapl = checksummed_format_access();
+  Handle id(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()), H5Fclose);
+  if (!id.valid()) LRP_FAIL("cannot create ", what, " '", path, "'", hdf5_detail());
+  return File(std::move(id), path, what, true);
+}
 
 File File::open_for_writing(const std::string& path, const std::string& what) {
   File file = open(path, what);  // the same checks, and a clear message for a file that is not HDF5
@@ -453,17 +472,64 @@ File File::open_for_writing(const std::string& path, const std::string& what) {
   return File(std::move(id), path, what, true);
 }
 
-File File::create_at(const std::string& path, const std::string& shown, const std::string& what) {
+// The core driver's buffer, watched through HDF5's file-image callbacks: when the file is closed,
+// the driver shrinks the buffer to the file's end and frees it, and that last buffer is the file.
+struct ImageSink {
+  void* buffer = nullptr;
+  std::size_t size = 0;
+  std::string* out = nullptr;
+};
+
+namespace {
+
+void* image_malloc(std::size_t size, H5FD_file_image_op_t, void* udata) {
+  auto* sink = static_cast<ImageSink*>(udata);
+  sink->buffer = std::malloc(size);
+  sink->size = sink->buffer != nullptr ? size : 0;
+  return sink->buffer;
+}
+
+void* image_memcpy(void* dest, const void* src, std::size_t size, H5FD_file_image_op_t, void*) {
+  return std::memcpy(dest, src, size);
+}
+
+void* image_realloc(void* ptr, std::size_t size, H5FD_file_image_op_t, void* udata) {
+  auto* sink = static_cast<ImageSink*>(udata);
+  void* grown = std::realloc(ptr, size);
+  if (grown != nullptr) {
+    sink->buffer = grown;
+    sink->size = size;
+  }
+  return grown;
+}
+
+herr_t image_free(void* ptr, H5FD_file_image_op_t op, void* udata) {
+  auto* sink = static_cast<ImageSink*>(udata);
+  if (op == H5FD_FILE_IMAGE_OP_FILE_CLOSE && ptr == sink->buffer && sink->out != nullptr)
+    sink->out->assign(static_cast<const char*>(ptr), sink->size);
+  if (ptr == sink->buffer) sink->buffer = nullptr;
+  std::free(ptr);
+  return 0;
+}
+
+void* udata_copy(void* udata) { return udata; }
+herr_t udata_free(void*) { return 0; }
+
+}  // namespace
+
+File File::create_in_memory(const std::string& shown, const std::string& what, ImageSink* sink) {
   silence_hdf5();
-  const fs::path parent = fs::path(path).parent_path();
-  std::error_code ec;
-  const std::string as = path == shown ? std::string() : " (as '" + path + "')";
-  LRP_CHECK(parent.empty() || fs::is_directory(parent, ec), "cannot create ", what, " '", shown, "': directory '",
-            parent.string(), "' does not exist");
-  LRP_CHECK(!fs::is_directory(path, ec), "cannot create ", what, " '", shown, "'", as, ": it is a directory");
-  const Handle fapl = checksummed_format_access();
-  Handle id(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()), H5Fclose);
-  if (!id.valid()) LRP_FAIL("cannot create ", what, " '", shown, "'", as, hdf5_detail());
+  // HDF5 keeps one open file per name: every in-memory file gets its own.
+  static std::atomic<unsigned long> counter{0};
+  const std::string name = "lrplab-in-memory-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+  Handle fapl = checksummed_format_access();
+  H5FD_file_image_callbacks_t callbacks{image_malloc, image_memcpy, image_realloc, image_free,
+                                        udata_copy,   udata_free,   sink};
+  if (!fapl.valid() || H5Pset_fapl_core(fapl.get(), 1 << 20, 0) < 0 ||
+      H5Pset_file_image_callbacks(fapl.get(), &callbacks) < 0)
+    LRP_FAIL("cannot create ", what, " '", shown, "' in memory", hdf5_detail());
+  Handle id(H5Fcreate(name.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()), H5Fclose);
+  if (!id.valid()) LRP_FAIL("cannot create ", what, " '", shown, "' in memory", hdf5_detail());
   return File(std::move(id), shown, what, true);
 }
 
@@ -934,22 +1000,24 @@ std::uint64_t File::uint_attribute(const std::string& object, const std::string&
 
 // ---------------------------------------------------------------- atomic writes
 
-void write_atomically(const std::string& path, const std::string& what, const std::function<void(File&)>& fill) {
-  const std::string temporary = path + ".tmp";
-  try {
-    {
-      File file = File::create_at(temporary, path, what);
-      fill(file);
-      file.close();
-    }
-    std::error_code ec;
-    fs::rename(temporary, path, ec);
-    LRP_CHECK(!ec, "cannot write ", what, " '", path, "': renaming '", temporary, "' to it failed: ", ec.message());
-  } catch (...) {
-    std::error_code ignored;
-    fs::remove(temporary, ignored);
-    throw;
+std::string build_file_image(const std::string& shown, const std::string& what, const std::function<void(File&)>& fill) {
+  std::string bytes;
+  ImageSink sink;
+  {
+    File file = File::create_in_memory(shown, what, &sink);
+    fill(file);
+    sink.out = &bytes;
+    file.close();
   }
+  // The driver's buffer grows in steps; the file ends where its superblock says.
+  const std::uint64_t end = declared_end(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
+  if (end == 0 || end > bytes.size()) LRP_FAIL("cannot write ", what, " '", shown, "': HDF5 gave no complete file image");
+  bytes.resize(static_cast<std::size_t>(end));
+  return bytes;
+}
+
+void write_atomically(const std::string& path, const std::string& what, const std::function<void(File&)>& fill) {
+  write_file_atomically(path, what, build_file_image(path, what, fill));
 }
 
 }  // namespace lrp::h5

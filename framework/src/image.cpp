@@ -2,6 +2,7 @@
 #include "lrp/image.hpp"
 
 #include "lrp/error.hpp"
+#include "lrp/files.hpp"
 
 #include <zlib.h>
 
@@ -39,8 +40,6 @@ void check_size(Index width, Index height, const char* where) {
             where, ": the image is ", width, " × ", height, " pixels; expected 1 to ", kMaxSide,
             " on each side and at most ", kMaxPixels, " pixels");
 }
-
-std::string errno_text(int error) { return std::strerror(error); }
 
 }  // namespace
 
@@ -107,46 +106,6 @@ void Image::fill_rect(Index x, Index y, Index w, Index h, Rgb color) {
   const Index x1 = std::min(x + w, width), y1 = std::min(y + h, height);
   for (Index r = y0; r < y1; ++r)
     for (Index c = x0; c < x1; ++c) set(c, r, color);
-}
-
-// ---------------------------------------------------------------- atomic files
-
-void write_file_atomically(const std::string& path, const std::string& what, std::string_view bytes) {
-  LRP_CHECK(!path.empty(), "cannot write ", what, ": the path is empty");
-  const std::string temporary = path + ".tmp";
-  const auto fail = [&](const std::string& step, int error) {
-    ::unlink(temporary.c_str());
-    LRP_FAIL("cannot write ", what, " '", path, "': ", step, ": ", errno_text(error));
-  };
-  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-  if (fd < 0) {
-    const int error = errno;
-    LRP_FAIL("cannot write ", what, " '", path, "': cannot create '", temporary, "': ", errno_text(error));
-  }
-  std::size_t written = 0;
-  while (written < bytes.size()) {
-    const ::ssize_t n = ::write(fd, bytes.data() + written, bytes.size() - written);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int error = errno;
-      ::close(fd);
-      fail("writing '" + temporary + "' failed", error);
-    }
-    written += static_cast<std::size_t>(n);
-  }
-  if (::fsync(fd) != 0) {
-    const int error = errno;
-    ::close(fd);
-    fail("flushing '" + temporary + "' failed", error);
-  }
-  if (::close(fd) != 0) {
-    const int error = errno;
-    fail("closing '" + temporary + "' failed", error);
-  }
-  if (::rename(temporary.c_str(), path.c_str()) != 0) {
-    const int error = errno;
-    fail("renaming '" + temporary + "' to it failed", error);
-  }
 }
 
 // ---------------------------------------------------------------- PNG

@@ -94,6 +94,8 @@ class Handle {
   Closer closer_ = nullptr;
 };
 
+struct ImageSink;  // hdf5.cpp: collects an in-memory file's bytes
+
 class File {
  public:
   // Opens an existing file read-only. A missing file ("cannot open ..."), a directory, a file that
@@ -177,10 +179,11 @@ class File {
   void close();
 
  private:
-  friend void write_atomically(const std::string&, const std::string&, const std::function<void(File&)>&);
+  friend std::string build_file_image(const std::string&, const std::string&, const std::function<void(File&)>&);
   File(Handle id, std::string path, std::string what, bool writable);
-  // Creates the file `path` but names it `shown` in messages (a temporary file by its final name).
-  static File create_at(const std::string& path, const std::string& shown, const std::string& what);
+  // A new file that lives in memory only (HDF5's core driver), named `shown` in messages; `sink`
+  // receives its bytes when it is closed.
+  static File create_in_memory(const std::string& shown, const std::string& what, ImageSink* sink);
   hid_t id() const;
   Handle open_object(const std::string& object, const char* expected) const;
   Handle open_dataset(const std::string& dataset) const;
@@ -195,9 +198,13 @@ class File {
 // An absolute object path: "weights/x" → "/weights/x"; "" → "/".
 std::string absolute_path(const std::string& object);
 
+// The bytes of a new HDF5 file that fill() writes: the file is built in memory (HDF5's core driver:
+// nothing touches the disk, so a full disk or a planted link cannot meet HDF5's own writing) and
+// `shown` names it in messages.
+std::string build_file_image(const std::string& shown, const std::string& what, const std::function<void(File&)>& fill);
+
 // Writes an HDF5 file so that `path` either keeps its old contents or gets the complete new file:
-// fill() writes into a fresh "<path>.tmp", which is then closed and renamed to `path`. When fill()
-// or closing throws, the temporary file is removed and the exception passes on.
+// build_file_image, then lrp::write_file_atomically (files.hpp: a unique temporary, renamed).
 void write_atomically(const std::string& path, const std::string& what, const std::function<void(File&)>& fill);
 
 extern template void File::write<double>(const std::string&, const double*, const Dims&);

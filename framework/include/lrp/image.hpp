@@ -2,9 +2,9 @@
 // blue–white–red colormap for relevance, input | heatmap pairs, montages of such pairs, and SVG
 // line plots of curves (e.g. mean MoRF / LeRF / random pixel-flipping curves per method).
 //
-// Every file is written atomically: into "<path>.tmp", flushed to disk, then renamed to <path>, so
-// a reader never sees a half-written file and a failed write leaves the old file (and no
-// temporary). Every failure (an unwritable folder, a missing directory, bad arguments) is an
+// Every file is written atomically (lrp::write_file_atomically, files.hpp: a unique temporary next
+// to it, flushed, then renamed), so a reader never sees a half-written file and a failed write
+// leaves the old file (and no temporary). Every failure (an unwritable folder, a missing directory, bad arguments) is an
 // lrp::Error that names the path and says what was wrong.
 #pragma once
 
@@ -181,10 +181,5 @@ std::string curves_svg(const std::string& title, const std::string& x_label, con
 void write_curves_svg(const std::string& path, const std::string& title, const std::string& x_label,
                       const std::string& y_label, const std::vector<CurveSeries>& series,
                       const CurvePlotOptions& options = {});
-
-// Writes `bytes` to `path` atomically (see above); `what` describes the file in messages
-// ("PNG file", "SVG file").
-// The data is flushed to disk (fsync) before the rename.
-void write_file_atomically(const std::string& path, const std::string& what, std::string_view bytes);
 
 }  // namespace lrp
