@@ -44,6 +44,22 @@ class TempDir {
   std::filesystem::path path_;
 };
 
+// What lrplab leaves in a folder (and its sub-folders) while it writes: temporaries
+// (".<name>.lrplab-tmp-XXXXXX", or an old-style "<name>.tmp") and lock files ("*.lrplab-lock").
+// Empty after every run, successful or failed.
+inline std::vector<std::string> leftovers(const std::string& folder) {
+  std::vector<std::string> found;
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(folder, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.find(".lrplab-tmp-") != std::string::npos || name.find(".lrplab-lock") != std::string::npos ||
+        (name.size() > 4 && name.compare(name.size() - 4, 4, ".tmp") == 0))
+      found.push_back(it->path().string());
+  }
+  return found;
+}
+
 inline std::vector<char> read_file_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::vector<char>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());

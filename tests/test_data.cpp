@@ -194,9 +194,9 @@ TEST_CASE("read_idx rejects bad files with an error naming the file and the reas
 
   SECTION("a missing file") {
     REQUIRE_THROWS_WITH(lrp::read_idx(dir.file("nope.idx"), labels),
-                        Contains(dir.file("nope.idx")) && Contains("does not exist"));
+                        Contains(dir.file("nope.idx")) && Contains("no such file"));
     REQUIRE_THROWS_WITH(lrp::read_idx(images, dir.file("nolabels.idx")),
-                        Contains(dir.file("nolabels.idx")) && Contains("does not exist"));
+                        Contains(dir.file("nolabels.idx")) && Contains("no such file"));
   }
   SECTION("an empty file") {
     write_bytes(bad, {});
@@ -343,7 +343,7 @@ TEST_CASE("read_csv rejects bad files naming the file, the line and the column")
   }
   SECTION("a missing file, a bad label column or a bad shape") {
     REQUIRE_THROWS_WITH(lrp::read_csv(dir.file("nope.csv"), Shape{2}, -1, false),
-                        Contains(dir.file("nope.csv")) && Contains("does not exist"));
+                        Contains(dir.file("nope.csv")) && Contains("no such file"));
     write_text(path, "1,2,3\n");
     REQUIRE_THROWS_WITH(lrp::read_csv(path, Shape{2}, 3, false), Contains("label column 3 is out of range"));
     REQUIRE_THROWS_WITH(lrp::read_csv(path, Shape{2}, -2, false), Contains("label column -2 is out of range"));

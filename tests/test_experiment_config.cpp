@@ -448,11 +448,11 @@ TEST_CASE("Missing files are errors naming the key, its position and where they 
   SECTION("model file, absolute path") {
     s.model = "model: {file: @DIR@/nothere.h5}\n";
     CHECK_ERROR(read_error(env.write(s)),
-               Contains(env.at(env.folder() + "/nothere.h5") + ": model.file: no such file '" + env.folder() + "/nothere.h5'"));
+               Contains(env.at(env.folder() + "/nothere.h5") + ": model.file '" + env.folder() + "/nothere.h5': no such file"));
   }
-  SECTION("data file (found when the data are loaded)") {
+  SECTION("data file (found when the config is read)") {
     s.data = "data: {format: idx, images: missing-images.gz}\n";
-    CHECK_ERROR(prepare_error(env.write(s)),
+    CHECK_ERROR(read_error(env.write(s)),
                Contains(env.at("missing-images.gz") + ": data.images: no such file 'missing-images.gz'"));
   }
   SECTION("plugin file") {
@@ -546,7 +546,7 @@ TEST_CASE("output.results naming a folder and plugins are errors", "[experiment]
     std::filesystem::create_directories(env.file("results_folder"));
     s.output = "output: {results: @DIR@/results_folder}\n";
     CHECK_ERROR(read_error(env.write(s)), Contains(env.at(env.folder() + "/results_folder") + ": output.results '" +
-                                                  env.folder() + "/results_folder' is a directory; expected a file path"));
+                                                  env.folder() + "/results_folder': is a directory; expected a file path"));
   }
   SECTION("output.results empty") {
     s.output = "output: {results: ''}\n";
@@ -556,7 +556,7 @@ TEST_CASE("output.results naming a folder and plugins are errors", "[experiment]
     std::ofstream(env.file("a_file")) << "x";
     s.output = "output: {results: @DIR@/r.h5, heatmaps: @DIR@/a_file}\n";
     CHECK_ERROR(read_error(env.write(s)), Contains(env.at(env.folder() + "/a_file") + ": output.heatmaps '" + env.folder() +
-                                                  "/a_file' exists and is not a folder"));
+                                                  "/a_file': exists and is a regular file, not a folder"));
   }
   SECTION("plugins that were not loaded into the registry") {
     std::ofstream(env.file("myrules.so")) << "not a library";
@@ -622,7 +622,7 @@ TEST_CASE("apply_override errors name the override and what is wrong", "[experim
              Contains("--set 'seed.x=1': 'seed' is a value, not a mapping or list, so it has no 'x'"));
   CHECK_THAT(override_error(root, "explain.0.params.steps=8"),
              Contains("'explain.0' is a value, not a mapping or list, so it has no 'params'"));
-  CHECK_THAT(override_error(root, "seed=[1, 2"), Contains("--set 'seed=[1, 2': the value '[1, 2' is not valid YAML"));
+  CHECK_THAT(override_error(root, "seed=[1, 2"), Contains("--set 'seed=[1, 2':1:1: YAML syntax error"));
   // A failed override leaves the config's text alone: read_experiment_config reports it.
   Env env;
   const std::string path = env.write(Sections{});

@@ -113,6 +113,7 @@ class Env {
     return path;
   }
   std::string results() const { return dir_.file("out/results.h5"); }
+  const std::string& folder() const { return folder_; }
   std::string pictures() const { return dir_.file("out/pictures"); }
 
  private:
@@ -282,7 +283,7 @@ TEST_CASE("An experiment run writes results that match independent computations"
   CHECK(report.results_path == env.results());
   CHECK(report.samples == kSamples);
   REQUIRE(fs::exists(env.results()));
-  CHECK_FALSE(fs::exists(env.results() + ".tmp"));
+  CHECK(lrp_test::leftovers(env.folder()).empty());
 
   const Reference ref(env.file("tiny_bn.yaml"));
   const lrp::h5::File f = lrp::h5::File::open(env.results(), "results file");
@@ -610,14 +611,14 @@ output: {results: @DIR@/out/results.h5}
     const lrp::ExperimentConfig config = read(env.write(std::string(small) + "target: 3\n"), {});
     REQUIRE_THROWS_WITH(lrp::run_experiment(config, builtins()), Contains("target class 3 is out of range"));
     CHECK_FALSE(fs::exists(results));
-    CHECK_FALSE(fs::exists(results + ".tmp"));
+    CHECK(lrp_test::leftovers(env.folder()).empty());
   }
   SECTION("a model file that disappeared between reading the config and running it") {
     const lrp::ExperimentConfig config = read(env.write(small), {});
     fs::remove(env.file("tiny_bn.yaml"));
     REQUIRE_THROWS_WITH(lrp::run_experiment(config, builtins()), Contains(env.file("tiny_bn.yaml")));
     CHECK_FALSE(fs::exists(results));
-    CHECK_FALSE(fs::exists(results + ".tmp"));
+    CHECK(lrp_test::leftovers(env.folder()).empty());
   }
   SECTION("an error at the very end: the results path became a folder") {
     const lrp::ExperimentConfig config = read(env.write(small), {});
@@ -625,22 +626,27 @@ output: {results: @DIR@/out/results.h5}
     REQUIRE_THROWS_WITH(lrp::run_experiment(config, builtins()), Contains(results));
     CHECK(fs::is_directory(results));  // untouched
     CHECK(fs::exists(fs::path(results) / "inside"));
-    CHECK_FALSE(fs::exists(results + ".tmp"));
+    CHECK(lrp_test::leftovers(env.folder()).empty());
   }
-  SECTION("a failure while drawing pictures is an lrp::Error and keeps the old results file") {
+  SECTION("a failure while writing the outputs (a link planted at the heatmaps path) keeps the old results file") {
     fs::create_directories(fs::path(results).parent_path());
     const std::vector<char> old{'o', 'l', 'd'};
     write_file_bytes(results, old);
-    fs::create_directories(env.file("pics"));
-    write_file_bytes(env.file("pics/gradient"), old);  // a file where the method's folder goes
     const lrp::ExperimentConfig config =
         read(env.write(replace_all(small, "output: {results: @DIR@/out/results.h5}",
                                    "output: {results: @DIR@/out/results.h5, heatmaps: @DIR@/pics}")),
              {});
-    REQUIRE_THROWS_AS(lrp::run_experiment(config, builtins()), lrp::Error);
-    REQUIRE_THROWS_WITH(lrp::run_experiment(config, builtins()), Contains(env.file("pics/gradient")));
+    // After the config was read, someone links the heatmaps path to a folder of theirs.
+    fs::create_directories(env.file("victim"));
+    write_file_bytes(env.file("victim/keep.txt"), old);
+    fs::create_directory_symlink(env.file("victim"), env.file("pics"));
+    REQUIRE_THROWS_WITH(lrp::run_experiment(config, builtins()),
+                        Contains(env.file("pics")) && Contains("symbolic link"));
     CHECK(read_file_bytes(results) == old);
-    CHECK_FALSE(fs::exists(results + ".tmp"));
+    CHECK(fs::is_symlink(env.file("pics")));
+    CHECK(read_file_bytes(env.file("victim/keep.txt")) == old);
+    CHECK(std::distance(fs::directory_iterator(env.file("victim")), fs::directory_iterator()) == 1);
+    CHECK(lrp_test::leftovers(env.folder()).empty());
   }
   SECTION("an existing results file is replaced only by a complete run") {
     fs::create_directories(fs::path(results).parent_path());
@@ -649,10 +655,10 @@ output: {results: @DIR@/out/results.h5}
     const lrp::ExperimentConfig failing = read(env.write(std::string(small) + "target: 3\n"), {});
     REQUIRE_THROWS_AS(lrp::run_experiment(failing, builtins()), lrp::Error);
     CHECK(read_file_bytes(results) == old);
-    CHECK_FALSE(fs::exists(results + ".tmp"));
+    CHECK(lrp_test::leftovers(env.folder()).empty());
     const lrp::ExperimentConfig good = read(env.write(std::string(small) + "target: 2\n"), {});
     (void)lrp::run_experiment(good, builtins());
-    CHECK_FALSE(fs::exists(results + ".tmp"));
+    CHECK(lrp_test::leftovers(env.folder()).empty());
     const lrp::h5::File f = lrp::h5::File::open(results);
     CHECK(f.string_attribute("/model", "target") == "2");
     const std::vector<std::int64_t> targets = f.read<std::int64_t>("/model/targets");
@@ -675,7 +681,7 @@ output: {results: @DIR@/out/results.h5}
 )";
   const lrp::ExperimentConfig config = read(env.write(text), {});
   REQUIRE(config.model.training);
-  CHECK(config.model.training->test_data.IsNull());  // no `test:` given
+  CHECK(!config.model.training->test_data);  // no `test:` given
   CHECK(config.model.training->options.clip_norm == 0.5);
   const lrp::ExperimentReport report = lrp::run_experiment(config, builtins());
   CHECK(report.stage_seconds.count("train") == 1);

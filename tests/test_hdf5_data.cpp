@@ -182,7 +182,7 @@ TEST_CASE("read_hdf5: bad files and datasets are errors naming the file and the 
   REQUIRE_THROWS_WITH(read("/text"), Contains(where + "inputs dataset '/text' has type string (fixed length); "
                                                       "expected numbers"));
   REQUIRE_THROWS_WITH(read("/nan"), Contains(where + "inputs dataset '/nan': sample 1 holds a non-finite value"));
-  REQUIRE_THROWS_WITH(read("/x", "", 0.0), Contains("scale must be finite and non-zero"));
+  REQUIRE_THROWS_WITH(read("/x", "", 0.0), Contains("scale must be finite and > 0"));
   if (!kFloat64)
     REQUIRE_THROWS_WITH(read("/huge", "", 10.0), Contains("sample 0 holds 1e+38, which times scale 10 overflows float32"));
   else
@@ -190,9 +190,9 @@ TEST_CASE("read_hdf5: bad files and datasets are errors naming the file and the 
   REQUIRE_THROWS_WITH(read("/x", "/y_short"), Contains(where + "labels dataset '/y_short' has 2 labels, but inputs "
                                                                "dataset '/x' has 3 samples"));
   REQUIRE_THROWS_WITH(read("/x", "/y_negative"), Contains("labels dataset '/y_negative': label 1 is -1; expected a "
-                                                          "class index ≥ 0"));
+                                                          "class index (a whole number ≥ 0)"));
   REQUIRE_THROWS_WITH(read("/x", "/y_fraction"), Contains("labels dataset '/y_fraction': label 1 is 1.5; expected a "
-                                                          "whole number ≥ 0"));
+                                                          "class index (a whole number ≥ 0)"));
   REQUIRE_THROWS_WITH(read("/x", "/y_matrix"), Contains("labels dataset '/y_matrix' has shape [3, 2]; expected [N] or "
                                                         "[N, 1]"));
   REQUIRE_THROWS_WITH(read("/x", "/text"), Contains("labels dataset '/text' has shape []; expected [N] or [N, 1]"));

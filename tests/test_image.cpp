@@ -132,11 +132,7 @@ std::vector<std::uint8_t> random_pixels(std::size_t n, std::uint64_t seed) {
   return p;
 }
 
-bool no_temporaries(const TempDir& dir) {
-  for (const std::string& name : dir.listing())
-    if (name.find(".tmp") != std::string::npos) return false;
-  return true;
-}
+bool no_temporaries(const TempDir& dir) { return lrp_test::leftovers(dir.file("")).empty(); }
 
 lrp::Tensor tensor(lrp::Shape shape, const std::vector<double>& values) {
   const Index n = lrp::numel(shape);

@@ -206,7 +206,7 @@ training: {epochs: 8, batch_size: 8, optimizer: {kind: adam, learning_rate: 0.05
   std::string no_test = good;
   no_test.erase(no_test.find("  test:"), no_test.find("model:") - no_test.find("  test:"));
   const lrp::TrainConfig without = lrp::read_train_config(temp_file("no_test.yaml", no_test), builtins());
-  CHECK(without.test_data.IsNull());
+  CHECK(!without.test_data);
   const lrp::TrainResult rw = lrp::run_training(without, builtins());
   CHECK(rw.test_accuracy == -1);
   CHECK(rw.model.provenance.test_accuracy == -1);
@@ -248,7 +248,9 @@ training: {epochs: 8, batch_size: 8, optimizer: {kind: adam, learning_rate: 0.05
       builtins());
   REQUIRE_THROWS_WITH(lrp::run_training(more_classes, builtins()),
                       Contains("synthetic_blobs(") && Contains("label 3 of sample 3") && Contains("[0, 3)"));
-  const lrp::TrainConfig bad_format = lrp::read_train_config(bad("format: synthetic, shape: [40], count: 120, classes: 3, subset: {begin: 0",
-                                                                 "format: idk, shape: [40], count: 120, classes: 3, subset: {begin: 0"), builtins());
-  REQUIRE_THROWS_WITH(lrp::run_training(bad_format, builtins()), Contains("bad.yaml:4:") && Contains("'idk'"));
+  // Dataset sections are read with the config (before anything runs).
+  REQUIRE_THROWS_WITH(lrp::read_train_config(bad("format: synthetic, shape: [40], count: 120, classes: 3, subset: {begin: 0",
+                                                 "format: idk, shape: [40], count: 120, classes: 3, subset: {begin: 0"),
+                                             builtins()),
+                      Contains("bad.yaml:4:") && Contains("'idk'"));
 }

@@ -1,6 +1,7 @@
 // The built-in layer handlers in the registry, with their RULES.md §3 default rules.
 #include "lrp/error.hpp"
 #include "lrp/layers.hpp"
+#include "lrp/limits.hpp"
 #include "lrp/registry.hpp"
 
 #include <cmath>
@@ -10,8 +11,8 @@ namespace {
 
 Index whole(const ParamMap& p, const std::string& name, const std::string& owner, Index minimum) {
   const double v = p.scalar(name, owner);
-  LRP_CHECK(v == std::floor(v) && v >= static_cast<double>(minimum), owner, ": parameter '", name,
-            "' must be a whole number ≥ ", minimum, ", got ", v);
+  LRP_CHECK(v == std::floor(v) && v >= static_cast<double>(minimum) && v < 9.0e15, owner, ": parameter '", name,
+            "' must be a whole number ≥ ", minimum, " (and below 9e15), got ", v);
   return static_cast<Index>(v);
 }
 
@@ -23,8 +24,8 @@ std::array<Index, 2> pair(const ParamMap& p, const std::string& name, const std:
   std::array<Index, 2> out{};
   for (size_t a = 0; a < 2; ++a) {
     const double x = v[v.size() == 1 ? 0 : a];
-    LRP_CHECK(x == std::floor(x) && x >= static_cast<double>(minimum), owner, ": parameter '", name,
-              "' must hold whole numbers ≥ ", minimum, ", got ", format_value(v));
+    LRP_CHECK(x == std::floor(x) && x >= static_cast<double>(minimum) && x < 9.0e15, owner, ": parameter '", name,
+              "' must hold whole numbers ≥ ", minimum, " (and below 9e15), got ", format_value(v));
     out[a] = static_cast<Index>(x);
   }
   return out;
@@ -37,6 +38,15 @@ bool flag(const ParamMap& p, const std::string& name, const std::string& owner) 
 }
 
 const RuleChoice kPass{"pass", {}};
+
+// Parameter counts for LayerInfo::parameter_count, in saturating arithmetic (a count that does not
+// fit is as good as infinite: the memory check refuses it).
+std::uint64_t u(Index v) { return static_cast<std::uint64_t>(v); }
+std::uint64_t product(std::initializer_list<std::uint64_t> factors) {
+  std::uint64_t n = 1;
+  for (const std::uint64_t f : factors) n = saturating_mul(n, f);
+  return n;
+}
 
 void add_activation(Registry& r, const std::string& kind, const std::string& doc, LayerPtr (*make)()) {
   r.add_layer({kind, doc, {}, kPass, [make](const ParamMap&) { return make(); }});
@@ -52,6 +62,12 @@ void register_builtin_layers(Registry& r) {
                [](const ParamMap& p) -> LayerPtr {
                  const std::string o = "layer kind 'dense'";
                  return std::make_unique<Dense>(whole(p, "in", o, 1), whole(p, "out", o, 1), flag(p, "bias", o));
+               },
+               "built-in",
+               [](const ParamMap& p, const Shape&) {
+                 const std::string o = "layer kind 'dense'";
+                 const Index out = whole(p, "out", o, 1);
+                 return saturating_add(product({u(whole(p, "in", o, 1)), u(out)}), flag(p, "bias", o) ? u(out) : 0);
                }});
   r.add_layer({"conv2d",
                "2-d convolution, zero padding, weight [out, in/groups, kh, kw]",
@@ -74,6 +90,14 @@ void register_builtin_layers(Registry& r) {
                  c.groups = whole(p, "groups", o, 1);
                  c.bias = flag(p, "bias", o);
                  return std::make_unique<Conv2d>(whole(p, "in_channels", o, 1), whole(p, "out_channels", o, 1), c);
+               },
+               "built-in",
+               [](const ParamMap& p, const Shape&) {
+                 const std::string o = "layer kind 'conv2d'";
+                 const std::array<Index, 2> k = pair(p, "kernel", o, 1);
+                 const Index out = whole(p, "out_channels", o, 1);
+                 const Index per_group = std::max<Index>(1, whole(p, "in_channels", o, 1) / whole(p, "groups", o, 1));
+                 return saturating_add(product({u(out), u(per_group), u(k[0]), u(k[1])}), flag(p, "bias", o) ? u(out) : 0);
                }});
   r.add_layer({"maxpool2d",
                "max pooling (padding counts as -inf)",
@@ -94,9 +118,17 @@ void register_builtin_layers(Registry& r) {
                  const std::string o = "layer kind 'avgpool2d'";
                  return std::make_unique<AvgPool2d>(
                      Pool2dOptions{pair(p, "kernel", o, 1), pair(p, "stride", o, 0), pair(p, "padding", o, 0)});
+               },
+               "built-in",
+               [](const ParamMap& p, const Shape&) {  // its implicit uniform weights
+                 const std::array<Index, 2> k = pair(p, "kernel", "layer kind 'avgpool2d'", 1);
+                 return product({u(k[0]), u(k[1])});
                }});
   r.add_layer({"global_avgpool", "average of each channel over the plane: [C, H, W] -> [C, 1, 1]", {}, {"norm", {}},
-               [](const ParamMap&) -> LayerPtr { return AvgPool2d::global(); }});
+               [](const ParamMap&) -> LayerPtr { return AvgPool2d::global(); }, "built-in",
+               [](const ParamMap&, const Shape& in) {  // a uniform kernel over the whole plane
+                 return in.size() == 3 ? product({u(in[1]), u(in[2])}) : std::uint64_t{0};
+               }});
   r.add_layer({"flatten", "[C, H, W] -> [C·H·W]", {}, kPass,
                [](const ParamMap&) -> LayerPtr { return std::make_unique<Flatten>(); }});
   add_activation(r, "relu", "max(x, 0)", &make_relu);
@@ -122,6 +154,20 @@ void register_builtin_layers(Registry& r) {
                  return std::make_unique<Lstm>(whole(p, "in", o, 1), whole(p, "hidden", o, 1),
                                                whole(p, "num_layers", o, 1), flag(p, "bidirectional", o),
                                                flag(p, "bias", o));
+               },
+               "built-in",
+               [](const ParamMap& p, const Shape&) {
+                 const std::string o = "layer kind 'lstm'";
+                 const std::uint64_t h = u(whole(p, "hidden", o, 1)), dirs = flag(p, "bidirectional", o) ? 2 : 1;
+                 std::uint64_t n = 0, in = u(whole(p, "in", o, 1));
+                 for (Index l = 0; l < whole(p, "num_layers", o, 1) && n != UINT64_MAX; ++l) {
+                   // per direction: W_ih [4H, in], W_hh [4H, H], two biases [4H]
+                   const std::uint64_t one = saturating_add(product({4, h, saturating_add(in, h)}),
+                                                            flag(p, "bias", o) ? product({8, h}) : 0);
+                   n = saturating_add(n, saturating_mul(one, dirs));
+                   in = saturating_mul(h, dirs);
+                 }
+                 return n;
                }});
   r.add_layer({"embedding",
                "lookup table over token ids (PyTorch nn.Embedding): [T] ids -> [T, dim], weight [vocab, dim]",
@@ -131,6 +177,11 @@ void register_builtin_layers(Registry& r) {
                [](const ParamMap& p) -> LayerPtr {
                  const std::string o = "layer kind 'embedding'";
                  return std::make_unique<Embedding>(whole(p, "vocab", o, 1), whole(p, "dim", o, 1));
+               },
+               "built-in",
+               [](const ParamMap& p, const Shape&) {
+                 const std::string o = "layer kind 'embedding'";
+                 return product({u(whole(p, "vocab", o, 1)), u(whole(p, "dim", o, 1))});
                }});
   r.add_layer({"batchnorm",
                "batch normalization with inference statistics over channels ([C] or [C, H, W]); canonized into a "
@@ -143,6 +194,10 @@ void register_builtin_layers(Registry& r) {
                  const std::string o = "layer kind 'batchnorm'";
                  return std::make_unique<BatchNorm>(whole(p, "channels", o, 1), p.scalar("eps", o),
                                                     p.scalar("momentum", o));
+               },
+               "built-in",
+               [](const ParamMap& p, const Shape&) {  // γ, β and the running mean and variance
+                 return product({4, u(whole(p, "channels", "layer kind 'batchnorm'", 1))});
                }});
 }
 

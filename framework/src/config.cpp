@@ -2,6 +2,7 @@
 #include "lrp/config.hpp"
 
 #include "lrp/error.hpp"
+#include "lrp/files.hpp"
 #include "lrp/log.hpp"
 #include "lrp/registry.hpp"
 #include "lrp/sequence_tasks.hpp"
@@ -22,14 +23,20 @@ std::string resolve_path(const YAML::Node& node, const std::string& config_path,
   const std::string given = yaml::string(node, config_path, what);
   LRP_CHECK(!given.empty(), where(node, config_path), ": ", what, " is empty; expected a file path");
   const fs::path p(given);
-  if (p.is_absolute() || fs::exists(p)) {
-    LRP_CHECK(fs::exists(p), where(node, config_path), ": ", what, ": no such file '", given, "'");
-    return given;
+  std::error_code ec;
+  std::string path = given;
+  if (!p.is_absolute() && !fs::exists(p, ec)) {
+    const fs::path beside = fs::path(config_path).parent_path() / p;
+    LRP_CHECK(fs::exists(beside, ec), where(node, config_path), ": ", what, ": no such file '", given,
+              "' (looked in the current directory and in '", fs::path(config_path).parent_path().string(), "')");
+    path = beside.string();
   }
-  const fs::path beside = fs::path(config_path).parent_path() / p;
-  LRP_CHECK(fs::exists(beside), where(node, config_path), ": ", what, ": no such file '", given,
-            "' (looked in the current directory and in '", fs::path(config_path).parent_path().string(), "')");
-  return beside.string();
+  try {
+    check_input_file(path, what);
+  } catch (const Error& e) {
+    throw Error(where(node, config_path) + ": " + e.what());
+  }
+  return path;
 }
 
 namespace {
@@ -40,19 +47,44 @@ Shape read_shape(const YAML::Node& node, const std::string& source, const std::s
   Shape shape;
   for (std::size_t i = 0; i < node.size(); ++i)
     shape.push_back(whole(node[i], source, what + "[" + std::to_string(i) + "]", 1));
+  try {
+    (void)checked_numel(shape, what);
+  } catch (const Error& e) {
+    throw Error(where(node, source) + ": " + e.what());
+  }
   return shape;
+}
+
+// An error from loading prefixed with the section's position (unless it has one already).
+Error at_section(const DatasetSpec& spec, const Error& e) {
+  const std::string m = e.what();
+  const std::string file = spec.at.substr(0, spec.at.find(':'));
+  return Error(m.rfind(file + ":", 0) == 0 ? m : spec.at + ": " + spec.what + ": " + m);
 }
 
 }  // namespace
 
-Dataset load_dataset(const YAML::Node& node, const std::string& config, const std::string& what,
-                     std::uint64_t default_seed) {
+DatasetSpec parse_dataset(const YAML::Node& node, const std::string& config, const std::string& what,
+                          std::uint64_t default_seed) {
   LRP_CHECK(node.IsMap(), where(node, config), ": ", what, " must be a mapping with a 'format' key");
   require(node, "format", config, what);
-  const std::string format = string(node["format"], config, what + ".format");
-  Dataset data;
+  DatasetSpec d;
+  d.what = what;
+  d.at = where(node, config);
+  d.format = string(node["format"], config, what + ".format");
+  const std::string& format = d.format;
   const auto scale_or = [&](double fallback) {
-    return node["scale"] ? number(node["scale"], config, what + ".scale") : fallback;
+    if (!node["scale"]) return fallback;
+    const double scale = number(node["scale"], config, what + ".scale");
+    LRP_CHECK(scale > 0, where(node["scale"], config), ": ", what, ".scale must be > 0 (raw value = stored value × scale), got ",
+              node["scale"].Scalar());
+    return scale;
+  };
+  const auto seed_or_default = [&] { return node["seed"] ? seed(node["seed"], config, what + ".seed") : default_seed; };
+  const auto file = [&](const char* key) {
+    std::string path = resolve_path(node[key], config, what + "." + key);
+    d.files.push_back(path);
+    return path;
   };
   const bool token_format = format == "long_range";
   const bool known_format = format == "idx" || format == "csv" || format == "hdf5" || format == "synthetic" ||
@@ -63,59 +95,67 @@ Dataset load_dataset(const YAML::Node& node, const std::string& config, const st
   if (format == "idx") {
     check_keys(node, {"format", "images", "labels", "scale", "subset"}, config, what + " (idx)");
     require(node, "images", config, what);
-    const std::string labels = node["labels"] ? resolve_path(node["labels"], config, what + ".labels") : "";
-    data = read_idx(resolve_path(node["images"], config, what + ".images"), labels, scale_or(1.0 / 255.0));
+    d.images = file("images");
+    if (node["labels"]) d.labels = file("labels");
+    d.scale = scale_or(1.0 / 255.0);
   } else if (format == "csv") {
     check_keys(node, {"format", "path", "shape", "label_column", "header", "subset"}, config, what + " (csv)");
     require(node, "path", config, what);
     require(node, "shape", config, what);
-    const int label_column =
-        node["label_column"] ? static_cast<int>(number(node["label_column"], config, what + ".label_column")) : -1;
-    const bool header = node["header"] ? boolean(node["header"], config, what + ".header") : false;
-    data = read_csv(resolve_path(node["path"], config, what + ".path"), read_shape(node["shape"], config, what + ".shape"),
-                    label_column, header);
+    d.path = file("path");
+    d.shape = read_shape(node["shape"], config, what + ".shape");
+    if (node["label_column"]) {
+      const double c = number(node["label_column"], config, what + ".label_column");
+      LRP_CHECK(c == std::floor(c) && c >= -1 && c <= static_cast<double>(checked_numel(d.shape, what + ".shape")),
+                where(node["label_column"], config), ": ", what,
+                ".label_column must be -1 (no label) or a column index from 0 to the number of features (",
+                numel(d.shape), "), got ", node["label_column"].Scalar());
+      d.label_column = static_cast<Index>(c);
+    }
+    d.header = node["header"] ? boolean(node["header"], config, what + ".header") : false;
   } else if (format == "hdf5") {
     check_keys(node, {"format", "path", "inputs", "labels", "lengths", "layout", "scale", "subset"}, config,
                what + " (hdf5)");
     require(node, "path", config, what);
     require(node, "inputs", config, what);
-    Hdf5Layout layout = Hdf5Layout::kNCHW;
     if (node["layout"]) {
       const std::string l = string(node["layout"], config, what + ".layout");
       LRP_CHECK(l == "nchw" || l == "nhwc", where(node["layout"], config), ": ", what,
                 ".layout must be nchw or nhwc, got '", l, "'");
-      layout = l == "nhwc" ? Hdf5Layout::kNHWC : Hdf5Layout::kNCHW;
+      d.layout = l == "nhwc" ? Hdf5Layout::kNHWC : Hdf5Layout::kNCHW;
     }
-    data = read_hdf5(resolve_path(node["path"], config, what + ".path"), string(node["inputs"], config, what + ".inputs"),
-                     node["labels"] ? string(node["labels"], config, what + ".labels") : "", layout, scale_or(1.0),
-                     node["lengths"] ? string(node["lengths"], config, what + ".lengths") : "");
+    d.path = file("path");
+    d.inputs = string(node["inputs"], config, what + ".inputs");
+    if (node["labels"]) d.labels = string(node["labels"], config, what + ".labels");
+    if (node["lengths"]) d.lengths = string(node["lengths"], config, what + ".lengths");
+    d.scale = scale_or(1.0);
   } else if (format == "synthetic") {
     check_keys(node, {"format", "shape", "count", "classes", "seed", "subset"}, config, what + " (synthetic)");
     require(node, "shape", config, what);
     require(node, "count", config, what);
     require(node, "classes", config, what);
-    const std::uint64_t s = node["seed"] ? seed(node["seed"], config, what + ".seed") : default_seed;
-    data = synthetic_blobs(read_shape(node["shape"], config, what + ".shape"), whole(node["count"], config, what + ".count", 1),
-                           whole(node["classes"], config, what + ".classes", 2), s);
+    d.shape = read_shape(node["shape"], config, what + ".shape");
+    d.count = whole(node["count"], config, what + ".count", 1);
+    d.classes = whole(node["classes"], config, what + ".classes", 2);
+    d.seed = seed_or_default();
   } else if (format == "marked_addition") {
     check_keys(node, {"format", "steps", "min_steps", "count", "seed", "subset"}, config, what + " (marked_addition)");
     require(node, "count", config, what);
-    const Index steps = node["steps"] ? whole(node["steps"], config, what + ".steps", 2) : 20;
-    const Index min_steps = node["min_steps"] ? whole(node["min_steps"], config, what + ".min_steps", 2) : steps;
-    LRP_CHECK(min_steps <= steps, where(node["min_steps"], config), ": ", what, ".min_steps (", min_steps,
-              ") must be ≤ steps (", steps, ")");
-    const std::uint64_t s = node["seed"] ? seed(node["seed"], config, what + ".seed") : default_seed;
-    data = marked_addition(whole(node["count"], config, what + ".count", 1), steps, s, min_steps);
+    d.count = whole(node["count"], config, what + ".count", 1);
+    d.steps = node["steps"] ? whole(node["steps"], config, what + ".steps", 2) : 20;
+    d.min_steps = node["min_steps"] ? whole(node["min_steps"], config, what + ".min_steps", 2) : d.steps;
+    LRP_CHECK(d.min_steps <= d.steps, where(node["min_steps"], config), ": ", what, ".min_steps (", d.min_steps,
+              ") must be ≤ steps (", d.steps, ")");
+    d.seed = seed_or_default();
   } else if (format == "long_range") {
     check_keys(node, {"format", "steps", "symbols", "count", "seed", "one_hot", "subset"}, config,
                what + " (long_range)");
     require(node, "count", config, what);
-    const Index steps = node["steps"] ? whole(node["steps"], config, what + ".steps", 2) : 50;
-    const Index symbols = node["symbols"] ? whole(node["symbols"], config, what + ".symbols", 2) : 4;
-    const std::uint64_t s = node["seed"] ? seed(node["seed"], config, what + ".seed") : default_seed;
-    const bool one_hot = node["one_hot"] ? boolean(node["one_hot"], config, what + ".one_hot") : false;
-    data = long_range(whole(node["count"], config, what + ".count", 1), steps, symbols, s);
-    if (one_hot) data = one_hot_tokens(data, long_range_vocabulary(symbols));
+    d.count = whole(node["count"], config, what + ".count", 1);
+    d.steps = node["steps"] ? whole(node["steps"], config, what + ".steps", 2) : 50;
+    d.symbols = node["symbols"] ? whole(node["symbols"], config, what + ".symbols", 2) : 4;
+    d.seed = seed_or_default();
+    d.one_hot = node["one_hot"] ? boolean(node["one_hot"], config, what + ".one_hot") : false;
   } else {
     const std::string close =
         closest_name(format, {"idx", "csv", "hdf5", "synthetic", "marked_addition", "long_range"});
@@ -125,22 +165,88 @@ Dataset load_dataset(const YAML::Node& node, const std::string& config, const st
   }
   if (const YAML::Node sub = node["subset"]) {
     const std::string w = what + ".subset";
+    LRP_CHECK(sub.IsMap(), where(sub, config), ": ", w, " must be {begin, end} or {count, seed}");
     if (sub["count"]) {
       check_keys(sub, {"count", "seed"}, config, w);
-      const Index count = whole(sub["count"], config, w + ".count", 1);
-      LRP_CHECK(count <= data.size(), where(sub["count"], config), ": ", w, ".count ", count, " exceeds the ",
-                data.size(), " samples of '", data.source, "'");
-      data = sample(data, count, sub["seed"] ? seed(sub["seed"], config, w + ".seed") : default_seed);
+      d.subset = RowSelection::draw(whole(sub["count"], config, w + ".count", 1),
+                                    sub["seed"] ? seed(sub["seed"], config, w + ".seed") : default_seed);
+      d.subset.what = where(sub["count"], config) + ": " + w;
     } else {
       check_keys(sub, {"begin", "end"}, config, w);
-      const Index begin = sub["begin"] ? whole(sub["begin"], config, w + ".begin", 0) : 0;
-      const Index end = sub["end"] ? whole(sub["end"], config, w + ".end", 1) : data.size();
-      LRP_CHECK(begin < end && end <= data.size(), where(sub, config), ": ", w, " [", begin, ", ", end,
-                ") is not a non-empty range within the ", data.size(), " samples of '", data.source, "'");
-      data = subset(data, begin, end);
+      d.subset = RowSelection::range(sub["begin"] ? whole(sub["begin"], config, w + ".begin", 0) : 0,
+                                     sub["end"] ? whole(sub["end"], config, w + ".end", 1) : -1);
+      d.subset.what = where(sub, config) + ": " + w;
     }
   }
-  return data;
+  return d;
+}
+
+Dataset load_dataset(const DatasetSpec& d, const Limits& limits) {
+  try {
+    // Generated data: its size is known before it is made.
+    const auto check_generated = [&](std::uint64_t features) {
+      check_memory(saturating_mul(saturating_mul(static_cast<std::uint64_t>(d.count), features), 2 * sizeof(Scalar)),
+                   limits, detail::concat(d.what, ": ", d.count, " ", d.format, " samples"));
+    };
+    if (d.format == "idx") return read_idx(d.images, d.labels, d.scale, d.subset, limits);
+    if (d.format == "hdf5") return read_hdf5(d.path, d.inputs, d.labels, d.layout, d.scale, d.lengths, d.subset, limits);
+    Dataset data;
+    if (d.format == "csv") {
+      data = read_csv(d.path, d.shape, static_cast<int>(d.label_column), d.header, limits);
+    } else if (d.format == "synthetic") {
+      data = synthetic_blobs(d.shape, d.count, d.classes, d.seed, limits);
+    } else if (d.format == "marked_addition") {
+      check_generated(saturating_mul(static_cast<std::uint64_t>(d.steps), 2));
+      data = marked_addition(d.count, d.steps, d.seed, d.min_steps);
+    } else if (d.format == "long_range") {
+      check_generated(saturating_mul(static_cast<std::uint64_t>(d.steps),
+                                     d.one_hot ? static_cast<std::uint64_t>(d.symbols) + 5 : 1));
+      data = long_range(d.count, d.steps, d.symbols, d.seed);
+      if (d.one_hot) data = one_hot_tokens(data, long_range_vocabulary(d.symbols));
+    }
+    return select(data, d.subset);
+  } catch (const Error& e) {
+    throw at_section(d, e);
+  }
+}
+
+Dataset load_dataset(const YAML::Node& node, const std::string& config, const std::string& what,
+                     std::uint64_t default_seed, const Limits& limits) {
+  return load_dataset(parse_dataset(node, config, what, default_seed), limits);
+}
+
+Limits parse_limits(const YAML::Node& node, const std::string& config) {
+  Limits l;
+  if (!node) return l;
+  check_keys(node, {"memory", "integrated_gradients_steps", "sweep_points", "random_repeats"}, config, "limits");
+  if (const YAML::Node m = node["memory"]) {
+    const std::string text = string(m, config, "limits.memory");
+    std::size_t end = 0;
+    double value = 0;
+    bool ok = true;
+    try {
+      value = std::stod(text, &end);
+    } catch (const std::exception&) {
+      ok = false;
+    }
+    std::string unit = ok ? text.substr(end) : "";
+    unit.erase(0, unit.find_first_not_of(' '));
+    static const std::vector<std::pair<std::string, double>> kUnits{
+        {"", 1},      {"B", 1},         {"KB", 1e3},      {"MB", 1e6},      {"GB", 1e9},      {"TB", 1e12},
+        {"KiB", 1024.0}, {"MiB", 1048576.0}, {"GiB", 1073741824.0}, {"TiB", 1099511627776.0}};
+    double factor = 0;
+    for (const auto& [name, f] : kUnits) factor = name == unit ? f : factor;
+    const double bytes = value * factor;
+    LRP_CHECK(ok && factor > 0 && std::isfinite(bytes) && bytes >= 1048576.0 && bytes < 1.8e19, where(m, config),
+              ": limits.memory must be a size of at least 1 MiB, a number of bytes or with a unit (B, KB, MB, GB, TB, "
+              "KiB, MiB, GiB, TiB; e.g. 16GiB), got '", text, "'");
+    l.memory = static_cast<std::uint64_t>(bytes);
+  }
+  if (node["integrated_gradients_steps"])
+    l.integrated_gradients_steps = whole(node["integrated_gradients_steps"], config, "limits.integrated_gradients_steps", 1);
+  if (node["sweep_points"]) l.sweep_points = whole(node["sweep_points"], config, "limits.sweep_points", 1);
+  if (node["random_repeats"]) l.random_repeats = whole(node["random_repeats"], config, "limits.random_repeats", 0);
+  return l;
 }
 
 TrainOptions parse_train_options(const YAML::Node& node, const std::string& config) {
@@ -220,8 +326,12 @@ TrainOptions parse_train_options(const YAML::Node& node, const std::string& conf
 
 void read_architecture(const YAML::Node& model, const std::string& path, const Registry& registry, TrainConfig& c) {
   const YAML::Node arch = model["architecture"];
-  c.architecture = arch.IsScalar() ? read_model_spec(resolve_path(arch, path, "model.architecture"), &registry)
-                                   : parse_model_spec(arch, path, &registry);
+  if (arch.IsScalar()) {
+    c.architecture_file = resolve_path(arch, path, "model.architecture");
+    c.architecture = read_model_spec(c.architecture_file, &registry);
+  } else {
+    c.architecture = parse_model_spec(arch, path, &registry);
+  }
   if (model["init"]) {
     try {
       c.init = parse_init_scheme(string(model["init"], path, "model.init"));
@@ -234,48 +344,61 @@ void read_architecture(const YAML::Node& model, const std::string& path, const R
 TrainConfig read_train_config(const std::string& path, const Registry& registry) {
   TrainConfig c;
   c.path = path;
-  LRP_CHECK(fs::is_regular_file(path), "'", path, "': no such file");
-  {
-    std::ifstream in(path);
-    std::stringstream text;
-    text << in.rdbuf();
-    LRP_CHECK(in.good() || in.eof(), "'", path, "': cannot read the file");
-    c.resolved_yaml = text.str();
-  }
+  c.resolved_yaml = read_input_file(path, "training config", kMaxYamlBytes);
   const YAML::Node root = load_text(c.resolved_yaml, path);
-  LRP_CHECK(root.IsMap(), path, ": a training config must be a mapping with the keys data, model, training, output");
-  check_keys(root, {"seed", "threads", "data", "model", "training", "output"}, path, "the training config");
-  if (root["seed"]) c.seed = seed(root["seed"], path, "seed");
-  if (root["threads"]) c.threads = static_cast<int>(whole(root["threads"], path, "threads", 1));
-  require(root, "data", path, "the training config");
-  const YAML::Node data = root["data"];
-  check_keys(data, {"train", "test"}, path, "data");
-  require(data, "train", path, "data");
-  c.train_data = data["train"];
-  if (data["test"]) c.test_data = data["test"];  // (assigning a missing key's node would throw)
-  require(root, "model", path, "the training config");
-  const YAML::Node model = root["model"];
-  check_keys(model, {"architecture", "init"}, path, "model");
-  require(model, "architecture", path, "model");
-  read_architecture(model, path, registry, c);
-  c.options = parse_train_options(root["training"], path);
-  c.options.seed = c.seed;
-  c.options.threads = c.threads;
-  if (const YAML::Node out = root["output"]) {
-    check_keys(out, {"model"}, path, "output");
-    if (out["model"]) c.output_model = string(out["model"], path, "output.model");
-  }
-  // Shapes chain? Build once now so that a bad architecture fails before any data is read.
-  (void)build_model(c.architecture, registry);
-  return c;
+  return yaml::guarded(path, [&] {
+    LRP_CHECK(root.IsMap(), path, ": a training config must be a mapping with the keys data, model, training, output");
+    check_keys(root, {"seed", "threads", "limits", "data", "model", "training", "output"}, path, "the training config");
+    if (root["seed"]) c.seed = seed(root["seed"], path, "seed");
+    if (root["threads"]) c.threads = static_cast<int>(whole(root["threads"], path, "threads", 1));
+    LRP_CHECK(c.threads <= 256, where(root["threads"], path), ": threads must be at most 256, got ", c.threads);
+    c.limits = parse_limits(root["limits"], path);
+    require(root, "data", path, "the training config");
+    const YAML::Node data = root["data"];
+    check_keys(data, {"train", "test"}, path, "data");
+    require(data, "train", path, "data");
+    c.train_data = parse_dataset(data["train"], path, "data.train", c.seed);
+    if (data["test"] && !data["test"].IsNull()) c.test_data = parse_dataset(data["test"], path, "data.test", c.seed);
+    require(root, "model", path, "the training config");
+    const YAML::Node model = root["model"];
+    check_keys(model, {"architecture", "init"}, path, "model");
+    require(model, "architecture", path, "model");
+    read_architecture(model, path, registry, c);
+    c.options = parse_train_options(root["training"], path);
+    c.options.seed = c.seed;
+    c.options.threads = c.threads;
+    if (const YAML::Node out = root["output"]) {
+      check_keys(out, {"model"}, path, "output");
+      if (out["model"]) {
+        c.output_model = string(out["model"], path, "output.model");
+        LRP_CHECK(!c.output_model.empty(), where(out["model"], path), ": output.model is empty; expected a file path");
+        check_output_path(c.output_model, OutputKind::kFile, where(out["model"], path) + ": output.model");
+        for (const std::string& input : training_inputs(c))
+          LRP_CHECK(!same_file(c.output_model, input), where(out["model"], path), ": output.model '", c.output_model,
+                    "' is an input of this training ('", input, "'); writing it would destroy that file");
+      }
+    }
+    // Shapes chain? Build once now so that a bad architecture fails before any data is read.
+    (void)build_model(c.architecture, registry, c.limits);
+    return c;
+  });
+}
+
+std::vector<std::string> training_inputs(const TrainConfig& c) {
+  std::vector<std::string> files{c.path};
+  if (!c.architecture_file.empty()) files.push_back(c.architecture_file);
+  for (const std::string& f : c.train_data.files) files.push_back(f);
+  if (c.test_data)
+    for (const std::string& f : c.test_data->files) files.push_back(f);
+  return files;
 }
 
 TrainResult run_training(const TrainConfig& c, const Registry& registry) {
   auto log = logger();
-  Dataset train_set = load_dataset(c.train_data, c.path, "data.train", c.seed);
+  Dataset train_set = load_dataset(c.train_data, c.limits);
   log->info("training data: {} samples of shape {} from {}", train_set.size(), to_string(train_set.inputs.shape),
             train_set.source);
-  TrainResult result{build_model(c.architecture, registry), {}, -1, 0};
+  TrainResult result{build_model(c.architecture, registry, c.limits), {}, -1, 0};
   Model& model = result.model;
   initialize_parameters(model.network, c.init, c.seed);
   LRP_CHECK(train_set.inputs.shape == model.network.input_shape(), c.path, ": data.train has samples of shape ",
@@ -293,8 +416,8 @@ TrainResult run_training(const TrainConfig& c, const Registry& registry) {
   model.provenance.epochs = options.epochs;
   model.provenance.train_accuracy = last.train_accuracy;
   model.provenance.validation_accuracy = result.report.validation_samples > 0 ? last.validation_accuracy : -1;
-  if (c.test_data && !c.test_data.IsNull()) {
-    Dataset test_set = load_dataset(c.test_data, c.path, "data.test", c.seed);
+  if (c.test_data) {
+    Dataset test_set = load_dataset(*c.test_data, c.limits);
     LRP_CHECK(test_set.inputs.shape == model.network.input_shape(), c.path, ": data.test has samples of shape ",
               to_string(test_set.inputs.shape), " but the model expects ", to_string(model.network.input_shape()));
     check_labels(test_set, model.network.output_shape()[0], c.path + ": data.test");
@@ -309,7 +432,12 @@ TrainResult run_training(const TrainConfig& c, const Registry& registry) {
   model.provenance.created = utc_now();
   if (!c.output_model.empty()) {
     const fs::path out(c.output_model);
-    if (out.has_parent_path()) fs::create_directories(out.parent_path());
+    if (out.has_parent_path()) {
+      std::error_code ec;
+      fs::create_directories(out.parent_path(), ec);
+      LRP_CHECK(!ec, "output.model '", c.output_model, "': cannot create the folder '", out.parent_path().string(),
+                "': ", ec.message());
+    }
     save_model(model, c.output_model);
     log->info("model saved to {}", c.output_model);
   }

@@ -2,19 +2,26 @@
 
 #include "data_internal.hpp"
 #include "lrp/error.hpp"
+#include "lrp/files.hpp"
 #include "lrp/random.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
-#include <fstream>
+#include <sstream>
 #include <limits>
 #include <random>
 #include <string_view>
+#include <unordered_map>
 
 namespace lrp {
 
@@ -28,52 +35,9 @@ void check_shape(const Shape& shape, const char* where) {
     LRP_CHECK(d > 0, where, ": the sample shape ", to_string(shape), " has a dimension ≤ 0");
 }
 
-// Whole file contents, decompressed when it starts with the gzip magic bytes 1f 8b.
-Bytes read_file_bytes(const std::string& path, const char* what) {
-  std::error_code ec;
-  LRP_CHECK(std::filesystem::exists(path, ec), what, " file '", path, "' does not exist");
-  LRP_CHECK(!std::filesystem::is_directory(path, ec), what, " file '", path,
-            "' is a directory; expected a file");
-  std::ifstream in(path, std::ios::binary);
-  LRP_CHECK(in.good(), "cannot open ", what, " file '", path, "' for reading");
-  std::array<char, 2> magic{};
-  in.read(magic.data(), 2);
-  const bool gzip = in.gcount() == 2 && static_cast<unsigned char>(magic[0]) == 0x1f &&
-                    static_cast<unsigned char>(magic[1]) == 0x8b;
-  Bytes bytes;
-  if (!gzip) {
-    in.clear();
-    in.seekg(0, std::ios::end);
-    const std::streamoff size = in.tellg();
-    LRP_CHECK(size >= 0, "cannot determine the size of ", what, " file '", path, "'");
-    in.seekg(0, std::ios::beg);
-    bytes.resize(static_cast<size_t>(size));
-    if (size > 0) in.read(reinterpret_cast<char*>(bytes.data()), size);
-    LRP_CHECK(in.gcount() == size, "cannot read ", what, " file '", path, "' (read ", in.gcount(),
-              " of ", size, " bytes)");
-    return bytes;
-  }
-  in.close();
-  gzFile file = gzopen(path.c_str(), "rb");
-  LRP_CHECK(file != nullptr, "cannot open gzip ", what, " file '", path, "' for reading");
-  std::array<unsigned char, 1 << 16> chunk{};
-  for (;;) {
-    const int got = gzread(file, chunk.data(), static_cast<unsigned>(chunk.size()));
-    if (got <= 0) break;
-    bytes.insert(bytes.end(), chunk.begin(), chunk.begin() + got);
-  }
-  int errnum = Z_OK;
-  const char* message = gzerror(file, &errnum);
-  const std::string reason = message ? message : "unknown error";
-  gzclose(file);
-  LRP_CHECK(errnum == Z_OK, "gzip ", what, " file '", path, "' is corrupt or truncated (zlib: ",
-            reason, ") after ", bytes.size(), " decompressed bytes");
-  return bytes;
-}
-
-std::uint32_t big_endian_u32(const Bytes& bytes, size_t offset) {
-  return (std::uint32_t{bytes[offset]} << 24) | (std::uint32_t{bytes[offset + 1]} << 16) |
-         (std::uint32_t{bytes[offset + 2]} << 8) | std::uint32_t{bytes[offset + 3]};
+std::uint32_t big_endian_u32(const unsigned char* bytes) {
+  return (std::uint32_t{bytes[0]} << 24) | (std::uint32_t{bytes[1]} << 16) | (std::uint32_t{bytes[2]} << 8) |
+         std::uint32_t{bytes[3]};
 }
 
 std::string hex32(std::uint32_t value) {
@@ -83,42 +47,121 @@ std::string hex32(std::uint32_t value) {
   return out;
 }
 
-// Header of an IDX file: magic, then the dimensions; returns the dimensions after checking the
-// payload (one byte per element) has exactly the size they announce.
-std::vector<std::uint32_t> idx_header(const Bytes& bytes, const std::string& path, const char* what,
-                                      std::uint32_t expected_magic, const char* layout) {
-  const size_t ndim = expected_magic & 0xff;
-  const size_t header_bytes = 4 * (1 + ndim);
-  LRP_CHECK(!bytes.empty(), what, " file '", path, "' is empty; expected an IDX file ", layout);
-  LRP_CHECK(bytes.size() >= 4, what, " file '", path, "' is truncated: ", bytes.size(),
-            " bytes, shorter than the 4-byte IDX magic number");
-  const std::uint32_t magic = big_endian_u32(bytes, 0);
-  LRP_CHECK(magic == expected_magic, what, " file '", path, "' has magic number ", hex32(magic),
-            "; expected ", hex32(expected_magic), " (IDX, unsigned bytes, ", layout, ")");
-  LRP_CHECK(bytes.size() >= header_bytes, what, " file '", path, "' is truncated: ", bytes.size(),
-            " bytes, shorter than its ", header_bytes, "-byte header");
-  std::vector<std::uint32_t> dims(ndim);
-  std::uint64_t elements = 1;
-  for (size_t d = 0; d < ndim; ++d) {
-    dims[d] = big_endian_u32(bytes, 4 * (1 + d));
-    // Saturating: a corrupt header must not wrap around to a size that happens to match.
-    const std::uint64_t limit = std::numeric_limits<std::uint64_t>::max();
-    elements = (dims[d] != 0 && elements > limit / dims[d]) ? limit : elements * dims[d];
-  }
-  const std::uint64_t payload = bytes.size() - header_bytes;
-  if (payload < elements) {
+// An IDX file read as a stream, plain or gzip-compressed (told by its first two bytes, 1f 8b), its
+// header checked on opening. The data is read in order; a plain file's size is checked against the
+// header at once, a compressed one's as it is read (see finish()).
+class IdxStream {
+ public:
+  IdxStream(const std::string& path, const char* what, std::uint32_t expected_magic, const char* layout)
+      : path_(path), what_(what) {
+    check_input_file(path, std::string(what) + " file");
+    const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    LRP_CHECK(fd >= 0, "cannot open ", what, " file '", path, "' for reading: ", std::strerror(errno));
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+      ::close(fd);
+      LRP_FAIL(what, " file '", path, "' is not a regular file");
+    }
+    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    unsigned char magic[2] = {};
+    gzip_ = ::pread(fd, magic, 2, 0) == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
+    file_size_ = static_cast<std::uint64_t>(st.st_size);
+    file_ = ::gzdopen(fd, "rb");  // reads a plain file as it is
+    if (file_ == nullptr) {
+      ::close(fd);
+      LRP_FAIL("cannot open ", what, " file '", path, "' for reading");
+    }
+    ::gzbuffer(file_, 1 << 16);
+
+    const std::size_t ndim = expected_magic & 0xff;
+    const std::size_t header = 4 * (1 + ndim);
+    unsigned char bytes[4 * 4] = {};
+    const std::uint64_t got = read(bytes, header);
+    LRP_CHECK(got > 0, what, " file '", path, "' is empty; expected an IDX file ", layout);
+    LRP_CHECK(got >= 4, what, " file '", path, "' is truncated: ", got, " bytes, shorter than the 4-byte IDX magic number");
+    const std::uint32_t magic_number = big_endian_u32(bytes);
+    LRP_CHECK(magic_number == expected_magic, what, " file '", path, "' has magic number ", hex32(magic_number),
+              "; expected ", hex32(expected_magic), " (IDX, unsigned bytes, ", layout, ")");
+    LRP_CHECK(got == header, what, " file '", path, "' is truncated: ", got, " bytes, shorter than its ", header,
+              "-byte header");
+    elements_ = 1;
     std::string announced;
-    for (size_t d = 0; d < ndim; ++d) announced += (d ? ", " : "") + std::to_string(dims[d]);
-    const std::string size = elements == std::numeric_limits<std::uint64_t>::max()
-                                 ? std::string("more than 2^64")
-                                 : std::to_string(elements);
-    LRP_FAIL(what, " file '", path, "' is truncated: its header announces ", layout, " = [", announced,
-             "], i.e. ", size, " bytes of data, but only ", payload, " follow");
+    for (std::size_t d = 0; d < ndim; ++d) {
+      dims_.push_back(big_endian_u32(bytes + 4 * (1 + d)));
+      // Saturating: a corrupt header must not wrap around to a size that happens to match.
+      elements_ = saturating_mul(elements_, dims_.back());
+      announced += (d ? ", " : "") + std::to_string(dims_.back());
+    }
+    announced_ = std::string(layout) + " = [" + announced + "], i.e. " +
+                 (elements_ == std::numeric_limits<std::uint64_t>::max() ? std::string("more than 2^64")
+                                                                          : std::to_string(elements_)) +
+                 " bytes of data";
+    if (!gzip_) {
+      const std::uint64_t payload = file_size_ - header;
+      LRP_CHECK(payload >= elements_, what, " file '", path, "' is truncated: its header announces ", announced_,
+                ", but only ", payload, " follow");
+      LRP_CHECK(payload == elements_, what, " file '", path, "' has ", payload - elements_, " bytes after the ",
+                elements_, " bytes of data its header announces");
+    }
   }
-  LRP_CHECK(payload == elements, what, " file '", path, "' has ", payload - elements,
-            " bytes after the ", elements, " bytes of data its header announces");
-  return dims;
-}
+  ~IdxStream() {
+    if (file_ != nullptr) ::gzclose(file_);
+  }
+  IdxStream(const IdxStream&) = delete;
+  IdxStream& operator=(const IdxStream&) = delete;
+
+  const std::vector<std::uint32_t>& dims() const { return dims_; }
+  // Whether the data's size is known to match the header already (a plain file).
+  bool checked() const { return !gzip_; }
+
+  // Reads up to n bytes of the stream; fewer only at its end. zlib errors are lrp::Errors.
+  std::uint64_t read(unsigned char* out, std::uint64_t n) {
+    std::uint64_t total = 0;
+    while (total < n) {
+      const unsigned chunk = static_cast<unsigned>(std::min<std::uint64_t>(n - total, 1u << 30));
+      const int got = ::gzread(file_, out + total, chunk);
+      if (got < 0) zlib_failure();
+      if (got == 0) break;
+      total += static_cast<std::uint64_t>(got);
+      data_read_ += static_cast<std::uint64_t>(got);
+    }
+    if (total < n) zlib_failure();  // a clean end of a stream reports Z_OK
+    return total;
+  }
+
+  // The data of `bytes` bytes read in full (else "truncated"): for a compressed file, also that
+  // nothing follows it.
+  void read_data(unsigned char* out, std::uint64_t bytes) {
+    if (read(out, bytes) < bytes)
+      LRP_FAIL(what_, " file '", path_, "' is truncated: its header announces ", announced_, ", but only ",
+               data_read_ - 4 * (1 + dims_.size()), " follow");
+  }
+  void finish() {
+    if (!gzip_) return;
+    std::uint64_t extra = 0;
+    std::array<unsigned char, 1 << 16> sink{};
+    for (std::uint64_t got = 0; (got = read(sink.data(), sink.size())) > 0;) extra += got;
+    LRP_CHECK(extra == 0, what_, " file '", path_, "' has ", extra, " bytes after the ", elements_,
+              " bytes of data its header announces");
+  }
+
+ private:
+  void zlib_failure() {
+    int errnum = Z_OK;
+    const char* message = ::gzerror(file_, &errnum);
+    if (errnum == Z_OK || errnum == Z_STREAM_END) return;
+    LRP_FAIL("gzip ", what_, " file '", path_, "' is corrupt or truncated (zlib: ", message ? message : "unknown error",
+             ") after ", data_read_, " decompressed bytes");
+  }
+
+  std::string path_;
+  const char* what_;
+  gzFile file_ = nullptr;
+  bool gzip_ = false;
+  std::uint64_t file_size_ = 0, elements_ = 0, data_read_ = 0;
+  std::vector<std::uint32_t> dims_;
+  std::string announced_;
+};
 
 Dataset finish(Dataset dataset) { return detail::finish_dataset(std::move(dataset)); }
 
@@ -150,56 +193,80 @@ Dataset select_rows(const Dataset& dataset, const std::vector<Index>& rows) {
 
 }  // namespace
 
-Dataset read_idx(const std::string& images_path, const std::string& labels_path, double scale) {
-  LRP_CHECK(std::isfinite(scale) && scale != 0.0, "read_idx: scale must be finite and non-zero, got ",
-            scale);
-  const Bytes images = read_file_bytes(images_path, "IDX images");
-  const std::vector<std::uint32_t> dims =
-      idx_header(images, images_path, "IDX images", 0x00000803, "[N, rows, cols]");
+Dataset read_idx(const std::string& images_path, const std::string& labels_path, double scale,
+                 const RowSelection& selection, const Limits& limits) {
+  LRP_CHECK(std::isfinite(scale) && scale > 0.0, "read_idx: scale must be finite and > 0, got ", scale);
+  IdxStream images(images_path, "IDX images", 0x00000803, "[N, rows, cols]");
+  const std::vector<std::uint32_t>& dims = images.dims();
   LRP_CHECK(dims[0] > 0, "IDX images file '", images_path, "' contains no images (N = 0)");
   LRP_CHECK(dims[1] > 0 && dims[2] > 0, "IDX images file '", images_path, "' has images of ",
             dims[1], "×", dims[2], "; expected rows and cols ≥ 1");
   const auto count = static_cast<Index>(dims[0]);
-  const Index features = static_cast<Index>(dims[1]) * static_cast<Index>(dims[2]);
+  const Shape shape{1, static_cast<Index>(dims[1]), static_cast<Index>(dims[2])};
+  const Index features = checked_numel(shape, "IDX images file '" + images_path + "'");
+  const std::vector<Index> rows = selection.rows(count, images_path);
+  const auto selected = static_cast<Index>(rows.size());
+  check_memory(dataset_bytes(selected, features), limits,
+               detail::concat("IDX images file '", images_path, "': ", selected, " images of ", dims[1], "×", dims[2]));
 
   Dataset dataset;
   dataset.source = images_path;
   if (!labels_path.empty()) {
-    const Bytes labels = read_file_bytes(labels_path, "IDX labels");
-    const std::vector<std::uint32_t> label_dims =
-        idx_header(labels, labels_path, "IDX labels", 0x00000801, "[N]");
-    LRP_CHECK(label_dims[0] == dims[0], "IDX labels file '", labels_path, "' has ", label_dims[0],
-              " labels, but images file '", images_path, "' has ", dims[0],
-              " images; expected one label per image");
-    dataset.labels.assign(labels.begin() + 8, labels.end());
+    IdxStream labels(labels_path, "IDX labels", 0x00000801, "[N]");
+    LRP_CHECK(labels.dims()[0] == dims[0], "IDX labels file '", labels_path, "' has ", labels.dims()[0],
+              " labels, but images file '", images_path, "' has ", dims[0], " images; expected one label per image");
+    std::vector<unsigned char> chunk(static_cast<size_t>(std::min<Index>(count, 1 << 16)));
+    std::size_t next = 0;
+    for (Index first = 0; first < count; first += static_cast<Index>(chunk.size())) {
+      const Index n = std::min<Index>(static_cast<Index>(chunk.size()), count - first);
+      if (labels.checked() && next == rows.size()) break;  // a plain file's size was checked already
+      labels.read_data(chunk.data(), static_cast<std::uint64_t>(n));
+      for (; next < rows.size() && rows[next] < first + n; ++next)
+        dataset.labels.push_back(chunk[static_cast<size_t>(rows[next] - first)]);
+    }
+    labels.finish();
     dataset.source += ", " + labels_path;
   }
 
-  Matrix data(count, features);
-  const unsigned char* pixels = images.data() + 16;
-  for (Index i = 0; i < count * features; ++i)
-    data.data()[i] = static_cast<Scalar>(static_cast<double>(pixels[i]) * scale);
-  dataset.inputs = Tensor(Shape{1, static_cast<Index>(dims[1]), static_cast<Index>(dims[2])}, std::move(data));
-  dataset.indices.resize(static_cast<size_t>(count));
-  for (Index i = 0; i < count; ++i) dataset.indices[static_cast<size_t>(i)] = i;
+  Matrix data(selected, features);
+  const Index chunk_rows = std::max<Index>(1, std::min<Index>(count, (Index{1} << 20) / features));
+  std::vector<unsigned char> chunk(static_cast<size_t>(chunk_rows * features));
+  std::size_t next = 0;
+  for (Index first = 0; first < count; first += chunk_rows) {
+    if (images.checked() && next == rows.size()) break;  // the rest of a plain file is not needed
+    const Index n = std::min(chunk_rows, count - first);
+    images.read_data(chunk.data(), static_cast<std::uint64_t>(n * features));
+    for (; next < rows.size() && rows[next] < first + n; ++next) {
+      const unsigned char* pixels = chunk.data() + (rows[next] - first) * features;
+      Scalar* out = data.data() + static_cast<Index>(next) * features;
+      for (Index j = 0; j < features; ++j) out[j] = static_cast<Scalar>(static_cast<double>(pixels[j]) * scale);
+    }
+  }
+  images.finish();
+  dataset.inputs = Tensor(shape, std::move(data));
+  dataset.indices = rows;
   LRP_CHECK(all_finite(dataset.inputs.data), "IDX images file '", images_path,
             "': scaling by ", scale, " gives non-finite values");
   return finish(std::move(dataset));
 }
 
-Dataset read_csv(const std::string& path, Shape sample_shape, int label_column, bool header) {
+Dataset read_csv(const std::string& path, Shape sample_shape, int label_column, bool header, const Limits& limits) {
   check_shape(sample_shape, "read_csv");
-  const Index features = numel(sample_shape);
+  const Index features = checked_numel(sample_shape, "read_csv '" + path + "'");
   const Index columns = features + (label_column >= 0 ? 1 : 0);
   LRP_CHECK(label_column >= -1 && label_column < columns, "read_csv '", path, "': label column ",
             label_column, " is out of range; expected -1 (none) or 0..", columns - 1, " for ",
             features, " features plus a label");
 
+  // Every value takes at least two bytes of text ("0,"): the file's size bounds what it holds.
+  check_input_file(path, "CSV file");
   std::error_code ec;
-  LRP_CHECK(std::filesystem::exists(path, ec), "CSV file '", path, "' does not exist");
-  LRP_CHECK(!std::filesystem::is_directory(path, ec), "CSV file '", path, "' is a directory; expected a file");
-  std::ifstream in(path);
-  LRP_CHECK(in.good(), "cannot open CSV file '", path, "' for reading");
+  const std::uintmax_t size = std::filesystem::file_size(path, ec);
+  if (!ec)
+    check_memory(saturating_add(size, dataset_bytes(static_cast<Index>(size / 2 / static_cast<std::uintmax_t>(features) + 1),
+                                                    features)),
+                 limits, "CSV file '" + path + "' (" + format_bytes(size) + ")");
+  std::istringstream in(read_input_file(path, "CSV file", limits.memory));
 
   std::vector<Scalar> values;
   Dataset dataset;
@@ -272,28 +339,92 @@ Dataset subset(const Dataset& dataset, Index begin, Index end) {
   return select_rows(dataset, rows);
 }
 
+std::vector<Index> sample_rows(Index size, Index count, std::uint64_t seed) {
+  // Partial Fisher–Yates over the virtual array 0, 1, ..., size − 1: only the touched positions are
+  // stored, so drawing 20 rows of a billion costs 20 entries, with the same draw as a full array.
+  std::unordered_map<Index, Index> moved;
+  const auto at = [&](Index i) {
+    const auto it = moved.find(i);
+    return it == moved.end() ? i : it->second;
+  };
+  std::mt19937_64 rng(seed);
+  std::vector<Index> rows(static_cast<size_t>(count));
+  for (Index i = 0; i < count; ++i) {
+    const auto j = i + static_cast<Index>(bounded(rng, static_cast<std::uint64_t>(size - i)));
+    const Index vi = at(i), vj = at(j);
+    moved[j] = vi;
+    rows[static_cast<size_t>(i)] = vj;
+  }
+  std::sort(rows.begin(), rows.end());
+  return rows;
+}
+
+RowSelection RowSelection::range(Index begin, Index end) {
+  RowSelection s;
+  s.kind = Kind::kRange;
+  s.begin = begin;
+  s.end = end;
+  return s;
+}
+
+RowSelection RowSelection::draw(Index count, std::uint64_t seed) {
+  RowSelection s;
+  s.kind = Kind::kSample;
+  s.count = count;
+  s.seed = seed;
+  return s;
+}
+
+std::vector<Index> RowSelection::rows(Index size, const std::string& source) const {
+  std::vector<Index> out;
+  switch (kind) {
+    case Kind::kAll:
+      out.resize(static_cast<size_t>(size));
+      for (Index i = 0; i < size; ++i) out[static_cast<size_t>(i)] = i;
+      break;
+    case Kind::kRange: {
+      const Index stop = end < 0 ? size : end;  // end < 0: to the last sample
+      LRP_CHECK(0 <= begin && begin < stop && stop <= size, what, " [", begin, ", ", stop,
+                ") is not a non-empty range within the ", size, " samples of '", source, "'");
+      for (Index i = begin; i < stop; ++i) out.push_back(i);
+      break;
+    }
+    case Kind::kSample:
+      LRP_CHECK(count >= 1 && count <= size, what, ".count ", count, " exceeds the ", size, " samples of '", source,
+                "'");
+      out = sample_rows(size, count, seed);
+      break;
+  }
+  return out;
+}
+
+Dataset select(const Dataset& dataset, const RowSelection& selection) {
+  if (selection.kind == RowSelection::Kind::kAll) return dataset;
+  return select_rows(dataset, selection.rows(dataset.size(), dataset.source));
+}
+
 Dataset sample(const Dataset& dataset, Index count, std::uint64_t seed) {
   const Index size = dataset.size();
   LRP_CHECK(count >= 1 && count <= size, "sample of '", dataset.source, "': cannot draw ", count,
             " samples without replacement from ", size, "; expected 1 ≤ count ≤ ", size);
-  std::vector<Index> order(static_cast<size_t>(size));
-  for (Index i = 0; i < size; ++i) order[static_cast<size_t>(i)] = i;
-  std::mt19937_64 rng(seed);
-  // Partial Fisher–Yates: after step i, order[0..i] is a uniform draw without replacement.
-  for (Index i = 0; i < count; ++i) {
-    const auto j = i + static_cast<Index>(bounded(rng, static_cast<std::uint64_t>(size - i)));
-    std::swap(order[static_cast<size_t>(i)], order[static_cast<size_t>(j)]);
-  }
-  order.resize(static_cast<size_t>(count));
-  std::sort(order.begin(), order.end());
-  return select_rows(dataset, order);
+  return select_rows(dataset, sample_rows(size, count, seed));
 }
 
-Dataset synthetic_blobs(Shape sample_shape, Index count, Index classes, std::uint64_t seed) {
+std::uint64_t dataset_bytes(Index samples, Index features) {
+  const auto n = static_cast<std::uint64_t>(samples), f = static_cast<std::uint64_t>(features);
+  return saturating_add(saturating_mul(saturating_mul(n, f), 2 * sizeof(Scalar)), saturating_mul(n, 64));
+}
+
+Dataset synthetic_blobs(Shape sample_shape, Index count, Index classes, std::uint64_t seed, const Limits& limits) {
   check_shape(sample_shape, "synthetic_blobs");
   LRP_CHECK(count >= 1, "synthetic_blobs: count must be ≥ 1, got ", count);
   LRP_CHECK(classes >= 1, "synthetic_blobs: classes must be ≥ 1, got ", classes);
-  const Index features = numel(sample_shape);
+  const Index features = checked_numel(sample_shape, "synthetic_blobs");
+  check_memory(saturating_add(dataset_bytes(count, features),
+                              saturating_mul(saturating_mul(static_cast<std::uint64_t>(classes),
+                                                            static_cast<std::uint64_t>(features)),
+                                             sizeof(double))),
+               limits, detail::concat("synthetic data of ", count, " samples of shape ", to_string(sample_shape)));
   std::mt19937_64 rng(seed);
   std::vector<double> patterns(static_cast<size_t>(classes * features));
   for (double& p : patterns) p = uniform01(rng);

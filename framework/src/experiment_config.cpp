@@ -1,11 +1,11 @@
 // Reading experiment configs: --set overrides, keys, types, ranges, sweeps (see experiment.hpp).
 #include "lrp/error.hpp"
+#include "lrp/files.hpp"
 #include "lrp/experiment.hpp"
 #include "lrp/random.hpp"
 
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <set>
 #include <sstream>
 
@@ -177,7 +177,7 @@ std::string describe_kinds_and_presets(const Registry& registry) {
 
 // One `explain:` entry → one method, or one per sweep point.
 std::vector<MethodConfig> read_method(const YAML::Node& node, const Registry& registry, const std::string& source,
-                                      const std::string& what, std::uint64_t seed) {
+                                      const std::string& what, std::uint64_t seed, const Limits& limits) {
   MethodConfig m;
   m.node = node;
   std::string kind_text;
@@ -221,7 +221,11 @@ std::vector<MethodConfig> read_method(const YAML::Node& node, const Registry& re
     } else if (node["preset"] || node["rules"]) {
       m.kind = kLrpKind;
     }
-    if (node["name"]) m.base_name = string(node["name"], source, what + ".name");
+    if (node["name"]) {
+      m.base_name = string(node["name"], source, what + ".name");
+      LRP_CHECK(!m.base_name.empty(), where(node["name"], source), ": ", what,
+                ".name is empty; give the method a name, or leave the key out to name it after its kind or preset");
+    }
     if (m.lrp() && (node["preset"] || node["rules"])) {
       LRP_CHECK(!(node["preset"] && node["rules"]), where(node, source), ": ", what,
                 " gives both preset and rules; an LRP method takes one of them");
@@ -284,6 +288,11 @@ std::vector<MethodConfig> read_method(const YAML::Node& node, const Registry& re
         values.push_back(number(entry.second[i], source, what + ".sweep." + name + "[" + std::to_string(i) + "]"));
       sweep.emplace_back(name, values);
     }
+    std::uint64_t points = 1;
+    for (const auto& [name, values] : sweep) points = saturating_mul(points, values.size());
+    LRP_CHECK(points <= static_cast<std::uint64_t>(limits.sweep_points), where(s, source), ": ", what, ".sweep expands to ",
+              points, " methods, more than limits.sweep_points = ", limits.sweep_points,
+              " (each is explained and evaluated on every sample); raise the limit if you mean it");
   }
   std::vector<MethodConfig> out;
   std::vector<std::size_t> at(sweep.size(), 0);
@@ -317,7 +326,8 @@ std::vector<MethodConfig> read_method(const YAML::Node& node, const Registry& re
   }
 }
 
-PixelFlippingConfig read_pixel_flipping(const YAML::Node& node, const std::string& source, std::uint64_t seed) {
+PixelFlippingConfig read_pixel_flipping(const YAML::Node& node, const std::string& source, std::uint64_t seed,
+                                        const Limits& limits) {
   PixelFlippingConfig pf;
   pf.options.seed = seed;
   const std::string what = "evaluate.pixel_flipping";
@@ -326,7 +336,12 @@ PixelFlippingConfig read_pixel_flipping(const YAML::Node& node, const std::strin
              source, what);
   if (node["patch"]) pf.options.patch = whole(node["patch"], source, what + ".patch", 1);
   if (node["steps"]) pf.options.steps = whole(node["steps"], source, what + ".steps", 0);
-  if (node["random_repeats"]) pf.options.random_repeats = whole(node["random_repeats"], source, what + ".random_repeats", 0);
+  if (node["random_repeats"]) {
+    pf.options.random_repeats = whole(node["random_repeats"], source, what + ".random_repeats", 0);
+    LRP_CHECK(pf.options.random_repeats <= limits.random_repeats, where(node["random_repeats"], source), ": ", what,
+              ".random_repeats = ", pf.options.random_repeats, " is more than limits.random_repeats = ",
+              limits.random_repeats, " (each order costs a pixel-flipping curve per sample); raise the limit if you mean it");
+  }
   if (node["rows_per_pass"]) pf.options.rows_per_pass = whole(node["rows_per_pass"], source, what + ".rows_per_pass", 1);
   if (node["seed"]) pf.options.seed = yaml::seed(node["seed"], source, what + ".seed");
   if (node["fill"]) {
@@ -358,16 +373,6 @@ PixelFlippingConfig read_pixel_flipping(const YAML::Node& node, const std::strin
     LRP_CHECK(*pf.low < *pf.high, where(node, source), ": ", what, ": low (", *pf.low, ") must be below high (",
               *pf.high, ")");
   return pf;
-}
-
-std::string read_text_file(const std::string& path) {
-  LRP_CHECK(fs::exists(path), "'", path, "': no such file");
-  LRP_CHECK(fs::is_regular_file(path), "'", path, "': not a regular file");
-  std::ifstream in(path);
-  LRP_CHECK(in.good(), "'", path, "': cannot read the file");
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 }  // namespace
@@ -409,12 +414,8 @@ void apply_override(YAML::Node& root, const std::string& assignment) {
   if (!path.empty() && path.back() == '.') segments.emplace_back();
   for (const std::string& seg : segments)
     LRP_CHECK(!seg.empty(), "--set '", assignment, "': the key path '", path, "' has an empty segment");
-  YAML::Node value;
-  try {
-    value = without_positions(YAML::Load(text));
-  } catch (const YAML::ParserException& e) {
-    LRP_FAIL("--set '", assignment, "': the value '", text, "' is not valid YAML: ", e.msg);
-  }
+  // Parsed and checked like a file (no duplicate keys, no alias bombs) before it is copied.
+  const YAML::Node value = without_positions(load_text(text, "--set '" + assignment + "'"));
   if (!root || root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
   YAML::Node node = root;
   std::string walked;
@@ -451,17 +452,62 @@ void apply_override(YAML::Node& root, const std::string& assignment) {
 
 // ---------------------------------------------------------------- the config
 
+std::vector<std::string> experiment_inputs(const ExperimentConfig& c) {
+  std::vector<std::string> files{c.path};
+  for (const std::string& p : c.plugins) files.push_back(p);
+  if (!c.model.file.empty()) files.push_back(c.model.file);
+  if (c.model.training)
+    for (const std::string& f : training_inputs(*c.model.training)) files.push_back(f);
+  for (const std::string& f : c.data.files) files.push_back(f);
+  if (c.reference_data)
+    for (const std::string& f : c.reference_data->files) files.push_back(f);
+  return files;
+}
+
+namespace {
+
+// No output may be (or resolve to) an input of the run, and the heatmaps folder, which a run
+// replaces as a whole, may hold neither an input nor the results file.
+void check_outputs_against_inputs(const ExperimentConfig& c) {
+  const YAML::Node out = c.root["output"];
+  std::vector<std::pair<std::string, std::string>> outputs{
+      {c.output.results, where(out["results"], c.path) + ": output.results"}};
+  if (c.model.training && !c.model.training->output_model.empty())
+    outputs.emplace_back(c.model.training->output_model, where(c.root["model"]["save"], c.path) + ": model.save");
+  const std::vector<std::string> inputs = experiment_inputs(c);
+  for (const auto& [file, what] : outputs)
+    for (const std::string& input : inputs)
+      LRP_CHECK(!same_file(file, input), what, " '", file, "' is an input of this run ('", input,
+                "'); writing it would destroy that file");
+  if (outputs.size() == 2)
+    LRP_CHECK(!same_file(outputs[0].first, outputs[1].first), outputs[1].second, " '", outputs[1].first,
+              "' is also output.results");
+  if (c.output.heatmaps.empty()) return;
+  const std::string what = where(out["heatmaps"], c.path) + ": output.heatmaps";
+  for (const std::string& input : inputs)
+    LRP_CHECK(!inside_folder(input, c.output.heatmaps), what, " '", c.output.heatmaps, "' holds '", input,
+              "', an input of this run; a run replaces the whole heatmaps folder, so give a folder of its own");
+  for (const auto& [file, file_what] : outputs)
+    LRP_CHECK(!inside_folder(file, c.output.heatmaps), what, " '", c.output.heatmaps, "' would hold ", file_what, " '",
+              file, "'; a run replaces the whole heatmaps folder, so keep the results file outside it");
+}
+
+}  // namespace
+
+
 std::vector<std::string> read_experiment_plugins(const std::string& path, const std::vector<std::string>& overrides) {
-  YAML::Node root = load_text(read_text_file(path), path);
+  YAML::Node root = load_text(read_input_file(path, "experiment config", kMaxYamlBytes), path);
   if (!root.IsDefined() || root.IsNull() || !root.IsMap()) return {};
-  for (const std::string& o : overrides) apply_override(root, o);
-  std::vector<std::string> plugins;
-  if (root["plugins"]) {
-    plugins = strings(root["plugins"], path, "plugins");
-    for (std::size_t i = 0; i < plugins.size(); ++i)
-      plugins[i] = resolve_path(root["plugins"][i], path, "plugins[" + std::to_string(i) + "]");
-  }
-  return plugins;
+  return guarded(path, [&] {
+    for (const std::string& o : overrides) apply_override(root, o);
+    std::vector<std::string> plugins;
+    if (root["plugins"]) {
+      plugins = strings(root["plugins"], path, "plugins");
+      for (std::size_t i = 0; i < plugins.size(); ++i)
+        plugins[i] = resolve_path(root["plugins"][i], path, "plugins[" + std::to_string(i) + "]");
+    }
+    return plugins;
+  });
 }
 
 ExperimentConfig read_experiment_config(const std::string& path, const std::vector<std::string>& overrides,
@@ -469,8 +515,9 @@ ExperimentConfig read_experiment_config(const std::string& path, const std::vect
   ExperimentConfig c;
   c.path = path;
   c.overrides = overrides;
-  YAML::Node root = load_text(read_text_file(path), path);
+  YAML::Node root = load_text(read_input_file(path, "experiment config", kMaxYamlBytes), path);
   if (!root.IsDefined() || root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
+  return guarded(path, [&] {
   for (const std::string& o : overrides) apply_override(root, o);
   c.root = root;
   {
@@ -481,9 +528,10 @@ ExperimentConfig read_experiment_config(const std::string& path, const std::vect
   const std::string& src = path;
   LRP_CHECK(root.IsMap(), where(root, src), ": an experiment config must be a mapping with the keys data, model, "
                                             "explain, evaluate, output");
-  check_keys(root, {"seed", "threads", "batch_size", "plugins", "data", "reference_data", "model", "target", "explain",
-                    "evaluate", "output"},
+  check_keys(root, {"seed", "threads", "batch_size", "limits", "plugins", "data", "reference_data", "model", "target",
+                    "explain", "evaluate", "output"},
              src, "the experiment config");
+  c.limits = parse_limits(root["limits"], src);
   if (root["seed"]) c.seed = seed(root["seed"], src, "seed");
   if (root["threads"]) c.threads = static_cast<int>(whole(root["threads"], src, "threads", 1));
   LRP_CHECK(c.threads <= 256, where(root["threads"], src), ": threads must be at most 256, got ", c.threads);
@@ -495,9 +543,9 @@ ExperimentConfig read_experiment_config(const std::string& path, const std::vect
   }
 
   require(root, "data", src, "the experiment config");
-  c.data = root["data"];
-  LRP_CHECK(c.data.IsMap(), where(c.data, src), ": data must be a dataset mapping with a 'format' key");
-  if (root["reference_data"]) c.reference_data = root["reference_data"];
+  c.data = parse_dataset(root["data"], src, "data", c.seed);
+  if (root["reference_data"] && !root["reference_data"].IsNull())
+    c.reference_data = parse_dataset(root["reference_data"], src, "reference_data", c.seed);
 
   // model: a file, or an architecture trained here.
   require(root, "model", src, "the experiment config");
@@ -517,13 +565,18 @@ ExperimentConfig read_experiment_config(const std::string& path, const std::vect
     t.resolved_yaml = c.resolved_yaml;
     t.seed = c.seed;
     t.threads = c.threads;
-    t.train_data = model["train"];
-    if (model["test"]) t.test_data = model["test"];
+    t.limits = c.limits;
+    t.train_data = parse_dataset(model["train"], src, "model.train", c.seed);
+    if (model["test"] && !model["test"].IsNull()) t.test_data = parse_dataset(model["test"], src, "model.test", c.seed);
     read_architecture(model, src, registry, t);
     t.options = parse_train_options(model["training"], src);
     t.options.seed = c.seed;
     t.options.threads = c.threads;
-    if (model["save"]) t.output_model = string(model["save"], src, "model.save");
+    if (model["save"]) {
+      t.output_model = string(model["save"], src, "model.save");
+      LRP_CHECK(!t.output_model.empty(), where(model["save"], src), ": model.save is empty; expected a file path");
+      check_output_path(t.output_model, OutputKind::kFile, where(model["save"], src) + ": model.save");
+    }
     c.model.training = std::move(t);
   }
 
@@ -548,7 +601,7 @@ ExperimentConfig read_experiment_config(const std::string& path, const std::vect
   std::map<std::string, std::string> seen;  // name → where
   for (std::size_t i = 0; i < explain.size(); ++i) {
     const std::string what = "explain[" + std::to_string(i) + "]";
-    for (MethodConfig& m : read_method(explain[i], registry, src, what, c.seed)) {
+    for (MethodConfig& m : read_method(explain[i], registry, src, what, c.seed, c.limits)) {
       const auto [it, fresh] = seen.emplace(m.name, where(explain[i], src));
       LRP_CHECK(fresh, where(explain[i], src), ": ", what, ": the method name '", m.name, "' is already used at ",
                 it->second, "; give each method its own `name:`");
@@ -563,10 +616,14 @@ ExperimentConfig read_experiment_config(const std::string& path, const std::vect
     if (ev["relevance_accuracy"])
       c.relevance_accuracy = boolean(ev["relevance_accuracy"], src, "evaluate.relevance_accuracy");
     if (const YAML::Node pf = ev["pixel_flipping"]) {
-      if (!pf.IsScalar() || boolean(pf, src, "evaluate.pixel_flipping")) c.pixel_flipping = read_pixel_flipping(pf, src, c.seed);
+      if (!pf.IsScalar() || boolean(pf, src, "evaluate.pixel_flipping"))
+        c.pixel_flipping = read_pixel_flipping(pf, src, c.seed, c.limits);
     }
     if (const YAML::Node list = ev["methods"]) {
       const std::vector<std::string> names = strings(list, src, "evaluate.methods");
+      LRP_CHECK(!names.empty(), where(list, src),
+                ": evaluate.methods is empty; name the methods to evaluate, or leave the key out to evaluate all "
+                "(and set conservation and pixel_flipping to false to evaluate none)");
       std::vector<std::string> all;
       for (const MethodConfig& m : c.methods) all.push_back(m.name);
       c.evaluated.clear();
@@ -594,17 +651,17 @@ ExperimentConfig read_experiment_config(const std::string& path, const std::vect
   require(out, "results", src, "output");
   c.output.results = string(out["results"], src, "output.results");
   LRP_CHECK(!c.output.results.empty(), where(out["results"], src), ": output.results is empty; expected a file path");
-  LRP_CHECK(!fs::is_directory(c.output.results), where(out["results"], src), ": output.results '", c.output.results,
-            "' is a directory; expected a file path such as results/run.h5");
+  check_output_path(c.output.results, OutputKind::kFile, where(out["results"], src) + ": output.results");
   if (out["heatmaps"]) {
     c.output.heatmaps = string(out["heatmaps"], src, "output.heatmaps");
     LRP_CHECK(!c.output.heatmaps.empty(), where(out["heatmaps"], src), ": output.heatmaps is empty; expected a folder");
-    LRP_CHECK(!fs::exists(c.output.heatmaps) || fs::is_directory(c.output.heatmaps), where(out["heatmaps"], src),
-              ": output.heatmaps '", c.output.heatmaps, "' exists and is not a folder");
+    check_replaceable_folder(c.output.heatmaps, where(out["heatmaps"], src) + ": output.heatmaps");
   }
   if (out["heatmap_samples"]) c.output.heatmap_samples = whole(out["heatmap_samples"], src, "output.heatmap_samples", 0);
   if (out["montage_columns"]) c.output.montage_columns = whole(out["montage_columns"], src, "output.montage_columns", 1);
+  check_outputs_against_inputs(c);
   return c;
+  });
 }
 
 }  // namespace lrp

@@ -4,6 +4,7 @@
 #include "lrp/canonize.hpp"
 #include "lrp/error.hpp"
 #include "lrp/experiment.hpp"
+#include "lrp/files.hpp"
 #include "lrp/plugin.hpp"
 #include "lrp/hdf5.hpp"
 #include "lrp/image.hpp"
@@ -19,6 +20,7 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <random>
 #include <sstream>
 #include <type_traits>
 
@@ -72,7 +74,7 @@ Composite composite_from_rules(const std::vector<RuleEntry>& rules) {
 }
 
 PreparedMethod prepare_method(const MethodConfig& m, const Model& model, const Registry& registry,
-                              const std::string& source) {
+                              const std::string& source, const Limits& limits) {
   PreparedMethod p;
   p.config = &m;
   const std::string at = where(m.node, source), what = "method '" + m.name + "'";
@@ -98,7 +100,7 @@ PreparedMethod prepare_method(const MethodConfig& m, const Model& model, const R
       (void)Explainer::from_composite(model.network, registry, p.composite);  // every rule fits its layer
     } else {
       p.resolved = resolve_params(registry.method_info(m.kind).params, m.params, what);
-      p.method = registry.make_method(m.kind, m.params, MethodSetup{model.network, norm, m.seed, what});
+      p.method = registry.make_method(m.kind, m.params, MethodSetup{model.network, norm, m.seed, what, &limits});
     }
   } catch (const Error& e) {
     throw Error(rethrow_at(at, e));
@@ -128,13 +130,29 @@ Tensor run_method(const PreparedMethod& pm, const MethodBatch& batch, const Regi
   return r;
 }
 
-void check_writable_folder(const fs::path& folder, const std::string& what) {
-  std::error_code ec;
-  if (!folder.empty()) fs::create_directories(folder, ec);
-  const fs::path f = folder.empty() ? fs::path(".") : folder;
-  LRP_CHECK(!ec && fs::is_directory(f), what, ": cannot create the folder '", f.string(), "'",
-            ec ? " (" + ec.message() + ")" : "");
-  LRP_CHECK(::access(f.c_str(), W_OK) == 0, what, ": the folder '", f.string(), "' is not writable");
+// Where the forward pass of a batch first turns finite inputs into NaN or ±Inf: the message names
+// the sample and the layer (lrplab stops rather than explain or evaluate non-finite logits).
+std::string nonfinite_forward(const Network& network, const ForwardPass& pass, const std::vector<Index>& ids) {
+  for (Index r = 0; r < pass.batch(); ++r) {
+    if (all_finite(pass.logits().row(r))) continue;
+    for (Index l = 0; l < network.size(); ++l) {
+      if (all_finite(pass.activations[static_cast<std::size_t>(l + 1)].row(r))) continue;
+      const Layer& layer = network.layer(l);
+      return detail::concat("the model's logits are not finite for sample ", ids[static_cast<std::size_t>(r)],
+                            ": layer ", l, " '", layer.name(), "' (", layer.describe(),
+                            ") turns finite inputs into NaN or Inf (weights or values too large for ", scalar_name(),
+                            "?); lrplab does not explain or evaluate non-finite logits");
+    }
+  }
+  return "the model's logits are not finite";
+}
+
+// A metric's mean over the samples must be a number: NaN (no sample gave a finite value) or ±Inf
+// stops the run, naming the metric and the method.
+void check_mean(const Summary& s, const std::string& metric, const std::string& method) {
+  LRP_CHECK(std::isfinite(s.mean), "metric ", metric, " of method '", method, "' has no finite mean (",
+            s.count, " finite values, ", s.skipped, " NaN or Inf over the samples); lrplab does not write "
+            "non-finite metric means");
 }
 
 // ---- conservation, per method, filled chunk by chunk
@@ -158,6 +176,15 @@ std::string layer_rules_text(const Network& network, const PreparedMethod& p) {
     line << " [" << a.matched_by << "]\n";
     text += line.str();
   }
+  return text;
+}
+
+// 128 random bits in hex: ties a results file to the pictures of the same run (/meta run_id and
+// the heatmaps folder's run.txt).
+std::string random_run_id() {
+  std::random_device device;
+  char text[40];
+  std::snprintf(text, sizeof text, "%08x%08x%08x%08x", device(), device(), device(), device());
   return text;
 }
 
@@ -343,14 +370,6 @@ void gather_pixel_flipping(const Cluster& cluster, Index n, Index s0, Index coun
   flips = std::move(whole);
 }
 
-// Creates a folder (and its parents) or fails with an lrp::Error naming it.
-void make_folder(const fs::path& folder) {
-  std::error_code ec;
-  fs::create_directories(folder, ec);
-  LRP_CHECK(!ec && fs::is_directory(folder), "output.heatmaps: cannot create the folder '", folder.string(), "'",
-            ec ? " (" + ec.message() + ")" : "");
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------- prepare
@@ -406,7 +425,7 @@ PreparedExperiment prepare_experiment(const ExperimentConfig& config, const Regi
   const bool trained_here = config.model.file.empty() && train;
   PreparedExperiment p([&] {
     if (!config.model.file.empty()) {
-      Model m = open_model(config.model.file, registry, config.seed);
+      Model m = open_model(config.model.file, registry, config.seed, config.limits);
       log->info("model '{}' from {} ({})", m.spec.name, config.model.file, m.provenance.source);
       return m;
     }
@@ -424,11 +443,18 @@ PreparedExperiment prepare_experiment(const ExperimentConfig& config, const Regi
   const Shape& shape = p.model.network.input_shape();
   const Index classes = p.model.network.output_shape()[0];
   const InputNormalization& norm = p.model.spec.normalization;
-  p.data = load_dataset(config.data, src, "data", config.seed);
-  LRP_CHECK(p.data.size() > 0, where(config.data, src), ": data holds no samples");
-  LRP_CHECK(p.data.inputs.shape == shape, where(config.data, src), ": data has samples of shape ",
-            to_string(p.data.inputs.shape), " but the model '", p.model.spec.name, "' expects ", to_string(shape));
-  if (!p.data.labels.empty()) check_labels(p.data, classes, where(config.data, src) + ": data");
+  p.data = load_dataset(config.data, config.limits);
+  const std::string& data_at = config.data.at;
+  LRP_CHECK(p.data.size() > 0, data_at, ": data holds no samples");
+  LRP_CHECK(p.data.inputs.shape == shape, data_at, ": data has samples of shape ", to_string(p.data.inputs.shape),
+            " but the model '", p.model.spec.name, "' expects ", to_string(shape));
+  if (!p.data.labels.empty()) check_labels(p.data, classes, data_at + ": data");
+  // Values far outside the model's raw range usually mean a wrong data.scale (or normalization).
+  const double span = norm.raw_max - norm.raw_min;
+  if (p.data.value_min < norm.raw_min - span || p.data.value_max > norm.raw_max + span)
+    log->warn("{}: data values span [{:.4g}, {:.4g}], far outside the raw range [{:.4g}, {:.4g}] the model '{}' expects "
+              "(its normalization range); check data.scale", data_at, p.data.value_min, p.data.value_max, norm.raw_min,
+              norm.raw_max, p.model.spec.name);
   if (config.target.kind == TargetSpec::Kind::kLabel)
     LRP_CHECK(!p.data.labels.empty(), where(config.root["target"], src),
               ": target: label needs labels, but data '", p.data.source, "' has none");
@@ -441,9 +467,9 @@ PreparedExperiment prepare_experiment(const ExperimentConfig& config, const Regi
               "long_range), but '", p.data.source, "' has none");
   p.raw_inputs = p.data.inputs;
   p.data.inputs = normalize_inputs(p.data.inputs, norm);
-  if (config.reference_data && !config.reference_data.IsNull()) {
-    const Dataset ref = load_dataset(config.reference_data, src, "reference_data", config.seed);
-    LRP_CHECK(ref.size() > 0 && ref.inputs.shape == shape, where(config.reference_data, src),
+  if (config.reference_data) {
+    const Dataset ref = load_dataset(*config.reference_data, config.limits);
+    LRP_CHECK(ref.size() > 0 && ref.inputs.shape == shape, config.reference_data->at,
               ": reference_data must hold samples of the model's shape ", to_string(shape), ", got ", ref.size(),
               " of shape ", to_string(ref.inputs.shape));
     p.reference_mean = ref.mean;
@@ -453,7 +479,8 @@ PreparedExperiment prepare_experiment(const ExperimentConfig& config, const Regi
   p.stage_seconds["data"] = seconds_since(start);
   log->info("data: {} samples of shape {} from {}", p.data.size(), to_string(shape), p.data.source);
 
-  for (const MethodConfig& m : config.methods) p.methods.push_back(prepare_method(m, p.model, registry, src));
+  for (const MethodConfig& m : config.methods)
+    p.methods.push_back(prepare_method(m, p.model, registry, src, config.limits));
   if (config.pixel_flipping) {
     const PixelFlippingConfig& pf = *config.pixel_flipping;
     const std::string at = where(config.root["evaluate"]["pixel_flipping"], src);
@@ -480,13 +507,14 @@ ExperimentReport run_experiment(const ExperimentConfig& config, const Registry& 
   const std::string& src = config.path;
   const int rank = cluster.rank(), ranks = cluster.size();
   const bool writer = rank == 0;  // rank 0 draws the pictures and writes the results file
-  // Fail before any work when the outputs cannot be written.
+  // The outputs are locked for the whole run (a second run writing them is refused) and checked
+  // before any work; nothing is created before the run succeeds.
+  std::optional<OutputLock> results_lock, heatmaps_lock;
   collectively(cluster, [&] {
     if (!writer) return;
-    check_writable_folder(fs::path(config.output.results).parent_path(),
-                          where(config.root["output"]["results"], src) + ": output.results");
+    results_lock.emplace(config.output.results, where(config.root["output"]["results"], src) + ": output.results");
     if (!config.output.heatmaps.empty())
-      check_writable_folder(config.output.heatmaps, where(config.root["output"]["heatmaps"], src) + ": output.heatmaps");
+      heatmaps_lock.emplace(config.output.heatmaps, where(config.root["output"]["heatmaps"], src) + ": output.heatmaps");
   });
   if (ranks > 1) log->info("running on {} ({} threads per rank)", cluster.describe(), config.threads);
 
@@ -557,6 +585,7 @@ ExperimentReport run_experiment(const ExperimentConfig& config, const Registry& 
       auto t0 = Clock::now();
       const ForwardPass pass = network.forward(x, threads);
       forward_seconds += seconds_since(t0);
+      if (!all_finite(pass.logits())) throw Error(nonfinite_forward(network, pass, ids));
       const std::vector<Index> chunk_targets = select_targets(pass.logits(), config.target, labels.empty() ? nullptr : &labels);
       logits.middleRows(begin, rows) = pass.logits();
       std::copy(chunk_targets.begin(), chunk_targets.end(), targets.begin() + begin);
@@ -767,13 +796,31 @@ ExperimentReport run_experiment(const ExperimentConfig& config, const Registry& 
         accuracy[k] = relevance_accuracy(relevance[k], prep.data.relevant, config.seed, prep.data.indices);
   }
 
-  // ---- rank 0: pictures, then the results file
+  // Metric means must be numbers (per-sample NaNs are skipped and counted; no finite value at all
+  // stops the run).
+  for (std::size_t k = 0; k < prep.methods.size(); ++k) {
+    const std::string& name = prep.methods[k].config->name;
+    if (config.conservation && evaluated[k] && n > 0) check_mean(summarize(cons[k].relative_error), "conservation", name);
+    if (accuracy[k]) check_mean(summarize(*accuracy[k]), "relevance_accuracy", name);
+    if (flips[k]) {
+      const PixelFlippingSummary& p = flips[k]->summary;
+      for (const auto& [metric, summary] : {std::pair{"pixel_flipping AOPC-MoRF", &p.aopc_morf},
+                                            std::pair{"pixel_flipping AOPC-LeRF", &p.aopc_lerf},
+                                            std::pair{"pixel_flipping ABPC", &p.abpc}})
+        check_mean(*summary, metric, name);
+    }
+  }
+
+  // ---- rank 0: pictures and the results file, staged in memory and made visible together
   collectively(cluster, [&] {
     if (!writer) return;
-    // ---- pictures (before the results file, so that a failure here leaves no new results file)
+    FolderFiles pictures;
+    const auto png = [](const Image& image) {
+      const std::vector<std::uint8_t> bytes = encode_png(image.width, image.height, image.channels, image.pixels);
+      return std::string(bytes.begin(), bytes.end());
+    };
     if (!config.output.heatmaps.empty() && config.output.heatmap_samples > 0) {
       const auto t_pictures = Clock::now();
-      const fs::path folder(config.output.heatmaps);
       const Index k_samples = std::min(config.output.heatmap_samples, n);
       HeatmapOptions hopt;
       hopt.input_min = norm.raw_min;
@@ -796,21 +843,20 @@ ExperimentReport run_experiment(const ExperimentConfig& config, const Registry& 
       for (std::size_t k = 0; k < prep.methods.size(); ++k) firsts.push_back(picture_rows(relevance[k].data));
       if (drawable) {
         for (std::size_t k = 0; k < prep.methods.size(); ++k) {
-          const fs::path dir = folder / prep.methods[k].config->name;
-          make_folder(dir);
+          const std::string dir = prep.methods[k].config->name + "/";
           std::vector<std::vector<Image>> cells;
           for (Index i = 0; i < k_samples; ++i) {
             const Heatmap h = heatmap_image(firsts[k], inputs, i, hopt);
-            write_png((dir / ("sample_" + std::to_string(prep.data.indices[static_cast<std::size_t>(i)]) + ".png")).string(),
-                      h.image);
+            pictures[dir + "sample_" + std::to_string(prep.data.indices[static_cast<std::size_t>(i)]) + ".png"] =
+                png(h.image);
             if (i % config.output.montage_columns == 0) cells.emplace_back();
             cells.back().push_back(h.image);
           }
-          write_png((dir / "montage.png").string(), montage(cells));
+          pictures[dir + "montage.png"] = png(montage(cells));
         }
         std::vector<const Tensor*> all;
         for (const Tensor& t : firsts) all.push_back(&t);
-        write_heatmap_montage_png((folder / "methods.png").string(), inputs, all, hopt);
+        pictures["methods.png"] = png(heatmap_montage(inputs, all, hopt).image);
       } else {
         log->warn("heatmaps: inputs of shape {} are not images; no PNGs drawn", to_string(shape));
       }
@@ -841,25 +887,26 @@ ExperimentReport run_experiment(const ExperimentConfig& config, const Registry& 
         any_curve = true;
         morf.push_back({name, own[0].values, ""});
         lerf.push_back({name, own[1].values, ""});
-        const fs::path dir = folder / name;
-        make_folder(dir);
-        write_curves_svg((dir / "pixel_flipping.svg").string(), "pixel flipping: " + name, "regions perturbed",
-                         "mean target logit", own);
+        pictures[name + "/pixel_flipping.svg"] =
+            curves_svg("pixel flipping: " + name, "regions perturbed", "mean target logit", own);
       }
       if (any_curve) {
-        write_curves_svg((folder / "morf.svg").string(), "MoRF curves (most relevant regions first)", "regions perturbed",
-                         "mean target logit", morf);
-        write_curves_svg((folder / "lerf.svg").string(), "LeRF curves (least relevant regions first)", "regions perturbed",
-                         "mean target logit", lerf);
+        pictures["morf.svg"] =
+            curves_svg("MoRF curves (most relevant regions first)", "regions perturbed", "mean target logit", morf);
+        pictures["lerf.svg"] =
+            curves_svg("LeRF curves (least relevant regions first)", "regions perturbed", "mean target logit", lerf);
       }
       report.stage_seconds["pictures"] = seconds_since(t_pictures);
       report.heatmap_folder = config.output.heatmaps;
     }
 
-    // ---- the results file (temporary file, renamed when complete)
+    // ---- the results file (built in memory), then both made visible (lrp::OutputTransaction)
     auto t0 = Clock::now();
     const std::string finished = utc_now();
-    h5::write_atomically(config.output.results, "results file", [&](h5::File& f) {
+    const std::string run_id = random_run_id();
+    if (!pictures.empty())
+      pictures["run.txt"] = "results: " + config.output.results + "\nrun: " + run_id + "\nfinished: " + finished + "\n";
+    const std::string results_file = h5::build_file_image(config.output.results, "results file", [&](h5::File& f) {
       f.write_string("/config", config.resolved_yaml);
       f.set_string_attribute("/config", "path", config.path);
       std::string overrides;
@@ -882,6 +929,7 @@ ExperimentReport run_experiment(const ExperimentConfig& config, const Registry& 
       f.set_int_attribute("/meta", "threads", threads);
       f.set_int_attribute("/meta", "ranks", ranks);
       f.set_int_attribute("/meta", "format_version", 1);
+      f.set_string_attribute("/meta", "run_id", run_id);
       f.create_group("/meta/seconds");
       for (const auto& [stage, s] : report.stage_seconds) f.set_double_attribute("/meta/seconds", stage, s);
 
@@ -1053,6 +1101,15 @@ ExperimentReport run_experiment(const ExperimentConfig& config, const Registry& 
       }
       f.set_double_attribute("/meta", "wall_seconds", seconds_since(run_start));
     });
+    OutputTransaction outputs;
+    outputs.create_missing_folders(true);
+    if (!pictures.empty()) {
+      const std::string what = where(config.root["output"]["heatmaps"], src) + ": output.heatmaps";
+      check_replaceable_folder(config.output.heatmaps, what);  // again: files may have appeared meanwhile
+      outputs.add_folder(config.output.heatmaps, std::move(pictures), "heatmaps folder");
+    }
+    outputs.add_file(config.output.results, results_file, "results file");
+    outputs.commit();
     report.stage_seconds["write"] = seconds_since(t0);
     report.results_path = config.output.results;
   });

@@ -3,7 +3,9 @@
 #include "lrp/model.hpp"
 
 #include "lrp/error.hpp"
+#include "lrp/files.hpp"
 #include "lrp/layers.hpp"
+#include "lrp/limits.hpp"
 #include "lrp/random.hpp"
 #include "lrp/registry.hpp"
 
@@ -61,10 +63,18 @@ void infer(LayerSpec& layer, const std::string& key, Index value, const std::str
 
 }  // namespace
 
-Model build_model(const ModelSpec& spec, const Registry& registry) {
+std::uint64_t model_bytes(std::uint64_t parameter_values, std::uint64_t activation_values) {
+  // Parameters: the weights, a rule's modified copy, a gradient and two optimizer moments; one
+  // sample's activations: the forward pass, its gradient and the LRP step's scratch.
+  return saturating_mul(saturating_add(saturating_mul(parameter_values, 4), saturating_mul(activation_values, 8)),
+                        sizeof(Scalar));
+}
+
+Model build_model(const ModelSpec& spec, const Registry& registry, const Limits& limits) {
   const std::string model_name = spec.name.empty() ? std::string("model") : "model '" + spec.name + "'";
   LRP_CHECK(!spec.input_shape.empty(), model_name, ": input_shape is empty");
-  for (Index d : spec.input_shape) LRP_CHECK(d >= 1, model_name, ": input_shape ", to_string(spec.input_shape), " has a dimension < 1");
+  std::uint64_t activations = static_cast<std::uint64_t>(checked_numel(spec.input_shape, model_name + ": input_shape"));
+  std::uint64_t parameters = 0;
   LRP_CHECK(!spec.layers.empty(), model_name, ": it has no layers");
   spec.normalization.validate(spec.input_shape[0], model_name);
   LRP_CHECK(spec.class_names.empty() || spec.class_names.size() >= 2, model_name, ": classes lists ",
@@ -100,7 +110,17 @@ Model build_model(const ModelSpec& spec, const Registry& registry) {
       const LayerInfo& info = registry.layer_info(layer.kind);
       // Keep every hyperparameter, defaults included, so the saved spec is complete.
       layer.params = resolve_params(info.params, layer.params, owner);
-      model.network.add(registry.make_layer(layer.kind, layer.params), layer.name);
+      // What it will hold, checked before it is made.
+      if (info.parameter_count) parameters = saturating_add(parameters, info.parameter_count(layer.params, in));
+      check_memory(model_bytes(parameters, activations), limits,
+                   "the model up to this layer (its parameters with working copies, one sample's activations)");
+      try {
+        model.network.add(registry.make_layer(layer.kind, layer.params), layer.name);
+      } catch (const std::bad_alloc&) {
+        LRP_FAIL("out of memory while making the layer (", layer.params.to_string(), ")");
+      }
+      activations = saturating_add(activations, static_cast<std::uint64_t>(checked_numel(
+                                                    model.network.output_shape(), "the layer's output")));
     } catch (const Error& e) {
       const std::string what = e.what();
       if (what.rfind(owner, 0) == 0) throw;
@@ -205,19 +225,20 @@ Tensor normalize_inputs(const Tensor& raw, const InputNormalization& n) {
   return out;
 }
 
-Model open_model(const std::string& path, const Registry& registry, std::uint64_t seed) {
+Model open_model(const std::string& path, const Registry& registry, std::uint64_t seed, const Limits& limits) {
+  check_input_file(path, "model file");
   std::ifstream in(path, std::ios::binary);
-  LRP_CHECK(in.good(), "model '", path, "': cannot open the file");
+  LRP_CHECK(in.good(), "model file '", path, "': cannot open the file");
   char magic[8] = {};
   in.read(magic, sizeof magic);
   const std::string head(magic, static_cast<std::size_t>(in.gcount()));
-  if (head == std::string("\x89HDF\r\n\x1a\n", 8)) return load_model(path, registry);
+  if (head == std::string("\x89HDF\r\n\x1a\n", 8)) return load_model(path, registry, limits);
   auto ends_with = [&](const std::string& suffix) {
     return path.size() >= suffix.size() && path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0;
   };
-  if (ends_with(".onnx")) return import_onnx(path, registry);
+  if (ends_with(".onnx")) return import_onnx(path, registry, limits);
   if (ends_with(".yaml") || ends_with(".yml")) {
-    Model model = build_model(read_model_spec(path, &registry), registry);
+    Model model = build_model(read_model_spec(path, &registry), registry, limits);
     initialize_parameters(model.network, InitScheme::kHeNormal, seed);
     model.provenance.source = "initialized (he_normal) from " + path;
     model.provenance.seed = seed;

@@ -367,11 +367,11 @@ void save_model(const Model& model, const std::string& path) {
   h5::write_atomically(path, kWhat, [&](h5::File& file) { write_file(file, model); });
 }
 
-Model load_model(const std::string& path, const Registry& registry) {
+Model load_model(const std::string& path, const Registry& registry, const Limits& limits) {
   const h5::File file = h5::File::open(path, kWhat);
   check_format(file);
   const ModelSpec spec = parse_architecture(file, read_architecture(file));
-  Model model = naming_file(file, [&] { return build_model(spec, registry); });
+  Model model = naming_file(file, [&] { return build_model(spec, registry, limits); });
   if (file.has_attribute("/", "name")) {
     const std::string name = file.string_attribute("/", "name");
     if (name != model.spec.name)

@@ -23,6 +23,7 @@
 //   * An op, attribute, attribute value or data type outside what is listed here is an lrp::Error naming the
 //     file, the node (index in the graph and name) and the op.
 #include "lrp/error.hpp"
+#include "lrp/files.hpp"
 #include "lrp/layers.hpp"
 #include "lrp/log.hpp"
 #include "lrp/model.hpp"
@@ -1943,15 +1944,10 @@ ModelSpec Importer::run(std::vector<Step>& steps) {
 
 }  // namespace
 
-Model import_onnx(const std::string& path, const Registry& registry) {
+Model import_onnx(const std::string& path, const Registry& registry, const Limits& limits) {
   const std::string where = "ONNX model '" + path + "'";
-  std::error_code ec;
-  LRP_CHECK(std::filesystem::exists(path, ec), where, ": no such file");
-  LRP_CHECK(!std::filesystem::is_directory(path, ec), where, ": is a directory, not a file");
-  std::ifstream file(path, std::ios::binary);
-  LRP_CHECK(file, where, ": cannot open the file for reading");
-  const std::string bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
-  LRP_CHECK(!file.bad(), where, ": reading the file failed");
+  // A regular file only (a FIFO would block); parsing needs about three times its size.
+  const std::string bytes = read_input_file(path, "ONNX model", limits.memory / 3);
   LRP_CHECK(!bytes.empty(), where, ": the file is empty");
 
   onnx::ModelProto proto;
@@ -1978,7 +1974,7 @@ Model import_onnx(const std::string& path, const Registry& registry) {
 
   Model model = [&] {
     try {
-      return build_model(spec, registry);
+      return build_model(spec, registry, limits);
     } catch (const Error& e) {
       LRP_FAIL(where, ": the imported layers do not form a valid lrplab network: ", e.what());
     }

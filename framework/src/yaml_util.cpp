@@ -2,11 +2,13 @@
 #include "lrp/yaml_util.hpp"
 
 #include "lrp/error.hpp"
+#include "lrp/files.hpp"
 
 #include <charconv>
 #include <cmath>
 #include <filesystem>
 #include <limits>
+#include <map>
 
 namespace lrp::yaml {
 
@@ -16,23 +18,68 @@ std::string where(const YAML::Node& node, const std::string& source) {
   return source + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1);
 }
 
-YAML::Node load_file(const std::string& path) {
-  LRP_CHECK(std::filesystem::is_regular_file(path), "'", path, "': no such file");
-  try {
-    return YAML::LoadFile(path);
-  } catch (const YAML::ParserException& e) {
-    LRP_FAIL(path, ":", e.mark.line + 1, ":", e.mark.column + 1, ": YAML syntax error: ", e.msg);
-  } catch (const YAML::BadFile&) {
-    LRP_FAIL("'", path, "': cannot read the file");
+namespace {
+
+// YAML that yaml-cpp accepts but a config must not hold: keys that are not plain scalars, a key
+// written twice in one mapping (yaml-cpp keeps the first silently), and trees that aliases expand
+// beyond any config's size (an "alias bomb": `a: &a [x, x]`, `b: &b [*a, *a]`, ... doubles with
+// every line) or nest deeper than any config does.
+constexpr std::size_t kMaxValues = 1'000'000;
+constexpr int kMaxDepth = 200;
+
+void check_node(const YAML::Node& node, const std::string& source, int depth, std::size_t& values) {
+  LRP_CHECK(++values <= kMaxValues, source, ": the YAML text expands to more than ", kMaxValues,
+            " values (anchors and aliases that repeat each other?); lrplab refuses it");
+  LRP_CHECK(depth <= kMaxDepth, where(node, source), ": the YAML text nests more than ", kMaxDepth,
+            " levels deep (an alias inside its own anchor?)");
+  if (node.IsSequence()) {
+    for (const YAML::Node& item : node) check_node(item, source, depth + 1, values);
+  } else if (node.IsMap()) {
+    std::map<std::string, YAML::Mark> seen;
+    for (const auto& entry : node) {
+      const YAML::Node& key = entry.first;
+      LRP_CHECK(key.IsScalar(), where(key, source), ": a key must be a plain name, got ",
+                key.IsMap() ? "a mapping" : key.IsSequence() ? "a list" : "nothing");
+      const auto [at, fresh] = seen.emplace(key.Scalar(), key.Mark());
+      if (!fresh) {
+        const YAML::Mark& first = at->second;
+        LRP_FAIL(where(key, source), ": the key '", key.Scalar(), "' is given twice in one mapping (first at ",
+                 source, ":", first.line + 1, ":", first.column + 1, "); remove one of them");
+      }
+      check_node(entry.second, source, depth + 1, values);
+    }
   }
 }
 
+}  // namespace
+
+void check_structure(const YAML::Node& root, const std::string& source) {
+  std::size_t values = 0;
+  check_node(root, source, 0, values);
+}
+
+YAML::Node load_file(const std::string& path) {
+  return load_text(read_input_file(path, "YAML file", kMaxYamlBytes), path);
+}
+
 YAML::Node load_text(const std::string& text, const std::string& source) {
+  YAML::Node root;
   try {
-    return YAML::Load(text);
+    root = YAML::Load(text);
   } catch (const YAML::ParserException& e) {
     LRP_FAIL(source, ":", e.mark.line + 1, ":", e.mark.column + 1, ": YAML syntax error: ", e.msg);
+  } catch (const YAML::Exception& e) {  // e.g. yaml-cpp's nesting limit
+    LRP_FAIL(source, ": cannot read the YAML text: ", e.msg);
   }
+  check_structure(root, source);
+  return root;
+}
+
+std::string describe(const YAML::Exception& e, const std::string& source) {
+  const std::string at = e.mark.is_null() || e.mark.line < 0
+                             ? source
+                             : source + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1);
+  return at + ": unexpected YAML structure (" + e.msg + ")";
 }
 
 void check_keys(const YAML::Node& node, const std::vector<std::string>& allowed, const std::string& source,

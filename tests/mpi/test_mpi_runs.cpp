@@ -1,6 +1,6 @@
 // Multi-process runs (built with -DLRP_MPI=ON): `mpirun -n K lrplab run CONFIG` on 2 and 3 ranks
 // writes the results file a single process writes, value for value (every dataset and every
-// attribute but the times, the host and the rank count); a model trained by the run is trained on
+// attribute but the times, the host, the run id and the rank count); a model trained by the run is trained on
 // rank 0 and explained by all; a failing rank fails the whole run with its message and leaves no
 // results file.
 #include "experiment_support.hpp"
@@ -48,7 +48,7 @@ bool same_double(double a, double b) { return a == b || (std::isnan(a) && std::i
 // What may differ between two runs of one config: when and where it ran, on how many ranks, how
 // long each part took, and the overrides (they name the results file).
 bool circumstantial(const std::string& object, const std::string& attribute) {
-  static const std::set<std::string> names{"seconds", "start_time", "end_time", "wall_seconds", "host", "ranks"};
+  static const std::set<std::string> names{"seconds", "start_time", "end_time", "wall_seconds", "host", "ranks", "run_id"};
   return object == "/meta/seconds" || names.count(attribute) > 0 || (object == "/config" && attribute == "overrides");
 }
 

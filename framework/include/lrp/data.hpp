@@ -8,6 +8,7 @@
 // what was found and what was expected (never a crash, never a silently short dataset).
 #pragma once
 
+#include "lrp/limits.hpp"
 #include "lrp/tensor.hpp"
 
 #include <cstdint>
@@ -35,18 +36,48 @@ struct Dataset {
   Index size() const { return inputs.batch(); }
 };
 
+// Which samples of a source to load: all of them, an index range [begin, end), or `count` samples
+// drawn without replacement with `seed` (the draw sample() makes). File readers read only the
+// selected samples, so a small subset of a large file costs only what the subset holds.
+struct RowSelection {
+  enum class Kind { kAll, kRange, kSample };
+  Kind kind = Kind::kAll;
+  Index begin = 0, end = 0;  // kRange (end < 0: to the last sample)
+  Index count = 0;           // kSample
+  std::uint64_t seed = 0;    // kSample
+  std::string what = "subset";  // how errors name it (a config key with its position)
+
+  static RowSelection range(Index begin, Index end);
+  static RowSelection draw(Index count, std::uint64_t seed);
+  // The selected rows of a source of `size` samples, ascending; an lrp::Error naming `what` and the
+  // source when the selection does not fit in it.
+  std::vector<Index> rows(Index size, const std::string& source) const;
+};
+
+// The samples `selection` picks (all of them for kAll), as subset() and sample() pick them.
+Dataset select(const Dataset& dataset, const RowSelection& selection);
+
+// The rows sample() draws: `count` of [0, size) without replacement, ascending (a partial
+// Fisher–Yates shuffle on std::mt19937_64, with an explicit unbiased bounded draw).
+std::vector<Index> sample_rows(Index size, Index count, std::uint64_t seed);
+
 // MNIST-family IDX files: images with magic 0x00000803 (uint8, [N, rows, cols]) become samples of
 // shape {1, rows, cols} with values byte·scale; labels (magic 0x00000801, uint8, [N]) are optional
 // (pass an empty labels_path). Each file may be gzip-compressed: detected by its first two bytes
-// (1f 8b), not by its name. Sizes must match the headers exactly (no missing or extra bytes).
-Dataset read_idx(const std::string& images_path, const std::string& labels_path,
-                 double scale = 1.0 / 255.0);
+// (1f 8b), not by its name. Sizes must match the headers exactly (no missing or extra bytes); the
+// file is streamed, and only the rows `selection` picks are kept (their memory is estimated from
+// the header and checked against limits.memory before anything is read). scale must be finite and
+// > 0.
+Dataset read_idx(const std::string& images_path, const std::string& labels_path, double scale = 1.0 / 255.0,
+                 const RowSelection& selection = {}, const Limits& limits = {});
 
 // Numeric CSV, one sample per line: numel(sample_shape) features in row-major order, plus a label
 // in the 0-based column label_column (-1: no label column). With header, the first non-blank line
 // is skipped. Blank lines are ignored; fields are separated by ',' and may carry surrounding
 // blanks; labels must be non-negative integers. Errors name the line and the (1-based) column.
-Dataset read_csv(const std::string& path, Shape sample_shape, int label_column, bool header);
+// The file's size bounds the memory it needs (checked against limits.memory before reading).
+Dataset read_csv(const std::string& path, Shape sample_shape, int label_column, bool header,
+                 const Limits& limits = {});
 
 // Arrays in an HDF5 file (written by h5py, NumPy or lrplab). `inputs_dataset` is the path of a
 // numeric dataset (any integer or float type) of rank 2, 3 or 4, the outermost axis indexing the
@@ -59,8 +90,10 @@ Dataset read_csv(const std::string& path, Shape sample_shape, int label_column, 
 // [N, 1], whole numbers in [1, T] with T the first axis of the sample shape; the steps after a
 // sample's length are padding. Errors name the file, the dataset, the sample and what was expected.
 enum class Hdf5Layout { kNCHW, kNHWC };
+// Only the rows `selection` picks are read (their memory is checked against limits.memory first).
 Dataset read_hdf5(const std::string& path, const std::string& inputs_dataset, const std::string& labels_dataset,
-                  Hdf5Layout layout, double scale = 1.0, const std::string& lengths_dataset = "");
+                  Hdf5Layout layout, double scale = 1.0, const std::string& lengths_dataset = "",
+                  const RowSelection& selection = {}, const Limits& limits = {});
 
 // Samples [begin, end) of the dataset (non-empty range). indices keep pointing into the original
 // source; labels and relevant positions come along; min, max and mean are recomputed for the subset.
@@ -82,6 +115,11 @@ void check_labels(const Dataset& dataset, Index classes, const std::string& what
 // and the noise per sample ~0.3·sqrt(D), so a nearest-class-mean classifier separates them well
 // once D is a few dozen features. Normal draws use Box–Muller on the raw mt19937_64 stream, so the
 // data are the same with every standard library.
-Dataset synthetic_blobs(Shape sample_shape, Index count, Index classes, std::uint64_t seed);
+// Its memory is checked against limits.memory before it is generated.
+Dataset synthetic_blobs(Shape sample_shape, Index count, Index classes, std::uint64_t seed, const Limits& limits = {});
+
+// The memory `samples` samples of `features` values take once loaded (inputs, the copy a
+// selection or normalization makes, per-sample bookkeeping), for the limits checks.
+std::uint64_t dataset_bytes(Index samples, Index features);
 
 }  // namespace lrp

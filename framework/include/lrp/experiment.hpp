@@ -111,8 +111,10 @@ struct ExperimentConfig {
   std::uint64_t seed = 0;
   int threads = 1;
   Index batch_size = 500;      // samples per forward pass shared by the methods
+  Limits limits;               // the `limits:` section (defaults: lrp::Limits)
   std::vector<std::string> plugins;
-  YAML::Node data, reference_data;  // dataset sections (reference_data is null when absent)
+  DatasetSpec data;
+  std::optional<DatasetSpec> reference_data;
   ModelSource model;
   TargetSpec target;
   std::vector<MethodConfig> methods;
@@ -132,6 +134,9 @@ struct ExperimentConfig {
 std::vector<std::string> read_experiment_plugins(const std::string& path, const std::vector<std::string>& overrides);
 ExperimentConfig read_experiment_config(const std::string& path, const std::vector<std::string>& overrides,
                                         const Registry& registry);
+// The files a run reads: the config, its plugins, the model file or architecture file, and the
+// data files (no output may be one of them: read_experiment_config checks).
+std::vector<std::string> experiment_inputs(const ExperimentConfig& config);
 
 // ---------------------------------------------------------------- prepared and run
 // A method ready to run: for LRP the composite (checked against the network: every layer gets a

@@ -18,6 +18,7 @@
 //   reported naming the method and its origin (non-finite values are counted in the results).
 #pragma once
 
+#include "lrp/limits.hpp"
 #include "lrp/model.hpp"
 #include "lrp/params.hpp"
 
@@ -44,6 +45,7 @@ struct MethodSetup {
   const InputNormalization& normalization;
   std::uint64_t seed = 0;  // the method's own random stream (from the config's seed and the method's name)
   std::string what;        // how messages name it, e.g. "method 'ig'" (empty: Registry::make_method names it)
+  const Limits* limits = nullptr;  // the run's limits (lrp/limits.hpp); nullptr: the defaults
 
   // The number of input channels (the first axis of the input shape).
   Index channels() const;

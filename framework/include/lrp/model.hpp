@@ -9,6 +9,7 @@
 // `in` from a [T, D] input), so that saving it and building it again gives the same network.
 #pragma once
 
+#include "lrp/limits.hpp"
 #include "lrp/network.hpp"
 #include "lrp/params.hpp"
 
@@ -84,7 +85,12 @@ struct Model {
 // conv2d `in_channels`, batchnorm `channels`, lstm `in` = D of a [T, D] input) and checks them when
 // given, names unnamed layers "<kind><index>", and configures every layer (an architecture whose
 // shapes don't chain is an lrp::Error naming the layer). Returns the resolved spec with the network.
-Model build_model(const ModelSpec& spec, const Registry& registry);
+// Before each layer is made, the memory the model will need (model_bytes of the parameter counts
+// the layer kinds declare and of one sample's activations) is checked against limits.memory.
+Model build_model(const ModelSpec& spec, const Registry& registry, const Limits& limits = {});
+// The memory a model needs to be trained or explained one sample at a time: parameters with their
+// working copies and one sample's activations with their gradients and scratch.
+std::uint64_t model_bytes(std::uint64_t parameter_values, std::uint64_t activation_values);
 
 // Parameter initialization, seeded (one std::mt19937_64 stream in layer order; normal draws by
 // Box–Muller so the values are the same with every standard library). fan_in / fan_out are
@@ -127,13 +133,15 @@ std::string model_spec_to_yaml(const ModelSpec& spec);
 // ---- lrplab's HDF5 model file (model_file.cpp; the layout is documented in the README)
 // Written to "<path>.tmp" and renamed, so a failed save never leaves a file that looks complete.
 void save_model(const Model& model, const std::string& path);
-Model load_model(const std::string& path, const Registry& registry);
+Model load_model(const std::string& path, const Registry& registry, const Limits& limits = {});
 
 // ---- ONNX import (onnx_import.cpp)
-Model import_onnx(const std::string& path, const Registry& registry);
+Model import_onnx(const std::string& path, const Registry& registry, const Limits& limits = {});
 
 // Loads a model by its file contents: an HDF5 model file, an ONNX file, or a YAML description
 // (whose parameters are then initialized with he_normal and `seed`).
-Model open_model(const std::string& path, const Registry& registry, std::uint64_t seed = 0);
+// The file must be a regular file; the model's memory is checked against `limits` (build_model).
+Model open_model(const std::string& path, const Registry& registry, std::uint64_t seed = 0,
+                 const Limits& limits = {});
 
 }  // namespace lrp

@@ -24,7 +24,8 @@ namespace lrp {
 
 // Raised whenever the plugin interface changes incompatibly (the layout of PluginDescriptor, the
 // Registry, Rule, Layer or ExplanationMethod interfaces).
-inline constexpr int kPluginApiVersion = 2;  // 2: explanation methods (Registry::add_method)
+// 2: explanation methods (Registry::add_method); 3: LayerInfo::parameter_count, MethodSetup::limits
+inline constexpr int kPluginApiVersion = 3;
 
 struct PluginDescriptor {
   int api_version;                    // kPluginApiVersion of the headers the plugin was built with

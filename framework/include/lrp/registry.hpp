@@ -36,6 +36,10 @@ struct LayerInfo {
   RuleChoice default_rule;
   std::function<LayerPtr(const ParamMap&)> factory;
   std::string origin = "built-in";
+  // Optional: how many values (weights, biases, buffers) a layer of these hyperparameters holds on
+  // this per-sample input shape, computed without making it, so that a model too large for the
+  // memory limit is refused before it is allocated. Empty: the layer is taken to hold none.
+  std::function<std::uint64_t(const ParamMap& params, const Shape& input)> parameter_count = {};
 };
 
 struct PresetInfo {

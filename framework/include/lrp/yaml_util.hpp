@@ -2,6 +2,7 @@
 // file, line and column, and suggest the closest valid key for a misspelt one.
 #pragma once
 
+#include "lrp/error.hpp"
 #include "lrp/params.hpp"
 #include "lrp/tensor.hpp"
 
@@ -16,10 +17,32 @@ namespace lrp::yaml {
 // "source:line:column" (1-based) of a node; just "source" when the node has no position.
 std::string where(const YAML::Node& node, const std::string& source);
 
-// Loads a YAML file; a missing file or a syntax error is an lrp::Error with the position.
+// The largest YAML file lrplab reads (configs and model descriptions are a few KB).
+inline constexpr std::uint64_t kMaxYamlBytes = 64 << 20;
+
+// Loads a YAML file (a regular file of at most kMaxYamlBytes); a missing file, a syntax error or
+// a structure check_structure refuses is an lrp::Error with the position.
 YAML::Node load_file(const std::string& path);
-// Parses YAML text; `source` names it in errors.
+// Parses YAML text and checks its structure; `source` names it in errors.
 YAML::Node load_text(const std::string& text, const std::string& source);
+// Throws lrp::Error (with positions) for YAML that yaml-cpp reads but lrplab refuses: a key that is
+// not a plain scalar, a key given twice in one mapping (both positions named), a tree that expands
+// through aliases to more than a million values, or that nests more than 200 levels deep.
+void check_structure(const YAML::Node& root, const std::string& source);
+
+// "source:line:column: unexpected YAML structure (<yaml-cpp's message>)" for an exception yaml-cpp
+// throws while a config is read (a conversion or subscript on the wrong kind of node).
+std::string describe(const YAML::Exception& e, const std::string& source);
+// Runs fn(), turning a YAML::Exception into an lrp::Error (describe()): whatever structure a YAML
+// file has, reading it ends in a positioned lrp::Error, never in yaml-cpp's exceptions.
+template <typename Fn>
+auto guarded(const std::string& source, Fn&& fn) -> decltype(fn()) {
+  try {
+    return fn();
+  } catch (const YAML::Exception& e) {
+    throw Error(describe(e, source));
+  }
+}
 
 // Throws unless node is a mapping whose keys are all in `allowed`; an unknown key is reported
 // with its position, the valid keys and the closest one. `what` names the mapping ("model", ...).
