@@ -5,9 +5,10 @@
 //                                        results file, heatmaps and curves, print the table
 //                                        (an MPI build: `mpirun -n K lrplab run ...` shards it
 //                                        over K processes, rank 0 writes the results)
-//   lrplab validate CONFIG [--set key.path=value]...
+//   lrplab validate CONFIG [--set key.path=value]... [--no-plugins]
 //                                        check a config (keys, types, files, model, data,
-//                                        methods) without running it
+//                                        methods) without running it; says which plugins it
+//                                        loads (their code runs), --no-plugins loads none
 //   lrplab list [rules|layers|presets|methods|metrics]
 //                                        what lrplab knows, with parameters and defaults
 //   lrplab train CONFIG [--threads N] [--check]
@@ -22,6 +23,7 @@
 #include "lrp/error.hpp"
 #include "lrp/experiment.hpp"
 #include "lrp/explain.hpp"
+#include "lrp/files.hpp"
 #include "lrp/log.hpp"
 #include "lrp/model.hpp"
 #include "lrp/plugin.hpp"
@@ -30,6 +32,8 @@
 #include <malloc.h>
 
 #include <algorithm>
+#include <charconv>
+#include <filesystem>
 #include <cstdlib>
 #include <cstdio>
 #include <iostream>
@@ -40,7 +44,7 @@ namespace {
 
 void print_usage() {
   std::cout << "usage: lrplab run CONFIG [--set key.path=value]... [--threads N]\n"
-               "       lrplab validate CONFIG [--set key.path=value]...\n"
+               "       lrplab validate CONFIG [--set key.path=value]... [--no-plugins]\n"
                "       lrplab list [rules|layers|presets|methods|metrics]\n"
                "       lrplab train CONFIG [--threads N] [--check]\n"
                "       lrplab model FILE\n"
@@ -88,13 +92,12 @@ void list(const lrp::Registry& registry, const std::string& what) {
 
 int parse_threads(const std::vector<std::string>& args, std::size_t& i, const char* command) {
   LRP_CHECK(i + 1 < args.size(), command, ": --threads needs a value");
+  const std::string& text = args[++i];
   int threads = 0;
-  try {
-    threads = std::stoi(args[++i]);
-  } catch (const std::exception&) {
-    LRP_FAIL(command, ": --threads expects a whole number, got '", args[i], "'");
-  }
-  LRP_CHECK(threads >= 1, command, ": --threads must be ≥ 1, got ", threads);
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), threads);
+  LRP_CHECK(error == std::errc() && end == text.data() + text.size() && !text.empty(), command,
+            ": --threads expects a whole number, got '", text, "'");
+  LRP_CHECK(threads >= 1 && threads <= 256, command, ": --threads must be between 1 and 256, got ", threads);
   return threads;
 }
 
@@ -150,12 +153,16 @@ int model_command(const lrp::Registry& registry, const std::vector<std::string>&
 struct RunArgs {
   std::string path;
   std::vector<std::string> overrides;
+  bool no_plugins = false;  // validate --no-plugins
 };
 
 RunArgs parse_run_args(const std::vector<std::string>& args, const char* command, bool threads_allowed) {
   RunArgs r;
+  const bool validate = std::string(command) == "lrplab validate";
   for (std::size_t i = 1; i < args.size(); ++i) {
-    if (args[i] == "--set") {
+    if (validate && args[i] == "--no-plugins") {
+      r.no_plugins = true;
+    } else if (args[i] == "--set") {
       LRP_CHECK(i + 1 < args.size(), command, ": --set needs key.path=value");
       r.overrides.push_back(args[++i]);
     } else if (args[i].rfind("--set=", 0) == 0) {
@@ -210,7 +217,14 @@ int run_command(const lrp::Registry& registry, const std::vector<std::string>& a
 
 int validate_command(const lrp::Registry& registry, const std::vector<std::string>& args) {
   const RunArgs a = parse_run_args(args, "lrplab validate", false);
-  const lrp::ExperimentConfig config = lrp::read_experiment_config(a.path, a.overrides, registry);
+  if (a.no_plugins) {
+    // Only what needs no plugin code: the YAML, the keys, the files; rules and methods that only a
+    // plugin defines are reported as unknown.
+    const std::vector<std::string> plugins = lrp::read_experiment_plugins(a.path, a.overrides);
+    for (const std::string& p : plugins) std::cout << "not loaded (--no-plugins): plugin " << p << "\n";
+  }
+  lrp::ExperimentConfig config = lrp::read_experiment_config(a.path, a.overrides, registry);
+  if (a.no_plugins) config.plugins.clear();  // checked without them, as said above
   const lrp::PreparedExperiment p = lrp::prepare_experiment(config, registry, false);
   std::cout << a.path << ": OK: model '" << p.model.spec.name << "'"
             << (config.model.training ? " (trained by the run)" : "") << ", " << p.data.size() << " samples, "
@@ -230,6 +244,7 @@ int main(int argc, char** argv) {
   // (mmap above 128 KB, trim on free) would turn each reuse into fresh page faults.
   mallopt(M_MMAP_THRESHOLD, 256 << 20);
   mallopt(M_TRIM_THRESHOLD, 512 << 20);
+  lrp::remove_temporaries_on_signals();  // a killed run removes its lock files (lrp/files.hpp)
   try {
     std::vector<std::string> args(argv + 1, argv + argc);
     if (args.empty() || args[0] == "--help" || args[0] == "-h") {
@@ -250,13 +265,19 @@ int main(int argc, char** argv) {
     LRP_CHECK(!args.empty(), "lrplab: no command (run, validate, list, train, model)");
     lrp::Registry registry;
     lrp::register_builtins(registry);
+    bool no_plugins = false;
     if ((args[0] == "run" || args[0] == "validate") && args.size() >= 2) {
       const std::string command = "lrplab " + args[0];
       const RunArgs a = parse_run_args(args, command.c_str(), args[0] == "run");
-      for (const std::string& p : lrp::read_experiment_plugins(a.path, a.overrides)) plugins.push_back(p);
+      no_plugins = a.no_plugins;
+      if (!no_plugins)
+        for (const std::string& p : lrp::read_experiment_plugins(a.path, a.overrides)) plugins.push_back(p);
     }
+    // A plugin is code that runs with this process's rights as soon as it is loaded: say which.
     for (const std::string& p : plugins) {
-      if (!lrp::plugin_loaded(registry, p)) lrp::load_plugin(p, registry);  // named twice: loaded once
+      if (lrp::plugin_loaded(registry, p)) continue;  // named twice: loaded once
+      if (args[0] == "validate") std::cout << "loading plugin " << p << " (its code runs now; --no-plugins skips it)\n";
+      lrp::load_plugin(p, registry);
     }
     registry.freeze();
     if (args[0] == "--version") {
@@ -279,6 +300,15 @@ int main(int argc, char** argv) {
     if (e.rank() == 0) std::cerr << "error: " << e.what() << '\n';
     return 1;
   } catch (const lrp::Error& e) {
+    std::cerr << "error: " << e.what() << '\n';
+    return 1;
+  } catch (const std::bad_alloc&) {
+    // Every large allocation is estimated and checked against limits.memory first; this is what
+    // slipped through (or another process took the memory).
+    std::cerr << "error: out of memory (the machine could not provide memory lrplab asked for; lower batch_size, "
+                 "the number of samples or methods, or limits.memory)\n";
+    return 1;
+  } catch (const std::filesystem::filesystem_error& e) {
     std::cerr << "error: " << e.what() << '\n';
     return 1;
   } catch (const std::exception& e) {

@@ -93,6 +93,9 @@ MethodInfo integrated_gradients_method() {
     const std::string& what = setup.what;
     IntegratedGradientsOptions o;
     o.steps = whole(p, "steps", what);
+    const Index limit = setup.limits ? setup.limits->integrated_gradients_steps : Limits().integrated_gradients_steps;
+    LRP_CHECK(o.steps <= limit, what, ": steps = ", o.steps, " is more than limits.integrated_gradients_steps = ", limit,
+              " (each step is a forward and a backward pass per sample); raise the limit if you mean it");
     o.batch_rows = whole(p, "batch_rows", what);
     o.baseline = setup.network_units(p, "baseline");
     return baseline([o](const MethodBatch& b) {

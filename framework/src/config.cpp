@@ -26,6 +26,13 @@ std::string resolve_path(const YAML::Node& node, const std::string& config_path,
   std::error_code ec;
   std::string path = given;
   if (!p.is_absolute() && !fs::exists(p, ec)) {
+    if (ec && ec != std::errc::no_such_file_or_directory && ec != std::errc::not_a_directory) {
+      try {  // e.g. a name too long for the system: say so, not "no such file"
+        check_input_file(given, what);
+      } catch (const Error& e) {
+        throw Error(where(node, config_path) + ": " + e.what());
+      }
+    }
     const fs::path beside = fs::path(config_path).parent_path() / p;
     LRP_CHECK(fs::exists(beside, ec), where(node, config_path), ": ", what, ": no such file '", given,
               "' (looked in the current directory and in '", fs::path(config_path).parent_path().string(), "')");

@@ -376,6 +376,62 @@ void gather_pixel_flipping(const Cluster& cluster, Index n, Index s0, Index coun
 
 namespace {
 
+// What a run holds at its peak, by part (bytes; see estimate_run_memory).
+struct RunMemory {
+  std::vector<std::pair<std::string, std::uint64_t>> parts;
+  std::uint64_t total() const {
+    std::uint64_t sum = 0;
+    for (const auto& part : parts) sum = saturating_add(sum, part.second);
+    return sum;
+  }
+  std::string describe() const {
+    std::string text;
+    for (const auto& [name, bytes] : parts)
+      if (bytes > 0) text += (text.empty() ? "" : ", ") + name + " " + format_bytes(bytes);
+    return text;
+  }
+};
+
+// An upper-side estimate of a run's memory from its sizes: samples N, features F, methods M,
+// layers L, one sample's activations A (input and every layer output), batch B.
+RunMemory estimate_run_memory(const ExperimentConfig& config, const PreparedExperiment& p) {
+  using U = std::uint64_t;
+  const Network& network = p.model.network;
+  const U n = static_cast<U>(p.data.size()), f = static_cast<U>(numel(network.input_shape()));
+  const U m = config.methods.size(), layers = static_cast<U>(network.size()), s = sizeof(Scalar);
+  U activations = f;
+  for (Index l = 0; l < network.size(); ++l)
+    activations = saturating_add(activations, static_cast<U>(numel(network.layer(l).output_shape())));
+  const U batch = std::min<U>(n, static_cast<U>(config.batch_size));
+  const auto mul = [](std::initializer_list<U> factors) {
+    U product = 1;
+    for (const U x : factors) product = saturating_mul(product, x);
+    return product;
+  };
+  RunMemory r;
+  r.parts.emplace_back("data", mul({n, f, 2, s}));
+  // the maps, and their copy in the results file built in memory
+  r.parts.emplace_back("relevance maps", mul({m, n, f, 2, s}));
+  // the shared forward pass, one method's explanation with its layer maps and scratch, per thread
+  r.parts.emplace_back("one batch's passes", mul({batch, activations, 6, s, static_cast<U>(std::max(1, config.threads))}));
+  if (config.conservation) r.parts.emplace_back("conservation ledger", mul({m, n, layers + 1, 4, 8}));
+  if (config.pixel_flipping) {
+    const PixelFlippingOptions& o = config.pixel_flipping->options;
+    const U steps = o.steps > 0 ? static_cast<U>(o.steps) : f;  // at most one region per feature
+    const U curves = mul({n, steps + 1, 2, s});
+    r.parts.emplace_back("pixel-flipping curves",
+                         saturating_add(mul({m, curves, static_cast<U>(o.random_repeats) + 2, 2}),
+                                        mul({static_cast<U>(o.rows_per_pass), activations, 2, s})));
+  }
+  U parameters = 0;
+  for (Index l = 0; l < network.size(); ++l) {
+    const Params& params = network.layer(l).params();
+    parameters = saturating_add(parameters, static_cast<U>(params.weight.size() + params.bias.size()));
+  }
+  r.parts.emplace_back("model", model_bytes(parameters, 0));
+  return r;
+}
+
 // Several ranks: rank 0 trains, writes the model to a temporary file and sends its bytes; every
 // other rank writes them to its own temporary file and loads it (the HDF5 model file holds the
 // parameters exactly, so every rank explains with the same numbers).
@@ -495,6 +551,11 @@ PreparedExperiment prepare_experiment(const ExperimentConfig& config, const Regi
     const double low = pf.low.value_or(norm.raw_min), high = pf.high.value_or(norm.raw_max);
     LRP_CHECK(low < high, at, ": the uniform fill needs low < high, got [", low, ", ", high, "]");
   }
+  // The run's appetite, checked before its big buffers exist (validate reports it too).
+  const RunMemory memory = estimate_run_memory(config, p);
+  check_memory(memory.total(), config.limits, "the run (" + memory.describe() + ")");
+  log->info("memory estimate: {} (limit {}: limits.memory)", format_bytes(memory.total()),
+            format_bytes(config.limits.memory));
   return p;
 }
 

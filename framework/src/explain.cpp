@@ -41,9 +41,21 @@ Explainer::Explainer(const Network& network, std::vector<RulePtr> rules) : netwo
 
 Explainer Explainer::from_composite(const Network& network, const Registry& registry, const Composite& composite) {
   std::vector<RulePtr> rules;
-  for (const RuleAssignment& a : composite.assign(network, registry))
+  std::vector<std::string> origins;
+  for (const RuleAssignment& a : composite.assign(network, registry)) {
     rules.push_back(registry.make_rule(a.choice.rule, a.choice.params));
-  return Explainer(network, std::move(rules));
+    origins.push_back(registry.rule_info(a.choice.rule).origin);
+  }
+  Explainer explainer(network, std::move(rules));
+  explainer.origins_ = std::move(origins);
+  return explainer;
+}
+
+std::string Explainer::rule_at(Index l) const {
+  const std::size_t li = static_cast<std::size_t>(l);
+  const std::string origin = li < origins_.size() && origins_[li] != "built-in" ? " (from " + origins_[li] + ")" : "";
+  return detail::concat("the rule '", rules_[li]->name(), "'", origin, " of layer ", l, " '", network_->layer(l).name(),
+                        "'");
 }
 
 Explainer Explainer::gradient(const Network& network, const Registry& registry) {
@@ -123,7 +135,16 @@ Explanation Explainer::explain(const ForwardPass& pass, const std::vector<Index>
                              ? MatrixMap(e.layer_relevance[li].data() + begin * e.layer_relevance[li].cols(), rows,
                                          e.layer_relevance[li].cols())
                              : ws.get(slot, rows, ctx.input.cols());
-        rules_[li]->propagate(ctx, states_[li].get(), ConstMatrixMap(current, rows, current_cols), next, ws);
+        // A rule's code may come from a plugin: whatever it throws is reported naming it.
+        try {
+          rules_[li]->propagate(ctx, states_[li].get(), ConstMatrixMap(current, rows, current_cols), next, ws);
+        } catch (const Error&) {
+          throw;
+        } catch (const std::exception& x) {
+          LRP_FAIL("explain: ", rule_at(l), " threw: ", x.what());
+        } catch (...) {
+          LRP_FAIL("explain: ", rule_at(l), " threw an exception that is not a std::exception");
+        }
         LRP_CHECK(all_finite(next), "explain: relevance became NaN or Inf at layer ", l, " '", layer.name(), "' (",
                   labels_[li], "); check the input and the weights, or use a larger stabilizer");
         current = next.data();

@@ -1,6 +1,7 @@
 #include "lrp/layers.hpp"
 
 #include "lrp/error.hpp"
+#include "lrp/limits.hpp"
 #include "lrp/random.hpp"
 
 #include <algorithm>
@@ -482,8 +483,13 @@ std::unique_ptr<AvgPool2d> AvgPool2d::global() {
 }
 
 void AvgPool2d::set_kernel(Index kh, Index kw) {
+  const Index taps = checked_numel({kh, kw}, where(*this) + ": the pooling window");
+  // Built as a new matrix and moved in: Eigen's resize of an existing matrix frees the old storage
+  // before it allocates, and a failed allocation would then leave a dangling pointer behind (freed
+  // again by the destructor).
+  Matrix weight = Matrix::Constant(1, taps, Scalar(1) / static_cast<Scalar>(taps));
   opt_.kernel = {kh, kw};
-  params_.weight = Matrix::Constant(1, kh * kw, Scalar(1) / static_cast<Scalar>(kh * kw));
+  params_.weight = std::move(weight);
 }
 
 std::string AvgPool2d::describe() const { return global_ ? std::string("global_avgpool") : Pool2d::describe(); }

@@ -2,6 +2,7 @@
 #include "lrp/plugin.hpp"
 
 #include "lrp/error.hpp"
+#include "lrp/files.hpp"
 
 #include <dlfcn.h>
 
@@ -30,8 +31,7 @@ bool plugin_loaded(const Registry& registry, const std::string& path) {
 PluginRecord load_plugin(const std::string& path, Registry& registry) {
   const std::string who = "plugin '" + path + "'";
   LRP_CHECK(!registry.frozen(), who, ": plugins are loaded at start-up, before the registry becomes read-only");
-  std::error_code ec;
-  LRP_CHECK(std::filesystem::is_regular_file(path, ec), who, ": no such file");
+  check_input_file(path, "plugin");  // a FIFO, a device or a folder is not a library
   // A path without '/' would make dlopen search the library path instead of opening this file.
   const std::string open_path = path.find('/') == std::string::npos ? "./" + path : path;
   void* handle = ::dlopen(open_path.c_str(), RTLD_NOW | RTLD_LOCAL);

@@ -9,7 +9,8 @@ namespace lrp {
 
 Index numel(const Shape& shape) {
   Index n = 1;
-  for (Index d : shape) n *= d;
+  for (Index d : shape)
+    LRP_CHECK(!__builtin_mul_overflow(n, d, &n), "the shape ", to_string(shape), " has more elements than fit in 64 bits");
   return n;
 }
 

@@ -5,6 +5,7 @@
 //      relevance of the wrong shape, and relevance of the right shape with a NaN per sample
 //      (and fails_on_one_rank, for the MPI tests)
 //   4: registers a method with the name of a built-in preset (the load must fail)
+//   5: registers a rule whose propagate() throws something that is not a std::exception
 #include "lrp/plugin.hpp"
 
 #include <cmath>
@@ -72,6 +73,17 @@ void register_misbehaving(lrp::Registry& registry) {
     if (fail != nullptr && rank != nullptr && std::string(fail) == rank)
       throw std::runtime_error(std::string("failing on rank ") + rank + " as asked");
     return b.x;
+  }));
+#elif LRP_TEST_MISBEHAVIOUR == 5
+  struct ThrowingRule final : lrp::Rule {
+    std::string incompatibility(const lrp::Layer&) const override { return ""; }
+    void propagate(const lrp::LayerContext&, const lrp::RuleState*, const lrp::ConstMatrixRef&, lrp::MatrixRef,
+                   lrp::Workspace&) const override {
+      throw 42;  // not a std::exception
+    }
+  };
+  registry.add_rule(gradient_like("throws_int", [](const lrp::ParamMap&) -> lrp::RulePtr {
+    return std::make_unique<ThrowingRule>();
   }));
 #elif LRP_TEST_MISBEHAVIOUR == 4
   registry.add_method(test_method("epsilon_plus", [](const lrp::MethodBatch& b) { return b.x; }));

@@ -78,6 +78,9 @@ class Explainer {
   std::vector<RulePtr> rules_;
   std::vector<std::unique_ptr<RuleState>> states_;
   std::vector<std::string> labels_;
+  std::vector<std::string> origins_;  // per layer, where its rule comes from (from_composite; else empty)
+  // "the rule 'r' (from plugin p) of layer l 'name'", for an exception a rule's code threw.
+  std::string rule_at(Index layer) const;
 };
 
 // Baselines from the same machinery: ∂f_c/∂x, and x ⊙ ∂f_c/∂x.
