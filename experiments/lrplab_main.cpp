@@ -252,14 +252,14 @@ int main(int argc, char** argv) {
       return args.empty() ? 2 : 0;
     }
     // --plugin PATH anywhere after the program name: collected and removed before dispatch.
-    std::vector<std::string> plugins;
+    std::vector<lrp::PluginEntry> plugins;
     for (std::size_t i = 0; i < args.size();) {
       if (args[i] != "--plugin") {
         ++i;
         continue;
       }
       LRP_CHECK(i + 1 < args.size(), "lrplab: --plugin needs a path to a plugin library");
-      plugins.push_back(args[i + 1]);
+      plugins.push_back({args[i + 1], ""});  // (the message names the path)
       args.erase(args.begin() + static_cast<std::ptrdiff_t>(i), args.begin() + static_cast<std::ptrdiff_t>(i) + 2);
     }
     LRP_CHECK(!args.empty(), "lrplab: no command (run, validate, list, train, model)");
@@ -271,13 +271,19 @@ int main(int argc, char** argv) {
       const RunArgs a = parse_run_args(args, command.c_str(), args[0] == "run");
       no_plugins = a.no_plugins;
       if (!no_plugins)
-        for (const std::string& p : lrp::read_experiment_plugins(a.path, a.overrides)) plugins.push_back(p);
+        for (const lrp::PluginEntry& p : lrp::read_experiment_plugin_entries(a.path, a.overrides)) plugins.push_back(p);
     }
     // A plugin is code that runs with this process's rights as soon as it is loaded: say which.
-    for (const std::string& p : plugins) {
-      if (lrp::plugin_loaded(registry, p)) continue;  // named twice: loaded once
-      if (args[0] == "validate") std::cout << "loading plugin " << p << " (its code runs now; --no-plugins skips it)\n";
-      lrp::load_plugin(p, registry);
+    for (const lrp::PluginEntry& p : plugins) {
+      if (lrp::plugin_loaded(registry, p.path)) continue;  // named twice: loaded once
+      if (args[0] == "validate")
+        std::cout << "loading plugin " << p.path << " (its code runs now; --no-plugins skips it)\n";
+      try {
+        lrp::load_plugin(p.path, registry);
+      } catch (const lrp::Error& e) {
+        if (p.at.empty()) throw;
+        throw lrp::Error(p.at + ": " + e.what());
+      }
     }
     registry.freeze();
     if (args[0] == "--version") {

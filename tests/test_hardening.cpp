@@ -99,6 +99,7 @@ lrp::Model tiny_model(Scalar w) {
   lrp::ModelSpec spec;
   spec.name = "tiny";
   spec.input_shape = {1, 2, 2};
+  spec.normalization.std = {0.25};
   spec.layers = {{"flatten", "flat", {}}, {"dense", "fc1", {{"out", {4}}}}, {"relu", "relu", {}},
                  {"dense", "fc2", {{"out", {2}}}}};
   lrp::Model model = lrp::build_model(spec, builtins());
@@ -548,6 +549,18 @@ TEST_CASE("Values out of range are errors with their position; unusual data rang
              Contains("c.yaml:5:") && Contains("more than limits.random_repeats = 1000"));
   CHECK_THAT(error_of("seed: 1", "seed: 1\nlimits: {memory: 12 parsecs}"),
              Contains("c.yaml:2:") && Contains("limits.memory must be a size"));
+  // Raw values that overflow once mapped to network units (the scalar type's range).
+  // tiny_model divides by std 0.25: a quarter of the largest value, and beyond, overflows.
+  const std::string far = kFloat64 ? "-1e308" : "-1e38";
+  const lrp::ExperimentConfig fill = read_config(env.write("pf.yaml", replace_all(base, "evaluate: {conservation: true}",
+                                                                               "evaluate: {pixel_flipping: {low: " + far + "}}")));
+  CHECK_THAT(message_of([&] { (void)lrp::prepare_experiment(fill, builtins(), false); }),
+             Contains(env.file("pf.yaml") + ":5:") && Contains("evaluate.pixel_flipping.low") &&
+                 Contains("beyond the range of " + std::string(lrp::scalar_name())));
+  const lrp::ExperimentConfig zbox = read_config(env.write("zb.yaml", replace_all(base, "explain: [gradient]",
+                                                                                 "explain: [{preset: epsilon_gamma_box, params: {low: " + far + "}}]")));
+  CHECK_THAT(message_of([&] { (void)lrp::prepare_experiment(zbox, builtins(), false); }),
+             Contains(env.file("zb.yaml") + ":4:") && Contains("'low'") && Contains("beyond the range"));
   // integrated_gradients steps beyond the limit: refused when the method is made for the model.
   const lrp::ExperimentConfig ig = read_config(env.write("ig.yaml", replace_all(base, "explain: [gradient]",
                                                                                "explain: [{name: ig, kind: integrated_gradients, params: {steps: 5000}}]")));
@@ -637,5 +650,9 @@ TEST_CASE("validate says which plugins it loads, and --no-plugins loads none", "
   const std::string uses = env.write("u.yaml", plugins + replace_all(kSmallRun, "explain: [gradient]",
                                                                      "explain: [{kind: lrp, rules: [{fallback: true, rule: epsilon_clip}]}]"));
   CHECK_THAT(lrplab("validate --no-plugins " + uses, code), Contains("epsilon_clip"));
+  CHECK(code == 1);
+  // A plugin that cannot be loaded is reported at its place in the config.
+  const std::string broken = env.write("b.yaml", "plugins: [" + std::string(LRP_TEST_PLUGIN_NO_ENTRY) + "]\n" + kSmallRun);
+  CHECK_THAT(lrplab("validate " + broken, code), Contains(broken + ":1:11: plugins[0]: plugin '") && Contains("no entry point"));
   CHECK(code == 1);
 }

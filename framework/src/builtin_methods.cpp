@@ -25,8 +25,12 @@ ChannelValues MethodSetup::network_units(const ParamMap& params, const std::stri
 ChannelValues raw_to_network_units(const ParamValue& raw, const InputNormalization& normalization, Index channels) {
   const bool single = raw.size() == 1 && normalization.mean.size() == 1 && normalization.std.size() == 1;
   ChannelValues out;
-  for (Index k = 0; k < (single ? 1 : channels); ++k)
-    out.push_back(to_network_units(raw[raw.size() == 1 ? 0 : static_cast<std::size_t>(k)], k, normalization));
+  for (Index k = 0; k < (single ? 1 : channels); ++k) {
+    const double value = raw[raw.size() == 1 ? 0 : static_cast<std::size_t>(k)];
+    out.push_back(to_network_units(value, k, normalization));
+    LRP_CHECK(std::isfinite(static_cast<Scalar>(out.back())), "the raw value ", value, " is ", out.back(),
+              " in network units (after the model's input normalization), beyond the range of ", scalar_name());
+  }
   return out;
 }
 

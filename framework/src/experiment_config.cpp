@@ -495,19 +495,29 @@ void check_outputs_against_inputs(const ExperimentConfig& c) {
 }  // namespace
 
 
-std::vector<std::string> read_experiment_plugins(const std::string& path, const std::vector<std::string>& overrides) {
+std::vector<PluginEntry> read_experiment_plugin_entries(const std::string& path,
+                                                        const std::vector<std::string>& overrides) {
   YAML::Node root = load_text(read_input_file(path, "experiment config", kMaxYamlBytes), path);
   if (!root.IsDefined() || root.IsNull() || !root.IsMap()) return {};
   return guarded(path, [&] {
     for (const std::string& o : overrides) apply_override(root, o);
-    std::vector<std::string> plugins;
+    std::vector<PluginEntry> plugins;
     if (root["plugins"]) {
-      plugins = strings(root["plugins"], path, "plugins");
-      for (std::size_t i = 0; i < plugins.size(); ++i)
-        plugins[i] = resolve_path(root["plugins"][i], path, "plugins[" + std::to_string(i) + "]");
+      const std::vector<std::string> given = strings(root["plugins"], path, "plugins");
+      for (std::size_t i = 0; i < given.size(); ++i) {
+        const YAML::Node node = root["plugins"][i];
+        const std::string what = "plugins[" + std::to_string(i) + "]";
+        plugins.push_back({resolve_path(node, path, what), where(node, path) + ": " + what});
+      }
     }
     return plugins;
   });
+}
+
+std::vector<std::string> read_experiment_plugins(const std::string& path, const std::vector<std::string>& overrides) {
+  std::vector<std::string> paths;
+  for (const PluginEntry& e : read_experiment_plugin_entries(path, overrides)) paths.push_back(e.path);
+  return paths;
 }
 
 ExperimentConfig read_experiment_config(const std::string& path, const std::vector<std::string>& overrides,

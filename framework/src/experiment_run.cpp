@@ -49,7 +49,11 @@ void map_bounds(ParamMap& params, const std::vector<ParamSpec>& specs, const Inp
     ParamValue raw = params.has(key) ? params.get(key, what) : ParamValue{std::string(key) == "low" ? norm.raw_min : norm.raw_max};
     LRP_CHECK(raw.size() == 1 || static_cast<Index>(raw.size()) == channels, at, ": ", what, ": '", key,
               "' needs 1 value or one per input channel (", channels, "), got ", raw.size());
-    params.set(key, raw_to_network_units(raw, norm, channels));
+    try {
+      params.set(key, raw_to_network_units(raw, norm, channels));
+    } catch (const Error& e) {
+      throw Error(at + ": " + what + ": '" + key + "': " + e.what());
+    }
   }
 }
 
@@ -550,6 +554,13 @@ PreparedExperiment prepare_experiment(const ExperimentConfig& config, const Regi
               regions, " regions of patch ", pf.options.patch, " on inputs of shape ", to_string(shape));
     const double low = pf.low.value_or(norm.raw_min), high = pf.high.value_or(norm.raw_max);
     LRP_CHECK(low < high, at, ": the uniform fill needs low < high, got [", low, ", ", high, "]");
+    for (const auto& [key, value] : {std::pair{"low", low}, std::pair{"high", high}, std::pair{"value", pf.value}}) {
+      try {
+        (void)raw_to_network_units({value}, norm, shape[0]);
+      } catch (const Error& e) {
+        throw Error(at + ": evaluate.pixel_flipping." + key + ": " + e.what());
+      }
+    }
   }
   // The run's appetite, checked before its big buffers exist (validate reports it too).
   const RunMemory memory = estimate_run_memory(config, p);

@@ -132,6 +132,12 @@ struct ExperimentConfig {
 // The resolved paths of a config's `plugins:` list (after the overrides), for loading them into
 // the registry before it is frozen and the config is read for real (lrplab does this at start-up).
 std::vector<std::string> read_experiment_plugins(const std::string& path, const std::vector<std::string>& overrides);
+// The same with where each is named ("config.yaml:3:12: plugins[0]"), for messages about loading it.
+struct PluginEntry {
+  std::string path;
+  std::string at;
+};
+std::vector<PluginEntry> read_experiment_plugin_entries(const std::string& path, const std::vector<std::string>& overrides);
 ExperimentConfig read_experiment_config(const std::string& path, const std::vector<std::string>& overrides,
                                         const Registry& registry);
 // The files a run reads: the config, its plugins, the model file or architecture file, and the
