@@ -22,9 +22,17 @@
 //     ConstantOfShape, are tracked as zeros of unknown shape.
 //   * An op, attribute, attribute value or data type outside what is listed here is an lrp::Error naming the
 //     file, the node (index in the graph and name) and the op.
+//   * ONNX files carry no checksums, so what can be checked is (a damaged file may still load: a changed weight is
+//     a valid weight): the graph is consistent (every name defined once, every node input defined before the node,
+//     the graph output computed), every tensor's data matches its shape and type and its real values are finite,
+//     every attribute is a whole number, list or finite float of the expected kind in a plausible range, and the
+//     per-sample shape of the chain is followed from the graph input through every layer (follow_shape), so that a
+//     weight that does not fit its input and a shape of more than kMaxSample elements are errors naming the node
+//     before anything is built. Sizes from the file are computed with saturating or checked arithmetic.
 #include "lrp/error.hpp"
 #include "lrp/files.hpp"
 #include "lrp/layers.hpp"
+#include "lrp/limits.hpp"
 #include "lrp/log.hpp"
 #include "lrp/model.hpp"
 #include "lrp/registry.hpp"
@@ -43,10 +51,10 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
-#include <fstream>
 #include <iterator>
 #include <limits>
 #include <map>
+#include <new>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -93,14 +101,34 @@ constexpr std::int64_t kTooMany = std::int64_t{1} << 40;
 constexpr std::int64_t kMaxSize = std::int64_t{1} << 20;
 // The most elements a constant subgraph result may have (shape and pad computations are tiny).
 constexpr std::int64_t kMaxFolded = std::int64_t{1} << 24;
+// The most elements all constant subgraphs together may compute (weights passed through Identity, Transpose or
+// Concat count too): 2^28 values, 2 GiB as doubles, whatever the number of nodes.
+constexpr std::int64_t kMaxFoldedTotal = std::int64_t{1} << 28;
+// The most elements one sample of a tensor of the chain may have (the graph input and every layer's output): 2^31,
+// 8 GiB of float32 for a single sample, far beyond any network lrplab explains, and small enough that no sum of a
+// size, a padding, a kernel extent and a dilation (each at most kMaxSize, Pad nodes adding up) overflows.
+constexpr std::int64_t kMaxSample = std::int64_t{1} << 31;
+// The largest file read: protobuf's limit on a message (ONNX models larger than this keep their weights in external
+// data files, which lrplab does not read).
+constexpr std::uint64_t kMaxFileBytes = (std::uint64_t{1} << 31) - 1;
 
+// The element count of dims (each ≥ 0), saturating at kTooMany: a corrupt shape cannot overflow.
 std::int64_t product(const std::vector<std::int64_t>& dims) {
-  std::int64_t n = 1;
+  std::uint64_t n = 1;
   for (std::int64_t d : dims) {
     if (d == 0) return 0;
-    n = d > 0 && n <= kTooMany / d ? n * d : kTooMany;
+    n = d > 0 ? saturating_mul(n, static_cast<std::uint64_t>(d)) : static_cast<std::uint64_t>(kTooMany);
   }
-  return std::min(n, kTooMany);
+  return static_cast<std::int64_t>(std::min(n, static_cast<std::uint64_t>(kTooMany)));
+}
+
+// Whether the extents other than 0 multiply to less than kTooMany: every tensor kept satisfies this, so that no
+// product or stride of its extents overflows, also when a 0 extent makes it empty.
+bool plausible(const std::vector<std::int64_t>& dims) {
+  std::uint64_t n = 1;
+  for (std::int64_t d : dims)
+    n = d < 0 ? UINT64_MAX : saturating_mul(n, static_cast<std::uint64_t>(std::max<std::int64_t>(d, 1)));
+  return n < static_cast<std::uint64_t>(kTooMany);
 }
 
 std::string dims_string(const std::vector<std::int64_t>& dims) {
@@ -211,6 +239,16 @@ class Importer {
     LRP_FAIL(where(), ": ", node_ref(i), ": ", parts...);
   }
 
+  // ---- consistency
+  void check_graph() const;
+  // lrp::Error unless every real value of c is finite.
+  void check_finite(const Const& c) const;
+  // The per-sample shape `shape` of what node i computes (`what`; i < 0: the graph input) if every extent is ≥ 1 and
+  // it has at most kMaxSample elements.
+  Shape checked_shape(int i, const Shape& shape, const std::string& what) const;
+  // Checks that the layer s reads the chain's current per-sample shape (shape_) and moves shape_ to its output.
+  void follow_shape(const Step& s);
+
   // ---- constants
   Const read_tensor(const onnx::TensorProto& t, const std::string& origin) const;
   const Const* constant(const std::string& name) const {
@@ -227,6 +265,9 @@ class Importer {
   void check_attributes(int i, std::initializer_list<const char*> known) const;
   const onnx::AttributeProto* attribute(int i, const char* name, onnx::AttributeProto_AttributeType type) const;
   std::int64_t attr_int(int i, const char* name, std::int64_t fallback) const;
+  // attr_int whose value must lie in [minimum, maximum] (flags: [0, 1]).
+  std::int64_t attr_int(int i, const char* name, std::int64_t fallback, std::int64_t minimum,
+                        std::int64_t maximum) const;
   std::vector<std::int64_t> attr_ints(int i, const char* name, std::vector<std::int64_t> fallback) const;
   // attr_ints for kernel sizes, strides, pads, dilations: each value must lie in [minimum, kMaxSize].
   std::vector<std::int64_t> attr_sizes(int i, const char* name, std::vector<std::int64_t> fallback,
@@ -298,7 +339,9 @@ class Importer {
   std::map<std::string, std::vector<int>> consumers_;
   std::string current_;  // the chain's current tensor
   std::int64_t current_rank_ = 0;
+  Shape shape_;          // its per-sample shape (without the batch axis)
   std::optional<std::int64_t> static_batch_;
+  std::int64_t folded_ = 0;  // elements computed by constant subgraphs so far
   std::vector<Step> steps_;
   std::set<std::string> used_names_;
   std::optional<Step> pending_matmul_;  // a MatMul waiting for its Add bias
@@ -316,6 +359,103 @@ class Importer {
   std::int64_t sequence_steps_ = 0;        // T: the first per-sample axis of the graph input
 };
 
+// ---- consistency
+
+// Every tensor name is defined once (an initializer, a graph input or one node's output), every node reads only
+// names defined before it, and the graph outputs are computed.
+void Importer::check_graph() const {
+  std::map<std::string, std::string> defined;  // name -> what defines it
+  for (const onnx::TensorProto& t : g_.initializer()) defined.emplace(t.name(), "initializer '" + t.name() + "'");
+  for (const onnx::ValueInfoProto& v : g_.input()) {
+    if (consts_.count(v.name())) continue;  // exporters before IR version 4 list the initializers as inputs too
+    LRP_CHECK(!v.name().empty() && defined.emplace(v.name(), "the graph input").second, where(),
+              ": the graph input '", v.name(), "' ", v.name().empty() ? "has no name" : "is listed twice");
+  }
+  for (int i = 0; i < g_.node_size(); ++i) {
+    const onnx::NodeProto& n = g_.node(i);
+    if (n.op_type().empty()) fail_node(i, "has no op type (corrupt file?)");
+    for (const std::string& in : n.input()) {
+      if (in.empty() || defined.count(in)) continue;
+      std::string later;
+      for (int k = i + 1; k < g_.node_size() && later.empty(); ++k)
+        for (const std::string& out : g_.node(k).output())
+          if (out == in) later = " (" + node_ref(k) + " computes it later: the nodes are not in order)";
+      fail_node(i, "reads '", in, "', which is not a graph input, an initializer or the output of an earlier node",
+                later);
+    }
+    bool computes = false;
+    for (const std::string& out : n.output()) {
+      if (out.empty()) continue;
+      computes = true;
+      const auto [it, fresh] = defined.emplace(out, node_ref(i));
+      if (!fresh) fail_node(i, "output '", out, "' is already defined by ", it->second, " (names must be unique)");
+    }
+    if (!computes) fail_node(i, "has no output");
+  }
+  for (const onnx::ValueInfoProto& v : g_.output())
+    LRP_CHECK(defined.count(v.name()), where(), ": the graph output '", v.name(), "' is computed by no node");
+}
+
+Shape Importer::checked_shape(int i, const Shape& shape, const std::string& what) const {
+  const std::string context = i >= 0 ? where() + ": " + node_ref(i) + ": " + what : what;
+  const Index n = checked_numel(shape, context);  // every extent ≥ 1, the product without overflow
+  LRP_CHECK(n <= kMaxSample, context, ": the per-sample shape ", to_string(shape), " has ", n,
+            " elements, more than the 2^31 lrplab imports");
+  return shape;
+}
+
+// lrplab's layer formulas (layers.cpp), applied before anything is built, so that a weight that does not fit its
+// input is an error naming the node, and no layer is sized from an implausible shape.
+void Importer::follow_shape(const Step& s) {
+  const std::string& kind = s.spec.kind;
+  auto p = [&](const char* name, std::size_t k = 0) {
+    return static_cast<std::int64_t>(s.spec.params.get(name, kind).at(k));
+  };
+  auto expect = [&](bool ok, const std::string& what) {
+    if (!ok) fail_node(s.node, "reads a tensor of per-sample shape ", to_string(shape_), ", but ", what);
+  };
+  Shape out = shape_;
+  if (kind == "dense") {
+    expect(shape_.size() == 1 && shape_[0] == p("in"),
+           "its weight reads [" + std::to_string(p("in")) + "] (features)");
+    out = {p("out")};
+  } else if (kind == "conv2d" || kind == "maxpool2d" || kind == "avgpool2d" || kind == "global_avgpool") {
+    expect(shape_.size() == 3, "lrplab's 2-d " + kind + " reads [C, H, W]");
+    if (kind == "conv2d") {
+      expect(shape_[0] == p("in_channels"),
+             "its weight [out, in/groups, kh, kw] with groups = " + std::to_string(p("groups")) + " reads " +
+                 std::to_string(p("in_channels")) + " channels");
+      out[0] = p("out_channels");
+    }
+    for (std::size_t a = 0; a < 2 && kind != "global_avgpool"; ++a) {
+      // No overflow: sizes ≤ kMaxSample, paddings and dilations ≤ kMaxSize per node, kernels ≤ the weight's extent.
+      const std::int64_t dilation = kind == "conv2d" ? p("dilation", a) : 1;
+      const std::int64_t span = shape_[a + 1] + 2 * p("padding", a) - dilation * (p("kernel", a) - 1) - 1;
+      if (span < 0)
+        fail_node(s.node, "the input ", to_string(shape_), " (padded by ", p("padding", a), ") is smaller than the ",
+                  kind == "conv2d" ? "(dilated) kernel " : "window ", p("kernel", a), " along axis ", a + 2);
+      out[a + 1] = span / p("stride", a) + 1;
+    }
+    if (kind == "global_avgpool") out = {shape_[0], 1, 1};
+  } else if (kind == "flatten") {
+    out = {numel(shape_)};
+    if (s.flatten_features > 0 && out[0] != s.flatten_features)
+      fail_node(s.node, "reshapes ", to_string(shape_), " (", out[0], " features per sample) to [batch, ",
+                s.flatten_features, "], which is not a flatten");
+  } else if (kind == "batchnorm") {
+    expect((shape_.size() == 1 || shape_.size() == 3) && shape_[0] == p("channels"),
+           "its scale, bias, mean and variance have " + std::to_string(p("channels")) + " channels");
+  } else if (kind == "embedding") {
+    expect(shape_.size() == 1, "an embedding reads [T] (token ids)");
+    out = {shape_[0], p("dim")};
+  } else if (kind == "lstm") {
+    expect(shape_.size() == 2 && shape_[1] == p("in"),
+           "its first layer's weight W reads [T, " + std::to_string(p("in")) + "] (steps, features)");
+    out = {p("hidden") * (p("bidirectional") != 0 ? 2 : 1)};
+  }  // relu, tanh, sigmoid, identity, dropout: the same shape
+  shape_ = checked_shape(s.node, out, "its output");
+}
+
 // ---- constants
 
 Const Importer::read_tensor(const onnx::TensorProto& t, const std::string& origin) const {
@@ -323,7 +463,9 @@ Const Importer::read_tensor(const onnx::TensorProto& t, const std::string& origi
   c.type = t.data_type();
   c.origin = origin;
   const std::string what = where() + ": " + origin;
-  LRP_CHECK(!(t.has_data_location() && t.data_location() == onnx::TensorProto_DataLocation_EXTERNAL), what,
+  LRP_CHECK(!(t.has_data_location() && t.data_location() == onnx::TensorProto_DataLocation_EXTERNAL) &&
+                t.external_data_size() == 0,
+            what,
             " keeps its data in an external file, which lrplab does not read (save the model with its weights "
             "inside the .onnx file)");
   LRP_CHECK(!t.has_segment(), what, " is a segment of a tensor, which lrplab does not read");
@@ -332,7 +474,7 @@ Const Importer::read_tensor(const onnx::TensorProto& t, const std::string& origi
     c.dims.push_back(d);
   }
   const std::int64_t n = product(c.dims);
-  LRP_CHECK(n < kTooMany, what, " has the implausible shape ", dims_string(c.dims), " (corrupt file?)");
+  LRP_CHECK(plausible(c.dims), what, " has the implausible shape ", dims_string(c.dims), " (corrupt file?)");
   std::size_t bytes = 0;
   switch (c.type) {
     case onnx::TensorProto_DataType_FLOAT:
@@ -360,7 +502,11 @@ Const Importer::read_tensor(const onnx::TensorProto& t, const std::string& origi
     LRP_CHECK(static_cast<std::int64_t>(got) == n, what, " of shape ", dims_string(c.dims), " holds ", got,
               " values instead of ", n, " (truncated or corrupt file?)");
   };
+  const int typed = t.float_data_size() + t.double_data_size() + t.int32_data_size() + t.int64_data_size() +
+                    t.uint64_data_size() + t.string_data_size();
   if (t.has_raw_data()) {
+    LRP_CHECK(typed == 0, what, " has both raw_data and ", typed,
+              " typed values; a valid tensor has one of them (corrupt file?)");
     const std::string& raw = t.raw_data();
     LRP_CHECK(raw.size() == static_cast<std::size_t>(n) * bytes, what, " of shape ", dims_string(c.dims), " and type ",
               type_name(c.type), " has ", raw.size(), " bytes of data instead of ", static_cast<std::size_t>(n) * bytes,
@@ -412,6 +558,7 @@ Const Importer::read_tensor(const onnx::TensorProto& t, const std::string& origi
           break;
       }
     }
+    check_finite(c);
     return c;
   }
   switch (c.type) {
@@ -432,7 +579,17 @@ Const Importer::read_tensor(const onnx::TensorProto& t, const std::string& origi
       c.integer.assign(t.int32_data().begin(), t.int32_data().end());
       break;
   }
+  LRP_CHECK(static_cast<std::int64_t>(typed) == n, what, " of shape ", dims_string(c.dims), " holds ", typed,
+            " values in its typed fields instead of ", n, " (corrupt file?)");
+  check_finite(c);
   return c;
+}
+
+void Importer::check_finite(const Const& c) const {
+  const auto bad = std::find_if(c.real.begin(), c.real.end(), [](double v) { return !std::isfinite(v); });
+  LRP_CHECK(bad == c.real.end(), where(), ": ", c.origin, " holds ",
+            std::isnan(*bad) ? "NaN" : *bad > 0 ? "Inf" : "-Inf", " at element ", bad - c.real.begin(),
+            " (of shape ", dims_string(c.dims), "); lrplab imports finite values only (a damaged file?)");
 }
 
 const Const& Importer::constant_input(int i, int k, const char* what) const {
@@ -483,29 +640,29 @@ void Importer::constant_node(int i) {
   check_inputs(i, 0, 0);
   LRP_CHECK(n.output_size() == 1 && n.attribute_size() == 1, where(), ": ", node_ref(i),
             ": expected one output and one value attribute");
-  const onnx::AttributeProto& a = n.attribute(0);
   const std::string origin = node_ref(i);
   Const c;
   c.origin = origin;
-  if (a.name() == "value") {
-    LRP_CHECK(a.type() == onnx::AttributeProto_AttributeType_TENSOR, where(), ": ", origin,
-              ": attribute 'value' is not a tensor");
-    c = read_tensor(a.t(), origin);
-  } else if (a.name() == "value_float") {
+  using A = onnx::AttributeProto;
+  if (const A* a = attribute(i, "value", A::TENSOR)) {
+    c = read_tensor(a->t(), origin);
+  } else if (const A* f = attribute(i, "value_float", A::FLOAT)) {
     c.type = onnx::TensorProto_DataType_FLOAT;
-    c.real = {a.f()};
-  } else if (a.name() == "value_floats") {
+    c.real = {f->f()};
+  } else if (const A* fs = attribute(i, "value_floats", A::FLOATS)) {
     c.type = onnx::TensorProto_DataType_FLOAT;
-    c.real.assign(a.floats().begin(), a.floats().end());
+    c.real.assign(fs->floats().begin(), fs->floats().end());
     c.dims = {static_cast<std::int64_t>(c.real.size())};
-  } else if (a.name() == "value_int") {
+  } else if (const A* v = attribute(i, "value_int", A::INT)) {
     c.type = onnx::TensorProto_DataType_INT64;
-    c.integer = {a.i()};
+    c.integer = {v->i()};
   } else {
+    const A* vs = attribute(i, "value_ints", A::INTS);
     c.type = onnx::TensorProto_DataType_INT64;
-    c.integer.assign(a.ints().begin(), a.ints().end());
+    c.integer.assign(vs->ints().begin(), vs->ints().end());
     c.dims = {static_cast<std::int64_t>(c.integer.size())};
   }
+  check_finite(c);
   consts_[n.output(0)] = std::move(c);
 }
 
@@ -519,6 +676,11 @@ void Importer::fold(int i) {
     if (product(dims) > kMaxFolded)
       fail_node(i, "computes a constant of shape ", dims_string(dims),
                 "; lrplab evaluates constant subgraphs of at most ", kMaxFolded, " elements");
+  };
+  auto budget = [&](const std::vector<std::int64_t>& dims) {  // before and after computing a result
+    if (folded_ + product(dims) > kMaxFoldedTotal)
+      fail_node(i, "computes a constant of shape ", dims_string(dims), " after ", folded_,
+                " values in earlier constant subgraphs; lrplab evaluates at most ", kMaxFoldedTotal, " in all");
   };
   Const out;
   if (op == "Identity") {
@@ -546,7 +708,7 @@ void Importer::fold(int i) {
     check_attributes(i, {"to"});
     check_inputs(i, 1, 1);
     const Const& x = in(0);
-    const auto to = static_cast<int>(attr_int(i, "to", -1));
+    const auto to = static_cast<int>(attr_int(i, "to", 0, 0, 1 << 16));
     out.dims = x.dims;
     out.type = to;
     if (to == onnx::TensorProto_DataType_FLOAT || to == onnx::TensorProto_DataType_DOUBLE) {
@@ -577,7 +739,7 @@ void Importer::fold(int i) {
     check_inputs(i, 2, 2);
     const Const& x = in(0);
     std::vector<std::int64_t> shape = known_ints(i, in(1), "shape");
-    const bool allowzero = attr_int(i, "allowzero", 0) != 0;
+    const bool allowzero = attr_int(i, "allowzero", 0, 0, 1) != 0;
     std::int64_t known = 1, infer = -1;
     for (std::size_t a = 0; a < shape.size(); ++a) {
       if (shape[a] == 0 && !allowzero) {
@@ -623,13 +785,17 @@ void Importer::fold(int i) {
         if (a != static_cast<std::size_t>(axis) && p.dims[a] != first.dims[a])
           fail_node(i, "inputs of shapes ", dims_string(first.dims), " and ", dims_string(p.dims),
                     " do not concatenate");
-      out.dims[static_cast<std::size_t>(axis)] += p.dims[static_cast<std::size_t>(axis)];
+      std::int64_t& d = out.dims[static_cast<std::size_t>(axis)];
+      d = std::min(d + p.dims[static_cast<std::size_t>(axis)], kTooMany);  // each term < kTooMany: no overflow
       symbolic = symbolic || !p.symbol.empty();
       parts.push_back(&p);
     }
+    budget(out.dims);
+    if (!plausible(out.dims)) fail_node(i, "computes a constant of the implausible shape ", dims_string(out.dims));
     std::int64_t outer = 1, inner = 1;
     for (std::int64_t a = 0; a < axis; ++a) outer *= first.dims[static_cast<std::size_t>(a)];
     for (std::int64_t a = axis + 1; a < r; ++a) inner *= first.dims[static_cast<std::size_t>(a)];
+    if (product(out.dims) == 0) outer = 0;  // empty: no (possibly 2^40) rounds over empty blocks
     for (std::int64_t o = 0; o < outer; ++o) {
       for (const Const* p : parts) {
         const std::int64_t block = p->dims[static_cast<std::size_t>(axis)] * inner;
@@ -675,7 +841,9 @@ void Importer::fold(int i) {
       if (b < 0) b += d;
       if (e < 0) e += d;
       std::int64_t count = 0;
-      if (s > 0) {
+      if (d == 0) {
+        b = 0;  // nothing to take (and no range to clamp into)
+      } else if (s > 0) {
         b = std::clamp<std::int64_t>(b, 0, d);
         e = std::clamp<std::int64_t>(e, 0, d);
         count = e > b ? (e - b - 1) / s + 1 : 0;
@@ -705,7 +873,8 @@ void Importer::fold(int i) {
     if (perm.size() != x.dims.size()) fail_node(i, "perm ", dims_string(perm), " does not fit rank ", x.dims.size());
     std::vector<std::int64_t> dims;
     for (std::int64_t p : perm) {
-      if (p < 0 || p >= static_cast<std::int64_t>(x.dims.size())) fail_node(i, "invalid perm ", dims_string(perm));
+      if (p < 0 || p >= static_cast<std::int64_t>(x.dims.size()) || std::count(perm.begin(), perm.end(), p) != 1)
+        fail_node(i, "perm ", dims_string(perm), " is not a permutation of the axes");
       dims.push_back(x.dims[static_cast<std::size_t>(p)]);
     }
     const std::vector<std::int64_t> stride = strides_of(x.dims);
@@ -854,13 +1023,20 @@ void Importer::fold(int i) {
   }
   check_single_output(i);
   out.origin = node_ref(i);
+  check_finite(out);
+  if (!plausible(out.dims)) fail_node(i, "computes a constant of the implausible shape ", dims_string(out.dims));
+  budget(out.dims);
+  folded_ += product(out.dims);
   consts_[n.output(0)] = std::move(out);
 }
 
 // ---- attributes
 
 void Importer::check_attributes(int i, std::initializer_list<const char*> known) const {
-  for (const onnx::AttributeProto& a : g_.node(i).attribute()) {
+  const auto& attributes = g_.node(i).attribute();
+  for (const onnx::AttributeProto& a : attributes) {
+    if (std::count_if(attributes.begin(), attributes.end(), [&](const auto& b) { return b.name() == a.name(); }) > 1)
+      fail_node(i, "has attribute '", a.name(), "' more than once");
     const bool ok = std::any_of(known.begin(), known.end(), [&](const char* k) { return a.name() == k; });
     if (!ok) {
       std::string list;
@@ -888,6 +1064,14 @@ std::int64_t Importer::attr_int(int i, const char* name, std::int64_t fallback) 
   return a ? a->i() : fallback;
 }
 
+std::int64_t Importer::attr_int(int i, const char* name, std::int64_t fallback, std::int64_t minimum,
+                               std::int64_t maximum) const {
+  const std::int64_t v = attr_int(i, name, fallback);
+  if (v < minimum || v > maximum)
+    fail_node(i, "attribute '", name, "' = ", v, " is outside [", minimum, ", ", maximum, "]");
+  return v;
+}
+
 std::vector<std::int64_t> Importer::attr_ints(int i, const char* name, std::vector<std::int64_t> fallback) const {
   const onnx::AttributeProto* a = attribute(i, name, onnx::AttributeProto_AttributeType_INTS);
   return a ? std::vector<std::int64_t>(a->ints().begin(), a->ints().end()) : fallback;
@@ -904,6 +1088,9 @@ std::vector<std::int64_t> Importer::attr_sizes(int i, const char* name, std::vec
 
 double Importer::attr_float(int i, const char* name, double fallback) const {
   const onnx::AttributeProto* a = attribute(i, name, onnx::AttributeProto_AttributeType_FLOAT);
+  if (a && !std::isfinite(a->f()))
+    fail_node(i, "attribute '", name, "' = ", std::isnan(a->f()) ? "NaN" : a->f() > 0 ? "Inf" : "-Inf",
+              "; expected a finite number");
   return a ? shortest_double(a->f()) : fallback;
 }
 
@@ -974,6 +1161,7 @@ std::string Importer::name_for(int i, const std::string& kind, std::initializer_
 
 void Importer::emit(Step step) {
   flush_matmul();
+  follow_shape(step);
   steps_.push_back(std::move(step));
 }
 
@@ -1012,8 +1200,8 @@ void Importer::gemm(int i) {
   if (attr_float(i, "alpha", 1.0) != 1.0 || attr_float(i, "beta", 1.0) != 1.0)
     fail_node(i, "alpha = ", attr_float(i, "alpha", 1.0), " and beta = ", attr_float(i, "beta", 1.0),
               "; lrplab imports Gemm with alpha = beta = 1");
-  if (attr_int(i, "transA", 0) != 0) fail_node(i, "transA = 1; lrplab imports Gemm with transA = 0");
-  const std::int64_t trans_b = attr_int(i, "transB", 0);
+  if (attr_int(i, "transA", 0, 0, 1) != 0) fail_node(i, "transA = 1; lrplab imports Gemm with transA = 0");
+  const std::int64_t trans_b = attr_int(i, "transB", 0, 0, 1);
   const Const& b = constant_input(i, 1, "weight");
   if (!b.is_real() || b.dims.size() != 2)
     fail_node(i, "the weight must be a 2-d float tensor, got ", dims_string(b.dims));
@@ -1057,6 +1245,7 @@ void Importer::matmul(int i) {
   s.spec.params = ParamMap{{"in", {static_cast<double>(in)}}, {"out", {static_cast<double>(out)}}, {"bias", {0.0}}};
   s.node = i;
   flush_matmul();
+  follow_shape(s);
   s.spec.name = name_for(i, "dense", {n.input(1)});
   pending_matmul_ = std::move(s);
 }
@@ -1112,8 +1301,7 @@ void Importer::conv(int i) {
     fail_node(i, "pads ", dims_string(pads),
               " (begin h, w, end h, w) are asymmetric; lrplab imports symmetric "
               "zero padding only");
-  const std::int64_t groups = attr_int(i, "group", 1);
-  if (groups < 1 || groups > kMaxSize) fail_node(i, "group = ", groups, " is outside [1, ", kMaxSize, "]");
+  const std::int64_t groups = attr_int(i, "group", 1, 1, kMaxSize);
   const std::array<std::int64_t, 2> extra = take_pending_pad();
   const bool has_bias = n.input_size() > 2 && !n.input(2).empty();
   Step s;
@@ -1152,7 +1340,8 @@ void Importer::pool(int i, bool max) {
   const std::string auto_pad = attr_string(i, "auto_pad", "NOTSET");
   if (auto_pad != "NOTSET")
     fail_node(i, "auto_pad = ", auto_pad, "; lrplab imports pooling with explicit pads (NOTSET)");
-  if (attr_int(i, "ceil_mode", 0) != 0) fail_node(i, "ceil_mode = 1; lrplab imports pooling with ceil_mode = 0");
+  if (attr_int(i, "ceil_mode", 0, 0, 1) != 0)
+    fail_node(i, "ceil_mode = 1; lrplab imports pooling with ceil_mode = 0");
   const std::vector<std::int64_t> kernel = attr_sizes(i, "kernel_shape", {}, 1);
   if (kernel.size() != 2) fail_node(i, "kernel_shape ", dims_string(kernel), "; lrplab imports 2-d pooling");
   if (kernel[0] * kernel[1] > kMaxFolded) fail_node(i, "kernel_shape ", dims_string(kernel), " is implausibly large");
@@ -1160,6 +1349,7 @@ void Importer::pool(int i, bool max) {
   const std::vector<std::int64_t> pads = attr_sizes(i, "pads", {0, 0, 0, 0}, 0);
   if (strides.size() != 2 || pads.size() != 4) fail_node(i, "strides or pads do not describe 2-d pooling");
   if (max) {
+    attr_int(i, "storage_order", 0, 0, 1);  // which order MaxPool's unused indices output would have
     const std::vector<std::int64_t> dilations = attr_sizes(i, "dilations", {1, 1}, 1);
     if (std::any_of(dilations.begin(), dilations.end(), [](std::int64_t d) { return d != 1; }))
       fail_node(i, "dilations ", dims_string(dilations), "; lrplab imports max pooling without dilation");
@@ -1169,7 +1359,7 @@ void Importer::pool(int i, bool max) {
               " (begin h, w, end h, w) are asymmetric; lrplab imports symmetric "
               "padding only");
   const bool own_pads = std::any_of(pads.begin(), pads.end(), [](std::int64_t p) { return p != 0; });
-  if (!max && own_pads && attr_int(i, "count_include_pad", 0) != 1)
+  if (!max && own_pads && attr_int(i, "count_include_pad", 0, 0, 1) != 1)
     fail_node(i, "count_include_pad = 0 with pads ", dims_string(pads),
               "; lrplab's average pooling counts the padding in the divisor (count_include_pad = 1)");
   const std::array<std::int64_t, 2> extra = max ? std::array<std::int64_t, 2>{0, 0} : take_pending_pad();
@@ -1228,7 +1418,7 @@ void Importer::reshape(int i) {
   const Const& shape = constant_input(i, 1, "shape");
   if (shape.is_real()) fail_node(i, "the shape must be an integer tensor, got ", type_name(shape.type));
   const auto symbol = [&](std::size_t k) { return shape.symbol.empty() ? kKnown : shape.symbol[k]; };
-  const bool allowzero = attr_int(i, "allowzero", 0) != 0;
+  const bool allowzero = attr_int(i, "allowzero", 0, 0, 1) != 0;
   std::ostringstream text;
   text << "[";
   for (std::size_t k = 0; k < shape.integer.size(); ++k)
@@ -1264,8 +1454,9 @@ void Importer::batchnorm(int i) {
   check_attributes(i, {"epsilon", "momentum", "spatial", "training_mode"});
   check_inputs(i, 5, 5);
   const onnx::NodeProto& n = g_.node(i);
-  if (attr_int(i, "training_mode", 0) != 0) fail_node(i, "training_mode = 1; lrplab imports inference batch norms");
-  if (attr_int(i, "spatial", 1) != 1) fail_node(i, "spatial = 0; lrplab imports per-channel batch norms");
+  if (attr_int(i, "training_mode", 0, 0, 1) != 0)
+    fail_node(i, "training_mode = 1; lrplab imports inference batch norms");
+  if (attr_int(i, "spatial", 1, 0, 1) != 1) fail_node(i, "spatial = 0; lrplab imports per-channel batch norms");
   const Const& scale = constant_input(i, 1, "scale");
   const Const& shift = constant_input(i, 2, "bias");
   const Const& mean = constant_input(i, 3, "running mean");
@@ -1410,6 +1601,7 @@ void Importer::chain_step(int i) {
   } else if (op == "Softmax" || op == "LogSoftmax") {
     check_attributes(i, {"axis"});
     check_inputs(i, 1, 1);
+    attr_int(i, "axis", -1, -current_rank_, current_rank_ - 1);
     dropped_softmax_ = i;
   } else {
     unsupported();
@@ -1518,8 +1710,9 @@ bool Importer::sequence_node(int i) {
   if (op == "Reshape") {
     check_attributes(i, {"allowzero"});
     const std::vector<std::int64_t> shape = known_ints(i, constant_input(i, 1, "shape"), "shape");
-    const bool ok = t.role == SeqRole::kYTransposed && attr_int(i, "allowzero", 0) == 0 && shape.size() == 3 &&
-                    shape[0] == 0 && shape[1] == 0 && (shape[2] == -1 || shape[2] == dirs * lstm_->hidden);
+    const bool ok = t.role == SeqRole::kYTransposed && attr_int(i, "allowzero", 0, 0, 1) == 0 &&
+                    shape.size() == 3 && shape[0] == 0 && shape[1] == 0 &&
+                    (shape[2] == -1 || shape[2] == dirs * lstm_->hidden);
     if (!ok)
       fail_node(i, "reshapes '", in_name, "' to ", dims_string(shape),
                 "; inside an LSTM block lrplab imports only the Reshape to [0, 0, -1] of a transposed Y "
@@ -1695,14 +1888,15 @@ void Importer::lstm_node(int i) {
       fail_node(i, "attribute 'activations' = [", list, "]; lrplab's lstm uses the default activations (Sigmoid, ",
                 "Tanh, Tanh per direction)");
   }
-  if (attr_int(i, "input_forget", 0) != 0)
+  if (attr_int(i, "input_forget", 0, 0, 1) != 0)
     fail_node(i, "attribute 'input_forget' = ", attr_int(i, "input_forget", 0),
               " (coupled input and forget gates); lrplab's lstm has independent gates (input_forget = 0)");
-  if (attr_int(i, "layout", 0) != 0)
+  if (attr_int(i, "layout", 0, 0, 1) != 0)
     fail_node(i, "attribute 'layout' = ", attr_int(i, "layout", 0),
               " (batch-major X); lrplab imports layout 0 (time-major, what torch.onnx.export writes)");
   const onnx::AttributeProto* hs = attribute(i, "hidden_size", onnx::AttributeProto_AttributeType_INT);
-  if (hs == nullptr || hs->i() < 1 || hs->i() > kMaxSize) fail_node(i, "needs attribute 'hidden_size' ≥ 1");
+  if (hs == nullptr || hs->i() < 1 || hs->i() > kMaxSize)
+    fail_node(i, "needs attribute 'hidden_size' in [1, ", kMaxSize, "]");
   const std::int64_t hidden = hs->i();
   check_inputs(i, 3, 8);
   if (n.input_size() > 4 && !n.input(4).empty())
@@ -1845,9 +2039,14 @@ ModelSpec Importer::run(std::vector<Step>& steps) {
     for (const std::string& in : g_.node(i).input())
       if (!in.empty()) consumers_[in].push_back(i);
   }
-  for (const onnx::TensorProto& t : g_.initializer())
+  for (const onnx::TensorProto& t : g_.initializer()) {
+    LRP_CHECK(!t.name().empty() && !consts_.count(t.name()), where(), ": ",
+              t.name().empty() ? std::string("an initializer has no name")
+                               : "initializer '" + t.name() + "' is defined twice");
     consts_[t.name()] = read_tensor(t, "initializer '" + t.name() + "'");
+  }
   LRP_CHECK(g_.sparse_initializer_size() == 0, where(), ": sparse initializers are not imported");
+  check_graph();
 
   // The graph input: the one input that is not an initializer.
   const onnx::ValueInfoProto* input = nullptr;
@@ -1869,20 +2068,23 @@ ModelSpec Importer::run(std::vector<Step>& steps) {
   LRP_CHECK(tt.has_shape() && tt.shape().dim_size() >= 2, where(), ": the graph input '", input->name(),
             "' has no shape of rank ≥ 2 ([batch, ...]); lrplab needs the per-sample shape");
   ModelSpec spec;
+  std::string declared;  // "[batch, 3, 32, 32]"
+  for (const onnx::TensorShapeProto_Dimension& d : tt.shape().dim())
+    declared += (declared.empty() ? "[" : ", ") + (d.has_dim_value() ? std::to_string(d.dim_value())
+                                                   : d.has_dim_param() ? d.dim_param() : std::string("?"));
+  const std::string input_ref = where() + ": the graph input '" + input->name() + "' of shape " + declared + "]";
   for (int a = 0; a < tt.shape().dim_size(); ++a) {
     const onnx::TensorShapeProto_Dimension& d = tt.shape().dim(a);
-    if (a == 0) {
+    if (a == 0) {  // the batch size: symbolic, unknown, or a fixed size (only compared with Reshape's shapes)
       if (d.has_dim_value() && d.dim_value() > 0) static_batch_ = d.dim_value();
       continue;
     }
-    LRP_CHECK(d.has_dim_value() && d.dim_value() > 0, where(), ": dimension ", a, " of the graph input '",
-              input->name(), "' is ", d.has_dim_param() ? "symbolic ('" + d.dim_param() + "')" : std::string("unknown"),
+    LRP_CHECK(d.has_dim_value(), input_ref, ": dimension ", a, " is ",
+              d.has_dim_param() ? "symbolic ('" + d.dim_param() + "')" : std::string("unknown"),
               "; only the batch dimension may be");
     spec.input_shape.push_back(static_cast<Index>(d.dim_value()));
   }
-  LRP_CHECK(product(std::vector<std::int64_t>(spec.input_shape.begin(), spec.input_shape.end())) <= kMaxFolded * 64,
-            where(), ": the graph input '", input->name(), "' has the implausible per-sample shape ",
-            to_string(spec.input_shape));
+  shape_ = checked_shape(-1, spec.input_shape, input_ref);  // before anything is sized from it
   current_ = input->name();
   current_rank_ = tt.shape().dim_size();
   sequence_steps_ = static_cast<std::int64_t>(spec.input_shape[0]);
@@ -1899,7 +2101,7 @@ ModelSpec Importer::run(std::vector<Step>& steps) {
     for (const std::string& in : n.input()) all_constant = all_constant && (in.empty() || consts_.count(in));
     const bool shape_of_chain = n.op_type() == "Shape" && n.input_size() == 1 && chain_rank_.count(n.input(0));
     if (default_domain && all_constant && n.op_type() == "ConstantOfShape" && n.input_size() == 1 &&
-        !consts_.at(n.input(0)).all_known()) {
+        !n.input(0).empty() && !consts_.at(n.input(0)).all_known()) {
       // Zeros of shape [dirs, batch, H]: torch's initial LSTM states. Only their value is kept.
       check_attributes(i, {"value"});
       double value = 0.0;
@@ -1942,12 +2144,11 @@ ModelSpec Importer::run(std::vector<Step>& steps) {
 }
 
 
-}  // namespace
-
-Model import_onnx(const std::string& path, const Registry& registry, const Limits& limits) {
+Model import_file(const std::string& path, const Registry& registry, const Limits& limits) {
   const std::string where = "ONNX model '" + path + "'";
-  // A regular file only (a FIFO would block); parsing needs about three times its size.
-  const std::string bytes = read_input_file(path, "ONNX model", limits.memory / 3);
+  // A regular file (a FIFO would block), at most protobuf's 2 GiB, and parsing needs about three
+  // times its size in memory.
+  const std::string bytes = read_input_file(path, "ONNX model", std::min(kMaxFileBytes, limits.memory / 3));
   LRP_CHECK(!bytes.empty(), where, ": the file is empty");
 
   onnx::ModelProto proto;
@@ -1962,15 +2163,7 @@ Model import_onnx(const std::string& path, const Registry& registry, const Limit
 
   std::vector<Step> steps;
   Importer importer(path, proto);
-  const ModelSpec spec = [&] {
-    try {
-      return importer.run(steps);
-    } catch (const Error&) {
-      throw;
-    } catch (const std::exception& e) {  // e.g. std::bad_alloc on absurd sizes in a corrupt file
-      LRP_FAIL(where, ": could not be imported (", e.what(), ")");
-    }
-  }();
+  const ModelSpec spec = importer.run(steps);
 
   Model model = [&] {
     try {
@@ -1986,11 +2179,6 @@ Model import_onnx(const std::string& path, const Registry& registry, const Limit
     Layer& layer = model.network.layer(static_cast<Index>(k));
     const std::string node = "node " + std::to_string(s.node) + " '" + s.node_name + "'";
     try {
-      if (s.spec.kind == "flatten" && s.flatten_features > 0) {
-        LRP_CHECK(numel(layer.input_shape()) == s.flatten_features, "it reshapes ", to_string(layer.input_shape()),
-                  " (", numel(layer.input_shape()), " features per sample) to [batch, ", s.flatten_features,
-                  "], which is not a flatten");
-      }
       if (s.weight.size() > 0 || s.bias.size() > 0) layer.set_params(Params{std::move(s.weight), std::move(s.bias)});
       if (s.spec.kind == "batchnorm")
         dynamic_cast<BatchNorm&>(layer).set_statistics(std::move(s.mean), std::move(s.var));
@@ -2004,6 +2192,20 @@ Model import_onnx(const std::string& path, const Registry& registry, const Limit
   logger()->debug("ONNX model '{}': imported {} layers, input shape {}", path, model.network.size(),
                   to_string(model.network.input_shape()));
   return model;
+}
+
+}  // namespace
+
+Model import_onnx(const std::string& path, const Registry& registry, const Limits& limits) {
+  try {
+    return import_file(path, registry, limits);
+  } catch (const Error&) {
+    throw;
+  } catch (const std::bad_alloc&) {
+    LRP_FAIL("ONNX model '", path, "': not enough memory to import it (std::bad_alloc)");
+  } catch (const std::exception& e) {  // never an "internal error": whatever went wrong, it was this file
+    LRP_FAIL("ONNX model '", path, "': could not be imported (", e.what(), ")");
+  }
 }
 
 }  // namespace lrp
