@@ -12,6 +12,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <cstdlib>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -21,6 +23,7 @@
 #include <set>
 #include <sstream>
 #include <system_error>
+#include <thread>
 
 #ifndef RENAME_NOREPLACE
 #define RENAME_NOREPLACE (1 << 0)
@@ -618,6 +621,9 @@ void OutputTransaction::commit() {
         write_and_close(fd, s.bytes, true, s.what, s.path);
       }
     }
+    // Fault injection for the signal tests: a pause with every temporary written and nothing renamed.
+    if (const char* pause = std::getenv("LRPLAB_TEST_COMMIT_PAUSE"); pause != nullptr)
+      std::this_thread::sleep_for(std::chrono::duration<double>(std::atof(pause)));
     // Everything is written: check the targets once more, then put the new files in place.
     for (const Staged& s : staged_) check_output_path(s.path, s.folder ? OutputKind::kFolder : OutputKind::kFile, s.what);
     for (std::size_t i = 0; i < staged_.size(); ++i) {

@@ -91,7 +91,12 @@ void check_replaceable_folder(const std::string& path, const std::string& what);
 // file over its target, and finally deletes the replaced folders. While it commits, SIGINT,
 // SIGTERM, SIGHUP and SIGQUIT are held back (and delivered when it is done), so an interrupted run
 // leaves either the old set of outputs or the complete new one. If any step fails, what was
-// already swapped is swapped back and the temporaries are removed.
+// already swapped is swapped back and the temporaries are removed. (SIGKILL cannot be held back:
+// killed between the folder swap and the file rename, a few microseconds, a run leaves the new
+// pictures next to the old results file; the heatmaps folder's run.txt and the results' /meta
+// run_id then differ. Killed anywhere else, it leaves the old set and hidden temporaries, which the
+// next run of the same outputs removes.) For tests, LRPLAB_TEST_COMMIT_PAUSE=<seconds> pauses the
+// commit once every temporary is written and before anything is renamed.
 class OutputTransaction {
  public:
   void add_file(const std::string& path, std::string bytes, const std::string& what);
