@@ -19,9 +19,11 @@
 
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -210,7 +212,8 @@ TEST_CASE("A FIFO, a device or a folder named as an input is an error saying wha
   for (const auto& reader : std::vector<std::function<void()>>{
            [&] { (void)lrp::open_model(fifo, builtins()); }, [&] { (void)lrp::read_idx(fifo, ""); },
            [&] { (void)lrp::read_csv(fifo, {2}, -1, false); }, [&] { (void)lrp::import_onnx(fifo, builtins()); },
-           [&] { (void)lrp::read_model_spec(fifo); }}) {
+           [&] { (void)lrp::read_model_spec(fifo); }, [&] { (void)lrp::load_model(fifo, builtins()); },
+           [&] { (void)lrp::read_hdf5(fifo, "x", "", lrp::Hdf5Layout::kNCHW); }}) {
     CHECK_THAT(message_of(reader), Contains(fifo) && Contains("named pipe (FIFO)"));
   }
   // The program itself, on a FIFO config and a FIFO plugin.
@@ -480,6 +483,51 @@ TEST_CASE("A failing run creates no folder; a run replaces the heatmaps folder w
   CHECK(second_id != run_id);
   const std::vector<char> second_txt = read_file_bytes(env.file("out/maps/run1/run.txt"));
   CHECK_THAT(std::string(second_txt.begin(), second_txt.end()), Contains("run: " + second_id));
+  CHECK(leftovers(env.folder()).empty());
+}
+
+TEST_CASE("A write that fails for lack of space is an error naming the file and the system's reason, and the old "
+          "file stays", "[hardening]") {
+  // The file-size limit stands in for a full disk: writes beyond it fail with EFBIG, as they would
+  // with ENOSPC (SIGXFSZ ignored so that the write returns the error). In a child process, so that
+  // the limit stays there.
+  Env env;
+  const std::string path = env.file("results.h5");
+  const auto write_results = [&](Index values) {
+    lrp::h5::write_atomically(path, "results file", [&](lrp::h5::File& f) {
+      f.write("x", std::vector<double>(static_cast<std::size_t>(values), 1.5), {static_cast<hsize_t>(values)});
+    });
+  };
+  write_results(10);
+  const std::vector<char> old = read_file_bytes(path);
+  int pipe_fds[2];
+  REQUIRE(::pipe(pipe_fds) == 0);
+  std::fflush(stdout);
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    ::close(pipe_fds[0]);
+    const rlimit limit{64 * 1024, 64 * 1024};
+    ::setrlimit(RLIMIT_FSIZE, &limit);
+    ::signal(SIGXFSZ, SIG_IGN);
+    std::string message = "no error";
+    try {
+      write_results(1 << 17);  // 1 MiB of data
+    } catch (const lrp::Error& e) {
+      message = e.what();
+    }
+    (void)!::write(pipe_fds[1], message.data(), message.size());
+    ::_exit(0);
+  }
+  ::close(pipe_fds[1]);
+  std::string message;
+  char buffer[4096];
+  for (::ssize_t n; (n = ::read(pipe_fds[0], buffer, sizeof buffer)) > 0;) message.append(buffer, static_cast<std::size_t>(n));
+  ::close(pipe_fds[0]);
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  CHECK_THAT(message, Contains("cannot write results file '" + path + "': File too large"));
+  CHECK(read_file_bytes(path) == old);
   CHECK(leftovers(env.folder()).empty());
 }
 

@@ -282,7 +282,7 @@ TEST_CASE("HDF5: opening a missing, foreign, truncated or corrupt file is an err
   TempDir dir("lrp_test_hdf5");
   REQUIRE_THROWS_WITH(File::open(dir.file("absent.h5"), "model file"),
                       Contains("cannot open model file '" + dir.file("absent.h5") + "': no such file"));
-  REQUIRE_THROWS_WITH(File::open(dir.file(""), "model file"), Contains("it is a directory"));
+  REQUIRE_THROWS_WITH(File::open(dir.file(""), "model file"), Contains("is a directory"));
 
   lrp_test::write_file_bytes(dir.file("text.h5"), {'n', 'o', 't', ' ', 'h', 'd', 'f', '5', '\n'});
   REQUIRE_THROWS_WITH(File::open(dir.file("text.h5"), "model file"),

@@ -485,7 +485,13 @@ PreparedExperiment prepare_experiment(const ExperimentConfig& config, const Regi
   const bool trained_here = config.model.file.empty() && train;
   PreparedExperiment p([&] {
     if (!config.model.file.empty()) {
-      Model m = open_model(config.model.file, registry, config.seed, config.limits);
+      Model m = [&] {
+        try {
+          return open_model(config.model.file, registry, config.seed, config.limits);
+        } catch (const Error& e) {
+          throw Error(rethrow_at(where(config.root["model"]["file"], src) + ": model.file", e));
+        }
+      }();
       log->info("model '{}' from {} ({})", m.spec.name, config.model.file, m.provenance.source);
       return m;
     }

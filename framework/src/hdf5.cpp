@@ -324,8 +324,8 @@ std::string to_string(const Dims& dims) {
 }
 
 hsize_t element_count(const Dims& dims) {
-  hsize_t n = 1;
-  for (hsize_t d : dims) n *= d;
+  hsize_t n = 1;  // saturating: a corrupt shape must not wrap around to a small count
+  for (hsize_t d : dims) n = d != 0 && n > std::numeric_limits<hsize_t>::max() / d ? std::numeric_limits<hsize_t>::max() : n * d;
   return n;
 }
 
@@ -429,8 +429,11 @@ std::uint64_t declared_end(const std::string& path) {
 File File::open(const std::string& path, const std::string& what) {
   silence_hdf5();
   std::error_code ec;
-  LRP_CHECK(fs::exists(path, ec), "cannot open ", what, " '", path, "': no such file");
-  LRP_CHECK(!fs::is_directory(path, ec), "cannot open ", what, " '", path, "': it is a directory; expected an HDF5 file");
+  try {
+    check_input_file(path, what);  // a FIFO would block HDF5's open
+  } catch (const Error& e) {
+    throw Error(std::string("cannot open ") + e.what());
+  }
   const htri_t is_hdf5 = H5Fis_hdf5(path.c_str());
   if (is_hdf5 < 0) LRP_FAIL("cannot open ", what, " '", path, "' for reading", hdf5_detail());
   LRP_CHECK(is_hdf5 > 0, what, " '", path, "' is not an HDF5 file (it has no HDF5 signature)");
@@ -724,6 +727,8 @@ std::vector<T> File::read(const std::string& dataset, Dims* shape) const {
   const DatasetInfo info = dataset_info(abs);
   check_readable_as<T>(*this, abs, info.type);
   if (shape != nullptr) *shape = info.shape;
+  if (info.elements() > (std::uint64_t{1} << 40) / sizeof(T))
+    fail("dataset '" + abs + "' has shape " + to_string(info.shape) + ": too large to read at once");
   std::vector<T> values(static_cast<std::size_t>(info.elements()));
   if (values.empty()) return values;
   const Handle handle = open_dataset(abs);
