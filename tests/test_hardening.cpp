@@ -50,15 +50,6 @@ class Env {
   std::string folder_ = fs::path(dir_.file("x")).parent_path().string();
 };
 
-std::string message_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const lrp::Error& e) {
-    return e.what();
-  }
-  FAIL("expected an lrp::Error");
-  return "";
-}
 
 // Runs the lrplab program; returns its output, with its exit code in `code` (-1: killed by a signal).
 std::string lrplab(const std::string& arguments, int& code) {
@@ -138,7 +129,7 @@ layers:
 )";
   Env env;
   const std::string path = env.write("padded.yaml", yaml);
-  const std::string m = message_of([&] { (void)lrp::open_model(path, builtins()); });
+  const std::string m = error_of([&] { (void)lrp::open_model(path, builtins()); });
   CHECK_THAT(m, Contains("'pool'") && Contains("limits.memory") && Contains("more than the limit"));
   // The same through the program: exit code 1, the message, no crash.
   int code = 0;
@@ -147,7 +138,7 @@ layers:
   CHECK_THAT(out, Contains("error: ") && Contains("limits.memory"));
   // A dense layer of 10^6 × 10^6 (4 TB): refused naming the layer, with the estimate.
   const std::string huge = env.write("huge.yaml", "input_shape: [1000000]\nlayers: [{kind: dense, name: big, out: 1000000}]\n");
-  CHECK_THAT(message_of([&] { (void)lrp::open_model(huge, builtins()); }),
+  CHECK_THAT(error_of([&] { (void)lrp::open_model(huge, builtins()); }),
              Contains("'big'") && Contains("TiB") && Contains("limits.memory"));
   // Within the limit the same padded model builds (a small padding), and its pooling weights are the
   // uniform kernel of its plane.
@@ -165,7 +156,7 @@ TEST_CASE("The limit is the config's: a model within a larger limit loads, the s
   spec.layers = {{"dense", "fc", {{"out", {1024}}}}};  // 4M weights, 64 MiB with working copies
   lrp::Limits small;
   small.memory = 16 << 20;
-  CHECK_THAT(message_of([&] { (void)lrp::build_model(spec, builtins(), small); }), Contains("'fc'") && Contains("16 MiB"));
+  CHECK_THAT(error_of([&] { (void)lrp::build_model(spec, builtins(), small); }), Contains("'fc'") && Contains("16 MiB"));
   lrp::Limits large;
   large.memory = 1 << 30;
   CHECK(lrp::build_model(spec, builtins(), large).network.layer(0).params().weight.size() == 4096 * 1024);
@@ -177,17 +168,17 @@ TEST_CASE("Shapes whose element count overflows are errors, in configs, data and
   Env env;
   const std::string path = env.write("syn.yaml", replace_all(kSmallRun, "shape: [1, 2, 2]",
                                                              "shape: [4294967296, 4294967296, 4294967296]"));
-  CHECK_THAT(message_of([&] { (void)read_config(path); }),
+  CHECK_THAT(error_of([&] { (void)read_config(path); }),
              Contains(path + ":2:") && Contains("data.shape") && Contains("more than 2^62 elements"));
-  CHECK_THAT(message_of([&] { (void)lrp::numel({Index{1} << 40, Index{1} << 40}); }), Contains("64 bits"));
-  CHECK_THAT(message_of([&] { (void)lrp::checked_numel({3, 0, 2}, "x"); }), Contains("extent < 1"));
+  CHECK_THAT(error_of([&] { (void)lrp::numel({Index{1} << 40, Index{1} << 40}); }), Contains("64 bits"));
+  CHECK_THAT(error_of([&] { (void)lrp::checked_numel({3, 0, 2}, "x"); }), Contains("extent < 1"));
   CHECK(lrp::checked_numel({3, 4, 5}, "x") == 60);
   CHECK(lrp::saturating_mul(std::uint64_t{1} << 40, std::uint64_t{1} << 40) == std::numeric_limits<std::uint64_t>::max());
   CHECK(lrp::saturating_mul(6, 7) == 42);
   // Generated data larger than the limit: refused before generation, naming the size.
   lrp::Limits limits;
   limits.memory = 1 << 20;
-  CHECK_THAT(message_of([&] { (void)lrp::synthetic_blobs({1, 64, 64}, 1000, 2, 1, limits); }),
+  CHECK_THAT(error_of([&] { (void)lrp::synthetic_blobs({1, 64, 64}, 1000, 2, 1, limits); }),
              Contains("1000 samples") && Contains("31 MiB") && Contains("limits.memory"));
   CHECK(lrp::synthetic_blobs({1, 4, 4}, 10, 2, 1, limits).size() == 10);
 }
@@ -201,11 +192,11 @@ TEST_CASE("A FIFO, a device or a folder named as an input is an error saying wha
   REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
   lrp::save_model(tiny_model(0.5f), env.file("model.h5"));
   const std::string images = "data: {format: idx, images: " + fifo + "}";
-  CHECK_THAT(message_of([&] {
+  CHECK_THAT(error_of([&] {
                (void)read_config(env.write("a.yaml", replace_all(kSmallRun, kSyntheticData, images)));
              }),
              Contains(env.file("a.yaml") + ":2:") && Contains("is a named pipe (FIFO); expected a regular file"));
-  CHECK_THAT(message_of([&] {
+  CHECK_THAT(error_of([&] {
                (void)read_config(env.write("b.yaml", replace_all(kSmallRun, "@DIR@/model.h5", fifo)));
              }),
              Contains(env.file("b.yaml") + ":3:") && Contains("named pipe (FIFO)"));
@@ -214,7 +205,7 @@ TEST_CASE("A FIFO, a device or a folder named as an input is an error saying wha
            [&] { (void)lrp::read_csv(fifo, {2}, -1, false); }, [&] { (void)lrp::import_onnx(fifo, builtins()); },
            [&] { (void)lrp::read_model_spec(fifo); }, [&] { (void)lrp::load_model(fifo, builtins()); },
            [&] { (void)lrp::read_hdf5(fifo, "x", "", lrp::Hdf5Layout::kNCHW); }}) {
-    CHECK_THAT(message_of(reader), Contains(fifo) && Contains("named pipe (FIFO)"));
+    CHECK_THAT(error_of(reader), Contains(fifo) && Contains("named pipe (FIFO)"));
   }
   // The program itself, on a FIFO config and a FIFO plugin.
   int code = 0;
@@ -229,7 +220,7 @@ TEST_CASE("A FIFO, a device or a folder named as an input is an error saying wha
   if (::mknod(device.c_str(), S_IFCHR | 0600, makedev(1, 5)) == 0) {
     CHECK_THAT(lrplab("list --plugin " + device, code), Contains("is a character device"));
     CHECK(code == 1);
-    CHECK_THAT(message_of([&] { (void)lrp::read_idx(device, ""); }), Contains("character device"));
+    CHECK_THAT(error_of([&] { (void)lrp::read_idx(device, ""); }), Contains("character device"));
   } else {
     WARN("mknod is not permitted here: the device-node case is checked with the FIFO only");
   }
@@ -248,10 +239,10 @@ TEST_CASE("YAML alias bombs are refused, in files and in --set values", "[harden
   }
   map << '}';
   const std::string bomb = lines.str(), flow = map.str();
-  CHECK_THAT(message_of([&] { (void)lrp::yaml::load_text(bomb, "bomb.yaml"); }),
+  CHECK_THAT(error_of([&] { (void)lrp::yaml::load_text(bomb, "bomb.yaml"); }),
              Contains("bomb.yaml") && Contains("expands to more than 1000000 values"));
   YAML::Node root(YAML::NodeType::Map);
-  CHECK_THAT(message_of([&] { lrp::apply_override(root, "explain=" + flow); }),
+  CHECK_THAT(error_of([&] { lrp::apply_override(root, "explain=" + flow); }),
              Contains("--set 'explain=") && Contains("expands to more than"));
   int code = 0;
   Env env;
@@ -277,7 +268,7 @@ TEST_CASE("An IDX file is streamed: a subset reads only its samples, and the who
   write_file_bytes(images, bytes);
   lrp::Limits limits;
   limits.memory = 4 << 20;
-  CHECK_THAT(message_of([&] { (void)lrp::read_idx(images, "", 1.0, {}, limits); }),
+  CHECK_THAT(error_of([&] { (void)lrp::read_idx(images, "", 1.0, {}, limits); }),
              Contains("100000 images of 4×4") && Contains("limits.memory"));
   // 20 images drawn from the 100,000: within the limit, with exactly the drawn rows' pixels.
   const lrp::Dataset drawn = lrp::read_idx(images, "", 1.0, lrp::RowSelection::draw(20, 7), limits);
@@ -292,7 +283,7 @@ TEST_CASE("An IDX file is streamed: a subset reads only its samples, and the who
   const lrp::Dataset tail = lrp::read_idx(images, "", 1.0, lrp::RowSelection::range(99990, 100000), limits);
   CHECK(tail.indices.front() == 99990);
   CHECK(tail.inputs.data(9, 3) == Scalar(static_cast<double>((99999u * 7 + 3) % 251)));
-  CHECK_THAT(message_of([&] { (void)lrp::read_idx(images, "", 1.0, lrp::RowSelection::range(99990, 100001), limits); }),
+  CHECK_THAT(error_of([&] { (void)lrp::read_idx(images, "", 1.0, lrp::RowSelection::range(99990, 100001), limits); }),
              Contains("[99990, 100001) is not a non-empty range within the 100000 samples"));
   // The draw is the one sample() makes from the loaded set (the same rows, whatever the source size).
   const lrp::Dataset small = lrp::read_idx(images, "", 1.0, lrp::RowSelection::range(0, 1000), limits);
@@ -326,7 +317,7 @@ TEST_CASE("An HDF5 dataset declaring a billion samples: a subset reads its rows,
   }
   REQUIRE(fs::file_size(path) < (1 << 20));
   const lrp::Limits limits;  // the default (at most 16 GiB)
-  CHECK_THAT(message_of([&] { (void)lrp::read_hdf5(path, "x", "", lrp::Hdf5Layout::kNCHW, 1.0, "", {}, limits); }),
+  CHECK_THAT(error_of([&] { (void)lrp::read_hdf5(path, "x", "", lrp::Hdf5Layout::kNCHW, 1.0, "", {}, limits); }),
              Contains("1000000000 samples of shape [1, 4, 4]") && Contains("limits.memory"));
   const lrp::Dataset rows =
       lrp::read_hdf5(path, "x", "", lrp::Hdf5Layout::kNCHW, 1.0, "", lrp::RowSelection::range(123456788, 123456791), limits);
@@ -346,35 +337,35 @@ TEST_CASE("An output that is an input of the run is refused, however the path is
   const auto with_results = [&](const std::string& results) {
     return replace_all(kSmallRun, "@DIR@/out/results.h5", results);
   };
-  CHECK_THAT(message_of([&] { (void)read_config(env.write("a.yaml", with_results("@DIR@/model.h5"))); }),
+  CHECK_THAT(error_of([&] { (void)read_config(env.write("a.yaml", with_results("@DIR@/model.h5"))); }),
              Contains("output.results") && Contains("is an input of this run") && Contains("model.h5"));
-  CHECK_THAT(message_of([&] { (void)read_config(env.write("b.yaml", with_results("@DIR@/sub/../model.h5"))); }),
+  CHECK_THAT(error_of([&] { (void)read_config(env.write("b.yaml", with_results("@DIR@/sub/../model.h5"))); }),
              Contains("is an input of this run"));
-  CHECK_THAT(message_of([&] { (void)read_config(env.write("c.yaml", with_results("@DIR@/c.yaml"))); }),
+  CHECK_THAT(error_of([&] { (void)read_config(env.write("c.yaml", with_results("@DIR@/c.yaml"))); }),
              Contains("is an input of this run") && Contains("c.yaml"));
   fs::create_symlink(env.file("model.h5"), env.file("link.h5"));
-  CHECK_THAT(message_of([&] { (void)read_config(env.write("d.yaml", with_results("@DIR@/link.h5"))); }),
+  CHECK_THAT(error_of([&] { (void)read_config(env.write("d.yaml", with_results("@DIR@/link.h5"))); }),
              Contains("symbolic link"));
   // A data file, named through the CSV reader.
   std::ofstream(env.file("data.csv")) << "0,1,2,3\n";
   const std::string csv = replace_all(with_results("@DIR@/data.csv"), kSyntheticData,
                                       "data: {format: csv, path: @DIR@/data.csv, shape: [1, 2, 2]}");
-  CHECK_THAT(message_of([&] { (void)read_config(env.write("e.yaml", csv)); }),
+  CHECK_THAT(error_of([&] { (void)read_config(env.write("e.yaml", csv)); }),
              Contains("output.results") && Contains("data.csv") && Contains("is an input of this run"));
   // A heatmaps folder that holds an input (it is replaced as a whole), or the results file.
   const std::string whole_folder = replace_all(kSmallRun, "output: {results: @DIR@/out/results.h5}",
                                                "output: {results: @DIR@/r.h5, heatmaps: @DIR@}");
-  CHECK_THAT(message_of([&] { (void)read_config(env.write("f.yaml", whole_folder)); }), Contains("output.heatmaps"));
+  CHECK_THAT(error_of([&] { (void)read_config(env.write("f.yaml", whole_folder)); }), Contains("output.heatmaps"));
   const std::string nested = replace_all(kSmallRun, "output: {results: @DIR@/out/results.h5}",
                                          "output: {results: @DIR@/pics/r.h5, heatmaps: @DIR@/pics}");
-  CHECK_THAT(message_of([&] { (void)read_config(env.write("g.yaml", nested)); }),
+  CHECK_THAT(error_of([&] { (void)read_config(env.write("g.yaml", nested)); }),
              Contains("output.heatmaps") && Contains("keep the results file outside it"));
   // The training program: output.model may not be its own data.
   const std::string train = env.write("train.yaml", R"(data: {train: {format: csv, path: @DIR@/data.csv, shape: [4]}}
 model: {architecture: {input_shape: [4], layers: [{kind: dense, out: 2}]}}
 output: {model: @DIR@/data.csv}
 )");
-  CHECK_THAT(message_of([&] { (void)lrp::read_train_config(train, builtins()); }),
+  CHECK_THAT(error_of([&] { (void)lrp::read_train_config(train, builtins()); }),
              Contains("output.model") && Contains("is an input of this training"));
   CHECK(read_file_bytes(env.file("data.csv")).size() == 8);  // untouched
 }
@@ -386,12 +377,12 @@ TEST_CASE("Outputs are written only to new paths and regular files: FIFOs, devic
   Env env;
   const std::string fifo = env.file("results_fifo");
   REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
-  CHECK_THAT(message_of([&] { lrp::write_file_atomically(fifo, "results file", "x"); }),
+  CHECK_THAT(error_of([&] { lrp::write_file_atomically(fifo, "results file", "x"); }),
              Contains("is a named pipe (FIFO)") && Contains("only to new paths and to regular files"));
   CHECK(fs::is_fifo(fifo));  // not replaced by the rename
   const std::string device = env.file("null");
   if (::mknod(device.c_str(), S_IFCHR | 0666, makedev(1, 3)) == 0) {  // /dev/null's numbers, in our folder
-    CHECK_THAT(message_of([&] { lrp::write_file_atomically(device, "results file", "x"); }),
+    CHECK_THAT(error_of([&] { lrp::write_file_atomically(device, "results file", "x"); }),
                Contains("is a character device"));
     struct stat st {};
     REQUIRE(::stat(device.c_str(), &st) == 0);
@@ -402,7 +393,7 @@ TEST_CASE("Outputs are written only to new paths and regular files: FIFOs, devic
   // A link at the target, to a file someone wants destroyed: refused, the file untouched.
   write_file_bytes(env.file("victim"), {'k', 'e', 'e', 'p'});
   fs::create_symlink(env.file("victim"), env.file("results.h5"));
-  CHECK_THAT(message_of([&] { lrp::write_file_atomically(env.file("results.h5"), "results file", "x"); }),
+  CHECK_THAT(error_of([&] { lrp::write_file_atomically(env.file("results.h5"), "results file", "x"); }),
              Contains("is a symbolic link") && Contains(env.file("victim")));
   CHECK(read_file_bytes(env.file("victim")) == std::vector<char>{'k', 'e', 'e', 'p'});
   // The old, predictable temporary names are not used: a link planted there changes nothing.
@@ -413,7 +404,7 @@ TEST_CASE("Outputs are written only to new paths and regular files: FIFOs, devic
   CHECK(std::string(written.begin(), written.end()) == "new contents");
   // A link planted at the lock file's name is not followed either.
   fs::create_symlink(env.file("victim"), env.file(".locked.h5.lrplab-lock"));
-  CHECK_THAT(message_of([&] { lrp::OutputLock lock(env.file("locked.h5"), "output.results"); }),
+  CHECK_THAT(error_of([&] { lrp::OutputLock lock(env.file("locked.h5"), "output.results"); }),
              Contains("lock file") && Contains("symbolic link"));
   CHECK(read_file_bytes(env.file("victim")) == std::vector<char>{'k', 'e', 'e', 'p'});
 }
@@ -427,7 +418,7 @@ TEST_CASE("Two runs writing the same results path: the second is refused while t
     // The folder does not exist yet: the lock lives in the nearest existing folder.
     CHECK(first.lock_file() == env.file(".out%results.h5.lrplab-lock"));
     CHECK_FALSE(fs::exists(env.file("out")));
-    CHECK_THAT(message_of([&] { lrp::OutputLock second(results, "output.results"); }),
+    CHECK_THAT(error_of([&] { lrp::OutputLock second(results, "output.results"); }),
                Contains("another lrplab run (process " + std::to_string(::getpid()) + ") is writing it"));
     // The program, run while this process holds the lock: exit code 1, the message, nothing written.
     lrp::save_model(tiny_model(0.5f), env.file("model.h5"));
@@ -449,7 +440,7 @@ TEST_CASE("Two runs writing the same results path: the second is refused while t
 
 // ---------------------------------------------------------------- 9. pictures and results together
 
-TEST_CASE("A failing run creates no folder; a run replaces the heatmaps folder whole and only if lrplab wrote it",
+TEST_CASE("A failing run creates no folder, and a run replaces the heatmaps folder whole and only if lrplab wrote it",
           "[hardening]") {
   const QuietLog quiet;
   Env env;
@@ -472,7 +463,7 @@ TEST_CASE("A failing run creates no folder; a run replaces the heatmaps folder w
   CHECK(fs::exists(env.file("out/maps/run1/gradient/sample_0.png")));
   // A second run replaces the folder: a picture the first wrote and the second does not is gone.
   write_file_bytes(env.file("out/maps/run1/gradient/sample_99.png"), {'x'});
-  CHECK_THAT(message_of([&] { (void)read_config(env.write("again.yaml", base)); }),
+  CHECK_THAT(error_of([&] { (void)read_config(env.write("again.yaml", base)); }),
              Contains("output.heatmaps") && Contains("gradient/sample_99.png") && Contains("did not write"));
   fs::remove(env.file("out/maps/run1/gradient/sample_99.png"));
   (void)lrp::run_experiment(read_config(env.write("again.yaml", replace_all(base, "[gradient]", "[random]"))),
@@ -534,21 +525,21 @@ TEST_CASE("A write that fails for lack of space is an error naming the file and 
 // ---------------------------------------------------------------- 10. silent wrong results
 
 TEST_CASE("A key given twice is an error naming both positions", "[hardening]") {
-  CHECK_THAT(message_of([&] { (void)lrp::yaml::load_text("seed: 1\nthreads: 2\nseed: 2\n", "c.yaml"); }),
+  CHECK_THAT(error_of([&] { (void)lrp::yaml::load_text("seed: 1\nthreads: 2\nseed: 2\n", "c.yaml"); }),
              Contains("c.yaml:3:1: the key 'seed' is given twice in one mapping (first at c.yaml:1:1)"));
-  CHECK_THAT(message_of([&] {
+  CHECK_THAT(error_of([&] {
                (void)lrp::yaml::load_text("output: {results: a.h5}\nexplain: [x]\noutput: {results: b.h5}\n", "c.yaml");
              }),
              Contains("c.yaml:3:1") && Contains("'output'") && Contains("first at c.yaml:1:1"));
-  CHECK_THAT(message_of([&] { (void)lrp::yaml::load_text("layers:\n  - {kind: dense, out: 2, out: 3}\n", "m.yaml"); }),
+  CHECK_THAT(error_of([&] { (void)lrp::yaml::load_text("layers:\n  - {kind: dense, out: 2, out: 3}\n", "m.yaml"); }),
              Contains("m.yaml:2:") && Contains("'out' is given twice"));
-  CHECK_THAT(message_of([&] { (void)lrp::yaml::load_text("? [a, b]\n: 1\n", "k.yaml"); }),
+  CHECK_THAT(error_of([&] { (void)lrp::yaml::load_text("? [a, b]\n: 1\n", "k.yaml"); }),
              Contains("k.yaml:1:") && Contains("a key must be a plain name, got a list"));
   // The same key in different mappings is fine.
   CHECK(lrp::yaml::load_text("a: {x: 1}\nb: {x: 2}\n", "ok.yaml")["b"]["x"].as<int>() == 2);
 }
 
-TEST_CASE("Non-finite logits stop a run naming the layer; a metric with no finite mean stops it naming the metric",
+TEST_CASE("Non-finite logits stop a run naming the layer, and a metric with no finite mean stops it naming the metric",
           "[hardening]") {
   const QuietLog quiet;
   Env env;
@@ -571,48 +562,48 @@ TEST_CASE("Non-finite logits stop a run naming the layer; a metric with no finit
   CHECK_FALSE(fs::exists(env.file("out/results.h5")));
 }
 
-TEST_CASE("Values out of range are errors with their position; unusual data ranges are warnings", "[hardening]") {
+TEST_CASE("Values out of range are errors with their position, and unusual data ranges are warnings", "[hardening]") {
   Env env;
   lrp::save_model(tiny_model(0.5f), env.file("model.h5"));
   const std::string& base = kSmallRun;
-  const auto error_of = [&](const std::string& from, const std::string& to) {
-    return message_of([&] { (void)read_config(env.write("c.yaml", replace_all(base, from, to))); });
+  const auto config_error = [&](const std::string& from, const std::string& to) {
+    return error_of([&] { (void)read_config(env.write("c.yaml", replace_all(base, from, to))); });
   };
   std::ofstream(env.file("data.csv")) << "0,1,2,3\n";
   const std::string& synthetic = kSyntheticData;
-  CHECK_THAT(error_of(synthetic, "data: {format: hdf5, path: @DIR@/model.h5, inputs: x, scale: -1}"),
+  CHECK_THAT(config_error(synthetic, "data: {format: hdf5, path: @DIR@/model.h5, inputs: x, scale: -1}"),
              Contains("c.yaml:2:") && Contains("data.scale must be > 0"));
-  CHECK_THAT(error_of(synthetic, "data: {format: idx, images: @DIR@/data.csv, scale: 0}"),
+  CHECK_THAT(config_error(synthetic, "data: {format: idx, images: @DIR@/data.csv, scale: 0}"),
              Contains("c.yaml:2:") && Contains("data.scale must be > 0"));
-  CHECK_THAT(error_of(synthetic, "data: {format: csv, path: @DIR@/data.csv, shape: [3], label_column: 1e20}"),
+  CHECK_THAT(config_error(synthetic, "data: {format: csv, path: @DIR@/data.csv, shape: [3], label_column: 1e20}"),
              Contains("c.yaml:2:") && Contains("label_column must be -1") && Contains("got 1e20"));
-  CHECK_THAT(error_of("explain: [gradient]", "explain: [{name: '', kind: gradient}]"),
+  CHECK_THAT(config_error("explain: [gradient]", "explain: [{name: '', kind: gradient}]"),
              Contains("c.yaml:4:") && Contains("explain[0].name is empty"));
-  CHECK_THAT(error_of("evaluate: {conservation: true}", "evaluate: {conservation: true, methods: []}"),
+  CHECK_THAT(config_error("evaluate: {conservation: true}", "evaluate: {conservation: true, methods: []}"),
              Contains("c.yaml:5:") && Contains("evaluate.methods is empty"));
-  CHECK_THAT(error_of("explain: [gradient]", "explain: [{name: ig, kind: integrated_gradients, sweep: {steps: [1, 2, 3]}}]\n"
+  CHECK_THAT(config_error("explain: [gradient]", "explain: [{name: ig, kind: integrated_gradients, sweep: {steps: [1, 2, 3]}}]\n"
                                              "limits: {sweep_points: 2}"),
              Contains("c.yaml:4:") && Contains("expands to 3 methods, more than limits.sweep_points = 2"));
-  CHECK_THAT(error_of("evaluate: {conservation: true}", "evaluate: {pixel_flipping: {random_repeats: 5000}}"),
+  CHECK_THAT(config_error("evaluate: {conservation: true}", "evaluate: {pixel_flipping: {random_repeats: 5000}}"),
              Contains("c.yaml:5:") && Contains("more than limits.random_repeats = 1000"));
-  CHECK_THAT(error_of("seed: 1", "seed: 1\nlimits: {memory: 12 parsecs}"),
+  CHECK_THAT(config_error("seed: 1", "seed: 1\nlimits: {memory: 12 parsecs}"),
              Contains("c.yaml:2:") && Contains("limits.memory must be a size"));
   // Raw values that overflow once mapped to network units (the scalar type's range).
   // tiny_model divides by std 0.25: a quarter of the largest value, and beyond, overflows.
   const std::string far = kFloat64 ? "-1e308" : "-1e38";
   const lrp::ExperimentConfig fill = read_config(env.write("pf.yaml", replace_all(base, "evaluate: {conservation: true}",
                                                                                "evaluate: {pixel_flipping: {low: " + far + "}}")));
-  CHECK_THAT(message_of([&] { (void)lrp::prepare_experiment(fill, builtins(), false); }),
+  CHECK_THAT(error_of([&] { (void)lrp::prepare_experiment(fill, builtins(), false); }),
              Contains(env.file("pf.yaml") + ":5:") && Contains("evaluate.pixel_flipping.low") &&
                  Contains("beyond the range of " + std::string(lrp::scalar_name())));
   const lrp::ExperimentConfig zbox = read_config(env.write("zb.yaml", replace_all(base, "explain: [gradient]",
                                                                                  "explain: [{preset: epsilon_gamma_box, params: {low: " + far + "}}]")));
-  CHECK_THAT(message_of([&] { (void)lrp::prepare_experiment(zbox, builtins(), false); }),
+  CHECK_THAT(error_of([&] { (void)lrp::prepare_experiment(zbox, builtins(), false); }),
              Contains(env.file("zb.yaml") + ":4:") && Contains("'low'") && Contains("beyond the range"));
   // integrated_gradients steps beyond the limit: refused when the method is made for the model.
   const lrp::ExperimentConfig ig = read_config(env.write("ig.yaml", replace_all(base, "explain: [gradient]",
                                                                                "explain: [{name: ig, kind: integrated_gradients, params: {steps: 5000}}]")));
-  CHECK_THAT(message_of([&] { (void)lrp::prepare_experiment(ig, builtins(), false); }),
+  CHECK_THAT(error_of([&] { (void)lrp::prepare_experiment(ig, builtins(), false); }),
              Contains("steps = 5000 is more than limits.integrated_gradients_steps = 4096"));
   // The program: a malformed --threads.
   int code = 0;
@@ -659,7 +650,7 @@ TEST_CASE("What used to be an internal error is a positioned error with exit cod
   const std::string idx = env.write("idx.yaml", replace_all(kSmallRun, kSyntheticData,
                                                             "data: {format: idx, images: @DIR@/short-idx}"));
   const lrp::ExperimentConfig config = read_config(idx);
-  CHECK_THAT(message_of([&] { (void)lrp::prepare_experiment(config, builtins(), false); }),
+  CHECK_THAT(error_of([&] { (void)lrp::prepare_experiment(config, builtins(), false); }),
              Contains(idx + ":2:") && Contains("short-idx") && Contains("truncated"));
 }
 
@@ -674,7 +665,7 @@ TEST_CASE("A plugin rule that throws something other than a std::exception is re
   composite.fallback({"throws_int", {}});
   const lrp::Explainer explainer = lrp::Explainer::from_composite(model.network, registry, composite);
   const lrp::ForwardPass pass = model.network.forward(lrp::Tensor({1, 2, 2}, Matrix::Ones(2, 4)));
-  CHECK_THAT(message_of([&] { (void)explainer.explain(pass, {0, 1}); }),
+  CHECK_THAT(error_of([&] { (void)explainer.explain(pass, {0, 1}); }),
              Contains("the rule 'throws_int' (from plugin " + std::string(LRP_TEST_PLUGIN_THROWING_RULE) + ")") &&
                  Contains("of layer 3 'fc2'") && Contains("not a std::exception"));
 }

@@ -47,15 +47,6 @@ std::string at(const std::string& text, const std::string& token) {
   return "cfg.yaml:1:" + std::to_string(column + 1);
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const lrp::Error& e) {
-    return e.what();
-  }
-  FAIL("no lrp::Error was thrown");
-  return "";
-}
 
 // min, max and per-feature mean of a dataset's inputs, computed here in long double.
 void check_statistics(const Dataset& d) {

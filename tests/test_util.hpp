@@ -12,6 +12,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <functional>
 #include <cmath>
 #include <cstdint>
 #include <memory>
@@ -26,6 +27,17 @@ using lrp::Matrix;
 using lrp::Scalar;
 using lrp::Shape;
 using lrp::Vector;
+
+// The message of the lrp::Error f() throws; the test fails when it throws none.
+inline std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const lrp::Error& e) {
+    return e.what();
+  }
+  FAIL("no lrp::Error was thrown");
+  return "";
+}
 
 inline constexpr bool kFloat64 = sizeof(Scalar) == 8;
 
