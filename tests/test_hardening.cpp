@@ -625,6 +625,30 @@ TEST_CASE("Values out of range are errors with their position, and unusual data 
                                   Contains("data.scale"));
 }
 
+TEST_CASE("Names in model descriptions are non-empty UTF-8 text without control characters", "[hardening]") {
+  const auto spec_error = [](const std::string& layer_name) {
+    return error_of([&] {
+      (void)lrp::parse_model_spec(
+          lrp::yaml::load_text("input_shape: [2]\nlayers:\n  - {kind: dense, name: " + layer_name + ", out: 1}\n", "m.yaml"),
+          "m.yaml", &builtins());
+    });
+  };
+  CHECK_THAT(spec_error("a\xff"), Contains("m.yaml:3:") && Contains("layers[0].name is not valid UTF-8"));  // a raw byte
+  CHECK_THAT(spec_error("\"a\\x0e\""), Contains("layers[0].name holds a control character"));
+  CHECK_THAT(spec_error("''"), Contains("layers[0].name is empty"));
+  // Valid UTF-8 reads back through the stored description unchanged.
+  const lrp::ModelSpec spec = lrp::parse_model_spec(
+      lrp::yaml::load_text("input_shape: [2]\nlayers:\n  - {kind: dense, name: Schicht_ü_層, out: 1}\n", "m.yaml"),
+      "m.yaml", &builtins());
+  const lrp::Model model = lrp::build_model(spec, builtins());
+  const lrp::ModelSpec again = lrp::parse_model_spec(lrp::yaml::load_text(lrp::model_spec_to_yaml(model.spec), "again"),
+                                                     "again", &builtins());
+  CHECK(again.layers[0].name == "Schicht_ü_層");
+  CHECK_FALSE(lrp::yaml::valid_utf8("\xc0\xaf"));    // an overlong '/'
+  CHECK_FALSE(lrp::yaml::valid_utf8("\xed\xa0\x80"));  // a surrogate
+  CHECK(lrp::yaml::valid_utf8("\xf0\x9f\x98\x80"));      // U+1F600
+}
+
 // ---------------------------------------------------------------- 11. messages
 
 TEST_CASE("What used to be an internal error is a positioned error with exit code 1", "[hardening]") {

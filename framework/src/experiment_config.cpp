@@ -528,149 +528,149 @@ ExperimentConfig read_experiment_config(const std::string& path, const std::vect
   YAML::Node root = load_text(read_input_file(path, "experiment config", kMaxYamlBytes), path);
   if (!root.IsDefined() || root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
   return guarded(path, [&] {
-  for (const std::string& o : overrides) apply_override(root, o);
-  c.root = root;
-  {
-    YAML::Emitter out;
-    out << root;
-    c.resolved_yaml = std::string(out.c_str()) + "\n";
-  }
-  const std::string& src = path;
-  LRP_CHECK(root.IsMap(), where(root, src), ": an experiment config must be a mapping with the keys data, model, "
-                                            "explain, evaluate, output");
-  check_keys(root, {"seed", "threads", "batch_size", "limits", "plugins", "data", "reference_data", "model", "target",
-                    "explain", "evaluate", "output"},
-             src, "the experiment config");
-  c.limits = parse_limits(root["limits"], src);
-  if (root["seed"]) c.seed = seed(root["seed"], src, "seed");
-  if (root["threads"]) c.threads = static_cast<int>(whole(root["threads"], src, "threads", 1));
-  LRP_CHECK(c.threads <= 256, where(root["threads"], src), ": threads must be at most 256, got ", c.threads);
-  if (root["batch_size"]) c.batch_size = whole(root["batch_size"], src, "batch_size", 1);
-  if (root["plugins"]) {
-    c.plugins = strings(root["plugins"], src, "plugins");
-    for (std::size_t i = 0; i < c.plugins.size(); ++i)
-      c.plugins[i] = resolve_path(root["plugins"][i], src, "plugins[" + std::to_string(i) + "]");
-  }
-
-  require(root, "data", src, "the experiment config");
-  c.data = parse_dataset(root["data"], src, "data", c.seed);
-  if (root["reference_data"] && !root["reference_data"].IsNull())
-    c.reference_data = parse_dataset(root["reference_data"], src, "reference_data", c.seed);
-
-  // model: a file, or an architecture trained here.
-  require(root, "model", src, "the experiment config");
-  const YAML::Node model = root["model"];
-  LRP_CHECK(model.IsMap(), where(model, src), ": model must be a mapping: {file: ...} or {architecture: ..., train: ..., "
-                                              "training: ...}");
-  if (model["file"]) {
-    check_keys(model, {"file"}, src, "model (from a file)");
-    c.model.file = resolve_path(model["file"], src, "model.file");
-  } else {
-    check_keys(model, {"file", "architecture", "init", "train", "test", "training", "save"}, src, "model");
-    LRP_CHECK(model["architecture"], where(model, src),
-              ": model needs 'file' (a model file) or 'architecture' (with 'train' data and 'training' settings)");
-    require(model, "train", src, "model (trained here)");
-    TrainConfig t;
-    t.path = path;
-    t.resolved_yaml = c.resolved_yaml;
-    t.seed = c.seed;
-    t.threads = c.threads;
-    t.limits = c.limits;
-    t.train_data = parse_dataset(model["train"], src, "model.train", c.seed);
-    if (model["test"] && !model["test"].IsNull()) t.test_data = parse_dataset(model["test"], src, "model.test", c.seed);
-    read_architecture(model, src, registry, t);
-    t.options = parse_train_options(model["training"], src);
-    t.options.seed = c.seed;
-    t.options.threads = c.threads;
-    if (model["save"]) {
-      t.output_model = string(model["save"], src, "model.save");
-      LRP_CHECK(!t.output_model.empty(), where(model["save"], src), ": model.save is empty; expected a file path");
-      check_output_path(t.output_model, OutputKind::kFile, where(model["save"], src) + ": model.save");
+    for (const std::string& o : overrides) apply_override(root, o);
+    c.root = root;
+    {
+      YAML::Emitter out;
+      out << root;
+      c.resolved_yaml = std::string(out.c_str()) + "\n";
     }
-    c.model.training = std::move(t);
-  }
+    const std::string& src = path;
+    LRP_CHECK(root.IsMap(), where(root, src), ": an experiment config must be a mapping with the keys data, model, "
+                                              "explain, evaluate, output");
+    check_keys(root, {"seed", "threads", "batch_size", "limits", "plugins", "data", "reference_data", "model", "target",
+                      "explain", "evaluate", "output"},
+               src, "the experiment config");
+    c.limits = parse_limits(root["limits"], src);
+    if (root["seed"]) c.seed = seed(root["seed"], src, "seed");
+    if (root["threads"]) c.threads = static_cast<int>(whole(root["threads"], src, "threads", 1));
+    LRP_CHECK(c.threads <= 256, where(root["threads"], src), ": threads must be at most 256, got ", c.threads);
+    if (root["batch_size"]) c.batch_size = whole(root["batch_size"], src, "batch_size", 1);
+    if (root["plugins"]) {
+      c.plugins = strings(root["plugins"], src, "plugins");
+      for (std::size_t i = 0; i < c.plugins.size(); ++i)
+        c.plugins[i] = resolve_path(root["plugins"][i], src, "plugins[" + std::to_string(i) + "]");
+    }
 
-  if (const YAML::Node target = root["target"]) {
-    const std::string t = string(target, src, "target");
-    if (t == "predicted") {
-      c.target = TargetSpec::predicted();
-    } else if (t == "label") {
-      c.target = TargetSpec::label();
+    require(root, "data", src, "the experiment config");
+    c.data = parse_dataset(root["data"], src, "data", c.seed);
+    if (root["reference_data"] && !root["reference_data"].IsNull())
+      c.reference_data = parse_dataset(root["reference_data"], src, "reference_data", c.seed);
+
+    // model: a file, or an architecture trained here.
+    require(root, "model", src, "the experiment config");
+    const YAML::Node model = root["model"];
+    LRP_CHECK(model.IsMap(), where(model, src), ": model must be a mapping: {file: ...} or {architecture: ..., train: ..., "
+                                                "training: ...}");
+    if (model["file"]) {
+      check_keys(model, {"file"}, src, "model (from a file)");
+      c.model.file = resolve_path(model["file"], src, "model.file");
     } else {
-      LRP_CHECK(!t.empty() && t.find_first_not_of("0123456789") == std::string::npos, where(target, src),
-                ": target must be predicted, label or a class index (0, 1, ...), got '", t, "'");
-      c.target = TargetSpec::fixed(whole(target, src, "target", 0));
+      check_keys(model, {"file", "architecture", "init", "train", "test", "training", "save"}, src, "model");
+      LRP_CHECK(model["architecture"], where(model, src),
+                ": model needs 'file' (a model file) or 'architecture' (with 'train' data and 'training' settings)");
+      require(model, "train", src, "model (trained here)");
+      TrainConfig t;
+      t.path = path;
+      t.resolved_yaml = c.resolved_yaml;
+      t.seed = c.seed;
+      t.threads = c.threads;
+      t.limits = c.limits;
+      t.train_data = parse_dataset(model["train"], src, "model.train", c.seed);
+      if (model["test"] && !model["test"].IsNull()) t.test_data = parse_dataset(model["test"], src, "model.test", c.seed);
+      read_architecture(model, src, registry, t);
+      t.options = parse_train_options(model["training"], src);
+      t.options.seed = c.seed;
+      t.options.threads = c.threads;
+      if (model["save"]) {
+        t.output_model = string(model["save"], src, "model.save");
+        LRP_CHECK(!t.output_model.empty(), where(model["save"], src), ": model.save is empty; expected a file path");
+        check_output_path(t.output_model, OutputKind::kFile, where(model["save"], src) + ": model.save");
+      }
+      c.model.training = std::move(t);
     }
-  }
 
-  require(root, "explain", src, "the experiment config");
-  const YAML::Node explain = root["explain"];
-  LRP_CHECK(explain.IsSequence() && explain.size() > 0, where(explain, src),
-            ": explain must be a non-empty list of methods (e.g. - gradient, - epsilon_plus_flat, or "
-            "- {name: ..., kind: ..., ...})");
-  std::map<std::string, std::string> seen;  // name → where
-  for (std::size_t i = 0; i < explain.size(); ++i) {
-    const std::string what = "explain[" + std::to_string(i) + "]";
-    for (MethodConfig& m : read_method(explain[i], registry, src, what, c.seed, c.limits)) {
-      const auto [it, fresh] = seen.emplace(m.name, where(explain[i], src));
-      LRP_CHECK(fresh, where(explain[i], src), ": ", what, ": the method name '", m.name, "' is already used at ",
-                it->second, "; give each method its own `name:`");
-      c.methods.push_back(std::move(m));
+    if (const YAML::Node target = root["target"]) {
+      const std::string t = string(target, src, "target");
+      if (t == "predicted") {
+        c.target = TargetSpec::predicted();
+      } else if (t == "label") {
+        c.target = TargetSpec::label();
+      } else {
+        LRP_CHECK(!t.empty() && t.find_first_not_of("0123456789") == std::string::npos, where(target, src),
+                  ": target must be predicted, label or a class index (0, 1, ...), got '", t, "'");
+        c.target = TargetSpec::fixed(whole(target, src, "target", 0));
+      }
     }
-  }
 
-  for (const MethodConfig& m : c.methods) c.evaluated.push_back(m.name);
-  if (const YAML::Node ev = root["evaluate"]) {
-    check_keys(ev, {"methods", "conservation", "pixel_flipping", "relevance_accuracy"}, src, "evaluate");
-    if (ev["conservation"]) c.conservation = boolean(ev["conservation"], src, "evaluate.conservation");
-    if (ev["relevance_accuracy"])
-      c.relevance_accuracy = boolean(ev["relevance_accuracy"], src, "evaluate.relevance_accuracy");
-    if (const YAML::Node pf = ev["pixel_flipping"]) {
-      if (!pf.IsScalar() || boolean(pf, src, "evaluate.pixel_flipping"))
-        c.pixel_flipping = read_pixel_flipping(pf, src, c.seed, c.limits);
+    require(root, "explain", src, "the experiment config");
+    const YAML::Node explain = root["explain"];
+    LRP_CHECK(explain.IsSequence() && explain.size() > 0, where(explain, src),
+              ": explain must be a non-empty list of methods (e.g. - gradient, - epsilon_plus_flat, or "
+              "- {name: ..., kind: ..., ...})");
+    std::map<std::string, std::string> seen;  // name → where
+    for (std::size_t i = 0; i < explain.size(); ++i) {
+      const std::string what = "explain[" + std::to_string(i) + "]";
+      for (MethodConfig& m : read_method(explain[i], registry, src, what, c.seed, c.limits)) {
+        const auto [it, fresh] = seen.emplace(m.name, where(explain[i], src));
+        LRP_CHECK(fresh, where(explain[i], src), ": ", what, ": the method name '", m.name, "' is already used at ",
+                  it->second, "; give each method its own `name:`");
+        c.methods.push_back(std::move(m));
+      }
     }
-    if (const YAML::Node list = ev["methods"]) {
-      const std::vector<std::string> names = strings(list, src, "evaluate.methods");
-      LRP_CHECK(!names.empty(), where(list, src),
-                ": evaluate.methods is empty; name the methods to evaluate, or leave the key out to evaluate all "
-                "(and set conservation and pixel_flipping to false to evaluate none)");
-      std::vector<std::string> all;
-      for (const MethodConfig& m : c.methods) all.push_back(m.name);
-      c.evaluated.clear();
-      for (std::size_t i = 0; i < names.size(); ++i) {
-        bool found = false;
-        for (const MethodConfig& m : c.methods) {
-          if (m.name == names[i] || m.base_name == names[i]) {  // a base name selects all its sweep points
-            if (std::find(c.evaluated.begin(), c.evaluated.end(), m.name) == c.evaluated.end())
-              c.evaluated.push_back(m.name);
-            found = true;
+
+    for (const MethodConfig& m : c.methods) c.evaluated.push_back(m.name);
+    if (const YAML::Node ev = root["evaluate"]) {
+      check_keys(ev, {"methods", "conservation", "pixel_flipping", "relevance_accuracy"}, src, "evaluate");
+      if (ev["conservation"]) c.conservation = boolean(ev["conservation"], src, "evaluate.conservation");
+      if (ev["relevance_accuracy"])
+        c.relevance_accuracy = boolean(ev["relevance_accuracy"], src, "evaluate.relevance_accuracy");
+      if (const YAML::Node pf = ev["pixel_flipping"]) {
+        if (!pf.IsScalar() || boolean(pf, src, "evaluate.pixel_flipping"))
+          c.pixel_flipping = read_pixel_flipping(pf, src, c.seed, c.limits);
+      }
+      if (const YAML::Node list = ev["methods"]) {
+        const std::vector<std::string> names = strings(list, src, "evaluate.methods");
+        LRP_CHECK(!names.empty(), where(list, src),
+                  ": evaluate.methods is empty; name the methods to evaluate, or leave the key out to evaluate all "
+                  "(and set conservation and pixel_flipping to false to evaluate none)");
+        std::vector<std::string> all;
+        for (const MethodConfig& m : c.methods) all.push_back(m.name);
+        c.evaluated.clear();
+        for (std::size_t i = 0; i < names.size(); ++i) {
+          bool found = false;
+          for (const MethodConfig& m : c.methods) {
+            if (m.name == names[i] || m.base_name == names[i]) {  // a base name selects all its sweep points
+              if (std::find(c.evaluated.begin(), c.evaluated.end(), m.name) == c.evaluated.end())
+                c.evaluated.push_back(m.name);
+              found = true;
+            }
           }
-        }
-        if (!found) {
-          const std::string close = closest_name(names[i], all);
-          LRP_FAIL(where(list[i], src), ": evaluate.methods[", i, "]: no method named '", names[i], "' in explain",
-                   close.empty() ? "" : " (did you mean '" + close + "'?)", "; methods: ", join(all));
+          if (!found) {
+            const std::string close = closest_name(names[i], all);
+            LRP_FAIL(where(list[i], src), ": evaluate.methods[", i, "]: no method named '", names[i], "' in explain",
+                     close.empty() ? "" : " (did you mean '" + close + "'?)", "; methods: ", join(all));
+          }
         }
       }
     }
-  }
 
-  require(root, "output", src, "the experiment config");
-  const YAML::Node out = root["output"];
-  check_keys(out, {"results", "heatmaps", "heatmap_samples", "montage_columns"}, src, "output");
-  require(out, "results", src, "output");
-  c.output.results = string(out["results"], src, "output.results");
-  LRP_CHECK(!c.output.results.empty(), where(out["results"], src), ": output.results is empty; expected a file path");
-  check_output_path(c.output.results, OutputKind::kFile, where(out["results"], src) + ": output.results");
-  if (out["heatmaps"]) {
-    c.output.heatmaps = string(out["heatmaps"], src, "output.heatmaps");
-    LRP_CHECK(!c.output.heatmaps.empty(), where(out["heatmaps"], src), ": output.heatmaps is empty; expected a folder");
-    check_replaceable_folder(c.output.heatmaps, where(out["heatmaps"], src) + ": output.heatmaps");
-  }
-  if (out["heatmap_samples"]) c.output.heatmap_samples = whole(out["heatmap_samples"], src, "output.heatmap_samples", 0);
-  if (out["montage_columns"]) c.output.montage_columns = whole(out["montage_columns"], src, "output.montage_columns", 1);
-  check_outputs_against_inputs(c);
-  return c;
+    require(root, "output", src, "the experiment config");
+    const YAML::Node out = root["output"];
+    check_keys(out, {"results", "heatmaps", "heatmap_samples", "montage_columns"}, src, "output");
+    require(out, "results", src, "output");
+    c.output.results = string(out["results"], src, "output.results");
+    LRP_CHECK(!c.output.results.empty(), where(out["results"], src), ": output.results is empty; expected a file path");
+    check_output_path(c.output.results, OutputKind::kFile, where(out["results"], src) + ": output.results");
+    if (out["heatmaps"]) {
+      c.output.heatmaps = string(out["heatmaps"], src, "output.heatmaps");
+      LRP_CHECK(!c.output.heatmaps.empty(), where(out["heatmaps"], src), ": output.heatmaps is empty; expected a folder");
+      check_replaceable_folder(c.output.heatmaps, where(out["heatmaps"], src) + ": output.heatmaps");
+    }
+    if (out["heatmap_samples"]) c.output.heatmap_samples = whole(out["heatmap_samples"], src, "output.heatmap_samples", 0);
+    if (out["montage_columns"]) c.output.montage_columns = whole(out["montage_columns"], src, "output.montage_columns", 1);
+    check_outputs_against_inputs(c);
+    return c;
   });
 }
 

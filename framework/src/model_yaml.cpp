@@ -15,65 +15,71 @@ const std::vector<std::string> kNormalizationKeys{"mean", "std", "range"};
 
 ModelSpec parse_model_spec(const YAML::Node& node, const std::string& source, const Registry* registry) {
   using namespace yaml;
-  LRP_CHECK(node && node.IsMap(), where(node, source), ": a model description must be a mapping with the keys ",
-            "input_shape and layers (and optionally name, normalization, classes)");
-  check_keys(node, kModelKeys, source, "the model description");
-  require(node, "input_shape", source, "the model description");
-  require(node, "layers", source, "the model description");
+  return guarded(source, [&] {
+    LRP_CHECK(node && node.IsMap(), where(node, source), ": a model description must be a mapping with the keys ",
+              "input_shape and layers (and optionally name, normalization, classes)");
+    check_keys(node, kModelKeys, source, "the model description");
+    require(node, "input_shape", source, "the model description");
+    require(node, "layers", source, "the model description");
 
-  ModelSpec spec;
-  if (node["name"]) spec.name = string(node["name"], source, "name");
-  const YAML::Node shape = node["input_shape"];
-  LRP_CHECK(shape.IsSequence() && shape.size() > 0, where(shape, source),
-            ": input_shape must be a list of dimensions such as [1, 28, 28]");
-  for (std::size_t i = 0; i < shape.size(); ++i)
-    spec.input_shape.push_back(whole(shape[i], source, "input_shape[" + std::to_string(i) + "]", 1));
+    ModelSpec spec;
+    if (node["name"]) spec.name = yaml::name(node["name"], source, "name");
+    const YAML::Node shape = node["input_shape"];
+    LRP_CHECK(shape.IsSequence() && shape.size() > 0, where(shape, source),
+              ": input_shape must be a list of dimensions such as [1, 28, 28]");
+    for (std::size_t i = 0; i < shape.size(); ++i)
+      spec.input_shape.push_back(whole(shape[i], source, "input_shape[" + std::to_string(i) + "]", 1));
 
-  if (const YAML::Node norm = node["normalization"]) {
-    check_keys(norm, kNormalizationKeys, source, "normalization");
-    if (norm["mean"]) spec.normalization.mean = numbers(norm["mean"], source, "normalization.mean");
-    if (norm["std"]) spec.normalization.std = numbers(norm["std"], source, "normalization.std");
-    if (norm["range"]) {
-      const ParamValue range = numbers(norm["range"], source, "normalization.range");
-      LRP_CHECK(range.size() == 2, where(norm["range"], source), ": normalization.range must be [low, high]");
-      spec.normalization.raw_min = range[0];
-      spec.normalization.raw_max = range[1];
-    }
-    spec.normalization.validate(spec.input_shape[0], where(norm, source));
-  }
-  if (node["classes"]) spec.class_names = strings(node["classes"], source, "classes");
-
-  const YAML::Node layers = node["layers"];
-  LRP_CHECK(layers.IsSequence() && layers.size() > 0, where(layers, source),
-            ": layers must be a non-empty list of {kind: ..., ...} entries");
-  for (std::size_t i = 0; i < layers.size(); ++i) {
-    const YAML::Node entry = layers[i];
-    const std::string what = "layers[" + std::to_string(i) + "]";
-    LRP_CHECK(entry.IsMap(), where(entry, source), ": ", what, " must be a mapping such as {kind: relu}");
-    require(entry, "kind", source, what);
-    LayerSpec layer;
-    layer.kind = string(entry["kind"], source, what + ".kind");
-    std::vector<std::string> allowed{"kind", "name"};
-    if (registry) {
-      try {
-        for (const ParamSpec& p : registry->layer_info(layer.kind).params) allowed.push_back(p.name);
-      } catch (const Error& e) {
-        LRP_FAIL(where(entry["kind"], source), ": ", e.what());
+    if (const YAML::Node norm = node["normalization"]) {
+      check_keys(norm, kNormalizationKeys, source, "normalization");
+      if (norm["mean"]) spec.normalization.mean = numbers(norm["mean"], source, "normalization.mean");
+      if (norm["std"]) spec.normalization.std = numbers(norm["std"], source, "normalization.std");
+      if (norm["range"]) {
+        const ParamValue range = numbers(norm["range"], source, "normalization.range");
+        LRP_CHECK(range.size() == 2, where(norm["range"], source), ": normalization.range must be [low, high]");
+        spec.normalization.raw_min = range[0];
+        spec.normalization.raw_max = range[1];
       }
-      check_keys(entry, allowed, source, what + " (" + layer.kind + ")");
+      spec.normalization.validate(spec.input_shape[0], where(norm, source));
     }
-    for (const auto& kv : entry) {
-      const std::string key = kv.first.as<std::string>();
-      if (key == "kind") continue;
-      if (key == "name") {
-        layer.name = string(kv.second, source, what + ".name");
-        continue;
+    if (const YAML::Node classes = node["classes"]) {
+      LRP_CHECK(classes.IsSequence(), where(classes, source), ": classes must be a list of names");
+      for (std::size_t i = 0; i < classes.size(); ++i)
+        spec.class_names.push_back(yaml::name(classes[i], source, "classes[" + std::to_string(i) + "]"));
+    }
+
+    const YAML::Node layers = node["layers"];
+    LRP_CHECK(layers.IsSequence() && layers.size() > 0, where(layers, source),
+              ": layers must be a non-empty list of {kind: ..., ...} entries");
+    for (std::size_t i = 0; i < layers.size(); ++i) {
+      const YAML::Node entry = layers[i];
+      const std::string what = "layers[" + std::to_string(i) + "]";
+      LRP_CHECK(entry.IsMap(), where(entry, source), ": ", what, " must be a mapping such as {kind: relu}");
+      require(entry, "kind", source, what);
+      LayerSpec layer;
+      layer.kind = string(entry["kind"], source, what + ".kind");
+      std::vector<std::string> allowed{"kind", "name"};
+      if (registry) {
+        try {
+          for (const ParamSpec& p : registry->layer_info(layer.kind).params) allowed.push_back(p.name);
+        } catch (const Error& e) {
+          LRP_FAIL(where(entry["kind"], source), ": ", e.what());
+        }
+        check_keys(entry, allowed, source, what + " (" + layer.kind + ")");
       }
-      layer.params.set(key, numbers(kv.second, source, what + "." + key));
+      for (const auto& kv : entry) {
+        const std::string key = kv.first.as<std::string>();
+        if (key == "kind") continue;
+        if (key == "name") {
+          layer.name = yaml::name(kv.second, source, what + ".name");
+          continue;
+        }
+        layer.params.set(key, numbers(kv.second, source, what + "." + key));
+      }
+      spec.layers.push_back(std::move(layer));
     }
-    spec.layers.push_back(std::move(layer));
-  }
-  return spec;
+    return spec;
+  });
 }
 
 ModelSpec parse_model_spec(const YAML::Node& node, const std::string& source) {

@@ -162,6 +162,35 @@ std::string string(const YAML::Node& node, const std::string& source, const std:
   return node.Scalar();
 }
 
+bool valid_utf8(const std::string& text) {
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    const std::size_t length = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+    if (length == 0 || i + length > text.size()) return false;
+    std::uint32_t code = length == 1 ? c : c & (0xff >> (length + 1));
+    for (std::size_t k = 1; k < length; ++k) {
+      const auto next = static_cast<unsigned char>(text[i + k]);
+      if ((next >> 6) != 0x2) return false;
+      code = (code << 6) | (next & 0x3f);
+    }
+    static const std::uint32_t kSmallest[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (code < kSmallest[length] || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) return false;
+    i += length;
+  }
+  return true;
+}
+
+std::string name(const YAML::Node& node, const std::string& source, const std::string& what) {
+  const std::string text = string(node, source, what);
+  LRP_CHECK(!text.empty(), where(node, source), ": ", what, " is empty; give a name or leave the key out");
+  LRP_CHECK(valid_utf8(text), where(node, source), ": ", what, " is not valid UTF-8 text");
+  for (const char c : text)
+    LRP_CHECK(static_cast<unsigned char>(c) >= 0x20 && c != 0x7f, where(node, source), ": ", what,
+              " holds a control character");
+  return text;
+}
+
 ParamValue numbers(const YAML::Node& node, const std::string& source, const std::string& what) {
   if (node.IsScalar()) return {number(node, source, what)};
   LRP_CHECK(node.IsSequence() && node.size() > 0, where(node, source), ": ", what,

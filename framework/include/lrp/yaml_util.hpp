@@ -57,6 +57,11 @@ Index whole(const YAML::Node& node, const std::string& source, const std::string
 std::uint64_t seed(const YAML::Node& node, const std::string& source, const std::string& what);
 bool boolean(const YAML::Node& node, const std::string& source, const std::string& what);
 std::string string(const YAML::Node& node, const std::string& source, const std::string& what);
+// A name (of a model, layer or class): non-empty, valid UTF-8, no control characters (it is stored
+// in HDF5 files as UTF-8 and printed in messages).
+std::string name(const YAML::Node& node, const std::string& source, const std::string& what);
+// Whether `text` is valid UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF).
+bool valid_utf8(const std::string& text);
 // A number or a list of numbers (true/false read as 1/0), as a ParamValue.
 ParamValue numbers(const YAML::Node& node, const std::string& source, const std::string& what);
 std::vector<std::string> strings(const YAML::Node& node, const std::string& source, const std::string& what);
