@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <sstream>
 #include <limits>
+#include <memory>
 #include <random>
 #include <string_view>
 #include <unordered_map>
@@ -66,12 +67,13 @@ class IdxStream {
     unsigned char magic[2] = {};
     gzip_ = ::pread(fd, magic, 2, 0) == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
     file_size_ = static_cast<std::uint64_t>(st.st_size);
-    file_ = ::gzdopen(fd, "rb");  // reads a plain file as it is
+    file_.reset(::gzdopen(fd, "rb"));  // reads a plain file as it is (closed with the stream, even if
+                                       // the header below is refused)
     if (file_ == nullptr) {
       ::close(fd);
       LRP_FAIL("cannot open ", what, " file '", path, "' for reading");
     }
-    ::gzbuffer(file_, 1 << 16);
+    ::gzbuffer(file_.get(), 1 << 16);
 
     const std::size_t ndim = expected_magic & 0xff;
     const std::size_t header = 4 * (1 + ndim);
@@ -104,9 +106,6 @@ class IdxStream {
                 elements_, " bytes of data its header announces");
     }
   }
-  ~IdxStream() {
-    if (file_ != nullptr) ::gzclose(file_);
-  }
   IdxStream(const IdxStream&) = delete;
   IdxStream& operator=(const IdxStream&) = delete;
 
@@ -119,7 +118,7 @@ class IdxStream {
     std::uint64_t total = 0;
     while (total < n) {
       const unsigned chunk = static_cast<unsigned>(std::min<std::uint64_t>(n - total, 1u << 30));
-      const int got = ::gzread(file_, out + total, chunk);
+      const int got = ::gzread(file_.get(), out + total, chunk);
       if (got < 0) zlib_failure();
       if (got == 0) break;
       total += static_cast<std::uint64_t>(got);
@@ -148,7 +147,7 @@ class IdxStream {
  private:
   void zlib_failure() {
     int errnum = Z_OK;
-    const char* message = ::gzerror(file_, &errnum);
+    const char* message = ::gzerror(file_.get(), &errnum);
     if (errnum == Z_OK || errnum == Z_STREAM_END) return;
     LRP_FAIL("gzip ", what_, " file '", path_, "' is corrupt or truncated (zlib: ", message ? message : "unknown error",
              ") after ", data_read_, " decompressed bytes");
@@ -156,7 +155,7 @@ class IdxStream {
 
   std::string path_;
   const char* what_;
-  gzFile file_ = nullptr;
+  std::unique_ptr<gzFile_s, int (*)(gzFile)> file_{nullptr, &::gzclose};
   bool gzip_ = false;
   std::uint64_t file_size_ = 0, elements_ = 0, data_read_ = 0;
   std::vector<std::uint32_t> dims_;

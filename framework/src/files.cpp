@@ -282,6 +282,30 @@ void write_folder_files(int dir_fd, const std::string& shown, const FolderFiles&
   }
 }
 
+// Swaps two directory entries in one step (renameat2 RENAME_EXCHANGE); on a file system without it,
+// through a third name (three renames). Returns 0 or the errno of the failure.
+int exchange(const std::string& a, const std::string& b, const std::string& third) {
+  if (::renameat2(AT_FDCWD, a.c_str(), AT_FDCWD, b.c_str(), RENAME_EXCHANGE) == 0) return 0;
+  if (errno != EINVAL && errno != ENOSYS && errno != ENOTSUP) return errno;
+  if (::rename(b.c_str(), third.c_str()) != 0) return errno;
+  if (::rename(a.c_str(), b.c_str()) != 0) {
+    const int error = errno;
+    ::rename(third.c_str(), b.c_str());
+    return error;
+  }
+  return ::rename(third.c_str(), a.c_str()) == 0 ? 0 : errno;
+}
+
+// Moves `from` to the absent path `to` (renameat2 RENAME_NOREPLACE; without it, a check and a
+// rename). Returns 0 or the errno of the failure.
+int move_to_new(const std::string& from, const std::string& to) {
+  if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) return 0;
+  if (errno != EINVAL && errno != ENOSYS && errno != ENOTSUP) return errno;
+  struct stat st {};
+  if (::lstat(to.c_str(), &st) == 0) return EEXIST;
+  return ::rename(from.c_str(), to.c_str()) == 0 ? 0 : errno;
+}
+
 // Old-style heatmaps folders (before manifests): the files earlier lrplab versions drew.
 bool legacy_picture_name(const fs::path& relative) {
   const std::string name = relative.filename().string();
@@ -568,6 +592,7 @@ void OutputTransaction::commit() {
     bool exchanged = false;  // the old folder now sits at `temporary`
     bool file = false;
     std::string backup;  // a file's old contents, hard-linked aside
+    std::string third;   // a spare name for swapping folders without RENAME_EXCHANGE
   };
   std::vector<Swap> done;
   // A fresh temporary next to `target`: a folder (fd = -1), or a file kept open for writing (so
@@ -629,18 +654,16 @@ void OutputTransaction::commit() {
     for (std::size_t i = 0; i < staged_.size(); ++i) {
       const Staged& s = staged_[i];
       const std::string& t = temporary_of[i];
-      Swap swap{s.path, t, false, !s.folder, ""};
+      Swap swap{s.path, t, false, !s.folder, "", ""};
       struct stat st {};
       const bool exists = ::lstat(s.path.c_str(), &st) == 0;
       if (s.folder) {
+        swap.third = (folder_of(s.path) / (temporary_prefix(s.path) + random_suffix())).string();
         if (exists) {
-          if (::renameat2(AT_FDCWD, t.c_str(), AT_FDCWD, s.path.c_str(), RENAME_EXCHANGE) != 0) {
-            const int error = errno;
+          if (const int error = exchange(t, s.path, swap.third); error != 0)
             LRP_FAIL("cannot write ", s.what, " '", s.path, "': swapping the new folder in failed: ", errno_text(error));
-          }
           swap.exchanged = true;
-        } else if (::renameat2(AT_FDCWD, t.c_str(), AT_FDCWD, s.path.c_str(), RENAME_NOREPLACE) != 0) {
-          const int error = errno;
+        } else if (const int error = move_to_new(t, s.path); error != 0) {
           LRP_FAIL("cannot write ", s.what, " '", s.path, "': moving the new folder in failed: ", errno_text(error));
         }
       } else {
@@ -668,7 +691,7 @@ void OutputTransaction::commit() {
         if (!it->backup.empty()) ::rename(it->backup.c_str(), it->target.c_str());
         else ::unlink(it->target.c_str());
       } else if (it->exchanged) {
-        ::renameat2(AT_FDCWD, it->temporary.c_str(), AT_FDCWD, it->target.c_str(), RENAME_EXCHANGE);
+        exchange(it->temporary, it->target, it->third);
       } else {
         ::rename(it->target.c_str(), it->temporary.c_str());
       }
