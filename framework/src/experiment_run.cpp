@@ -416,12 +416,14 @@ RunMemory estimate_run_memory(const ExperimentConfig& config, const PreparedExpe
   r.parts.emplace_back("data", mul({n, f, 2, s}));
   // the maps, and their copy in the results file built in memory
   r.parts.emplace_back("relevance maps", mul({m, n, f, 2, s}));
-  // the shared forward pass, one method's explanation with its layer maps and scratch, per thread
-  r.parts.emplace_back("one batch's passes", mul({batch, activations, 6, s, static_cast<U>(std::max(1, config.threads))}));
+  // the shared forward pass, one method's explanation with its layer maps, and a method's copies
+  // (the threads split the rows of the same batch and keep only cache-sized scratch)
+  r.parts.emplace_back("one batch's passes", mul({batch, activations, 3, s}));
   if (config.conservation) r.parts.emplace_back("conservation ledger", mul({m, n, layers + 1, 4, 8}));
   if (config.pixel_flipping) {
     const PixelFlippingOptions& o = config.pixel_flipping->options;
-    const U steps = o.steps > 0 ? static_cast<U>(o.steps) : f;  // at most one region per feature
+    const U regions = static_cast<U>(perturbation_regions(network.input_shape(), o.patch).size());
+    const U steps = o.steps > 0 ? std::min(static_cast<U>(o.steps), regions) : regions;
     const U curves = mul({n, steps + 1, 2, s});
     r.parts.emplace_back("pixel-flipping curves",
                          saturating_add(mul({m, curves, static_cast<U>(o.random_repeats) + 2, 2}),
