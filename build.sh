@@ -131,7 +131,7 @@ fuzz() {
     mkdir -p "$work" "$findings"
     cp -n "tests/fuzz/corpus/$t"/* "$work"/
     local dict=() mode=()
-    if [ -f "tests/fuzz/$t.dict" ]; then dict=("-dict=$root/tests/fuzz/$t.dict"); fi
+    if [ -f "tests/fuzz/fuzz_$t.dict" ]; then dict=("-dict=$root/tests/fuzz/fuzz_$t.dict"); fi
     if [ "${FUZZ_KEEP_GOING:-0}" = 1 ]; then mode=(-fork=1 -ignore_crashes=1 -ignore_ooms=1 -ignore_timeouts=1); fi
     local before
     before=$(find "$findings" -type f ! -name 'slow-unit-*' | wc -l)
