@@ -14,6 +14,7 @@
 #include "lrp/tensor.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -24,6 +25,7 @@
 #include <string_view>
 #include <system_error>
 
+#include <signal.h>
 #include <unistd.h>
 
 namespace lrp_fuzz {
@@ -50,6 +52,16 @@ class Scratch {
     const std::filesystem::path base =
         std::filesystem::is_directory("/dev/shm", ec) ? std::filesystem::path("/dev/shm")
                                                       : std::filesystem::temp_directory_path();
+    // Folders of earlier processes that died (a crash skips the destructor; libFuzzer's fork mode
+    // leaves one per crashed job) are removed first.
+    for (const auto& entry : std::filesystem::directory_iterator(base, ec)) {
+      const std::string name = entry.path().filename().string();
+      if (name.rfind("lrp_fuzz_", 0) != 0) continue;
+      const std::string digits = name.substr(9);
+      if (digits.empty() || digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) continue;
+      const pid_t pid = static_cast<pid_t>(std::stol(digits));
+      if (::kill(pid, 0) != 0 && errno == ESRCH) std::filesystem::remove_all(entry.path(), ec);
+    }
     dir_ = base / ("lrp_fuzz_" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir_);
   }
