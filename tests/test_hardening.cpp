@@ -720,3 +720,71 @@ TEST_CASE("validate says which plugins it loads, and --no-plugins loads none", "
   CHECK_THAT(lrplab("validate " + broken, code), Contains(broken + ":1:11: plugins[0]: plugin '") && Contains("no entry point"));
   CHECK(code == 1);
 }
+
+// ---------------------------------------------------------------- 13. files that crash or hang libhdf5
+
+TEST_CASE("A file that crashes or hangs the HDF5 library is refused in a child process, and the caller lives on",
+          "[hardening]") {
+  // The mechanism: what the child does decides, and nothing of it reaches this process.
+  int calls = 0;
+  lrp::h5::contained("f.h5", "test file", 10, [&] { ++calls; });
+  CHECK(calls == 0);  // (the child's own copy counted)
+  CHECK(error_of([] { lrp::h5::contained("f.h5", "test file", 10, [] { throw lrp::Error("the child's message"); }); }) ==
+        "the child's message");
+  CHECK_THAT(error_of([] { lrp::h5::contained("f.h5", "test file", 10, [] { std::raise(SIGSEGV); }); }),
+             Contains("test file 'f.h5': the HDF5 library crashed reading it (signal 11)") && Contains("refuses it"));
+  CHECK_THAT(error_of([] { lrp::h5::contained("f.h5", "test file", 10, [] { std::abort(); }); }),
+             Contains("crashed reading it (signal 6)"));
+  CHECK_THAT(error_of([] { lrp::h5::contained("f.h5", "test file", 0.2, [] { ::sleep(60); }); }),
+             Contains("test file 'f.h5': reading it did not finish within 0.2 s") && Contains("limits.read_seconds"));
+  CHECK_THAT(error_of([] { lrp::h5::contained("f.h5", "test file", 10, [] { throw std::bad_alloc(); }); }),
+             Contains("test file 'f.h5': reading it needs more memory than there is"));
+
+  // Real files (the fuzzing corpus): damaged lrplab model files on which HDF5 1.10 reads out of
+  // bounds or frees a wild pointer, and one on which it loops forever.
+  const std::string corpus = std::string(LRP_TEST_FIXTURES) + "/../fuzz/corpus/model_file/";
+  for (const char* name : {"crash-hdf5-global-heap-segv", "crash-hdf5-dense-links-bad-free",
+                           "crash-hdf5-dataset-read-null-memcpy"}) {
+    INFO(name);
+    const std::string m = error_of([&] { (void)lrp::load_model(corpus + name, builtins()); });
+    CHECK_THAT(m, Contains("model file '" + corpus + name + "'"));
+    // (HDF5 may also notice the damage itself, depending on the build: then it is its error)
+    CHECK((m.find("crashed reading it") != std::string::npos || m.find("HDF5") != std::string::npos));
+  }
+  lrp::Limits quick;
+  quick.read_seconds = 1;
+  CHECK_THAT(error_of([&] { (void)lrp::load_model(corpus + "timeout-hdf5-global-heap", builtins(), quick); }),
+             Contains("timeout-hdf5-global-heap': reading it did not finish within 1 s"));
+  // A sound model file still loads, and gives the model it held.
+  Env env;
+  lrp::save_model(tiny_model(0.5f), env.file("model.h5"));
+  const lrp::Model model = lrp::load_model(env.file("model.h5"), builtins(), quick);
+  CHECK(model.network.layer(model.network.index_of("fc2")).params().weight(1, 3) == Scalar(0.5));
+  // Through a run: limits.read_seconds is the config's, checked where it is read.
+  const std::string hang = replace_all(kSmallRun, "@DIR@/model.h5", corpus + "timeout-hdf5-global-heap");
+  const lrp::ExperimentConfig config = read_config(env.write("c.yaml", hang + "limits: {read_seconds: 1}\n"));
+  CHECK(config.limits.read_seconds == 1);
+  CHECK_THAT(error_of([&] { (void)lrp::prepare_experiment(config, builtins(), false); }),
+             Contains("did not finish within 1 s"));
+  CHECK_THAT(error_of([&] { (void)read_config(env.write("z.yaml", kSmallRun + "limits: {read_seconds: 0}\n")); }),
+             Contains("z.yaml:7:") && Contains("limits.read_seconds must be > 0"));
+}
+
+TEST_CASE("LRPLAB_MEMORY_LIMIT sets the default memory limit, and a malformed one is an error", "[hardening]") {
+  struct Restore {
+    ~Restore() { ::unsetenv("LRPLAB_MEMORY_LIMIT"); }
+  } restore;
+  ::setenv("LRPLAB_MEMORY_LIMIT", "512MiB", 1);
+  CHECK(lrp::Limits{}.memory == 512u << 20);
+  ::setenv("LRPLAB_MEMORY_LIMIT", "2GB", 1);
+  CHECK(lrp::Limits{}.memory == 2000000000u);
+  ::setenv("LRPLAB_MEMORY_LIMIT", "lots", 1);
+  CHECK_THAT(error_of([] { (void)lrp::Limits{}; }), Contains("LRPLAB_MEMORY_LIMIT='lots' is not a size"));
+  // A run's memory check uses it: a model above it is refused naming the key.
+  ::setenv("LRPLAB_MEMORY_LIMIT", "16MiB", 1);
+  lrp::ModelSpec spec;
+  spec.input_shape = {4096};
+  spec.layers = {{"dense", "fc", {{"out", {1024}}}}};
+  CHECK_THAT(error_of([&] { (void)lrp::build_model(spec, builtins(), lrp::Limits{}); }),
+             Contains("'fc'") && Contains("16 MiB"));
+}

@@ -225,34 +225,24 @@ Dataset load_dataset(const YAML::Node& node, const std::string& config, const st
 Limits parse_limits(const YAML::Node& node, const std::string& config) {
   Limits l;
   if (!node) return l;
-  check_keys(node, {"memory", "integrated_gradients_steps", "sweep_points", "random_repeats"}, config, "limits");
+  check_keys(node, {"memory", "integrated_gradients_steps", "sweep_points", "random_repeats", "read_seconds"}, config,
+             "limits");
   if (const YAML::Node m = node["memory"]) {
     const std::string text = string(m, config, "limits.memory");
-    std::size_t end = 0;
-    double value = 0;
-    bool ok = true;
-    try {
-      value = std::stod(text, &end);
-    } catch (const std::exception&) {
-      ok = false;
-    }
-    std::string unit = ok ? text.substr(end) : "";
-    unit.erase(0, unit.find_first_not_of(' '));
-    static const std::vector<std::pair<std::string, double>> kUnits{
-        {"", 1},      {"B", 1},         {"KB", 1e3},      {"MB", 1e6},      {"GB", 1e9},      {"TB", 1e12},
-        {"KiB", 1024.0}, {"MiB", 1048576.0}, {"GiB", 1073741824.0}, {"TiB", 1099511627776.0}};
-    double factor = 0;
-    for (const auto& [name, f] : kUnits) factor = name == unit ? f : factor;
-    const double bytes = value * factor;
-    LRP_CHECK(ok && factor > 0 && std::isfinite(bytes) && bytes >= 1048576.0 && bytes < 1.8e19, where(m, config),
+    const std::optional<std::uint64_t> bytes = parse_size(text);
+    LRP_CHECK(bytes.has_value(), where(m, config),
               ": limits.memory must be a size of at least 1 MiB, a number of bytes or with a unit (B, KB, MB, GB, TB, "
               "KiB, MiB, GiB, TiB; e.g. 16GiB), got '", text, "'");
-    l.memory = static_cast<std::uint64_t>(bytes);
+    l.memory = *bytes;
   }
   if (node["integrated_gradients_steps"])
     l.integrated_gradients_steps = whole(node["integrated_gradients_steps"], config, "limits.integrated_gradients_steps", 1);
   if (node["sweep_points"]) l.sweep_points = whole(node["sweep_points"], config, "limits.sweep_points", 1);
   if (node["random_repeats"]) l.random_repeats = whole(node["random_repeats"], config, "limits.random_repeats", 0);
+  if (const YAML::Node r = node["read_seconds"]) {
+    l.read_seconds = number(r, config, "limits.read_seconds");
+    LRP_CHECK(l.read_seconds > 0, where(r, config), ": limits.read_seconds must be > 0, got ", r.Scalar());
+  }
   return l;
 }
 

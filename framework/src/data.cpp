@@ -203,10 +203,10 @@ Dataset read_idx(const std::string& images_path, const std::string& labels_path,
   const auto count = static_cast<Index>(dims[0]);
   const Shape shape{1, static_cast<Index>(dims[1]), static_cast<Index>(dims[2])};
   const Index features = checked_numel(shape, "IDX images file '" + images_path + "'");
-  const std::vector<Index> rows = selection.rows(count, images_path);
-  const auto selected = static_cast<Index>(rows.size());
+  const Index selected = selection.count_in(count, images_path);
   check_memory(dataset_bytes(selected, features), limits,
                detail::concat("IDX images file '", images_path, "': ", selected, " images of ", dims[1], "×", dims[2]));
+  const std::vector<Index> rows = selection.rows(count, images_path);
 
   Dataset dataset;
   dataset.source = images_path;
@@ -374,26 +374,29 @@ RowSelection RowSelection::draw(Index count, std::uint64_t seed) {
   return s;
 }
 
-std::vector<Index> RowSelection::rows(Index size, const std::string& source) const {
-  std::vector<Index> out;
+Index RowSelection::count_in(Index size, const std::string& source) const {
   switch (kind) {
-    case Kind::kAll:
-      out.resize(static_cast<size_t>(size));
-      for (Index i = 0; i < size; ++i) out[static_cast<size_t>(i)] = i;
-      break;
+    case Kind::kAll: return size;
     case Kind::kRange: {
       const Index stop = end < 0 ? size : end;  // end < 0: to the last sample
       LRP_CHECK(0 <= begin && begin < stop && stop <= size, what, " [", begin, ", ", stop,
                 ") is not a non-empty range within the ", size, " samples of '", source, "'");
-      for (Index i = begin; i < stop; ++i) out.push_back(i);
-      break;
+      return stop - begin;
     }
     case Kind::kSample:
       LRP_CHECK(count >= 1 && count <= size, what, ".count ", count, " exceeds the ", size, " samples of '", source,
                 "'");
-      out = sample_rows(size, count, seed);
-      break;
+      return count;
   }
+  return 0;
+}
+
+std::vector<Index> RowSelection::rows(Index size, const std::string& source) const {
+  const Index n = count_in(size, source);
+  if (kind == Kind::kSample) return sample_rows(size, count, seed);
+  std::vector<Index> out(static_cast<size_t>(n));
+  const Index first = kind == Kind::kRange ? begin : 0;
+  for (Index i = 0; i < n; ++i) out[static_cast<size_t>(i)] = first + i;
   return out;
 }
 

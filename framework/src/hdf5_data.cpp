@@ -112,9 +112,11 @@ std::vector<Index> read_lengths(const h5::File& file, const std::string& dataset
 
 }  // namespace
 
-Dataset read_hdf5(const std::string& path, const std::string& inputs_dataset, const std::string& labels_dataset,
-                  Hdf5Layout layout, double scale, const std::string& lengths_dataset, const RowSelection& selection,
-                  const Limits& limits) {
+namespace {
+
+Dataset read_hdf5_here(const std::string& path, const std::string& inputs_dataset, const std::string& labels_dataset,
+                       Hdf5Layout layout, double scale, const std::string& lengths_dataset,
+                       const RowSelection& selection, const Limits& limits) {
   LRP_CHECK(std::isfinite(scale) && scale > 0.0, "read_hdf5 '", path, "': scale must be finite and > 0, got ", scale);
   const h5::File file = h5::File::open(path, kWhat);
   const std::string inputs = h5::absolute_path(inputs_dataset);
@@ -134,11 +136,11 @@ Dataset read_hdf5(const std::string& path, const std::string& inputs_dataset, co
   const Index count = static_cast<Index>(info.shape[0]);
   const Index features = checked_numel(shape, file.where() + ": inputs dataset '" + inputs + "'");
   const std::string source = path + ":" + inputs;
-  const std::vector<Index> rows = selection.rows(count, source);
-  const auto selected = static_cast<Index>(rows.size());
+  const Index selected = selection.count_in(count, source);
   check_memory(dataset_bytes(selected, features), limits,
                file.where() + ": " + std::to_string(selected) + " samples of shape " + to_string(shape) +
                    " from dataset '" + inputs + "'");
+  const std::vector<Index> rows = selection.rows(count, source);
   const bool transpose = info.shape.size() == 4 && layout == Hdf5Layout::kNHWC;
   const Index channels = shape[0];
   const Index plane = shape.size() == 3 ? shape[1] * shape[2] : 0;
@@ -183,6 +185,19 @@ Dataset read_hdf5(const std::string& path, const std::string& inputs_dataset, co
   }
   dataset.indices = rows;
   return detail::finish_dataset(std::move(dataset));
+}
+
+}  // namespace
+
+Dataset read_hdf5(const std::string& path, const std::string& inputs_dataset, const std::string& labels_dataset,
+                  Hdf5Layout layout, double scale, const std::string& lengths_dataset, const RowSelection& selection,
+                  const Limits& limits) {
+  // First in a child process: a file that crashes or hangs the HDF5 library is refused.
+  const auto read = [&] {
+    return read_hdf5_here(path, inputs_dataset, labels_dataset, layout, scale, lengths_dataset, selection, limits);
+  };
+  h5::contained(path, kWhat, limits.read_seconds, [&] { (void)read(); });
+  return read();
 }
 
 }  // namespace lrp

@@ -6,12 +6,43 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <string>
 #include <cstdio>
 #include <limits>
 
 namespace lrp {
 
+std::optional<std::uint64_t> parse_size(const std::string& text) {
+  std::size_t end = 0;
+  double value = 0;
+  try {
+    value = std::stod(text, &end);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  std::string unit = text.substr(end);
+  unit.erase(0, unit.find_first_not_of(' '));
+  static const std::pair<const char*, double> kUnits[] = {
+      {"", 1},          {"B", 1},           {"KB", 1e3},          {"MB", 1e6},             {"GB", 1e9},
+      {"TB", 1e12},     {"KiB", 1024.0},    {"MiB", 1048576.0},   {"GiB", 1073741824.0},   {"TiB", 1099511627776.0}};
+  for (const auto& [name, factor] : kUnits) {
+    if (unit != name) continue;
+    const double bytes = value * factor;
+    if (!(std::isfinite(bytes) && bytes >= 1048576.0 && bytes < 1.8e19)) return std::nullopt;
+    return static_cast<std::uint64_t>(bytes);
+  }
+  return std::nullopt;
+}
+
 std::uint64_t default_memory_limit() {
+  if (const char* text = std::getenv("LRPLAB_MEMORY_LIMIT"); text != nullptr) {
+    const std::optional<std::uint64_t> bytes = parse_size(text);
+    LRP_CHECK(bytes.has_value(), "LRPLAB_MEMORY_LIMIT='", text,
+              "' is not a size of at least 1 MiB (a number of bytes, or e.g. 16GiB, 512MB)");
+    return *bytes;
+  }
   constexpr std::uint64_t kCap = std::uint64_t{16} << 30;
   const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
   if (pages <= 0 || page <= 0) return kCap;

@@ -367,7 +367,9 @@ void save_model(const Model& model, const std::string& path) {
   h5::write_atomically(path, kWhat, [&](h5::File& file) { write_file(file, model); });
 }
 
-Model load_model(const std::string& path, const Registry& registry, const Limits& limits) {
+namespace {
+
+Model read_model_file(const std::string& path, const Registry& registry, const Limits& limits) {
   const h5::File file = h5::File::open(path, kWhat);
   check_format(file);
   const ModelSpec spec = parse_architecture(file, read_architecture(file));
@@ -380,6 +382,14 @@ Model load_model(const std::string& path, const Registry& registry, const Limits
   model.provenance = read_provenance(file);
   load_weights(file, model.network);
   return model;
+}
+
+}  // namespace
+
+Model load_model(const std::string& path, const Registry& registry, const Limits& limits) {
+  // First in a child process: a file that crashes or hangs the HDF5 library is refused.
+  h5::contained(path, kWhat, limits.read_seconds, [&] { (void)read_model_file(path, registry, limits); });
+  return read_model_file(path, registry, limits);
 }
 
 }  // namespace lrp

@@ -1637,7 +1637,7 @@ bool Importer::sequence_node(int i) {
     check_attributes(i, {"perm"});
     flush_matmul();
     check_no_pending_pad(i);
-    lstm_.emplace();
+    lstm_.emplace(LstmBlock{});
     lstm_->first_node = i;
     seq_[n.output(0)] = SeqTensor{SeqRole::kInput, -1, {}};
     return true;

@@ -8,6 +8,7 @@
 #pragma once
 
 #include "lrp/error.hpp"
+#include "lrp/limits.hpp"
 #include "lrp/log.hpp"
 #include "lrp/model.hpp"
 #include "lrp/registry.hpp"
@@ -30,10 +31,13 @@
 
 namespace lrp_fuzz {
 
-// The built-in registry, frozen, built on first use (with logging turned off).
+// The built-in registry, frozen, built on first use (with logging turned off, and a memory limit
+// of 1 GiB for everything lrplab reads, well below the fuzzer's 2.5 GB: a refusal is an lrp::Error,
+// an allocation beyond it a finding).
 inline const lrp::Registry& registry() {
   static const lrp::Registry instance = [] {
     lrp::logger()->set_level(spdlog::level::off);
+    ::setenv("LRPLAB_MEMORY_LIMIT", "1GiB", 1);
     lrp::Registry r;
     lrp::register_builtins(r);
     r.freeze();
@@ -85,6 +89,15 @@ class Scratch {
  private:
   std::filesystem::path dir_;
 };
+
+// The limits of the readers that take them: 1 GiB, and 5 s for an HDF5 file (the libFuzzer timeout
+// is 10 s: a file that hangs the HDF5 library must be an lrp::Error before that).
+inline lrp::Limits limits() {
+  (void)registry();
+  lrp::Limits l;
+  l.read_seconds = 5;
+  return l;
+}
 
 inline const Scratch& scratch() {
   static const Scratch instance;

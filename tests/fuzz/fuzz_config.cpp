@@ -9,8 +9,7 @@
 #include "fuzz_common.hpp"
 
 #include "lrp/experiment.hpp"
-
-#include <yaml-cpp/yaml.h>
+#include "lrp/yaml_util.hpp"
 
 #include <string>
 #include <vector>
@@ -61,9 +60,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // Each override on its own, on the config as YAML (what read_experiment_config does first).
   YAML::Node root;
   try {
-    root = YAML::Load(in.config);
-  } catch (const YAML::ParserException&) {
-    return 0;  // the config reader reported this as an lrp::Error above
+    root = lrp::yaml::load_text(in.config, "fuzz.yaml");
+  } catch (const lrp::Error&) {
+    return 0;  // the config reader reported this above
   }
   for (const std::string& assignment : in.overrides) {
     try {

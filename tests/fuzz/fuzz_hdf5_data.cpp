@@ -28,7 +28,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const double scale = (data[1] & 1) ? 1.0 / 255.0 : 1.0;
   const std::string path = lrp_fuzz::scratch().write("data.h5", lrp_fuzz::as_text(data + 2, size - 2));
   try {
-    const lrp::Dataset d = lrp::read_hdf5(path, inputs, labels, layout, scale, lengths);
+    const lrp::Dataset d = lrp::read_hdf5(path, inputs, labels, layout, scale, lengths, {}, lrp_fuzz::limits());
     if (d.size() < 1 || d.indices.size() != static_cast<std::size_t>(d.size())) std::abort();
     if (!labels.empty() && d.labels.size() != static_cast<std::size_t>(d.size())) std::abort();
     if (!lengths.empty() && d.inputs.lengths.size() != static_cast<std::size_t>(d.size())) std::abort();

@@ -26,7 +26,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string images_path = lrp_fuzz::scratch().write("images.idx", images);
   const std::string labels_path = with_labels ? lrp_fuzz::scratch().write("labels.idx", labels) : std::string();
   try {
-    const lrp::Dataset d = lrp::read_idx(images_path, labels_path);
+    const lrp::Dataset d = lrp::read_idx(images_path, labels_path, 1.0 / 255.0, {}, lrp_fuzz::limits());
     if (d.size() < 1 || d.inputs.shape.size() != 3 || d.indices.size() != static_cast<std::size_t>(d.size()))
       std::abort();
     if (with_labels && d.labels.size() != static_cast<std::size_t>(d.size())) std::abort();

@@ -1,31 +1,27 @@
 // Fuzz target: the YAML model description.
 //
-// Input: a model description (models/*.yaml). lrp::parse_model_spec(YAML::Load(text), "fuzz.yaml",
-// &registry), then lrp::build_model(spec, registry). A model that builds must survive the round trip
+// Input: a model description (models/*.yaml), read as lrplab reads YAML (lrp::yaml::load_text, with
+// its structure checks), then lrp::parse_model_spec(node, "fuzz.yaml", &registry) and
+// lrp::build_model(spec, registry). A model that builds must survive the round trip
 // of its resolved spec through lrp::model_spec_to_yaml (README: "parse_model_spec reads back to the
 // same spec") and, when small, a forward pass.
 #include "fuzz_common.hpp"
 
-#include <yaml-cpp/yaml.h>
+#include "lrp/yaml_util.hpp"
 
 #include <cstdio>
 #include <string>
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const lrp::Registry& registry = lrp_fuzz::registry();
-  YAML::Node node;
   try {
-    node = YAML::Load(std::string(lrp_fuzz::as_text(data, size)));
-  } catch (const YAML::ParserException&) {
-    return 0;  // not YAML: lrplab's readers report this as an lrp::Error (tested in fuzz_config)
-  }
-  try {
+    const YAML::Node node = lrp::yaml::load_text(std::string(lrp_fuzz::as_text(data, size)), "fuzz.yaml");
     const lrp::ModelSpec spec = lrp::parse_model_spec(node, "fuzz.yaml", &registry);
     const lrp::Model model = lrp::build_model(spec, registry);
     const std::string yaml = lrp::model_spec_to_yaml(model.spec);
     lrp::ModelSpec again;
     try {
-      again = lrp::parse_model_spec(YAML::Load(yaml), "resolved.yaml", &registry);
+      again = lrp::parse_model_spec(lrp::yaml::load_text(yaml, "resolved.yaml"), "resolved.yaml", &registry);
     } catch (const lrp::Error& e) {
       std::fprintf(stderr, "the resolved spec does not read back: %s\n%s\n", e.what(), yaml.c_str());
       std::abort();

@@ -8,7 +8,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const lrp::Registry& registry = lrp_fuzz::registry();
   const std::string path = lrp_fuzz::scratch().write("model.onnx", lrp_fuzz::as_text(data, size));
   try {
-    const lrp::Model model = lrp::import_onnx(path, registry);
+    const lrp::Model model = lrp::import_onnx(path, registry, lrp_fuzz::limits());
     lrp_fuzz::run_small_forward(model);
   } catch (const lrp::Error& e) {
     lrp_fuzz::rejected(e);

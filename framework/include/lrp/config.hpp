@@ -65,6 +65,7 @@ Dataset load_dataset(const YAML::Node& node, const std::string& config_path, con
 //   integrated_gradients_steps: 4096
 //   sweep_points: 1000
 //   random_repeats: 1000
+//   read_seconds: 300
 Limits parse_limits(const YAML::Node& node, const std::string& config_path);
 
 // A training section (every key optional; defaults as in TrainOptions):

@@ -49,6 +49,9 @@ struct RowSelection {
 
   static RowSelection range(Index begin, Index end);
   static RowSelection draw(Index count, std::uint64_t seed);
+  // How many rows it selects from a source of `size` samples (checked as rows() checks, without
+  // listing them: the memory of a selection is checked before anything is allocated).
+  Index count_in(Index size, const std::string& source) const;
   // The selected rows of a source of `size` samples, ascending; an lrp::Error naming `what` and the
   // source when the selection does not fit in it.
   std::vector<Index> rows(Index size, const std::string& source) const;

@@ -198,6 +198,15 @@ class File {
 // An absolute object path: "weights/x" → "/weights/x"; "" → "/".
 std::string absolute_path(const std::string& object);
 
+// Reading a file through libhdf5 is not safe against every damaged or crafted file: HDF5 1.10 can
+// crash (out-of-bounds reads and writes, bad frees) or loop forever on some. contained() runs
+// `read` (the whole read of `path`, as the caller will do it) in a forked child process first, with
+// a time limit. When the child finishes, the caller reads the file itself; an lrp::Error in the
+// child is thrown here with the child's message; a crash or a hang of the child is an lrp::Error
+// naming the file. Nothing the child allocates or prints reaches this process. (If fork fails,
+// the read is not contained.)
+void contained(const std::string& path, const std::string& what, double seconds, const std::function<void()>& read);
+
 // The bytes of a new HDF5 file that fill() writes: the file is built in memory (HDF5's core driver:
 // nothing touches the disk, so a full disk or a planted link cannot meet HDF5's own writing) and
 // `shown` names it in messages.

@@ -11,6 +11,7 @@
 #include "lrp/tensor.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace lrp {
@@ -25,13 +26,22 @@ struct Limits {
   Index sweep_points = 1000;
   // pixel_flipping `random_repeats` (random orders per sample).
   Index random_repeats = 1000;
+  // The longest an HDF5 file (a model or data file) may take to read before lrplab gives up on it
+  // (lrp::h5::contained: the HDF5 library loops forever on some damaged files).
+  double read_seconds = 300;
 
   Limits();
 };
 
-// The default memory limit: 16 GiB, or three quarters of this machine's physical memory when that
-// is less.
+// The default memory limit: the environment variable LRPLAB_MEMORY_LIMIT when it is set (a size,
+// as parse_size reads it), else 16 GiB, or three quarters of this machine's physical memory when
+// that is less.
 std::uint64_t default_memory_limit();
+
+// A size: a number of bytes, or a number with a unit B, KB, MB, GB, TB (powers of 1000) or KiB,
+// MiB, GiB, TiB (powers of 1024), with or without a space ("16GiB", "512 MB"); at least 1 MiB.
+// Empty when the text is not such a size.
+std::optional<std::uint64_t> parse_size(const std::string& text);
 
 // "1.5 GiB", "312 MiB", "48 KiB", "100 B".
 std::string format_bytes(std::uint64_t bytes);
