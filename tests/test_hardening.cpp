@@ -729,16 +729,32 @@ TEST_CASE("A file that crashes or hangs the HDF5 library is refused in a child p
   int calls = 0;
   lrp::h5::contained("f.h5", "test file", 10, [&] { ++calls; });
   CHECK(calls == 0);  // (the child's own copy counted)
-  CHECK(error_of([] { lrp::h5::contained("f.h5", "test file", 10, [] { throw lrp::Error("the child's message"); }); }) ==
-        "the child's message");
-  CHECK_THAT(error_of([] { lrp::h5::contained("f.h5", "test file", 10, [] { std::raise(SIGSEGV); }); }),
-             Contains("test file 'f.h5': the HDF5 library crashed reading it (signal 11)") && Contains("refuses it"));
+  // An error, or a crash outside libhdf5: refused here; a sanitizer build returns instead, and the
+  // caller's own read repeats the failure (a bug of lrplab's is then reported, never hidden).
+  const bool rerun = lrp::h5::contained_failures_rerun_here();
+  const auto outcome = [](const std::function<void()>& read) -> std::string {
+    try {
+      lrp::h5::contained("f.h5", "test file", 10, read);
+    } catch (const lrp::Error& e) {
+      return e.what();
+    }
+    return "returned";
+  };
+  CHECK(outcome([] { throw lrp::Error("the child's message"); }) == (rerun ? "returned" : "the child's message"));
+  CHECK(outcome([] { throw std::bad_alloc(); }) ==
+        (rerun ? "returned" : "test file 'f.h5': reading it needs more memory than there is"));
+  const std::string segv = outcome([] { std::raise(SIGSEGV); });
+  if (rerun) {
+    CHECK(segv == "returned");
+  } else {
+    CHECK_THAT(segv, Contains("test file 'f.h5': the HDF5 library crashed reading it (signal 11)") &&
+                         Contains("refuses it"));
+  }
+  // An abort (glibc's verdict on a corrupted heap) and a hang are refused in every build.
   CHECK_THAT(error_of([] { lrp::h5::contained("f.h5", "test file", 10, [] { std::abort(); }); }),
              Contains("crashed reading it (signal 6)"));
   CHECK_THAT(error_of([] { lrp::h5::contained("f.h5", "test file", 0.2, [] { ::sleep(60); }); }),
              Contains("test file 'f.h5': reading it did not finish within 0.2 s") && Contains("limits.read_seconds"));
-  CHECK_THAT(error_of([] { lrp::h5::contained("f.h5", "test file", 10, [] { throw std::bad_alloc(); }); }),
-             Contains("test file 'f.h5': reading it needs more memory than there is"));
 
   // Real files (the fuzzing corpus): damaged lrplab model files on which HDF5 1.10 reads out of
   // bounds or frees a wild pointer, and one on which it loops forever.

@@ -205,7 +205,13 @@ std::string absolute_path(const std::string& object);
 // child is thrown here with the child's message; a crash or a hang of the child is an lrp::Error
 // naming the file. Nothing the child allocates or prints reaches this process. (If fork fails,
 // the read is not contained.)
+// In builds with AddressSanitizer (the sanitizer test build, the fuzzing build) only the HDF5
+// library's crashes (a libhdf5 frame on the child's stack) are contained: when the child threw an
+// error or crashed in lrplab's own code, contained() returns and the caller's own read repeats
+// it, so that a bug of lrplab's is reported by the sanitizer, never hidden as a damaged file, and
+// the fuzzer sees the coverage of lrplab's error paths. contained_failures_rerun_here() says which.
 void contained(const std::string& path, const std::string& what, double seconds, const std::function<void()>& read);
+bool contained_failures_rerun_here();
 
 // The bytes of a new HDF5 file that fill() writes: the file is built in memory (HDF5's core driver:
 // nothing touches the disk, so a full disk or a planted link cannot meet HDF5's own writing) and
