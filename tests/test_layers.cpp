@@ -154,7 +154,8 @@ MatrixXd pool_oracle(const Matrix& x, const PoolCase& c, bool max) {
 
 // The max-pool vjp from its definition: each output's gradient is split equally among the inputs
 // of its window that equal the window maximum; contributions of overlapping windows add up.
-MatrixXd maxpool_vjp_oracle(const Matrix& x, const Matrix& g, const PoolCase& c) {
+// Ties: `first` routes to the first maximum in the window's row-major order (torch), else an equal split.
+MatrixXd maxpool_vjp_oracle(const Matrix& x, const Matrix& g, const PoolCase& c, bool first = true) {
   const Pool2dOptions o = resolved(c.options);
   const Index H = c.height, W = c.width;
   const Index Ho = window_out(H, o.kernel[0], o.stride[0], o.padding[0], 1);
@@ -174,7 +175,7 @@ MatrixXd maxpool_vjp_oracle(const Matrix& x, const Matrix& g, const PoolCase& c)
           for (Index m : members) best = std::max(best, x(n, m));
           std::vector<Index> winners;
           for (Index m : members)
-            if (x(n, m) == best) winners.push_back(m);
+            if (x(n, m) == best && !(first && !winners.empty())) winners.push_back(m);
           const double share =
               static_cast<double>(g(n, (ch * Ho + oh) * Wo + ow)) / static_cast<double>(winners.size());
           for (Index m : winners) out(n, m) += share;
@@ -533,60 +534,103 @@ TEST_CASE("nonlinear handlers' vjp matches central finite differences of forward
 
 // ---------------------------------------------------------------- max-pool ties
 
-TEST_CASE("max pooling splits the gradient equally among tied inputs") {
-  SECTION("a window of four equal values gives each a quarter") {
-    auto layer = configured(std::make_unique<lrp::MaxPool2d>(Pool2dOptions{.kernel = {2, 2}}), Shape{1, 2, 2});
+TEST_CASE("max pooling routes a tie to the first maximum as torch does, or splits it equally on request") {
+  const auto pool = [](lrp::MaxPoolTies ties) {
+    return configured(std::make_unique<lrp::MaxPool2d>(Pool2dOptions{.kernel = {2, 2}}, ties), Shape{1, 2, 2});
+  };
+  SECTION("a window of four equal values: all to the first, or a quarter each") {
     const Matrix x = Matrix::Constant(1, 4, Scalar(0.5));
-    CHECK(bit_equal(run_vjp(*layer, x, Matrix::Constant(1, 1, 1)), Matrix::Constant(1, 4, Scalar(0.25))));
+    Matrix first = Matrix::Zero(1, 4);
+    first(0, 0) = 1;
+    CHECK(bit_equal(run_vjp(*pool(lrp::MaxPoolTies::kFirst), x, Matrix::Constant(1, 1, 1)), first));
+    CHECK(bit_equal(run_vjp(*pool(lrp::MaxPoolTies::kSplit), x, Matrix::Constant(1, 1, 1)),
+                    Matrix::Constant(1, 4, Scalar(0.25))));
   }
-  SECTION("two tied maxima share, the others get nothing") {
-    auto layer = configured(std::make_unique<lrp::MaxPool2d>(Pool2dOptions{.kernel = {2, 2}}), Shape{1, 2, 2});
+  SECTION("two tied maxima: the first in row-major order takes all, or they share") {
     Matrix x(1, 4);
-    x << 3, 1, 2, 3;
-    Matrix want(1, 4);
-    want << 3, 0, 0, 3;
-    CHECK(bit_equal(run_vjp(*layer, x, Matrix::Constant(1, 1, 6)), want));
+    x << 1, 3, 2, 3;
+    Matrix first(1, 4), split(1, 4);
+    first << 0, 6, 0, 0;
+    split << 0, 3, 0, 3;
+    CHECK(bit_equal(run_vjp(*pool(lrp::MaxPoolTies::kFirst), x, Matrix::Constant(1, 1, 6)), first));
+    CHECK(bit_equal(run_vjp(*pool(lrp::MaxPoolTies::kSplit), x, Matrix::Constant(1, 1, 6)), split));
+  }
+  SECTION("NaN counts as a maximum, as in torch's CPU kernel: the last NaN is the output and the winner") {
+    const Scalar nan = std::numeric_limits<Scalar>::quiet_NaN();
+    const auto layer = pool(lrp::MaxPoolTies::kFirst);
+    for (const bool general : {false, true}) {  // the 2×2 fast path, and a padded window (general loop)
+      INFO("general " << general);
+      auto padded = configured(std::make_unique<lrp::MaxPool2d>(Pool2dOptions{.kernel = {2, 2}, .stride = {2, 2}, .padding = {0, 0}}),
+                               Shape{1, 2, 2});
+      if (general)
+        padded = configured(std::make_unique<lrp::MaxPool2d>(Pool2dOptions{.kernel = {3, 3}, .stride = {3, 3}, .padding = {1, 1}}),
+                            Shape{1, 2, 2});
+      Matrix x(1, 4);
+      x << 5, nan, 7, nan;
+      Matrix y(1, 1);
+      lrp::Workspace ws;
+      padded->forward(x, padded->params(), y, ws);
+      CHECK(std::isnan(y(0, 0)));
+      Matrix want(1, 4);
+      want << 0, 0, 0, 2;
+      CHECK(bit_equal(run_vjp(*padded, x, Matrix::Constant(1, 1, 2)), want));
+    }
+    // An all −inf window routes to its first element (torch starts there).
+    Matrix x = Matrix::Constant(1, 4, -std::numeric_limits<Scalar>::infinity());
+    Matrix want = Matrix::Zero(1, 4);
+    want(0, 0) = 1;
+    CHECK(bit_equal(run_vjp(*layer, x, Matrix::Constant(1, 1, 1)), want));
   }
   SECTION("overlapping windows accumulate at a shared maximum") {
     // 3×3 input, the centre is the strict maximum of all four 2×2 windows (stride 1).
-    auto layer =
-        configured(std::make_unique<lrp::MaxPool2d>(Pool2dOptions{.kernel = {2, 2}, .stride = {1, 1}}), Shape{1, 3, 3});
-    Matrix x(1, 9);
-    x << 1, 2, 3, 4, 9, 5, 6, 7, 8;
-    Matrix g(1, 4);
-    g << 1, 2, 4, 8;
-    Matrix want = Matrix::Zero(1, 9);
-    want(0, 4) = 15;
-    CHECK(bit_equal(run_vjp(*layer, x, g), want));
+    for (const auto ties : {lrp::MaxPoolTies::kFirst, lrp::MaxPoolTies::kSplit}) {
+      auto layer = configured(std::make_unique<lrp::MaxPool2d>(Pool2dOptions{.kernel = {2, 2}, .stride = {1, 1}}, ties),
+                              Shape{1, 3, 3});
+      Matrix x(1, 9);
+      x << 1, 2, 3, 4, 9, 5, 6, 7, 8;
+      Matrix g(1, 4);
+      g << 1, 2, 4, 8;
+      Matrix want = Matrix::Zero(1, 9);
+      want(0, 4) = 15;
+      CHECK(bit_equal(run_vjp(*layer, x, g), want));
+    }
   }
-  SECTION("many ties, overlapping and padded windows, against the definition") {
+  SECTION("many ties, overlapping and padded windows, against the definition, for both policies") {
     std::uint64_t seed = 1000;
     for (const PoolCase& c : pool_cases()) {
       INFO(describe(c));
-      auto layer = configured(std::make_unique<lrp::MaxPool2d>(c.options), Shape{c.channels, c.height, c.width});
       // Values from {-1, 0, 1}: plenty of ties.
       const Matrix x = random_matrix(3, c.channels * c.height * c.width, seed++, -1.5, 1.5).unaryExpr([](Scalar v) {
         return std::round(v);
       });
-      const Matrix g = random_matrix(3, lrp::numel(layer->output_shape()), seed++);
-      CHECK(relative_error(run_vjp(*layer, x, g), maxpool_vjp_oracle(x, g, c)) <= tol(1e-6, 1e-15));
+      for (const bool first : {true, false}) {
+        auto layer = configured(
+            std::make_unique<lrp::MaxPool2d>(c.options, first ? lrp::MaxPoolTies::kFirst : lrp::MaxPoolTies::kSplit),
+            Shape{c.channels, c.height, c.width});
+        const Matrix g = random_matrix(3, lrp::numel(layer->output_shape()), seed);
+        CHECK(relative_error(run_vjp(*layer, x, g), maxpool_vjp_oracle(x, g, c, first)) <= tol(1e-6, 1e-15));
+      }
+      ++seed;
     }
   }
-  SECTION("winner-take-all relevance through a network splits a tie equally") {
+  SECTION("winner-take-all relevance through a network follows the layer's policy") {
     // 1×2×2 → maxpool 2 → flatten → dense(1 → 1, weight 1): every input is 0.5, the logit 0.5.
-    lrp::Network net({1, 2, 2});
-    net.add(std::make_unique<lrp::MaxPool2d>(Pool2dOptions{.kernel = {2, 2}}), "pool");
-    net.add(std::make_unique<lrp::Flatten>(), "flatten");
-    lrp::Layer& fc = net.add(std::make_unique<lrp::Dense>(1, 1, false), "fc");
-    lrp::Params p;
-    p.weight = Matrix::Ones(1, 1);
-    fc.set_params(p);
-    const lrp::Tensor x({1, 2, 2}, Matrix::Constant(1, 4, Scalar(0.5)));
-    const lrp::ForwardPass pass = net.forward(x);
-    const lrp::Explainer ex = lrp::Explainer::from_composite(net, builtins(), lrp::Composite::uniform({"zero", {}}));
-    CHECK(ex.layer_rules()[0] == "wta()");
-    const lrp::Explanation e = ex.explain(pass, {0});
-    CHECK(bit_equal(e.relevance.data, Matrix::Constant(1, 4, Scalar(0.125))));
+    for (const auto ties : {lrp::MaxPoolTies::kFirst, lrp::MaxPoolTies::kSplit}) {
+      lrp::Network net({1, 2, 2});
+      net.add(std::make_unique<lrp::MaxPool2d>(Pool2dOptions{.kernel = {2, 2}}, ties), "pool");
+      net.add(std::make_unique<lrp::Flatten>(), "flatten");
+      lrp::Layer& fc = net.add(std::make_unique<lrp::Dense>(1, 1, false), "fc");
+      lrp::Params p;
+      p.weight = Matrix::Ones(1, 1);
+      fc.set_params(p);
+      const lrp::Tensor x({1, 2, 2}, Matrix::Constant(1, 4, Scalar(0.5)));
+      const lrp::ForwardPass pass = net.forward(x);
+      const lrp::Explainer ex = lrp::Explainer::from_composite(net, builtins(), lrp::Composite::uniform({"zero", {}}));
+      CHECK(ex.layer_rules()[0] == "wta()");
+      Matrix want = Matrix::Constant(1, 4, Scalar(0.125));
+      if (ties == lrp::MaxPoolTies::kFirst) want << Scalar(0.5), 0, 0, 0;
+      CHECK(bit_equal(ex.explain(pass, {0}).relevance.data, want));
+    }
   }
 }
 

@@ -430,24 +430,69 @@ void Pool2d::vjp_windows(const ConstMatrixRef& at, const ConstMatrixRef& g_out, 
 // Adds (or, when overwrite, assigns) v to *dst.
 inline void put(Scalar* dst, Scalar v, bool overwrite) { *dst = overwrite ? v : *dst + v; }
 
+const char* to_string(MaxPoolTies ties) { return ties == MaxPoolTies::kFirst ? "first" : "split"; }
+
+namespace {
+
+// torch's arg-max step: a value wins over the maximum so far if it is larger or NaN.
+inline bool wins(Scalar v, Scalar best) { return v > best || std::isnan(v); }
+
+// The index (0–3) of a 2×2 window's arg-max in row-major order, as torch scans it.
+inline int first_max_2x2(const Scalar* r0, const Scalar* r1) {
+  int k = 0;
+  Scalar best = r0[0];
+  if (wins(r0[1], best)) best = r0[1], k = 1;
+  if (wins(r1[0], best)) best = r1[0], k = 2;
+  if (wins(r1[1], best)) k = 3;
+  return k;
+}
+
+}  // namespace
+
 void MaxPool2d::forward(const ConstMatrixRef& x, const Params&, MatrixRef y, Workspace&) const {
   const Index W = input_shape_[2];
   forward_windows(
-      x, y, [](const Scalar* r0, const Scalar* r1) { return std::max(std::max(r0[0], r0[1]), std::max(r1[0], r1[1])); },
+      x, y,
+      [](const Scalar* r0, const Scalar* r1) {
+        const int k = first_max_2x2(r0, r1);
+        return k < 2 ? r0[k] : r1[k - 2];
+      },
       [W](const Scalar* plane, const PoolWindow& r, const PoolWindow& q) {
         Scalar best = -std::numeric_limits<Scalar>::infinity();
         for (Index ih = r.lo; ih < r.hi; ++ih)
-          for (Index iw = q.lo; iw < q.hi; ++iw) best = std::max(best, plane[ih * W + iw]);
+          for (Index iw = q.lo; iw < q.hi; ++iw)
+            if (wins(plane[ih * W + iw], best)) best = plane[ih * W + iw];
         return best;
       });
 }
 
 void MaxPool2d::vjp(const ConstMatrixRef& at, const Params&, const ConstMatrixRef& g_out, MatrixRef g_in, Workspace&,
                     bool accumulate) const {
-  // Winners are fixed from the activation `at`: the maximum, then an equal split among ties.
-  // Branch-free: 0/1 masks are multiplied in, and `v >= best` stands for `v == best` (best is the
-  // maximum) because it compiles without the unordered-compare jumps of `==`.
+  // Winners are fixed from the activation `at`.
   const Index W = input_shape_[2];
+  if (ties_ == MaxPoolTies::kFirst) {
+    vjp_windows(
+        at, g_out, g_in, accumulate,
+        [](const Scalar* r0, const Scalar* r1, Scalar* q0, Scalar* q1, Scalar g, bool overwrite) {
+          const int k = first_max_2x2(r0, r1);
+          put(q0, k == 0 ? g : Scalar(0), overwrite);
+          put(q0 + 1, k == 1 ? g : Scalar(0), overwrite);
+          put(q1, k == 2 ? g : Scalar(0), overwrite);
+          put(q1 + 1, k == 3 ? g : Scalar(0), overwrite);
+        },
+        [W](const Scalar* plane, Scalar* gi, const PoolWindow& r, const PoolWindow& q, Scalar g) {
+          // torch starts from the window's first element with -inf, so an all -inf window routes there.
+          Index winner = r.lo * W + q.lo;
+          Scalar best = -std::numeric_limits<Scalar>::infinity();
+          for (Index ih = r.lo; ih < r.hi; ++ih)
+            for (Index iw = q.lo; iw < q.hi; ++iw)
+              if (wins(plane[ih * W + iw], best)) best = plane[ih * W + iw], winner = ih * W + iw;
+          gi[winner] += g;
+        });
+    return;
+  }
+  // Equal split among ties. Branch-free: 0/1 masks are multiplied in, and `v >= best` stands for
+  // `v == best` (best is the maximum) because it compiles without the unordered-compare jumps of `==`.
   vjp_windows(
       at, g_out, g_in, accumulate,
       [](const Scalar* r0, const Scalar* r1, Scalar* q0, Scalar* q1, Scalar g, bool overwrite) {

@@ -107,17 +107,32 @@ class Pool2d : public Layer {
   std::vector<PoolWindow> rows_, cols_;
 };
 
+// How max pooling routes a window's gradient (and winner-take-all relevance) when several inputs
+// hold the window's maximum. kFirst is PyTorch's: the first maximum in the window's row-major scan
+// (what torch's max-pool backward does, and so Zennit, Captum and every autograd gradient); kSplit
+// shares it equally among the tied inputs. They agree wherever the maximum is unique; real images
+// (flat backgrounds) have many ties.
+enum class MaxPoolTies { kFirst, kSplit };
+const char* to_string(MaxPoolTies ties);
+
 // Max pooling; padding counts as -inf. The vjp routes each output's gradient to the arg-max of
-// its window; on ties it is split equally among the tied inputs, and overlapping windows add up.
-// (PyTorch routes a tie to the first maximum instead; the two agree wherever the maximum is unique.)
+// its window, ties as ties() says, and overlapping windows add up. A NaN counts as a maximum, as
+// in torch's CPU kernel: the window's last NaN is its arg-max and its output (kSplit compares
+// with the largest non-NaN value only).
 class MaxPool2d final : public Pool2d {
  public:
-  explicit MaxPool2d(Pool2dOptions options) : Pool2d(options, "maxpool2d") {}
+  explicit MaxPool2d(Pool2dOptions options, MaxPoolTies ties = MaxPoolTies::kFirst)
+      : Pool2d(options, "maxpool2d"), ties_(ties) {}
   std::string kind() const override { return "maxpool2d"; }
   LayerTraits traits() const override { return {}; }
+  MaxPoolTies ties() const { return ties_; }
+  void set_ties(MaxPoolTies ties) { ties_ = ties; }
   void forward(const ConstMatrixRef& x, const Params& p, MatrixRef y, Workspace& ws) const override;
   void vjp(const ConstMatrixRef& at, const Params& p, const ConstMatrixRef& g_out, MatrixRef g_in,
            Workspace& ws, bool accumulate) const override;
+
+ private:
+  MaxPoolTies ties_;
 };
 
 // Average pooling with zero padding counted in the divisor (PyTorch's count_include_pad=True):

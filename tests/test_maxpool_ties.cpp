@@ -1,0 +1,139 @@
+// Max-pool ties on real data: the committed Fashion-MNIST CNN on real test images, whose flat
+// backgrounds give equal values in many max-pool windows, against torch's autograd gradients
+// (tests/fixtures/real/fmnist_cnn_gradients.h5, written by make_maxpool_tie_fixtures.py in
+// float64). torch routes a tied window to its first maximum in row-major order; so does lrplab by
+// default (MaxPoolTies::kFirst). The equal split (kSplit) is the option, checked to differ there.
+#include "test_util.hpp"
+
+#include "lrp/explain.hpp"
+#include "lrp/hdf5.hpp"
+#include "lrp/layers.hpp"
+#include "lrp/model.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <string>
+#include <vector>
+
+using namespace lrp_test;
+using lrp::Index;
+
+namespace {
+
+const std::string kFixture = std::string(LRP_TEST_FIXTURES) + "/real/fmnist_cnn_gradients.h5";
+const std::string kModel = std::string(LRP_TEST_FIXTURES) + "/../../models/fmnist_cnn.h5";
+
+struct Reference {
+  Eigen::MatrixXd inputs, logits, gradients;  // one row per image
+  std::vector<Index> labels;
+};
+
+Reference read_reference() {
+  const lrp::h5::File f = lrp::h5::File::open(kFixture);
+  Reference r;
+  const auto rows = [&](const std::string& name, Index cols) {
+    const std::vector<double> v = f.read<double>(name);
+    REQUIRE(static_cast<Index>(v.size()) % cols == 0);
+    Eigen::MatrixXd m(static_cast<Index>(v.size()) / cols, cols);
+    for (Index i = 0; i < m.rows(); ++i)
+      for (Index j = 0; j < cols; ++j) m(i, j) = v[static_cast<std::size_t>(i * cols + j)];
+    return m;
+  };
+  r.inputs = rows("inputs", 784);
+  r.logits = rows("logits", 10);
+  r.gradients = rows("gradients", 784);
+  for (const std::int64_t l : f.read<std::int64_t>("labels")) r.labels.push_back(static_cast<Index>(l));
+  return r;
+}
+
+// The largest per-image error relative to that image's largest reference value.
+double worst_relative(const Matrix& got, const Eigen::MatrixXd& want) {
+  REQUIRE(got.rows() == want.rows());
+  REQUIRE(got.cols() == want.cols());
+  double worst = 0;
+  for (Index i = 0; i < want.rows(); ++i) {
+    const double scale = want.row(i).cwiseAbs().maxCoeff();
+    REQUIRE(scale > 0);
+    worst = std::max(worst, (got.row(i).cast<double>() - want.row(i)).cwiseAbs().maxCoeff() / scale);
+  }
+  return worst;
+}
+
+// The share of 2×2 windows of a [C, H, W] activation whose maximum is held by two or more inputs,
+// and of those whose tied maximum is positive.
+std::pair<double, double> tie_shares(const Matrix& activation, Index C, Index H, Index W) {
+  Index windows = 0, tied = 0, tied_positive = 0;
+  for (Index n = 0; n < activation.rows(); ++n)
+    for (Index c = 0; c < C; ++c)
+      for (Index h = 0; h + 1 < H; h += 2)
+        for (Index w = 0; w + 1 < W; w += 2) {
+          const Scalar* p = activation.row(n).data() + c * H * W;
+          const Scalar v[4] = {p[h * W + w], p[h * W + w + 1], p[(h + 1) * W + w], p[(h + 1) * W + w + 1]};
+          const Scalar best = std::max(std::max(v[0], v[1]), std::max(v[2], v[3]));
+          int count = 0;
+          for (const Scalar x : v) count += x == best;
+          ++windows;
+          if (count > 1) ++tied, tied_positive += best > 0;
+        }
+  return {double(tied) / double(windows), double(tied_positive) / double(windows)};
+}
+
+// g_out[k] = ((7919 k) mod 1000) / 1000 − 0.5, as the fixture script seeds torch's backward.
+Matrix upstream(Index rows, Index cols) {
+  Matrix g(rows, cols);
+  for (Index k = 0; k < g.size(); ++k) g.data()[k] = static_cast<Scalar>(static_cast<double>((7919 * k) % 1000) / 1000.0 - 0.5);
+  return g;
+}
+
+Eigen::MatrixXd read_rows(const lrp::h5::File& f, const std::string& name, Index rows) {
+  const std::vector<double> v = f.read<double>(name);
+  REQUIRE(static_cast<Index>(v.size()) % rows == 0);
+  Eigen::MatrixXd m(rows, static_cast<Index>(v.size()) / rows);
+  for (Index i = 0; i < m.rows(); ++i)
+    for (Index j = 0; j < m.cols(); ++j) m(i, j) = v[static_cast<std::size_t>(i * m.cols() + j)];
+  return m;
+}
+
+}  // namespace
+
+TEST_CASE("On real Fashion-MNIST activations max pooling routes ties as torch's backward does", "[maxpool][real]") {
+  const lrp::h5::File f = lrp::h5::File::open(kFixture);
+  struct Pool {
+    const char* name;
+    Index channels, size;
+  };
+  for (const Pool& p : {Pool{"pool1", 16, 28}, Pool{"pool2", 32, 14}}) {
+    INFO(p.name);
+    const Matrix at = read_rows(f, std::string(p.name) + "_input", 4).cast<Scalar>();  // float32 values: exact
+    const Eigen::MatrixXd torch_grad = read_rows(f, std::string(p.name) + "_grad", 4);
+    const auto [tied, tied_positive] = tie_shares(at, p.channels, p.size, p.size);
+    INFO("tied windows " << tied << ", at a positive maximum " << tied_positive);
+    CHECK(tied > 0.3);  // real data: many windows hold their maximum more than once
+    CHECK(tied_positive > 0.05);
+    auto layer = configured(std::make_unique<lrp::MaxPool2d>(lrp::Pool2dOptions{.kernel = {2, 2}}),
+                            lrp::Shape{p.channels, p.size, p.size});
+    CHECK(layer->ties() == lrp::MaxPoolTies::kFirst);  // the default
+    const Matrix g = upstream(4, lrp::numel(layer->output_shape()));
+    // Every entry is 0 or one upstream value: equal to torch's to the float32 rounding of the seed.
+    const Matrix first = run_vjp(*layer, at, g);
+    CHECK((first.cast<double>() - torch_grad).cwiseAbs().maxCoeff() <= 1e-7);
+    CHECK(first.sum() == Approx(g.sum()).epsilon(1e-5));  // each window's gradient goes somewhere once
+    // The equal split: the same totals, a different map.
+    layer->set_ties(lrp::MaxPoolTies::kSplit);
+    const Matrix split = run_vjp(*layer, at, g);
+    CHECK((split.cast<double>() - torch_grad).cwiseAbs().maxCoeff() > 0.1);
+    CHECK(split.sum() == Approx(g.sum()).epsilon(1e-5));
+  }
+}
+
+TEST_CASE("The committed CNN on real Fashion-MNIST images gives torch's logits, with tied max-pool windows",
+          "[maxpool][real]") {
+  const Reference ref = read_reference();
+  const lrp::Model model = lrp::load_model(kModel, builtins());
+  const lrp::ForwardPass pass = model.network.forward(lrp::Tensor({1, 28, 28}, ref.inputs.cast<Scalar>()));
+  CHECK(worst_relative(pass.logits(), ref.logits) <= tol(1e-5, 1e-10));
+  const Index pool1 = model.network.index_of("pool1");
+  const auto [tied, tied_positive] = tie_shares(pass.activations[static_cast<std::size_t>(pool1)], 16, 28, 28);
+  CHECK(tied > 0.3);
+  CHECK(tied_positive > 0.05);
+}
