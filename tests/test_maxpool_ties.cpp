@@ -28,21 +28,19 @@ struct Reference {
   std::vector<Index> labels;
 };
 
+Eigen::MatrixXd read_rows(const lrp::h5::File& f, const std::string& name, Index rows);
+
 Reference read_reference() {
   const lrp::h5::File f = lrp::h5::File::open(kFixture);
   Reference r;
-  const auto rows = [&](const std::string& name, Index cols) {
-    const std::vector<double> v = f.read<double>(name);
-    REQUIRE(static_cast<Index>(v.size()) % cols == 0);
-    Eigen::MatrixXd m(static_cast<Index>(v.size()) / cols, cols);
-    for (Index i = 0; i < m.rows(); ++i)
-      for (Index j = 0; j < cols; ++j) m(i, j) = v[static_cast<std::size_t>(i * cols + j)];
-    return m;
-  };
-  r.inputs = rows("inputs", 784);
-  r.logits = rows("logits", 10);
-  r.gradients = rows("gradients", 784);
   for (const std::int64_t l : f.read<std::int64_t>("labels")) r.labels.push_back(static_cast<Index>(l));
+  const auto images = static_cast<Index>(r.labels.size());
+  r.inputs = read_rows(f, "inputs", images);
+  r.logits = read_rows(f, "logits", images);
+  r.gradients = read_rows(f, "gradients", images);
+  REQUIRE(r.inputs.cols() == 784);
+  REQUIRE(r.logits.cols() == 10);
+  REQUIRE(r.gradients.cols() == 784);
   return r;
 }
 
