@@ -1,3 +1,7 @@
+// The HDF5 wrapper (lrp/hdf5.hpp): files, datasets, attributes, type conversion and in-memory
+// file images. Over 800 lines because HDF5's C API needs a handle type, a conversion and an error
+// translation per kind of object; contained reads live in hdf5_contained.cpp.
+
 #include "lrp/hdf5.hpp"
 
 #include "lrp/error.hpp"

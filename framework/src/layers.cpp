@@ -1,3 +1,7 @@
+// The built-in layers (dense, conv, pooling, batch norm, reshapes, activations). One file over 800
+// lines: the pooling, convolution and elementwise kernels share local helpers; issue 16 (module
+// layout) splits it by layer family.
+
 #include "lrp/layers.hpp"
 
 #include "lrp/error.hpp"
