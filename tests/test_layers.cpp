@@ -303,6 +303,44 @@ TEST_CASE("conv2d forward matches a naive convolution for strides, padding, dila
   }
 }
 
+// Real images have flat regions: every position there sees the same patch, and torch gives them
+// the same output bit for bit, so max pooling over them ties. lrplab's GEMM kernel rounds edge tiles
+// differently, which the conv undoes by copying outputs between equal patches.
+TEST_CASE("conv2d gives bitwise-equal outputs at positions that see equal patches") {
+  std::uint64_t seed = 300;
+  for (const ConvCase& c : {ConvCase{1, 6, 28, 28, {.kernel = {5, 5}}}, ConvCase{16, 32, 14, 14, {.padding = {1, 1}}},
+                            ConvCase{3, 16, 13, 11, {.kernel = {3, 3}, .stride = {2, 1}, .padding = {1, 1}}}}) {
+    INFO(describe(c));
+    auto layer = make_conv(c);
+    const lrp::Params p = random_params(*layer, seed++);
+    Matrix x = random_matrix(2, c.in_channels * c.height * c.width, seed++);
+    // the lower half of every plane is flat: a value of its own per channel (as a normalized black background)
+    for (Index n = 0; n < x.rows(); ++n)
+      for (Index ch = 0; ch < c.in_channels; ++ch)
+        for (Index h = c.height / 2; h < c.height; ++h)
+          for (Index w = 0; w < c.width; ++w) x(n, (ch * c.height + h) * c.width + w) = Scalar(-0.8 + 0.1 * ch);
+    const Matrix y = run_forward(*layer, x, p);
+    CHECK(relative_error(y, conv_oracle(x, p, c)) <= tol(1e-5, 1e-13));
+    // positions whose patch (padding included) lies in the flat half and away from the borders
+    const Conv2dOptions& o = c.options;
+    const Index Ho = window_out(c.height, o.kernel[0], o.stride[0], o.padding[0], o.dilation[0]);
+    const Index Wo = window_out(c.width, o.kernel[1], o.stride[1], o.padding[1], o.dilation[1]);
+    std::vector<Index> flat;
+    for (Index oh = 0; oh < Ho; ++oh)
+      for (Index ow = 0; ow < Wo; ++ow) {
+        const Index top = oh * o.stride[0] - o.padding[0], left = ow * o.stride[1] - o.padding[1];
+        if (top >= c.height / 2 && top + o.kernel[0] <= c.height && left >= 0 && left + o.kernel[1] <= c.width)
+          flat.push_back(oh * Wo + ow);
+      }
+    REQUIRE(flat.size() >= 8);
+    Index unequal = 0;
+    for (Index n = 0; n < y.rows(); ++n)
+      for (Index oc = 0; oc < c.out_channels; ++oc)
+        for (const Index q : flat) unequal += y(n, oc * Ho * Wo + q) != y(n, oc * Ho * Wo + flat.front());
+    CHECK(unequal == 0);
+  }
+}
+
 TEST_CASE("conv2d handles a dilated kernel tap that only ever reads padding") {
   // Width 3, padding 4, kernel width 3 with dilation 4: output width (3 + 8 - 8 - 1) + 1 = 3, and
   // the first kernel column reads input columns ow - 4 ∈ [-4, -2], always padding (as in dilated

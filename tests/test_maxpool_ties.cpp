@@ -3,8 +3,11 @@
 // (tests/fixtures/real/fmnist_cnn_gradients.h5, written by make_maxpool_tie_fixtures.py in
 // float64). torch routes a tied window to its first maximum in row-major order; so does lrplab by
 // default (MaxPoolTies::kFirst). The equal split (kSplit) is the option, checked to differ there.
+#include "experiment_support.hpp"
+#include "temp_dir.hpp"
 #include "test_util.hpp"
 
+#include "lrp/experiment.hpp"
 #include "lrp/explain.hpp"
 #include "lrp/hdf5.hpp"
 #include "lrp/layers.hpp"
@@ -12,6 +15,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -134,20 +140,85 @@ TEST_CASE("The committed CNN on real Fashion-MNIST images gives torch's logits, 
   const auto [tied, tied_positive] = tie_shares(pass.activations[static_cast<std::size_t>(pool1)], 16, 28, 28);
   CHECK(tied > 0.3);
   CHECK(tied_positive > 0.05);
-  // The gradient and gradient × input of the true class equal torch's autograd: in the float64
-  // reference mode, and in float32 builds without FMA (the portable sanitizer build). A float32
-  // build with FMA (-march=native) does not yet: there the convolution's GEMM rounds a few
-  // positions of a flat region differently from the others, which breaks some of the ties torch
-  // keeps (README, "Max-pool ties").
-#if defined(__FMA__)
-  const bool comparable = kFloat64;
-#else
-  const bool comparable = true;
-#endif
-  if (comparable) {
-    const lrp::Explanation g = lrp::explain_gradient(model.network, builtins(), pass, ref.labels, false);
-    CHECK(worst_relative(g.relevance.data, ref.gradients) <= tol(1e-5, 1e-10));
-    const lrp::Explanation gx = lrp::explain_gradient(model.network, builtins(), pass, ref.labels, true);
-    CHECK(worst_relative(gx.relevance.data, ref.gradients.cwiseProduct(ref.inputs)) <= tol(1e-5, 1e-10));
+  // The gradient and gradient × input of the true class equal torch's autograd, in float32 and in
+  // the float64 reference mode: every tie torch keeps, lrplab keeps (equal patches give equal conv
+  // outputs whatever the GEMM kernel, see Conv2d::forward_many).
+  const lrp::Explanation g = lrp::explain_gradient(model.network, builtins(), pass, ref.labels, false);
+  CHECK(worst_relative(g.relevance.data, ref.gradients) <= tol(1e-5, 1e-10));
+  const lrp::Explanation gx = lrp::explain_gradient(model.network, builtins(), pass, ref.labels, true);
+  CHECK(worst_relative(gx.relevance.data, ref.gradients.cwiseProduct(ref.inputs)) <= tol(1e-5, 1e-10));
+}
+
+// The tie policy in an experiment: the config's `maxpool_ties:` for every method, a method's own key
+// over it, and the results file saying which policy each method used. The images are the fixture's
+// (the first 16 of the Fashion-MNIST test set, read from the IDX file like a user's run would).
+TEST_CASE("An experiment chooses the max-pool tie policy per run and per method and records it", "[maxpool][real][experiment]") {
+  const QuietLog quiet;
+  const TempDir dir("lrp_maxpool_run");
+  const Reference ref = read_reference();
+  const std::string results = dir.file("ties.h5"), config = dir.file("ties.yaml");
+  {
+    std::ofstream out(config);
+    out << "seed: 3\nthreads: 1\n@TIES@"
+           "data:\n  format: idx\n"
+           "  images: /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz\n"
+           "  labels: /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz\n"
+           "  subset: {begin: 0, end: 16}\n"
+           "model: {file: " << kModel << "}\n"
+           "target: label\n"
+           "explain:\n"
+           "  - gradient\n"
+           "  - gradient_x_input\n"
+           "  - {name: gradient_split, kind: gradient, maxpool_ties: split}\n"
+           "  - {name: gradient_first, kind: gradient, maxpool_ties: first}\n"
+           "evaluate: {conservation: false}\n"
+           "output: {results: " << results << "}\n";
   }
+  const std::string text = [&] {
+    std::ifstream in(config);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }();
+  auto run = [&](const std::string& ties_line) {
+    std::filesystem::remove(results);
+    std::ofstream(config) << replace_all(text, "@TIES@", ties_line);
+    (void)lrp::run_experiment(lrp::read_experiment_config(config, {}, builtins()), builtins());
+    return lrp::h5::File::open(results);
+  };
+  auto relevance = [](const lrp::h5::File& f, const std::string& method) {
+    return read_rows(f, "/explanations/" + method + "/relevance", 16).cast<Scalar>().eval();
+  };
+
+  // The default: torch's routing, so the run's gradients are torch's autograd gradients.
+  lrp::h5::File f = run("");
+  CHECK(f.string_attribute("/meta", "maxpool_ties") == "first");
+  CHECK(f.string_attribute("/explanations/gradient", "maxpool_ties") == "first");
+  CHECK(f.string_attribute("/explanations/gradient_split", "maxpool_ties") == "split");
+  CHECK(worst_relative(relevance(f, "gradient"), ref.gradients) <= tol(1e-5, 1e-10));
+  CHECK(worst_relative(relevance(f, "gradient_x_input"), ref.gradients.cwiseProduct(ref.inputs)) <= tol(1e-5, 1e-10));
+  // The split differs on these images, by a lot (ties hold most of the background)...
+  const Matrix split = relevance(f, "gradient_split");
+  CHECK(worst_relative(split, ref.gradients) > 0.05);
+  // ... and is what the C++ API gives with MaxPoolTies::kSplit set on the model.
+  lrp::Model model = lrp::load_model(kModel, builtins());
+  CHECK(lrp::set_maxpool_ties(model.network, lrp::MaxPoolTies::kSplit) == 2);
+  const lrp::ForwardPass pass = model.network.forward(lrp::Tensor({1, 28, 28}, ref.inputs.cast<Scalar>()));
+  const lrp::Explanation direct = lrp::explain_gradient(model.network, builtins(), pass, ref.labels, false);
+  CHECK(worst_relative(split, direct.relevance.data.cast<double>()) <= tol(1e-6, 1e-13));
+  const Matrix first = relevance(f, "gradient_first");
+  f.close();
+
+  // `maxpool_ties: split` for the run: methods without their own key split, gradient_first keeps torch's routing.
+  f = run("maxpool_ties: split\n");
+  CHECK(f.string_attribute("/meta", "maxpool_ties") == "split");
+  CHECK(f.string_attribute("/explanations/gradient", "maxpool_ties") == "split");
+  CHECK(f.string_attribute("/explanations/gradient_first", "maxpool_ties") == "first");
+  CHECK(relevance(f, "gradient") == split);
+  CHECK(relevance(f, "gradient_first") == first);
+  f.close();
+
+  // A policy that does not exist is an error naming the key and the choices.
+  std::ofstream(config) << replace_all(text, "@TIES@", "maxpool_ties: random\n");
+  const std::string message = error_of([&] { (void)lrp::read_experiment_config(config, {}, builtins()); });
+  CHECK_THAT(message, Catch::Contains("ties.yaml:3:15: maxpool_ties must be 'first'"));
+  CHECK_THAT(message, Catch::Contains("'split'"));
 }

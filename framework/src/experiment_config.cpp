@@ -175,11 +175,22 @@ std::string describe_kinds_and_presets(const Registry& registry) {
   return "method kinds: " + join(kinds) + "; LRP presets: " + join(presets);
 }
 
+// `maxpool_ties: first | split`.
+MaxPoolTies read_ties(const YAML::Node& node, const std::string& source, const std::string& what) {
+  const std::string t = string(node, source, what);
+  LRP_CHECK(t == "first" || t == "split", where(node, source), ": ", what, " must be 'first' (PyTorch's routing: a tied ",
+            "max-pool window sends everything to its first maximum) or 'split' (shared equally among the tied inputs), got '",
+            t, "'");
+  return t == "first" ? MaxPoolTies::kFirst : MaxPoolTies::kSplit;
+}
+
 // One `explain:` entry → one method, or one per sweep point.
 std::vector<MethodConfig> read_method(const YAML::Node& node, const Registry& registry, const std::string& source,
-                                      const std::string& what, std::uint64_t seed, const Limits& limits) {
+                                      const std::string& what, std::uint64_t seed, const Limits& limits,
+                                      MaxPoolTies ties) {
   MethodConfig m;
   m.node = node;
+  m.maxpool_ties = ties;
   std::string kind_text;
   auto from_name = [&](const std::string& name, const YAML::Node& at) {
     if (registry.has_method(name)) {
@@ -206,8 +217,9 @@ std::vector<MethodConfig> read_method(const YAML::Node& node, const Registry& re
   } else {
     LRP_CHECK(node.IsMap(), where(node, source), ": ", what,
               " must be a method name (e.g. gradient, epsilon_plus_flat) or a mapping with name, kind, preset, "
-              "rules, params, sweep");
-    check_keys(node, {"name", "kind", "preset", "rules", "params", "sweep"}, source, what);
+              "rules, params, sweep, maxpool_ties");
+    check_keys(node, {"name", "kind", "preset", "rules", "params", "sweep", "maxpool_ties"}, source, what);
+    if (node["maxpool_ties"]) m.maxpool_ties = read_ties(node["maxpool_ties"], source, what + ".maxpool_ties");
     if (node["kind"]) {
       kind_text = string(node["kind"], source, what + ".kind");
       if (kind_text != kLrpKind && !registry.has_method(kind_text)) {
@@ -538,14 +550,15 @@ ExperimentConfig read_experiment_config(const std::string& path, const std::vect
     const std::string& src = path;
     LRP_CHECK(root.IsMap(), where(root, src), ": an experiment config must be a mapping with the keys data, model, "
                                               "explain, evaluate, output");
-    check_keys(root, {"seed", "threads", "batch_size", "limits", "plugins", "data", "reference_data", "model", "target",
-                      "explain", "evaluate", "output"},
+    check_keys(root, {"seed", "threads", "batch_size", "maxpool_ties", "limits", "plugins", "data", "reference_data",
+                      "model", "target", "explain", "evaluate", "output"},
                src, "the experiment config");
     c.limits = parse_limits(root["limits"], src);
     if (root["seed"]) c.seed = seed(root["seed"], src, "seed");
     if (root["threads"]) c.threads = static_cast<int>(whole(root["threads"], src, "threads", 1));
     LRP_CHECK(c.threads <= 256, where(root["threads"], src), ": threads must be at most 256, got ", c.threads);
     if (root["batch_size"]) c.batch_size = whole(root["batch_size"], src, "batch_size", 1);
+    if (root["maxpool_ties"]) c.maxpool_ties = read_ties(root["maxpool_ties"], src, "maxpool_ties");
     if (root["plugins"]) {
       c.plugins = strings(root["plugins"], src, "plugins");
       for (std::size_t i = 0; i < c.plugins.size(); ++i)
@@ -611,7 +624,7 @@ ExperimentConfig read_experiment_config(const std::string& path, const std::vect
     std::map<std::string, std::string> seen;  // name → where
     for (std::size_t i = 0; i < explain.size(); ++i) {
       const std::string what = "explain[" + std::to_string(i) + "]";
-      for (MethodConfig& m : read_method(explain[i], registry, src, what, c.seed, c.limits)) {
+      for (MethodConfig& m : read_method(explain[i], registry, src, what, c.seed, c.limits, c.maxpool_ties)) {
         const auto [it, fresh] = seen.emplace(m.name, where(explain[i], src));
         LRP_CHECK(fresh, where(explain[i], src), ": ", what, ": the method name '", m.name, "' is already used at ",
                   it->second, "; give each method its own `name:`");

@@ -678,6 +678,7 @@ ExperimentReport run_experiment(const ExperimentConfig& config, const Registry& 
         if (owner(chunk, k) != rank) continue;
         const PreparedMethod& pm = prep.methods[k];
         const MethodConfig& m = *pm.config;
+        set_maxpool_ties(prep.model.network, m.maxpool_ties);
         t0 = Clock::now();
         Tensor r;
         ConservationStore& c = cons[k];
@@ -1005,6 +1006,7 @@ ExperimentReport run_experiment(const ExperimentConfig& config, const Registry& 
       }
       f.set_string_attribute("/meta", "scalar", scalar_name());
       f.set_uint_attribute("/meta", "seed", config.seed);
+      f.set_string_attribute("/meta", "maxpool_ties", to_string(config.maxpool_ties));
       f.set_string_attribute("/meta", "start_time", started);
       f.set_string_attribute("/meta", "end_time", finished);
       f.set_string_attribute("/meta", "host", hostname());
@@ -1068,6 +1070,7 @@ ExperimentReport run_experiment(const ExperimentConfig& config, const Registry& 
         f.set_string_attribute(g, "kind", m.kind);
         f.set_string_attribute(g, "base_name", m.base_name);
         if (!m.preset.empty()) f.set_string_attribute(g, "preset", m.preset);
+        f.set_string_attribute(g, "maxpool_ties", to_string(m.maxpool_ties));
         f.set_string_attribute(g, "params", (m.lrp() && m.preset.empty() ? m.params : pm.resolved).to_string());
         for (const auto& [name, value] : m.sweep_point) f.set_double_attribute(g, "sweep_" + name, value);
         if (m.lrp()) {

@@ -10,8 +10,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <sstream>
+#include <type_traits>
+#include <vector>
 
 namespace lrp {
 namespace {
@@ -141,6 +144,54 @@ void im2col(const Scalar* x, const ConvGeometry& g, Scalar* padded, MatrixMap& c
   }
 }
 
+// Equal patches must give bitwise-equal outputs, as they do in PyTorch: real images have flat regions
+// whose positions all see the same patch, and max pooling over them has ties that torch routes to
+// the first maximum (MaxPool2d). A GEMM kernel does not promise that: its edge tiles accumulate in
+// another order than its main tiles (Eigen with AVX-512 rounds 14% of the positions of a 14 x 14
+// plane differently), which would break ties torch keeps. So the conv finds the columns of `cols`
+// that repeat an earlier column (bit for bit) and copies the earlier column's outputs to them.
+// rep[p] is the first column equal to column p (p itself when it is the first); returns whether any
+// column repeats. The buffers grow to the largest plane once per thread and are reused.
+bool repeated_columns(const MatrixMap& cols, std::vector<Index>& rep) {
+  using Bits = std::conditional_t<sizeof(Scalar) == 8, std::uint64_t, std::uint32_t>;
+  thread_local std::vector<std::uint64_t> hash;
+  thread_local std::vector<Index> table;
+  const Index K = cols.rows(), P = cols.cols();
+  hash.assign(static_cast<std::size_t>(P), 0xcbf29ce484222325ULL);
+  for (Index k = 0; k < K; ++k) {
+    const Scalar* row = cols.data() + k * P;
+    for (Index p = 0; p < P; ++p) {
+      Bits b;
+      std::memcpy(&b, row + p, sizeof b);
+      hash[static_cast<std::size_t>(p)] = (hash[static_cast<std::size_t>(p)] ^ b) * 0x100000001b3ULL;
+    }
+  }
+  std::size_t size = 1;
+  while (size < 2 * static_cast<std::size_t>(P)) size <<= 1;
+  table.assign(size, -1);
+  rep.resize(static_cast<std::size_t>(P));
+  bool any = false;
+  for (Index p = 0; p < P; ++p) {
+    const std::uint64_t h = hash[static_cast<std::size_t>(p)];
+    std::size_t slot = static_cast<std::size_t>(h ^ (h >> 29)) & (size - 1);
+    Index found = p;
+    for (; table[slot] >= 0; slot = (slot + 1) & (size - 1)) {
+      const Index q = table[slot];
+      if (hash[static_cast<std::size_t>(q)] != h) continue;
+      Index k = 0;
+      while (k < K && std::memcmp(cols.data() + k * P + p, cols.data() + k * P + q, sizeof(Scalar)) == 0) ++k;
+      if (k == K) {
+        found = q;
+        break;
+      }
+    }
+    if (found == p) table[slot] = p;
+    rep[static_cast<std::size_t>(p)] = found;
+    any = any || found != p;
+  }
+  return any;
+}
+
 // The adjoint of im2col: x[c, ih, iw] += cols[...] for every position that read it.
 void col2im_add(const MatrixMap& cols, const ConvGeometry& g, Scalar* padded, Scalar* x) {
   const Index Hp = g.height + 2 * g.ph, Wp = g.width + 2 * g.pw, P = g.positions();
@@ -228,8 +279,10 @@ void Conv2d::forward_many(const ConstMatrixRef& x, std::span<const Params* const
   const Index groups = opt_.groups, Kg = K / groups, Og = out_ch_ / groups, out_size = out_ch_ * P;
   MatrixMap cols = ws.get(kLayerSlot0, K, P);
   Scalar* padded = ws.get(kLayerSlot0 + 3, 1, padded_size(g)).data();
+  thread_local std::vector<Index> rep;
   for (Index n = 0; n < x.rows(); ++n) {
     im2col(x.row(n).data(), g, padded, cols);  // once per sample, shared by every parameter set
+    const bool repeats = repeated_columns(cols, rep);
     for (size_t k = 0; k < ps.size(); ++k) {
       const Params& p = *ps[k];
       MatrixMap out(ys[k] + n * out_size, out_ch_, P);
@@ -241,6 +294,11 @@ void Conv2d::forward_many(const ConstMatrixRef& x, std::span<const Params* const
       }
       if (p.has_bias())
         for (Index o = 0; o < out_ch_; ++o) out.row(o).array() += p.bias[o];
+      if (repeats)
+        for (Index o = 0; o < out_ch_; ++o) {
+          Scalar* y = out.row(o).data();
+          for (Index q = 0; q < P; ++q) y[q] = y[rep[static_cast<std::size_t>(q)]];
+        }
     }
   }
 }

@@ -22,6 +22,7 @@
 #include "lrp/composite.hpp"
 #include "lrp/config.hpp"
 #include "lrp/explain.hpp"
+#include "lrp/layers.hpp"
 #include "lrp/methods.hpp"
 #include "lrp/metrics.hpp"
 #include "lrp/model.hpp"
@@ -80,6 +81,8 @@ struct MethodConfig {
   ParamMap params;               // preset or method parameters as given (sweep values applied)
   std::map<std::string, double> sweep_point;  // the swept parameters' values (empty: no sweep)
   std::uint64_t seed = 0;        // its own random stream (MethodSetup::seed: SmoothGrad, random, plugins)
+  // Max-pool ties for this method's backward pass: its `maxpool_ties:` key, else the experiment's.
+  MaxPoolTies maxpool_ties = MaxPoolTies::kFirst;
   YAML::Node node;               // the entry, for positioned errors
   bool lrp() const { return kind == kLrpKind; }
 };
@@ -111,6 +114,7 @@ struct ExperimentConfig {
   std::uint64_t seed = 0;
   int threads = 1;
   Index batch_size = 500;      // samples per forward pass shared by the methods
+  MaxPoolTies maxpool_ties = MaxPoolTies::kFirst;  // `maxpool_ties:` first (PyTorch) or split
   Limits limits;               // the `limits:` section (defaults: lrp::Limits)
   std::vector<std::string> plugins;
   DatasetSpec data;

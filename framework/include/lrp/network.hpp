@@ -76,6 +76,11 @@ class Network {
   std::vector<LayerPtr> layers_;
 };
 
+// Sets how every max-pool layer of `net` routes ties (lrp/layers.hpp: MaxPoolTies; PyTorch's first
+// maximum is the default of a new layer); returns the number of max-pool layers.
+enum class MaxPoolTies;
+Index set_maxpool_ties(Network& net, MaxPoolTies ties);
+
 // Splits rows [0, n) into `parts` contiguous ranges and runs fn(part, begin, end) for each,
 // on up to `parts` threads (OpenMP when available). Used by forward and explain.
 void parallel_chunks(Index n, int parts, const std::function<void(int, Index, Index)>& fn);
