@@ -8,6 +8,7 @@
 #include "test_util.hpp"
 
 #include "lrp/experiment.hpp"
+#include "lrp/canonize.hpp"
 #include "lrp/explain.hpp"
 #include "lrp/hdf5.hpp"
 #include "lrp/layers.hpp"
@@ -18,6 +19,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -29,21 +31,27 @@ namespace {
 const std::string kFixture = std::string(LRP_TEST_FIXTURES) + "/real/fmnist_cnn_gradients.h5";
 const std::string kModel = std::string(LRP_TEST_FIXTURES) + "/../../models/fmnist_cnn.h5";
 
+const std::string kLenetFixture = std::string(LRP_TEST_FIXTURES) + "/real/lenet_digits.h5";
+const std::string kLenet = std::string(LRP_TEST_FIXTURES) + "/real/lenet.onnx";
+const std::vector<std::string> kPresets{"epsilon_gamma_box", "epsilon_plus_flat"};
+
 struct Reference {
   Eigen::MatrixXd inputs, logits, gradients;  // one row per image
+  std::map<std::string, Eigen::MatrixXd> lrp;  // per preset
   std::vector<Index> labels;
 };
 
 Eigen::MatrixXd read_rows(const lrp::h5::File& f, const std::string& name, Index rows);
 
-Reference read_reference() {
-  const lrp::h5::File f = lrp::h5::File::open(kFixture);
+Reference read_reference(const std::string& path = kFixture) {
+  const lrp::h5::File f = lrp::h5::File::open(path);
   Reference r;
   for (const std::int64_t l : f.read<std::int64_t>("labels")) r.labels.push_back(static_cast<Index>(l));
   const auto images = static_cast<Index>(r.labels.size());
   r.inputs = read_rows(f, "inputs", images);
   r.logits = read_rows(f, "logits", images);
   r.gradients = read_rows(f, "gradients", images);
+  for (const std::string& preset : kPresets) r.lrp[preset] = read_rows(f, "lrp_" + preset, images);
   REQUIRE(r.inputs.cols() == 784);
   REQUIRE(r.logits.cols() == 10);
   REQUIRE(r.gradients.cols() == 784);
@@ -221,4 +229,51 @@ TEST_CASE("An experiment chooses the max-pool tie policy per run and per method 
   const std::string message = error_of([&] { (void)lrp::read_experiment_config(config, {}, builtins()); });
   CHECK_THAT(message, Catch::Contains("ties.yaml:3:15: maxpool_ties must be 'first'"));
   CHECK_THAT(message, Catch::Contains("'split'"));
+}
+
+// The float64 LRP reference (tests/fixtures/lrp_reference.py: the rules written in torch, max-pool
+// relevance routed by torch's backward, batch norm folded into the conv) on real images: lrplab's
+// presets give its maps, ties included.
+void check_lrp_presets(lrp::Model& model, const Reference& ref, double low, double high) {
+  (void)lrp::canonize_batch_norm(model.network);
+  const lrp::ForwardPass pass = model.network.forward(lrp::Tensor({1, 28, 28}, ref.inputs.cast<Scalar>()));
+  for (const std::string& preset : kPresets) {
+    INFO(preset);
+    const lrp::ParamMap params = preset == "epsilon_gamma_box" ? lrp::ParamMap{{"low", {low}}, {"high", {high}}}
+                                                               : lrp::ParamMap{};
+    const lrp::Explanation e = explainer_for(model.network, preset, params).explain(pass, ref.labels);
+    CHECK(worst_relative(e.relevance.data, ref.lrp.at(preset)) <= tol(1e-5, 1e-10));
+  }
+}
+
+TEST_CASE("LRP presets on real Fashion-MNIST images equal a float64 torch reference that routes ties as torch does",
+          "[maxpool][real]") {
+  const Reference ref = read_reference();
+  lrp::Model model = lrp::load_model(kModel, builtins());
+  const lrp::InputNormalization& norm = model.spec.normalization;
+  check_lrp_presets(model, ref, (0 - norm.mean[0]) / norm.std[0], (1 - norm.mean[0]) / norm.std[0]);
+}
+
+// A model trained elsewhere: the Quantus project's MNIST LeNet (conv -> max-pool -> ReLU, so the
+// max pools see negative values too), imported from its ONNX file, on real MNIST digits.
+TEST_CASE("The imported LeNet on real MNIST digits gives torch's logits, gradients and LRP reference, ties included",
+          "[maxpool][real][onnx]") {
+  const Reference ref = read_reference(kLenetFixture);
+  lrp::Model model = lrp::import_onnx(kLenet, builtins());
+  REQUIRE(model.network.input_shape() == lrp::Shape{1, 28, 28});
+  const lrp::ForwardPass pass = model.network.forward(lrp::Tensor({1, 28, 28}, ref.inputs.cast<Scalar>()));
+  CHECK(worst_relative(pass.logits(), ref.logits) <= tol(1e-5, 1e-10));
+  const auto [tied, tied_positive] = tie_shares(pass.activations[1], 6, 24, 24);  // pool 1's input
+  CHECK(tied > 0.3);
+  CHECK(tied_positive > 0.05);
+  const lrp::Explanation g = lrp::explain_gradient(model.network, builtins(), pass, ref.labels, false);
+  CHECK(worst_relative(g.relevance.data, ref.gradients) <= tol(1e-5, 1e-10));
+  const lrp::Explanation gx = lrp::explain_gradient(model.network, builtins(), pass, ref.labels, true);
+  CHECK(worst_relative(gx.relevance.data, ref.gradients.cwiseProduct(ref.inputs)) <= tol(1e-5, 1e-10));
+  // the equal split is far from torch's gradient on these digits
+  lrp::set_maxpool_ties(model.network, lrp::MaxPoolTies::kSplit);
+  const lrp::Explanation split = lrp::explain_gradient(model.network, builtins(), pass, ref.labels, false);
+  CHECK(worst_relative(split.relevance.data, ref.gradients) > 0.05);
+  lrp::set_maxpool_ties(model.network, lrp::MaxPoolTies::kFirst);
+  check_lrp_presets(model, ref, 0.0, 1.0);
 }

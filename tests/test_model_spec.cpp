@@ -166,7 +166,7 @@ TEST_CASE("Bad model descriptions are errors with the file, line and column", "[
   }
   SECTION("a zero standard deviation") {
     REQUIRE_THROWS_WITH(parse("input_shape: [3]\nnormalization: {std: [0]}\nlayers: [{kind: dense, out: 2}]\n"),
-                        Contains("std must be > 0"));
+                        Contains("normalization.std must hold values > 0"));
   }
   SECTION("duplicate layer names") {
     const lrp::ModelSpec s = parse("input_shape: [3]\nlayers: [{kind: dense, name: a, out: 2}, {kind: dense, name: a, out: 2}]\n");

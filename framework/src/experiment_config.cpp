@@ -576,8 +576,12 @@ ExperimentConfig read_experiment_config(const std::string& path, const std::vect
     LRP_CHECK(model.IsMap(), where(model, src), ": model must be a mapping: {file: ...} or {architecture: ..., train: ..., "
                                                 "training: ...}");
     if (model["file"]) {
-      check_keys(model, {"file"}, src, "model (from a file)");
+      check_keys(model, {"file", "normalization"}, src, "model (from a file)");
       c.model.file = resolve_path(model["file"], src, "model.file");
+      if (model["normalization"]) {
+        c.model.normalization = read_normalization(model["normalization"], src, "model.normalization");
+        c.model.normalization_at = where(model["normalization"], src);
+      }
     } else {
       check_keys(model, {"file", "architecture", "init", "train", "test", "training", "save"}, src, "model");
       LRP_CHECK(model["architecture"], where(model, src),

@@ -496,7 +496,15 @@ PreparedExperiment prepare_experiment(const ExperimentConfig& config, const Regi
           throw Error(rethrow_at(where(config.root["model"]["file"], src) + ": model.file", e));
         }
       }();
-      log->info("model '{}' from {} ({})", m.spec.name, config.model.file, m.provenance.source);
+      if (config.model.normalization) {
+        InputNormalization& norm = m.spec.normalization;
+        const std::string before = norm.origin.empty() ? "the model file" : norm.origin;
+        config.model.normalization->apply(norm);
+        norm.validate(m.network.input_shape()[0], config.model.normalization_at + ": model.normalization");
+        norm.origin = config.model.normalization_at + " (model.normalization), replacing " + before;
+      }
+      log->info("model '{}' from {} ({}); input normalization {} ({})", m.spec.name, config.model.file,
+                m.provenance.source, describe(m.spec.normalization), m.spec.normalization.origin);
       return m;
     }
     if (train && cluster.size() > 1) return train_on_rank_zero(config, registry, cluster);
@@ -1052,6 +1060,8 @@ ExperimentReport run_experiment(const ExperimentConfig& config, const Registry& 
       f.set_string_attribute("/model", "name", prep.model.spec.name);
       f.set_string_attribute("/model", "file", config.model.file.empty() ? "(trained by this run)" : config.model.file);
       f.set_string_attribute("/model", "provenance", prep.model.provenance.source);
+      f.set_string_attribute("/model", "normalization", describe(prep.model.spec.normalization));
+      f.set_string_attribute("/model", "normalization_origin", prep.model.spec.normalization.origin);
       f.set_string_attribute("/model", "target",
                              config.target.kind == TargetSpec::Kind::kPredicted ? "predicted"
                              : config.target.kind == TargetSpec::Kind::kLabel

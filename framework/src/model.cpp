@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cmath>
 #include <ctime>
+#include <sstream>
 #include <fstream>
 #include <random>
 #include <set>
@@ -33,6 +34,27 @@ bool InputNormalization::is_identity() const {
   for (double s : std)
     if (s != 1.0) return false;
   return true;
+}
+
+void NormalizationOverride::apply(InputNormalization& n) const {
+  if (mean) n.mean = *mean;
+  if (std) n.std = *std;
+  if (range) n.raw_min = (*range)[0], n.raw_max = (*range)[1];
+}
+
+std::string describe(const InputNormalization& n) {
+  std::ostringstream s;
+  auto list = [&](const std::vector<double>& v) {
+    s << "[";
+    for (std::size_t i = 0; i < v.size(); ++i) s << (i ? ", " : "") << v[i];
+    s << "]";
+  };
+  s << "mean ";
+  list(n.mean);
+  s << ", std ";
+  list(n.std);
+  s << ", raw range [" << n.raw_min << ", " << n.raw_max << "]";
+  return s.str();
 }
 
 void InputNormalization::validate(Index channels, const std::string& where) const {

@@ -2,7 +2,8 @@
 //
 //   /                      attributes: format = "lrplab-model", format_version = 1, name, source,
 //                          config, seed, epochs, train_accuracy, validation_accuracy, test_accuracy,
-//                          lrplab_version, created
+//                          lrplab_version, created, normalization_origin (where the normalization in
+//                          the architecture came from; optional)
 //   /architecture          string: the resolved model description in YAML (model_spec_to_yaml)
 //   /weights/<layer>/weight, bias                  PyTorch shapes, float32 or float64
 //   /weights/<layer>/running_mean, running_var     batch norm buffers
@@ -128,6 +129,8 @@ void write_file(h5::File& file, const Model& model) {
   file.set_string_attribute("/", "lrplab_version", p.lrplab_version.empty() ? std::string(LRP_VERSION) : p.lrplab_version);
   file.set_string_attribute("/", "created", p.created.empty() ? utc_now() : p.created);
   file.write_string(kArchitecture, model_spec_to_yaml(model.spec));
+  if (!model.spec.normalization.origin.empty())
+    file.set_string_attribute("/", "normalization_origin", model.spec.normalization.origin);
 
   file.create_group(kWeights);
   const Network& net = model.network;
@@ -380,6 +383,8 @@ Model read_model_file(const std::string& path, const Registry& registry, const L
       file.fail("root attribute 'name' is '" + name + "' but the architecture names the model '" + model.spec.name + "'");
   }
   model.provenance = read_provenance(file);
+  const std::string origin = optional_string(file, "normalization_origin");
+  model.spec.normalization.origin = origin.empty() ? "the model file" : origin;
   load_weights(file, model.network);
   return model;
 }

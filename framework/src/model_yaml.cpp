@@ -13,6 +13,26 @@ const std::vector<std::string> kNormalizationKeys{"mean", "std", "range"};
 
 }  // namespace
 
+NormalizationOverride read_normalization(const YAML::Node& node, const std::string& source, const std::string& what) {
+  using namespace yaml;
+  LRP_CHECK(node.IsMap(), where(node, source), ": ", what, " must be a mapping {mean: [...], std: [...], range: [low, high]}");
+  check_keys(node, kNormalizationKeys, source, what);
+  NormalizationOverride o;
+  if (node["mean"]) o.mean = numbers(node["mean"], source, what + ".mean");
+  if (node["std"]) {
+    o.std = numbers(node["std"], source, what + ".std");
+    for (const double s : *o.std)
+      LRP_CHECK(s > 0, where(node["std"], source), ": ", what, ".std must hold values > 0 (one, or one per input channel), got ", s);
+  }
+  if (node["range"]) {
+    const ParamValue range = numbers(node["range"], source, what + ".range");
+    LRP_CHECK(range.size() == 2 && range[0] < range[1], where(node["range"], source), ": ", what,
+              ".range must be [low, high] with low < high (the raw data range)");
+    o.range = std::array<double, 2>{range[0], range[1]};
+  }
+  return o;
+}
+
 ModelSpec parse_model_spec(const YAML::Node& node, const std::string& source, const Registry* registry) {
   using namespace yaml;
   return guarded(source, [&] {
@@ -31,16 +51,11 @@ ModelSpec parse_model_spec(const YAML::Node& node, const std::string& source, co
       spec.input_shape.push_back(whole(shape[i], source, "input_shape[" + std::to_string(i) + "]", 1));
 
     if (const YAML::Node norm = node["normalization"]) {
-      check_keys(norm, kNormalizationKeys, source, "normalization");
-      if (norm["mean"]) spec.normalization.mean = numbers(norm["mean"], source, "normalization.mean");
-      if (norm["std"]) spec.normalization.std = numbers(norm["std"], source, "normalization.std");
-      if (norm["range"]) {
-        const ParamValue range = numbers(norm["range"], source, "normalization.range");
-        LRP_CHECK(range.size() == 2, where(norm["range"], source), ": normalization.range must be [low, high]");
-        spec.normalization.raw_min = range[0];
-        spec.normalization.raw_max = range[1];
-      }
+      read_normalization(norm, source, "normalization").apply(spec.normalization);
       spec.normalization.validate(spec.input_shape[0], where(norm, source));
+      spec.normalization.origin = "the model description";
+    } else {
+      spec.normalization.origin = "identity: the model description gives none";
     }
     if (const YAML::Node classes = node["classes"]) {
       LRP_CHECK(classes.IsSequence(), where(classes, source), ": classes must be a list of names");

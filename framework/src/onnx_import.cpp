@@ -296,6 +296,8 @@ class Importer {
   void reshape(int i);
   void batchnorm(int i);
   void dropout(int i);
+  bool normalization_node(int i);
+  void finish_normalization(InputNormalization& normalization) const;
 
   // ---- sequences (embedding, LSTM)
   // What a tensor inside an LSTM block holds.
@@ -358,6 +360,10 @@ class Importer {
   std::optional<LstmBlock> lstm_;          // the LSTM block being read
   std::map<std::string, double> zeros_;    // tensors filled with one value, whose shape depends on the batch
   bool integer_input_ = false;             // the graph input holds integers (token ids)
+  // Input normalization written into the graph (Sub/Div/Mul/Add of constants on the graph input, before
+  // any layer), as y = (x − mean) / std per channel (one value: every channel), and the nodes folded.
+  std::vector<double> norm_mean_{0.0}, norm_std_{1.0};
+  std::vector<int> norm_nodes_;
   std::int64_t sequence_steps_ = 0;        // T: the first per-sample axis of the graph input
 };
 
@@ -1506,6 +1512,7 @@ void Importer::chain_step(int i) {
   const onnx::NodeProto& n = g_.node(i);
   const std::string& op = n.op_type();
   if ((n.domain().empty() || n.domain() == "ai.onnx") && sequence_node(i)) return;
+  if ((n.domain().empty() || n.domain() == "ai.onnx") && normalization_node(i)) return;
   if (integer_input_ && steps_.empty())
     fail_node(i, "reads the graph input, which holds integers (token ids); lrplab imports integer inputs only "
                  "into an embedding (Gather from a constant table [vocab, dim], as torch exports nn.Embedding)");
@@ -1612,6 +1619,76 @@ void Importer::chain_step(int i) {
   current_ = n.output(0);
   current_rank_ = rank;
   chain_rank_[current_] = rank;
+}
+
+// ---- input normalization inside the graph
+
+// A Sub, Div, Mul or Add of a constant on the graph input, before any layer (how torchvision-style
+// `(x - mean) / std` exports): folded into the model's normalization; false for every other node.
+bool Importer::normalization_node(int i) {
+  const onnx::NodeProto& n = g_.node(i);
+  const std::string& op = n.op_type();
+  if ((op != "Sub" && op != "Div" && op != "Mul" && op != "Add") || n.input_size() != 2) return false;
+  if (!steps_.empty() || pending_matmul_ || pending_pad_ || lstm_ || integer_input_) return false;
+  const int data = n.input(0) == current_ ? 0 : n.input(1) == current_ ? 1 : -1;
+  if (data < 0) return false;
+  const Const* c = constant(n.input(1 - data));
+  if (c == nullptr) return false;
+  check_attributes(i, {});
+  check_single_output(i);
+  const std::string what = "; lrplab folds (x - mean) / std, x * a + b and their parts on the graph input into the "
+                           "model's input normalization";
+  if (!c->is_real()) fail_node(i, "applies an integer constant to the graph input", what);
+  if (data == 1 && (op == "Sub" || op == "Div"))
+    fail_node(i, op == "Sub" ? "subtracts the graph input from a constant" : "divides a constant by the graph input", what);
+  // One value, or one per channel broadcast along the channel axis ([C, 1, 1], [1, C, 1, 1], [C] for [N, C]).
+  const auto C = static_cast<std::int64_t>(shape_.empty() ? 1 : shape_[0]);
+  const auto r = static_cast<std::int64_t>(c->dims.size());
+  bool per_channel = r <= current_rank_;
+  for (std::int64_t j = 0; j < r && per_channel; ++j) {
+    const std::int64_t axis = j + current_rank_ - r;  // the input axis this dimension lines up with
+    per_channel = c->dims[static_cast<std::size_t>(j)] == 1 || (axis == 1 && c->dims[static_cast<std::size_t>(j)] == C);
+  }
+  if (!per_channel)
+    fail_node(i, "applies a constant of shape ", dims_string(c->dims), " to the graph input of shape [batch, ",
+              to_string(shape_).substr(1), what, " only for one value or one per input channel (", C,
+              "), e.g. shaped [", C, ", 1, 1]");
+  std::vector<double> v = c->real;
+  if (v.size() != 1 || norm_mean_.size() != 1) {  // per channel from here on
+    auto widen = [&](std::vector<double>& x) {
+      if (x.size() == 1) x.assign(static_cast<std::size_t>(C), x[0]);
+    };
+    widen(v), widen(norm_mean_), widen(norm_std_);
+  }
+  // y = (x − mean) / std, then y ∘ v: Sub/Add move the mean by v·std, Div/Mul scale std.
+  for (std::size_t k = 0; k < v.size(); ++k) {
+    if ((op == "Div" || op == "Mul") && v[k] == 0)
+      fail_node(i, op == "Div" ? "divides" : "multiplies", " the graph input by 0 (channel ", k, ")", what);
+    if (op == "Sub") norm_mean_[k] += v[k] * norm_std_[k];
+    if (op == "Add") norm_mean_[k] -= v[k] * norm_std_[k];
+    if (op == "Div") norm_std_[k] *= v[k];
+    if (op == "Mul") norm_std_[k] /= v[k];
+  }
+  norm_nodes_.push_back(i);
+  current_ = n.output(0);
+  chain_rank_[current_] = current_rank_;
+  return true;
+}
+
+void Importer::finish_normalization(InputNormalization& normalization) const {
+  if (norm_nodes_.empty()) {
+    normalization.origin = "identity: the ONNX graph does not normalize its input";
+    return;
+  }
+  std::string nodes;
+  for (const int k : norm_nodes_) nodes += (nodes.empty() ? "" : ", ") + node_ref(k);
+  for (std::size_t k = 0; k < norm_std_.size(); ++k)
+    LRP_CHECK(norm_std_[k] > 0 && std::isfinite(norm_std_[k]) && std::isfinite(norm_mean_[k]), where(), ": ", nodes,
+              ": the input of channel ", k, " is multiplied by ", 1.0 / norm_std_[k],
+              ", which is not (x - mean) / std with std > 0; lrplab folds only a normalization with a positive scale");
+  normalization.mean = norm_mean_;
+  normalization.std = norm_std_;
+  normalization.origin = "folded from the ONNX graph: " + nodes;
 }
 
 // ---- sequences
@@ -2137,6 +2214,7 @@ ModelSpec Importer::run(std::vector<Step>& steps) {
 
   std::string stem = std::filesystem::path(path_).stem().string();
   spec.name = stem.empty() ? "onnx_model" : stem;
+  finish_normalization(spec.normalization);
   for (Step& s : steps_) {
     s.node_name = g_.node(s.node).name();
     spec.layers.push_back(s.spec);

@@ -103,6 +103,9 @@ struct OutputConfig {
 
 struct ModelSource {
   std::string file;          // a model file (HDF5, ONNX or YAML) ...
+  // model.normalization: replaces what the file says (keys given only); normalization_at is its position
+  std::optional<NormalizationOverride> normalization;
+  std::string normalization_at;
   std::optional<TrainConfig> training;  // ... or an architecture trained here
 };
 

@@ -13,7 +13,9 @@
 #include "lrp/network.hpp"
 #include "lrp/params.hpp"
 
+#include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,6 +42,9 @@ struct InputNormalization {
   std::vector<double> std{1.0};
   double raw_min = 0.0;
   double raw_max = 1.0;
+  // Where it came from, for people ("the model description", "folded from the ONNX graph: ...",
+  // "config.yaml:7:5 (model.normalization) over ..."); stored in model files, not part of the maths.
+  std::string origin;
 
   bool is_identity() const;
   // Throws lrp::Error (prefixed by `where`) unless mean/std have 1 or `channels` values, std > 0,
@@ -110,6 +115,19 @@ void initialize_parameters(Network& network, InitScheme scheme, std::uint64_t se
 Tensor normalize_inputs(const Tensor& raw, const InputNormalization& normalization);
 // A raw value of channel c in network units.
 double to_network_units(double raw, Index channel, const InputNormalization& normalization);
+
+// A `normalization:` mapping ({mean, std, range}, each optional): the keys given replace those parts
+// of a normalization (a config's model.normalization overrides what a model file or ONNX graph says).
+struct NormalizationOverride {
+  std::optional<std::vector<double>> mean, std;
+  std::optional<std::array<double, 2>> range;
+  void apply(InputNormalization& normalization) const;
+};
+// Reads one with positioned errors ("file:line:col: <what>.std ..."); validate the result against
+// the model's channels with InputNormalization::validate.
+NormalizationOverride read_normalization(const YAML::Node& node, const std::string& source, const std::string& what);
+// "mean [0.286], std [0.353], raw range [0, 1]"
+std::string describe(const InputNormalization& normalization);
 
 // ---- YAML descriptions (model_yaml.cpp)
 // A model description:
