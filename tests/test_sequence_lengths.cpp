@@ -8,10 +8,12 @@
 // The padded and the unpadded runs multiply matrices of different sizes (T·N vs L rows), whose
 // products Eigen may round differently, so agreement is to rounding: float64 ≤ 1e-12, float32 ≤ 1e-5
 // relative (to max(1, |oracle|)).
+#include "experiment_support.hpp"
 #include "temp_dir.hpp"
 #include "test_util.hpp"
 
 #include "lrp/data.hpp"
+#include "lrp/experiment.hpp"
 #include "lrp/explain.hpp"
 #include "lrp/hdf5.hpp"
 #include "lrp/layers.hpp"
@@ -21,6 +23,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <fstream>
 #include <random>
 
 using namespace lrp_test;
@@ -389,4 +392,52 @@ TEST_CASE("read_hdf5 reads optional sequence lengths and refuses bad ones naming
                     Catch::Contains("3 lengths, but inputs dataset '/x' has 4 samples"));
   CHECK_THROWS_WITH(lrp::read_hdf5(path, "/x", "", lrp::Hdf5Layout::kNCHW, 1.0, "/nope"),
                     Catch::Contains("no lengths dataset '/nope'"));
+}
+
+// An HDF5 file of sequences [N, T, D] without a lengths dataset: the model's input shape decides that
+// its samples are sequences [T, D] (read alone, the file's samples are images [1, T, D]). The committed
+// marked-addition LSTM explains the same sequences from the HDF5 file as from the generator, bit for bit.
+TEST_CASE("HDF5 sequences without lengths take the LSTM model's shape, and a file that fits neither reading is an error",
+          "[sequence][hdf5][experiment]") {
+  const QuietLog quiet;
+  const TempDir dir("lrp_hdf5_sequences");
+  const Index n = 24, steps = 20;
+  const lrp::Dataset generated = lrp::marked_addition(n, steps, 12);
+  auto write_file = [&](const std::string& path, Index t) {
+    lrp::h5::File f = lrp::h5::File::create(path);
+    std::vector<double> values(static_cast<std::size_t>(n * t * 2), 0.0);
+    for (Index i = 0; i < n; ++i)
+      for (Index k = 0; k < std::min(t, steps) * 2; ++k)
+        values[static_cast<std::size_t>(i * t * 2 + k)] = static_cast<double>(generated.inputs.data(i, k));
+    f.write("/x", values, {static_cast<hsize_t>(n), static_cast<hsize_t>(t), 2});
+    std::vector<std::int64_t> labels(generated.labels.begin(), generated.labels.end());
+    f.write("/y", labels, {static_cast<hsize_t>(n)});
+  };
+  write_file(dir.file("seq.h5"), steps);
+  write_file(dir.file("long.h5"), steps + 1);
+  CHECK(lrp::read_hdf5(dir.file("seq.h5"), "/x", "/y", lrp::Hdf5Layout::kNCHW).inputs.shape == lrp::Shape{1, steps, 2});  // alone: images
+
+  const std::string model = std::string(LRP_TEST_FIXTURES) + "/../../models/lstm_marked_addition.h5";
+  auto run = [&](const std::string& name, const std::string& data) {
+    const std::string config = dir.file(name + ".yaml"), results = dir.file(name + ".results.h5");
+    std::ofstream(config) << "seed: 1\ndata: " << data << "\nmodel: {file: " << model
+                          << "}\nexplain: [gradient, {name: lstm_gate, kind: lrp, rules: [{kind: lstm, rule: lstm_gate}, "
+                             "{fallback: true, rule: lstm_gate}]}]\noutput: {results: "
+                          << results << "}\n";
+    (void)lrp::run_experiment(lrp::read_experiment_config(config, {}, builtins()), builtins());
+    return lrp::h5::File::open(results);
+  };
+  const lrp::h5::File from_file = run("file", "{format: hdf5, path: " + dir.file("seq.h5") + ", inputs: /x, labels: /y}");
+  const lrp::h5::File generator = run("gen", "{format: marked_addition, steps: 20, count: 24, seed: 12}");
+  CHECK(from_file.dataset_info("/data/inputs").shape == lrp::h5::Dims{static_cast<hsize_t>(n), static_cast<hsize_t>(steps), 2});
+  for (const char* name : {"/model/logits", "/explanations/gradient/relevance", "/explanations/lstm_gate/relevance"}) {
+    INFO(name);
+    CHECK(from_file.read<double>(name) == generator.read<double>(name));
+  }
+  const std::string message = error_of([&] {
+    (void)run("long", "{format: hdf5, path: " + dir.file("long.h5") + ", inputs: /x, labels: /y}");
+  });
+  CHECK_THAT(message, Catch::Contains("long.yaml:2:7: data has samples of shape [1, 21, 2] but the model "
+                                      "'lstm_marked_addition' expects [20, 2] (the dataset '/x' is [N, 21, 2]: read as "
+                                      "images [1, 21, 2] or as sequences [21, 2], and neither fits)"));
 }

@@ -217,6 +217,22 @@ Dataset load_dataset(const DatasetSpec& d, const Limits& limits) {
   }
 }
 
+void fit_to_model(Dataset& data, const DatasetSpec& spec, const Shape& model_shape, const std::string& model_name) {
+  const Shape& shape = data.inputs.shape;
+  if (shape == model_shape) return;
+  const bool images_of_rows = spec.format == "hdf5" && shape.size() == 3 && shape[0] == 1 && data.inputs.lengths.empty();
+  if (images_of_rows && model_shape == Shape{shape[1], shape[2]}) {
+    data.inputs.shape = model_shape;  // the same values, row-major: [1, T, D] and [T, D] are one layout
+    return;
+  }
+  LRP_FAIL(spec.at, ": ", spec.what, " has samples of shape ", to_string(shape), " but the model '", model_name,
+           "' expects ", to_string(model_shape),
+           images_of_rows ? detail::concat(" (the dataset '", spec.inputs, "' is [N, ", shape[1], ", ", shape[2],
+                                           "]: read as images ", to_string(shape), " or as sequences [", shape[1], ", ",
+                                           shape[2], "], and neither fits)")
+                          : std::string());
+}
+
 Dataset load_dataset(const YAML::Node& node, const std::string& config, const std::string& what,
                      std::uint64_t default_seed, const Limits& limits) {
   return load_dataset(parse_dataset(node, config, what, default_seed), limits);
@@ -398,8 +414,7 @@ TrainResult run_training(const TrainConfig& c, const Registry& registry) {
   TrainResult result{build_model(c.architecture, registry, c.limits), {}, -1, 0};
   Model& model = result.model;
   initialize_parameters(model.network, c.init, c.seed);
-  LRP_CHECK(train_set.inputs.shape == model.network.input_shape(), c.path, ": data.train has samples of shape ",
-            to_string(train_set.inputs.shape), " but the model expects ", to_string(model.network.input_shape()));
+  fit_to_model(train_set, c.train_data, model.network.input_shape(), model.spec.name);
   train_set.inputs = normalize_inputs(train_set.inputs, model.spec.normalization);
   log->info("model '{}':\n{}", model.spec.name, model.network.summary());
   TrainOptions options = c.options;
@@ -415,8 +430,7 @@ TrainResult run_training(const TrainConfig& c, const Registry& registry) {
   model.provenance.validation_accuracy = result.report.validation_samples > 0 ? last.validation_accuracy : -1;
   if (c.test_data) {
     Dataset test_set = load_dataset(*c.test_data, c.limits);
-    LRP_CHECK(test_set.inputs.shape == model.network.input_shape(), c.path, ": data.test has samples of shape ",
-              to_string(test_set.inputs.shape), " but the model expects ", to_string(model.network.input_shape()));
+    fit_to_model(test_set, *c.test_data, model.network.input_shape(), model.spec.name);
     check_labels(test_set, model.network.output_shape()[0], c.path + ": data.test");
     test_set.inputs = normalize_inputs(test_set.inputs, model.spec.normalization);
     const Evaluation e = evaluate(model.network, test_set.inputs, test_set.labels, 256, c.threads);

@@ -524,8 +524,7 @@ PreparedExperiment prepare_experiment(const ExperimentConfig& config, const Regi
   p.data = load_dataset(config.data, config.limits);
   const std::string& data_at = config.data.at;
   LRP_CHECK(p.data.size() > 0, data_at, ": data holds no samples");
-  LRP_CHECK(p.data.inputs.shape == shape, data_at, ": data has samples of shape ", to_string(p.data.inputs.shape),
-            " but the model '", p.model.spec.name, "' expects ", to_string(shape));
+  fit_to_model(p.data, config.data, shape, p.model.spec.name);
   if (!p.data.labels.empty()) check_labels(p.data, classes, data_at + ": data");
   // Values far outside the model's raw range usually mean a wrong data.scale (or normalization).
   const double span = norm.raw_max - norm.raw_min;
@@ -546,7 +545,8 @@ PreparedExperiment prepare_experiment(const ExperimentConfig& config, const Regi
   p.raw_inputs = p.data.inputs;
   p.data.inputs = normalize_inputs(p.data.inputs, norm);
   if (config.reference_data) {
-    const Dataset ref = load_dataset(*config.reference_data, config.limits);
+    Dataset ref = load_dataset(*config.reference_data, config.limits);
+    if (ref.size() > 0) fit_to_model(ref, *config.reference_data, shape, p.model.spec.name);
     LRP_CHECK(ref.size() > 0 && ref.inputs.shape == shape, config.reference_data->at,
               ": reference_data must hold samples of the model's shape ", to_string(shape), ", got ", ref.size(),
               " of shape ", to_string(ref.inputs.shape));

@@ -56,6 +56,11 @@ DatasetSpec parse_dataset(const YAML::Node& node, const std::string& config_path
                           std::uint64_t default_seed);
 // Loads the samples a spec names, within `limits` (errors are prefixed with the section's position).
 Dataset load_dataset(const DatasetSpec& spec, const Limits& limits = {});
+// Makes a loaded dataset's samples the model's input shape, or says why they cannot be: a `[N, T, D]`
+// HDF5 dataset without `lengths` reads as images [1, T, D]; for a model that takes sequences [T, D]
+// (an LSTM) the same values are its sequences. Any other mismatch is an lrp::Error naming the section,
+// both shapes and, for that case, both readings.
+void fit_to_model(Dataset& data, const DatasetSpec& spec, const Shape& model_shape, const std::string& model_name);
 // parse_dataset, then load_dataset.
 Dataset load_dataset(const YAML::Node& node, const std::string& config_path, const std::string& what,
                      std::uint64_t default_seed, const Limits& limits = {});
