@@ -357,6 +357,11 @@ TEST_CASE("ONNX import: torch 1.13 exports of each activation, the spatial mean 
     const double error = relative_error(model.network.forward(x).logits(), logits);
     INFO("logit error " << error);
     CHECK(error <= kTolerance);
+    // A preset explains through the new layers (their default rule, pass, for the activations).
+    const lrp::Explainer explainer = explainer_for(model.network, "epsilon_plus");
+    const lrp::Explanation e = explainer.explain(model.network.forward(x), std::vector<Index>(static_cast<std::size_t>(n), 0));
+    CHECK(e.relevance.data.allFinite());
+    if (model.network.layer(1).traits().elementwise) CHECK(e.layer_rules[1].rfind("pass", 0) == 0);
   }
   // What the patterns became.
   const lrp::Model gelu_tanh = lrp::import_onnx(fixture("gelu_tanh"), builtins());

@@ -12,6 +12,11 @@
 //     for the first) and every other input must be a constant. Each step becomes one layer, except Pad (folded
 //     into the following Conv or AveragePool), Add after MatMul (the dense layer's bias) and a trailing
 //     Softmax/LogSoftmax (dropped: lrplab explains the logits).
+//   * Activations torch writes as several nodes (GELU in its erf and tanh forms, SiLU, Softplus with beta) read the
+//     chain's tensor more than once; each is recognized whole from its first node (activation_pattern) and becomes one
+//     layer, its other nodes skipped. Constant nodes are read before the walk, so that a pattern's constants are known
+//     at its first node.
+//   * GRU, RNN and attention (a MatMul of two tensors computed from the data) are refused by name before the walk.
 //   * Sequence models (torch's nn.Embedding + nn.LSTM(batch_first=True) + a readout of the final hidden
 //     state): Gather of a constant table by the integer graph input is an embedding; an LSTM block starts at the
 //     Transpose [batch, T, D] -> [T, batch, D] in front of the first ONNX LSTM node and spans every LSTM node
