@@ -26,7 +26,7 @@ Every model is a small seeded network exported by torch.onnx.export(opset_versio
   matmul.onnx    float32. x.reshape(-1, 12) of a [N, 3, 4] input -> x @ W + b (MatMul + Add, W [in, out]) -> ReLU
                  -> x @ W + b. The second layer's weight and bias are moved from initializers into Constant nodes
                  afterwards (torch 1.13 emits either, depending on the model).
-  leaky.onnx     Linear -> LeakyReLU -> Linear: an unsupported op (node 1 '/act/LeakyRelu').
+  leaky.onnx     Linear -> LeakyReLU -> Linear: once an unsupported op, imported since as leaky_relu (node 1 '/act/LeakyRelu').
   asym_pad.onnx  F.pad(x, (0, 1, 0, 1)) -> Conv: an asymmetric Pad (node '/Pad').
   asym_conv.onnx written with onnx.helper: a Conv node 'conv_asym' whose pads are [0, 0, 1, 1].
   branch.onnx    x + relu(fc(x)): not sequential (the Add reads the graph input again).

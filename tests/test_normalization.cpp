@@ -106,6 +106,16 @@ TEST_CASE("Normalization written into an ONNX graph by torch is folded into the 
   const std::string negative = error_of([&] { (void)lrp::import_onnx(kFixtures + "err_negative.onnx", builtins()); });
   CHECK_THAT(negative, Catch::Contains("node 1 '/Mul' (Mul): the input of channel 0 is multiplied by -2"));
   CHECK_THAT(negative, Catch::Contains("positive scale"));
+  // An activation straight on the graph input is not a normalization, although torch writes it with Div
+  // or Mul nodes on x (GELU, SiLU, Softplus with beta): it stays a layer, with torch's logits.
+  for (const char* name : {"first_gelu", "first_silu", "first_softplus"}) {
+    INFO(name);
+    const lrp::Model model = lrp::import_onnx(kFixtures + name + ".onnx", builtins());
+    CHECK(model.spec.normalization.is_identity());
+    CHECK(model.network.layer(0).kind() == std::string(name).substr(6));
+    const Matrix logits = model.network.forward(lrp::Tensor({3, 8, 8}, raw.cast<Scalar>())).logits();
+    CHECK(relative(logits.cast<double>(), read_matrix(f, name, 4)) <= tol(1e-5, 1e-10));
+  }
   // ONNX models without one say so
   CHECK(lrp::import_onnx(kReal + "lenet.onnx", builtins()).spec.normalization.origin ==
         "identity: the ONNX graph does not normalize its input");

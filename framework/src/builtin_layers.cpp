@@ -39,6 +39,21 @@ bool flag(const ParamMap& p, const std::string& name, const std::string& owner) 
 
 const RuleChoice kPass{"pass", {}};
 
+Pool2dOptions pool_options(const ParamMap& p, const std::string& owner) {
+  return {pair(p, "kernel", owner, 1), pair(p, "stride", owner, 0), pair(p, "padding", owner, 0),
+          flag(p, "ceil_mode", owner)};
+}
+
+// An activation with constants: `make` reads them from the resolved parameters.
+void add_parameterized(Registry& r, const std::string& kind, const std::string& doc, std::vector<ParamSpec> params,
+                       Activation f, void (*read)(const ParamMap&, const std::string&, ActivationParams&)) {
+  r.add_layer({kind, doc, std::move(params), kPass, [kind, f, read](const ParamMap& p) -> LayerPtr {
+                 ActivationParams c;
+                 read(p, "layer kind '" + kind + "'", c);
+                 return std::make_unique<ElementwiseActivation>(f, c);
+               }});
+}
+
 // Parameter counts for LayerInfo::parameter_count, in saturating arithmetic (a count that does not
 // fit is as good as infinite: the memory check refuses it).
 std::uint64_t u(Index v) { return static_cast<std::uint64_t>(v); }
@@ -102,22 +117,22 @@ void register_builtin_layers(Registry& r) {
   r.add_layer({"maxpool2d",
                "max pooling (padding counts as -inf)",
                {{"kernel", {}, "window size", true}, {"stride", {0}, "stride (0: the kernel size)", true},
-                {"padding", {0}, "padding", true}},
+                {"padding", {0}, "padding", true},
+                {"ceil_mode", {0}, "1: the output size rounds up (PyTorch's ceil_mode=True), 0: down"}},
                {"wta", {}},
                [](const ParamMap& p) -> LayerPtr {
                  const std::string o = "layer kind 'maxpool2d'";
-                 return std::make_unique<MaxPool2d>(
-                     Pool2dOptions{pair(p, "kernel", o, 1), pair(p, "stride", o, 0), pair(p, "padding", o, 0)});
+                 return std::make_unique<MaxPool2d>(pool_options(p, o));
                }});
   r.add_layer({"avgpool2d",
                "average pooling (zero padding counted in the divisor)",
                {{"kernel", {}, "window size", true}, {"stride", {0}, "stride (0: the kernel size)", true},
-                {"padding", {0}, "padding", true}},
+                {"padding", {0}, "padding", true},
+                {"ceil_mode", {0}, "1: the output size rounds up (PyTorch's ceil_mode=True), 0: down"}},
                {"norm", {}},
                [](const ParamMap& p) -> LayerPtr {
                  const std::string o = "layer kind 'avgpool2d'";
-                 return std::make_unique<AvgPool2d>(
-                     Pool2dOptions{pair(p, "kernel", o, 1), pair(p, "stride", o, 0), pair(p, "padding", o, 0)});
+                 return std::make_unique<AvgPool2d>(pool_options(p, o));
                },
                "built-in",
                [](const ParamMap& p, const Shape&) {  // its implicit uniform weights
@@ -135,6 +150,37 @@ void register_builtin_layers(Registry& r) {
   add_activation(r, "tanh", "tanh(x)", &make_tanh);
   add_activation(r, "sigmoid", "1 / (1 + exp(-x))", &make_sigmoid);
   add_activation(r, "identity", "y = x", &make_identity);
+  add_parameterized(r, "leaky_relu", "x for x > 0, slope * x otherwise (PyTorch nn.LeakyReLU)",
+                    {{"slope", {0.01}, "slope for x <= 0 (PyTorch's negative_slope)"}}, Activation::kLeakyReLU,
+                    [](const ParamMap& p, const std::string& o, ActivationParams& c) { c.slope = p.scalar("slope", o); });
+  add_parameterized(r, "elu", "x for x > 0, alpha * (exp(x) - 1) otherwise (PyTorch nn.ELU)",
+                    {{"alpha", {1.0}, "alpha"}}, Activation::kELU,
+                    [](const ParamMap& p, const std::string& o, ActivationParams& c) { c.alpha = p.scalar("alpha", o); });
+  r.add_layer({"gelu", "x * Phi(x), Phi the normal CDF (PyTorch nn.GELU); tanh 1: its tanh approximation",
+               {{"tanh", {0}, "1: the tanh approximation (PyTorch approximate='tanh'), 0: the exact erf form"}}, kPass,
+               [](const ParamMap& p) -> LayerPtr {
+                 return std::make_unique<ElementwiseActivation>(
+                     flag(p, "tanh", "layer kind 'gelu'") ? Activation::kGELUTanh : Activation::kGELU);
+               }});
+  add_activation(r, "silu", "x * sigmoid(x) (PyTorch nn.SiLU, Swish)", [] {
+    return LayerPtr(std::make_unique<ElementwiseActivation>(Activation::kSiLU));
+  });
+  add_parameterized(r, "softplus", "log(1 + exp(beta * x)) / beta, x where beta * x > threshold (PyTorch nn.Softplus)",
+                    {{"beta", {1.0}, "beta (> 0)", false, 0.0}, {"threshold", {20.0}, "threshold"}},
+                    Activation::kSoftplus, [](const ParamMap& p, const std::string& o, ActivationParams& c) {
+                      c.beta = p.scalar("beta", o);
+                      c.threshold = p.scalar("threshold", o);
+                    });
+  add_parameterized(r, "hardtanh", "clamp(x, min, max) (PyTorch nn.Hardtanh; ONNX Clip)",
+                    {{"min", {-1.0}, "lower bound"}, {"max", {1.0}, "upper bound (> min)"}}, Activation::kHardtanh,
+                    [](const ParamMap& p, const std::string& o, ActivationParams& c) {
+                      c.min = p.scalar("min", o);
+                      c.max = p.scalar("max", o);
+                    });
+  add_activation(r, "relu6", "clamp(x, 0, 6) (PyTorch nn.ReLU6: hardtanh with min 0, max 6)", [] {
+    return LayerPtr(std::make_unique<ElementwiseActivation>(Activation::kHardtanh, ActivationParams{.min = 0, .max = 6},
+                                                            "relu6"));
+  });
   r.add_layer({"dropout", "the identity at inference; zeroes values with probability p in training",
                {{"p", {0.5}, "drop probability in [0, 1) (training only)"}}, kPass,
                [](const ParamMap& p) { return make_dropout(p.scalar("p", "layer kind 'dropout'")); }});

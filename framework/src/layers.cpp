@@ -391,27 +391,38 @@ void check_pool_options(const char* kind, Pool2dOptions& o) {
   }
 }
 
+// Pooling's output size along one axis, as PyTorch computes it (0 when the window does not fit).
+Index pool_out(Index in, Index kernel, Index stride, Index pad, bool ceil_mode) {
+  const Index span = in + 2 * pad - kernel;
+  if (span < 0) return 0;
+  if (!ceil_mode) return span / stride + 1;
+  const Index out = (span + stride - 1) / stride + 1;
+  return (out - 1) * stride >= in + pad ? out - 1 : out;  // the last window must start before the right padding
+}
+
 Shape pool_output(const Layer& layer, const Shape& in, const Pool2dOptions& o) {
   require_chw(layer, in);
-  const Index oh = window_out(in[1], o.kernel[0], o.stride[0], o.padding[0], 1);
-  const Index ow = window_out(in[2], o.kernel[1], o.stride[1], o.padding[1], 1);
+  const Index oh = pool_out(in[1], o.kernel[0], o.stride[0], o.padding[0], o.ceil_mode);
+  const Index ow = pool_out(in[2], o.kernel[1], o.stride[1], o.padding[1], o.ceil_mode);
   LRP_CHECK(oh > 0 && ow > 0, where(layer), ": the input ", to_string(in), " is smaller than the pooling window");
   return {in[0], oh, ow};
 }
 
 std::string pool_describe(const char* kind, const Pool2dOptions& o) {
   return detail::concat(kind, "(kernel ", o.kernel[0], "x", o.kernel[1], ", stride ", o.stride[0], "x", o.stride[1],
-                        ", padding ", o.padding[0], "x", o.padding[1], ")");
+                        ", padding ", o.padding[0], "x", o.padding[1], o.ceil_mode ? ", ceil_mode" : "", ")");
 }
 
-// The input range [lo, hi) each output position reads along one axis (padding clipped away) and
-// the kernel tap at lo, computed once per layer so that the pooling loops carry no bounds tests.
+// The input range [lo, hi) each output position reads along one axis (padding clipped away), the
+// kernel tap at lo, and the average's scale kernel / (the window's extent within the padded input),
+// computed once per layer so that the pooling loops carry no bounds tests.
 std::vector<PoolWindow> pool_windows(Index in, Index out, Index kernel, Index stride, Index pad) {
   std::vector<PoolWindow> w(static_cast<size_t>(out));
   for (Index o = 0; o < out; ++o) {
     const Index start = o * stride - pad;
     const Index lo = std::max<Index>(0, start), hi = std::min<Index>(in, start + kernel);
-    w[static_cast<size_t>(o)] = {lo, hi, lo - start};
+    const Index counted = std::min<Index>(in + pad, start + kernel) - start;
+    w[static_cast<size_t>(o)] = {lo, hi, lo - start, static_cast<Scalar>(kernel) / static_cast<Scalar>(counted)};
   }
   return w;
 }
@@ -430,8 +441,10 @@ Shape Pool2d::setup(const Shape& in) {
 }
 
 bool Pool2d::two_by_two() const {
+  // (ceil_mode on an odd extent adds a partial window the fast path would read past)
   return opt_.kernel == std::array<Index, 2>{2, 2} && opt_.stride == std::array<Index, 2>{2, 2} &&
-         opt_.padding == std::array<Index, 2>{0, 0};
+         opt_.padding == std::array<Index, 2>{0, 0} && 2 * output_shape_[1] <= input_shape_[1] &&
+         2 * output_shape_[2] <= input_shape_[2];
 }
 
 // The loops every pooling pass shares: each (sample, channel) plane, each output window, with the
@@ -627,7 +640,7 @@ void AvgPool2d::forward(const ConstMatrixRef& x, const Params& p, MatrixRef y, W
           const Scalar* taps = w + ti * kw + q.tap - q.lo;
           for (Index iw = q.lo; iw < q.hi; ++iw) sum += taps[iw] * plane[ih * W + iw];
         }
-        return sum;
+        return sum * (r.scale * q.scale);
       });
 }
 
@@ -644,6 +657,7 @@ void AvgPool2d::vjp(const ConstMatrixRef& at, const Params& p, const ConstMatrix
         put(q1 + 1, w[3] * g, overwrite);
       },
       [w, W, kw](const Scalar*, Scalar* gi, const PoolWindow& r, const PoolWindow& q, Scalar g) {
+        g *= r.scale * q.scale;
         for (Index ih = r.lo, ti = r.tap; ih < r.hi; ++ih, ++ti) {
           const Scalar* taps = w + ti * kw + q.tap - q.lo;
           for (Index iw = q.lo; iw < q.hi; ++iw) gi[ih * W + iw] += taps[iw] * g;
@@ -667,12 +681,114 @@ void Flatten::vjp(const ConstMatrixRef&, const Params&, const ConstMatrixRef& g_
 
 // ---------------------------------------------------------------- activations
 
-ElementwiseActivation::ElementwiseActivation(Activation f) : f_(f) {
+namespace {
+
+constexpr double kSqrtHalf = 0.70710678118654752440;     // 1/√2
+constexpr double kInvSqrt2Pi = 0.39894228040143267794;   // 1/√(2π)
+constexpr double kSqrt2OverPi = 0.79788456080286535588;  // √(2/π)
+constexpr double kGeluCubic = 0.044715;                  // the tanh approximation's cubic coefficient
+
+inline Scalar logistic(Scalar x) { return Scalar(1) / (Scalar(1) + std::exp(-x)); }
+
+// f(x) and f'(x) of the activations without a vectorized form (leaky_relu onwards).
+Scalar activation_value(Activation f, const ActivationParams& c, Scalar x) {
+  switch (f) {
+    case Activation::kLeakyReLU: return x > 0 ? x : static_cast<Scalar>(c.slope) * x;
+    case Activation::kELU: return x > 0 ? x : static_cast<Scalar>(c.alpha) * std::expm1(x);
+    case Activation::kGELU: return Scalar(0.5) * x * (Scalar(1) + std::erf(x * static_cast<Scalar>(kSqrtHalf)));
+    case Activation::kGELUTanh: {
+      const Scalar inner = static_cast<Scalar>(kSqrt2OverPi) * (x + static_cast<Scalar>(kGeluCubic) * x * x * x);
+      return Scalar(0.5) * x * (Scalar(1) + std::tanh(inner));
+    }
+    case Activation::kSiLU: return x * logistic(x);
+    case Activation::kSoftplus: {
+      const Scalar beta = static_cast<Scalar>(c.beta), z = beta * x;
+      if (z > static_cast<Scalar>(c.threshold)) return x;
+      // log(1 + e^z) without overflow for a large threshold
+      return (std::max(z, Scalar(0)) + std::log1p(std::exp(-std::abs(z)))) / beta;
+    }
+    case Activation::kHardtanh: {
+      const Scalar lo = static_cast<Scalar>(c.min), hi = static_cast<Scalar>(c.max);
+      return x < lo ? lo : x > hi ? hi : x;  // NaN stays NaN
+    }
+    default: return x;  // not reached: the others are vectorized
+  }
+}
+
+Scalar activation_derivative(Activation f, const ActivationParams& c, Scalar x) {
+  switch (f) {
+    case Activation::kLeakyReLU: return x > 0 ? Scalar(1) : static_cast<Scalar>(c.slope);
+    case Activation::kELU: return x > 0 ? Scalar(1) : static_cast<Scalar>(c.alpha) * std::exp(x);
+    case Activation::kGELU:
+      return Scalar(0.5) * (Scalar(1) + std::erf(x * static_cast<Scalar>(kSqrtHalf))) +
+             x * static_cast<Scalar>(kInvSqrt2Pi) * std::exp(Scalar(-0.5) * x * x);
+    case Activation::kGELUTanh: {
+      const Scalar k = static_cast<Scalar>(kSqrt2OverPi), kappa = static_cast<Scalar>(kGeluCubic);
+      const Scalar t = std::tanh(k * (x + kappa * x * x * x));
+      return Scalar(0.5) * (Scalar(1) + t) + Scalar(0.5) * x * (Scalar(1) - t * t) * k * (Scalar(1) + 3 * kappa * x * x);
+    }
+    case Activation::kSiLU: {
+      const Scalar s = logistic(x);
+      return s * (Scalar(1) + x * (Scalar(1) - s));
+    }
+    case Activation::kSoftplus: {
+      const Scalar z = static_cast<Scalar>(c.beta) * x;
+      return z > static_cast<Scalar>(c.threshold) ? Scalar(1) : logistic(z);
+    }
+    case Activation::kHardtanh:
+      return x <= static_cast<Scalar>(c.min) || x >= static_cast<Scalar>(c.max) ? Scalar(0) : Scalar(1);
+    default: return Scalar(1);
+  }
+}
+
+const char* activation_kind(Activation f) {
+  switch (f) {
+    case Activation::kReLU: return "relu";
+    case Activation::kTanh: return "tanh";
+    case Activation::kSigmoid: return "sigmoid";
+    case Activation::kIdentity: return "identity";
+    case Activation::kLeakyReLU: return "leaky_relu";
+    case Activation::kELU: return "elu";
+    case Activation::kGELU:
+    case Activation::kGELUTanh: return "gelu";
+    case Activation::kSiLU: return "silu";
+    case Activation::kSoftplus: return "softplus";
+    case Activation::kHardtanh: return "hardtanh";
+  }
+  return "activation";
+}
+
+}  // namespace
+
+ElementwiseActivation::ElementwiseActivation(Activation f, ActivationParams constants, std::string kind)
+    : f_(f), c_(constants), kind_(kind.empty() ? activation_kind(f) : std::move(kind)) {
+  const auto finite = [&](double v, const char* name) {
+    LRP_CHECK(std::isfinite(v), kind_, ": ", name, " must be finite, got ", v);
+  };
   switch (f_) {
-    case Activation::kReLU: kind_ = "relu"; break;
-    case Activation::kTanh: kind_ = "tanh"; break;
-    case Activation::kSigmoid: kind_ = "sigmoid"; break;
-    case Activation::kIdentity: kind_ = "identity"; break;
+    case Activation::kLeakyReLU: finite(c_.slope, "slope"); break;
+    case Activation::kELU: finite(c_.alpha, "alpha"); break;
+    case Activation::kSoftplus:
+      finite(c_.threshold, "threshold");
+      LRP_CHECK(std::isfinite(c_.beta) && c_.beta > 0, kind_, ": beta must be positive, got ", c_.beta);
+      break;
+    case Activation::kHardtanh:
+      finite(c_.min, "min");
+      finite(c_.max, "max");
+      LRP_CHECK(c_.min < c_.max, kind_, ": min (", c_.min, ") must be below max (", c_.max, ")");
+      break;
+    default: break;
+  }
+}
+
+std::string ElementwiseActivation::describe() const {
+  switch (f_) {
+    case Activation::kLeakyReLU: return detail::concat(kind_, "(slope ", c_.slope, ")");
+    case Activation::kELU: return detail::concat(kind_, "(alpha ", c_.alpha, ")");
+    case Activation::kGELUTanh: return kind_ + "(tanh approximation)";
+    case Activation::kSoftplus: return detail::concat(kind_, "(beta ", c_.beta, ", threshold ", c_.threshold, ")");
+    case Activation::kHardtanh: return detail::concat(kind_, "(min ", c_.min, ", max ", c_.max, ")");
+    default: return kind_;
   }
 }
 
@@ -682,6 +798,7 @@ void ElementwiseActivation::forward(const ConstMatrixRef& x, const Params&, Matr
     case Activation::kTanh: y = x.array().tanh().matrix(); break;
     case Activation::kSigmoid: y = (Scalar(1) / (Scalar(1) + (-x.array()).exp())).matrix(); break;
     case Activation::kIdentity: y = x; break;
+    default: y = x.unaryExpr([this](Scalar v) { return activation_value(f_, c_, v); }); break;
   }
 }
 
@@ -702,6 +819,9 @@ void ElementwiseActivation::vjp(const ConstMatrixRef& at, const Params&, const C
       break;
     }
     case Activation::kIdentity: g_in += g_out; break;
+    default:
+      g_in.array() += g_out.array() * at.array().unaryExpr([this](Scalar v) { return activation_derivative(f_, c_, v); });
+      break;
   }
 }
 

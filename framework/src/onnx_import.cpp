@@ -12,6 +12,11 @@
 //     for the first) and every other input must be a constant. Each step becomes one layer, except Pad (folded
 //     into the following Conv or AveragePool), Add after MatMul (the dense layer's bias) and a trailing
 //     Softmax/LogSoftmax (dropped: lrplab explains the logits).
+//   * Activations torch writes as several nodes (GELU in its erf and tanh forms, SiLU, Softplus with beta) read the
+//     chain's tensor more than once; each is recognized whole from its first node (activation_pattern) and becomes one
+//     layer, its other nodes skipped. Constant nodes are read before the walk, so that a pattern's constants are known
+//     at its first node.
+//   * GRU, RNN and attention (a MatMul of two tensors computed from the data) are refused by name before the walk.
 //   * Sequence models (torch's nn.Embedding + nn.LSTM(batch_first=True) + a readout of the final hidden
 //     state): Gather of a constant table by the integer graph input is an embedding; an LSTM block starts at the
 //     Transpose [batch, T, D] -> [T, batch, D] in front of the first ONNX LSTM node and spans every LSTM node
@@ -69,7 +74,9 @@ namespace {
 static_assert(std::endian::native == std::endian::little, "ONNX raw_data is little-endian; this host is not");
 
 const char* const kSupportedOps =
-    "Gemm, MatMul (+ Add bias), Conv, Relu, Tanh, Sigmoid, MaxPool, AveragePool, GlobalAveragePool, Pad (zero, "
+    "Gemm, MatMul (+ Add bias), Conv, Relu, Tanh, Sigmoid, LeakyRelu, Elu, Softplus, Gelu, Clip (constant bounds), "
+    "torch's GELU, SiLU and Softplus(beta) patterns (Div/Mul/Erf/Pow/Add/Tanh/Sigmoid), MaxPool, AveragePool (also "
+    "ceil_mode), GlobalAveragePool, ReduceMean (over H and W), Pad (zero, "
     "before Conv/AveragePool), Flatten, Reshape (to [batch, features]), BatchNormalization, Dropout, Identity, "
     "a trailing Softmax/LogSoftmax, LSTM (with Transpose/Squeeze/Reshape/Concat/Gather reading its final hidden "
     "state), Gather of a constant table by integer ids (embedding), and constant subgraphs (Constant, Identity, Cast, Reshape, Concat, Slice, "
@@ -298,6 +305,36 @@ class Importer {
   void dropout(int i);
   bool normalization_node(int i);
   void finish_normalization(InputNormalization& normalization) const;
+  void clip(int i);
+  std::int64_t reduce_mean(int i);  // returns the output's rank
+  void gelu_node(int i);
+
+  // ---- what is refused by name before the chain is walked (GRU, RNN, attention)
+  void refuse_unsupported_structures() const;
+
+  // ---- activation patterns: torch writes GELU, SiLU and Softplus(beta) as several nodes that read the chain's
+  // tensor x more than once. A pattern is recognized as a whole, from its first node, and becomes one layer; its
+  // other nodes are then skipped (absorbed_).
+  struct Pattern {
+    std::string kind;
+    ParamMap params;
+    std::vector<int> nodes;  // every node of the pattern
+    std::string output;      // the tensor it computes
+  };
+  bool default_op(int node, const char* op) const;
+  // The one node that reads t (-1: none, several, or t is a graph output).
+  int sole_reader(const std::string& t) const;
+  // The input of a two-input node other than t (t itself for f(t, t)); nullptr when t is not an input.
+  const std::string* other_input(int node, const std::string& t) const;
+  // Whether t is a one-element real constant close to `want` (float32 rounding allowed).
+  bool constant_near(const std::string& t, double want) const;
+  std::optional<double> scalar_constant(const std::string& t) const;
+  bool half_product(const std::string& x, const std::string& a, Pattern& p) const;
+  bool gelu_erf(const std::string& x, int first, Pattern& p, std::string& why) const;
+  bool gelu_tanh(const std::string& x, int first, Pattern& p, std::string& why) const;
+  bool silu(const std::string& x, int first, Pattern& p) const;
+  bool softplus_beta(const std::string& x, int first, Pattern& p, std::string& why) const;
+  void activation_pattern(int i);
 
   // ---- sequences (embedding, LSTM)
   // What a tensor inside an LSTM block holds.
@@ -341,6 +378,8 @@ class Importer {
   std::map<std::string, Const> consts_;
   std::map<std::string, std::int64_t> chain_rank_;  // tensors of the chain so far -> rank (with the batch axis)
   std::map<std::string, std::vector<int>> consumers_;
+  std::map<std::string, int> producer_;  // tensor -> the node that computes it
+  std::set<int> absorbed_;               // nodes of a recognized activation pattern after its first
   std::string current_;  // the chain's current tensor
   std::int64_t current_rank_ = 0;
   Shape shape_;          // its per-sample shape (without the batch axis)
@@ -442,7 +481,12 @@ void Importer::follow_shape(const Step& s) {
       if (span < 0)
         fail_node(s.node, "the input ", to_string(shape_), " (padded by ", p("padding", a), ") is smaller than the ",
                   kind == "conv2d" ? "(dilated) kernel " : "window ", p("kernel", a), " along axis ", a + 2);
-      out[a + 1] = span / p("stride", a) + 1;
+      const std::int64_t stride = p("stride", a);
+      out[a + 1] = span / stride + 1;
+      if (kind != "conv2d" && p("ceil_mode") != 0) {  // PyTorch's rounding up (layers.cpp, pool_out)
+        out[a + 1] = (span + stride - 1) / stride + 1;
+        if ((out[a + 1] - 1) * stride >= shape_[a + 1] + p("padding", a)) --out[a + 1];
+      }
     }
     if (kind == "global_avgpool") out = {shape_[0], 1, 1};
   } else if (kind == "flatten") {
@@ -1348,8 +1392,7 @@ void Importer::pool(int i, bool max) {
   const std::string auto_pad = attr_string(i, "auto_pad", "NOTSET");
   if (auto_pad != "NOTSET")
     fail_node(i, "auto_pad = ", auto_pad, "; lrplab imports pooling with explicit pads (NOTSET)");
-  if (attr_int(i, "ceil_mode", 0, 0, 1) != 0)
-    fail_node(i, "ceil_mode = 1; lrplab imports pooling with ceil_mode = 0");
+  const std::int64_t ceil_mode = attr_int(i, "ceil_mode", 0, 0, 1);
   const std::vector<std::int64_t> kernel = attr_sizes(i, "kernel_shape", {}, 1);
   if (kernel.size() != 2) fail_node(i, "kernel_shape ", dims_string(kernel), "; lrplab imports 2-d pooling");
   if (kernel[0] * kernel[1] > kMaxFolded) fail_node(i, "kernel_shape ", dims_string(kernel), " is implausibly large");
@@ -1376,7 +1419,8 @@ void Importer::pool(int i, bool max) {
   s.spec.kind = max ? "maxpool2d" : "avgpool2d";
   s.spec.params = ParamMap{{"kernel", pair(kernel[0], kernel[1])},
                            {"stride", pair(strides[0], strides[1])},
-                           {"padding", pair(pads[0] + extra[0], pads[1] + extra[1])}};
+                           {"padding", pair(pads[0] + extra[0], pads[1] + extra[1])},
+                           {"ceil_mode", {static_cast<double>(ceil_mode)}}};
   s.spec.name = name_for(i, s.spec.kind, {});
   s.node = i;
   emit(std::move(s));
@@ -1508,6 +1552,337 @@ void Importer::dropout(int i) {
   emit(std::move(s));
 }
 
+// Clip with constant bounds: hardtanh (relu6 for [0, 6]). Opset 11 and later give the bounds as inputs, opset 6 to
+// 10 as the attributes min and max.
+void Importer::clip(int i) {
+  check_attributes(i, {"min", "max"});
+  check_inputs(i, 1, 3);
+  const onnx::NodeProto& n = g_.node(i);
+  const char* const supported =
+      "lrplab imports Clip with two constant bounds min < max (torch's nn.ReLU6, nn.Hardtanh, clamp(x, min, max)) as "
+      "the layer hardtanh";
+  double bounds[2];
+  for (int k = 0; k < 2; ++k) {
+    const char* name = k == 0 ? "min" : "max";
+    const bool as_input = n.input_size() > k + 1 && !n.input(k + 1).empty();
+    const onnx::AttributeProto* a = attribute(i, name, onnx::AttributeProto_AttributeType_FLOAT);
+    if (as_input) {
+      if (constant(n.input(k + 1)) == nullptr)
+        fail_node(i, "the ", name, " bound (input ", k + 1, " '", n.input(k + 1), "') is ",
+                  chain_rank_.count(n.input(k + 1)) ? "computed from the data" : "not a constant", "; ", supported);
+      const Const& c = constant_input(i, k + 1, name);
+      bounds[k] = real_scalar(i, c, name);
+      if (c.type == onnx::TensorProto_DataType_FLOAT) bounds[k] = shortest_double(static_cast<float>(bounds[k]));
+    } else if (a != nullptr) {
+      bounds[k] = attr_float(i, name, 0.0);
+    } else {
+      fail_node(i, "has no ", name, " bound (", k == 0 ? "clamp(x, max=...)" : "clamp(x, min=...)", "); ", supported);
+    }
+  }
+  if (!(bounds[0] < bounds[1])) fail_node(i, "clips to [", bounds[0], ", ", bounds[1], "]; ", supported);
+  Step s;
+  if (bounds[0] == 0.0 && bounds[1] == 6.0) {
+    s.spec.kind = "relu6";
+  } else {
+    s.spec.kind = "hardtanh";
+    s.spec.params = ParamMap{{"min", {bounds[0]}}, {"max", {bounds[1]}}};
+  }
+  s.spec.name = name_for(i, s.spec.kind, {});
+  s.node = i;
+  emit(std::move(s));
+}
+
+// The mean over H and W of [N, C, H, W]: x.mean((2, 3)) is global_avgpool + flatten ([N, C]); with keepdim=True
+// global_avgpool alone ([N, C, 1, 1]).
+std::int64_t Importer::reduce_mean(int i) {
+  check_attributes(i, {"axes", "keepdims", "noop_with_empty_axes"});
+  check_inputs(i, 1, 2);
+  const onnx::NodeProto& n = g_.node(i);
+  std::vector<std::int64_t> axes = attr_ints(i, "axes", {});  // an attribute up to opset 17, an input since 18
+  if (n.input_size() > 1 && !n.input(1).empty()) axes = known_ints(i, constant_input(i, 1, "axes"), "axes");
+  const std::int64_t keepdims = attr_int(i, "keepdims", 1, 0, 1);
+  std::vector<std::int64_t> sorted = axes;
+  for (std::int64_t& a : sorted)
+    if (a < 0) a += current_rank_;
+  std::sort(sorted.begin(), sorted.end());
+  if (current_rank_ != 4 || sorted != std::vector<std::int64_t>{2, 3})
+    fail_node(i, "averages a rank-", current_rank_, " tensor over the axes ",
+              axes.empty() ? std::string("(all)") : dims_string(axes), " (keepdims ", keepdims,
+              "); lrplab imports ReduceMean only over the spatial axes [2, 3] of [N, C, H, W] (x.mean((2, 3)), "
+              "keepdims 0 or 1: global average pooling)");
+  Step pool;
+  pool.spec.kind = "global_avgpool";
+  pool.spec.name = name_for(i, "global_avgpool", {});
+  pool.node = i;
+  emit(std::move(pool));
+  if (keepdims == 1) return 4;
+  Step flat;
+  flat.spec.kind = "flatten";
+  flat.spec.name = name_for(i, "flatten", {});
+  flat.node = i;
+  emit(std::move(flat));
+  return 2;
+}
+
+// ONNX's Gelu (opset 20): approximate "none" (erf) or "tanh".
+void Importer::gelu_node(int i) {
+  check_attributes(i, {"approximate"});
+  check_inputs(i, 1, 1);
+  const std::string approximate = attr_string(i, "approximate", "none");
+  if (approximate != "none" && approximate != "tanh")
+    fail_node(i, "approximate = '", approximate,
+              "'; lrplab imports GELU exactly (approximate 'none', erf) or as its tanh approximation ('tanh')");
+  Step s;
+  s.spec.kind = "gelu";
+  s.spec.params = ParamMap{{"tanh", {approximate == "tanh" ? 1.0 : 0.0}}};
+  s.spec.name = name_for(i, "gelu", {});
+  s.node = i;
+  emit(std::move(s));
+}
+
+// GRU, RNN and attention are refused by name before the chain is walked: torch exports them with a Transpose in
+// front, which the chain would otherwise report first. Attention shows as a MatMul of two tensors computed from
+// the data (queries times keys, then the softmaxed weights times values); lrplab's MatMul is a dense layer with a
+// constant weight.
+void Importer::refuse_unsupported_structures() const {
+  std::set<std::string> constant_tensors;
+  for (const auto& [name, c] : consts_) constant_tensors.insert(name);
+  for (int i = 0; i < g_.node_size(); ++i) {
+    const onnx::NodeProto& n = g_.node(i);
+    const std::string& op = n.op_type();
+    if (!(n.domain().empty() || n.domain() == "ai.onnx")) continue;
+    if (op == "GRU" || op == "RNN")
+      fail_node(i, op == "GRU" ? "GRU (torch's nn.GRU)" : "RNN (torch's nn.RNN, an Elman network)",
+                " is not supported (supported recurrent layer: LSTM, as torch exports nn.LSTM)");
+    bool all_constant = n.input_size() > 0 || op == "Constant";
+    for (const std::string& in : n.input()) all_constant = all_constant && (in.empty() || constant_tensors.count(in));
+    if (all_constant || op == "Shape") {  // shape arithmetic counts as constant here
+      for (const std::string& out : n.output()) constant_tensors.insert(out);
+      continue;
+    }
+    if (op == "MatMul" && n.input_size() == 2 && !constant_tensors.count(n.input(0)) &&
+        !constant_tensors.count(n.input(1)))
+      fail_node(i, "multiplies two computed tensors ('", n.input(0), "' and '", n.input(1),
+                "'): attention (torch's nn.MultiheadAttention / a Transformer layer) is not supported; lrplab "
+                "imports MatMul only with a constant weight (a dense layer)");
+  }
+}
+
+// ---- activation patterns
+
+bool Importer::default_op(int node, const char* op) const {
+  if (node < 0) return false;
+  const onnx::NodeProto& n = g_.node(node);
+  return (n.domain().empty() || n.domain() == "ai.onnx") && n.op_type() == op;
+}
+
+int Importer::sole_reader(const std::string& t) const {
+  for (const onnx::ValueInfoProto& v : g_.output())
+    if (v.name() == t) return -1;
+  const auto it = consumers_.find(t);
+  if (it == consumers_.end() || it->second.empty()) return -1;
+  for (int c : it->second)
+    if (c != it->second.front()) return -1;
+  return it->second.front();
+}
+
+const std::string* Importer::other_input(int node, const std::string& t) const {
+  const onnx::NodeProto& n = g_.node(node);
+  if (n.input_size() != 2 || n.output_size() != 1) return nullptr;
+  if (n.input(0) == t) return &n.input(1);
+  if (n.input(1) == t) return &n.input(0);
+  return nullptr;
+}
+
+std::optional<double> Importer::scalar_constant(const std::string& t) const {
+  const Const* c = constant(t);
+  if (c == nullptr || c->size() != 1 || !c->is_real()) return std::nullopt;
+  return c->real[0];
+}
+
+bool Importer::constant_near(const std::string& t, double want) const {
+  const std::optional<double> v = scalar_constant(t);
+  return v && std::abs(*v - want) <= 1e-6 * std::abs(want);
+}
+
+// 0.5·x·a with two Muls, as torch writes it, (x·a)·0.5, or grouped (x·0.5)·a or x·(a·0.5); constants on either side.
+bool Importer::half_product(const std::string& x, const std::string& a, Pattern& p) const {
+  const int m = sole_reader(a);
+  if (!default_op(m, "Mul")) return false;
+  const std::string* o = other_input(m, a);
+  if (o == nullptr) return false;
+  const std::string& mo = g_.node(m).output(0);
+  if (*o == x) {  // (x·a)·0.5
+    const int h = sole_reader(mo);
+    if (!default_op(h, "Mul") || other_input(h, mo) == nullptr || !constant_near(*other_input(h, mo), 0.5))
+      return false;
+    p.nodes.insert(p.nodes.end(), {m, h});
+    p.output = g_.node(h).output(0);
+    return true;
+  }
+  if (constant_near(*o, 0.5)) {  // x·(a·0.5)
+    const int h = sole_reader(mo);
+    if (!default_op(h, "Mul") || other_input(h, mo) == nullptr || *other_input(h, mo) != x) return false;
+    p.nodes.insert(p.nodes.end(), {m, h});
+    p.output = g_.node(h).output(0);
+    return true;
+  }
+  const auto it = producer_.find(*o);  // (x·0.5)·a
+  if (it == producer_.end()) return false;
+  const int h = it->second;
+  if (!default_op(h, "Mul") || sole_reader(*o) != m || other_input(h, x) == nullptr ||
+      !constant_near(*other_input(h, x), 0.5))
+    return false;
+  p.nodes.insert(p.nodes.end(), {h, m});
+  p.output = mo;
+  return true;
+}
+
+// GELU, torch's erf form: 0.5·x·(1 + erf(x / √2)) (Div by √2, or Mul by 1/√2).
+bool Importer::gelu_erf(const std::string& x, int first, Pattern& p, std::string& why) const {
+  const bool div = default_op(first, "Div") && g_.node(first).input(0) == x;
+  if (!div && !default_op(first, "Mul")) return false;
+  const std::string* c = div ? &g_.node(first).input(1) : other_input(first, x);
+  const std::string& d = g_.node(first).output(0);
+  const int e = sole_reader(d);
+  if (c == nullptr || !default_op(e, "Erf")) return false;
+  if (!constant_near(*c, div ? std::sqrt(2.0) : std::sqrt(0.5))) {
+    const std::optional<double> v = scalar_constant(*c);
+    why = "the Erf reads x " + std::string(div ? "divided by " : "times ") +
+          (v ? detail::concat(*v) : "'" + *c + "'") + ", not GELU's " + (div ? "√2" : "1/√2");
+    return false;
+  }
+  const std::string& eo = g_.node(e).output(0);
+  const int a = sole_reader(eo);
+  if (!default_op(a, "Add") || other_input(a, eo) == nullptr || !constant_near(*other_input(a, eo), 1.0)) {
+    why = "the Erf's output is not followed by Add(·, 1)";
+    return false;
+  }
+  p.kind = "gelu";
+  p.params = ParamMap{{"tanh", {0.0}}};
+  p.nodes = {first, e, a};
+  if (half_product(x, g_.node(a).output(0), p)) return true;
+  why = "1 + erf(x/√2) is not multiplied by x and 0.5";
+  return false;
+}
+
+// GELU, torch's tanh approximation: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), x³ as Mul(x, Mul(x, x)) or Pow(x, 3).
+bool Importer::gelu_tanh(const std::string& x, int first, Pattern& p, std::string& why) const {
+  std::vector<int> nodes;
+  std::string cube;
+  if (default_op(first, "Pow") && g_.node(first).input(0) == x && constant_near(g_.node(first).input(1), 3.0)) {
+    nodes = {first};
+    cube = g_.node(first).output(0);
+  } else if (default_op(first, "Mul") && g_.node(first).input_size() == 2 && g_.node(first).input(0) == x &&
+             g_.node(first).input(1) == x) {
+    const std::string& sq = g_.node(first).output(0);
+    const int c = sole_reader(sq);
+    if (!default_op(c, "Mul") || other_input(c, sq) == nullptr || *other_input(c, sq) != x) return false;
+    nodes = {first, c};
+    cube = g_.node(c).output(0);
+  } else {
+    return false;
+  }
+  why = "x³ is not used as in GELU's tanh approximation 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))";
+  const int k = sole_reader(cube);
+  if (!default_op(k, "Mul") || other_input(k, cube) == nullptr || !constant_near(*other_input(k, cube), 0.044715))
+    return false;
+  const std::string& ko = g_.node(k).output(0);
+  const int s = sole_reader(ko);
+  if (!default_op(s, "Add") || other_input(s, ko) == nullptr || *other_input(s, ko) != x) return false;
+  const std::string& so = g_.node(s).output(0);
+  const int u = sole_reader(so);
+  if (!default_op(u, "Mul") || other_input(u, so) == nullptr ||
+      !constant_near(*other_input(u, so), std::sqrt(2.0 / 3.14159265358979323846)))
+    return false;
+  const int t = sole_reader(g_.node(u).output(0));
+  if (!default_op(t, "Tanh")) return false;
+  const std::string& to = g_.node(t).output(0);
+  const int a = sole_reader(to);
+  if (!default_op(a, "Add") || other_input(a, to) == nullptr || !constant_near(*other_input(a, to), 1.0)) return false;
+  nodes.insert(nodes.end(), {k, s, u, t, a});
+  p.kind = "gelu";
+  p.params = ParamMap{{"tanh", {1.0}}};
+  p.nodes = nodes;
+  if (half_product(x, g_.node(a).output(0), p)) return true;
+  why = "1 + tanh(...) is not multiplied by x and 0.5";
+  return false;
+}
+
+// SiLU: Mul(x, Sigmoid(x)), either order.
+bool Importer::silu(const std::string& x, int first, Pattern& p) const {
+  if (!default_op(first, "Sigmoid")) return false;
+  const std::string& so = g_.node(first).output(0);
+  const int m = sole_reader(so);
+  if (!default_op(m, "Mul") || other_input(m, so) == nullptr || *other_input(m, so) != x) return false;
+  p.kind = "silu";
+  p.nodes = {first, m};
+  p.output = g_.node(m).output(0);
+  return true;
+}
+
+// Softplus with beta ≠ 1: Softplus(x·beta) / beta (or · 1/beta), beta > 0. ONNX's Softplus has no threshold: the
+// layer gets torch's default 20.
+bool Importer::softplus_beta(const std::string& x, int first, Pattern& p, std::string& why) const {
+  if (!default_op(first, "Mul") || other_input(first, x) == nullptr) return false;
+  const std::optional<double> beta = scalar_constant(*other_input(first, x));
+  const std::string& mo = g_.node(first).output(0);
+  const int sp = sole_reader(mo);
+  if (!beta || !default_op(sp, "Softplus")) return false;
+  const std::string& so = g_.node(sp).output(0);
+  const int d = sole_reader(so);
+  const bool div = default_op(d, "Div") && g_.node(d).input_size() == 2 && g_.node(d).input(0) == so;
+  const bool ok = *beta > 0 && (div ? constant_near(g_.node(d).input(1), *beta)
+                                    : default_op(d, "Mul") && other_input(d, so) != nullptr &&
+                                          constant_near(*other_input(d, so), 1.0 / *beta));
+  if (!ok) {
+    why = detail::concat("Softplus(x · ", *beta, ") is not divided by the same beta > 0 (torch's Softplus(beta))");
+    return false;
+  }
+  p.kind = "softplus";
+  p.params = ParamMap{{"beta", {*beta}}, {"threshold", {20.0}}};
+  p.nodes = {first, sp, d};
+  p.output = g_.node(d).output(0);
+  return true;
+}
+
+// Node i reads the chain's tensor x and starts a pattern: it becomes one layer, or an error naming node i.
+void Importer::activation_pattern(int i) {
+  const std::string x = current_;
+  Pattern p;
+  std::string why;
+  // Each node reading x may be the pattern's anchor ((x·0.5) may come first); x must feed the pattern's nodes
+  // only (else the graph branches).
+  bool closed = false;
+  for (int first : std::set<int>(consumers_[x].begin(), consumers_[x].end())) {
+    p = Pattern{};
+    if (!(gelu_erf(x, first, p, why) || gelu_tanh(x, first, p, why) || silu(x, first, p) ||
+          softplus_beta(x, first, p, why)))
+      continue;
+    closed = std::find(p.nodes.begin(), p.nodes.end(), i) != p.nodes.end();
+    for (int c : consumers_[x]) closed = closed && std::find(p.nodes.begin(), p.nodes.end(), c) != p.nodes.end();
+    if (closed) break;
+  }
+  if (!closed)
+    fail_node(i, "reads '", x, "'", why.empty() ? std::string() : " but " + why,
+              "; lrplab imports Div, Mul, Erf and Pow, and a Sigmoid whose input is read again, only as torch "
+              "exports these activations: GELU (x * 0.5 * (1 + erf(x / 1.4142135)) or the tanh approximation "
+              "0.5 * x * (1 + tanh(0.7978846 * (x + 0.044715 * x^3)))), SiLU (x * sigmoid(x)) and Softplus with "
+              "beta (softplus(beta * x) / beta)");
+  for (int k : p.nodes) {
+    check_single_output(k);
+    if (k != i) absorbed_.insert(k);
+  }
+  Step s;
+  s.spec.kind = p.kind;
+  s.spec.params = p.params;
+  s.spec.name = name_for(i, p.kind, {});
+  s.node = i;
+  emit(std::move(s));
+  current_ = p.output;
+  chain_rank_[current_] = current_rank_;
+}
+
 void Importer::chain_step(int i) {
   const onnx::NodeProto& n = g_.node(i);
   const std::string& op = n.op_type();
@@ -1524,21 +1899,22 @@ void Importer::chain_step(int i) {
   // clang-format off
   static const std::set<std::string> kChainOps{
       "Gemm", "MatMul", "Add", "Conv", "Relu", "Tanh", "Sigmoid", "Identity", "MaxPool", "AveragePool",
-      "GlobalAveragePool", "Pad", "Flatten", "Reshape", "BatchNormalization", "Dropout", "Softmax", "LogSoftmax"};
+      "GlobalAveragePool", "Pad", "Flatten", "Reshape", "BatchNormalization", "Dropout", "Softmax", "LogSoftmax",
+      "LeakyRelu", "Elu", "Softplus", "Gelu", "Clip", "ReduceMean", "Div", "Mul", "Erf", "Pow"};
   // clang-format on
   if ((!n.domain().empty() && n.domain() != "ai.onnx") || !kChainOps.count(op)) unsupported();
   if (dropped_softmax_ >= 0)
     fail_node(i, "follows the ", g_.node(dropped_softmax_).op_type(), " at ", node_ref(dropped_softmax_),
               "; lrplab drops a Softmax/LogSoftmax only when it is the last node");
 
-  // The data input: the first, or for Add the one that is not a constant.
+  // The data input: the first, or for Add, Mul and Div the one that is not a constant.
   int data = 0;
-  if (op == "Add" && n.input_size() == 2) {
+  if ((op == "Add" || op == "Mul" || op == "Div") && n.input_size() == 2) {
     const bool c0 = constant(n.input(0)) != nullptr, c1 = constant(n.input(1)) != nullptr;
-    if (!c0 && !c1)
+    if (op == "Add" && !c0 && !c1)
       fail_node(i, "adds two computed tensors ('", n.input(0), "' and '", n.input(1),
                 "'): the graph branches (a skip connection?); lrplab imports sequential models only");
-    data = c0 ? 1 : 0;
+    data = c0 ? 1 : (!c1 && n.input(0) != current_ && n.input(1) == current_) ? 1 : 0;
   }
   if (n.input_size() <= data || n.input(data).empty()) fail_node(i, "has no data input");
   const std::string& x = n.input(data);
@@ -1551,6 +1927,12 @@ void Importer::chain_step(int i) {
   }
   if (op != "Add") flush_matmul();
   if (op != "Pad" && op != "Conv" && op != "AveragePool") check_no_pending_pad(i);
+  // Div, Mul, Erf, Pow, and a Sigmoid whose input is read again, start one of torch's activation patterns.
+  if (op == "Div" || op == "Mul" || op == "Erf" || op == "Pow" ||
+      (op == "Sigmoid" && std::set<int>(consumers_[x].begin(), consumers_[x].end()).size() > 1)) {
+    activation_pattern(i);
+    return;
+  }
 
   std::int64_t rank = current_rank_;
   auto simple = [&](const std::string& kind) {
@@ -1577,6 +1959,26 @@ void Importer::chain_step(int i) {
     simple("tanh");
   } else if (op == "Sigmoid") {
     simple("sigmoid");
+  } else if (op == "LeakyRelu" || op == "Elu") {
+    check_attributes(i, {"alpha"});
+    check_inputs(i, 1, 1);
+    const bool leaky = op == "LeakyRelu";
+    Step s;
+    s.spec.kind = leaky ? "leaky_relu" : "elu";
+    s.spec.params = ParamMap{{leaky ? "slope" : "alpha", {attr_float(i, "alpha", leaky ? 0.01 : 1.0)}}};
+    s.spec.name = name_for(i, s.spec.kind, {});
+    s.node = i;
+    emit(std::move(s));
+  } else if (op == "Softplus") {
+    // ONNX's Softplus is log(1 + exp(x)): torch writes it for beta = 1 and drops the threshold, so the
+    // layer gets torch's default threshold 20 (it differs from log(1 + exp(x)) by less than 2.1e-9).
+    simple("softplus");
+  } else if (op == "Gelu") {
+    gelu_node(i);
+  } else if (op == "Clip") {
+    clip(i);
+  } else if (op == "ReduceMean") {
+    rank = reduce_mean(i);
   } else if (op == "Identity") {
     simple("identity");
   } else if (op == "MaxPool") {
@@ -1632,6 +2034,11 @@ bool Importer::normalization_node(int i) {
   if (!steps_.empty() || pending_matmul_ || pending_pad_ || lstm_ || integer_input_) return false;
   const int data = n.input(0) == current_ ? 0 : n.input(1) == current_ ? 1 : -1;
   if (data < 0) return false;
+  // x read by other nodes too is no normalization (torch's GELU and SiLU patterns start with a Div or Mul of x)
+  if (consumers_.count(current_) == 0 || consumers_.at(current_).size() != 1) return false;
+  if (op == "Mul" && consumers_.count(n.output(0)))  // Mul(x, β) -> Softplus -> Div(·, β) is Softplus(β)
+    for (const int c : consumers_.at(n.output(0)))
+      if (g_.node(c).op_type() == "Softplus") return false;
   const Const* c = constant(n.input(1 - data));
   if (c == nullptr) return false;
   check_attributes(i, {});
@@ -2117,6 +2524,8 @@ ModelSpec Importer::run(std::vector<Step>& steps) {
   for (int i = 0; i < g_.node_size(); ++i) {
     for (const std::string& in : g_.node(i).input())
       if (!in.empty()) consumers_[in].push_back(i);
+    for (const std::string& out : g_.node(i).output())
+      if (!out.empty()) producer_.emplace(out, i);
   }
   for (const onnx::TensorProto& t : g_.initializer()) {
     LRP_CHECK(!t.name().empty() && !consts_.count(t.name()), where(), ": ",
@@ -2169,13 +2578,17 @@ ModelSpec Importer::run(std::vector<Step>& steps) {
   sequence_steps_ = static_cast<std::int64_t>(spec.input_shape[0]);
   chain_rank_[current_] = current_rank_;
 
+  // Constant nodes first (they read nothing): a pattern is recognized from its first node, and the constants of
+  // its later nodes come later in torch's node order.
+  for (int i = 0; i < g_.node_size(); ++i) {
+    const onnx::NodeProto& n = g_.node(i);
+    if ((n.domain().empty() || n.domain() == "ai.onnx") && n.op_type() == "Constant") constant_node(i);
+  }
+  refuse_unsupported_structures();
   for (int i = 0; i < g_.node_size(); ++i) {
     const onnx::NodeProto& n = g_.node(i);
     const bool default_domain = n.domain().empty() || n.domain() == "ai.onnx";
-    if (default_domain && n.op_type() == "Constant") {
-      constant_node(i);
-      continue;
-    }
+    if ((default_domain && n.op_type() == "Constant") || absorbed_.count(i)) continue;
     bool all_constant = true;
     for (const std::string& in : n.input()) all_constant = all_constant && (in.empty() || consts_.count(in));
     const bool shape_of_chain = n.op_type() == "Shape" && n.input_size() == 1 && chain_rank_.count(n.input(0));

@@ -73,15 +73,22 @@ class Conv2d final : public Layer {
   Conv2dOptions opt_;
 };
 
-// The input range [lo, hi) one pooling output reads along an axis, and the kernel tap at lo.
+// The input range [lo, hi) one pooling output reads along an axis, the kernel tap at lo, and the
+// factor kernel / counted by which average pooling scales the window's sum along this axis: PyTorch
+// divides by the window's extent within the padded input (1 except for a ceil_mode window that
+// reaches past it).
 struct PoolWindow {
   Index lo = 0, hi = 0, tap = 0;
+  Scalar scale = 1;
 };
 
 struct Pool2dOptions {
   std::array<Index, 2> kernel{2, 2};
   std::array<Index, 2> stride{0, 0};  // 0: same as kernel (PyTorch's default)
   std::array<Index, 2> padding{0, 0};
+  // PyTorch's ceil_mode: the output size rounds up, ceil((H + 2p − k)/s) + 1, less one when the last
+  // window would start in the right padding; that last window may then reach past the padded input.
+  bool ceil_mode = false;
 };
 
 // What max and average pooling share: the options, the output shape, and the input range of every
@@ -135,7 +142,8 @@ class MaxPool2d final : public Pool2d {
   MaxPoolTies ties_;
 };
 
-// Average pooling with zero padding counted in the divisor (PyTorch's count_include_pad=True):
+// Average pooling with zero padding counted in the divisor (PyTorch's count_include_pad=True; with
+// ceil_mode, the part of a window past the padded input is not counted, as in PyTorch):
 // a depthwise linear map with implicit uniform weights 1/(kh·kw), exposed as its weight [1, kh·kw]
 // so that rules can modify them like any other weights. `global` averages each channel over the
 // whole plane (the kernel is fixed by configure()). Those weights are implicit, not trainable: it
@@ -175,25 +183,44 @@ class Flatten final : public Layer {
   Shape setup(const Shape& input_shape) override;
 };
 
-enum class Activation { kReLU, kTanh, kSigmoid, kIdentity };
+enum class Activation { kReLU, kTanh, kSigmoid, kIdentity, kLeakyReLU, kELU, kGELU, kGELUTanh, kSiLU, kSoftplus, kHardtanh };
 
-// Elementwise activation (relu, tanh, sigmoid) and the identity.
+// The constants of the parameterized activations (PyTorch's defaults); each function reads its own.
+struct ActivationParams {
+  double slope = 0.01;                  // leaky_relu: x for x > 0, slope·x otherwise
+  double alpha = 1.0;                   // elu: x for x > 0, alpha·(exp(x) − 1) otherwise
+  double beta = 1.0, threshold = 20.0;  // softplus: log(1 + exp(beta·x))/beta, x where beta·x > threshold
+  double min = -1.0, max = 1.0;         // hardtanh: clamp(x, min, max)
+};
+
+// Elementwise activations, each with PyTorch's forward and gradient (the gradient at a kink is
+// PyTorch's one-sided choice):
+//   relu, tanh, sigmoid, identity;
+//   leaky_relu (slope at 0), elu (alpha at 0);
+//   gelu x·Φ(x) (Φ the normal CDF, through erf) and gelu_tanh, its tanh approximation
+//     0.5x(1 + tanh(√(2/π)(x + 0.044715x³))) (kind "gelu" with tanh 1);
+//   silu x·σ(x); softplus (with PyTorch's threshold; 1 there);
+//   hardtanh clamp(x, min, max), gradient 1 strictly inside (min, max) and 0 from the bounds on, as
+//     PyTorch's; relu6 is hardtanh(0, 6) under its own kind name.
 class ElementwiseActivation final : public Layer {
  public:
-  explicit ElementwiseActivation(Activation f);
+  // `kind` overrides the kind name (relu6); empty: the function's.
+  explicit ElementwiseActivation(Activation f, ActivationParams constants = {}, std::string kind = "");
   std::string kind() const override { return kind_; }
   LayerTraits traits() const override { return {.elementwise = true}; }
-  std::string describe() const override { return kind_; }
+  std::string describe() const override;
   void forward(const ConstMatrixRef& x, const Params& p, MatrixRef y, Workspace& ws) const override;
   void vjp(const ConstMatrixRef& at, const Params& p, const ConstMatrixRef& g_out, MatrixRef g_in,
            Workspace& ws, bool accumulate) const override;
   Activation function() const { return f_; }
+  const ActivationParams& constants() const { return c_; }
 
  protected:
   Shape setup(const Shape& input_shape) override { return input_shape; }
 
  private:
   Activation f_;
+  ActivationParams c_;
   std::string kind_;
 };
 
