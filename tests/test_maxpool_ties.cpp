@@ -4,6 +4,7 @@
 // float64). torch routes a tied window to its first maximum in row-major order; so does lrplab by
 // default (MaxPoolTies::kFirst). The equal split (kSplit) is the option, checked to differ there.
 #include "experiment_support.hpp"
+#include "fixture_rows.hpp"
 #include "temp_dir.hpp"
 #include "test_util.hpp"
 
@@ -40,8 +41,6 @@ struct Reference {
   std::map<std::string, Eigen::MatrixXd> lrp;  // per preset
   std::vector<Index> labels;
 };
-
-Eigen::MatrixXd read_rows(const lrp::h5::File& f, const std::string& name, Index rows);
 
 Reference read_reference(const std::string& path = kFixture) {
   const lrp::h5::File f = lrp::h5::File::open(path);
@@ -90,20 +89,28 @@ std::pair<double, double> tie_shares(const Matrix& activation, Index C, Index H,
   return {double(tied) / double(windows), double(tied_positive) / double(windows)};
 }
 
+// The model on the reference's images: torch's logits, a real share of tied windows at the max pool
+// `pool` (its input is [C, H, W]), and the gradient and gradient × input of the true class equal to
+// torch's autograd, in float32 and in the float64 reference mode: every tie torch keeps, lrplab keeps
+// (equal patches give equal conv outputs whatever the GEMM kernel, see Conv2d::forward_many).
+lrp::ForwardPass check_against_torch(const lrp::Model& model, const Reference& ref, Index pool, const lrp::Shape& chw) {
+  lrp::ForwardPass pass = model.network.forward(lrp::Tensor({1, 28, 28}, ref.inputs.cast<Scalar>()));
+  CHECK(worst_relative(pass.logits(), ref.logits) <= tol(1e-5, 1e-10));
+  const auto [tied, tied_positive] = tie_shares(pass.activations[static_cast<std::size_t>(pool)], chw[0], chw[1], chw[2]);
+  CHECK(tied > 0.3);
+  CHECK(tied_positive > 0.05);
+  const lrp::Explanation g = lrp::explain_gradient(model.network, builtins(), pass, ref.labels, false);
+  CHECK(worst_relative(g.relevance.data, ref.gradients) <= tol(1e-5, 1e-10));
+  const lrp::Explanation gx = lrp::explain_gradient(model.network, builtins(), pass, ref.labels, true);
+  CHECK(worst_relative(gx.relevance.data, ref.gradients.cwiseProduct(ref.inputs)) <= tol(1e-5, 1e-10));
+  return pass;
+}
+
 // g_out[k] = ((7919 k) mod 1000) / 1000 − 0.5, as the fixture script seeds torch's backward.
 Matrix upstream(Index rows, Index cols) {
   Matrix g(rows, cols);
   for (Index k = 0; k < g.size(); ++k) g.data()[k] = static_cast<Scalar>(static_cast<double>((7919 * k) % 1000) / 1000.0 - 0.5);
   return g;
-}
-
-Eigen::MatrixXd read_rows(const lrp::h5::File& f, const std::string& name, Index rows) {
-  const std::vector<double> v = f.read<double>(name);
-  REQUIRE(static_cast<Index>(v.size()) % rows == 0);
-  Eigen::MatrixXd m(rows, static_cast<Index>(v.size()) / rows);
-  for (Index i = 0; i < m.rows(); ++i)
-    for (Index j = 0; j < m.cols(); ++j) m(i, j) = v[static_cast<std::size_t>(i * m.cols() + j)];
-  return m;
 }
 
 }  // namespace
@@ -142,19 +149,7 @@ TEST_CASE("The committed CNN on real Fashion-MNIST images gives torch's logits, 
           "[maxpool][real]") {
   const Reference ref = read_reference();
   const lrp::Model model = lrp::load_model(kModel, builtins());
-  const lrp::ForwardPass pass = model.network.forward(lrp::Tensor({1, 28, 28}, ref.inputs.cast<Scalar>()));
-  CHECK(worst_relative(pass.logits(), ref.logits) <= tol(1e-5, 1e-10));
-  const Index pool1 = model.network.index_of("pool1");
-  const auto [tied, tied_positive] = tie_shares(pass.activations[static_cast<std::size_t>(pool1)], 16, 28, 28);
-  CHECK(tied > 0.3);
-  CHECK(tied_positive > 0.05);
-  // The gradient and gradient × input of the true class equal torch's autograd, in float32 and in
-  // the float64 reference mode: every tie torch keeps, lrplab keeps (equal patches give equal conv
-  // outputs whatever the GEMM kernel, see Conv2d::forward_many).
-  const lrp::Explanation g = lrp::explain_gradient(model.network, builtins(), pass, ref.labels, false);
-  CHECK(worst_relative(g.relevance.data, ref.gradients) <= tol(1e-5, 1e-10));
-  const lrp::Explanation gx = lrp::explain_gradient(model.network, builtins(), pass, ref.labels, true);
-  CHECK(worst_relative(gx.relevance.data, ref.gradients.cwiseProduct(ref.inputs)) <= tol(1e-5, 1e-10));
+  (void)check_against_torch(model, ref, model.network.index_of("pool1"), {16, 28, 28});
 }
 
 // The tie policy in an experiment: the config's `maxpool_ties:` for every method, a method's own key
@@ -261,15 +256,7 @@ TEST_CASE("The imported LeNet on real MNIST digits gives torch's logits, gradien
   const Reference ref = read_reference(kLenetFixture);
   lrp::Model model = lrp::import_onnx(kLenet, builtins());
   REQUIRE(model.network.input_shape() == lrp::Shape{1, 28, 28});
-  const lrp::ForwardPass pass = model.network.forward(lrp::Tensor({1, 28, 28}, ref.inputs.cast<Scalar>()));
-  CHECK(worst_relative(pass.logits(), ref.logits) <= tol(1e-5, 1e-10));
-  const auto [tied, tied_positive] = tie_shares(pass.activations[1], 6, 24, 24);  // pool 1's input
-  CHECK(tied > 0.3);
-  CHECK(tied_positive > 0.05);
-  const lrp::Explanation g = lrp::explain_gradient(model.network, builtins(), pass, ref.labels, false);
-  CHECK(worst_relative(g.relevance.data, ref.gradients) <= tol(1e-5, 1e-10));
-  const lrp::Explanation gx = lrp::explain_gradient(model.network, builtins(), pass, ref.labels, true);
-  CHECK(worst_relative(gx.relevance.data, ref.gradients.cwiseProduct(ref.inputs)) <= tol(1e-5, 1e-10));
+  const lrp::ForwardPass pass = check_against_torch(model, ref, 1, {6, 24, 24});  // layer 1: the first max pool
   // the equal split is far from torch's gradient on these digits
   lrp::set_maxpool_ties(model.network, lrp::MaxPoolTies::kSplit);
   const lrp::Explanation split = lrp::explain_gradient(model.network, builtins(), pass, ref.labels, false);

@@ -3,6 +3,7 @@
 // make_normalization_fixtures.py; tests/fixtures/real/lenet_normalized.onnx, the Quantus LeNet behind
 // (x - 0.1307) / 0.3081), and a config's model.normalization overrides what a model file says.
 #include "experiment_support.hpp"
+#include "fixture_rows.hpp"
 #include "run_command.hpp"
 #include "temp_dir.hpp"
 #include "test_util.hpp"
@@ -32,15 +33,6 @@ const std::string kFmnist = std::string(LRP_TEST_FIXTURES) + "/../../models/fmni
 const std::vector<double> kMean{double(0.485f), double(0.456f), double(0.406f)};
 const std::vector<double> kStd{double(0.229f), double(0.224f), double(0.225f)};
 
-Eigen::MatrixXd read_matrix(const lrp::h5::File& f, const std::string& name, Index rows) {
-  const std::vector<double> v = f.read<double>(name);
-  REQUIRE(static_cast<Index>(v.size()) % rows == 0);
-  Eigen::MatrixXd m(rows, static_cast<Index>(v.size()) / rows);
-  for (Index i = 0; i < m.rows(); ++i)
-    for (Index j = 0; j < m.cols(); ++j) m(i, j) = v[static_cast<std::size_t>(i * m.cols() + j)];
-  return m;
-}
-
 double relative(const Eigen::MatrixXd& got, const Eigen::MatrixXd& want) {
   return (got - want).cwiseAbs().maxCoeff() / want.cwiseAbs().maxCoeff();
 }
@@ -63,7 +55,7 @@ std::string prepare_error(const std::string& path) {
 
 TEST_CASE("Normalization written into an ONNX graph by torch is folded into the model's normalization", "[onnx][normalization]") {
   const lrp::h5::File f = lrp::h5::File::open(kFixtures + "logits.h5");
-  const Eigen::MatrixXd raw = read_matrix(f, "inputs", 4);
+  const Eigen::MatrixXd raw = read_rows(f, "inputs", 4);
   struct Case {
     const char* name;
     std::vector<double> mean, std;
@@ -96,7 +88,7 @@ TEST_CASE("Normalization written into an ONNX graph by torch is folded into the 
     // lrplab normalizes raw inputs itself, and then gives torch's logits on them
     const lrp::Tensor x = lrp::normalize_inputs(lrp::Tensor({3, 8, 8}, raw.cast<Scalar>()), norm);
     const Matrix logits = model.network.forward(x).logits();
-    CHECK(relative(logits.cast<double>(), read_matrix(f, c.name, 4)) <= tol(1e-5, 1e-10));
+    CHECK(relative(logits.cast<double>(), read_rows(f, c.name, 4)) <= tol(1e-5, 1e-10));
   }
   // What is not a normalization is an error naming the node and what lrplab folds.
   const std::string pixel = error_of([&] { (void)lrp::import_onnx(kFixtures + "err_pixel.onnx", builtins()); });
@@ -114,7 +106,7 @@ TEST_CASE("Normalization written into an ONNX graph by torch is folded into the 
     CHECK(model.spec.normalization.is_identity());
     CHECK(model.network.layer(0).kind() == std::string(name).substr(6));
     const Matrix logits = model.network.forward(lrp::Tensor({3, 8, 8}, raw.cast<Scalar>())).logits();
-    CHECK(relative(logits.cast<double>(), read_matrix(f, name, 4)) <= tol(1e-5, 1e-10));
+    CHECK(relative(logits.cast<double>(), read_rows(f, name, 4)) <= tol(1e-5, 1e-10));
   }
   // ONNX models without one say so
   CHECK(lrp::import_onnx(kReal + "lenet.onnx", builtins()).spec.normalization.origin ==

@@ -304,6 +304,8 @@ class Importer {
   void batchnorm(int i);
   void dropout(int i);
   bool normalization_node(int i);
+  // A layer of `kind` (with `params`) made from node i, named after it.
+  void emit_layer(int i, const std::string& kind, ParamMap params = {});
   void finish_normalization(InputNormalization& normalization) const;
   void clip(int i);
   std::int64_t reduce_mean(int i);  // returns the output's rank
@@ -1544,12 +1546,7 @@ void Importer::dropout(int i) {
   if (n.input_size() > 2 && !n.input(2).empty() &&
       real_scalar(i, constant_input(i, 2, "training_mode"), "training_mode") != 0.0)
     fail_node(i, "training_mode is true; lrplab imports inference (identity) dropout only");
-  Step s;
-  s.spec.kind = "dropout";
-  s.spec.params = ParamMap{{"p", {ratio}}};
-  s.spec.name = name_for(i, "dropout", {});
-  s.node = i;
-  emit(std::move(s));
+  emit_layer(i, "dropout", ParamMap{{"p", {ratio}}});
 }
 
 // Clip with constant bounds: hardtanh (relu6 for [0, 6]). Opset 11 and later give the bounds as inputs, opset 6 to
@@ -1580,16 +1577,10 @@ void Importer::clip(int i) {
     }
   }
   if (!(bounds[0] < bounds[1])) fail_node(i, "clips to [", bounds[0], ", ", bounds[1], "]; ", supported);
-  Step s;
-  if (bounds[0] == 0.0 && bounds[1] == 6.0) {
-    s.spec.kind = "relu6";
-  } else {
-    s.spec.kind = "hardtanh";
-    s.spec.params = ParamMap{{"min", {bounds[0]}}, {"max", {bounds[1]}}};
-  }
-  s.spec.name = name_for(i, s.spec.kind, {});
-  s.node = i;
-  emit(std::move(s));
+  if (bounds[0] == 0.0 && bounds[1] == 6.0)
+    emit_layer(i, "relu6");
+  else
+    emit_layer(i, "hardtanh", ParamMap{{"min", {bounds[0]}}, {"max", {bounds[1]}}});
 }
 
 // The mean over H and W of [N, C, H, W]: x.mean((2, 3)) is global_avgpool + flatten ([N, C]); with keepdim=True
@@ -1610,17 +1601,9 @@ std::int64_t Importer::reduce_mean(int i) {
               axes.empty() ? std::string("(all)") : dims_string(axes), " (keepdims ", keepdims,
               "); lrplab imports ReduceMean only over the spatial axes [2, 3] of [N, C, H, W] (x.mean((2, 3)), "
               "keepdims 0 or 1: global average pooling)");
-  Step pool;
-  pool.spec.kind = "global_avgpool";
-  pool.spec.name = name_for(i, "global_avgpool", {});
-  pool.node = i;
-  emit(std::move(pool));
+  emit_layer(i, "global_avgpool");
   if (keepdims == 1) return 4;
-  Step flat;
-  flat.spec.kind = "flatten";
-  flat.spec.name = name_for(i, "flatten", {});
-  flat.node = i;
-  emit(std::move(flat));
+  emit_layer(i, "flatten");
   return 2;
 }
 
@@ -1632,12 +1615,7 @@ void Importer::gelu_node(int i) {
   if (approximate != "none" && approximate != "tanh")
     fail_node(i, "approximate = '", approximate,
               "'; lrplab imports GELU exactly (approximate 'none', erf) or as its tanh approximation ('tanh')");
-  Step s;
-  s.spec.kind = "gelu";
-  s.spec.params = ParamMap{{"tanh", {approximate == "tanh" ? 1.0 : 0.0}}};
-  s.spec.name = name_for(i, "gelu", {});
-  s.node = i;
-  emit(std::move(s));
+  emit_layer(i, "gelu", ParamMap{{"tanh", {approximate == "tanh" ? 1.0 : 0.0}}});
 }
 
 // GRU, RNN and attention are refused by name before the chain is walked: torch exports them with a Transpose in
@@ -1873,12 +1851,7 @@ void Importer::activation_pattern(int i) {
     check_single_output(k);
     if (k != i) absorbed_.insert(k);
   }
-  Step s;
-  s.spec.kind = p.kind;
-  s.spec.params = p.params;
-  s.spec.name = name_for(i, p.kind, {});
-  s.node = i;
-  emit(std::move(s));
+  emit_layer(i, p.kind, p.params);
   current_ = p.output;
   chain_rank_[current_] = current_rank_;
 }
@@ -1938,11 +1911,7 @@ void Importer::chain_step(int i) {
   auto simple = [&](const std::string& kind) {
     check_attributes(i, {});
     check_inputs(i, 1, 1);
-    Step s;
-    s.spec.kind = kind;
-    s.spec.name = name_for(i, kind, {});
-    s.node = i;
-    emit(std::move(s));
+    emit_layer(i, kind);
   };
   if (op == "Gemm") {
     gemm(i);
@@ -1963,12 +1932,8 @@ void Importer::chain_step(int i) {
     check_attributes(i, {"alpha"});
     check_inputs(i, 1, 1);
     const bool leaky = op == "LeakyRelu";
-    Step s;
-    s.spec.kind = leaky ? "leaky_relu" : "elu";
-    s.spec.params = ParamMap{{leaky ? "slope" : "alpha", {attr_float(i, "alpha", leaky ? 0.01 : 1.0)}}};
-    s.spec.name = name_for(i, s.spec.kind, {});
-    s.node = i;
-    emit(std::move(s));
+    emit_layer(i, leaky ? "leaky_relu" : "elu",
+               ParamMap{{leaky ? "slope" : "alpha", {attr_float(i, "alpha", leaky ? 0.01 : 1.0)}}});
   } else if (op == "Softplus") {
     // ONNX's Softplus is log(1 + exp(x)): torch writes it for beta = 1 and drops the threshold, so the
     // layer gets torch's default threshold 20 (it differs from log(1 + exp(x)) by less than 2.1e-9).
@@ -1996,11 +1961,7 @@ void Importer::chain_step(int i) {
     if (axis < 0) axis += current_rank_;
     if (axis != 1)
       fail_node(i, "axis = ", attr_int(i, "axis", 1), "; lrplab imports Flatten with axis 1 (keeping the batch axis)");
-    Step s;
-    s.spec.kind = "flatten";
-    s.spec.name = name_for(i, "flatten", {});
-    s.node = i;
-    emit(std::move(s));
+    emit_layer(i, "flatten");
     rank = 2;
   } else if (op == "Reshape") {
     reshape(i);
@@ -2021,6 +1982,15 @@ void Importer::chain_step(int i) {
   current_ = n.output(0);
   current_rank_ = rank;
   chain_rank_[current_] = rank;
+}
+
+void Importer::emit_layer(int i, const std::string& kind, ParamMap params) {
+  Step s;
+  s.spec.kind = kind;
+  s.spec.params = std::move(params);
+  s.spec.name = name_for(i, kind, {});
+  s.node = i;
+  emit(std::move(s));
 }
 
 // ---- input normalization inside the graph
