@@ -24,8 +24,10 @@ namespace lrp {
 
 // Raised whenever the plugin interface changes incompatibly (the layout of PluginDescriptor, the
 // Registry, Rule, Layer or ExplanationMethod interfaces).
-// 2: explanation methods (Registry::add_method); 3: LayerInfo::parameter_count, MethodSetup::limits
-inline constexpr int kPluginApiVersion = 3;
+// 2: explanation methods (Registry::add_method); 3: LayerInfo::parameter_count, MethodSetup::limits;
+// 4: InputNormalization::origin (MethodSetup hands a plugin the normalization), MaxPool2d's tie policy,
+// Pool2dOptions::ceil_mode and PoolWindow::scale, ElementwiseActivation's ActivationParams
+inline constexpr int kPluginApiVersion = 4;
 
 struct PluginDescriptor {
   int api_version;                    // kPluginApiVersion of the headers the plugin was built with
