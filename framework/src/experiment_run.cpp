@@ -1020,6 +1020,7 @@ ExperimentReport run_experiment(const ExperimentConfig& config, const Registry& 
       f.set_string_attribute("/meta", "host", hostname());
       f.set_int_attribute("/meta", "threads", threads);
       f.set_int_attribute("/meta", "ranks", ranks);
+      f.set_string_attribute("/meta", "cluster", cluster.describe());
       f.set_int_attribute("/meta", "format_version", 1);
       f.set_string_attribute("/meta", "run_id", run_id);
       f.create_group("/meta/seconds");

@@ -48,7 +48,8 @@ bool same_double(double a, double b) { return a == b || (std::isnan(a) && std::i
 // What may differ between two runs of one config: when and where it ran, on how many ranks, how
 // long each part took, and the overrides (they name the results file).
 bool circumstantial(const std::string& object, const std::string& attribute) {
-  static const std::set<std::string> names{"seconds", "start_time", "end_time", "wall_seconds", "host", "ranks", "run_id"};
+  static const std::set<std::string> names{"seconds", "start_time", "end_time", "wall_seconds", "host", "ranks",
+                                           "cluster", "run_id"};
   return object == "/meta/seconds" || names.count(attribute) > 0 || (object == "/config" && attribute == "overrides");
 }
 
@@ -168,6 +169,9 @@ output: {results: unused.h5}
   const std::string out1 = lrplab(0, config, single, status);
   INFO(out1);
   REQUIRE(status == 0);
+  // Started without mpirun, the MPI build runs as one process and never initializes MPI (which
+  // would start Open MPI's singleton daemon).
+  CHECK(h5::File::open(single).string_attribute("/meta", "cluster") == "1 process");
   for (const int ranks : {2, 3}) {
     const std::string results = dir.file("ranks" + std::to_string(ranks) + ".h5");
     const std::string out = lrplab(ranks, config, results, status);
@@ -180,6 +184,7 @@ output: {results: unused.h5}
     CHECK(diff.empty());
     CHECK(datasets > 80);  // relevance, conservation and pixel-flipping datasets of 9 methods were compared
     CHECK(h5::File::open(results).int_attribute("/meta", "ranks") == ranks);
+    CHECK(h5::File::open(results).string_attribute("/meta", "cluster") == "MPI, " + std::to_string(ranks) + " ranks");
   }
   // The comparison is not blind: a different seed changes the random methods, the pixel-flipping
   // noise and orders.
