@@ -28,6 +28,7 @@
 #include "lrp/model.hpp"
 #include "lrp/plugin.hpp"
 #include "lrp/registry.hpp"
+#include "lrp/results_compare.hpp"
 
 #include <malloc.h>
 
@@ -48,6 +49,7 @@ void print_usage() {
                "       lrplab list [rules|layers|presets|methods|metrics]\n"
                "       lrplab train CONFIG [--threads N] [--check]\n"
                "       lrplab model FILE\n"
+               "       lrplab compare RESULTS_A RESULTS_B   (exit 0: the same results, 2: they differ)\n"
                "       lrplab --version\n"
                "every command: --plugin PATH (repeatable) loads a plugin (rules, layers, presets, methods) first\n";
 }
@@ -134,6 +136,17 @@ int train_command(const lrp::Registry& registry, const std::vector<std::string>&
   std::printf("\n");
   if (!config.output_model.empty()) std::printf("  model written to %s\n", config.output_model.c_str());
   return 0;
+}
+
+// Two results files, every dataset and attribute but a run's circumstances (lrp::compare_results):
+// exit 0 when they agree, 2 when they differ (1 stays an error, e.g. a file that cannot be read).
+int compare_command(const std::vector<std::string>& args) {
+  LRP_CHECK(args.size() == 3, "lrplab compare: expected two results files (lrplab compare A.h5 B.h5)");
+  const lrp::ResultsComparison c = lrp::compare_results(args[1], args[2]);
+  for (const std::string& d : c.differences) std::cout << "differs: " << d << "\n";
+  std::cout << c.datasets << " datasets compared; " << (c.differences.empty() ? "the results agree" : "the results differ")
+            << " (times, host, ranks, run id, git commit and the config's overrides are not compared)\n";
+  return c.differences.empty() ? 0 : 2;
 }
 
 int model_command(const lrp::Registry& registry, const std::vector<std::string>& args) {
@@ -312,6 +325,7 @@ int main(int argc, char** argv) {
     if (args[0] == "validate") return validate_command(registry, args);
     if (args[0] == "train") return train_command(registry, args);
     if (args[0] == "model") return model_command(registry, args);
+    if (args[0] == "compare") return compare_command(args);
     print_usage();
     LRP_FAIL("lrplab: unknown command '", args[0], "'");
   } catch (const lrp::CollectiveError& e) {

@@ -9,6 +9,7 @@
 #include "test_util.hpp"
 
 #include "lrp/hdf5.hpp"
+#include "lrp/results_compare.hpp"
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -43,90 +44,17 @@ std::string lrplab(int ranks, const std::string& config, const std::string& resu
   return lrp_test::run_command(command, status);
 }
 
-bool same_double(double a, double b) { return a == b || (std::isnan(a) && std::isnan(b)); }
-
-// What may differ between two runs of one config: when and where it ran, on how many ranks, how
-// long each part took, and the overrides (they name the results file).
-bool circumstantial(const std::string& object, const std::string& attribute) {
-  static const std::set<std::string> names{"seconds", "start_time", "end_time", "wall_seconds", "host", "ranks",
-                                           "cluster", "run_id"};
-  return object == "/meta/seconds" || names.count(attribute) > 0 || (object == "/config" && attribute == "overrides");
-}
-
-void compare_attributes(const h5::File& a, const h5::File& b, const std::string& object, std::vector<std::string>& diff) {
-  if (object == "/meta/seconds") return;  // stage times; several ranks add "exchange"
-  const std::vector<std::string> names = a.attribute_names(object);
-  if (names != b.attribute_names(object)) diff.push_back(object + ": different attribute names");
-  for (const std::string& name : names) {
-    if (circumstantial(object, name) || !b.has_attribute(object, name)) continue;
-    const h5::TypeInfo t = a.attribute_type(object, name);
-    bool same = true;
-    if (t.type_class == h5::TypeClass::kString)
-      same = a.string_attribute(object, name) == b.string_attribute(object, name);
-    else if (t.type_class == h5::TypeClass::kFloat)
-      same = same_double(a.double_attribute(object, name), b.double_attribute(object, name));
-    else if (t.type_class == h5::TypeClass::kInteger && t.is_signed)
-      same = a.int_attribute(object, name) == b.int_attribute(object, name);
-    else if (t.type_class == h5::TypeClass::kInteger)
-      same = a.uint_attribute(object, name) == b.uint_attribute(object, name);
-    else
-      diff.push_back(object + " @" + name + ": type " + t.name() + " not compared");
-    if (!same) diff.push_back(object + " @" + name);
-  }
-}
-
-void compare_dataset(const h5::File& a, const h5::File& b, const std::string& path, std::vector<std::string>& diff) {
-  const h5::DatasetInfo ia = a.dataset_info(path), ib = b.dataset_info(path);
-  if (ia.shape != ib.shape || ia.type.name() != ib.type.name()) {
-    diff.push_back(path + ": shape or type");
-    return;
-  }
-  bool same = true;
-  if (ia.type.type_class == h5::TypeClass::kString) {
-    same = a.read_string(path) == b.read_string(path);
-  } else if (ia.type.type_class == h5::TypeClass::kFloat) {  // float32 and float64 are exact as double
-    const std::vector<double> va = a.read<double>(path), vb = b.read<double>(path);
-    for (std::size_t i = 0; i < va.size() && same; ++i) same = same_double(va[i], vb[i]);
-  } else if (ia.type.is_signed) {
-    same = a.read<std::int64_t>(path) == b.read<std::int64_t>(path);
-  } else {
-    same = a.read<std::uint64_t>(path) == b.read<std::uint64_t>(path);
-  }
-  if (!same) diff.push_back(path);
-}
-
-void compare_group(const h5::File& a, const h5::File& b, const std::string& group, std::vector<std::string>& diff,
-                   std::size_t& datasets) {
-  compare_attributes(a, b, group, diff);
-  const std::vector<std::string> children = a.children(group);
-  if (children != b.children(group)) diff.push_back(group + ": different members");
-  for (const std::string& child : children) {
-    const std::string path = (group == "/" ? "" : group) + "/" + child;
-    if (b.kind(path) != a.kind(path)) {
-      diff.push_back(path + ": kind");
-    } else if (a.kind(path) == h5::ObjectKind::kGroup) {
-      compare_group(a, b, path, diff, datasets);
-    } else if (a.kind(path) == h5::ObjectKind::kDataset) {
-      ++datasets;
-      compare_attributes(a, b, path, diff);
-      if (path != "/config") compare_dataset(a, b, path, diff);  // the resolved YAML holds the overrides
-    }
-  }
-}
-
 std::string listed(const std::vector<std::string>& items) {
   std::string out;
   for (const std::string& item : items) out += item + "\n";
   return out;
 }
 
-// Every difference between two results files (see `circumstantial`), and how many datasets were compared.
+// Every difference between two results files (lrp::compare_results), and how many datasets were compared.
 std::vector<std::string> differences(const std::string& pa, const std::string& pb, std::size_t& datasets) {
-  const h5::File a = h5::File::open(pa), b = h5::File::open(pb);
-  std::vector<std::string> diff;
-  datasets = 0;
-  compare_group(a, b, "/", diff, datasets);
-  return diff;
+  const lrp::ResultsComparison c = lrp::compare_results(pa, pb);
+  datasets = c.datasets;
+  return c.differences;
 }
 
 std::string write(const lrp_test::TempDir& dir, const std::string& name, const std::string& text) {
