@@ -157,8 +157,7 @@ int model_command(const lrp::Registry& registry, const std::vector<std::string>&
             << model.network.output_shape()[0] << " outputs\n"
             << model.network.summary();
   const lrp::InputNormalization& norm = model.spec.normalization;
-  std::cout << "input normalization: " << lrp::describe(norm) << " (" << (norm.origin.empty() ? "default" : norm.origin)
-            << ")\n";
+  std::cout << "input normalization: " << lrp::describe(norm) << " (" << norm.origin << ")\n";
   const lrp::Provenance& p = model.provenance;
   if (!p.source.empty()) std::cout << "source: " << p.source << "\n";
   if (p.test_accuracy >= 0) std::cout << "test accuracy: " << p.test_accuracy << "\n";

@@ -19,6 +19,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "fixture_rows.hpp"
 #include "temp_dir.hpp"
 #include "test_util.hpp"
 
@@ -63,16 +64,6 @@ const std::vector<Kind>& kinds() {
   return k;
 }
 
-Eigen::MatrixXd read(const lrp::h5::File& f, const std::string& name, Index rows) {
-  const std::vector<double> v = f.read<double>(name);
-  REQUIRE(static_cast<Index>(v.size()) % rows == 0);
-  const Index cols = static_cast<Index>(v.size()) / rows;
-  Eigen::MatrixXd m(rows, cols);
-  for (Index i = 0; i < rows; ++i)
-    for (Index j = 0; j < cols; ++j) m(i, j) = v[static_cast<std::size_t>(i * cols + j)];
-  return m;
-}
-
 Matrix to_scalar(const Eigen::MatrixXd& m) { return m.cast<Scalar>(); }
 
 lrp::LayerPtr make(const std::string& kind, const ParamMap& params, const Shape& shape) {
@@ -113,8 +104,8 @@ TEST_CASE("activations: forward and input gradient match torch at kinks, thresho
   for (const Kind& k : kinds()) {
     INFO(k.name);
     const std::string group = "activations/" + k.name + "/";
-    const Eigen::MatrixXd all_x = read(f, group + "x", 1), all_g = read(f, group + "g_out", 1);
-    const Eigen::MatrixXd all_y = read(f, group + "y", 1), all_grad = read(f, group + "grad", 1);
+    const Eigen::MatrixXd all_x = read_rows(f, group + "x", 1), all_g = read_rows(f, group + "g_out", 1);
+    const Eigen::MatrixXd all_y = read_rows(f, group + "y", 1), all_grad = read_rows(f, group + "grad", 1);
     // In float32 only the points float32 holds exactly: e.g. 6 ± 1e-9 and 2.5 ± 1e-7 (softplus's threshold 5 at beta 2)
     // round onto the kink, where torch's float64 answer is another branch's.
     std::vector<Index> keep;
@@ -200,8 +191,8 @@ TEST_CASE("pooling with ceil_mode: forward and input gradient match torch, parti
     (void)f.read<double>(group + "x", &in_dims);
     (void)f.read<double>(group + "y", &out_dims);
     const Index n = static_cast<Index>(in_dims[0]);
-    const Eigen::MatrixXd x = read(f, group + "x", n), g = read(f, group + "g_out", n);
-    const Eigen::MatrixXd y = read(f, group + "y", n), grad = read(f, group + "grad", n);
+    const Eigen::MatrixXd x = read_rows(f, group + "x", n), g = read_rows(f, group + "g_out", n);
+    const Eigen::MatrixXd y = read_rows(f, group + "y", n), grad = read_rows(f, group + "grad", n);
     const bool is_max = name.rfind("max", 0) == 0;
     const std::vector<double>& kernel = pool.kernel;
     const std::vector<double>& stride = pool.stride;
@@ -354,7 +345,7 @@ TEST_CASE("ONNX import: torch 1.13 exports of each activation, the spatial mean 
     lrp::h5::Dims dims;
     (void)f.read<double>("onnx/" + ref + "/input", &dims);
     const Index n = static_cast<Index>(dims[0]);
-    const Eigen::MatrixXd input = read(f, "onnx/" + ref + "/input", n), logits = read(f, "onnx/" + ref + "/logits", n);
+    const Eigen::MatrixXd input = read_rows(f, "onnx/" + ref + "/input", n), logits = read_rows(f, "onnx/" + ref + "/logits", n);
     const lrp::Tensor x(model.network.input_shape(), to_scalar(input));
     const double error = relative_error(model.network.forward(x).logits(), logits);
     INFO("logit error " << error);

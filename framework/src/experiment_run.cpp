@@ -498,10 +498,9 @@ PreparedExperiment prepare_experiment(const ExperimentConfig& config, const Regi
       }();
       if (config.model.normalization) {
         InputNormalization& norm = m.spec.normalization;
-        const std::string before = norm.origin.empty() ? "the model file" : norm.origin;
         config.model.normalization->apply(norm);
         norm.validate(m.network.input_shape()[0], config.model.normalization_at + ": model.normalization");
-        norm.origin = config.model.normalization_at + " (model.normalization), replacing " + before;
+        norm.origin = config.model.normalization_at + " (model.normalization), replacing " + norm.origin;
       }
       log->info("model '{}' from {} ({}); input normalization {} ({})", m.spec.name, config.model.file,
                 m.provenance.source, describe(m.spec.normalization), m.spec.normalization.origin);
@@ -546,10 +545,8 @@ PreparedExperiment prepare_experiment(const ExperimentConfig& config, const Regi
   p.data.inputs = normalize_inputs(p.data.inputs, norm);
   if (config.reference_data) {
     Dataset ref = load_dataset(*config.reference_data, config.limits);
-    if (ref.size() > 0) fit_to_model(ref, *config.reference_data, shape, p.model.spec.name);
-    LRP_CHECK(ref.size() > 0 && ref.inputs.shape == shape, config.reference_data->at,
-              ": reference_data must hold samples of the model's shape ", to_string(shape), ", got ", ref.size(),
-              " of shape ", to_string(ref.inputs.shape));
+    LRP_CHECK(ref.size() > 0, config.reference_data->at, ": reference_data holds no samples");
+    fit_to_model(ref, *config.reference_data, shape, p.model.spec.name);
     p.reference_mean = ref.mean;
   } else {
     p.reference_mean = p.data.mean;

@@ -150,12 +150,13 @@ void im2col(const Scalar* x, const ConvGeometry& g, Scalar* padded, MatrixMap& c
 // another order than its main tiles (Eigen with AVX-512 rounds 14% of the positions of a 14 x 14
 // plane differently), which would break ties torch keeps. So the conv finds the columns of `cols`
 // that repeat an earlier column (bit for bit) and copies the earlier column's outputs to them.
-// rep[p] is the first column equal to column p (p itself when it is the first); returns whether any
-// column repeats. The buffers grow to the largest plane once per thread and are reused.
-bool repeated_columns(const MatrixMap& cols, std::vector<Index>& rep) {
+// Returns rep, rep[p] the first column equal to column p (p itself when it is the first), or nullptr
+// when no column repeats. The buffers are the calling thread's: they grow to the largest plane once
+// and are reused.
+const Index* repeated_columns(const MatrixMap& cols) {
   using Bits = std::conditional_t<sizeof(Scalar) == 8, std::uint64_t, std::uint32_t>;
   thread_local std::vector<std::uint64_t> hash;
-  thread_local std::vector<Index> table;
+  thread_local std::vector<Index> table, rep;
   const Index K = cols.rows(), P = cols.cols();
   hash.assign(static_cast<std::size_t>(P), 0xcbf29ce484222325ULL);
   for (Index k = 0; k < K; ++k) {
@@ -189,7 +190,7 @@ bool repeated_columns(const MatrixMap& cols, std::vector<Index>& rep) {
     rep[static_cast<std::size_t>(p)] = found;
     any = any || found != p;
   }
-  return any;
+  return any ? rep.data() : nullptr;
 }
 
 // The adjoint of im2col: x[c, ih, iw] += cols[...] for every position that read it.
@@ -279,10 +280,9 @@ void Conv2d::forward_many(const ConstMatrixRef& x, std::span<const Params* const
   const Index groups = opt_.groups, Kg = K / groups, Og = out_ch_ / groups, out_size = out_ch_ * P;
   MatrixMap cols = ws.get(kLayerSlot0, K, P);
   Scalar* padded = ws.get(kLayerSlot0 + 3, 1, padded_size(g)).data();
-  thread_local std::vector<Index> rep;
   for (Index n = 0; n < x.rows(); ++n) {
     im2col(x.row(n).data(), g, padded, cols);  // once per sample, shared by every parameter set
-    const bool repeats = repeated_columns(cols, rep);
+    const Index* rep = repeated_columns(cols);
     for (size_t k = 0; k < ps.size(); ++k) {
       const Params& p = *ps[k];
       MatrixMap out(ys[k] + n * out_size, out_ch_, P);
@@ -294,10 +294,10 @@ void Conv2d::forward_many(const ConstMatrixRef& x, std::span<const Params* const
       }
       if (p.has_bias())
         for (Index o = 0; o < out_ch_; ++o) out.row(o).array() += p.bias[o];
-      if (repeats)
+      if (rep != nullptr)
         for (Index o = 0; o < out_ch_; ++o) {
           Scalar* y = out.row(o).data();
-          for (Index q = 0; q < P; ++q) y[q] = y[rep[static_cast<std::size_t>(q)]];
+          for (Index q = 0; q < P; ++q) y[q] = y[rep[q]];
         }
     }
   }

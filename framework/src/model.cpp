@@ -12,10 +12,10 @@
 #include <chrono>
 #include <cmath>
 #include <ctime>
-#include <sstream>
 #include <fstream>
 #include <random>
 #include <set>
+#include <sstream>
 
 namespace lrp {
 

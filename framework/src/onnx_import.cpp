@@ -73,6 +73,9 @@ namespace {
 
 static_assert(std::endian::native == std::endian::little, "ONNX raw_data is little-endian; this host is not");
 
+// Whether a node or opset entry belongs to ONNX's default operator set.
+bool default_domain(const std::string& domain) { return domain.empty() || domain == "ai.onnx"; }
+
 const char* const kSupportedOps =
     "Gemm, MatMul (+ Add bias), Conv, Relu, Tanh, Sigmoid, LeakyRelu, Elu, Softplus, Gelu, Clip (constant bounds), "
     "torch's GELU, SiLU and Softplus(beta) patterns (Div/Mul/Erf/Pow/Add/Tanh/Sigmoid), MaxPool, AveragePool (also "
@@ -336,6 +339,8 @@ class Importer {
   bool gelu_tanh(const std::string& x, int first, Pattern& p, std::string& why) const;
   bool silu(const std::string& x, int first, Pattern& p) const;
   bool softplus_beta(const std::string& x, int first, Pattern& p, std::string& why) const;
+  // Any of the patterns above, starting at node `first` that reads x.
+  bool match_pattern(const std::string& x, int first, Pattern& p, std::string& why) const;
   void activation_pattern(int i);
 
   // ---- sequences (embedding, LSTM)
@@ -1628,7 +1633,7 @@ void Importer::refuse_unsupported_structures() const {
   for (int i = 0; i < g_.node_size(); ++i) {
     const onnx::NodeProto& n = g_.node(i);
     const std::string& op = n.op_type();
-    if (!(n.domain().empty() || n.domain() == "ai.onnx")) continue;
+    if (!default_domain(n.domain())) continue;
     if (op == "GRU" || op == "RNN")
       fail_node(i, op == "GRU" ? "GRU (torch's nn.GRU)" : "RNN (torch's nn.RNN, an Elman network)",
                 " is not supported (supported recurrent layer: LSTM, as torch exports nn.LSTM)");
@@ -1651,7 +1656,7 @@ void Importer::refuse_unsupported_structures() const {
 bool Importer::default_op(int node, const char* op) const {
   if (node < 0) return false;
   const onnx::NodeProto& n = g_.node(node);
-  return (n.domain().empty() || n.domain() == "ai.onnx") && n.op_type() == op;
+  return default_domain(n.domain()) && n.op_type() == op;
 }
 
 int Importer::sole_reader(const std::string& t) const {
@@ -1824,6 +1829,11 @@ bool Importer::softplus_beta(const std::string& x, int first, Pattern& p, std::s
   return true;
 }
 
+bool Importer::match_pattern(const std::string& x, int first, Pattern& p, std::string& why) const {
+  return gelu_erf(x, first, p, why) || gelu_tanh(x, first, p, why) || silu(x, first, p) ||
+         softplus_beta(x, first, p, why);
+}
+
 // Node i reads the chain's tensor x and starts a pattern: it becomes one layer, or an error naming node i.
 void Importer::activation_pattern(int i) {
   const std::string x = current_;
@@ -1834,9 +1844,7 @@ void Importer::activation_pattern(int i) {
   bool closed = false;
   for (int first : std::set<int>(consumers_[x].begin(), consumers_[x].end())) {
     p = Pattern{};
-    if (!(gelu_erf(x, first, p, why) || gelu_tanh(x, first, p, why) || silu(x, first, p) ||
-          softplus_beta(x, first, p, why)))
-      continue;
+    if (!match_pattern(x, first, p, why)) continue;
     closed = std::find(p.nodes.begin(), p.nodes.end(), i) != p.nodes.end();
     for (int c : consumers_[x]) closed = closed && std::find(p.nodes.begin(), p.nodes.end(), c) != p.nodes.end();
     if (closed) break;
@@ -1859,14 +1867,13 @@ void Importer::activation_pattern(int i) {
 void Importer::chain_step(int i) {
   const onnx::NodeProto& n = g_.node(i);
   const std::string& op = n.op_type();
-  if ((n.domain().empty() || n.domain() == "ai.onnx") && sequence_node(i)) return;
-  if ((n.domain().empty() || n.domain() == "ai.onnx") && normalization_node(i)) return;
+  if (default_domain(n.domain()) && (sequence_node(i) || normalization_node(i))) return;
   if (integer_input_ && steps_.empty())
     fail_node(i, "reads the graph input, which holds integers (token ids); lrplab imports integer inputs only "
                  "into an embedding (Gather from a constant table [vocab, dim], as torch exports nn.Embedding)");
   auto unsupported = [&]() {
     LRP_FAIL(where(), ": node ", i, " '", n.name(), "' has op ", op,
-             n.domain().empty() || n.domain() == "ai.onnx" ? std::string() : " (domain " + n.domain() + ")",
+             default_domain(n.domain()) ? std::string() : " (domain " + n.domain() + ")",
              ", which lrplab does not import; supported: ", kSupportedOps);
   };
   // clang-format off
@@ -1875,7 +1882,7 @@ void Importer::chain_step(int i) {
       "GlobalAveragePool", "Pad", "Flatten", "Reshape", "BatchNormalization", "Dropout", "Softmax", "LogSoftmax",
       "LeakyRelu", "Elu", "Softplus", "Gelu", "Clip", "ReduceMean", "Div", "Mul", "Erf", "Pow"};
   // clang-format on
-  if ((!n.domain().empty() && n.domain() != "ai.onnx") || !kChainOps.count(op)) unsupported();
+  if (!default_domain(n.domain()) || !kChainOps.count(op)) unsupported();
   if (dropped_softmax_ >= 0)
     fail_node(i, "follows the ", g_.node(dropped_softmax_).op_type(), " at ", node_ref(dropped_softmax_),
               "; lrplab drops a Softmax/LogSoftmax only when it is the last node");
@@ -2004,11 +2011,12 @@ bool Importer::normalization_node(int i) {
   if (!steps_.empty() || pending_matmul_ || pending_pad_ || lstm_ || integer_input_) return false;
   const int data = n.input(0) == current_ ? 0 : n.input(1) == current_ ? 1 : -1;
   if (data < 0) return false;
-  // x read by other nodes too is no normalization (torch's GELU and SiLU patterns start with a Div or Mul of x)
+  // x read by other nodes too is no normalization (the graph branches there, as in torch's GELU and SiLU), nor is
+  // the first node of an activation pattern (Mul(x, β) -> Softplus -> Div(·, β) is Softplus(β))
   if (consumers_.count(current_) == 0 || consumers_.at(current_).size() != 1) return false;
-  if (op == "Mul" && consumers_.count(n.output(0)))  // Mul(x, β) -> Softplus -> Div(·, β) is Softplus(β)
-    for (const int c : consumers_.at(n.output(0)))
-      if (g_.node(c).op_type() == "Softplus") return false;
+  Pattern pattern;
+  std::string why;
+  if (match_pattern(current_, i, pattern, why)) return false;
   const Const* c = constant(n.input(1 - data));
   if (c == nullptr) return false;
   check_attributes(i, {});
@@ -2484,7 +2492,7 @@ void Importer::close_lstm(int i, const std::string& tensor) {
 
 ModelSpec Importer::run(std::vector<Step>& steps) {
   for (const onnx::OperatorSetIdProto& o : model_.opset_import())
-    if (o.domain().empty() || o.domain() == "ai.onnx") opset_ = o.version();
+    if (default_domain(o.domain())) opset_ = o.version();
   LRP_CHECK(opset_ > 0, where(), ": the model imports no version of the default ONNX operator set");
   LRP_CHECK(opset_ >= 9, where(), ": opset ", opset_,
             " is too old; lrplab imports opset 9 and later (torch.onnx.export "
@@ -2552,17 +2560,17 @@ ModelSpec Importer::run(std::vector<Step>& steps) {
   // its later nodes come later in torch's node order.
   for (int i = 0; i < g_.node_size(); ++i) {
     const onnx::NodeProto& n = g_.node(i);
-    if ((n.domain().empty() || n.domain() == "ai.onnx") && n.op_type() == "Constant") constant_node(i);
+    if (default_domain(n.domain()) && n.op_type() == "Constant") constant_node(i);
   }
   refuse_unsupported_structures();
   for (int i = 0; i < g_.node_size(); ++i) {
     const onnx::NodeProto& n = g_.node(i);
-    const bool default_domain = n.domain().empty() || n.domain() == "ai.onnx";
-    if ((default_domain && n.op_type() == "Constant") || absorbed_.count(i)) continue;
+    const bool in_default = default_domain(n.domain());
+    if ((in_default && n.op_type() == "Constant") || absorbed_.count(i)) continue;
     bool all_constant = true;
     for (const std::string& in : n.input()) all_constant = all_constant && (in.empty() || consts_.count(in));
     const bool shape_of_chain = n.op_type() == "Shape" && n.input_size() == 1 && chain_rank_.count(n.input(0));
-    if (default_domain && all_constant && n.op_type() == "ConstantOfShape" && n.input_size() == 1 &&
+    if (in_default && all_constant && n.op_type() == "ConstantOfShape" && n.input_size() == 1 &&
         !n.input(0).empty() && !consts_.at(n.input(0)).all_known()) {
       // Zeros of shape [dirs, batch, H]: torch's initial LSTM states. Only their value is kept.
       check_attributes(i, {"value"});
@@ -2575,7 +2583,7 @@ ModelSpec Importer::run(std::vector<Step>& steps) {
       zeros_[n.output(0)] = value;
       continue;
     }
-    if (default_domain && (shape_of_chain || (all_constant && n.input_size() > 0)))
+    if (in_default && (shape_of_chain || (all_constant && n.input_size() > 0)))
       fold(i);
     else
       chain_step(i);
