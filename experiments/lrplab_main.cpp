@@ -16,19 +16,20 @@
 //                                        and check the config)
 //   lrplab model FILE                    load a model file (HDF5, ONNX or YAML) and describe it
 //   lrplab --version
-// Every command takes --plugin PATH (repeatable): load a plugin (lrp/plugin.hpp) at start-up. run
+// Every command takes --plugin PATH (repeatable): load a plugin (lrp/registry/plugin.hpp) at start-up. run
 // and validate also load the plugins their config lists under `plugins:`.
-#include "lrp/cluster.hpp"
-#include "lrp/config.hpp"
-#include "lrp/error.hpp"
-#include "lrp/experiment.hpp"
-#include "lrp/explain.hpp"
-#include "lrp/files.hpp"
-#include "lrp/log.hpp"
-#include "lrp/model.hpp"
-#include "lrp/plugin.hpp"
-#include "lrp/registry.hpp"
-#include "lrp/results_compare.hpp"
+#include "lrp/io/model_file.hpp"
+#include "lrp/experiment/cluster.hpp"
+#include "lrp/experiment/config.hpp"
+#include "lrp/core/error.hpp"
+#include "lrp/experiment/experiment.hpp"
+#include "lrp/propagation/explain.hpp"
+#include "lrp/core/files.hpp"
+#include "lrp/core/log.hpp"
+#include "lrp/nn/model.hpp"
+#include "lrp/registry/plugin.hpp"
+#include "lrp/registry/registry.hpp"
+#include "lrp/experiment/results_compare.hpp"
 
 #include <malloc.h>
 
@@ -269,7 +270,7 @@ int main(int argc, char** argv) {
   // (mmap above 128 KB, trim on free) would turn each reuse into fresh page faults.
   mallopt(M_MMAP_THRESHOLD, 256 << 20);
   mallopt(M_TRIM_THRESHOLD, 512 << 20);
-  lrp::remove_temporaries_on_signals();  // a killed run removes its lock files (lrp/files.hpp)
+  lrp::remove_temporaries_on_signals();  // a killed run removes its lock files (lrp/core/files.hpp)
   try {
     std::vector<std::string> args(argv + 1, argv + argc);
     if (args.empty() || args[0] == "--help" || args[0] == "-h") {

@@ -1,7 +1,7 @@
 // αβ (Bach et al. 2015; Zennit's AlphaBeta): z⁺ = W⁺a⁺ + b⁺ + W⁻a⁻, z⁻ = W⁻a⁺ + b⁻ + W⁺a⁻,
 // R_in = α[a⁺(W⁺ᵀs⁺) + a⁻(W⁻ᵀs⁺)] − β[a⁺(W⁻ᵀs⁻) + a⁻(W⁺ᵀs⁻)], s^± = R / stab(z^±).
-#include "lrp/error.hpp"
-#include "lrp/registry.hpp"
+#include "lrp/core/error.hpp"
+#include "lrp/registry/registry.hpp"
 
 #include <cmath>
 

@@ -1,5 +1,5 @@
 // LRP-ε (Bach et al. 2015): R_i = a_i Σ_j w_ij R_j / stab_ε(z_j), z = W a + b.
-#include "lrp/registry.hpp"
+#include "lrp/registry/registry.hpp"
 
 void lrp_register_rule_epsilon(lrp::Registry& registry) {
   using namespace lrp;

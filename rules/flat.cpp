@@ -1,7 +1,7 @@
 // Flat (Lapuschkin et al. 2019, "Unmasking Clever Hans predictors"; Zennit's Flat): every input
 // in an output's receptive field gets an equal share, R_i = Σ_j R_j / stab(z_j) with z_j the number
 // of inputs output j sees (zero padding excluded). Input values, weights and bias are ignored.
-#include "lrp/registry.hpp"
+#include "lrp/registry/registry.hpp"
 
 void lrp_register_rule_flat(lrp::Registry& registry) {
   using namespace lrp;

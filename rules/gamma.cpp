@@ -1,7 +1,7 @@
 // Generalized γ (Montavon et al. 2019, "Layer-wise relevance propagation: an overview"; Zennit's
 // Gamma): Wᵖ = W + γW⁺, Wⁿ = W + γW⁻ (biases likewise); the sign of the unmodified z picks the
 // branch: zᵖ = Wᵖa⁺ + bᵖ + Wⁿa⁻ where z > 0, zⁿ = Wⁿa⁺ + bⁿ + Wᵖa⁻ where z < 0.
-#include "lrp/registry.hpp"
+#include "lrp/registry/registry.hpp"
 
 void lrp_register_rule_gamma(lrp::Registry& registry) {
   using namespace lrp;

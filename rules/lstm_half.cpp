@@ -1,6 +1,6 @@
 // lstm_half (RULES.md §5, comparison variant): a gate ⊙ signal product gives half of its relevance
 // to the gate and half to the signal; the gate's half goes through its own pre-activation.
-#include "lrp/lstm_rules.hpp"
+#include "lrp/propagation/lstm_rules.hpp"
 
 void lrp_register_rule_lstm_half(lrp::Registry& registry) {
   registry.add_rule(lrp::lstm_rule_info(

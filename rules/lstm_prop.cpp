@@ -1,6 +1,6 @@
 // lstm_prop (RULES.md §5, comparison variant): a gate ⊙ signal product splits its relevance in
 // proportion to |gate| and |signal|; the gate's share goes through its own pre-activation.
-#include "lrp/lstm_rules.hpp"
+#include "lrp/propagation/lstm_rules.hpp"
 
 void lrp_register_rule_lstm_prop(lrp::Registry& registry) {
   registry.add_rule(lrp::lstm_rule_info(

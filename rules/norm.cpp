@@ -1,6 +1,6 @@
 // Norm (Zennit's parameter-free ε rule, the default for average pooling): R_in = a ⊙ Wᵀ(R / stab(z))
 // with z = f(a), the layer's own output, parameters unmodified.
-#include "lrp/registry.hpp"
+#include "lrp/registry/registry.hpp"
 
 void lrp_register_rule_norm(lrp::Registry& registry) {
   using namespace lrp;

@@ -1,6 +1,6 @@
 // Pass: R_in = R_out, the default for elementwise activations (no masking: the rule of the layer
 // below multiplies by the activation anyway) and for reshapes (RULES.md §3).
-#include "lrp/registry.hpp"
+#include "lrp/registry/registry.hpp"
 
 namespace {
 

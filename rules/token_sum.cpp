@@ -1,7 +1,7 @@
 // Token sum: the relevance of a token is the sum of the relevance of its embedding vector,
 // R_token[t] = Σ_e R[t, e] (Arras et al. 2017 pool word relevance over the embedding dimensions the
 // same way). Conservative by construction; the default for embedding layers.
-#include "lrp/registry.hpp"
+#include "lrp/registry/registry.hpp"
 
 namespace {
 

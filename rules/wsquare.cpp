@@ -1,6 +1,6 @@
 // w² (Montavon et al. 2017, deep Taylor decomposition for unbounded inputs; Zennit's WSquare):
 // R_i = Σ_j w_ij² R_j / stab(z_j), z_j = Σ_i w_ij² + b_j²; input values ignored, bias squared and kept.
-#include "lrp/registry.hpp"
+#include "lrp/registry/registry.hpp"
 
 void lrp_register_rule_wsquare(lrp::Registry& registry) {
   using namespace lrp;

@@ -2,7 +2,7 @@
 // MaxPoolTies says: PyTorch's first maximum by default, or an equal split), overlapping windows
 // accumulating. That is exactly the vector-Jacobian product of a routing layer, whose winners are
 // fixed from the activation.
-#include "lrp/registry.hpp"
+#include "lrp/registry/registry.hpp"
 
 void lrp_register_rule_wta(lrp::Registry& registry) {
   registry.add_rule({"wta", "winner-take-all: max-pool relevance to the window's maximum (ties: the first maximum, as PyTorch, or split)", {},

@@ -2,8 +2,8 @@
 // z = (W a + b) − (W⁺l + b⁺) − (W⁻h + b⁻), R_in = a ⊙ Wᵀs − l ⊙ W⁺ᵀs − h ⊙ W⁻ᵀs, s = R/stab(z).
 // The bounds l, h are images in the model's input space (a scalar or one value per channel) and
 // go through the layer's zero padding like the input; the bias cancels.
-#include "lrp/error.hpp"
-#include "lrp/registry.hpp"
+#include "lrp/core/error.hpp"
+#include "lrp/registry/registry.hpp"
 
 void lrp_register_rule_zbox(lrp::Registry& registry) {
   using namespace lrp;

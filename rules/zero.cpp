@@ -1,6 +1,6 @@
 // LRP-0 (Bach et al. 2015, "On pixel-wise explanations ... by layer-wise relevance propagation"):
 // R_i = a_i Σ_j w_ij R_j / z_j with z = W a + b; an output with z_j = 0 passes nothing.
-#include "lrp/registry.hpp"
+#include "lrp/registry/registry.hpp"
 
 void lrp_register_rule_zero(lrp::Registry& registry) {
   using namespace lrp;

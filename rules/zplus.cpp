@@ -1,6 +1,6 @@
 // z⁺ (Montavon et al. 2017, "Explaining nonlinear classification decisions with deep Taylor
 // decomposition"), Zennit's ZPlus: z = W⁺a⁺ + b⁺ + W⁻a⁻; R_in = a⁺ ⊙ W⁺ᵀs + a⁻ ⊙ W⁻ᵀs, s = R/stab(z).
-#include "lrp/registry.hpp"
+#include "lrp/registry/registry.hpp"
 
 void lrp_register_rule_zplus(lrp::Registry& registry) {
   using namespace lrp;

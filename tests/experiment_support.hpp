@@ -1,7 +1,7 @@
 // Helpers of the experiment suites: a quiet log and text substitution for config templates.
 #pragma once
 
-#include "lrp/log.hpp"
+#include "lrp/core/log.hpp"
 
 #include <string>
 

@@ -1,7 +1,7 @@
 // Reading a float64 fixture dataset [N, ...] written by a fixture script as one row per sample.
 #pragma once
 
-#include "lrp/hdf5.hpp"
+#include "lrp/io/hdf5.hpp"
 
 #include <Eigen/Dense>
 #include <catch2/catch.hpp>

@@ -3,7 +3,7 @@
 independent oracle for lrplab's `lstm` layer handler (tests/test_lstm_layer.cpp, tag [lstm]).
 
 For each case a torch.nn.LSTM(batch_first=True) in float64 gets PyTorch's own seeded initialization; this
-script packs its parameters in the order lrplab documents (framework/include/lrp/layers.hpp, class Lstm),
+script packs its parameters in the order lrplab documents (framework/include/lrp/nn/layers.hpp, class Lstm),
 written here independently from torch's named parameters, and stores the inputs, the packed weight and bias,
 PyTorch's h_n of the last layer (forward and reverse concatenated) and, for a random output gradient g_out,
 the autograd gradients of sum(h_n_last * g_out) with respect to the input and to every parameter (packed the

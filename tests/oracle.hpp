@@ -14,9 +14,9 @@
 // vectors, so that a wrong index formula here cannot pass silently.
 #pragma once
 
-#include "lrp/layer.hpp"
-#include "lrp/params.hpp"
-#include "lrp/tensor.hpp"
+#include "lrp/nn/layer.hpp"
+#include "lrp/core/params.hpp"
+#include "lrp/core/tensor.hpp"
 
 #include <Eigen/Core>
 

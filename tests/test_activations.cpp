@@ -10,12 +10,15 @@
 // Tolerances: float64 build 1e-10 relative to max(1, max |reference|) (both sides evaluate the same formulas; the
 // differences are rounding: expm1 vs exp − 1, the stable softplus); float32 build 1e-5 (inputs and constants rounded
 // to float). Measured worst errors are printed with INFO on failure.
-#include "lrp/data.hpp"
-#include "lrp/explain.hpp"
-#include "lrp/hdf5.hpp"
-#include "lrp/layers.hpp"
-#include "lrp/model.hpp"
-#include "lrp/train.hpp"
+#include "lrp/io/onnx.hpp"
+#include "lrp/io/model_file.hpp"
+#include "lrp/io/model_yaml.hpp"
+#include "lrp/io/data.hpp"
+#include "lrp/propagation/explain.hpp"
+#include "lrp/io/hdf5.hpp"
+#include "lrp/nn/layers.hpp"
+#include "lrp/nn/model.hpp"
+#include "lrp/train/train.hpp"
 
 #include <yaml-cpp/yaml.h>
 

@@ -5,10 +5,12 @@
 // sequences are regenerated from the data.test section of the config stored in the model file.
 #include "test_util.hpp"
 
-#include "lrp/config.hpp"
-#include "lrp/model.hpp"
-#include "lrp/yaml_util.hpp"
-#include "lrp/train.hpp"
+#include "lrp/io/model_file.hpp"
+#include "lrp/io/model_yaml.hpp"
+#include "lrp/experiment/config.hpp"
+#include "lrp/nn/model.hpp"
+#include "lrp/io/yaml_util.hpp"
+#include "lrp/train/train.hpp"
 
 #include <catch2/catch.hpp>
 

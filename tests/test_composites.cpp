@@ -3,8 +3,8 @@
 // composites that name what does not exist, layers without a rule, and the §3 layer defaults.
 #include "test_util.hpp"
 
-#include "lrp/composite.hpp"
-#include "lrp/layers.hpp"
+#include "lrp/propagation/composite.hpp"
+#include "lrp/nn/layers.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -1,7 +1,7 @@
 // Dataset readers: IDX (plain and gzip) and CSV read back exactly what was written, bad files are
 // lrp::Error naming the file and the reason, and subsets keep pointing into their source.
-#include "lrp/data.hpp"
-#include "lrp/error.hpp"
+#include "lrp/io/data.hpp"
+#include "lrp/core/error.hpp"
 
 #include <catch2/catch.hpp>
 #include <zlib.h>

@@ -4,9 +4,11 @@
 // output, summed per token, is the relevance token_sum gives each token.
 #include "test_util.hpp"
 
-#include "lrp/explain.hpp"
-#include "lrp/layers.hpp"
-#include "lrp/model.hpp"
+#include "lrp/io/model_file.hpp"
+#include "lrp/io/model_yaml.hpp"
+#include "lrp/propagation/explain.hpp"
+#include "lrp/nn/layers.hpp"
+#include "lrp/nn/model.hpp"
 
 #include "temp_dir.hpp"
 

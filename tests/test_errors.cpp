@@ -2,7 +2,7 @@
 // expected (with a "did you mean" for misspelt names) — never a crash, never a silent fallback.
 #include "test_util.hpp"
 
-#include "lrp/layers.hpp"
+#include "lrp/nn/layers.hpp"
 
 #include <catch2/catch.hpp>
 

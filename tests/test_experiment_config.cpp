@@ -7,8 +7,8 @@
 #include "experiment_support.hpp"
 #include "test_util.hpp"
 
-#include "lrp/experiment.hpp"
-#include "lrp/log.hpp"
+#include "lrp/experiment/experiment.hpp"
+#include "lrp/core/log.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -8,16 +8,17 @@
 #include "experiment_support.hpp"
 #include "test_util.hpp"
 
-#include "lrp/canonize.hpp"
-#include "lrp/data.hpp"
-#include "lrp/experiment.hpp"
-#include "lrp/hdf5.hpp"
-#include "lrp/image.hpp"
-#include "lrp/log.hpp"
-#include "lrp/methods.hpp"
-#include "lrp/metrics.hpp"
-#include "lrp/model.hpp"
-#include "lrp/sequence_tasks.hpp"
+#include "lrp/io/model_file.hpp"
+#include "lrp/propagation/canonize.hpp"
+#include "lrp/io/data.hpp"
+#include "lrp/experiment/experiment.hpp"
+#include "lrp/io/hdf5.hpp"
+#include "lrp/io/image.hpp"
+#include "lrp/core/log.hpp"
+#include "lrp/methods/methods.hpp"
+#include "lrp/eval/metrics.hpp"
+#include "lrp/nn/model.hpp"
+#include "lrp/io/sequence_tasks.hpp"
 
 #include <catch2/catch.hpp>
 

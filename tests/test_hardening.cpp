@@ -6,13 +6,16 @@
 #include "temp_dir.hpp"
 #include "test_util.hpp"
 
-#include "lrp/config.hpp"
-#include "lrp/experiment.hpp"
-#include "lrp/files.hpp"
-#include "lrp/hdf5.hpp"
-#include "lrp/limits.hpp"
-#include "lrp/model.hpp"
-#include "lrp/plugin.hpp"
+#include "lrp/io/onnx.hpp"
+#include "lrp/io/model_file.hpp"
+#include "lrp/io/model_yaml.hpp"
+#include "lrp/experiment/config.hpp"
+#include "lrp/experiment/experiment.hpp"
+#include "lrp/core/files.hpp"
+#include "lrp/io/hdf5.hpp"
+#include "lrp/core/limits.hpp"
+#include "lrp/nn/model.hpp"
+#include "lrp/registry/plugin.hpp"
 
 #include <catch2/catch.hpp>
 #include <spdlog/sinks/ostream_sink.h>

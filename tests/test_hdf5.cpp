@@ -1,9 +1,9 @@
-// The HDF5 wrapper (lrp/hdf5.hpp): what it writes reads back exactly, it reads what h5py writes
+// The HDF5 wrapper (lrp/io/hdf5.hpp): what it writes reads back exactly, it reads what h5py writes
 // (tests/fixtures/hdf5/reference.h5: every string storage, one-element arrays, unsigned and enum
 // attributes), and every failure is an lrp::Error naming the file and the object — with nothing
 // printed by HDF5 itself.
-#include "lrp/error.hpp"
-#include "lrp/hdf5.hpp"
+#include "lrp/core/error.hpp"
+#include "lrp/io/hdf5.hpp"
 
 #include "hdf5_damage.hpp"
 #include "temp_dir.hpp"

@@ -4,9 +4,10 @@
 // images written by h5py) run through the h5py-written model gives PyTorch's logits.
 #include "test_util.hpp"
 
-#include "lrp/data.hpp"
-#include "lrp/hdf5.hpp"
-#include "lrp/model.hpp"
+#include "lrp/io/model_file.hpp"
+#include "lrp/io/data.hpp"
+#include "lrp/io/hdf5.hpp"
+#include "lrp/nn/model.hpp"
 
 #include "temp_dir.hpp"
 

@@ -1,9 +1,9 @@
-// Pictures (lrp/image.hpp): PNG files decoded here independently of the writer (chunks, CRC-32 by
+// Pictures (lrp/io/image.hpp): PNG files decoded here independently of the writer (chunks, CRC-32 by
 // zlib, IDAT inflated by zlib's uncompress, all five PNG filters undone) and compared pixel for
 // pixel; the diverging colormap's known answers; heatmap layout, scaling and NaN handling;
 // montages; SVG curve plots parsed by a minimal XML checker; atomic writes and their errors.
-#include "lrp/error.hpp"
-#include "lrp/image.hpp"
+#include "lrp/core/error.hpp"
+#include "lrp/io/image.hpp"
 
 #include "temp_dir.hpp"
 

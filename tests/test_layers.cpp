@@ -3,7 +3,7 @@
 // the nonlinear ones, max-pool tie handling, vjp accumulation and parameter checks.
 #include "test_util.hpp"
 
-#include "lrp/layers.hpp"
+#include "lrp/nn/layers.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -16,11 +16,13 @@
 #include "temp_dir.hpp"
 #include "test_util.hpp"
 
-#include "lrp/explain.hpp"
-#include "lrp/layers.hpp"
-#include "lrp/model.hpp"
-#include "lrp/train.hpp"
-#include "lrp/yaml_util.hpp"
+#include "lrp/io/model_file.hpp"
+#include "lrp/io/model_yaml.hpp"
+#include "lrp/propagation/explain.hpp"
+#include "lrp/nn/layers.hpp"
+#include "lrp/nn/model.hpp"
+#include "lrp/train/train.hpp"
+#include "lrp/io/yaml_util.hpp"
 
 #include <catch2/catch.hpp>
 #include <yaml-cpp/yaml.h>

@@ -4,7 +4,7 @@
 // unit k, identity matrices for the cell split, and its own forward pass in double precision.
 #include "test_util.hpp"
 
-#include "lrp/lstm_rules.hpp"
+#include "lrp/propagation/lstm_rules.hpp"
 
 #include <array>
 

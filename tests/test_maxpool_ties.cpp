@@ -8,12 +8,14 @@
 #include "temp_dir.hpp"
 #include "test_util.hpp"
 
-#include "lrp/experiment.hpp"
-#include "lrp/canonize.hpp"
-#include "lrp/explain.hpp"
-#include "lrp/hdf5.hpp"
-#include "lrp/layers.hpp"
-#include "lrp/model.hpp"
+#include "lrp/io/onnx.hpp"
+#include "lrp/io/model_file.hpp"
+#include "lrp/experiment/experiment.hpp"
+#include "lrp/propagation/canonize.hpp"
+#include "lrp/propagation/explain.hpp"
+#include "lrp/io/hdf5.hpp"
+#include "lrp/nn/layers.hpp"
+#include "lrp/nn/model.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -5,9 +5,9 @@
 // random relevance, and bad options.
 #include "test_util.hpp"
 
-#include "lrp/methods.hpp"
-#include "lrp/random.hpp"
-#include "lrp/workspace.hpp"
+#include "lrp/methods/methods.hpp"
+#include "lrp/core/random.hpp"
+#include "lrp/core/workspace.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -11,8 +11,8 @@
 //    curves computed for another call.
 #include "test_util.hpp"
 
-#include "lrp/metrics.hpp"
-#include "lrp/random.hpp"
+#include "lrp/eval/metrics.hpp"
+#include "lrp/core/random.hpp"
 
 #include <catch2/catch.hpp>
 

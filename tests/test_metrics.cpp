@@ -5,9 +5,9 @@
 // hand-computed and bias-free networks, the bias/stabilizer identity, NaN counting, and errors.
 #include "test_util.hpp"
 
-#include "lrp/metrics.hpp"
-#include "lrp/model.hpp"
-#include "lrp/random.hpp"
+#include "lrp/eval/metrics.hpp"
+#include "lrp/nn/model.hpp"
+#include "lrp/core/random.hpp"
 
 #include <catch2/catch.hpp>
 

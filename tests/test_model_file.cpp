@@ -5,9 +5,11 @@
 // what was wrong.
 #include "test_util.hpp"
 
-#include "lrp/canonize.hpp"
-#include "lrp/hdf5.hpp"
-#include "lrp/model.hpp"
+#include "lrp/io/model_file.hpp"
+#include "lrp/io/model_yaml.hpp"
+#include "lrp/propagation/canonize.hpp"
+#include "lrp/io/hdf5.hpp"
+#include "lrp/nn/model.hpp"
 
 #include "hdf5_damage.hpp"
 #include "temp_dir.hpp"

@@ -2,9 +2,10 @@
 // normalization and training configs: known answers, round trips and positioned errors.
 #include "test_util.hpp"
 
-#include "lrp/config.hpp"
-#include "lrp/model.hpp"
-#include "lrp/yaml_util.hpp"
+#include "lrp/io/model_yaml.hpp"
+#include "lrp/experiment/config.hpp"
+#include "lrp/nn/model.hpp"
+#include "lrp/io/yaml_util.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -4,8 +4,8 @@
 // under every preset.
 #include "test_util.hpp"
 
-#include "lrp/canonize.hpp"
-#include "lrp/layers.hpp"
+#include "lrp/propagation/canonize.hpp"
+#include "lrp/nn/layers.hpp"
 
 #include <catch2/catch.hpp>
 

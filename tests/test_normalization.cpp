@@ -8,9 +8,10 @@
 #include "temp_dir.hpp"
 #include "test_util.hpp"
 
-#include "lrp/experiment.hpp"
-#include "lrp/hdf5.hpp"
-#include "lrp/model.hpp"
+#include "lrp/io/onnx.hpp"
+#include "lrp/experiment/experiment.hpp"
+#include "lrp/io/hdf5.hpp"
+#include "lrp/nn/model.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -9,11 +9,13 @@
 // Error measure: max |logit_lrplab − logit_torch| / max |logit_torch| over the batch.
 // Tolerances: float64 build 1e-10 (both sides compute the same float64 formulas; only the summation order differs);
 // float32 build 1e-5 (weights and inputs rounded to float, every layer computed in float).
-#include "lrp/explain.hpp"
-#include "lrp/layers.hpp"
-#include "lrp/log.hpp"
-#include "lrp/model.hpp"
-#include "lrp/registry.hpp"
+#include "lrp/io/onnx.hpp"
+#include "lrp/io/model_file.hpp"
+#include "lrp/propagation/explain.hpp"
+#include "lrp/nn/layers.hpp"
+#include "lrp/core/log.hpp"
+#include "lrp/nn/model.hpp"
+#include "lrp/registry/registry.hpp"
 
 #include "temp_dir.hpp"
 #include "test_util.hpp"

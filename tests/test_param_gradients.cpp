@@ -10,7 +10,7 @@
 // L is summed in double, and the divisor is the step actually taken (p ± h rounded to Scalar).
 #include "test_util.hpp"
 
-#include "lrp/layers.hpp"
+#include "lrp/nn/layers.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -1,4 +1,4 @@
-// Plugins (lrp/plugin.hpp): the worked example (experiments/plugins/epsilon_clip) against its
+// Plugins (lrp/registry/plugin.hpp): the worked example (experiments/plugins/epsilon_clip) against its
 // literal formula, a built-in rule's source built as a plugin giving the built-in's numbers, the
 // origins, every load error, configs that list plugins, and `lrplab --plugin`.
 #include "experiment_support.hpp"
@@ -6,9 +6,10 @@
 #include "temp_dir.hpp"
 #include "test_util.hpp"
 
-#include "lrp/experiment.hpp"
-#include "lrp/hdf5.hpp"
-#include "lrp/plugin.hpp"
+#include "lrp/io/model_file.hpp"
+#include "lrp/experiment/experiment.hpp"
+#include "lrp/io/hdf5.hpp"
+#include "lrp/registry/plugin.hpp"
 
 #include <sys/wait.h>
 

@@ -5,8 +5,8 @@
 #include "temp_dir.hpp"
 #include "test_util.hpp"
 
-#include "lrp/experiment.hpp"
-#include "lrp/results_compare.hpp"
+#include "lrp/experiment/experiment.hpp"
+#include "lrp/experiment/results_compare.hpp"
 
 #include <catch2/catch.hpp>
 

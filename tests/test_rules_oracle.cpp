@@ -4,7 +4,7 @@
 // Honest tests: every expected number comes from the oracle (long double loops over an explicit
 // matrix built from our own index math) or from a hand calculation, never from the code under
 // test. The library runs through its real path: registry.make_rule() → rule->bind(layer) →
-// rule->propagate() (the one generic step of framework/src/rule.cpp), with the layer's own
+// rule->propagate() (the one generic step of framework/src/propagation/rule.cpp), with the layer's own
 // forward output as z and a random incoming relevance of both signs.
 //
 // Tolerances. Errors are max |library − oracle| over all entries, divided by max |oracle|.
@@ -25,12 +25,12 @@
 // LRP_ORACLE_REPORT=1 in the environment prints the worst deviation of each test.
 #include "oracle.hpp"
 
-#include "lrp/error.hpp"
-#include "lrp/explain.hpp"
-#include "lrp/layers.hpp"
-#include "lrp/network.hpp"
-#include "lrp/registry.hpp"
-#include "lrp/rule.hpp"
+#include "lrp/core/error.hpp"
+#include "lrp/propagation/explain.hpp"
+#include "lrp/nn/layers.hpp"
+#include "lrp/nn/network.hpp"
+#include "lrp/registry/registry.hpp"
+#include "lrp/propagation/rule.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -12,14 +12,14 @@
 #include "temp_dir.hpp"
 #include "test_util.hpp"
 
-#include "lrp/data.hpp"
-#include "lrp/experiment.hpp"
-#include "lrp/explain.hpp"
-#include "lrp/hdf5.hpp"
-#include "lrp/layers.hpp"
-#include "lrp/methods.hpp"
-#include "lrp/sequence_tasks.hpp"
-#include "lrp/train.hpp"
+#include "lrp/io/data.hpp"
+#include "lrp/experiment/experiment.hpp"
+#include "lrp/propagation/explain.hpp"
+#include "lrp/io/hdf5.hpp"
+#include "lrp/nn/layers.hpp"
+#include "lrp/methods/methods.hpp"
+#include "lrp/io/sequence_tasks.hpp"
+#include "lrp/train/train.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -8,12 +8,12 @@
 // samples, chance level of random relevance, errors).
 #include "test_util.hpp"
 
-#include "lrp/config.hpp"
-#include "lrp/data.hpp"
-#include "lrp/metrics.hpp"
-#include "lrp/random.hpp"
-#include "lrp/sequence_tasks.hpp"
-#include "lrp/yaml_util.hpp"
+#include "lrp/experiment/config.hpp"
+#include "lrp/io/data.hpp"
+#include "lrp/eval/metrics.hpp"
+#include "lrp/core/random.hpp"
+#include "lrp/io/sequence_tasks.hpp"
+#include "lrp/io/yaml_util.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -5,7 +5,7 @@
 #include "experiment_support.hpp"
 #include "temp_dir.hpp"
 
-#include "lrp/hdf5.hpp"
+#include "lrp/io/hdf5.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -14,11 +14,11 @@
 // the activations divided by h swamps the comparison), so they run in the float64 build only.
 #include "test_util.hpp"
 
-#include "lrp/data.hpp"
-#include "lrp/layers.hpp"
-#include "lrp/model.hpp"
-#include "lrp/sequence_tasks.hpp"
-#include "lrp/train.hpp"
+#include "lrp/io/data.hpp"
+#include "lrp/nn/layers.hpp"
+#include "lrp/nn/model.hpp"
+#include "lrp/io/sequence_tasks.hpp"
+#include "lrp/train/train.hpp"
 
 #include <catch2/catch.hpp>
 

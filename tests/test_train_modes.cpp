@@ -10,11 +10,12 @@
 // mean(g) or mean(g·x̂) term changes gradients by O(1)).
 #include "test_util.hpp"
 
-#include "lrp/layers.hpp"
-#include "lrp/model.hpp"
-#include "lrp/random.hpp"
-#include "lrp/yaml_util.hpp"
-#include "lrp/train.hpp"
+#include "lrp/io/model_yaml.hpp"
+#include "lrp/nn/layers.hpp"
+#include "lrp/nn/model.hpp"
+#include "lrp/core/random.hpp"
+#include "lrp/io/yaml_util.hpp"
+#include "lrp/train/train.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -2,12 +2,12 @@
 // build's scalar type, seeded random data, comparisons, and small network builders.
 #pragma once
 
-#include "lrp/error.hpp"
-#include "lrp/examples.hpp"
-#include "lrp/explain.hpp"
-#include "lrp/layers.hpp"
-#include "lrp/network.hpp"
-#include "lrp/registry.hpp"
+#include "lrp/core/error.hpp"
+#include "lrp/nn/examples.hpp"
+#include "lrp/propagation/explain.hpp"
+#include "lrp/nn/layers.hpp"
+#include "lrp/nn/network.hpp"
+#include "lrp/registry/registry.hpp"
 
 #include <catch2/catch.hpp>
 

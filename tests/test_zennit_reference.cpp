@@ -16,11 +16,11 @@
 //     alpha-beta); measured: ≤ 5e-7 (logits ≤ 3e-7), so 1e-5 leaves a factor of 20. A semantic difference is far
 //     larger: dropping or keeping a bias where the rule says otherwise changes these relevances by 2e-2 to 6,
 //     leaving Zennit 0.5's eps in the merged batch norms by 5e-4.
-#include "lrp/canonize.hpp"
-#include "lrp/explain.hpp"
-#include "lrp/layers.hpp"
-#include "lrp/network.hpp"
-#include "lrp/registry.hpp"
+#include "lrp/propagation/canonize.hpp"
+#include "lrp/propagation/explain.hpp"
+#include "lrp/nn/layers.hpp"
+#include "lrp/nn/network.hpp"
+#include "lrp/registry/registry.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -4,8 +4,8 @@
 //   items_per_second  images (explanations) per second
 //   x_forward         time per iteration relative to a forward pass of the same batch and thread
 //                     count, measured in the same run just before
-#include "lrp/examples.hpp"
-#include "lrp/explain.hpp"
+#include "lrp/nn/examples.hpp"
+#include "lrp/propagation/explain.hpp"
 
 #include "bench_util.hpp"
 

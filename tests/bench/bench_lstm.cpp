@@ -10,11 +10,11 @@
 //   explanations/s  sequences explained per second
 //   x_forward       time per iteration relative to the forward pass of the same batch and thread
 //                   count, measured in the same run (the target: ≤ 3 for lstm_gate)
-#include "lrp/explain.hpp"
-#include "lrp/examples.hpp"
-#include "lrp/layers.hpp"
-#include "lrp/model.hpp"
-#include "lrp/registry.hpp"
+#include "lrp/propagation/explain.hpp"
+#include "lrp/nn/examples.hpp"
+#include "lrp/nn/layers.hpp"
+#include "lrp/nn/model.hpp"
+#include "lrp/registry/registry.hpp"
 
 #include "bench_util.hpp"
 

@@ -12,10 +12,11 @@
 //   samples/s      samples per second (rows for the forward baseline)
 //   x_forward_row  time per evaluated row relative to a row of the 256-row forward pass of the same
 //                  thread count, measured in the same run (1 = no overhead beyond the forward pass)
-#include "lrp/examples.hpp"
-#include "lrp/metrics.hpp"
-#include "lrp/model.hpp"
-#include "lrp/registry.hpp"
+#include "lrp/io/model_yaml.hpp"
+#include "lrp/nn/examples.hpp"
+#include "lrp/eval/metrics.hpp"
+#include "lrp/nn/model.hpp"
+#include "lrp/registry/registry.hpp"
 
 #include "bench_util.hpp"
 

@@ -4,10 +4,11 @@
 //   items_per_second  training samples per second (60,000 / this = seconds per epoch)
 //   x_forward         step time relative to an inference forward pass of the same batch and
 //                     thread count, measured in the same run
-#include "lrp/examples.hpp"
-#include "lrp/model.hpp"
-#include "lrp/registry.hpp"
-#include "lrp/train.hpp"
+#include "lrp/io/model_yaml.hpp"
+#include "lrp/nn/examples.hpp"
+#include "lrp/nn/model.hpp"
+#include "lrp/registry/registry.hpp"
+#include "lrp/train/train.hpp"
 
 #include "bench_util.hpp"
 

@@ -1,7 +1,7 @@
 // Shared by the benchmarks: the baseline every ratio is measured against.
 #pragma once
 
-#include "lrp/network.hpp"
+#include "lrp/nn/network.hpp"
 
 #include <chrono>
 

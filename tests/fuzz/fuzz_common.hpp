@@ -7,12 +7,14 @@
 // or a huge allocation is a finding.
 #pragma once
 
-#include "lrp/error.hpp"
-#include "lrp/limits.hpp"
-#include "lrp/log.hpp"
-#include "lrp/model.hpp"
-#include "lrp/registry.hpp"
-#include "lrp/tensor.hpp"
+#include "lrp/core/error.hpp"
+#include "lrp/core/limits.hpp"
+#include "lrp/core/log.hpp"
+#include "lrp/io/model_file.hpp"
+#include "lrp/io/onnx.hpp"
+#include "lrp/nn/model.hpp"
+#include "lrp/registry/registry.hpp"
+#include "lrp/core/tensor.hpp"
 
 #include <algorithm>
 #include <cerrno>

@@ -8,8 +8,8 @@
 // relative paths (models/fmnist_cnn.h5, ...) name real files, as they do for `lrplab run`.
 #include "fuzz_common.hpp"
 
-#include "lrp/experiment.hpp"
-#include "lrp/yaml_util.hpp"
+#include "lrp/experiment/experiment.hpp"
+#include "lrp/io/yaml_util.hpp"
 
 #include <string>
 #include <vector>

@@ -6,7 +6,7 @@
 // refused). The rest is the CSV text, written to a scratch file and read with lrp::read_csv.
 #include "fuzz_common.hpp"
 
-#include "lrp/data.hpp"
+#include "lrp/io/data.hpp"
 
 #include <string>
 

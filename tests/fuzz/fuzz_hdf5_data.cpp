@@ -6,7 +6,7 @@
 // lrp::read_hdf5.
 #include "fuzz_common.hpp"
 
-#include "lrp/data.hpp"
+#include "lrp/io/data.hpp"
 
 #include <string>
 

@@ -5,7 +5,7 @@
 // the labels file is the rest. Both are written to scratch files and read with lrp::read_idx.
 #include "fuzz_common.hpp"
 
-#include "lrp/data.hpp"
+#include "lrp/io/data.hpp"
 
 #include <algorithm>
 #include <string>

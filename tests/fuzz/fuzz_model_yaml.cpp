@@ -7,7 +7,8 @@
 // same spec") and, when small, a forward pass.
 #include "fuzz_common.hpp"
 
-#include "lrp/yaml_util.hpp"
+#include "lrp/io/model_yaml.hpp"
+#include "lrp/io/yaml_util.hpp"
 
 #include <cstdio>
 #include <string>

@@ -4,10 +4,12 @@
 // layout, each with the leading bytes its target reads. Deterministic but for the model files'
 // creation times.
 //   cmake --build BUILD --target lrp_fuzz_make_seeds && BUILD/tests/fuzz/lrp_fuzz_make_seeds tests/fuzz/corpus
-#include "lrp/data.hpp"
-#include "lrp/hdf5.hpp"
-#include "lrp/model.hpp"
-#include "lrp/registry.hpp"
+#include "lrp/io/model_file.hpp"
+#include "lrp/io/model_yaml.hpp"
+#include "lrp/io/data.hpp"
+#include "lrp/io/hdf5.hpp"
+#include "lrp/nn/model.hpp"
+#include "lrp/registry/registry.hpp"
 
 #include <yaml-cpp/yaml.h>
 #include <zlib.h>

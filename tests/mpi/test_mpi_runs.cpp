@@ -8,8 +8,8 @@
 #include "temp_dir.hpp"
 #include "test_util.hpp"
 
-#include "lrp/hdf5.hpp"
-#include "lrp/results_compare.hpp"
+#include "lrp/io/hdf5.hpp"
+#include "lrp/experiment/results_compare.hpp"
 
 #include <sys/wait.h>
 #include <unistd.h>

@@ -4,7 +4,7 @@
 #include "temp_dir.hpp"
 #include "test_util.hpp"
 
-#include "lrp/cluster.hpp"
+#include "lrp/experiment/cluster.hpp"
 
 #include <sys/wait.h>
 

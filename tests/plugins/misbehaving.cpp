@@ -6,7 +6,7 @@
 //      (and fails_on_one_rank, for the MPI tests)
 //   4: registers a method with the name of a built-in preset (the load must fail)
 //   5: registers a rule whose propagate() throws something that is not a std::exception
-#include "lrp/plugin.hpp"
+#include "lrp/registry/plugin.hpp"
 
 #include <cmath>
 #include <cstdlib>

@@ -1,5 +1,5 @@
 // A plugin that claims the other scalar type than the one it is built with.
-#include "lrp/plugin.hpp"
+#include "lrp/registry/plugin.hpp"
 
 namespace {
 void register_nothing(lrp::Registry&) {}

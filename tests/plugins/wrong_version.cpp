@@ -1,5 +1,5 @@
 // A plugin built against a future plugin API (version 999).
-#include "lrp/plugin.hpp"
+#include "lrp/registry/plugin.hpp"
 
 namespace {
 void register_nothing(lrp::Registry&) {}

@@ -7,8 +7,8 @@
 // linear layer through the layer's own vector-Jacobian product, so it needs no knowledge of the
 // layer kind. Build it out of tree against an installed lrplab (see CMakeLists.txt beside this
 // file), then name the library in a config's `plugins:` list or pass `lrplab --plugin PATH`.
-#include "lrp/error.hpp"
-#include "lrp/plugin.hpp"
+#include "lrp/core/error.hpp"
+#include "lrp/registry/plugin.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -12,9 +12,9 @@
 // Build it out of tree against an installed lrplab (see CMakeLists.txt beside this file), then
 // name the library in a config's `plugins:` list and the method in `explain:`:
 //   explain: [{name: ablation, kind: feature_ablation, params: {fill: 0}}]
-#include "lrp/error.hpp"
-#include "lrp/methods.hpp"
-#include "lrp/plugin.hpp"
+#include "lrp/core/error.hpp"
+#include "lrp/methods/methods.hpp"
+#include "lrp/registry/plugin.hpp"
 
 #include <algorithm>
 #include <memory>

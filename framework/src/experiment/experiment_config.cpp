@@ -1,0 +1,695 @@
+// Reading experiment configs: --set overrides, keys, types, ranges, sweeps (see experiment.hpp).
+#include "lrp/io/model_yaml.hpp"
+#include "lrp/core/error.hpp"
+#include "lrp/core/files.hpp"
+#include "lrp/experiment/experiment.hpp"
+#include "lrp/core/random.hpp"
+
+#include <cmath>
+#include <filesystem>
+#include <set>
+#include <sstream>
+
+namespace lrp {
+
+namespace fs = std::filesystem;
+using namespace yaml;
+
+// ---------------------------------------------------------------- kinds for `lrplab list`
+
+const char* const kLrpMethodDoc =
+    "layer-wise relevance propagation: `preset` (with its parameters in `params`) or an explicit `rules` list";
+
+const std::vector<MetricInfo>& metric_kinds() {
+  static const std::vector<MetricInfo> kinds{
+      {"conservation",
+       "relevance ledger (METRICS.md 1): input sum vs f_c(x), per-layer sums, bias/stabilizer shares (LRP)",
+       {}},
+      {"relevance_accuracy",
+       "on data with known relevant steps (marked_addition, long_range; METRICS.md 3): the share of them among "
+       "the top-K steps by summed relevance",
+       {}},
+      {"pixel_flipping",
+       "region perturbation (METRICS.md 2): MoRF/LeRF/random curves, AOPC, ABPC, AUC; "
+       "fill: uniform (default; low/high, raw units, default the model's raw range) | constant (value) | mean",
+       {{"patch", {4}, "region side in pixels", false, 1},
+        {"steps", {0}, "regions perturbed (0: all)", false, 0},
+        {"random_repeats", {10}, "random orders per sample", false, 0},
+        {"value", {0}, "constant fill, raw units", false},
+        {"rows_per_pass", {256}, "perturbed copies per forward pass", false, 1}}},
+  };
+  return kinds;
+}
+
+namespace {
+
+std::vector<std::string> names_of(const std::vector<ParamSpec>& specs) {
+  std::vector<std::string> out;
+  for (const ParamSpec& p : specs) out.push_back(p.name);
+  return out;
+}
+
+std::string join(const std::vector<std::string>& items, const char* separator = ", ") {
+  std::string out;
+  for (const std::string& s : items) out += (out.empty() ? "" : separator) + s;
+  return out;
+}
+
+std::uint64_t fnv1a(const std::string& text) {
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  for (const unsigned char c : text) {
+    h ^= c;
+    h *= 0x100000001b3ULL;
+  }
+  return h;
+}
+
+// Checks that `name` is one of `known` (declared parameters), with the closest as a suggestion.
+void check_param_name(const YAML::Node& key, const std::string& name, const std::vector<std::string>& known,
+                      const std::string& source, const std::string& what) {
+  for (const std::string& k : known)
+    if (k == name) return;
+  const std::string close = closest_name(name, known);
+  LRP_FAIL(where(key, source), ": unknown parameter '", name, "' in ", what,
+           close.empty() ? "" : " (did you mean '" + close + "'?)",
+           known.empty() ? "; it takes no parameters" : "; valid parameters: " + join(known));
+}
+
+// A `params:` mapping: name → number or list of numbers, names checked against `known`.
+ParamMap read_params(const YAML::Node& node, const std::vector<std::string>& known, const std::string& source,
+                     const std::string& what) {
+  ParamMap out;
+  if (!node) return out;
+  LRP_CHECK(node.IsMap(), where(node, source), ": ", what, " must be a mapping of parameter: value");
+  for (const auto& entry : node) {
+    const std::string name = entry.first.as<std::string>();
+    check_param_name(entry.first, name, known, source, what);
+    out.set(name, numbers(entry.second, source, what + "." + name));
+  }
+  return out;
+}
+
+RuleEntry read_rule_entry(const YAML::Node& node, const Registry& registry, const std::string& source,
+                          const std::string& what) {
+  LRP_CHECK(node.IsMap(), where(node, source), ": ", what,
+            " must be a mapping such as {kind: conv2d, rule: gamma, params: {gamma: 0.25}}");
+  check_keys(node, {"layer", "index", "kind", "first", "last", "fallback", "rule", "params"}, source, what);
+  RuleEntry e;
+  e.node = node;
+  int matchers = 0;
+  if (node["layer"]) {
+    ++matchers;
+    e.match = RuleEntry::Match::kLayer;
+    e.layer = string(node["layer"], source, what + ".layer");
+  }
+  if (node["index"]) {
+    ++matchers;
+    e.match = RuleEntry::Match::kIndex;
+    const double v = number(node["index"], source, what + ".index");
+    LRP_CHECK(v == std::floor(v) && std::abs(v) < 1e9, where(node["index"], source), ": ", what,
+              ".index must be a whole number (negative counts from the end), got ", node["index"].Scalar());
+    e.index = static_cast<long>(v);
+  }
+  if (node["kind"]) {
+    ++matchers;
+    e.match = RuleEntry::Match::kKind;
+    e.layer = string(node["kind"], source, what + ".kind");
+    LRP_CHECK(registry.has_layer(e.layer), where(node["kind"], source), ": ", what, ".kind '", e.layer,
+              "' is not a layer kind",
+              [&] {
+                std::vector<std::string> kinds;
+                for (const LayerInfo& l : registry.layers()) kinds.push_back(l.kind);
+                const std::string close = closest_name(e.layer, kinds);
+                return (close.empty() ? "" : " (did you mean '" + close + "'?)") + std::string("; layer kinds: ") +
+                       join(kinds);
+              }());
+  }
+  for (const char* edge : {"first", "last"}) {
+    if (!node[edge]) continue;
+    ++matchers;
+    e.match = std::string(edge) == "first" ? RuleEntry::Match::kFirst : RuleEntry::Match::kLast;
+    const YAML::Node v = node[edge];
+    if (v.IsScalar()) {
+      LRP_CHECK(boolean(v, source, what + "." + edge), where(v, source), ": ", what, ".", edge,
+                " must be true or a list of layer kinds");
+    } else {
+      e.kinds = strings(v, source, what + "." + edge);
+    }
+  }
+  if (node["fallback"]) {
+    ++matchers;
+    e.match = RuleEntry::Match::kFallback;
+    LRP_CHECK(boolean(node["fallback"], source, what + ".fallback"), where(node["fallback"], source), ": ", what,
+              ".fallback must be true");
+  }
+  LRP_CHECK(matchers == 1, where(node, source), ": ", what,
+            " must say which layers it is for with exactly one of layer, index, kind, first, last, fallback (found ",
+            matchers, ")");
+  require(node, "rule", source, what);
+  e.choice.rule = string(node["rule"], source, what + ".rule");
+  try {
+    (void)registry.rule_info(e.choice.rule);
+  } catch (const Error& err) {
+    throw Error(where(node["rule"], source) + ": " + what + ".rule: " + err.what());
+  }
+  e.choice.params = read_params(node["params"], names_of(registry.rule_info(e.choice.rule).params), source,
+                                what + ".params (rule '" + e.choice.rule + "')");
+  return e;
+}
+
+// The parameter names a method accepts (and may sweep).
+std::vector<std::string> known_params(const MethodConfig& m, const Registry& registry) {
+  if (!m.lrp()) return names_of(registry.method_info(m.kind).params);
+  if (!m.preset.empty()) return names_of(registry.preset_info(m.preset).params);
+  std::vector<std::string> names;
+  for (const RuleEntry& r : m.rules)
+    for (const ParamSpec& p : registry.rule_info(r.choice.rule).params)
+      if (std::find(names.begin(), names.end(), p.name) == names.end()) names.push_back(p.name);
+  return names;
+}
+
+std::string describe_kinds_and_presets(const Registry& registry) {
+  std::vector<std::string> kinds{kLrpKind};
+  for (const MethodInfo& k : registry.methods()) kinds.push_back(k.name);
+  std::vector<std::string> presets;
+  for (const PresetInfo& p : registry.presets()) presets.push_back(p.name);
+  return "method kinds: " + join(kinds) + "; LRP presets: " + join(presets);
+}
+
+// `maxpool_ties: first | split`.
+MaxPoolTies read_ties(const YAML::Node& node, const std::string& source, const std::string& what) {
+  const std::string t = string(node, source, what);
+  LRP_CHECK(t == "first" || t == "split", where(node, source), ": ", what, " must be 'first' (PyTorch's routing: a tied ",
+            "max-pool window sends everything to its first maximum) or 'split' (shared equally among the tied inputs), got '",
+            t, "'");
+  return t == "first" ? MaxPoolTies::kFirst : MaxPoolTies::kSplit;
+}
+
+// One `explain:` entry → one method, or one per sweep point.
+std::vector<MethodConfig> read_method(const YAML::Node& node, const Registry& registry, const std::string& source,
+                                      const std::string& what, std::uint64_t seed, const Limits& limits,
+                                      MaxPoolTies ties) {
+  MethodConfig m;
+  m.node = node;
+  m.maxpool_ties = ties;
+  std::string kind_text;
+  auto from_name = [&](const std::string& name, const YAML::Node& at) {
+    if (registry.has_method(name)) {
+      m.kind = name;
+      return;
+    }
+    if (registry.has_preset(name)) {
+      m.kind = kLrpKind;
+      m.preset = name;
+      return;
+    }
+    std::vector<std::string> all;
+    for (const MethodInfo& k : registry.methods()) all.push_back(k.name);
+    for (const PresetInfo& p : registry.presets()) all.push_back(p.name);
+    const std::string close = closest_name(name, all);
+    LRP_FAIL(where(at, source), ": ", what, ": '", name, "' is neither a method kind nor an LRP preset",
+             close.empty() ? "" : " (did you mean '" + close + "'?)",
+             "; give `kind:` (and `preset:` or `rules:` for LRP), or use one of: ", describe_kinds_and_presets(registry));
+  };
+
+  if (node.IsScalar()) {
+    m.base_name = string(node, source, what);
+    from_name(m.base_name, node);
+  } else {
+    LRP_CHECK(node.IsMap(), where(node, source), ": ", what,
+              " must be a method name (e.g. gradient, epsilon_plus_flat) or a mapping with name, kind, preset, "
+              "rules, params, sweep, maxpool_ties");
+    check_keys(node, {"name", "kind", "preset", "rules", "params", "sweep", "maxpool_ties"}, source, what);
+    if (node["maxpool_ties"]) m.maxpool_ties = read_ties(node["maxpool_ties"], source, what + ".maxpool_ties");
+    if (node["kind"]) {
+      kind_text = string(node["kind"], source, what + ".kind");
+      if (kind_text != kLrpKind && !registry.has_method(kind_text)) {
+        std::vector<std::string> kinds{kLrpKind};
+        for (const MethodInfo& info : registry.methods()) kinds.push_back(info.name);
+        const std::string close = closest_name(kind_text, kinds);
+        LRP_FAIL(where(node["kind"], source), ": ", what, ".kind '", kind_text, "' is not a method kind",
+                 close.empty() ? "" : " (did you mean '" + close + "'?)", "; method kinds: ", join(kinds));
+      }
+      m.kind = kind_text;
+    } else if (node["preset"] || node["rules"]) {
+      m.kind = kLrpKind;
+    }
+    if (node["name"]) {
+      m.base_name = string(node["name"], source, what + ".name");
+      LRP_CHECK(!m.base_name.empty(), where(node["name"], source), ": ", what,
+                ".name is empty; give the method a name, or leave the key out to name it after its kind or preset");
+    }
+    if (m.lrp() && (node["preset"] || node["rules"])) {
+      LRP_CHECK(!(node["preset"] && node["rules"]), where(node, source), ": ", what,
+                " gives both preset and rules; an LRP method takes one of them");
+      if (node["preset"]) {
+        m.preset = string(node["preset"], source, what + ".preset");
+        try {
+          (void)registry.preset_info(m.preset);
+        } catch (const Error& err) {
+          throw Error(where(node["preset"], source) + ": " + what + ".preset: " + err.what());
+        }
+      } else {
+        const YAML::Node rules = node["rules"];
+        LRP_CHECK(rules.IsSequence() && rules.size() > 0, where(rules, source), ": ", what,
+                  ".rules must be a non-empty list of {<layer|index|kind|first|last|fallback>: ..., rule: ..., "
+                  "params: ...}");
+        for (std::size_t i = 0; i < rules.size(); ++i)
+          m.rules.push_back(read_rule_entry(rules[i], registry, source, what + ".rules[" + std::to_string(i) + "]"));
+      }
+      if (m.base_name.empty()) m.base_name = m.preset.empty() ? "lrp" : m.preset;
+    } else if (node["kind"] && m.lrp()) {
+      LRP_FAIL(where(node, source), ": ", what, ": an LRP method needs `preset:` or `rules:`");
+    } else if (!node["kind"]) {
+      LRP_CHECK(node["name"], where(node, source), ": ", what, " needs a name (or kind, preset or rules)");
+      from_name(m.base_name, node["name"]);
+    } else {
+      LRP_CHECK(!node["preset"] && !node["rules"], where(node, source), ": ", what, ": preset and rules are for kind lrp");
+    }
+    if (m.base_name.empty()) m.base_name = m.kind;
+    if (m.lrp() && m.rules.empty() && !m.preset.empty())
+      m.params = read_params(node["params"], names_of(registry.preset_info(m.preset).params), source,
+                             what + ".params (preset '" + m.preset + "')");
+    else if (m.lrp())
+      LRP_CHECK(!node["params"], where(node["params"], source), ": ", what,
+                ".params: a rules list takes its parameters in each rule's own params");
+    else
+      m.params = read_params(node["params"], names_of(registry.method_info(m.kind).params), source,
+                             what + ".params (" + m.kind + ")");
+  }
+  LRP_CHECK(!m.base_name.empty() && m.base_name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                                   "0123456789_-") == std::string::npos,
+            where(node, source), ": ", what, ": method name '", m.base_name,
+            "' must be non-empty and made of letters, digits, '_' and '-' (it names an HDF5 group and a folder)");
+
+  // Sweeps: the cartesian product of the listed values, in the order the parameters are written.
+  std::vector<std::pair<std::string, std::vector<double>>> sweep;
+  if (!node.IsScalar() && node["sweep"]) {
+    const YAML::Node s = node["sweep"];
+    LRP_CHECK(s.IsMap() && s.size() > 0, where(s, source), ": ", what,
+              ".sweep must be a mapping of parameter: [values], e.g. {gamma: [0.01, 0.1, 0.25, 1]}");
+    const std::vector<std::string> known = known_params(m, registry);
+    for (const auto& entry : s) {
+      const std::string name = entry.first.as<std::string>();
+      check_param_name(entry.first, name, known, source, what + ".sweep");
+      LRP_CHECK(entry.second.IsSequence() && entry.second.size() > 0, where(entry.second, source), ": ", what,
+                ".sweep.", name, " must be a non-empty list of values");
+      LRP_CHECK(!m.params.has(name), where(entry.first, source), ": ", what, ": '", name,
+                "' is both in params and in sweep; give it in one place");
+      std::vector<double> values;
+      for (std::size_t i = 0; i < entry.second.size(); ++i)
+        values.push_back(number(entry.second[i], source, what + ".sweep." + name + "[" + std::to_string(i) + "]"));
+      sweep.emplace_back(name, values);
+    }
+    std::uint64_t points = 1;
+    for (const auto& [name, values] : sweep) points = saturating_mul(points, values.size());
+    LRP_CHECK(points <= static_cast<std::uint64_t>(limits.sweep_points), where(s, source), ": ", what, ".sweep expands to ",
+              points, " methods, more than limits.sweep_points = ", limits.sweep_points,
+              " (each is explained and evaluated on every sample); raise the limit if you mean it");
+  }
+  std::vector<MethodConfig> out;
+  std::vector<std::size_t> at(sweep.size(), 0);
+  while (true) {
+    MethodConfig point = m;
+    point.name = m.base_name;
+    std::string suffix;
+    for (std::size_t s = 0; s < sweep.size(); ++s) {
+      const double v = sweep[s].second[at[s]];
+      point.sweep_point[sweep[s].first] = v;
+      suffix += (suffix.empty() ? "" : ",") + sweep[s].first + "=" + format_double(v);
+      if (point.lrp() && !point.rules.empty()) {
+        for (RuleEntry& r : point.rules)
+          for (const ParamSpec& p : registry.rule_info(r.choice.rule).params)
+            if (p.name == sweep[s].first) r.choice.params.set(p.name, v);
+      } else {
+        point.params.set(sweep[s].first, v);
+      }
+    }
+    if (!suffix.empty()) point.name += "@" + suffix;
+    point.seed = sample_seed(seed, 0, fnv1a(point.name));
+    out.push_back(std::move(point));
+    std::size_t s = sweep.size();
+    while (s > 0) {
+      --s;
+      if (++at[s] < sweep[s].second.size()) break;
+      at[s] = 0;
+      if (s == 0) return out;
+    }
+    if (sweep.empty()) return out;
+  }
+}
+
+PixelFlippingConfig read_pixel_flipping(const YAML::Node& node, const std::string& source, std::uint64_t seed,
+                                        const Limits& limits) {
+  PixelFlippingConfig pf;
+  pf.options.seed = seed;
+  const std::string what = "evaluate.pixel_flipping";
+  if (node.IsScalar()) return pf;  // `pixel_flipping: true`: the defaults
+  check_keys(node, {"patch", "steps", "random_repeats", "fill", "value", "low", "high", "rows_per_pass", "seed"},
+             source, what);
+  if (node["patch"]) pf.options.patch = whole(node["patch"], source, what + ".patch", 1);
+  if (node["steps"]) pf.options.steps = whole(node["steps"], source, what + ".steps", 0);
+  if (node["random_repeats"]) {
+    pf.options.random_repeats = whole(node["random_repeats"], source, what + ".random_repeats", 0);
+    LRP_CHECK(pf.options.random_repeats <= limits.random_repeats, where(node["random_repeats"], source), ": ", what,
+              ".random_repeats = ", pf.options.random_repeats, " is more than limits.random_repeats = ",
+              limits.random_repeats, " (each order costs a pixel-flipping curve per sample); raise the limit if you mean it");
+  }
+  if (node["rows_per_pass"]) pf.options.rows_per_pass = whole(node["rows_per_pass"], source, what + ".rows_per_pass", 1);
+  if (node["seed"]) pf.options.seed = yaml::seed(node["seed"], source, what + ".seed");
+  if (node["fill"]) {
+    const std::string fill = string(node["fill"], source, what + ".fill");
+    if (fill == "uniform")
+      pf.options.fill = PerturbationFill::kUniform;
+    else if (fill == "constant")
+      pf.options.fill = PerturbationFill::kConstant;
+    else if (fill == "mean")
+      pf.options.fill = PerturbationFill::kMean;
+    else {
+      const std::string close = closest_name(fill, {"uniform", "constant", "mean"});
+      LRP_FAIL(where(node["fill"], source), ": ", what, ".fill '", fill, "' is not one of uniform, constant, mean",
+               close.empty() ? "" : " (did you mean '" + close + "'?)");
+    }
+  }
+  if (node["value"]) {
+    LRP_CHECK(pf.options.fill == PerturbationFill::kConstant, where(node["value"], source), ": ", what,
+              ".value is the constant fill's value; it needs fill: constant");
+    pf.value = number(node["value"], source, what + ".value");
+  }
+  for (const char* key : {"low", "high"}) {
+    if (!node[key]) continue;
+    LRP_CHECK(pf.options.fill == PerturbationFill::kUniform, where(node[key], source), ": ", what, ".", key,
+              " bounds the uniform fill; it needs fill: uniform");
+    (std::string(key) == "low" ? pf.low : pf.high) = number(node[key], source, what + "." + key);
+  }
+  if (pf.low && pf.high)
+    LRP_CHECK(*pf.low < *pf.high, where(node, source), ": ", what, ": low (", *pf.low, ") must be below high (",
+              *pf.high, ")");
+  return pf;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- --set
+
+namespace {
+
+// A copy of a YAML value without source positions: the value of an override comes from the
+// command line, and the positions of its text (line 1, column 1) would be reported as positions
+// in the config file.
+YAML::Node without_positions(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Scalar: return YAML::Node(node.Scalar());
+    case YAML::NodeType::Sequence: {
+      YAML::Node out(YAML::NodeType::Sequence);
+      for (const YAML::Node& item : node) out.push_back(without_positions(item));
+      return out;
+    }
+    case YAML::NodeType::Map: {
+      YAML::Node out(YAML::NodeType::Map);
+      for (const auto& entry : node) out[without_positions(entry.first)] = without_positions(entry.second);
+      return out;
+    }
+    default: return YAML::Node();
+  }
+}
+
+}  // namespace
+
+void apply_override(YAML::Node& root, const std::string& assignment) {
+  const auto eq = assignment.find('=');
+  LRP_CHECK(eq != std::string::npos && eq > 0, "--set '", assignment,
+            "': expected key.path=value (e.g. --set evaluate.pixel_flipping.patch=2)");
+  const std::string path = assignment.substr(0, eq), text = assignment.substr(eq + 1);
+  std::vector<std::string> segments;
+  std::stringstream ss(path);
+  for (std::string seg; std::getline(ss, seg, '.');) segments.push_back(seg);
+  if (!path.empty() && path.back() == '.') segments.emplace_back();
+  for (const std::string& seg : segments)
+    LRP_CHECK(!seg.empty(), "--set '", assignment, "': the key path '", path, "' has an empty segment");
+  // Parsed and checked like a file (no duplicate keys, no alias bombs) before it is copied.
+  const YAML::Node value = without_positions(load_text(text, "--set '" + assignment + "'"));
+  if (!root || root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
+  YAML::Node node = root;
+  std::string walked;
+  for (std::size_t i = 0; i < segments.size(); ++i) {
+    const std::string& seg = segments[i];
+    const bool last = i + 1 == segments.size();
+    walked += (walked.empty() ? "" : ".") + seg;
+    if (node.IsSequence()) {
+      LRP_CHECK(seg.size() <= 9 && seg.find_first_not_of("0123456789") == std::string::npos, "--set '", assignment,
+                "': '", walked, "': a list is indexed by a number (0, 1, ...), got '", seg, "'");
+      const auto index = static_cast<std::size_t>(std::stoul(seg));
+      LRP_CHECK(index < node.size(), "--set '", assignment, "': '", walked, "': index ", index,
+                " is past the end of a list of ", node.size());
+      if (last) {
+        node[index] = value;
+        return;
+      }
+      YAML::Node child = node[index];
+      node.reset(child);
+    } else if (node.IsMap() || node.IsNull()) {
+      if (last) {
+        node[seg] = value;
+        return;
+      }
+      if (!node[seg] || node[seg].IsNull()) node[seg] = YAML::Node(YAML::NodeType::Map);
+      YAML::Node child = node[seg];
+      node.reset(child);
+    } else {
+      LRP_FAIL("--set '", assignment, "': '", walked.substr(0, walked.size() - seg.size() - (i > 0 ? 1 : 0)),
+               "' is a value, not a mapping or list, so it has no '", seg, "'");
+    }
+  }
+}
+
+// ---------------------------------------------------------------- the config
+
+std::vector<std::string> experiment_inputs(const ExperimentConfig& c) {
+  std::vector<std::string> files{c.path};
+  for (const std::string& p : c.plugins) files.push_back(p);
+  if (!c.model.file.empty()) files.push_back(c.model.file);
+  if (c.model.training)
+    for (const std::string& f : training_inputs(*c.model.training)) files.push_back(f);
+  for (const std::string& f : c.data.files) files.push_back(f);
+  if (c.reference_data)
+    for (const std::string& f : c.reference_data->files) files.push_back(f);
+  return files;
+}
+
+namespace {
+
+// No output may be (or resolve to) an input of the run, and the heatmaps folder, which a run
+// replaces as a whole, may hold neither an input nor the results file.
+void check_outputs_against_inputs(const ExperimentConfig& c) {
+  const YAML::Node out = c.root["output"];
+  std::vector<std::pair<std::string, std::string>> outputs{
+      {c.output.results, where(out["results"], c.path) + ": output.results"}};
+  if (c.model.training && !c.model.training->output_model.empty())
+    outputs.emplace_back(c.model.training->output_model, where(c.root["model"]["save"], c.path) + ": model.save");
+  const std::vector<std::string> inputs = experiment_inputs(c);
+  for (const auto& [file, what] : outputs)
+    for (const std::string& input : inputs)
+      LRP_CHECK(!same_file(file, input), what, " '", file, "' is an input of this run ('", input,
+                "'); writing it would destroy that file");
+  if (outputs.size() == 2)
+    LRP_CHECK(!same_file(outputs[0].first, outputs[1].first), outputs[1].second, " '", outputs[1].first,
+              "' is also output.results");
+  if (c.output.heatmaps.empty()) return;
+  const std::string what = where(out["heatmaps"], c.path) + ": output.heatmaps";
+  for (const std::string& input : inputs)
+    LRP_CHECK(!inside_folder(input, c.output.heatmaps), what, " '", c.output.heatmaps, "' holds '", input,
+              "', an input of this run; a run replaces the whole heatmaps folder, so give a folder of its own");
+  for (const auto& [file, file_what] : outputs)
+    LRP_CHECK(!inside_folder(file, c.output.heatmaps), what, " '", c.output.heatmaps, "' would hold ", file_what, " '",
+              file, "'; a run replaces the whole heatmaps folder, so keep the results file outside it");
+}
+
+}  // namespace
+
+
+std::vector<PluginEntry> read_experiment_plugin_entries(const std::string& path,
+                                                        const std::vector<std::string>& overrides) {
+  YAML::Node root = load_text(read_input_file(path, "experiment config", kMaxYamlBytes), path);
+  if (!root.IsDefined() || root.IsNull() || !root.IsMap()) return {};
+  return guarded(path, [&] {
+    for (const std::string& o : overrides) apply_override(root, o);
+    std::vector<PluginEntry> plugins;
+    if (root["plugins"]) {
+      const std::vector<std::string> given = strings(root["plugins"], path, "plugins");
+      for (std::size_t i = 0; i < given.size(); ++i) {
+        const YAML::Node node = root["plugins"][i];
+        const std::string what = "plugins[" + std::to_string(i) + "]";
+        plugins.push_back({resolve_path(node, path, what), where(node, path) + ": " + what});
+      }
+    }
+    return plugins;
+  });
+}
+
+std::vector<std::string> read_experiment_plugins(const std::string& path, const std::vector<std::string>& overrides) {
+  std::vector<std::string> paths;
+  for (const PluginEntry& e : read_experiment_plugin_entries(path, overrides)) paths.push_back(e.path);
+  return paths;
+}
+
+ExperimentConfig read_experiment_config(const std::string& path, const std::vector<std::string>& overrides,
+                                        const Registry& registry) {
+  ExperimentConfig c;
+  c.path = path;
+  c.overrides = overrides;
+  YAML::Node root = load_text(read_input_file(path, "experiment config", kMaxYamlBytes), path);
+  if (!root.IsDefined() || root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
+  return guarded(path, [&] {
+    for (const std::string& o : overrides) apply_override(root, o);
+    c.root = root;
+    {
+      YAML::Emitter out;
+      out << root;
+      c.resolved_yaml = std::string(out.c_str()) + "\n";
+    }
+    const std::string& src = path;
+    LRP_CHECK(root.IsMap(), where(root, src), ": an experiment config must be a mapping with the keys data, model, "
+                                              "explain, evaluate, output");
+    check_keys(root, {"seed", "threads", "batch_size", "maxpool_ties", "limits", "plugins", "data", "reference_data",
+                      "model", "target", "explain", "evaluate", "output"},
+               src, "the experiment config");
+    c.limits = parse_limits(root["limits"], src);
+    if (root["seed"]) c.seed = seed(root["seed"], src, "seed");
+    if (root["threads"]) c.threads = static_cast<int>(whole(root["threads"], src, "threads", 1));
+    LRP_CHECK(c.threads <= 256, where(root["threads"], src), ": threads must be at most 256, got ", c.threads);
+    if (root["batch_size"]) c.batch_size = whole(root["batch_size"], src, "batch_size", 1);
+    if (root["maxpool_ties"]) c.maxpool_ties = read_ties(root["maxpool_ties"], src, "maxpool_ties");
+    if (root["plugins"]) {
+      c.plugins = strings(root["plugins"], src, "plugins");
+      for (std::size_t i = 0; i < c.plugins.size(); ++i)
+        c.plugins[i] = resolve_path(root["plugins"][i], src, "plugins[" + std::to_string(i) + "]");
+    }
+
+    require(root, "data", src, "the experiment config");
+    c.data = parse_dataset(root["data"], src, "data", c.seed);
+    if (root["reference_data"] && !root["reference_data"].IsNull())
+      c.reference_data = parse_dataset(root["reference_data"], src, "reference_data", c.seed);
+
+    // model: a file, or an architecture trained here.
+    require(root, "model", src, "the experiment config");
+    const YAML::Node model = root["model"];
+    LRP_CHECK(model.IsMap(), where(model, src), ": model must be a mapping: {file: ...} or {architecture: ..., train: ..., "
+                                                "training: ...}");
+    if (model["file"]) {
+      check_keys(model, {"file", "normalization"}, src, "model (from a file)");
+      c.model.file = resolve_path(model["file"], src, "model.file");
+      if (model["normalization"]) {
+        c.model.normalization = read_normalization(model["normalization"], src, "model.normalization");
+        c.model.normalization_at = where(model["normalization"], src);
+      }
+    } else {
+      check_keys(model, {"file", "architecture", "init", "train", "test", "training", "save"}, src, "model");
+      LRP_CHECK(model["architecture"], where(model, src),
+                ": model needs 'file' (a model file) or 'architecture' (with 'train' data and 'training' settings)");
+      require(model, "train", src, "model (trained here)");
+      TrainConfig t;
+      t.path = path;
+      t.resolved_yaml = c.resolved_yaml;
+      t.seed = c.seed;
+      t.threads = c.threads;
+      t.limits = c.limits;
+      t.train_data = parse_dataset(model["train"], src, "model.train", c.seed);
+      if (model["test"] && !model["test"].IsNull()) t.test_data = parse_dataset(model["test"], src, "model.test", c.seed);
+      read_architecture(model, src, registry, t);
+      t.options = parse_train_options(model["training"], src);
+      t.options.seed = c.seed;
+      t.options.threads = c.threads;
+      if (model["save"]) {
+        t.output_model = string(model["save"], src, "model.save");
+        LRP_CHECK(!t.output_model.empty(), where(model["save"], src), ": model.save is empty; expected a file path");
+        check_output_path(t.output_model, OutputKind::kFile, where(model["save"], src) + ": model.save");
+      }
+      c.model.training = std::move(t);
+    }
+
+    if (const YAML::Node target = root["target"]) {
+      const std::string t = string(target, src, "target");
+      if (t == "predicted") {
+        c.target = TargetSpec::predicted();
+      } else if (t == "label") {
+        c.target = TargetSpec::label();
+      } else {
+        LRP_CHECK(!t.empty() && t.find_first_not_of("0123456789") == std::string::npos, where(target, src),
+                  ": target must be predicted, label or a class index (0, 1, ...), got '", t, "'");
+        c.target = TargetSpec::fixed(whole(target, src, "target", 0));
+      }
+    }
+
+    require(root, "explain", src, "the experiment config");
+    const YAML::Node explain = root["explain"];
+    LRP_CHECK(explain.IsSequence() && explain.size() > 0, where(explain, src),
+              ": explain must be a non-empty list of methods (e.g. - gradient, - epsilon_plus_flat, or "
+              "- {name: ..., kind: ..., ...})");
+    std::map<std::string, std::string> seen;  // name → where
+    for (std::size_t i = 0; i < explain.size(); ++i) {
+      const std::string what = "explain[" + std::to_string(i) + "]";
+      for (MethodConfig& m : read_method(explain[i], registry, src, what, c.seed, c.limits, c.maxpool_ties)) {
+        const auto [it, fresh] = seen.emplace(m.name, where(explain[i], src));
+        LRP_CHECK(fresh, where(explain[i], src), ": ", what, ": the method name '", m.name, "' is already used at ",
+                  it->second, "; give each method its own `name:`");
+        c.methods.push_back(std::move(m));
+      }
+    }
+
+    for (const MethodConfig& m : c.methods) c.evaluated.push_back(m.name);
+    if (const YAML::Node ev = root["evaluate"]) {
+      check_keys(ev, {"methods", "conservation", "pixel_flipping", "relevance_accuracy"}, src, "evaluate");
+      if (ev["conservation"]) c.conservation = boolean(ev["conservation"], src, "evaluate.conservation");
+      if (ev["relevance_accuracy"])
+        c.relevance_accuracy = boolean(ev["relevance_accuracy"], src, "evaluate.relevance_accuracy");
+      if (const YAML::Node pf = ev["pixel_flipping"]) {
+        if (!pf.IsScalar() || boolean(pf, src, "evaluate.pixel_flipping"))
+          c.pixel_flipping = read_pixel_flipping(pf, src, c.seed, c.limits);
+      }
+      if (const YAML::Node list = ev["methods"]) {
+        const std::vector<std::string> names = strings(list, src, "evaluate.methods");
+        LRP_CHECK(!names.empty(), where(list, src),
+                  ": evaluate.methods is empty; name the methods to evaluate, or leave the key out to evaluate all "
+                  "(and set conservation and pixel_flipping to false to evaluate none)");
+        std::vector<std::string> all;
+        for (const MethodConfig& m : c.methods) all.push_back(m.name);
+        c.evaluated.clear();
+        for (std::size_t i = 0; i < names.size(); ++i) {
+          bool found = false;
+          for (const MethodConfig& m : c.methods) {
+            if (m.name == names[i] || m.base_name == names[i]) {  // a base name selects all its sweep points
+              if (std::find(c.evaluated.begin(), c.evaluated.end(), m.name) == c.evaluated.end())
+                c.evaluated.push_back(m.name);
+              found = true;
+            }
+          }
+          if (!found) {
+            const std::string close = closest_name(names[i], all);
+            LRP_FAIL(where(list[i], src), ": evaluate.methods[", i, "]: no method named '", names[i], "' in explain",
+                     close.empty() ? "" : " (did you mean '" + close + "'?)", "; methods: ", join(all));
+          }
+        }
+      }
+    }
+
+    require(root, "output", src, "the experiment config");
+    const YAML::Node out = root["output"];
+    check_keys(out, {"results", "heatmaps", "heatmap_samples", "montage_columns"}, src, "output");
+    require(out, "results", src, "output");
+    c.output.results = string(out["results"], src, "output.results");
+    LRP_CHECK(!c.output.results.empty(), where(out["results"], src), ": output.results is empty; expected a file path");
+    check_output_path(c.output.results, OutputKind::kFile, where(out["results"], src) + ": output.results");
+    if (out["heatmaps"]) {
+      c.output.heatmaps = string(out["heatmaps"], src, "output.heatmaps");
+      LRP_CHECK(!c.output.heatmaps.empty(), where(out["heatmaps"], src), ": output.heatmaps is empty; expected a folder");
+      check_replaceable_folder(c.output.heatmaps, where(out["heatmaps"], src) + ": output.heatmaps");
+    }
+    if (out["heatmap_samples"]) c.output.heatmap_samples = whole(out["heatmap_samples"], src, "output.heatmap_samples", 0);
+    if (out["montage_columns"]) c.output.montage_columns = whole(out["montage_columns"], src, "output.montage_columns", 1);
+    check_outputs_against_inputs(c);
+    return c;
+  });
+}
+
+}  // namespace lrp

@@ -1,0 +1,75 @@
+#include "lrp/nn/layer.hpp"
+
+#include "lrp/core/error.hpp"
+
+namespace lrp {
+
+void Layer::configure(const Shape& input_shape, const std::string& name) {
+  name_ = name;
+  input_shape_ = input_shape;
+  output_shape_ = setup(input_shape);
+}
+
+void Layer::check_params(const Params& p) const {
+  LRP_CHECK(p.weight.size() == 0 && p.bias.size() == 0, "layer '", name_, "' (", kind(),
+            ") has no parameters, but parameters were given");
+}
+
+bool same_shapes(const Params& a, const Params& b) {
+  return a.weight.rows() == b.weight.rows() && a.weight.cols() == b.weight.cols() && a.bias.size() == b.bias.size();
+}
+
+Params zero_like(const Params& p) {
+  Params zeros;
+  zeros.weight = Matrix::Zero(p.weight.rows(), p.weight.cols());
+  zeros.bias = Vector::Zero(p.bias.size());
+  return zeros;
+}
+
+void Layer::param_vjp(const ConstMatrixRef&, const Params&, const ConstMatrixRef&, Params&, Workspace&) const {}
+
+void Layer::check_input(const ConstMatrixRef&) const {}
+
+void Layer::train_forward(const ConstMatrixRef& x, const Params& p, MatrixRef y, Matrix&, std::mt19937_64&) {
+  forward(x, p, y, thread_workspace());
+}
+
+void Layer::train_backward(const ConstMatrixRef& x, const Params& p, const Matrix&, const ConstMatrixRef& g_out,
+                           MatrixRef g_in, Params& grads) const {
+  Workspace& ws = thread_workspace();
+  vjp(x, p, g_out, g_in, ws, false);
+  param_vjp(x, p, g_out, grads, ws);
+}
+
+void Layer::forward_many(const ConstMatrixRef& x, std::span<const Params* const> ps, std::span<Scalar* const> ys,
+                         Workspace& ws) const {
+  const Index out = numel(output_shape_);
+  for (size_t k = 0; k < ps.size(); ++k) forward(x, *ps[k], MatrixMap(ys[k], x.rows(), out), ws);
+}
+
+void Layer::vjp_many(const ConstMatrixRef& at, std::span<const Params* const> ps, std::span<const Scalar* const> gs,
+                     std::span<const Scalar> coefficients, MatrixRef g_in, Workspace& ws) const {
+  const Index n = g_in.rows(), out = numel(output_shape_);
+  for (size_t k = 0; k < ps.size(); ++k) {
+    const ConstMatrixMap g(gs[k], n, out);
+    if (coefficients[k] == Scalar(1)) {
+      vjp(at, *ps[k], g, g_in, ws, /*accumulate=*/k > 0);
+    } else {
+      MatrixMap tmp = ws.get(kLayerSlot0 + 1, n, g_in.cols());
+      vjp(at, *ps[k], g, tmp, ws, false);
+      if (k == 0)
+        g_in = coefficients[k] * tmp;
+      else
+        g_in += coefficients[k] * tmp;
+    }
+  }
+}
+
+void Layer::set_params(Params p) {
+  check_params(p);
+  LRP_CHECK(p.weight.allFinite(), "layer '", name_, "' (", kind(), "): weight contains NaN or Inf");
+  LRP_CHECK(p.bias.allFinite(), "layer '", name_, "' (", kind(), "): bias contains NaN or Inf");
+  params_ = std::move(p);
+}
+
+}  // namespace lrp

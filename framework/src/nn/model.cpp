@@ -1,0 +1,244 @@
+// Models: building a network from a spec, parameter initialization, input normalization, and
+// opening a model file of any supported kind. See model.hpp.
+#include "lrp/nn/model.hpp"
+
+#include "lrp/core/error.hpp"
+#include "lrp/core/files.hpp"
+#include "lrp/nn/layers.hpp"
+#include "lrp/core/limits.hpp"
+#include "lrp/core/random.hpp"
+#include "lrp/registry/registry.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <ctime>
+#include <fstream>
+#include <random>
+#include <set>
+#include <sstream>
+
+namespace lrp {
+
+std::string utc_now() {
+  const std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buffer[32];
+  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buffer;
+}
+
+bool InputNormalization::is_identity() const {
+  for (double m : mean)
+    if (m != 0.0) return false;
+  for (double s : std)
+    if (s != 1.0) return false;
+  return true;
+}
+
+std::string describe(const InputNormalization& n) {
+  std::ostringstream s;
+  auto list = [&](const std::vector<double>& v) {
+    s << "[";
+    for (std::size_t i = 0; i < v.size(); ++i) s << (i ? ", " : "") << v[i];
+    s << "]";
+  };
+  s << "mean ";
+  list(n.mean);
+  s << ", std ";
+  list(n.std);
+  s << ", raw range [" << n.raw_min << ", " << n.raw_max << "]";
+  return s.str();
+}
+
+void InputNormalization::validate(Index channels, const std::string& where) const {
+  auto check_list = [&](const std::vector<double>& v, const char* key) {
+    LRP_CHECK(v.size() == 1 || static_cast<Index>(v.size()) == channels, where, ": normalization ", key, " has ",
+              v.size(), " values; expected 1 or one per input channel (", channels, ")");
+    for (double x : v) LRP_CHECK(std::isfinite(x), where, ": normalization ", key, " holds a non-finite value");
+  };
+  check_list(mean, "mean");
+  check_list(std, "std");
+  for (double s : std) LRP_CHECK(s > 0, where, ": normalization std must be > 0, got ", s);
+  LRP_CHECK(std::isfinite(raw_min) && std::isfinite(raw_max) && raw_min < raw_max, where,
+            ": normalization range [", raw_min, ", ", raw_max, "] must be finite with low < high");
+}
+
+namespace {
+
+// Sets `key` to `value` when absent; when present it must agree with the shape chain.
+void infer(LayerSpec& layer, const std::string& key, Index value, const std::string& owner) {
+  if (!layer.params.has(key)) {
+    layer.params.set(key, static_cast<double>(value));
+    return;
+  }
+  const double given = layer.params.scalar(key, owner);
+  LRP_CHECK(given == static_cast<double>(value), owner, ": '", key, "' is ", given, " but the input to this layer has ",
+            value, " (from the shape chain)");
+}
+
+}  // namespace
+
+std::uint64_t model_bytes(std::uint64_t parameter_values, std::uint64_t activation_values) {
+  // Parameters: the weights, a rule's modified copy, a gradient and two optimizer moments; one
+  // sample's activations: the forward pass, its gradient and the LRP step's scratch.
+  return saturating_mul(saturating_add(saturating_mul(parameter_values, 4), saturating_mul(activation_values, 8)),
+                        sizeof(Scalar));
+}
+
+Model build_model(const ModelSpec& spec, const Registry& registry, const Limits& limits) {
+  const std::string model_name = spec.name.empty() ? std::string("model") : "model '" + spec.name + "'";
+  LRP_CHECK(!spec.input_shape.empty(), model_name, ": input_shape is empty");
+  std::uint64_t activations = static_cast<std::uint64_t>(checked_numel(spec.input_shape, model_name + ": input_shape"));
+  std::uint64_t parameters = 0;
+  LRP_CHECK(!spec.layers.empty(), model_name, ": it has no layers");
+  spec.normalization.validate(spec.input_shape[0], model_name);
+  LRP_CHECK(spec.class_names.empty() || spec.class_names.size() >= 2, model_name, ": classes lists ",
+            spec.class_names.size(), " name; give one per output or none");
+
+  Model model{spec, Network(spec.input_shape), {}};
+  ModelSpec& resolved = model.spec;
+  std::set<std::string> names;
+  for (std::size_t i = 0; i < resolved.layers.size(); ++i) {
+    LayerSpec& layer = resolved.layers[i];
+    if (layer.name.empty()) layer.name = layer.kind + std::to_string(i);
+    LRP_CHECK(names.insert(layer.name).second, model_name, ": two layers are named '", layer.name, "'");
+    const std::string owner = model_name + ", layer " + std::to_string(i) + " '" + layer.name + "' (" + layer.kind + ")";
+    const Shape& in = model.network.size() == 0 ? spec.input_shape : model.network.output_shape();
+    try {
+      if (layer.kind == "dense") {
+        LRP_CHECK(in.size() == 1, owner, ": dense needs a flat input, got shape ", to_string(in),
+                  " (add a flatten layer before it)");
+        infer(layer, "in", in[0], owner);
+      } else if (layer.kind == "conv2d") {
+        LRP_CHECK(in.size() == 3, owner, ": conv2d needs a [C, H, W] input, got shape ", to_string(in));
+        infer(layer, "in_channels", in[0], owner);
+      } else if (layer.kind == "batchnorm") {
+        infer(layer, "channels", in[0], owner);
+      } else if (layer.kind == "lstm") {
+        LRP_CHECK(in.size() == 2, owner, ": lstm needs a [T, D] input (time steps, features per step), got shape ",
+                  to_string(in));
+        infer(layer, "in", in[1], owner);
+      } else if (layer.kind == "embedding") {
+        LRP_CHECK(in.size() == 1, owner, ": embedding needs a [T] input (one token id per time step), got shape ",
+                  to_string(in));
+      }
+      const LayerInfo& info = registry.layer_info(layer.kind);
+      // Keep every hyperparameter, defaults included, so the saved spec is complete.
+      layer.params = resolve_params(info.params, layer.params, owner);
+      // What it will hold, checked before it is made.
+      if (info.parameter_count) parameters = saturating_add(parameters, info.parameter_count(layer.params, in));
+      check_memory(model_bytes(parameters, activations), limits,
+                   "the model up to this layer (its parameters with working copies, one sample's activations)");
+      try {
+        model.network.add(registry.make_layer(layer.kind, layer.params), layer.name);
+      } catch (const std::bad_alloc&) {
+        LRP_FAIL("out of memory while making the layer (", layer.params.to_string(), ")");
+      }
+      activations = saturating_add(activations, static_cast<std::uint64_t>(checked_numel(
+                                                    model.network.output_shape(), "the layer's output")));
+    } catch (const Error& e) {
+      const std::string what = e.what();
+      if (what.rfind(owner, 0) == 0) throw;
+      throw Error(owner + ": " + what);
+    }
+  }
+  const Shape& out = model.network.output_shape();
+  LRP_CHECK(out.size() == 1, model_name, ": the last layer's output has shape ", to_string(out),
+            "; a classifier must end in a flat vector of logits");
+  LRP_CHECK(spec.class_names.empty() || static_cast<Index>(spec.class_names.size()) == out[0], model_name,
+            ": classes lists ", spec.class_names.size(), " names for ", out[0], " outputs");
+  return model;
+}
+
+InitScheme parse_init_scheme(const std::string& name) {
+  if (name == "he_normal") return InitScheme::kHeNormal;
+  if (name == "he_uniform") return InitScheme::kHeUniform;
+  if (name == "glorot_normal") return InitScheme::kGlorotNormal;
+  if (name == "glorot_uniform") return InitScheme::kGlorotUniform;
+  const std::vector<std::string> known{"he_normal", "he_uniform", "glorot_normal", "glorot_uniform"};
+  const std::string close = closest_name(name, known);
+  LRP_FAIL("unknown initialization '", name, "'; expected one of he_normal, he_uniform, glorot_normal, glorot_uniform",
+           close.empty() ? "" : " (did you mean '" + close + "'?)");
+}
+
+std::string init_scheme_name(InitScheme scheme) {
+  switch (scheme) {
+    case InitScheme::kHeNormal: return "he_normal";
+    case InitScheme::kHeUniform: return "he_uniform";
+    case InitScheme::kGlorotNormal: return "glorot_normal";
+    case InitScheme::kGlorotUniform: return "glorot_uniform";
+  }
+  return "?";
+}
+
+void initialize_parameters(Network& network, InitScheme scheme, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  for (Index l = 0; l < network.size(); ++l) {
+    Layer& layer = network.layer(l);
+    if (auto* bn = dynamic_cast<BatchNorm*>(&layer)) {
+      const Index c = bn->channels();
+      Params p{Matrix::Ones(1, c), Vector::Zero(c)};
+      bn->set_params(std::move(p));
+      bn->set_statistics(Vector::Zero(c), Vector::Ones(c));
+      continue;
+    }
+    if (!layer.trainable()) continue;
+    Params p = layer.params();
+    if (const auto* lstm = dynamic_cast<const Lstm*>(&layer)) {
+      // PyTorch's nn.LSTM.reset_parameters, whatever the scheme: every weight and bias entry
+      // ~ U(−1/√H, 1/√H), drawn in packing order (the weight row, then the bias).
+      const double bound = 1.0 / std::sqrt(static_cast<double>(lstm->hidden_size()));
+      for (Index i = 0; i < p.weight.size(); ++i)
+        p.weight.data()[i] = static_cast<Scalar>(bound * (2.0 * uniform01(rng) - 1.0));
+      for (Index i = 0; i < p.bias.size(); ++i) p.bias[i] = static_cast<Scalar>(bound * (2.0 * uniform01(rng) - 1.0));
+      layer.set_params(std::move(p));
+      continue;
+    }
+    if (dynamic_cast<const Embedding*>(&layer) != nullptr) {
+      // PyTorch's nn.Embedding.reset_parameters, whatever the scheme: every entry ~ N(0, 1).
+      for (Index i = 0; i < p.weight.size(); ++i) p.weight.data()[i] = static_cast<Scalar>(standard_normal(rng));
+      layer.set_params(std::move(p));
+      continue;
+    }
+    double fan_in = static_cast<double>(p.weight.cols());
+    double fan_out = static_cast<double>(p.weight.rows());
+    if (const auto* conv = dynamic_cast<const Conv2d*>(&layer)) {
+      const auto& o = conv->options();
+      fan_out = static_cast<double>(conv->out_channels() / o.groups * o.kernel[0] * o.kernel[1]);
+    }
+    const bool he = scheme == InitScheme::kHeNormal || scheme == InitScheme::kHeUniform;
+    const double variance = he ? 2.0 / fan_in : 2.0 / (fan_in + fan_out);
+    const bool normal = scheme == InitScheme::kHeNormal || scheme == InitScheme::kGlorotNormal;
+    const double scale = normal ? std::sqrt(variance) : std::sqrt(3.0 * variance);  // U(±a) has variance a²/3
+    for (Index i = 0; i < p.weight.size(); ++i) {
+      const double z = normal ? standard_normal(rng) : 2.0 * uniform01(rng) - 1.0;
+      p.weight.data()[i] = static_cast<Scalar>(scale * z);
+    }
+    p.bias.setZero();
+    layer.set_params(std::move(p));
+  }
+}
+
+double to_network_units(double raw, Index channel, const InputNormalization& n) {
+  return (raw - n.mean_of(channel)) / n.std_of(channel);
+}
+
+Tensor normalize_inputs(const Tensor& raw, const InputNormalization& n) {
+  LRP_CHECK(!raw.shape.empty(), "normalize_inputs: samples have an empty shape");
+  const Index channels = raw.shape[0];
+  n.validate(channels, "normalize_inputs");
+  Tensor out = raw;
+  if (n.is_identity()) return out;
+  const Index per_channel = numel(raw.shape) / channels;
+  for (Index r = 0; r < out.data.rows(); ++r)
+    for (Index c = 0; c < channels; ++c) {
+      const Scalar m = static_cast<Scalar>(n.mean_of(c));
+      const Scalar inv = static_cast<Scalar>(1.0 / n.std_of(c));
+      auto block = out.data.row(r).segment(c * per_channel, per_channel);
+      block.array() = (block.array() - m) * inv;
+    }
+  return out;
+}
+
+}  // namespace lrp

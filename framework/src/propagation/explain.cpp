@@ -1,0 +1,175 @@
+#include "lrp/propagation/explain.hpp"
+
+#include "lrp/core/error.hpp"
+
+namespace lrp {
+
+std::vector<Index> select_targets(const Matrix& logits, const TargetSpec& spec, const std::vector<Index>* labels) {
+  const Index n = logits.rows(), classes = logits.cols();
+  std::vector<Index> targets(static_cast<size_t>(n));
+  for (Index i = 0; i < n; ++i) {
+    Index c = 0;
+    switch (spec.kind) {
+      case TargetSpec::Kind::kPredicted: logits.row(i).maxCoeff(&c); break;
+      case TargetSpec::Kind::kClass: c = spec.class_index; break;
+      case TargetSpec::Kind::kLabel:
+        LRP_CHECK(labels != nullptr && static_cast<Index>(labels->size()) == n,
+                  "targets: 'label' needs one label per sample (", n, " samples, ",
+                  labels ? static_cast<Index>(labels->size()) : 0, " labels)");
+        c = (*labels)[static_cast<size_t>(i)];
+        break;
+    }
+    LRP_CHECK(c >= 0 && c < classes, "targets: class ", c, " of sample ", i, " is out of range [0, ", classes, ")");
+    targets[static_cast<size_t>(i)] = c;
+  }
+  return targets;
+}
+
+Explainer::Explainer(const Network& network, std::vector<RulePtr> rules) : network_(&network), rules_(std::move(rules)) {
+  LRP_CHECK(static_cast<Index>(rules_.size()) == network.size(), "explainer: ", rules_.size(),
+            " rules given for a network of ", network.size(), " layers");
+  for (Index l = 0; l < network.size(); ++l) {
+    const Layer& layer = network.layer(l);
+    const RulePtr& rule = rules_[static_cast<size_t>(l)];
+    LRP_CHECK(rule != nullptr, "explainer: layer '", layer.name(), "' has no rule");
+    const std::string why = rule->incompatibility(layer);
+    LRP_CHECK(why.empty(), "explainer: ", why);
+    states_.push_back(rule->bind(layer));
+    labels_.push_back(rule->label());
+  }
+}
+
+Explainer Explainer::from_composite(const Network& network, const Registry& registry, const Composite& composite) {
+  std::vector<RulePtr> rules;
+  std::vector<std::string> origins;
+  for (const RuleAssignment& a : composite.assign(network, registry)) {
+    rules.push_back(registry.make_rule(a.choice.rule, a.choice.params));
+    origins.push_back(registry.rule_info(a.choice.rule).origin);
+  }
+  Explainer explainer(network, std::move(rules));
+  explainer.origins_ = std::move(origins);
+  return explainer;
+}
+
+std::string Explainer::rule_at(Index l) const {
+  const std::size_t li = static_cast<std::size_t>(l);
+  const std::string origin = li < origins_.size() && origins_[li] != "built-in" ? " (from " + origins_[li] + ")" : "";
+  return detail::concat("the rule '", rules_[li]->name(), "'", origin, " of layer ", l, " '", network_->layer(l).name(),
+                        "'");
+}
+
+Explainer Explainer::gradient(const Network& network, const Registry& registry) {
+  std::vector<RulePtr> rules;
+  for (Index l = 0; l < network.size(); ++l) rules.push_back(registry.make_rule("gradient"));
+  return Explainer(network, std::move(rules));
+}
+
+Explanation Explainer::explain(const ForwardPass& pass, const std::vector<Index>& targets,
+                               const ExplainOptions& options) const {
+  const Network& net = *network_;
+  const Index layers = net.size(), n = pass.batch();
+  LRP_CHECK(static_cast<Index>(pass.activations.size()) == layers + 1,
+            "explain: the forward pass does not belong to this network (", pass.activations.size(),
+            " activations for ", layers, " layers)");
+  LRP_CHECK(static_cast<Index>(targets.size()) == n, "explain: ", targets.size(), " targets for ", n, " samples");
+  const Matrix& logits = pass.logits();
+  LRP_CHECK(logits.cols() == numel(net.output_shape()), "explain: the forward pass does not belong to this network");
+  net.check_lengths(pass.lengths, n, "explain");
+
+  Explanation e;
+  e.targets = targets;
+  e.layer_rules = labels_;
+  e.layer_rule_choices.reserve(rules_.size());
+  for (const RulePtr& rule : rules_) e.layer_rule_choices.push_back({rule->name(), rule->params()});
+  e.seed.resize(n);
+  Matrix seed = Matrix::Zero(n, logits.cols());
+  for (Index i = 0; i < n; ++i) {
+    const Index c = targets[static_cast<size_t>(i)];
+    LRP_CHECK(c >= 0 && c < logits.cols(), "explain: target ", c, " of sample ", i, " is out of range [0, ",
+              logits.cols(), ")");
+    e.seed[i] = options.seed == SeedKind::kLogit ? logits(i, c) : Scalar(1);
+    seed(i, c) = e.seed[i];
+  }
+  e.relevance = Tensor(n, net.input_shape());
+  e.relevance.lengths = pass.lengths;
+  if (options.keep_layer_relevance) {
+    e.layer_relevance.resize(static_cast<size_t>(layers) + 1);
+    for (Index l = 0; l < layers; ++l) e.layer_relevance[static_cast<size_t>(l)].resize(n, numel(net.layer(l).input_shape()));
+    e.layer_relevance.back() = seed;
+  }
+
+  e.state_relevance.resize(static_cast<size_t>(layers));
+  for (Index l = 0; l < layers; ++l) {
+    const size_t li = static_cast<size_t>(l);
+    e.state_relevance[li] = Matrix::Zero(n, rules_[li]->state_relevance_size(net.layer(l)));
+  }
+
+  const int parts = static_cast<int>(std::max<Index>(1, std::min<Index>(options.threads, n)));
+  constexpr int kSlotPing = 40, kSlotPong = 41;
+
+  // Each thread walks its rows in cache-sized blocks through all layers (see cache_block_rows).
+  const Index block = net.cache_block_rows();
+  parallel_chunks(n, parts, [&](int, Index chunk_begin, Index chunk_end) {
+    Workspace& ws = thread_workspace();
+    for (Index begin = chunk_begin; begin < chunk_end; begin += block) {
+      const Index rows = std::min(block, chunk_end - begin);
+      // Sequence layers and their rules see the lengths of exactly these rows.
+      const LengthsScope lengths(ws, row_lengths(pass.lengths, begin, rows));
+      MatrixMap seed_rows = ws.get(kSlotPing, rows, seed.cols());
+      seed_rows = seed.middleRows(begin, rows);
+      const Scalar* current = seed_rows.data();
+      Index current_cols = seed.cols();
+      int slot = kSlotPong;
+      for (Index l = layers - 1; l >= 0; --l) {
+        const Layer& layer = net.layer(l);
+        const size_t li = static_cast<size_t>(l);
+        Matrix& state = e.state_relevance[li];
+        MatrixMap state_rows(state.data() + begin * state.cols(), rows, state.cols());
+        LayerContext ctx{layer, pass.activations[li].middleRows(begin, rows),
+                         pass.activations[li + 1].middleRows(begin, rows), state.cols() > 0 ? &state_rows : nullptr};
+        if (rules_[li]->passes_through() && !options.keep_layer_relevance) {
+          current_cols = ctx.input.cols();  // same values, the layer's input shape
+          continue;
+        }
+        MatrixMap next = options.keep_layer_relevance
+                             ? MatrixMap(e.layer_relevance[li].data() + begin * e.layer_relevance[li].cols(), rows,
+                                         e.layer_relevance[li].cols())
+                             : ws.get(slot, rows, ctx.input.cols());
+        // A rule's code may come from a plugin: whatever it throws is reported naming it.
+        try {
+          rules_[li]->propagate(ctx, states_[li].get(), ConstMatrixMap(current, rows, current_cols), next, ws);
+        } catch (const Error&) {
+          throw;
+        } catch (const std::exception& x) {
+          LRP_FAIL("explain: ", rule_at(l), " threw: ", x.what());
+        } catch (...) {
+          LRP_FAIL("explain: ", rule_at(l), " threw an exception that is not a std::exception");
+        }
+        LRP_CHECK(all_finite(next), "explain: relevance became NaN or Inf at layer ", l, " '", layer.name(), "' (",
+                  labels_[li], "); check the input and the weights, or use a larger stabilizer");
+        current = next.data();
+        current_cols = next.cols();
+        slot = slot == kSlotPong ? kSlotPing : kSlotPong;
+      }
+      e.relevance.data.middleRows(begin, rows) = ConstMatrixMap(current, rows, current_cols);
+    }
+  });
+  return e;
+}
+
+Vector Explanation::state_relevance_total() const {
+  Vector total = Vector::Zero(relevance.batch());
+  for (const Matrix& s : state_relevance)
+    if (s.cols() > 0) total += s.rowwise().sum();
+  return total;
+}
+
+Explanation explain_gradient(const Network& network, const Registry& registry, const ForwardPass& pass,
+                             const std::vector<Index>& targets, bool times_input, int threads) {
+  const Explainer explainer = Explainer::gradient(network, registry);
+  Explanation e = explainer.explain(pass, targets, {.seed = SeedKind::kOneHot, .threads = threads});
+  if (times_input) e.relevance.data.array() *= pass.input().array();
+  return e;
+}
+
+}  // namespace lrp
