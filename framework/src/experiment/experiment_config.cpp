@@ -96,6 +96,7 @@ RuleEntry read_rule_entry(const YAML::Node& node, const Registry& registry, cons
   check_keys(node, {"layer", "index", "kind", "first", "last", "fallback", "rule", "params"}, source, what);
   RuleEntry e;
   e.node = node;
+  e.at = where(node, source);
   int matchers = 0;
   if (node["layer"]) {
     ++matchers;
@@ -185,128 +186,131 @@ MaxPoolTies read_ties(const YAML::Node& node, const std::string& source, const s
   return t == "first" ? MaxPoolTies::kFirst : MaxPoolTies::kSplit;
 }
 
-// One `explain:` entry → one method, or one per sweep point.
-std::vector<MethodConfig> read_method(const YAML::Node& node, const Registry& registry, const std::string& source,
-                                      const std::string& what, std::uint64_t seed, const Limits& limits,
-                                      MaxPoolTies ties) {
-  MethodConfig m;
-  m.node = node;
-  m.maxpool_ties = ties;
-  std::string kind_text;
-  auto from_name = [&](const std::string& name, const YAML::Node& at) {
-    if (registry.has_method(name)) {
-      m.kind = name;
-      return;
-    }
-    if (registry.has_preset(name)) {
-      m.kind = kLrpKind;
-      m.preset = name;
-      return;
-    }
-    std::vector<std::string> all;
-    for (const MethodInfo& k : registry.methods()) all.push_back(k.name);
-    for (const PresetInfo& p : registry.presets()) all.push_back(p.name);
-    const std::string close = closest_name(name, all);
-    LRP_FAIL(where(at, source), ": ", what, ": '", name, "' is neither a method kind nor an LRP preset",
-             close.empty() ? "" : " (did you mean '" + close + "'?)",
-             "; give `kind:` (and `preset:` or `rules:` for LRP), or use one of: ", describe_kinds_and_presets(registry));
-  };
+// A method named by a method kind or a preset (`- gradient`, `- epsilon_plus_flat`, or `name:` alone).
+void method_from_name(MethodConfig& m, const std::string& name, const YAML::Node& at, const Registry& registry,
+                      const std::string& source, const std::string& what) {
+  if (registry.has_method(name)) {
+    m.kind = name;
+    return;
+  }
+  if (registry.has_preset(name)) {
+    m.kind = kLrpKind;
+    m.preset = name;
+    return;
+  }
+  std::vector<std::string> all;
+  for (const MethodInfo& k : registry.methods()) all.push_back(k.name);
+  for (const PresetInfo& p : registry.presets()) all.push_back(p.name);
+  const std::string close = closest_name(name, all);
+  LRP_FAIL(where(at, source), ": ", what, ": '", name, "' is neither a method kind nor an LRP preset",
+           close.empty() ? "" : " (did you mean '" + close + "'?)",
+           "; give `kind:` (and `preset:` or `rules:` for LRP), or use one of: ", describe_kinds_and_presets(registry));
+}
 
-  if (node.IsScalar()) {
-    m.base_name = string(node, source, what);
-    from_name(m.base_name, node);
+// An LRP entry's `preset:` or `rules:`.
+void read_lrp_entry(MethodConfig& m, const YAML::Node& node, const Registry& registry, const std::string& source,
+                    const std::string& what) {
+  LRP_CHECK(!(node["preset"] && node["rules"]), where(node, source), ": ", what,
+            " gives both preset and rules; an LRP method takes one of them");
+  if (node["preset"]) {
+    m.preset = string(node["preset"], source, what + ".preset");
+    try {
+      (void)registry.preset_info(m.preset);
+    } catch (const Error& err) {
+      throw Error(where(node["preset"], source) + ": " + what + ".preset: " + err.what());
+    }
+    return;
+  }
+  const YAML::Node rules = node["rules"];
+  LRP_CHECK(rules.IsSequence() && rules.size() > 0, where(rules, source), ": ", what,
+            ".rules must be a non-empty list of {<layer|index|kind|first|last|fallback>: ..., rule: ..., "
+            "params: ...}");
+  for (std::size_t i = 0; i < rules.size(); ++i)
+    m.rules.push_back(read_rule_entry(rules[i], registry, source, what + ".rules[" + std::to_string(i) + "]"));
+}
+
+// An `explain:` entry written as a mapping: {name, kind, preset, rules, params, sweep, maxpool_ties}.
+void read_method_mapping(MethodConfig& m, const YAML::Node& node, const Registry& registry, const std::string& source,
+                         const std::string& what) {
+  LRP_CHECK(node.IsMap(), where(node, source), ": ", what,
+            " must be a method name (e.g. gradient, epsilon_plus_flat) or a mapping with name, kind, preset, "
+            "rules, params, sweep, maxpool_ties");
+  check_keys(node, {"name", "kind", "preset", "rules", "params", "sweep", "maxpool_ties"}, source, what);
+  if (node["maxpool_ties"]) m.maxpool_ties = read_ties(node["maxpool_ties"], source, what + ".maxpool_ties");
+  if (node["kind"]) {
+    const std::string kind = string(node["kind"], source, what + ".kind");
+    if (kind != kLrpKind && !registry.has_method(kind)) {
+      std::vector<std::string> kinds{kLrpKind};
+      for (const MethodInfo& info : registry.methods()) kinds.push_back(info.name);
+      const std::string close = closest_name(kind, kinds);
+      LRP_FAIL(where(node["kind"], source), ": ", what, ".kind '", kind, "' is not a method kind",
+               close.empty() ? "" : " (did you mean '" + close + "'?)", "; method kinds: ", join(kinds));
+    }
+    m.kind = kind;
+  } else if (node["preset"] || node["rules"]) {
+    m.kind = kLrpKind;
+  }
+  if (node["name"]) {
+    m.base_name = string(node["name"], source, what + ".name");
+    LRP_CHECK(!m.base_name.empty(), where(node["name"], source), ": ", what,
+              ".name is empty; give the method a name, or leave the key out to name it after its kind or preset");
+  }
+  if (m.lrp() && (node["preset"] || node["rules"])) {
+    read_lrp_entry(m, node, registry, source, what);
+    if (m.base_name.empty()) m.base_name = m.preset.empty() ? "lrp" : m.preset;
+  } else if (node["kind"] && m.lrp()) {
+    LRP_FAIL(where(node, source), ": ", what, ": an LRP method needs `preset:` or `rules:`");
+  } else if (!node["kind"]) {
+    LRP_CHECK(node["name"], where(node, source), ": ", what, " needs a name (or kind, preset or rules)");
+    method_from_name(m, m.base_name, node["name"], registry, source, what);
   } else {
-    LRP_CHECK(node.IsMap(), where(node, source), ": ", what,
-              " must be a method name (e.g. gradient, epsilon_plus_flat) or a mapping with name, kind, preset, "
-              "rules, params, sweep, maxpool_ties");
-    check_keys(node, {"name", "kind", "preset", "rules", "params", "sweep", "maxpool_ties"}, source, what);
-    if (node["maxpool_ties"]) m.maxpool_ties = read_ties(node["maxpool_ties"], source, what + ".maxpool_ties");
-    if (node["kind"]) {
-      kind_text = string(node["kind"], source, what + ".kind");
-      if (kind_text != kLrpKind && !registry.has_method(kind_text)) {
-        std::vector<std::string> kinds{kLrpKind};
-        for (const MethodInfo& info : registry.methods()) kinds.push_back(info.name);
-        const std::string close = closest_name(kind_text, kinds);
-        LRP_FAIL(where(node["kind"], source), ": ", what, ".kind '", kind_text, "' is not a method kind",
-                 close.empty() ? "" : " (did you mean '" + close + "'?)", "; method kinds: ", join(kinds));
-      }
-      m.kind = kind_text;
-    } else if (node["preset"] || node["rules"]) {
-      m.kind = kLrpKind;
-    }
-    if (node["name"]) {
-      m.base_name = string(node["name"], source, what + ".name");
-      LRP_CHECK(!m.base_name.empty(), where(node["name"], source), ": ", what,
-                ".name is empty; give the method a name, or leave the key out to name it after its kind or preset");
-    }
-    if (m.lrp() && (node["preset"] || node["rules"])) {
-      LRP_CHECK(!(node["preset"] && node["rules"]), where(node, source), ": ", what,
-                " gives both preset and rules; an LRP method takes one of them");
-      if (node["preset"]) {
-        m.preset = string(node["preset"], source, what + ".preset");
-        try {
-          (void)registry.preset_info(m.preset);
-        } catch (const Error& err) {
-          throw Error(where(node["preset"], source) + ": " + what + ".preset: " + err.what());
-        }
-      } else {
-        const YAML::Node rules = node["rules"];
-        LRP_CHECK(rules.IsSequence() && rules.size() > 0, where(rules, source), ": ", what,
-                  ".rules must be a non-empty list of {<layer|index|kind|first|last|fallback>: ..., rule: ..., "
-                  "params: ...}");
-        for (std::size_t i = 0; i < rules.size(); ++i)
-          m.rules.push_back(read_rule_entry(rules[i], registry, source, what + ".rules[" + std::to_string(i) + "]"));
-      }
-      if (m.base_name.empty()) m.base_name = m.preset.empty() ? "lrp" : m.preset;
-    } else if (node["kind"] && m.lrp()) {
-      LRP_FAIL(where(node, source), ": ", what, ": an LRP method needs `preset:` or `rules:`");
-    } else if (!node["kind"]) {
-      LRP_CHECK(node["name"], where(node, source), ": ", what, " needs a name (or kind, preset or rules)");
-      from_name(m.base_name, node["name"]);
-    } else {
-      LRP_CHECK(!node["preset"] && !node["rules"], where(node, source), ": ", what, ": preset and rules are for kind lrp");
-    }
-    if (m.base_name.empty()) m.base_name = m.kind;
-    if (m.lrp() && m.rules.empty() && !m.preset.empty())
-      m.params = read_params(node["params"], names_of(registry.preset_info(m.preset).params), source,
-                             what + ".params (preset '" + m.preset + "')");
-    else if (m.lrp())
-      LRP_CHECK(!node["params"], where(node["params"], source), ": ", what,
-                ".params: a rules list takes its parameters in each rule's own params");
-    else
-      m.params = read_params(node["params"], names_of(registry.method_info(m.kind).params), source,
-                             what + ".params (" + m.kind + ")");
+    LRP_CHECK(!node["preset"] && !node["rules"], where(node, source), ": ", what, ": preset and rules are for kind lrp");
   }
-  LRP_CHECK(!m.base_name.empty() && m.base_name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                                                   "0123456789_-") == std::string::npos,
-            where(node, source), ": ", what, ": method name '", m.base_name,
-            "' must be non-empty and made of letters, digits, '_' and '-' (it names an HDF5 group and a folder)");
+  if (m.base_name.empty()) m.base_name = m.kind;
+  if (m.lrp() && m.rules.empty() && !m.preset.empty())
+    m.params = read_params(node["params"], names_of(registry.preset_info(m.preset).params), source,
+                           what + ".params (preset '" + m.preset + "')");
+  else if (m.lrp())
+    LRP_CHECK(!node["params"], where(node["params"], source), ": ", what,
+              ".params: a rules list takes its parameters in each rule's own params");
+  else
+    m.params = read_params(node["params"], names_of(registry.method_info(m.kind).params), source,
+                           what + ".params (" + m.kind + ")");
+}
 
-  // Sweeps: the cartesian product of the listed values, in the order the parameters are written.
-  std::vector<std::pair<std::string, std::vector<double>>> sweep;
-  if (!node.IsScalar() && node["sweep"]) {
-    const YAML::Node s = node["sweep"];
-    LRP_CHECK(s.IsMap() && s.size() > 0, where(s, source), ": ", what,
-              ".sweep must be a mapping of parameter: [values], e.g. {gamma: [0.01, 0.1, 0.25, 1]}");
-    const std::vector<std::string> known = known_params(m, registry);
-    for (const auto& entry : s) {
-      const std::string name = entry.first.as<std::string>();
-      check_param_name(entry.first, name, known, source, what + ".sweep");
-      LRP_CHECK(entry.second.IsSequence() && entry.second.size() > 0, where(entry.second, source), ": ", what,
-                ".sweep.", name, " must be a non-empty list of values");
-      LRP_CHECK(!m.params.has(name), where(entry.first, source), ": ", what, ": '", name,
-                "' is both in params and in sweep; give it in one place");
-      std::vector<double> values;
-      for (std::size_t i = 0; i < entry.second.size(); ++i)
-        values.push_back(number(entry.second[i], source, what + ".sweep." + name + "[" + std::to_string(i) + "]"));
-      sweep.emplace_back(name, values);
-    }
-    std::uint64_t points = 1;
-    for (const auto& [name, values] : sweep) points = saturating_mul(points, values.size());
-    LRP_CHECK(points <= static_cast<std::uint64_t>(limits.sweep_points), where(s, source), ": ", what, ".sweep expands to ",
-              points, " methods, more than limits.sweep_points = ", limits.sweep_points,
-              " (each is explained and evaluated on every sample); raise the limit if you mean it");
+using Sweep = std::vector<std::pair<std::string, std::vector<double>>>;
+
+// `sweep:` {parameter: [values]}, in the order the parameters are written.
+Sweep read_sweep(const YAML::Node& s, const MethodConfig& m, const Registry& registry, const std::string& source,
+                 const std::string& what, const Limits& limits) {
+  LRP_CHECK(s.IsMap() && s.size() > 0, where(s, source), ": ", what,
+            ".sweep must be a mapping of parameter: [values], e.g. {gamma: [0.01, 0.1, 0.25, 1]}");
+  Sweep sweep;
+  const std::vector<std::string> known = known_params(m, registry);
+  for (const auto& entry : s) {
+    const std::string name = entry.first.as<std::string>();
+    check_param_name(entry.first, name, known, source, what + ".sweep");
+    LRP_CHECK(entry.second.IsSequence() && entry.second.size() > 0, where(entry.second, source), ": ", what, ".sweep.",
+              name, " must be a non-empty list of values");
+    LRP_CHECK(!m.params.has(name), where(entry.first, source), ": ", what, ": '", name,
+              "' is both in params and in sweep; give it in one place");
+    std::vector<double> values;
+    for (std::size_t i = 0; i < entry.second.size(); ++i)
+      values.push_back(number(entry.second[i], source, what + ".sweep." + name + "[" + std::to_string(i) + "]"));
+    sweep.emplace_back(name, values);
   }
+  std::uint64_t points = 1;
+  for (const auto& [name, values] : sweep) points = saturating_mul(points, values.size());
+  LRP_CHECK(points <= static_cast<std::uint64_t>(limits.sweep_points), where(s, source), ": ", what, ".sweep expands to ",
+            points, " methods, more than limits.sweep_points = ", limits.sweep_points,
+            " (each is explained and evaluated on every sample); raise the limit if you mean it");
+  return sweep;
+}
+
+// The cartesian product of a sweep's values (the last parameter varies fastest), one method each,
+// named "<name>@p=v,..." with its own seed.
+std::vector<MethodConfig> expand_sweep(const MethodConfig& m, const Sweep& sweep, const Registry& registry,
+                                       std::uint64_t seed) {
   std::vector<MethodConfig> out;
   std::vector<std::size_t> at(sweep.size(), 0);
   while (true) {
@@ -337,6 +341,29 @@ std::vector<MethodConfig> read_method(const YAML::Node& node, const Registry& re
     }
     if (sweep.empty()) return out;
   }
+}
+
+// One `explain:` entry → one method, or one per sweep point.
+std::vector<MethodConfig> read_method(const YAML::Node& node, const Registry& registry, const std::string& source,
+                                      const std::string& what, std::uint64_t seed, const Limits& limits,
+                                      MaxPoolTies ties) {
+  MethodConfig m;
+  m.node = node;
+  m.at = where(node, source);
+  m.maxpool_ties = ties;
+  if (node.IsScalar()) {
+    m.base_name = string(node, source, what);
+    method_from_name(m, m.base_name, node, registry, source, what);
+  } else {
+    read_method_mapping(m, node, registry, source, what);
+  }
+  LRP_CHECK(!m.base_name.empty() && m.base_name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                                   "0123456789_-") == std::string::npos,
+            m.at, ": ", what, ": method name '", m.base_name,
+            "' must be non-empty and made of letters, digits, '_' and '-' (it names an HDF5 group and a folder)");
+  const Sweep sweep = !node.IsScalar() && node["sweep"] ? read_sweep(node["sweep"], m, registry, source, what, limits)
+                                                        : Sweep{};
+  return expand_sweep(m, sweep, registry, seed);
 }
 
 PixelFlippingConfig read_pixel_flipping(const YAML::Node& node, const std::string& source, std::uint64_t seed,
@@ -482,11 +509,9 @@ namespace {
 // No output may be (or resolve to) an input of the run, and the heatmaps folder, which a run
 // replaces as a whole, may hold neither an input nor the results file.
 void check_outputs_against_inputs(const ExperimentConfig& c) {
-  const YAML::Node out = c.root["output"];
-  std::vector<std::pair<std::string, std::string>> outputs{
-      {c.output.results, where(out["results"], c.path) + ": output.results"}};
+  std::vector<std::pair<std::string, std::string>> outputs{{c.output.results, c.output.results_at + ": output.results"}};
   if (c.model.training && !c.model.training->output_model.empty())
-    outputs.emplace_back(c.model.training->output_model, where(c.root["model"]["save"], c.path) + ": model.save");
+    outputs.emplace_back(c.model.training->output_model, c.model.save_at + ": model.save");
   const std::vector<std::string> inputs = experiment_inputs(c);
   for (const auto& [file, what] : outputs)
     for (const std::string& input : inputs)
@@ -496,7 +521,7 @@ void check_outputs_against_inputs(const ExperimentConfig& c) {
     LRP_CHECK(!same_file(outputs[0].first, outputs[1].first), outputs[1].second, " '", outputs[1].first,
               "' is also output.results");
   if (c.output.heatmaps.empty()) return;
-  const std::string what = where(out["heatmaps"], c.path) + ": output.heatmaps";
+  const std::string what = c.output.heatmaps_at + ": output.heatmaps";
   for (const std::string& input : inputs)
     LRP_CHECK(!inside_folder(input, c.output.heatmaps), what, " '", c.output.heatmaps, "' holds '", input,
               "', an input of this run; a run replaces the whole heatmaps folder, so give a folder of its own");
@@ -533,6 +558,153 @@ std::vector<std::string> read_experiment_plugins(const std::string& path, const 
   return paths;
 }
 
+namespace {
+
+// The sections of an experiment config, each read in one place (read_experiment_config calls them
+// in this order, so errors come in the order of the file's usual layout).
+
+void read_run_settings(const YAML::Node& root, const std::string& src, ExperimentConfig& c) {
+  c.limits = parse_limits(root["limits"], src);
+  if (root["seed"]) c.seed = seed(root["seed"], src, "seed");
+  if (root["threads"]) c.threads = static_cast<int>(whole(root["threads"], src, "threads", 1));
+  LRP_CHECK(c.threads <= 256, where(root["threads"], src), ": threads must be at most 256, got ", c.threads);
+  if (root["batch_size"]) c.batch_size = whole(root["batch_size"], src, "batch_size", 1);
+  if (root["maxpool_ties"]) c.maxpool_ties = read_ties(root["maxpool_ties"], src, "maxpool_ties");
+  if (root["plugins"]) {
+    c.plugins = strings(root["plugins"], src, "plugins");
+    for (std::size_t i = 0; i < c.plugins.size(); ++i) {
+      c.plugins[i] = resolve_path(root["plugins"][i], src, "plugins[" + std::to_string(i) + "]");
+      c.plugins_at.push_back(where(root["plugins"][i], src));
+    }
+  }
+}
+
+// model: a file, or an architecture trained here.
+void read_model_section(const YAML::Node& model, const std::string& src, const Registry& registry, ExperimentConfig& c) {
+  LRP_CHECK(model.IsMap(), where(model, src), ": model must be a mapping: {file: ...} or {architecture: ..., train: ..., "
+                                              "training: ...}");
+  if (model["file"]) {
+    check_keys(model, {"file", "normalization"}, src, "model (from a file)");
+    c.model.file = resolve_path(model["file"], src, "model.file");
+    c.model.file_at = where(model["file"], src);
+    if (model["normalization"]) {
+      c.model.normalization = read_normalization(model["normalization"], src, "model.normalization");
+      c.model.normalization_at = where(model["normalization"], src);
+    }
+    return;
+  }
+  check_keys(model, {"file", "architecture", "init", "train", "test", "training", "save"}, src, "model");
+  LRP_CHECK(model["architecture"], where(model, src),
+            ": model needs 'file' (a model file) or 'architecture' (with 'train' data and 'training' settings)");
+  require(model, "train", src, "model (trained here)");
+  TrainConfig t;
+  t.path = c.path;
+  t.resolved_yaml = c.resolved_yaml;
+  t.seed = c.seed;
+  t.threads = c.threads;
+  t.limits = c.limits;
+  t.train_data = parse_dataset(model["train"], src, "model.train", c.seed);
+  if (model["test"] && !model["test"].IsNull()) t.test_data = parse_dataset(model["test"], src, "model.test", c.seed);
+  read_architecture(model, src, registry, t);
+  t.options = parse_train_options(model["training"], src);
+  t.options.seed = c.seed;
+  t.options.threads = c.threads;
+  if (model["save"]) {
+    t.output_model = string(model["save"], src, "model.save");
+    c.model.save_at = where(model["save"], src);
+    LRP_CHECK(!t.output_model.empty(), c.model.save_at, ": model.save is empty; expected a file path");
+    check_output_path(t.output_model, OutputKind::kFile, c.model.save_at + ": model.save");
+  }
+  c.model.training = std::move(t);
+}
+
+TargetSpec read_target(const YAML::Node& target, const std::string& src) {
+  const std::string t = string(target, src, "target");
+  if (t == "predicted") return TargetSpec::predicted();
+  if (t == "label") return TargetSpec::label();
+  LRP_CHECK(!t.empty() && t.find_first_not_of("0123456789") == std::string::npos, where(target, src),
+            ": target must be predicted, label or a class index (0, 1, ...), got '", t, "'");
+  return TargetSpec::fixed(whole(target, src, "target", 0));
+}
+
+void read_explain(const YAML::Node& explain, const std::string& src, const Registry& registry, ExperimentConfig& c) {
+  LRP_CHECK(explain.IsSequence() && explain.size() > 0, where(explain, src),
+            ": explain must be a non-empty list of methods (e.g. - gradient, - epsilon_plus_flat, or "
+            "- {name: ..., kind: ..., ...})");
+  std::map<std::string, std::string> seen;  // name → where
+  for (std::size_t i = 0; i < explain.size(); ++i) {
+    const std::string what = "explain[" + std::to_string(i) + "]";
+    for (MethodConfig& m : read_method(explain[i], registry, src, what, c.seed, c.limits, c.maxpool_ties)) {
+      const auto [it, fresh] = seen.emplace(m.name, where(explain[i], src));
+      LRP_CHECK(fresh, where(explain[i], src), ": ", what, ": the method name '", m.name, "' is already used at ",
+                it->second, "; give each method its own `name:`");
+      c.methods.push_back(std::move(m));
+    }
+  }
+  for (const MethodConfig& m : c.methods) c.evaluated.push_back(m.name);
+}
+
+// evaluate.methods: names (or base names, selecting all their sweep points) of explain entries.
+std::vector<std::string> read_evaluated(const YAML::Node& list, const std::string& src,
+                                        const std::vector<MethodConfig>& methods) {
+  const std::vector<std::string> names = strings(list, src, "evaluate.methods");
+  LRP_CHECK(!names.empty(), where(list, src),
+            ": evaluate.methods is empty; name the methods to evaluate, or leave the key out to evaluate all "
+            "(and set conservation and pixel_flipping to false to evaluate none)");
+  std::vector<std::string> all, evaluated;
+  for (const MethodConfig& m : methods) all.push_back(m.name);
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    bool found = false;
+    for (const MethodConfig& m : methods) {
+      if (m.name == names[i] || m.base_name == names[i]) {
+        if (std::find(evaluated.begin(), evaluated.end(), m.name) == evaluated.end()) evaluated.push_back(m.name);
+        found = true;
+      }
+    }
+    if (!found) {
+      const std::string close = closest_name(names[i], all);
+      LRP_FAIL(where(list[i], src), ": evaluate.methods[", i, "]: no method named '", names[i], "' in explain",
+               close.empty() ? "" : " (did you mean '" + close + "'?)", "; methods: ", join(all));
+    }
+  }
+  return evaluated;
+}
+
+void read_evaluate(const YAML::Node& ev, const std::string& src, ExperimentConfig& c) {
+  c.relevance_accuracy_at = src;
+  if (!ev) return;  // (a look-up in a key that is not there would throw)
+  c.relevance_accuracy_at = where(ev["relevance_accuracy"], src);
+  check_keys(ev, {"methods", "conservation", "pixel_flipping", "relevance_accuracy"}, src, "evaluate");
+  if (ev["conservation"]) c.conservation = boolean(ev["conservation"], src, "evaluate.conservation");
+  if (ev["relevance_accuracy"]) c.relevance_accuracy = boolean(ev["relevance_accuracy"], src, "evaluate.relevance_accuracy");
+  if (const YAML::Node pf = ev["pixel_flipping"]) {
+    if (!pf.IsScalar() || boolean(pf, src, "evaluate.pixel_flipping")) {
+      c.pixel_flipping = read_pixel_flipping(pf, src, c.seed, c.limits);
+      c.pixel_flipping->at = where(pf, src);
+    }
+  }
+  if (const YAML::Node list = ev["methods"]) c.evaluated = read_evaluated(list, src, c.methods);
+}
+
+void read_output(const YAML::Node& out, const std::string& src, OutputConfig& o) {
+  check_keys(out, {"results", "heatmaps", "heatmap_samples", "montage_columns"}, src, "output");
+  require(out, "results", src, "output");
+  o.results = string(out["results"], src, "output.results");
+  o.results_at = where(out["results"], src);
+  LRP_CHECK(!o.results.empty(), o.results_at, ": output.results is empty; expected a file path");
+  check_output_path(o.results, OutputKind::kFile, o.results_at + ": output.results");
+  o.heatmaps_at = where(out["heatmaps"], src);
+  if (out["heatmaps"]) {
+    o.heatmaps = string(out["heatmaps"], src, "output.heatmaps");
+    LRP_CHECK(!o.heatmaps.empty(), o.heatmaps_at, ": output.heatmaps is empty; expected a folder");
+    check_replaceable_folder(o.heatmaps, o.heatmaps_at + ": output.heatmaps");
+  }
+  if (out["heatmap_samples"]) o.heatmap_samples = whole(out["heatmap_samples"], src, "output.heatmap_samples", 0);
+  if (out["montage_columns"]) o.montage_columns = whole(out["montage_columns"], src, "output.montage_columns", 1);
+}
+
+}  // namespace
+
 ExperimentConfig read_experiment_config(const std::string& path, const std::vector<std::string>& overrides,
                                         const Registry& registry) {
   ExperimentConfig c;
@@ -549,144 +721,26 @@ ExperimentConfig read_experiment_config(const std::string& path, const std::vect
       c.resolved_yaml = std::string(out.c_str()) + "\n";
     }
     const std::string& src = path;
-    LRP_CHECK(root.IsMap(), where(root, src), ": an experiment config must be a mapping with the keys data, model, "
-                                              "explain, evaluate, output");
-    check_keys(root, {"seed", "threads", "batch_size", "maxpool_ties", "limits", "plugins", "data", "reference_data",
-                      "model", "target", "explain", "evaluate", "output"},
+    const YAML::Node& top = root;  // read only from here on (a const node never grows a key)
+    LRP_CHECK(top.IsMap(), where(top, src), ": an experiment config must be a mapping with the keys data, model, "
+                                            "explain, evaluate, output");
+    check_keys(top, {"seed", "threads", "batch_size", "maxpool_ties", "limits", "plugins", "data", "reference_data",
+                     "model", "target", "explain", "evaluate", "output"},
                src, "the experiment config");
-    c.limits = parse_limits(root["limits"], src);
-    if (root["seed"]) c.seed = seed(root["seed"], src, "seed");
-    if (root["threads"]) c.threads = static_cast<int>(whole(root["threads"], src, "threads", 1));
-    LRP_CHECK(c.threads <= 256, where(root["threads"], src), ": threads must be at most 256, got ", c.threads);
-    if (root["batch_size"]) c.batch_size = whole(root["batch_size"], src, "batch_size", 1);
-    if (root["maxpool_ties"]) c.maxpool_ties = read_ties(root["maxpool_ties"], src, "maxpool_ties");
-    if (root["plugins"]) {
-      c.plugins = strings(root["plugins"], src, "plugins");
-      for (std::size_t i = 0; i < c.plugins.size(); ++i)
-        c.plugins[i] = resolve_path(root["plugins"][i], src, "plugins[" + std::to_string(i) + "]");
-    }
-
-    require(root, "data", src, "the experiment config");
-    c.data = parse_dataset(root["data"], src, "data", c.seed);
-    if (root["reference_data"] && !root["reference_data"].IsNull())
-      c.reference_data = parse_dataset(root["reference_data"], src, "reference_data", c.seed);
-
-    // model: a file, or an architecture trained here.
-    require(root, "model", src, "the experiment config");
-    const YAML::Node model = root["model"];
-    LRP_CHECK(model.IsMap(), where(model, src), ": model must be a mapping: {file: ...} or {architecture: ..., train: ..., "
-                                                "training: ...}");
-    if (model["file"]) {
-      check_keys(model, {"file", "normalization"}, src, "model (from a file)");
-      c.model.file = resolve_path(model["file"], src, "model.file");
-      if (model["normalization"]) {
-        c.model.normalization = read_normalization(model["normalization"], src, "model.normalization");
-        c.model.normalization_at = where(model["normalization"], src);
-      }
-    } else {
-      check_keys(model, {"file", "architecture", "init", "train", "test", "training", "save"}, src, "model");
-      LRP_CHECK(model["architecture"], where(model, src),
-                ": model needs 'file' (a model file) or 'architecture' (with 'train' data and 'training' settings)");
-      require(model, "train", src, "model (trained here)");
-      TrainConfig t;
-      t.path = path;
-      t.resolved_yaml = c.resolved_yaml;
-      t.seed = c.seed;
-      t.threads = c.threads;
-      t.limits = c.limits;
-      t.train_data = parse_dataset(model["train"], src, "model.train", c.seed);
-      if (model["test"] && !model["test"].IsNull()) t.test_data = parse_dataset(model["test"], src, "model.test", c.seed);
-      read_architecture(model, src, registry, t);
-      t.options = parse_train_options(model["training"], src);
-      t.options.seed = c.seed;
-      t.options.threads = c.threads;
-      if (model["save"]) {
-        t.output_model = string(model["save"], src, "model.save");
-        LRP_CHECK(!t.output_model.empty(), where(model["save"], src), ": model.save is empty; expected a file path");
-        check_output_path(t.output_model, OutputKind::kFile, where(model["save"], src) + ": model.save");
-      }
-      c.model.training = std::move(t);
-    }
-
-    if (const YAML::Node target = root["target"]) {
-      const std::string t = string(target, src, "target");
-      if (t == "predicted") {
-        c.target = TargetSpec::predicted();
-      } else if (t == "label") {
-        c.target = TargetSpec::label();
-      } else {
-        LRP_CHECK(!t.empty() && t.find_first_not_of("0123456789") == std::string::npos, where(target, src),
-                  ": target must be predicted, label or a class index (0, 1, ...), got '", t, "'");
-        c.target = TargetSpec::fixed(whole(target, src, "target", 0));
-      }
-    }
-
-    require(root, "explain", src, "the experiment config");
-    const YAML::Node explain = root["explain"];
-    LRP_CHECK(explain.IsSequence() && explain.size() > 0, where(explain, src),
-              ": explain must be a non-empty list of methods (e.g. - gradient, - epsilon_plus_flat, or "
-              "- {name: ..., kind: ..., ...})");
-    std::map<std::string, std::string> seen;  // name → where
-    for (std::size_t i = 0; i < explain.size(); ++i) {
-      const std::string what = "explain[" + std::to_string(i) + "]";
-      for (MethodConfig& m : read_method(explain[i], registry, src, what, c.seed, c.limits, c.maxpool_ties)) {
-        const auto [it, fresh] = seen.emplace(m.name, where(explain[i], src));
-        LRP_CHECK(fresh, where(explain[i], src), ": ", what, ": the method name '", m.name, "' is already used at ",
-                  it->second, "; give each method its own `name:`");
-        c.methods.push_back(std::move(m));
-      }
-    }
-
-    for (const MethodConfig& m : c.methods) c.evaluated.push_back(m.name);
-    if (const YAML::Node ev = root["evaluate"]) {
-      check_keys(ev, {"methods", "conservation", "pixel_flipping", "relevance_accuracy"}, src, "evaluate");
-      if (ev["conservation"]) c.conservation = boolean(ev["conservation"], src, "evaluate.conservation");
-      if (ev["relevance_accuracy"])
-        c.relevance_accuracy = boolean(ev["relevance_accuracy"], src, "evaluate.relevance_accuracy");
-      if (const YAML::Node pf = ev["pixel_flipping"]) {
-        if (!pf.IsScalar() || boolean(pf, src, "evaluate.pixel_flipping"))
-          c.pixel_flipping = read_pixel_flipping(pf, src, c.seed, c.limits);
-      }
-      if (const YAML::Node list = ev["methods"]) {
-        const std::vector<std::string> names = strings(list, src, "evaluate.methods");
-        LRP_CHECK(!names.empty(), where(list, src),
-                  ": evaluate.methods is empty; name the methods to evaluate, or leave the key out to evaluate all "
-                  "(and set conservation and pixel_flipping to false to evaluate none)");
-        std::vector<std::string> all;
-        for (const MethodConfig& m : c.methods) all.push_back(m.name);
-        c.evaluated.clear();
-        for (std::size_t i = 0; i < names.size(); ++i) {
-          bool found = false;
-          for (const MethodConfig& m : c.methods) {
-            if (m.name == names[i] || m.base_name == names[i]) {  // a base name selects all its sweep points
-              if (std::find(c.evaluated.begin(), c.evaluated.end(), m.name) == c.evaluated.end())
-                c.evaluated.push_back(m.name);
-              found = true;
-            }
-          }
-          if (!found) {
-            const std::string close = closest_name(names[i], all);
-            LRP_FAIL(where(list[i], src), ": evaluate.methods[", i, "]: no method named '", names[i], "' in explain",
-                     close.empty() ? "" : " (did you mean '" + close + "'?)", "; methods: ", join(all));
-          }
-        }
-      }
-    }
-
-    require(root, "output", src, "the experiment config");
-    const YAML::Node out = root["output"];
-    check_keys(out, {"results", "heatmaps", "heatmap_samples", "montage_columns"}, src, "output");
-    require(out, "results", src, "output");
-    c.output.results = string(out["results"], src, "output.results");
-    LRP_CHECK(!c.output.results.empty(), where(out["results"], src), ": output.results is empty; expected a file path");
-    check_output_path(c.output.results, OutputKind::kFile, where(out["results"], src) + ": output.results");
-    if (out["heatmaps"]) {
-      c.output.heatmaps = string(out["heatmaps"], src, "output.heatmaps");
-      LRP_CHECK(!c.output.heatmaps.empty(), where(out["heatmaps"], src), ": output.heatmaps is empty; expected a folder");
-      check_replaceable_folder(c.output.heatmaps, where(out["heatmaps"], src) + ": output.heatmaps");
-    }
-    if (out["heatmap_samples"]) c.output.heatmap_samples = whole(out["heatmap_samples"], src, "output.heatmap_samples", 0);
-    if (out["montage_columns"]) c.output.montage_columns = whole(out["montage_columns"], src, "output.montage_columns", 1);
+    read_run_settings(top, src, c);
+    require(top, "data", src, "the experiment config");
+    c.data = parse_dataset(top["data"], src, "data", c.seed);
+    if (top["reference_data"] && !top["reference_data"].IsNull())
+      c.reference_data = parse_dataset(top["reference_data"], src, "reference_data", c.seed);
+    require(top, "model", src, "the experiment config");
+    read_model_section(top["model"], src, registry, c);
+    c.target_at = where(top["target"], src);
+    if (top["target"]) c.target = read_target(top["target"], src);
+    require(top, "explain", src, "the experiment config");
+    read_explain(top["explain"], src, registry, c);
+    read_evaluate(top["evaluate"], src, c);
+    require(top, "output", src, "the experiment config");
+    read_output(top["output"], src, c.output);
     check_outputs_against_inputs(c);
     return c;
   });

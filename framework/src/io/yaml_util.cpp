@@ -13,6 +13,8 @@
 namespace lrp::yaml {
 
 std::string where(const YAML::Node& node, const std::string& source) {
+  // A key that is not there (a const look-up gives an invalid node, whose Mark() throws): the file.
+  if (!node.IsDefined()) return source;
   const YAML::Mark m = node.Mark();
   if (m.is_null() || m.line < 0) return source;
   return source + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1);

@@ -70,6 +70,7 @@ struct RuleEntry {
   std::vector<std::string> kinds;  // kFirst / kLast: the kinds to look at (empty: linear-like layers)
   RuleChoice choice;               // rule name and the parameters given (raw units for zbox bounds)
   YAML::Node node;                 // for positioned errors
+  std::string at;                  // "config.yaml:12:7": where the entry is, for messages
 };
 
 // One method to explain with, after sweep expansion (a sweep over k values gives k methods).
@@ -85,6 +86,7 @@ struct MethodConfig {
   // Max-pool ties for this method's backward pass: its `maxpool_ties:` key, else the experiment's.
   MaxPoolTies maxpool_ties = MaxPoolTies::kFirst;
   YAML::Node node;               // the entry, for positioned errors
+  std::string at;                // "config.yaml:9:5": where the entry is, for messages
   bool lrp() const { return kind == kLrpKind; }
 };
 
@@ -93,6 +95,7 @@ struct PixelFlippingConfig {
   // Fill values in raw units: uniform range (default: the model's raw range), constant value.
   std::optional<double> low, high;
   double value = 0.0;
+  std::string at;  // where `evaluate.pixel_flipping` is, for messages
 };
 
 struct OutputConfig {
@@ -100,6 +103,7 @@ struct OutputConfig {
   std::string heatmaps;  // folder for PNGs and SVGs; empty: no pictures
   Index heatmap_samples = 8;
   Index montage_columns = 4;
+  std::string results_at, heatmaps_at;  // where the keys are, for messages
 };
 
 struct ModelSource {
@@ -108,6 +112,7 @@ struct ModelSource {
   std::optional<NormalizationOverride> normalization;
   std::string normalization_at;
   std::optional<TrainConfig> training;  // ... or an architecture trained here
+  std::string file_at, save_at;         // where model.file and model.save are, for messages
 };
 
 struct ExperimentConfig {
@@ -121,6 +126,7 @@ struct ExperimentConfig {
   MaxPoolTies maxpool_ties = MaxPoolTies::kFirst;  // `maxpool_ties:` first (PyTorch) or split
   Limits limits;               // the `limits:` section (defaults: lrp::Limits)
   std::vector<std::string> plugins;
+  std::vector<std::string> plugins_at;  // where each plugin is named, for messages
   DatasetSpec data;
   std::optional<DatasetSpec> reference_data;
   ModelSource model;
@@ -132,6 +138,8 @@ struct ExperimentConfig {
   // METRICS.md §3 on data with known relevant steps; unset: on when the data has them.
   std::optional<bool> relevance_accuracy;
   OutputConfig output;
+  // Where `target` and `evaluate.relevance_accuracy` are (the config file when they are not given).
+  std::string target_at, relevance_accuracy_at;
 };
 
 // Reads a config file, applies the overrides and checks every key, type and range (datasets: see
