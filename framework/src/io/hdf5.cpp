@@ -776,6 +776,43 @@ void File::read_rows(const std::string& dataset, hsize_t first, hsize_t count, T
   }
 }
 
+template <typename T>
+void File::read_row_list(const std::string& dataset, const Index* rows, std::size_t count, T* out) const {
+  const std::string abs = absolute_path(dataset);
+  const DatasetInfo info = dataset_info(abs);
+  check_readable_as<T>(*this, abs, info.type);
+  if (info.shape.empty()) fail("dataset '" + abs + "' is a scalar; expected an array to read rows from");
+  if (count == 0 || element_count(info.shape) == 0) return;
+  for (std::size_t i = 0; i < count; ++i)
+    if (rows[i] < 0 || static_cast<hsize_t>(rows[i]) >= info.shape[0] || (i > 0 && rows[i] <= rows[i - 1]))
+      fail("cannot read row " + std::to_string(rows[i]) + " of dataset '" + abs + "' of shape " +
+           to_string(info.shape) + (i > 0 && rows[i] <= rows[i - 1] ? " (rows must ascend)" : ""));
+  const Handle handle = open_dataset(abs);
+  const Handle file_space(H5Dget_space(handle.get()), H5Sclose);
+  Dims start(info.shape.size(), 0), extent = info.shape;
+  bool ok = file_space.valid() && H5Sselect_none(file_space.get()) >= 0;
+  // One hyperslab per run of consecutive rows, joined.
+  for (std::size_t i = 0; ok && i < count;) {
+    std::size_t j = i + 1;
+    while (j < count && rows[j] == rows[j - 1] + 1) ++j;
+    start[0] = static_cast<hsize_t>(rows[i]);
+    extent[0] = static_cast<hsize_t>(j - i);
+    ok = H5Sselect_hyperslab(file_space.get(), H5S_SELECT_OR, start.data(), nullptr, extent.data(), nullptr) >= 0;
+    i = j;
+  }
+  extent[0] = static_cast<hsize_t>(count);
+  const Handle memory_space = space_for(Dims{element_count(extent)});
+  if (!ok || !memory_space.valid()) fail("cannot select rows of dataset '" + abs + "'" + hdf5_detail());
+  ConversionState state{info.type.type_class == TypeClass::kFloat, info.type.size, false};
+  const Handle dxpl = checked_transfer(state);
+  if (H5Dread(handle.get(), TypeOf<T>::memory(), memory_space.get(), file_space.get(), dxpl.get(), out) < 0) {
+    const std::string detail = hdf5_detail();
+    if (state.out_of_range)
+      fail("dataset '" + abs + "' holds " + info.type.name() + " values outside the range of " + TypeOf<T>::name);
+    fail("cannot read dataset '" + abs + "'" + detail);
+  }
+}
+
 std::vector<Scalar> File::read_scalars(const std::string& dataset, const Dims& expected) const {
   const std::string abs = absolute_path(dataset);
   const DatasetInfo info = dataset_info(abs);
@@ -797,6 +834,7 @@ template std::vector<std::uint64_t> File::read<std::uint64_t>(const std::string&
 template void File::read_rows<double>(const std::string&, hsize_t, hsize_t, double*) const;
 template void File::read_rows<float>(const std::string&, hsize_t, hsize_t, float*) const;
 template void File::read_rows<std::int64_t>(const std::string&, hsize_t, hsize_t, std::int64_t*) const;
+template void File::read_row_list<double>(const std::string&, const Index*, std::size_t, double*) const;
 
 // ---------------------------------------------------------------- string datasets
 
