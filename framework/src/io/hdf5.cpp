@@ -789,27 +789,45 @@ void File::read_row_list(const std::string& dataset, const Index* rows, std::siz
            to_string(info.shape) + (i > 0 && rows[i] <= rows[i - 1] ? " (rows must ascend)" : ""));
   const Handle handle = open_dataset(abs);
   const Handle file_space(H5Dget_space(handle.get()), H5Sclose);
-  Dims start(info.shape.size(), 0), extent = info.shape;
-  bool ok = file_space.valid() && H5Sselect_none(file_space.get()) >= 0;
-  // One hyperslab per run of consecutive rows, joined.
-  for (std::size_t i = 0; ok && i < count;) {
-    std::size_t j = i + 1;
-    while (j < count && rows[j] == rows[j - 1] + 1) ++j;
-    start[0] = static_cast<hsize_t>(rows[i]);
-    extent[0] = static_cast<hsize_t>(j - i);
-    ok = H5Sselect_hyperslab(file_space.get(), H5S_SELECT_OR, start.data(), nullptr, extent.data(), nullptr) >= 0;
-    i = j;
-  }
-  extent[0] = static_cast<hsize_t>(count);
-  const Handle memory_space = space_for(Dims{element_count(extent)});
-  if (!ok || !memory_space.valid()) fail("cannot select rows of dataset '" + abs + "'" + hdf5_detail());
+  if (!file_space.valid()) fail("cannot select rows of dataset '" + abs + "'" + hdf5_detail());
   ConversionState state{info.type.type_class == TypeClass::kFloat, info.type.size, false};
   const Handle dxpl = checked_transfer(state);
-  if (H5Dread(handle.get(), TypeOf<T>::memory(), memory_space.get(), file_space.get(), dxpl.get(), out) < 0) {
-    const std::string detail = hdf5_detail();
-    if (state.out_of_range)
-      fail("dataset '" + abs + "' holds " + info.type.name() + " values outside the range of " + TypeOf<T>::name);
-    fail("cannot read dataset '" + abs + "'" + detail);
+  Dims start(info.shape.size(), 0), extent = info.shape;
+  extent[0] = 1;
+  const hsize_t row_elements = element_count(extent);
+  // Selected rows at most 16 KiB apart (as stored) are read as one span, the rows between them
+  // included, and the selected ones copied out: one larger read costs less than many small ones.
+  const auto join_gap = static_cast<Index>((hsize_t{16} << 10) / std::max<hsize_t>(1, row_elements * info.type.size));
+  const auto max_span = static_cast<Index>(std::max<hsize_t>(1, (hsize_t{1} << 20) / row_elements));
+  std::vector<T> scratch;
+  const auto read_span = [&](Index first, Index rows_in_span, T* into) {
+    start[0] = static_cast<hsize_t>(first);
+    extent[0] = static_cast<hsize_t>(rows_in_span);
+    const Handle memory_space = space_for(Dims{extent[0] * row_elements});
+    if (!memory_space.valid() ||
+        H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start.data(), nullptr, extent.data(), nullptr) < 0)
+      fail("cannot select rows of dataset '" + abs + "'" + hdf5_detail());
+    if (H5Dread(handle.get(), TypeOf<T>::memory(), memory_space.get(), file_space.get(), dxpl.get(), into) < 0) {
+      const std::string detail = hdf5_detail();
+      if (state.out_of_range)
+        fail("dataset '" + abs + "' holds " + info.type.name() + " values outside the range of " + TypeOf<T>::name);
+      fail("cannot read dataset '" + abs + "'" + detail);
+    }
+  };
+  for (std::size_t i = 0; i < count;) {
+    std::size_t j = i + 1;
+    while (j < count && rows[j] - rows[j - 1] - 1 <= join_gap && rows[j] - rows[i] < max_span) ++j;
+    const Index span = rows[j - 1] - rows[i] + 1;
+    if (span == static_cast<Index>(j - i)) {  // consecutive rows: straight into place
+      read_span(rows[i], span, out + i * row_elements);
+    } else {
+      scratch.resize(static_cast<std::size_t>(span) * row_elements);
+      read_span(rows[i], span, scratch.data());
+      for (std::size_t k = i; k < j; ++k)
+        std::copy_n(scratch.data() + static_cast<hsize_t>(rows[k] - rows[i]) * row_elements, row_elements,
+                    out + k * row_elements);
+    }
+    i = j;
   }
 }
 
