@@ -47,9 +47,9 @@ constexpr std::uint64_t kJoinGapBytes = 16 << 10;
 // The largest single read (and the buffer it needs, unless one row is larger).
 constexpr std::uint64_t kReadBytes = 1 << 20;
 
-// An IDX file, plain or gzip-compressed (told by its first two bytes, 1f 8b), its header checked on
-// opening. A plain file's size is checked against the header at once; a compressed one's as far
-// as it is read (see read_rows).
+// An IDX file, plain or gzip-compressed, told by its first two bytes: 1f 8b. Its header is checked
+// on opening; a plain file's size is checked against the header at once, a compressed one's as far
+// as it is read: see read_rows.
 class IdxFile {
  public:
   IdxFile(const std::string& path, const char* what, std::uint32_t expected_magic, const char* layout)
