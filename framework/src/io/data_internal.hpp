@@ -25,23 +25,12 @@ class InputFile {
   std::uint64_t size() const { return size_; }
   // Up to n bytes from `offset` into out; fewer only where the file ends. Errors are lrp::Errors.
   std::uint64_t read_at(void* out, std::uint64_t n, std::uint64_t offset) const;
+
  private:
   std::string path_, what_;
   int fd_ = -1;
   std::uint64_t size_ = 0;
 };
-
-// Calls fn(first, count, offset) for each run of consecutive rows in `rows` (ascending): rows
-// first .. first + count − 1 of the source, at offset .. offset + count − 1 of the selection.
-template <typename Fn>
-void for_each_run(const std::vector<Index>& rows, Fn fn) {
-  for (std::size_t i = 0; i < rows.size();) {
-    std::size_t j = i + 1;
-    while (j < rows.size() && rows[j] == rows[j - 1] + 1) ++j;
-    fn(rows[i], static_cast<Index>(j - i), static_cast<Index>(i));
-    i = j;
-  }
-}
 
 // Checks the dataset has samples, finite inputs and (when it has any) one list of relevant
 // positions per sample, each sorted, distinct and within the first axis of the sample shape; fills
