@@ -8,7 +8,7 @@
 #                           MPI (multi-process runs on 2 and 3 ranks), and float32 without MPI,
 #                           with AddressSanitizer + UndefinedBehaviorSanitizer (portable,
 #                           without -march=native); warnings are errors in all three
-#   ./build.sh bench        install, build (Release) and run the benchmarks (explain, train, metrics, lstm)
+#   ./build.sh bench        install, build (Release) and run the benchmarks (explain, train, metrics, lstm, data)
 #   ./build.sh bench-mpi    the pixel-flipping study on 1, 2 and 4 MPI ranks (tests/bench/mpi_scaling.sh)
 #   ./build.sh fuzz [SECONDS] install clang and libFuzzer, build the fuzz targets (tests/fuzz) in
 #                           build/fuzz with ASan + UBSan and run each for SECONDS (default 60) on a
@@ -203,6 +203,7 @@ case "${1:-}" in
     ./build/release/tests/bench/lrp_bench_train "${@:2}"
     ./build/release/tests/bench/lrp_bench_metrics "${@:2}"
     ./build/release/tests/bench/lrp_bench_lstm "${@:2}"
+    ./build/release/tests/bench/lrp_bench_data "${@:2}"
     ;;
   fuzz)
     fuzz "${@:2}"

@@ -22,7 +22,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const int label_column = labelled ? static_cast<int>(static_cast<int8_t>(data[at++])) : -1;
   const std::string path = lrp_fuzz::scratch().write("data.csv", lrp_fuzz::as_text(data + at, size - at));
   try {
-    const lrp::Dataset d = lrp::read_csv(path, shape, label_column, header, lrp_fuzz::limits());
+    const lrp::Dataset d = lrp::read_csv(path, shape, label_column, header, {}, lrp_fuzz::limits());
     if (d.size() < 1 || d.inputs.shape != shape) std::abort();
     if (label_column >= 0 && d.labels.size() != static_cast<std::size_t>(d.size())) std::abort();
     if (label_column < 0 && !d.labels.empty()) std::abort();

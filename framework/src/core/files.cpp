@@ -574,30 +574,34 @@ void OutputTransaction::add_folder(const std::string& path, FolderFiles files, c
   staged_.push_back(std::move(s));
 }
 
-void OutputTransaction::commit() {
-  // Folders first, files last: the results file appears only once its pictures are in place.
-  std::stable_partition(staged_.begin(), staged_.end(), [](const Staged& s) { return s.folder; });
-  for (const Staged& s : staged_) check_output_path(s.path, s.folder ? OutputKind::kFolder : OutputKind::kFile, s.what);
+namespace {
 
-  SignalDeferral deferral;
-  std::vector<fs::path> made;  // folders this commit created
-  struct Temporary {
-    std::string path;
-    int slot = -1;
-    bool folder = false;
-  };
-  std::vector<Temporary> temporaries;  // removed at the end unless they became targets
-  struct Swap {
-    std::string target, temporary;
-    bool exchanged = false;  // the old folder now sits at `temporary`
-    bool file = false;
-    std::string backup;  // a file's old contents, hard-linked aside
-    std::string third;   // a spare name for swapping folders without RENAME_EXCHANGE
-  };
-  std::vector<Swap> done;
+// A temporary a commit made: a folder or a file next to its target, registered for removal on a
+// termination signal.
+struct CommitTemporary {
+  std::string path;
+  int slot = -1;
+  bool folder = false;
+};
+
+// A target put in place, and how to undo it.
+struct CommitSwap {
+  std::string target, temporary;
+  bool exchanged = false;  // the old folder now sits at `temporary`
+  bool file = false;
+  std::string backup;  // a file's old contents, hard-linked aside
+  std::string third;   // a spare name for swapping folders without RENAME_EXCHANGE
+};
+
+// What a commit has done so far: undone when it fails, tidied up when it succeeds.
+struct CommitLog {
+  std::vector<fs::path> made;                // folders this commit created
+  std::vector<CommitTemporary> temporaries;  // removed at the end unless they became targets
+  std::vector<CommitSwap> done;
+
   // A fresh temporary next to `target`: a folder (fd = -1), or a file kept open for writing (so
   // nothing can be swapped in between its creation and its writing).
-  const auto unique_temporary = [&](const std::string& target, bool folder, const std::string& what, int& fd) {
+  std::string unique_temporary(const std::string& target, bool folder, const std::string& what, int& fd) {
     const fs::path dir = folder_of(target);
     fd = -1;
     for (int attempt = 0; attempt < 100; ++attempt) {
@@ -617,75 +621,44 @@ void OutputTransaction::commit() {
                  errno_text(error));
     }
     LRP_FAIL("cannot write ", what, " '", target, "': no free temporary name in '", dir.string(), "'");
-  };
-  try {
-    for (const Staged& s : staged_) {
-      const fs::path folder = folder_of(s.path);
-      if (create_folders_) make_folders(folder, made, s.what);
-      LRP_CHECK(fs::is_directory(folder), "cannot write ", s.what, " '", s.path, "': the folder '", folder.string(),
-                "' does not exist");
-    }
-    std::vector<std::string> temporary_of(staged_.size());
-    for (std::size_t i = 0; i < staged_.size(); ++i) {
-      const Staged& s = staged_[i];
-      int file_fd = -1;
-      temporary_of[i] = unique_temporary(s.path, s.folder, s.what, file_fd);
-      if (s.folder) {
-        Fd dir(::open(temporary_of[i].c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-        if (dir.fd < 0) {
+  }
+
+  // Puts the written temporary `t` in place of `path`: a folder swapped with (or moved to) its
+  // target, a file renamed over it with its old contents kept aside until everything is in place.
+  void put_in_place(const std::string& path, const std::string& t, bool folder, const std::string& what) {
+    CommitSwap swap{path, t, false, !folder, "", ""};
+    struct stat st {};
+    const bool exists = ::lstat(path.c_str(), &st) == 0;
+    if (folder) {
+      swap.third = (folder_of(path) / (temporary_prefix(path) + random_suffix())).string();
+      if (exists) {
+        if (const int error = exchange(t, path, swap.third); error != 0)
+          LRP_FAIL("cannot write ", what, " '", path, "': swapping the new folder in failed: ", errno_text(error));
+        swap.exchanged = true;
+      } else if (const int error = move_to_new(t, path); error != 0) {
+        LRP_FAIL("cannot write ", what, " '", path, "': moving the new folder in failed: ", errno_text(error));
+      }
+    } else {
+      if (exists) {  // keep the old contents reachable until every target is in place
+        swap.backup = (folder_of(path) / (temporary_prefix(path) + random_suffix())).string();
+        const int slot = register_cleanup(swap.backup);
+        if (::link(path.c_str(), swap.backup.c_str()) != 0) {
           const int error = errno;
-          LRP_FAIL("cannot write ", s.what, " '", s.path, "': cannot open its temporary folder: ", errno_text(error));
+          unregister_cleanup(slot);
+          LRP_FAIL("cannot write ", what, " '", path, "': cannot keep its old version aside: ", errno_text(error));
         }
-        std::string manifest = "lrplab heatmaps " LRP_VERSION "\n";
-        for (const auto& entry : s.files) manifest += entry.first + "\n";
-        write_folder_files(dir.fd, s.path, s.files, s.what);
-        write_new_file_at(dir.fd, kFolderManifest, manifest, s.what, s.path + "/" + kFolderManifest);
-        ::fsync(dir.fd);
-      } else {
-        Fd fd(file_fd);
-        write_and_close(fd, s.bytes, true, s.what, s.path);
+        temporaries.push_back({swap.backup, slot, false});
+      }
+      if (::rename(t.c_str(), path.c_str()) != 0) {
+        const int error = errno;
+        LRP_FAIL("cannot write ", what, " '", path, "': renaming its temporary over it failed: ", errno_text(error));
       }
     }
-    // Fault injection for the signal tests: a pause with every temporary written and nothing renamed.
-    if (const char* pause = std::getenv("LRPLAB_TEST_COMMIT_PAUSE"); pause != nullptr)
-      std::this_thread::sleep_for(std::chrono::duration<double>(std::atof(pause)));
-    // Everything is written: check the targets once more, then put the new files in place.
-    for (const Staged& s : staged_) check_output_path(s.path, s.folder ? OutputKind::kFolder : OutputKind::kFile, s.what);
-    for (std::size_t i = 0; i < staged_.size(); ++i) {
-      const Staged& s = staged_[i];
-      const std::string& t = temporary_of[i];
-      Swap swap{s.path, t, false, !s.folder, "", ""};
-      struct stat st {};
-      const bool exists = ::lstat(s.path.c_str(), &st) == 0;
-      if (s.folder) {
-        swap.third = (folder_of(s.path) / (temporary_prefix(s.path) + random_suffix())).string();
-        if (exists) {
-          if (const int error = exchange(t, s.path, swap.third); error != 0)
-            LRP_FAIL("cannot write ", s.what, " '", s.path, "': swapping the new folder in failed: ", errno_text(error));
-          swap.exchanged = true;
-        } else if (const int error = move_to_new(t, s.path); error != 0) {
-          LRP_FAIL("cannot write ", s.what, " '", s.path, "': moving the new folder in failed: ", errno_text(error));
-        }
-      } else {
-        if (exists) {  // keep the old contents reachable until every target is in place
-          swap.backup = (folder_of(s.path) / (temporary_prefix(s.path) + random_suffix())).string();
-          const int slot = register_cleanup(swap.backup);
-          if (::link(s.path.c_str(), swap.backup.c_str()) != 0) {
-            const int error = errno;
-            unregister_cleanup(slot);
-            LRP_FAIL("cannot write ", s.what, " '", s.path, "': cannot keep its old version aside: ", errno_text(error));
-          }
-          temporaries.push_back({swap.backup, slot, false});
-        }
-        if (::rename(t.c_str(), s.path.c_str()) != 0) {
-          const int error = errno;
-          LRP_FAIL("cannot write ", s.what, " '", s.path, "': renaming its temporary over it failed: ", errno_text(error));
-        }
-      }
-      done.push_back(swap);
-    }
-  } catch (...) {
-    // Undo in reverse order: every target gets its old contents (or is absent) again.
+    done.push_back(swap);
+  }
+
+  // After a failure: every target gets its old contents (or is absent) again, in reverse order.
+  void undo() {
     for (auto it = done.rbegin(); it != done.rend(); ++it) {
       if (it->file) {
         if (!it->backup.empty()) ::rename(it->backup.c_str(), it->target.c_str());
@@ -696,22 +669,78 @@ void OutputTransaction::commit() {
         ::rename(it->target.c_str(), it->temporary.c_str());
       }
     }
-    for (const Temporary& t : temporaries) {
+    remove_temporaries();
+    remove_made_folders(made);
+  }
+
+  // Removes the temporaries: after a failure, or after success what was replaced (old folders now
+  // sit at their temporary names) and the backups.
+  void remove_temporaries() {
+    for (const CommitTemporary& t : temporaries) {
       std::error_code ignored;
       fs::remove_all(t.path, ignored);
       unregister_cleanup(t.slot);
     }
-    remove_made_folders(made);
+  }
+};
+
+// A staged folder's files and manifest, written into its temporary folder.
+void write_folder_temporary(const std::string& temporary, const std::string& path, const FolderFiles& files,
+                            const std::string& what) {
+  Fd dir(::open(temporary.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (dir.fd < 0) {
+    const int error = errno;
+    LRP_FAIL("cannot write ", what, " '", path, "': cannot open its temporary folder: ", errno_text(error));
+  }
+  std::string manifest = "lrplab heatmaps " LRP_VERSION "\n";
+  for (const auto& entry : files) manifest += entry.first + "\n";
+  write_folder_files(dir.fd, path, files, what);
+  write_new_file_at(dir.fd, kFolderManifest, manifest, what, path + "/" + kFolderManifest);
+  ::fsync(dir.fd);
+}
+
+}  // namespace
+
+void OutputTransaction::commit() {
+  // Folders first, files last: the results file appears only once its pictures are in place.
+  std::stable_partition(staged_.begin(), staged_.end(), [](const Staged& s) { return s.folder; });
+  for (const Staged& s : staged_) check_output_path(s.path, s.folder ? OutputKind::kFolder : OutputKind::kFile, s.what);
+
+  SignalDeferral deferral;
+  CommitLog log;
+  try {
+    for (const Staged& s : staged_) {
+      const fs::path folder = folder_of(s.path);
+      if (create_folders_) make_folders(folder, log.made, s.what);
+      LRP_CHECK(fs::is_directory(folder), "cannot write ", s.what, " '", s.path, "': the folder '", folder.string(),
+                "' does not exist");
+    }
+    std::vector<std::string> temporary_of(staged_.size());
+    for (std::size_t i = 0; i < staged_.size(); ++i) {
+      const Staged& s = staged_[i];
+      int file_fd = -1;
+      temporary_of[i] = log.unique_temporary(s.path, s.folder, s.what, file_fd);
+      if (s.folder) {
+        write_folder_temporary(temporary_of[i], s.path, s.files, s.what);
+      } else {
+        Fd fd(file_fd);
+        write_and_close(fd, s.bytes, true, s.what, s.path);
+      }
+    }
+    // Fault injection for the signal tests: a pause with every temporary written and nothing renamed.
+    if (const char* pause = std::getenv("LRPLAB_TEST_COMMIT_PAUSE"); pause != nullptr)
+      std::this_thread::sleep_for(std::chrono::duration<double>(std::atof(pause)));
+    // Everything is written: check the targets once more, then put the new files in place.
+    for (const Staged& s : staged_) check_output_path(s.path, s.folder ? OutputKind::kFolder : OutputKind::kFile, s.what);
+    for (std::size_t i = 0; i < staged_.size(); ++i)
+      log.put_in_place(staged_[i].path, temporary_of[i], staged_[i].folder, staged_[i].what);
+  } catch (...) {
+    log.undo();
     throw;
   }
-  // Committed. Remove what was replaced (old folders now sit at their temporary names) and the
-  // backups; flush the folders' entries.
+  // Committed: remove what was replaced and the backups; flush the folders' entries.
+  log.remove_temporaries();
   std::set<std::string> folders;
-  for (const Temporary& t : temporaries) {
-    std::error_code ignored;
-    fs::remove_all(t.path, ignored);
-    unregister_cleanup(t.slot);
-  }
   for (const Staged& s : staged_) folders.insert(folder_of(s.path).string());
   for (const std::string& f : folders) fsync_folder(f);
 }

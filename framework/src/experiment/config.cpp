@@ -199,10 +199,9 @@ Dataset load_dataset(const DatasetSpec& d, const Limits& limits) {
     };
     if (d.format == "idx") return read_idx(d.images, d.labels, d.scale, d.subset, limits);
     if (d.format == "hdf5") return read_hdf5(d.path, d.inputs, d.labels, d.layout, d.scale, d.lengths, d.subset, limits);
+    if (d.format == "csv") return read_csv(d.path, d.shape, static_cast<int>(d.label_column), d.header, d.subset, limits);
     Dataset data;
-    if (d.format == "csv") {
-      data = read_csv(d.path, d.shape, static_cast<int>(d.label_column), d.header, limits);
-    } else if (d.format == "synthetic") {
+    if (d.format == "synthetic") {
       data = synthetic_blobs(d.shape, d.count, d.classes, d.seed, limits);
     } else if (d.format == "marked_addition") {
       check_generated(saturating_mul(static_cast<std::uint64_t>(d.steps), 2));

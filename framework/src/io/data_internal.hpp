@@ -1,12 +1,36 @@
-// What the dataset readers share (data.cpp, hdf5_data.cpp); not part of the public API.
+// What the dataset readers share (data.cpp, idx_data.cpp, csv_data.cpp, hdf5_data.cpp); not part of
+// the public API.
 #pragma once
 
 #include "lrp/io/data.hpp"
 #include "lrp/core/error.hpp"
 
+#include <cstdint>
+#include <string>
 #include <vector>
 
 namespace lrp::detail {
+
+// A regular file open for reading, closed on destruction. Opened without blocking and checked to
+// be a regular file first, so that a FIFO or a device named as a data file is an error, not a hang.
+class InputFile {
+ public:
+  // `what` names the file in messages ("IDX images file").
+  InputFile(const std::string& path, const std::string& what);
+  InputFile(const InputFile&) = delete;
+  InputFile& operator=(const InputFile&) = delete;
+  ~InputFile();
+
+  int fd() const { return fd_; }
+  std::uint64_t size() const { return size_; }
+  // Up to n bytes from `offset` into out; fewer only where the file ends. Errors are lrp::Errors.
+  std::uint64_t read_at(void* out, std::uint64_t n, std::uint64_t offset) const;
+
+ private:
+  std::string path_, what_;
+  int fd_ = -1;
+  std::uint64_t size_ = 0;
+};
 
 // Checks the dataset has samples, finite inputs and (when it has any) one list of relevant
 // positions per sample, each sorted, distinct and within the first axis of the sample shape; fills

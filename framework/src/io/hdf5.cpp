@@ -1,39 +1,36 @@
-// The HDF5 wrapper (lrp/io/hdf5.hpp): files, datasets, attributes, type conversion and in-memory
-// file images. Over 800 lines because HDF5's C API needs a handle type, a conversion and an error
-// translation per kind of object; contained reads live in hdf5_contained.cpp.
+// The HDF5 wrapper (lrp/io/hdf5.hpp): shapes and types, handles, opening, creating and closing files,
+// their structure (groups, links), in-memory file images and atomic writes, and the helpers the
+// other parts share (hdf5_internal.hpp). Datasets are read and written in hdf5_datasets.cpp,
+// attributes in hdf5_attributes.cpp, contained reads in hdf5_contained.cpp.
 
 #include "lrp/io/hdf5.hpp"
 
+#include "hdf5_internal.hpp"
 #include "lrp/core/error.hpp"
 #include "lrp/core/files.hpp"
 
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
-#include <cstdio>
 #include <array>
-#include <cmath>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <limits>
 #include <system_error>
-#include <type_traits>
 
 namespace lrp::h5 {
 
-namespace {
+namespace internal {
 
-namespace fs = std::filesystem;
-
-// HDF5 prints its error stack to stderr on every failed call unless told not to; lrplab reports
-// errors itself. (Cheap and idempotent: done whenever a file is opened or created.)
 void silence_hdf5() {
   H5open();
   H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
 }
+
+namespace {
 
 herr_t collect_error(unsigned, const H5E_error2_t* error, void* data) {
   auto* messages = static_cast<std::vector<std::string>*>(data);
@@ -41,10 +38,9 @@ herr_t collect_error(unsigned, const H5E_error2_t* error, void* data) {
   return 0;
 }
 
-// HDF5's innermost error message of the failed call ("" when there is none), and whether it is a
-// checksum failure (metadata, or the Fletcher-32 filter on data): damage, not a bug. Must be
-// called right after the failing call: the next HDF5 call clears the stack.
-std::string last_hdf5_error(bool* corrupt = nullptr) {
+}  // namespace
+
+std::string last_hdf5_error(bool* corrupt) {
   std::vector<std::string> messages;
   H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, collect_error, &messages);
   H5Eclear2(H5E_DEFAULT);
@@ -56,50 +52,12 @@ std::string last_hdf5_error(bool* corrupt = nullptr) {
   return messages.empty() ? std::string() : messages.front();
 }
 
-// The same as " (HDF5: ...)" to append to a message, "(the file is corrupt; HDF5: ...)" for damage.
 std::string hdf5_detail() {
   bool corrupt = false;
   const std::string message = last_hdf5_error(&corrupt);
   if (message.empty()) return "";
   return (corrupt ? " (the file is corrupt; HDF5: " : " (HDF5: ") + message + ")";
 }
-
-template <typename T>
-struct TypeOf;
-template <>
-struct TypeOf<double> {
-  static hid_t memory() { return H5T_NATIVE_DOUBLE; }
-  static hid_t stored() { return H5T_IEEE_F64LE; }
-  static constexpr const char* name = "float64";
-};
-template <>
-struct TypeOf<float> {
-  static hid_t memory() { return H5T_NATIVE_FLOAT; }
-  static hid_t stored() { return H5T_IEEE_F32LE; }
-  static constexpr const char* name = "float32";
-};
-template <>
-struct TypeOf<std::int64_t> {
-  static hid_t memory() { return H5T_NATIVE_INT64; }
-  static hid_t stored() { return H5T_STD_I64LE; }
-  static constexpr const char* name = "int64";
-};
-template <>
-struct TypeOf<std::uint64_t> {
-  static hid_t memory() { return H5T_NATIVE_UINT64; }
-  static hid_t stored() { return H5T_STD_U64LE; }
-  static constexpr const char* name = "uint64";
-};
-template <>
-struct TypeOf<std::int32_t> {
-  static hid_t memory() { return H5T_NATIVE_INT32; }
-  static hid_t stored() { return H5T_STD_I32LE; }
-};
-template <>
-struct TypeOf<std::uint8_t> {
-  static hid_t memory() { return H5T_NATIVE_UINT8; }
-  static hid_t stored() { return H5T_STD_U8LE; }
-};
 
 TypeInfo type_info(hid_t type) {
   TypeInfo info;
@@ -128,7 +86,6 @@ TypeInfo type_info(hid_t type) {
   return info;
 }
 
-// The dataspace's shape; `ok` is false for a null dataspace or a failure.
 Dims space_dims(hid_t space, bool& ok) {
   ok = true;
   const H5S_class_t cls = H5Sget_simple_extent_type(space);
@@ -154,7 +111,6 @@ Handle space_for(const Dims& shape) {
   return Handle(H5Screate_simple(static_cast<int>(shape.size()), shape.data(), nullptr), H5Sclose);
 }
 
-// A string type: variable-length, or fixed with room for `length` bytes (null-padded); UTF-8.
 Handle string_type(std::size_t length, StringStorage storage) {
   const bool fixed_length = storage == StringStorage::kFixed;
   Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
@@ -169,79 +125,12 @@ Handle string_type(std::size_t length, StringStorage storage) {
   return type;
 }
 
-// What a conversion callback needs to know about the stored type (it must not call HDF5 itself),
-// and whether the conversion met a value outside the target type's range (then it was aborted).
-struct ConversionState {
-  bool source_float = false;
-  std::size_t source_size = 0;
-  bool out_of_range = false;
-};
-
-// Whether the source value of a float-to-float conversion is ±Inf (HDF5 passes it in native byte
-// order): float64 → float32 reports Inf as out of range, but Inf stays Inf.
-bool infinite_source(const ConversionState& state, const void* source) {
-  if (!state.source_float || source == nullptr) return false;
-  if (state.source_size == sizeof(double)) {
-    double v = 0;
-    std::memcpy(&v, source, sizeof v);
-    return std::isinf(v);
-  }
-  if (state.source_size == sizeof(long double)) {
-    long double v = 0;
-    std::memcpy(&v, source, sizeof v);
-    return std::isinf(v);
-  }
-  return false;
-}
-
-H5T_conv_ret_t on_conversion_exception(H5T_conv_except_t except, hid_t, hid_t, void* source, void*, void* user) {
-  auto* state = static_cast<ConversionState*>(user);
-  if (except == H5T_CONV_EXCEPT_RANGE_HI || except == H5T_CONV_EXCEPT_RANGE_LOW ||
-      except == H5T_CONV_EXCEPT_TRUNCATE) {
-    if (infinite_source(*state, source)) return H5T_CONV_UNHANDLED;  // HDF5 stores ±Inf
-    state->out_of_range = true;
-    return H5T_CONV_ABORT;
-  }
-  return H5T_CONV_UNHANDLED;  // precision loss rounds; Inf and NaN stay Inf and NaN
-}
-
-// A transfer property list whose conversions fail instead of clipping out-of-range values.
-Handle checked_transfer(ConversionState& state) {
-  Handle dxpl(H5Pcreate(H5P_DATASET_XFER), H5Pclose);
-  if (dxpl.valid()) H5Pset_type_conv_cb(dxpl.get(), on_conversion_exception, &state);
-  return dxpl;
-}
-
-std::vector<std::string> split_path(const std::string& path) {
-  std::vector<std::string> parts;
-  std::size_t start = 0;
-  while (start <= path.size()) {
-    const std::size_t slash = path.find('/', start);
-    const std::size_t end = slash == std::string::npos ? path.size() : slash;
-    if (end > start) parts.push_back(path.substr(start, end - start));
-    if (slash == std::string::npos) break;
-    start = slash + 1;
-  }
-  return parts;
-}
-
 std::string attribute_label(const std::string& object, const std::string& name) {
   const std::string abs = absolute_path(object);
   if (abs == "/") return "root attribute '" + name + "'";
   return "attribute '" + name + "' of '" + abs + "'";
 }
 
-std::string kind_name(ObjectKind kind) {
-  switch (kind) {
-    case ObjectKind::kGroup: return "a group";
-    case ObjectKind::kDataset: return "a dataset";
-    case ObjectKind::kOther: return "a named datatype";
-    case ObjectKind::kMissing: break;
-  }
-  return "missing";
-}
-
-// One string from a dataset or attribute (a scalar or an array of one). `label` names it.
 std::string read_string_value(const File& file, hid_t object, bool attribute, const std::string& label) {
   Handle type(attribute ? H5Aget_type(object) : H5Dget_type(object), H5Tclose);
   Handle space(attribute ? H5Aget_space(object) : H5Dget_space(object), H5Sclose);
@@ -278,21 +167,41 @@ std::string read_string_value(const File& file, hid_t object, bool attribute, co
   return buffer;
 }
 
-// A numeric scalar attribute, read without loss into one of three types.
-struct Number {
-  enum class Kind { kSigned, kUnsigned, kFloat } kind = Kind::kFloat;
-  std::int64_t s = 0;
-  std::uint64_t u = 0;
-  double d = 0;
-};
+Handle with_parents() {
+  Handle lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
+  if (lcpl.valid()) H5Pset_create_intermediate_group(lcpl.get(), 1);
+  return lcpl;
+}
 
-std::string format_number(const Number& n) {
-  switch (n.kind) {
-    case Number::Kind::kSigned: return std::to_string(n.s);
-    case Number::Kind::kUnsigned: return std::to_string(n.u);
-    case Number::Kind::kFloat: break;
+}  // namespace internal
+
+using namespace internal;
+
+namespace {
+
+namespace fs = std::filesystem;
+
+std::vector<std::string> split_path(const std::string& path) {
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  while (start <= path.size()) {
+    const std::size_t slash = path.find('/', start);
+    const std::size_t end = slash == std::string::npos ? path.size() : slash;
+    if (end > start) parts.push_back(path.substr(start, end - start));
+    if (slash == std::string::npos) break;
+    start = slash + 1;
   }
-  return detail::concat(n.d);
+  return parts;
+}
+
+std::string kind_name(ObjectKind kind) {
+  switch (kind) {
+    case ObjectKind::kGroup: return "a group";
+    case ObjectKind::kDataset: return "a dataset";
+    case ObjectKind::kOther: return "a named datatype";
+    case ObjectKind::kMissing: break;
+  }
+  return "missing";
 }
 
 }  // namespace
@@ -627,37 +536,6 @@ std::vector<std::string> File::children(const std::string& group) const {
   return names;
 }
 
-namespace {
-
-// Link creation that makes missing parent groups.
-Handle with_parents() {
-  Handle lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
-  if (lcpl.valid()) H5Pset_create_intermediate_group(lcpl.get(), 1);
-  return lcpl;
-}
-
-// Dataset storage that a checksum covers: up to 32 KiB inside the dataset's object header
-// (compact), larger arrays in chunks of at most 1 MiB with the Fletcher-32 filter.
-Handle checksummed_storage(const Dims& shape, std::size_t element_size) {
-  constexpr hsize_t kCompactBytes = 32 << 10, kChunkBytes = 1 << 20;
-  Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
-  if (!dcpl.valid()) return dcpl;
-  const hsize_t bytes = element_count(shape) * element_size;
-  if (bytes == 0) return dcpl;  // nothing stored
-  if (bytes <= kCompactBytes) {
-    H5Pset_layout(dcpl.get(), H5D_COMPACT);
-    return dcpl;
-  }
-  Dims chunk = shape;
-  for (std::size_t d = 0; d < chunk.size(); ++d)
-    while (chunk[d] > 1 && element_count(chunk) * element_size > kChunkBytes) chunk[d] = (chunk[d] + 1) / 2;
-  H5Pset_chunk(dcpl.get(), static_cast<int>(chunk.size()), chunk.data());
-  H5Pset_fletcher32(dcpl.get());
-  return dcpl;
-}
-
-}  // namespace
-
 void File::create_group(const std::string& group) {
   const std::string abs = absolute_path(group);
   if (!writable_) fail("cannot create group '" + abs + "': the file is open read-only");
@@ -675,335 +553,6 @@ void File::remove(const std::string& object) {
   if (abs == "/") fail("cannot remove the root group");
   if (!exists(abs)) fail("cannot remove '" + abs + "': it does not exist");
   if (H5Ldelete(id(), abs.c_str(), H5P_DEFAULT) < 0) fail("cannot remove '" + abs + "'" + hdf5_detail());
-}
-
-// ---------------------------------------------------------------- numeric datasets
-
-template <typename T>
-void File::write(const std::string& dataset, const T* data, const Dims& shape) {
-  const std::string abs = absolute_path(dataset);
-  if (!writable_) fail("cannot write dataset '" + abs + "': the file is open read-only");
-  if (exists(abs)) fail("cannot write dataset '" + abs + "': it exists already");
-  const Handle space = space_for(shape);
-  const Handle lcpl = with_parents();
-  const Handle dcpl = checksummed_storage(shape, sizeof(T));
-  Handle handle(H5Dcreate2(id(), abs.c_str(), TypeOf<T>::stored(), space.get(), lcpl.get(), dcpl.get(), H5P_DEFAULT),
-                H5Dclose);
-  if (!space.valid() || !dcpl.valid() || !handle.valid())
-    fail("cannot create dataset '" + abs + "' of shape " + to_string(shape) + hdf5_detail());
-  if (element_count(shape) == 0) return;
-  if (H5Dwrite(handle.get(), TypeOf<T>::memory(), H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
-    fail("cannot write dataset '" + abs + "'" + hdf5_detail());
-}
-
-DatasetInfo File::dataset_info(const std::string& dataset) const {
-  const Handle handle = open_dataset(dataset);
-  const Handle type(H5Dget_type(handle.get()), H5Tclose);
-  const Handle space(H5Dget_space(handle.get()), H5Sclose);
-  if (!type.valid() || !space.valid()) fail("cannot read dataset '" + absolute_path(dataset) + "'" + hdf5_detail());
-  DatasetInfo info;
-  bool ok = true;
-  info.shape = space_dims(space.get(), ok);
-  if (!ok) fail("dataset '" + absolute_path(dataset) + "' has an empty (null) dataspace; expected an array");
-  info.type = type_info(type.get());
-  return info;
-}
-
-namespace {
-
-template <typename T>
-void check_readable_as(const File& file, const std::string& abs, const TypeInfo& type) {
-  if constexpr (std::is_integral_v<T>) {
-    if (type.type_class != TypeClass::kInteger)
-      file.fail("dataset '" + abs + "' has type " + type.name() + "; expected an integer type");
-  } else {
-    if (!type.numeric())
-      file.fail("dataset '" + abs + "' has type " + type.name() + "; expected numbers (an integer or float type)");
-  }
-}
-
-}  // namespace
-
-template <typename T>
-std::vector<T> File::read(const std::string& dataset, Dims* shape) const {
-  const std::string abs = absolute_path(dataset);
-  const DatasetInfo info = dataset_info(abs);
-  check_readable_as<T>(*this, abs, info.type);
-  if (shape != nullptr) *shape = info.shape;
-  if (info.elements() > (std::uint64_t{1} << 40) / sizeof(T))
-    fail("dataset '" + abs + "' has shape " + to_string(info.shape) + ": too large to read at once");
-  std::vector<T> values(static_cast<std::size_t>(info.elements()));
-  if (values.empty()) return values;
-  const Handle handle = open_dataset(abs);
-  ConversionState state{info.type.type_class == TypeClass::kFloat, info.type.size, false};
-  const Handle dxpl = checked_transfer(state);
-  if (H5Dread(handle.get(), TypeOf<T>::memory(), H5S_ALL, H5S_ALL, dxpl.get(), values.data()) < 0) {
-    const std::string detail = hdf5_detail();
-    if (state.out_of_range)
-      fail("dataset '" + abs + "' holds " + info.type.name() + " values outside the range of " + TypeOf<T>::name);
-    fail("cannot read dataset '" + abs + "'" + detail);
-  }
-  return values;
-}
-
-template <typename T>
-void File::read_rows(const std::string& dataset, hsize_t first, hsize_t count, T* out) const {
-  const std::string abs = absolute_path(dataset);
-  const DatasetInfo info = dataset_info(abs);
-  check_readable_as<T>(*this, abs, info.type);
-  if (info.shape.empty()) fail("dataset '" + abs + "' is a scalar; expected an array to read rows from");
-  if (first > info.shape[0] || count > info.shape[0] - first)
-    fail("cannot read rows [" + std::to_string(first) + ", " + std::to_string(first + count) + ") of dataset '" + abs +
-         "' of shape " + to_string(info.shape));
-  Dims start(info.shape.size(), 0), extent = info.shape;
-  start[0] = first;
-  extent[0] = count;
-  if (element_count(extent) == 0) return;
-  const Handle handle = open_dataset(abs);
-  const Handle file_space(H5Dget_space(handle.get()), H5Sclose);
-  const Dims flat{element_count(extent)};
-  const Handle memory_space = space_for(flat);
-  if (!file_space.valid() || !memory_space.valid() ||
-      H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start.data(), nullptr, extent.data(), nullptr) < 0)
-    fail("cannot select rows of dataset '" + abs + "'" + hdf5_detail());
-  ConversionState state{info.type.type_class == TypeClass::kFloat, info.type.size, false};
-  const Handle dxpl = checked_transfer(state);
-  if (H5Dread(handle.get(), TypeOf<T>::memory(), memory_space.get(), file_space.get(), dxpl.get(), out) < 0) {
-    const std::string detail = hdf5_detail();
-    if (state.out_of_range)
-      fail("dataset '" + abs + "' holds " + info.type.name() + " values outside the range of " + TypeOf<T>::name);
-    fail("cannot read dataset '" + abs + "'" + detail);
-  }
-}
-
-std::vector<Scalar> File::read_scalars(const std::string& dataset, const Dims& expected) const {
-  const std::string abs = absolute_path(dataset);
-  const DatasetInfo info = dataset_info(abs);
-  if (info.shape != expected)
-    fail("dataset '" + abs + "' has shape " + to_string(info.shape) + ", expected " + to_string(expected));
-  return read<Scalar>(abs);
-}
-
-template void File::write<double>(const std::string&, const double*, const Dims&);
-template void File::write<float>(const std::string&, const float*, const Dims&);
-template void File::write<std::int64_t>(const std::string&, const std::int64_t*, const Dims&);
-template void File::write<std::int32_t>(const std::string&, const std::int32_t*, const Dims&);
-template void File::write<std::uint64_t>(const std::string&, const std::uint64_t*, const Dims&);
-template void File::write<std::uint8_t>(const std::string&, const std::uint8_t*, const Dims&);
-template std::vector<double> File::read<double>(const std::string&, Dims*) const;
-template std::vector<float> File::read<float>(const std::string&, Dims*) const;
-template std::vector<std::int64_t> File::read<std::int64_t>(const std::string&, Dims*) const;
-template std::vector<std::uint64_t> File::read<std::uint64_t>(const std::string&, Dims*) const;
-template void File::read_rows<double>(const std::string&, hsize_t, hsize_t, double*) const;
-template void File::read_rows<float>(const std::string&, hsize_t, hsize_t, float*) const;
-template void File::read_rows<std::int64_t>(const std::string&, hsize_t, hsize_t, std::int64_t*) const;
-
-// ---------------------------------------------------------------- string datasets
-
-void File::write_string(const std::string& dataset, const std::string& value, StringStorage storage) {
-  const bool fixed_length = storage == StringStorage::kFixed;
-  const std::string abs = absolute_path(dataset);
-  if (!writable_) fail("cannot write dataset '" + abs + "': the file is open read-only");
-  if (exists(abs)) fail("cannot write dataset '" + abs + "': it exists already");
-  const Handle type = string_type(value.size(), storage);
-  const Handle space = scalar_space();
-  const Handle lcpl = with_parents();
-  // Kept in the object header when small; a larger fixed-length string is stored contiguously.
-  const Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
-  if (dcpl.valid() && (!fixed_length || value.size() <= (32 << 10))) H5Pset_layout(dcpl.get(), H5D_COMPACT);
-  Handle handle(H5Dcreate2(id(), abs.c_str(), type.get(), space.get(), lcpl.get(), dcpl.get(), H5P_DEFAULT), H5Dclose);
-  if (!type.valid() || !space.valid() || !dcpl.valid() || !handle.valid())
-    fail("cannot create string dataset '" + abs + "'" + hdf5_detail());
-  herr_t status = 0;
-  if (fixed_length) {
-    std::string padded = value;
-    padded.resize(std::max<std::size_t>(value.size(), 1), '\0');
-    status = H5Dwrite(handle.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, padded.data());
-  } else {
-    const char* text = value.c_str();
-    status = H5Dwrite(handle.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, &text);
-  }
-  if (status < 0) fail("cannot write string dataset '" + abs + "'" + hdf5_detail());
-}
-
-std::string File::read_string(const std::string& dataset) const {
-  const std::string abs = absolute_path(dataset);
-  const Handle handle = open_dataset(abs);
-  return read_string_value(*this, handle.get(), false, "dataset '" + abs + "'");
-}
-
-// ---------------------------------------------------------------- attributes
-
-bool File::has_attribute(const std::string& object, const std::string& name) const {
-  const Handle handle = open_object(object, "");
-  const htri_t found = H5Aexists(handle.get(), name.c_str());
-  if (found < 0) fail("cannot look up " + attribute_label(object, name) + hdf5_detail());
-  return found > 0;
-}
-
-namespace {
-
-herr_t collect_attribute(hid_t, const char* name, const H5A_info_t*, void* data) {
-  static_cast<std::vector<std::string>*>(data)->emplace_back(name);
-  return 0;
-}
-
-}  // namespace
-
-std::vector<std::string> File::attribute_names(const std::string& object) const {
-  const Handle handle = open_object(object, "");
-  std::vector<std::string> names;
-  if (H5Aiterate2(handle.get(), H5_INDEX_NAME, H5_ITER_INC, nullptr, collect_attribute, &names) < 0)
-    fail("cannot list the attributes of '" + absolute_path(object) + "'" + hdf5_detail());
-  return names;
-}
-
-Handle File::open_attribute(const std::string& object, const std::string& name) const {
-  const Handle handle = open_object(object, "");
-  const htri_t found = H5Aexists(handle.get(), name.c_str());
-  if (found < 0) fail("cannot look up " + attribute_label(object, name) + hdf5_detail());
-  if (found == 0) fail("has no " + attribute_label(object, name));
-  Handle attribute(H5Aopen(handle.get(), name.c_str(), H5P_DEFAULT), H5Aclose);
-  if (!attribute.valid()) fail("cannot open " + attribute_label(object, name) + hdf5_detail());
-  return attribute;
-}
-
-TypeInfo File::attribute_type(const std::string& object, const std::string& name) const {
-  const Handle attribute = open_attribute(object, name);
-  const Handle type(H5Aget_type(attribute.get()), H5Tclose);
-  if (!type.valid()) fail("cannot read " + attribute_label(object, name) + hdf5_detail());
-  return type_info(type.get());
-}
-
-namespace {
-
-// Creates (replacing) a scalar attribute of `type` and writes `value` (in memory type `memory`).
-void put_attribute(File& file, hid_t object_id, const std::string& object, const std::string& name, hid_t type,
-                   hid_t memory, const void* value) {
-  const htri_t found = H5Aexists(object_id, name.c_str());
-  if (found > 0 && H5Adelete(object_id, name.c_str()) < 0)
-    file.fail("cannot replace " + attribute_label(object, name) + hdf5_detail());
-  const Handle space = scalar_space();
-  Handle attribute(H5Acreate2(object_id, name.c_str(), type, space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
-  if (!space.valid() || !attribute.valid()) file.fail("cannot create " + attribute_label(object, name) + hdf5_detail());
-  if (H5Awrite(attribute.get(), memory, value) < 0)
-    file.fail("cannot write " + attribute_label(object, name) + hdf5_detail());
-}
-
-}  // namespace
-
-void File::set_string_attribute(const std::string& object, const std::string& name, const std::string& value,
-                                StringStorage storage) {
-  const bool fixed_length = storage == StringStorage::kFixed;
-  if (!writable_) fail("cannot write " + attribute_label(object, name) + ": the file is open read-only");
-  const Handle handle = open_object(object, "");
-  const Handle type = string_type(value.size(), storage);
-  if (!type.valid()) fail("cannot write " + attribute_label(object, name) + hdf5_detail());
-  if (fixed_length) {
-    std::string padded = value;
-    padded.resize(std::max<std::size_t>(value.size(), 1), '\0');
-    put_attribute(*this, handle.get(), object, name, type.get(), type.get(), padded.data());
-  } else {
-    const char* text = value.c_str();
-    put_attribute(*this, handle.get(), object, name, type.get(), type.get(), &text);
-  }
-}
-
-void File::set_double_attribute(const std::string& object, const std::string& name, double value) {
-  if (!writable_) fail("cannot write " + attribute_label(object, name) + ": the file is open read-only");
-  const Handle handle = open_object(object, "");
-  put_attribute(*this, handle.get(), object, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &value);
-}
-
-void File::set_int_attribute(const std::string& object, const std::string& name, std::int64_t value) {
-  if (!writable_) fail("cannot write " + attribute_label(object, name) + ": the file is open read-only");
-  const Handle handle = open_object(object, "");
-  put_attribute(*this, handle.get(), object, name, H5T_STD_I64LE, H5T_NATIVE_INT64, &value);
-}
-
-void File::set_uint_attribute(const std::string& object, const std::string& name, std::uint64_t value) {
-  if (!writable_) fail("cannot write " + attribute_label(object, name) + ": the file is open read-only");
-  const Handle handle = open_object(object, "");
-  put_attribute(*this, handle.get(), object, name, H5T_STD_U64LE, H5T_NATIVE_UINT64, &value);
-}
-
-std::string File::string_attribute(const std::string& object, const std::string& name) const {
-  const Handle attribute = open_attribute(object, name);
-  return read_string_value(*this, attribute.get(), true, attribute_label(object, name));
-}
-
-namespace {
-
-Number read_number(const File& file, hid_t attribute, const std::string& label) {
-  const Handle type(H5Aget_type(attribute), H5Tclose);
-  const Handle space(H5Aget_space(attribute), H5Sclose);
-  if (!type.valid() || !space.valid()) file.fail("cannot read " + label + hdf5_detail());
-  const TypeInfo info = type_info(type.get());
-  if (!info.numeric()) file.fail(label + " has type " + info.name() + "; expected a number");
-  bool ok = true;
-  const Dims dims = space_dims(space.get(), ok);
-  if (!ok || element_count(dims) != 1) file.fail(label + " has shape " + to_string(dims) + "; expected a single number");
-  Number n;
-  herr_t status = 0;
-  if (info.type_class == TypeClass::kFloat) {
-    n.kind = Number::Kind::kFloat;
-    status = H5Aread(attribute, H5T_NATIVE_DOUBLE, &n.d);
-  } else if (info.is_signed) {
-    n.kind = Number::Kind::kSigned;
-    status = H5Aread(attribute, H5T_NATIVE_INT64, &n.s);
-  } else {
-    n.kind = Number::Kind::kUnsigned;
-    status = H5Aread(attribute, H5T_NATIVE_UINT64, &n.u);
-  }
-  if (status < 0) file.fail("cannot read " + label + hdf5_detail());
-  return n;
-}
-
-}  // namespace
-
-double File::double_attribute(const std::string& object, const std::string& name) const {
-  const Handle attribute = open_attribute(object, name);
-  const Number n = read_number(*this, attribute.get(), attribute_label(object, name));
-  switch (n.kind) {
-    case Number::Kind::kSigned: return static_cast<double>(n.s);
-    case Number::Kind::kUnsigned: return static_cast<double>(n.u);
-    case Number::Kind::kFloat: break;
-  }
-  return n.d;
-}
-
-std::int64_t File::int_attribute(const std::string& object, const std::string& name) const {
-  const std::string label = attribute_label(object, name);
-  const Handle attribute = open_attribute(object, name);
-  const Number n = read_number(*this, attribute.get(), label);
-  switch (n.kind) {
-    case Number::Kind::kSigned: return n.s;
-    case Number::Kind::kUnsigned:
-      if (n.u > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
-        fail(label + " is " + format_number(n) + "; expected an integer within int64");
-      return static_cast<std::int64_t>(n.u);
-    case Number::Kind::kFloat: break;
-  }
-  // 2^63 is exactly representable; every whole double below it converts exactly.
-  if (!(std::isfinite(n.d) && n.d == std::floor(n.d) && n.d >= -9223372036854775808.0 && n.d < 9223372036854775808.0))
-    fail(label + " is " + format_number(n) + "; expected a whole number");
-  return static_cast<std::int64_t>(n.d);
-}
-
-std::uint64_t File::uint_attribute(const std::string& object, const std::string& name) const {
-  const std::string label = attribute_label(object, name);
-  const Handle attribute = open_attribute(object, name);
-  const Number n = read_number(*this, attribute.get(), label);
-  switch (n.kind) {
-    case Number::Kind::kSigned:
-      if (n.s < 0) fail(label + " is " + format_number(n) + "; expected a whole number ≥ 0");
-      return static_cast<std::uint64_t>(n.s);
-    case Number::Kind::kUnsigned: return n.u;
-    case Number::Kind::kFloat: break;
-  }
-  if (!(std::isfinite(n.d) && n.d == std::floor(n.d) && n.d >= 0.0 && n.d < 18446744073709551616.0))
-    fail(label + " is " + format_number(n) + "; expected a whole number ≥ 0");
-  return static_cast<std::uint64_t>(n.d);
 }
 
 // ---------------------------------------------------------------- atomic writes

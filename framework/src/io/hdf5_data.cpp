@@ -42,18 +42,6 @@ Shape sample_shape_of(const h5::File& file, const std::string& abs, const h5::Di
   return {d[3], d[1], d[2]};
 }
 
-// Calls fn(first, count, offset) for each run of consecutive rows in `rows` (ascending): rows
-// first .. first + count − 1 of the source, at offset .. offset + count − 1 of the selection.
-template <typename Fn>
-void for_each_run(const std::vector<Index>& rows, Fn fn) {
-  for (std::size_t i = 0; i < rows.size();) {
-    std::size_t j = i + 1;
-    while (j < rows.size() && rows[j] == rows[j - 1] + 1) ++j;
-    fn(rows[i], static_cast<Index>(j - i), static_cast<Index>(i));
-    i = j;
-  }
-}
-
 // The selected rows of a per-sample dataset ([N] or [N, 1]) as doubles; `role` names it.
 std::vector<double> read_per_sample(const h5::File& file, const std::string& abs, const char* role, hsize_t samples,
                                     const std::string& inputs, const std::vector<Index>& rows) {
@@ -70,9 +58,7 @@ std::vector<double> read_per_sample(const h5::File& file, const std::string& abs
   if (info.type.type_class != h5::TypeClass::kInteger && info.type.type_class != h5::TypeClass::kFloat)
     file.fail(std::string(role) + " dataset '" + abs + "' has type " + info.type.name() + "; expected integers");
   std::vector<double> values(rows.size());
-  for_each_run(rows, [&](Index first, Index count, Index offset) {
-    file.read_rows<double>(abs, static_cast<hsize_t>(first), static_cast<hsize_t>(count), values.data() + offset);
-  });
+  file.read_row_list<double>(abs, rows.data(), rows.size(), values.data());
   return values;
 }
 
@@ -149,28 +135,27 @@ Dataset read_hdf5_here(const std::string& path, const std::string& inputs_datase
   // Read blocks of about a million values: the conversion buffer stays small for large files.
   const Index block = std::max<Index>(1, (Index{1} << 20) / features);
   std::vector<double> buffer(static_cast<std::size_t>(std::min(block, selected) * features));
-  for_each_run(rows, [&](Index run_first, Index run_count, Index run_offset) {
-    for (Index done = 0; done < run_count; done += block) {
-      const Index n = std::min(block, run_count - done), first = run_first + done;
-      file.read_rows<double>(inputs, static_cast<hsize_t>(first), static_cast<hsize_t>(n), buffer.data());
-      for (Index r = 0; r < n; ++r) {
-        const double* in = buffer.data() + r * features;
-        Scalar* out = data.data() + (run_offset + done + r) * features;
-        for (Index j = 0; j < features; ++j) {
-          // NHWC element j = (h·W + w)·C + c goes to c·H·W + h·W + w.
-          const Index to = transpose ? (j % channels) * plane + j / channels : j;
-          const double v = in[j] * scale;
-          const auto s = static_cast<Scalar>(v);
-          if (!std::isfinite(s))
-            file.fail("inputs dataset '" + inputs + "': sample " + std::to_string(first + r) + " holds " +
-                      (std::isfinite(in[j]) ? detail::concat(in[j], ", which times scale ", scale, " overflows ",
-                                                             scalar_name())
-                                            : detail::concat("a non-finite value (", in[j], ")")));
-          out[to] = s;
-        }
+  for (Index done = 0; done < selected; done += block) {
+    const Index n = std::min(block, selected - done);
+    file.read_row_list<double>(inputs, rows.data() + done, static_cast<std::size_t>(n), buffer.data());
+    for (Index r = 0; r < n; ++r) {
+      const double* in = buffer.data() + r * features;
+      Scalar* out = data.data() + (done + r) * features;
+      for (Index j = 0; j < features; ++j) {
+        // NHWC element j = (h·W + w)·C + c goes to c·H·W + h·W + w.
+        const Index to = transpose ? (j % channels) * plane + j / channels : j;
+        const double v = in[j] * scale;
+        const auto s = static_cast<Scalar>(v);
+        if (!std::isfinite(s))
+          file.fail("inputs dataset '" + inputs + "': sample " + std::to_string(rows[static_cast<std::size_t>(done + r)]) +
+                    " holds " +
+                    (std::isfinite(in[j]) ? detail::concat(in[j], ", which times scale ", scale, " overflows ",
+                                                           scalar_name())
+                                          : detail::concat("a non-finite value (", in[j], ")")));
+        out[to] = s;
       }
     }
-  });
+  }
 
   Dataset dataset;
   dataset.source = source;

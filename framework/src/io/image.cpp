@@ -575,10 +575,19 @@ bool valid_color(const std::string& color) {
 constexpr std::array<const char*, 10> kPalette{"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
                                                "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
 
-}  // namespace
+// Where a curve plot's values land: axis ranges at round numbers, the plotting area (title on top,
+// y label on the left, x label at the bottom, legend on the right) and the mapping of values to
+// pixels.
+struct PlotFrame {
+  double y_lo = 0, y_hi = 0, y_step = 0, x_hi = 0, x_step = 0;
+  double W = 0, H = 0, left = 0, right = 0, top = 0, bottom = 0;
+  double px(double x) const { return left + (right - left) * x / x_hi; }
+  double py(double y) const { return bottom - (bottom - top) * (y - y_lo) / (y_hi - y_lo); }
+};
 
-std::string curves_svg(const std::string& title, const std::string& x_label, const std::string& y_label,
-                       const std::vector<CurveSeries>& series, const CurvePlotOptions& options) {
+// Checks the series and lays out their plot.
+PlotFrame plot_frame(const std::string& title, const std::vector<CurveSeries>& series,
+                     const CurvePlotOptions& options) {
   LRP_CHECK(options.width >= 200 && options.width <= 20000 && options.height >= 150 && options.height <= 20000,
             "curves: the plot is ", options.width, " × ", options.height, " pixels; expected 200 to 20000 wide and 150 to 20000 high");
   LRP_CHECK(!series.empty(), "curves '", title, "': no series; expected at least one");
@@ -607,19 +616,102 @@ std::string curves_svg(const std::string& title, const std::string& x_label, con
   }
   LRP_CHECK(std::isfinite(y_max - y_min), "curves '", title, "': the values span [", y_min, ", ", y_max,
             "], too wide to plot");
-  const double y_step = nice_step(y_max - y_min, 6);
-  const double y_lo = std::floor(y_min / y_step + 1e-9) * y_step;
-  const double y_hi = std::ceil(y_max / y_step - 1e-9) * y_step;
-  const double x_hi = std::max<double>(1.0, static_cast<double>(longest) - 1.0);
-  const double x_step = std::max(1.0, nice_step(x_hi, 8));
+  PlotFrame f;
+  f.y_step = nice_step(y_max - y_min, 6);
+  f.y_lo = std::floor(y_min / f.y_step + 1e-9) * f.y_step;
+  f.y_hi = std::ceil(y_max / f.y_step - 1e-9) * f.y_step;
+  f.x_hi = std::max<double>(1.0, static_cast<double>(longest) - 1.0);
+  f.x_step = std::max(1.0, nice_step(f.x_hi, 8));
 
   // Layout: title on top, y label on the left, x label at the bottom, legend on the right.
-  const double W = options.width, H = options.height;
-  const double legend_w = std::min(W / 3.0, 40.0 + 7.0 * static_cast<double>(std::min<std::size_t>(longest_name, 40)));
-  const double left = 72, right = W - legend_w - 24, top = 44, bottom = H - 56;
-  const auto px = [&](double x) { return left + (right - left) * x / x_hi; };
-  const auto py = [&](double y) { return bottom - (bottom - top) * (y - y_lo) / (y_hi - y_lo); };
+  f.W = options.width;
+  f.H = options.height;
+  const double legend_w =
+      std::min(f.W / 3.0, 40.0 + 7.0 * static_cast<double>(std::min<std::size_t>(longest_name, 40)));
+  f.left = 72;
+  f.right = f.W - legend_w - 24;
+  f.top = 44;
+  f.bottom = f.H - 56;
+  return f;
+}
 
+// Grid lines, axes, ticks, tick labels and axis labels.
+void write_axes(std::ostringstream& svg, const PlotFrame& f, const std::string& x_label, const std::string& y_label) {
+  svg << "<g stroke=\"#dddddd\" stroke-width=\"1\">\n";
+  const int y_ticks = static_cast<int>(std::lround((f.y_hi - f.y_lo) / f.y_step));
+  const int x_ticks = static_cast<int>(std::floor(f.x_hi / f.x_step + 1e-9));
+  for (int k = 0; k <= y_ticks; ++k) {
+    const double y = f.py(f.y_lo + k * f.y_step);
+    svg << "<line x1=\"" << coordinate(f.left) << "\" y1=\"" << coordinate(y) << "\" x2=\"" << coordinate(f.right)
+        << "\" y2=\"" << coordinate(y) << "\"/>\n";
+  }
+  for (int k = 0; k <= x_ticks; ++k) {
+    const double x = f.px(k * f.x_step);
+    svg << "<line x1=\"" << coordinate(x) << "\" y1=\"" << coordinate(f.top) << "\" x2=\"" << coordinate(x)
+        << "\" y2=\"" << coordinate(f.bottom) << "\"/>\n";
+  }
+  svg << "</g>\n<g stroke=\"black\" stroke-width=\"1\">\n"
+      << "<line x1=\"" << coordinate(f.left) << "\" y1=\"" << coordinate(f.bottom) << "\" x2=\"" << coordinate(f.right)
+      << "\" y2=\"" << coordinate(f.bottom) << "\"/>\n"
+      << "<line x1=\"" << coordinate(f.left) << "\" y1=\"" << coordinate(f.top) << "\" x2=\"" << coordinate(f.left)
+      << "\" y2=\"" << coordinate(f.bottom) << "\"/>\n";
+  for (int k = 0; k <= y_ticks; ++k) {
+    const double y = f.py(f.y_lo + k * f.y_step);
+    svg << "<line x1=\"" << coordinate(f.left - 5) << "\" y1=\"" << coordinate(y) << "\" x2=\"" << coordinate(f.left)
+        << "\" y2=\"" << coordinate(y) << "\"/>\n";
+  }
+  for (int k = 0; k <= x_ticks; ++k) {
+    const double x = f.px(k * f.x_step);
+    svg << "<line x1=\"" << coordinate(x) << "\" y1=\"" << coordinate(f.bottom) << "\" x2=\"" << coordinate(x)
+        << "\" y2=\"" << coordinate(f.bottom + 5) << "\"/>\n";
+  }
+  svg << "</g>\n<g fill=\"black\">\n";
+  const int y_decimals = decimals_for(f.y_step);
+  for (int k = 0; k <= y_ticks; ++k)
+    svg << "<text x=\"" << coordinate(f.left - 8) << "\" y=\"" << coordinate(f.py(f.y_lo + k * f.y_step) + 4)
+        << "\" text-anchor=\"end\">" << fixed(f.y_lo + k * f.y_step, y_decimals) << "</text>\n";
+  for (int k = 0; k <= x_ticks; ++k)
+    svg << "<text x=\"" << coordinate(f.px(k * f.x_step)) << "\" y=\"" << coordinate(f.bottom + 19)
+        << "\" text-anchor=\"middle\">" << fixed(k * f.x_step, 0) << "</text>\n";
+  svg << "<text x=\"" << coordinate((f.left + f.right) / 2) << "\" y=\"" << coordinate(f.H - 14)
+      << "\" text-anchor=\"middle\" font-size=\"13\">" << xml_escape(x_label) << "</text>\n"
+      << "<text x=\"18\" y=\"" << coordinate((f.top + f.bottom) / 2) << "\" text-anchor=\"middle\" font-size=\"13\" "
+      << "transform=\"rotate(-90 18 " << coordinate((f.top + f.bottom) / 2) << ")\">" << xml_escape(y_label) << "</text>\n"
+      << "</g>\n";
+
+}
+
+// The curves (a point for a one-value series) and the legend.
+void write_series(std::ostringstream& svg, const PlotFrame& f, const std::vector<CurveSeries>& series) {
+  for (std::size_t s = 0; s < series.size(); ++s) {
+    const CurveSeries& curve = series[s];
+    const std::string color = curve.color.empty() ? kPalette[s % kPalette.size()] : curve.color;
+    svg << "<polyline fill=\"none\" stroke=\"" << color
+        << "\" stroke-width=\"2\" stroke-linejoin=\"round\" stroke-linecap=\"round\" points=\"";
+    for (std::size_t i = 0; i < curve.values.size(); ++i)
+      svg << (i ? " " : "") << coordinate(f.px(static_cast<double>(i))) << ',' << coordinate(f.py(curve.values[i]));
+    svg << "\"><title>" << xml_escape(curve.name) << "</title></polyline>\n";
+    if (curve.values.size() == 1)  // a one-point polyline draws nothing: mark the point
+      svg << "<circle cx=\"" << coordinate(f.px(0)) << "\" cy=\"" << coordinate(f.py(curve.values[0])) << "\" r=\"3\" fill=\""
+          << color << "\"/>\n";
+  }
+  svg << "<g font-size=\"12\">\n";
+  for (std::size_t s = 0; s < series.size(); ++s) {
+    const std::string color = series[s].color.empty() ? kPalette[s % kPalette.size()] : series[s].color;
+    const double y = f.top + 10 + 20.0 * static_cast<double>(s);
+    svg << "<line x1=\"" << coordinate(f.right + 14) << "\" y1=\"" << coordinate(y) << "\" x2=\"" << coordinate(f.right + 38)
+        << "\" y2=\"" << coordinate(y) << "\" stroke=\"" << color << "\" stroke-width=\"2\"/>\n"
+        << "<text x=\"" << coordinate(f.right + 44) << "\" y=\"" << coordinate(y + 4) << "\">"
+        << xml_escape(series[s].name) << "</text>\n";
+  }
+  svg << "</g>\n</svg>\n";
+}
+
+}  // namespace
+
+std::string curves_svg(const std::string& title, const std::string& x_label, const std::string& y_label,
+                       const std::vector<CurveSeries>& series, const CurvePlotOptions& options) {
+  const PlotFrame f = plot_frame(title, series, options);
   std::ostringstream svg;
   svg << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
       << "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"" << options.width << "\" height=\""
@@ -628,75 +720,11 @@ std::string curves_svg(const std::string& title, const std::string& x_label, con
       << "<title>" << xml_escape(title) << "</title>\n"
       << "<rect x=\"0\" y=\"0\" width=\"" << options.width << "\" height=\"" << options.height
       << "\" fill=\"white\"/>\n"
-      << "<text x=\"" << coordinate((left + right) / 2) << "\" y=\"26\" text-anchor=\"middle\" font-size=\"16\">"
+      << "<text x=\"" << coordinate((f.left + f.right) / 2) << "\" y=\"26\" text-anchor=\"middle\" font-size=\"16\">"
       << xml_escape(title) << "</text>\n";
 
-  // Grid lines, ticks and tick labels.
-  svg << "<g stroke=\"#dddddd\" stroke-width=\"1\">\n";
-  const int y_ticks = static_cast<int>(std::lround((y_hi - y_lo) / y_step));
-  const int x_ticks = static_cast<int>(std::floor(x_hi / x_step + 1e-9));
-  for (int k = 0; k <= y_ticks; ++k) {
-    const double y = py(y_lo + k * y_step);
-    svg << "<line x1=\"" << coordinate(left) << "\" y1=\"" << coordinate(y) << "\" x2=\"" << coordinate(right)
-        << "\" y2=\"" << coordinate(y) << "\"/>\n";
-  }
-  for (int k = 0; k <= x_ticks; ++k) {
-    const double x = px(k * x_step);
-    svg << "<line x1=\"" << coordinate(x) << "\" y1=\"" << coordinate(top) << "\" x2=\"" << coordinate(x)
-        << "\" y2=\"" << coordinate(bottom) << "\"/>\n";
-  }
-  svg << "</g>\n<g stroke=\"black\" stroke-width=\"1\">\n"
-      << "<line x1=\"" << coordinate(left) << "\" y1=\"" << coordinate(bottom) << "\" x2=\"" << coordinate(right)
-      << "\" y2=\"" << coordinate(bottom) << "\"/>\n"
-      << "<line x1=\"" << coordinate(left) << "\" y1=\"" << coordinate(top) << "\" x2=\"" << coordinate(left)
-      << "\" y2=\"" << coordinate(bottom) << "\"/>\n";
-  for (int k = 0; k <= y_ticks; ++k) {
-    const double y = py(y_lo + k * y_step);
-    svg << "<line x1=\"" << coordinate(left - 5) << "\" y1=\"" << coordinate(y) << "\" x2=\"" << coordinate(left)
-        << "\" y2=\"" << coordinate(y) << "\"/>\n";
-  }
-  for (int k = 0; k <= x_ticks; ++k) {
-    const double x = px(k * x_step);
-    svg << "<line x1=\"" << coordinate(x) << "\" y1=\"" << coordinate(bottom) << "\" x2=\"" << coordinate(x)
-        << "\" y2=\"" << coordinate(bottom + 5) << "\"/>\n";
-  }
-  svg << "</g>\n<g fill=\"black\">\n";
-  const int y_decimals = decimals_for(y_step);
-  for (int k = 0; k <= y_ticks; ++k)
-    svg << "<text x=\"" << coordinate(left - 8) << "\" y=\"" << coordinate(py(y_lo + k * y_step) + 4)
-        << "\" text-anchor=\"end\">" << fixed(y_lo + k * y_step, y_decimals) << "</text>\n";
-  for (int k = 0; k <= x_ticks; ++k)
-    svg << "<text x=\"" << coordinate(px(k * x_step)) << "\" y=\"" << coordinate(bottom + 19)
-        << "\" text-anchor=\"middle\">" << fixed(k * x_step, 0) << "</text>\n";
-  svg << "<text x=\"" << coordinate((left + right) / 2) << "\" y=\"" << coordinate(H - 14)
-      << "\" text-anchor=\"middle\" font-size=\"13\">" << xml_escape(x_label) << "</text>\n"
-      << "<text x=\"18\" y=\"" << coordinate((top + bottom) / 2) << "\" text-anchor=\"middle\" font-size=\"13\" "
-      << "transform=\"rotate(-90 18 " << coordinate((top + bottom) / 2) << ")\">" << xml_escape(y_label) << "</text>\n"
-      << "</g>\n";
-
-  // Series and legend.
-  for (std::size_t s = 0; s < series.size(); ++s) {
-    const CurveSeries& curve = series[s];
-    const std::string color = curve.color.empty() ? kPalette[s % kPalette.size()] : curve.color;
-    svg << "<polyline fill=\"none\" stroke=\"" << color
-        << "\" stroke-width=\"2\" stroke-linejoin=\"round\" stroke-linecap=\"round\" points=\"";
-    for (std::size_t i = 0; i < curve.values.size(); ++i)
-      svg << (i ? " " : "") << coordinate(px(static_cast<double>(i))) << ',' << coordinate(py(curve.values[i]));
-    svg << "\"><title>" << xml_escape(curve.name) << "</title></polyline>\n";
-    if (curve.values.size() == 1)  // a one-point polyline draws nothing: mark the point
-      svg << "<circle cx=\"" << coordinate(px(0)) << "\" cy=\"" << coordinate(py(curve.values[0])) << "\" r=\"3\" fill=\""
-          << color << "\"/>\n";
-  }
-  svg << "<g font-size=\"12\">\n";
-  for (std::size_t s = 0; s < series.size(); ++s) {
-    const std::string color = series[s].color.empty() ? kPalette[s % kPalette.size()] : series[s].color;
-    const double y = top + 10 + 20.0 * static_cast<double>(s);
-    svg << "<line x1=\"" << coordinate(right + 14) << "\" y1=\"" << coordinate(y) << "\" x2=\"" << coordinate(right + 38)
-        << "\" y2=\"" << coordinate(y) << "\" stroke=\"" << color << "\" stroke-width=\"2\"/>\n"
-        << "<text x=\"" << coordinate(right + 44) << "\" y=\"" << coordinate(y + 4) << "\">"
-        << xml_escape(series[s].name) << "</text>\n";
-  }
-  svg << "</g>\n</svg>\n";
+  write_axes(svg, f, x_label, y_label);
+  write_series(svg, f, series);
   return svg.str();
 }
 

@@ -67,10 +67,12 @@ std::vector<Index> sample_rows(Index size, Index count, std::uint64_t seed);
 // MNIST-family IDX files: images with magic 0x00000803 (uint8, [N, rows, cols]) become samples of
 // shape {1, rows, cols} with values byte·scale; labels (magic 0x00000801, uint8, [N]) are optional
 // (pass an empty labels_path). Each file may be gzip-compressed: detected by its first two bytes
-// (1f 8b), not by its name. Sizes must match the headers exactly (no missing or extra bytes); the
-// file is streamed, and only the rows `selection` picks are kept (their memory is estimated from
-// the header and checked against limits.memory before anything is read). scale must be finite and
-// > 0.
+// (1f 8b), not by its name. Sizes must match the headers exactly (no missing or extra bytes). Only
+// the rows `selection` picks are read from a plain file; a gzip file is decompressed up to the last
+// of them, and further only when its trailer's size disagrees with the header (so that a file cut
+// short or with bytes appended is refused; docs/models.md says what is not detected). Their memory
+// is estimated from the header and checked against limits.memory before anything is read. scale
+// must be finite and > 0.
 Dataset read_idx(const std::string& images_path, const std::string& labels_path, double scale = 1.0 / 255.0,
                  const RowSelection& selection = {}, const Limits& limits = {});
 
@@ -78,9 +80,13 @@ Dataset read_idx(const std::string& images_path, const std::string& labels_path,
 // in the 0-based column label_column (-1: no label column). With header, the first non-blank line
 // is skipped. Blank lines are ignored; fields are separated by ',' and may carry surrounding
 // blanks; labels must be non-negative integers. Errors name the line and the (1-based) column.
-// The file's size bounds the memory it needs (checked against limits.memory before reading).
+// Only the rows `selection` picks are parsed (the others are counted, not checked), and reading
+// stops after the last of them once the number of rows is known: a range with an end needs no
+// count, a draw or a range to the last row counts the rows first. The whole file's size bounds the
+// memory it needs; a selection's memory is its samples' (checked against limits.memory before
+// anything is parsed).
 Dataset read_csv(const std::string& path, Shape sample_shape, int label_column, bool header,
-                 const Limits& limits = {});
+                 const RowSelection& selection = {}, const Limits& limits = {});
 
 // Arrays in an HDF5 file (written by h5py, NumPy or lrplab). `inputs_dataset` is the path of a
 // numeric dataset (any integer or float type) of rank 2, 3 or 4, the outermost axis indexing the

@@ -146,6 +146,11 @@ class File {
   // Rows [first, first + count) of the outermost dimension into out (count × the inner extents).
   template <typename T>
   void read_rows(const std::string& dataset, hsize_t first, hsize_t count, T* out) const;
+  // Rows rows[0], ..., rows[count − 1] (ascending, distinct) of the outermost dimension into out, one
+  // after another, in one read of their union: HDF5 reads only the chunks, or for contiguous
+  // storage the bytes, that hold them.
+  template <typename T>
+  void read_row_list(const std::string& dataset, const Index* rows, std::size_t count, T* out) const;
   // The values as the build's scalar type, after checking the shape is `expected` (the message
   // names both shapes).
   std::vector<Scalar> read_scalars(const std::string& dataset, const Dims& expected) const;
@@ -234,6 +239,7 @@ extern template std::vector<std::int64_t> File::read<std::int64_t>(const std::st
 extern template void File::read_rows<double>(const std::string&, hsize_t, hsize_t, double*) const;
 extern template void File::read_rows<float>(const std::string&, hsize_t, hsize_t, float*) const;
 extern template void File::read_rows<std::int64_t>(const std::string&, hsize_t, hsize_t, std::int64_t*) const;
+extern template void File::read_row_list<double>(const std::string&, const Index*, std::size_t, double*) const;
 
 template <typename T>
 void File::write(const std::string& dataset, const std::vector<T>& data, const Dims& shape) {
