@@ -19,7 +19,7 @@ def functions(lines):
     while i < len(lines):
         line = lines[i]
         start = i
-        if line[:1].isalpha() or line[:1] in '_~':
+        if line[:1].isalpha() or (line[:1] != '' and line[:1] in '_~'):
             # a signature may span several lines: find the line that opens the body
             j = i
             while j < len(lines) and j < i + 8 and not lines[j].rstrip().endswith('{') and not lines[j].rstrip().endswith(';'):
