@@ -61,17 +61,29 @@ void Graph::fail_unsupported(int i) const {
 // op is then reported at its node, not where a pattern or an LSTM block it breaks ends.)
 void check_data_nodes(const Graph& g, const std::vector<Op>& ops) {
   const std::vector<std::string> block = lstm_op_types();
+  std::set<std::string> from_lstm;  // values an LSTM node or a block op after it computes
   for (std::size_t k = 0; k < ops.size(); ++k) {
     const int i = ops[k].node;
     const Node& n = g.node(i);
-    if (n.is("LSTM")) continue;  // fuse_lstm checks its nodes
+    if (n.is("LSTM")) {  // fuse_lstm checks its nodes
+      from_lstm.insert(n.outputs.begin(), n.outputs.end());
+      continue;
+    }
     if (g.integer_input && k == 0 && !(n.is("Gather") && emitter_reads(g, ops[k])))
       g.fail_node(i, "reads the graph input, which holds integers (token ids); lrplab imports integer inputs only "
                      "into an embedding (Gather from a constant table [vocab, dim], as torch exports nn.Embedding)");
-    const bool in_block = std::find(block.begin(), block.end(), n.op) != block.end() &&
-                          std::any_of(n.inputs.begin(), n.inputs.end(), [&](const std::string& v) {
-                            return g.computed(v) || g.filled.count(v);
-                          });
+    // A block op (Transpose, Squeeze, ...) is read by fuse_lstm when it reads what an LSTM node computed, or (a
+    // Transpose) feeds LSTM nodes only or transposes a [batch, T, D] sequence (which fuse_lstm then refuses).
+    const bool block_op = default_domain(n.domain) && std::find(block.begin(), block.end(), n.op) != block.end();
+    const bool after_lstm = std::any_of(n.inputs.begin(), n.inputs.end(), [&](const auto& v) { return from_lstm.count(v); });
+    const auto readers = g.consumers.find(n.outputs[0]);
+    const bool feeds_lstm = readers != g.consumers.end() &&
+                            std::all_of(readers->second.begin(), readers->second.end(),
+                                        [&](int r) { return g.node(r).is("LSTM"); });
+    if (block_op && after_lstm) from_lstm.insert(n.outputs[0]);
+    const auto rank = n.inputs.empty() ? g.rank.end() : g.rank.find(n.inputs[0]);
+    const bool sequence = rank != g.rank.end() && rank->second == 3;
+    const bool in_block = block_op && (after_lstm || (n.is("Transpose") && (feeds_lstm || sequence)));
     if (!default_domain(n.domain) || !(emitter_reads(g, ops[k]) || starts_pattern(g, n) || in_block))
       g.fail_unsupported(i);
     if (data_input(g, i, std::string()) < 0) g.fail_node(i, "has no data input");

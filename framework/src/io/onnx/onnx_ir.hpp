@@ -7,10 +7,12 @@
 //   2. refuse_unsupported_structures (onnx_read.cpp): GRU, RNN and attention are refused by name.
 //   3. fold_constants (onnx_fold.cpp): every node computed from constants only is evaluated by the fold table; the
 //      rest are the data nodes, which become Ops.
-//   4. the fusions, each a pass over the Ops: fold_input_normalization and fuse_matmul_add, fuse_pads
-//      (onnx_fuse.cpp), fuse_lstm (onnx_lstm.cpp), fuse_activations (onnx_patterns.cpp).
+//   4. the fusions, each a pass over the Ops, in this order: fold_input_normalization (onnx_fuse.cpp), then
+//      check_data_nodes (onnx_import.cpp: every remaining node's op is one some table reads), fuse_lstm
+//      (onnx_lstm.cpp), fuse_activations (onnx_patterns.cpp), fuse_matmul_add and fuse_pads (onnx_fuse.cpp).
 //   5. check_chain (onnx_import.cpp): the one place that requires the Ops to form a chain.
-//   6. emit_layers (onnx_emit.cpp): the emitter table turns each Op into layers.
+//   6. emit_layers (onnx_emit.cpp, onnx_emit_layers.cpp): the emitter table turns each Op into layers.
+// A pass only groups nodes; the emitter of a group checks each of its nodes, in file order.
 // Ops read their data input by name (Op::input), so that a later importer of branching graphs can replace step 5.
 #pragma once
 
