@@ -1132,3 +1132,75 @@ TEST_CASE("ONNX import: nodes listed out of order are refused naming the node an
              Catch::Contains("node 0 '/relu2/Relu' (Relu): reads 'r'") &&
                  Catch::Contains("(node 1 '/tanh1/Tanh' (Tanh) computes it later: the nodes are not in order)"));
 }
+
+TEST_CASE("ONNX import: Pad runs, MatMul biases and a trailing Softmax are grouped with their layer or refused naming "
+          "the node", "[onnx][errors]") {
+  using namespace onnx_pb;
+  lrp_test::TempDir dir("lrp_test_onnx_groups");
+  const Pb pad1 = node("Pad", {"input"}, {"p1"}, "/pad1/Pad", {attr_ints("pads", {0, 0, 1, 1, 0, 0, 1, 1})});
+  const Pb pad2 = node("Pad", {"p1"}, {"p2"}, "/pad2/Pad", {attr_ints("pads", {0, 0, 2, 2, 0, 0, 2, 2})});
+  const Pb w = tensor("conv.weight", {1, 1, 3, 3}, ramp(9));
+
+  // Two Pads before a Conv: its padding is theirs added to its own (1 + 2 + 1), so a 4x4 input gives
+  // 4 + 2·4 − 3 + 1 = 10 per axis, 100 features after the flatten.
+  const std::string padded =
+      chain({pad1, pad2,
+             node("Conv", {"p2", "conv.weight"}, {"c"}, "/conv/Conv", {attr_ints("pads", {1, 1, 1, 1})}),
+             node("Flatten", {"c"}, {"output"}, "/flatten/Flatten")},
+            {w}, {-1, 1, 4, 4});
+  REQUIRE(error_for(dir, "padded.onnx", padded).empty());
+  const lrp::Model conv = lrp::import_onnx(dir.file("padded.onnx"), builtins());
+  REQUIRE(conv.network.size() == 2);
+  CHECK(conv.spec.layers[0].name == "conv");
+  CHECK(params_of(conv, "conv").get("padding", "") == lrp::ParamValue{4, 4});
+  CHECK(conv.network.output_shape() == lrp::Shape{100});
+
+  // The same Pads before a MaxPool, or at the end: the first Pad is named, and what follows it.
+  const std::string pooled = chain(
+      {pad1, pad2, node("MaxPool", {"p2"}, {"output"}, "/pool/MaxPool", {attr_ints("kernel_shape", {2, 2})})}, {},
+      {-1, 1, 4, 4});
+  CHECK_THAT(error_for(dir, "pooled.onnx", pooled),
+             Catch::Contains("node 0 '/pad1/Pad' (Pad): zero padding is imported only when a Conv or AveragePool "
+                             "follows (it becomes their padding), but node 2 '/pool/MaxPool' (MaxPool) follows"));
+  const std::string last = chain({node("Relu", {"input"}, {"r"}, "/relu/Relu"),
+                                  node("Pad", {"r"}, {"output"}, "/pad/Pad", {attr_ints("pads", {0, 0, 1, 1, 0, 0, 1, 1})})},
+                                 {}, {-1, 1, 4, 4});
+  CHECK_THAT(error_for(dir, "last.onnx", last),
+             Catch::Contains("node 1 '/pad/Pad' (Pad): zero padding is imported only when a Conv or AveragePool "
+                             "follows (it becomes their padding), but it is the last node"));
+
+  // MatMul + Add: one dense layer named after the bias when the weight has a generated name; W [in, out] is
+  // transposed into lrplab's [out, in].
+  const std::string dense = chain({node("MatMul", {"input", "onnx::MatMul_7"}, {"m"}, "/MatMul"),
+                                   node("Add", {"fc.bias", "m"}, {"output"}, "/Add")},
+                                  {tensor("onnx::MatMul_7", {2, 3}, ramp(6)), tensor("fc.bias", {3}, {1.f, 2.f, 3.f})},
+                                  {-1, 2});
+  REQUIRE(error_for(dir, "dense.onnx", dense).empty());
+  const lrp::Model fc = lrp::import_onnx(dir.file("dense.onnx"), builtins());
+  REQUIRE(fc.network.size() == 1);
+  CHECK(fc.spec.layers[0].name == "fc");
+  const lrp::Params& p = fc.network.layer(0).params();
+  REQUIRE(p.weight.rows() == 3);
+  REQUIRE(p.weight.cols() == 2);
+  CHECK(p.weight(0, 1) == lrp::Scalar(0.4f));  // W[1][0]
+  CHECK(p.weight(2, 0) == lrp::Scalar(0.3f));  // W[0][2]
+  CHECK(p.bias[2] == lrp::Scalar(3));
+
+  // An Add of a constant that does not follow a MatMul, a MatMul output read twice, and a Softmax that is not last.
+  const Pb k = tensor("k", {4}, ramp(4));
+  CHECK_THAT(error_for(dir, "add.onnx", chain({node("Relu", {"input"}, {"r"}, "/relu/Relu"),
+                                               node("Add", {"r", "k"}, {"output"}, "/Add")},
+                                              {k}, {-1, 4})),
+             Catch::Contains("node 1 '/Add' (Add): lrplab imports Add only as the bias of the MatMul right before it"));
+  const std::string twice = chain({node("MatMul", {"input", "w"}, {"m"}, "/MatMul"), node("Add", {"m", "k"}, {"a"}, "/Add"),
+                                   node("Relu", {"m"}, {"output"}, "/relu/Relu")},
+                                  {tensor("w", {4, 4}, ramp(16)), k}, {-1, 4});
+  CHECK_THAT(error_for(dir, "twice.onnx", twice),
+             Catch::Contains("node 2 '/relu/Relu' (Relu): reads 'm', not the output of the previous node ('a'): the "
+                             "graph branches"));
+  CHECK_THAT(error_for(dir, "softmax.onnx", chain({node("Softmax", {"input"}, {"s"}, "/Softmax"),
+                                                   node("Relu", {"s"}, {"output"}, "/relu/Relu")},
+                                                  {}, {-1, 4})),
+             Catch::Contains("node 1 '/relu/Relu' (Relu): follows the Softmax at node 0 '/Softmax' (Softmax); lrplab "
+                             "drops a Softmax/LogSoftmax only when it is the last node"));
+}
