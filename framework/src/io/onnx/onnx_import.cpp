@@ -4,7 +4,8 @@
 // The import is a pipeline of passes over an in-memory graph (onnx_ir.hpp describes the passes and their files):
 // read the graph, refuse GRU/RNN/attention, fold constants, fuse (input normalization, LSTM blocks, activation
 // patterns, MatMul + Add, Pad before Conv/AveragePool), check that the result is a chain (check_chain, here), and
-// emit layers from the emitter table. Every refusal is an lrp::Error naming the file, and for a node its index in
+// emit layers from the emitter table. Before the fusions other than the input normalization, check_data_nodes (here)
+// refuses a node whose op no table reads at that node. Every refusal is an lrp::Error naming the file, and for a node its index in
 // the graph, its name and op.
 //
 // ONNX files carry no checksums, so what can be checked is (a damaged file may still load: a changed weight is a
@@ -26,7 +27,6 @@
 #include "lrp/nn/model.hpp"
 #include "lrp/registry/registry.hpp"
 
-#include <bit>
 #include <cmath>
 #include <filesystem>
 #include <new>
@@ -36,8 +36,6 @@
 
 namespace lrp {
 namespace onnx_import {
-
-static_assert(std::endian::native == std::endian::little, "ONNX raw_data is little-endian; this host is not");
 
 std::string supported_ops_text() {
   std::string text;

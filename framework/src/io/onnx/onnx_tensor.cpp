@@ -5,6 +5,7 @@
 
 #include "lrp/core/limits.hpp"
 
+#include <bit>
 #include <cctype>
 #include <cmath>
 #include <cstdio>
@@ -13,6 +14,8 @@
 #include <sstream>
 
 namespace lrp::onnx_import {
+
+static_assert(std::endian::native == std::endian::little, "ONNX raw_data is little-endian; this host is not");
 
 std::int64_t product(const std::vector<std::int64_t>& dims) {
   std::uint64_t n = 1;
