@@ -107,7 +107,8 @@ void LstmPass::run(std::vector<Op>& ops) {
     const auto handler = block_ops().find(n.op);
     if (handler != block_ops().end()) {
       g_.check_single_output(i);
-      (this->*handler->second)(i, seq_.at(*in), *in, n.outputs[0]);
+      const SeqTensor t = seq_.at(*in);  // a copy: the handler adds to seq_
+      (this->*handler->second)(i, t, *in, n.outputs[0]);
       continue;
     }
     // The rest of the graph (a Gemm, ...) reads the block's final hidden state.
