@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -1035,4 +1036,171 @@ TEST_CASE("ONNX import: a FIFO, a directory or a file over protobuf's 2 GiB is r
   CHECK_THROWS_WITH(lrp::import_onnx(big, builtins()),
                     Catch::Contains("ONNX model '" + big + "' has 2147483648 bytes, more than the 2147483647 lrplab "
                                     "reads from such a file"));
+}
+
+// ---------------------------------------------------------------- the importer's tables
+// The list of supported ops in the messages, lrp::onnx_supported_ops() and lrp::onnx_op_types() come from the same
+// tables (the emitter, fold, pattern and LSTM tables of framework/src/io/onnx/).
+
+namespace {
+
+// Whether `op` occurs in `text` as a whole word ("Add" in "MatMul (+ Add bias)", not in "Address").
+bool has_word(const std::string& text, const std::string& op) {
+  auto letter = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; };
+  for (std::size_t at = text.find(op); at != std::string::npos; at = text.find(op, at + 1)) {
+    const bool starts = at == 0 || !letter(text[at - 1]);
+    const bool ends = at + op.size() == text.size() || !letter(text[at + op.size()]);
+    if (starts && ends) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("ONNX import: the list of supported ops in an error is the importer's list, naming every op it reads",
+          "[onnx][errors]") {
+  using namespace onnx_pb;
+  const std::string list = lrp::onnx_supported_ops();
+  CHECK_THAT(list, Catch::StartsWith("Gemm, MatMul (+ Add bias), Conv, Relu, Tanh, Sigmoid, LeakyRelu, Elu"));
+  CHECK_THAT(list, Catch::EndsWith(", and constant subgraphs (Constant, Identity, Cast, Reshape, Concat, Slice, "
+                                   "Transpose, Unsqueeze, Squeeze, Gather, ConstantOfShape, Shape, Add, Sub, Mul, "
+                                   "Div)"));
+  const std::vector<std::string> ops = lrp::onnx_op_types();
+  CHECK(std::is_sorted(ops.begin(), ops.end()));
+  CHECK(ops.size() == 41);
+  for (const char* op : {"Gemm", "LSTM", "Erf", "Expand", "ConstantOfShape", "Softmax", "LogSoftmax", "Sub"})
+    CHECK(std::find(ops.begin(), ops.end(), op) != ops.end());
+  for (const std::string& op : ops) {
+    INFO(op);
+    CHECK(has_word(list, op));
+  }
+
+  // A data op and an op of a constant subgraph lrplab does not import: the message ends with the same list.
+  const std::string selu = fixture_path("../activations/err_selu.onnx");
+  CHECK_THAT(import_error(selu), Catch::Contains("node 1 '/act/Selu' has op Selu, which lrplab does not import; "
+                                                 "supported: ") &&
+                                     Catch::EndsWith("supported: " + list));
+  lrp_test::TempDir dir("lrp_test_onnx_tables");
+  const std::string foo = chain({node("Foo", {"k"}, {"f"}, "/f"), node("Relu", {"input"}, {"output"}, "/relu/Relu")},
+                                {tensor("k", {2}, {1.0f, 2.0f})}, {-1, 4});
+  CHECK_THAT(error_for(dir, "foo.onnx", foo),
+             Catch::Contains("node 0 '/f' (Foo): has op Foo, which lrplab does not import (here computed from "
+                             "constants only); supported: ") &&
+                 Catch::EndsWith("supported: " + list));
+}
+
+TEST_CASE("ONNX import: the ONNX section of docs/models.md names every op the importer reads", "[onnx][docs]") {
+  const std::string path = std::string(LRP_TEST_FIXTURES) + "/../../docs/models.md";
+  std::ifstream in(path);
+  REQUIRE(in);
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string docs = text.str();
+  const auto start = docs.find("## ONNX import");
+  REQUIRE(start != std::string::npos);
+  const std::string section = docs.substr(start, docs.find("\n## ", start + 1) - start);
+  for (const std::string& op : lrp::onnx_op_types()) {
+    INFO(op << " is not named in the ONNX import section of " << path);
+    CHECK(has_word(section, op));
+  }
+}
+
+TEST_CASE("ONNX import: nodes listed out of order are refused naming the node and the one that computes its input",
+          "[onnx][errors]") {
+  using namespace onnx_pb;
+  lrp_test::TempDir dir("lrp_test_onnx_order");
+  // The shape of a flatten, computed by a constant subgraph listed after the Reshape that reads it.
+  const std::string late_shape =
+      chain({node("Reshape", {"input", "shape"}, {"output"}, "/Reshape"),
+             node("Concat", {"batch", "rest"}, {"shape"}, "/Concat", {attr_int("axis", 0)})},
+            {int64_tensor("batch", {1}, {-1}), int64_tensor("rest", {1}, {8})}, {-1, 2, 4});
+  CHECK_THAT(error_for(dir, "late_shape.onnx", late_shape),
+             Catch::Contains("node 0 '/Reshape' (Reshape): reads 'shape', which is not a graph input, an initializer "
+                             "or the output of an earlier node (node 1 '/Concat' (Concat) computes it later: the "
+                             "nodes are not in order)"));
+  // The same graph in order loads: the Concat is folded, the Reshape is a flatten.
+  const std::string in_order =
+      chain({node("Concat", {"batch", "rest"}, {"shape"}, "/Concat", {attr_int("axis", 0)}),
+             node("Reshape", {"input", "shape"}, {"output"}, "/Reshape")},
+            {int64_tensor("batch", {1}, {-1}), int64_tensor("rest", {1}, {8})}, {-1, 2, 4});
+  CHECK(error_for(dir, "in_order.onnx", in_order).empty());
+  // A layer of a chain listed before the one whose output it reads.
+  const std::string late_layer = chain({node("Relu", {"r"}, {"output"}, "/relu2/Relu"),
+                                        node("Tanh", {"input"}, {"r"}, "/tanh1/Tanh")},
+                                       {}, {-1, 4});
+  CHECK_THAT(error_for(dir, "late_layer.onnx", late_layer),
+             Catch::Contains("node 0 '/relu2/Relu' (Relu): reads 'r'") &&
+                 Catch::Contains("(node 1 '/tanh1/Tanh' (Tanh) computes it later: the nodes are not in order)"));
+}
+
+TEST_CASE("ONNX import: Pad runs, MatMul biases and a trailing Softmax are grouped with their layer or refused naming "
+          "the node", "[onnx][errors]") {
+  using namespace onnx_pb;
+  lrp_test::TempDir dir("lrp_test_onnx_groups");
+  const Pb pad1 = node("Pad", {"input"}, {"p1"}, "/pad1/Pad", {attr_ints("pads", {0, 0, 1, 1, 0, 0, 1, 1})});
+  const Pb pad2 = node("Pad", {"p1"}, {"p2"}, "/pad2/Pad", {attr_ints("pads", {0, 0, 2, 2, 0, 0, 2, 2})});
+  const Pb w = tensor("conv.weight", {1, 1, 3, 3}, ramp(9));
+
+  // Two Pads before a Conv: its padding is theirs added to its own (1 + 2 + 1), so a 4x4 input gives
+  // 4 + 2·4 − 3 + 1 = 10 per axis, 100 features after the flatten.
+  const std::string padded =
+      chain({pad1, pad2,
+             node("Conv", {"p2", "conv.weight"}, {"c"}, "/conv/Conv", {attr_ints("pads", {1, 1, 1, 1})}),
+             node("Flatten", {"c"}, {"output"}, "/flatten/Flatten")},
+            {w}, {-1, 1, 4, 4});
+  REQUIRE(error_for(dir, "padded.onnx", padded).empty());
+  const lrp::Model conv = lrp::import_onnx(dir.file("padded.onnx"), builtins());
+  REQUIRE(conv.network.size() == 2);
+  CHECK(conv.spec.layers[0].name == "conv");
+  CHECK(params_of(conv, "conv").get("padding", "") == lrp::ParamValue{4, 4});
+  CHECK(conv.network.output_shape() == lrp::Shape{100});
+
+  // The same Pads before a MaxPool, or at the end: the first Pad is named, and what follows it.
+  const std::string pooled = chain(
+      {pad1, pad2, node("MaxPool", {"p2"}, {"output"}, "/pool/MaxPool", {attr_ints("kernel_shape", {2, 2})})}, {},
+      {-1, 1, 4, 4});
+  CHECK_THAT(error_for(dir, "pooled.onnx", pooled),
+             Catch::Contains("node 0 '/pad1/Pad' (Pad): zero padding is imported only when a Conv or AveragePool "
+                             "follows (it becomes their padding), but node 2 '/pool/MaxPool' (MaxPool) follows"));
+  const std::string last = chain({node("Relu", {"input"}, {"r"}, "/relu/Relu"),
+                                  node("Pad", {"r"}, {"output"}, "/pad/Pad", {attr_ints("pads", {0, 0, 1, 1, 0, 0, 1, 1})})},
+                                 {}, {-1, 1, 4, 4});
+  CHECK_THAT(error_for(dir, "last.onnx", last),
+             Catch::Contains("node 1 '/pad/Pad' (Pad): zero padding is imported only when a Conv or AveragePool "
+                             "follows (it becomes their padding), but it is the last node"));
+
+  // MatMul + Add: one dense layer named after the bias when the weight has a generated name; W [in, out] is
+  // transposed into lrplab's [out, in].
+  const std::string dense = chain({node("MatMul", {"input", "onnx::MatMul_7"}, {"m"}, "/MatMul"),
+                                   node("Add", {"fc.bias", "m"}, {"output"}, "/Add")},
+                                  {tensor("onnx::MatMul_7", {2, 3}, ramp(6)), tensor("fc.bias", {3}, {1.f, 2.f, 3.f})},
+                                  {-1, 2});
+  REQUIRE(error_for(dir, "dense.onnx", dense).empty());
+  const lrp::Model fc = lrp::import_onnx(dir.file("dense.onnx"), builtins());
+  REQUIRE(fc.network.size() == 1);
+  CHECK(fc.spec.layers[0].name == "fc");
+  const lrp::Params& p = fc.network.layer(0).params();
+  REQUIRE(p.weight.rows() == 3);
+  REQUIRE(p.weight.cols() == 2);
+  CHECK(p.weight(0, 1) == lrp::Scalar(0.4f));  // W[1][0]
+  CHECK(p.weight(2, 0) == lrp::Scalar(0.3f));  // W[0][2]
+  CHECK(p.bias[2] == lrp::Scalar(3));
+
+  // An Add of a constant that does not follow a MatMul, a MatMul output read twice, and a Softmax that is not last.
+  const Pb k = tensor("k", {4}, ramp(4));
+  CHECK_THAT(error_for(dir, "add.onnx", chain({node("Relu", {"input"}, {"r"}, "/relu/Relu"),
+                                               node("Add", {"r", "k"}, {"output"}, "/Add")},
+                                              {k}, {-1, 4})),
+             Catch::Contains("node 1 '/Add' (Add): lrplab imports Add only as the bias of the MatMul right before it"));
+  const std::string twice = chain({node("MatMul", {"input", "w"}, {"m"}, "/MatMul"), node("Add", {"m", "k"}, {"a"}, "/Add"),
+                                   node("Relu", {"m"}, {"output"}, "/relu/Relu")},
+                                  {tensor("w", {4, 4}, ramp(16)), k}, {-1, 4});
+  CHECK_THAT(error_for(dir, "twice.onnx", twice),
+             Catch::Contains("node 2 '/relu/Relu' (Relu): reads 'm', not the output of the previous node ('a'): the "
+                             "graph branches"));
+  CHECK_THAT(error_for(dir, "softmax.onnx", chain({node("Softmax", {"input"}, {"s"}, "/Softmax"),
+                                                   node("Relu", {"s"}, {"output"}, "/relu/Relu")},
+                                                  {}, {-1, 4})),
+             Catch::Contains("node 1 '/relu/Relu' (Relu): follows the Softmax at node 0 '/Softmax' (Softmax); lrplab "
+                             "drops a Softmax/LogSoftmax only when it is the last node"));
 }
