@@ -22,7 +22,9 @@ void lrp_register_rule_alpha_beta(lrp::Registry& registry) {
                            Denominator{Denominator::Gate::kAll, static_cast<Scalar>(-p.scalar("beta", owner))}};
          s.terms = {Term{0, 0, 0, 1}, Term{1, 1, 0, 1}, Term{0, 2, 1, 1}, Term{1, 3, 1, 1}};
          s.stabilizer = static_cast<Scalar>(p.scalar("stabilizer", owner));
-         return std::make_unique<LinearRule>(std::move(s));
+         auto rule = std::make_unique<LinearRule>(std::move(s));
+         rule->set_ledger_share(LedgerShare::none());  // two branches: no single bias/stabilizer split
+         return rule;
        },
        [](const ParamMap& p) {
          const double alpha = p.scalar("alpha", ""), beta = p.scalar("beta", "");

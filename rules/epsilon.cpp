@@ -7,7 +7,9 @@ void lrp_register_rule_epsilon(lrp::Registry& registry) {
                      {non_negative("epsilon", 1e-6, "stabilizer added to |z| (≥ 0)")},
                      [](const ParamMap& p) -> RulePtr {
                        const auto eps = static_cast<Scalar>(p.scalar("epsilon", "rule 'epsilon'"));
-                       return std::make_unique<LinearRule>(
+                       auto rule = std::make_unique<LinearRule>(
                            LinearRuleSpec::single_term(InputModifier::identity(), ParamModifier::unchanged(), eps));
+                       rule->set_ledger_share(LedgerShare::epsilon_type(eps));  // z + ε·sign₀(z): bias and ε share
+                       return rule;
                      }});
 }

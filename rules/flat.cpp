@@ -9,7 +9,9 @@ void lrp_register_rule_flat(lrp::Registry& registry) {
                      {stabilizer_param()}, [](const ParamMap& p) -> RulePtr {
                        const auto stabilizer = static_cast<Scalar>(p.scalar("stabilizer", "rule 'flat'"));
                        const ParamModifier ones{[](Scalar) { return Scalar(1); }, nullptr};
-                       return std::make_unique<LinearRule>(
+                       auto rule = std::make_unique<LinearRule>(
                            LinearRuleSpec::single_term(InputModifier::ones(), ones, stabilizer));
+                       rule->set_ledger_share(LedgerShare::none());  // modified weights and inputs: no bias/stabilizer split
+                       return rule;
                      }});
 }

@@ -21,6 +21,8 @@ void lrp_register_rule_gamma(lrp::Registry& registry) {
                            Denominator{Denominator::Gate::kNegativeOutput, 1}};
          s.terms = {Term{0, 0, 0, 1}, Term{1, 1, 0, 1}, Term{0, 2, 1, 1}, Term{1, 3, 1, 1}};
          s.stabilizer = static_cast<Scalar>(p.scalar("stabilizer", "rule 'gamma'"));
-         return std::make_unique<LinearRule>(std::move(s));
+         auto rule = std::make_unique<LinearRule>(std::move(s));
+         rule->set_ledger_share(LedgerShare::none());  // modified weights: no bias/stabilizer split
+         return rule;
        }});
 }

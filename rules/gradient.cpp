@@ -5,6 +5,8 @@
 void lrp_register_rule_gradient(lrp::Registry& registry) {
   registry.add_rule({"gradient", "vector-Jacobian product: the plain gradient (baselines, oracles)", {},
                      [](const lrp::ParamMap&) -> lrp::RulePtr {
-                       return std::make_unique<lrp::VjpRule>([](const lrp::LayerTraits&) { return true; }, "any layer");
+                       auto rule = std::make_unique<lrp::VjpRule>([](const lrp::LayerTraits&) { return true; }, "any layer");
+                       rule->set_ledger_share(lrp::LedgerShare::none());  // not an LRP rule: no ledger split
+                       return rule;
                      }});
 }

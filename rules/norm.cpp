@@ -7,7 +7,9 @@ void lrp_register_rule_norm(lrp::Registry& registry) {
   registry.add_rule({"norm", "a ⊙ Wᵀ(R / stab(f(a))): relevance in proportion to the inputs' contributions",
                      {stabilizer_param()}, [](const ParamMap& p) -> RulePtr {
                        const auto stabilizer = static_cast<Scalar>(p.scalar("stabilizer", "rule 'norm'"));
-                       return std::make_unique<LinearRule>(LinearRuleSpec::single_term(
+                       auto rule = std::make_unique<LinearRule>(LinearRuleSpec::single_term(
                            InputModifier::identity(), ParamModifier::unchanged(), stabilizer));
+                       rule->set_ledger_share(LedgerShare::epsilon_type(stabilizer));  // as epsilon, with its stabilizer
+                       return rule;
                      }});
 }

@@ -17,6 +17,7 @@ class PassRule final : public lrp::Rule {
     relevance_in = relevance_out;
   }
   bool passes_through() const override { return true; }
+  lrp::LedgerShare ledger_share(const lrp::Layer&) const override { return lrp::LedgerShare::zero(); }  // conserves exactly
 };
 
 }  // namespace

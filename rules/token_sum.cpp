@@ -21,6 +21,8 @@ class TokenSumRule final : public lrp::Rule {
     for (lrp::Index r = 0; r < relevance_out.rows(); ++r)
       for (lrp::Index t = 0; t < steps; ++t) relevance_in(r, t) = relevance_out.row(r).segment(t * dim, dim).sum();
   }
+  // Conservative, but reported as before this interface existed (NaN shares): 0 would change results files.
+  lrp::LedgerShare ledger_share(const lrp::Layer&) const override { return lrp::LedgerShare::none(); }
 };
 
 }  // namespace

@@ -8,7 +8,9 @@ void lrp_register_rule_wsquare(lrp::Registry& registry) {
                      {stabilizer_param()}, [](const ParamMap& p) -> RulePtr {
                        const auto stabilizer = static_cast<Scalar>(p.scalar("stabilizer", "rule 'wsquare'"));
                        auto square = [](Scalar v) { return v * v; };
-                       return std::make_unique<LinearRule>(
+                       auto rule = std::make_unique<LinearRule>(
                            LinearRuleSpec::single_term(InputModifier::ones(), ParamModifier{square, square}, stabilizer));
+                       rule->set_ledger_share(LedgerShare::none());  // modified weights and inputs: no bias/stabilizer split
+                       return rule;
                      }});
 }

@@ -8,6 +8,8 @@ void lrp_register_rule_wta(lrp::Registry& registry) {
   registry.add_rule({"wta", "winner-take-all: max-pool relevance to the window's maximum (ties: the first maximum, as PyTorch, or split)", {},
                      [](const lrp::ParamMap&) -> lrp::RulePtr {
                        auto routing = [](const lrp::LayerTraits& t) { return !t.linear && !t.elementwise && !t.reshape; };
-                       return std::make_unique<lrp::VjpRule>(routing, "routing layers (max pooling)");
+                       auto rule = std::make_unique<lrp::VjpRule>(routing, "routing layers (max pooling)");
+                       rule->set_ledger_share(lrp::LedgerShare::zero());  // routes R_out unchanged: nothing absorbed
+                       return rule;
                      }});
 }

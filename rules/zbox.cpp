@@ -27,7 +27,9 @@ void lrp_register_rule_zbox(lrp::Registry& registry) {
          s.denominators = {Denominator{}};
          s.terms = {Term{0, 0, 0, 1}, Term{1, 1, 0, -1}, Term{2, 2, 0, -1}};
          s.stabilizer = static_cast<Scalar>(p.scalar("stabilizer", "rule 'zbox'"));
-         return std::make_unique<LinearRule>(std::move(s));
+         auto rule = std::make_unique<LinearRule>(std::move(s));
+         rule->set_ledger_share(LedgerShare::none());  // three terms: no single bias/stabilizer split
+         return rule;
        },
        [](const ParamMap& p) {
          const ParamValue& low = p.get("low", "rule 'zbox'");

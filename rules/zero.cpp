@@ -5,7 +5,9 @@
 void lrp_register_rule_zero(lrp::Registry& registry) {
   using namespace lrp;
   registry.add_rule({"zero", "LRP-0: a ⊙ Wᵀ(R / z), z = W a + b; 0 where z = 0", {}, [](const ParamMap&) -> RulePtr {
-                       return std::make_unique<LinearRule>(
+                       auto rule = std::make_unique<LinearRule>(
                            LinearRuleSpec::single_term(InputModifier::identity(), ParamModifier::unchanged(), 0));
+                       rule->set_ledger_share(LedgerShare::epsilon_type(0));  // LRP-0 absorbs the bias share only
+                       return rule;
                      }});
 }

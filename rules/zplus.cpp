@@ -14,6 +14,8 @@ void lrp_register_rule_zplus(lrp::Registry& registry) {
                        s.denominators = {Denominator{}};
                        s.terms = {Term{0, 0, 0, 1}, Term{1, 1, 0, 1}};
                        s.stabilizer = static_cast<Scalar>(p.scalar("stabilizer", "rule 'zplus'"));
-                       return std::make_unique<LinearRule>(std::move(s));
+                       auto rule = std::make_unique<LinearRule>(std::move(s));
+                       rule->set_ledger_share(LedgerShare::none());  // modified weights: no bias/stabilizer split
+                       return rule;
                      }});
 }

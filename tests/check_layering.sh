@@ -2,7 +2,7 @@
 # The module layering, checked on the include graph (the linker checks it between the shared
 # libraries; this also covers the five modules inside lrp::core and the headers plugins see):
 #   core < nn < propagation < registry < methods            (lrp::core, the plugin SDK)
-#   SDK < eval;  SDK < io < train;  everything < experiment
+#   SDK < io < eval;  SDK < io < train;  everything < experiment
 # A file of framework/{include/lrp,src}/<module>/ may include lrp/<m>/ only for the modules <m> its
 # own module may use; rules/ includes only the SDK; no SDK header or source includes YAML, HDF5,
 # ONNX or MPI. Prints every violation and exits 1 if there is one.
@@ -22,7 +22,7 @@ allowed() {
     propagation) echo "core nn propagation" ;;
     registry) echo "core nn propagation registry" ;;
     methods) echo "$sdk" ;;
-    eval) echo "$sdk eval" ;;
+    eval) echo "$sdk io eval" ;;
     io) echo "$sdk io" ;;
     train) echo "$sdk io train" ;;
     experiment) echo "$sdk io eval train experiment" ;;

@@ -26,6 +26,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -826,6 +827,65 @@ output: {results: @DIR@/out/results.h5}
         CHECK(std::abs(input_sum[s] + state[s] - seed[s]) <= tol(1e-3, 1e-10) * std::max(1.0, std::abs(seed[s])));
       else
         CHECK(state[s] == 0.0);
+    }
+  }
+}
+
+TEST_CASE("A rule that does not report its ledger share is listed as unknown in the results - its numbers unchanged",
+          "[experiment]") {
+  const QuietLog quiet;
+  Env env;
+  // `zero_unreported` is LRP-0 without Rule::ledger_share, as a plugin written before it would be.
+  lrp::Registry registry;
+  lrp::register_builtins(registry);
+  registry.add_rule({"zero_unreported", "LRP-0 that does not report its ledger share", {},
+                     [](const lrp::ParamMap&) -> lrp::RulePtr {
+                       return std::make_unique<lrp::LinearRule>(lrp::LinearRuleSpec::single_term(
+                           lrp::InputModifier::identity(), lrp::ParamModifier::unchanged(), 0));
+                     }});
+  registry.freeze();
+  const std::string text = R"(seed: 5
+data: {format: synthetic, shape: [1, 8, 8], count: 6, classes: 3}
+model: {file: @DIR@/tiny_bn.yaml}
+explain:
+  - {name: known, rules: [{fallback: true, rule: zero}]}
+  - {name: unknown, rules: [{fallback: true, rule: zero_unreported}]}
+evaluate: {conservation: true}
+output: {results: @DIR@/out/results.h5}
+)";
+  const lrp::ExperimentConfig config = lrp::read_experiment_config(env.write(text), {}, registry);
+  (void)lrp::run_experiment(config, registry);
+  const lrp::h5::File f = lrp::h5::File::open(env.results(), "results file");
+  const std::string k = "/metrics/conservation/known", u = "/metrics/conservation/unknown";
+  CHECK(f.read<double>("/explanations/unknown/relevance") == f.read<double>("/explanations/known/relevance"));
+  CHECK(f.read<double>(u + "/input_sum") == f.read<double>(k + "/input_sum"));
+  CHECK(f.read<double>(u + "/layer_sums") == f.read<double>(k + "/layer_sums"));
+  CHECK_FALSE(f.has_attribute(k, "unknown_share_layers"));
+  REQUIRE(f.has_attribute(u, "unknown_share_layers"));
+
+  // The oracle: the layers `known` explains with `zero` (its layer_rules text, "name: rule [...]").
+  std::istringstream rules(f.string_attribute("/explanations/known", "layer_rules"));
+  std::string line, expected;
+  std::vector<bool> zero_layer;
+  while (std::getline(rules, line)) {
+    const std::string name = line.substr(0, line.find(':'));
+    const bool zero = line.find(": zero [") != std::string::npos;
+    zero_layer.push_back(zero);
+    if (zero) expected += name + "\n";
+  }
+  REQUIRE_FALSE(expected.empty());
+  CHECK(f.string_attribute(u, "unknown_share_layers") == expected);
+  const std::vector<double> known_bias = f.read<double>(k + "/bias_share");
+  const std::vector<double> unknown_bias = f.read<double>(u + "/bias_share");
+  REQUIRE(known_bias.size() == unknown_bias.size());
+  const std::size_t layers = zero_layer.size();
+  for (std::size_t j = 0; j < unknown_bias.size(); ++j) {
+    INFO("sample " << j / layers << ", layer " << j % layers);
+    if (zero_layer[j % layers]) {
+      CHECK(std::isfinite(known_bias[j]));
+      CHECK(std::isnan(unknown_bias[j]));
+    } else {
+      CHECK(((std::isnan(unknown_bias[j]) && std::isnan(known_bias[j])) || unknown_bias[j] == known_bias[j]));
     }
   }
 }

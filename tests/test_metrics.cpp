@@ -5,6 +5,7 @@
 // hand-computed and bias-free networks, the bias/stabilizer identity, NaN counting, and errors.
 #include "test_util.hpp"
 
+#include "lrp/eval/archive.hpp"
 #include "lrp/eval/metrics.hpp"
 #include "lrp/nn/model.hpp"
 #include "lrp/core/random.hpp"
@@ -767,6 +768,14 @@ TEST_CASE("conservation: rules without a bias/stabilizer split report NaN shares
     const size_t li = static_cast<size_t>(l);
     INFO("layer " << l << " " << e.layer_rule_choices[li].rule);
     CHECK(e.layer_rule_choices[li].rule == want[li]);
+    REQUIRE(c.layer_shares.size() == want.size());
+    const lrp::LedgerShare::Kind kind = c.layer_shares[li].kind;
+    if (want[li] == "zbox" || want[li] == "gamma")
+      CHECK(kind == lrp::LedgerShare::Kind::kNone);
+    else if (want[li] == "pass" || want[li] == "wta")
+      CHECK(kind == lrp::LedgerShare::Kind::kZero);
+    else
+      CHECK(kind == lrp::LedgerShare::Kind::kEpsilon);
     for (Index i = 0; i < 2; ++i) {
       if (want[li] == "zbox" || want[li] == "gamma") {
         CHECK(std::isnan(c.bias_share(i, l)));
@@ -785,6 +794,81 @@ TEST_CASE("conservation: rules without a bias/stabilizer split report NaN shares
   const lrp::ConservationResult cg = lrp::conservation(net, pass, g);
   CHECK(std::isnan(cg.bias_share(0, 0)));
   CHECK(std::isnan(cg.bias_share(0, 7)));
+}
+
+TEST_CASE("every built-in rule reports its ledger share and the epsilon-type ones carry their stabilizer", "[metrics]") {
+  const lrp::Network net = lrp::example_mlp(131);
+  const lrp::Layer& dense = net.layer(0);
+  REQUIRE(dense.traits().linear);
+  const auto share = [&](const std::string& rule, lrp::ParamMap params) {
+    if (rule == "zbox") params = {{"low", {0.0}}, {"high", {1.0}}};  // required parameters
+    return builtins().make_rule(rule, params)->ledger_share(dense);
+  };
+  using Kind = lrp::LedgerShare::Kind;
+  CHECK(share("zero", {}).kind == Kind::kEpsilon);
+  CHECK(share("zero", {}).epsilon == 0);
+  CHECK(share("epsilon", {{"epsilon", {0.25}}}).kind == Kind::kEpsilon);
+  CHECK(share("epsilon", {{"epsilon", {0.25}}}).epsilon == static_cast<Scalar>(0.25));
+  CHECK(share("norm", {{"stabilizer", {0.125}}}).epsilon == static_cast<Scalar>(0.125));
+  CHECK(share("pass", {}).kind == Kind::kZero);
+  CHECK(share("wta", {}).kind == Kind::kZero);
+  for (const char* none : {"gamma", "zplus", "alpha_beta", "flat", "wsquare", "zbox", "gradient", "token_sum",
+                           "lstm_gate", "lstm_half", "lstm_prop"})
+    CHECK(share(none, {}).kind == Kind::kNone);
+  // No built-in rule is left to the default: every one says what the ledger may compute.
+  for (const lrp::RuleInfo& info : builtins().rules()) {
+    INFO("rule " << info.name);
+    CHECK(share(info.name, {}).kind != Kind::kUnknown);
+  }
+}
+
+TEST_CASE("a rule that does not report its ledger share gets unknown shares - not guessed from its name", "[metrics]") {
+  // LRP-0 made as a plain LinearRule without set_ledger_share: the same numbers as the registry's
+  // `zero`, but the ledger must not claim to know its shares.
+  lrp::Network net = lrp::example_mlp(141);
+  const lrp::ForwardPass pass = net.forward(lrp::random_inputs(net.input_shape(), 3, 142));
+  const auto targets = lrp::select_targets(pass.logits(), lrp::TargetSpec::predicted());
+  std::vector<lrp::RulePtr> reported, unreported;
+  for (Index l = 0; l < net.size(); ++l) {
+    const bool linear = net.layer(l).traits().linear;
+    reported.push_back(builtins().make_rule(linear ? "zero" : "pass"));
+    if (linear)
+      unreported.push_back(std::make_unique<lrp::LinearRule>(lrp::LinearRuleSpec::single_term(
+          lrp::InputModifier::identity(), lrp::ParamModifier::unchanged(), 0)));
+    else
+      unreported.push_back(builtins().make_rule("pass"));
+  }
+  const lrp::Explainer known(net, std::move(reported)), unknown(net, std::move(unreported));
+  const lrp::Explanation ek = known.explain(pass, targets, {.keep_layer_relevance = true});
+  const lrp::Explanation eu = unknown.explain(pass, targets, {.keep_layer_relevance = true});
+  REQUIRE(ek.relevance.data == eu.relevance.data);  // the same rule
+  const lrp::ConservationResult ck = lrp::conservation(net, pass, ek);
+  const lrp::ConservationResult cu = lrp::conservation(net, pass, eu);
+  CHECK(cu.input_sum == ck.input_sum);
+  Index unknown_layers = 0;
+  for (Index l = 0; l < net.size(); ++l) {
+    INFO("layer " << l);
+    const bool linear = net.layer(l).traits().linear;
+    CHECK(cu.layer_shares[static_cast<size_t>(l)].kind ==
+          (linear ? lrp::LedgerShare::Kind::kUnknown : lrp::LedgerShare::Kind::kZero));
+    unknown_layers += linear ? 1 : 0;
+    for (Index i = 0; i < 3; ++i) {
+      if (linear) {
+        CHECK(std::isfinite(ck.bias_share(i, l)));
+        CHECK(std::isnan(cu.bias_share(i, l)));
+        CHECK(std::isnan(cu.stabilizer_share(i, l)));
+      } else {
+        CHECK(cu.bias_share(i, l) == 0.0);
+      }
+    }
+  }
+  CHECK(unknown_layers >= 2);
+  // An explanation without the reports (made by hand) is unknown everywhere.
+  lrp::Explanation bare = ek;
+  bare.layer_ledger_shares.clear();
+  const lrp::ConservationResult cb = lrp::conservation(net, pass, bare);
+  for (const lrp::LedgerShare& s : cb.layer_shares) CHECK(s.kind == lrp::LedgerShare::Kind::kUnknown);
+  CHECK(std::isnan(cb.bias_share(0, 0)));
 }
 
 TEST_CASE("conservation counts NaN and Inf values, sums the finite ones, and needs the layer ledger", "[metrics]") {
@@ -834,4 +918,69 @@ TEST_CASE("conservation counts NaN and Inf values, sums the finite ones, and nee
   REQUIRE_THROWS_WITH(lrp::conservation(net, pass, no_ledger), Catch::Contains("keep_layer_relevance"));
   const lrp::ForwardPass other = net.forward(lrp::random_inputs(net.input_shape(), 2, 123));
   REQUIRE_THROWS_AS(lrp::conservation(net, other, e), lrp::Error);
+}
+
+// ---------------------------------------------------------------- the exchange between ranks
+
+TEST_CASE("an Archive unpacks exactly what it packed with the same visit function - seeds bit for bit", "[metrics]") {
+  struct Record {
+    Index count = 0;
+    double seconds = 0;
+    bool flag = false;
+    std::vector<std::uint64_t> seeds = std::vector<std::uint64_t>(4, 0);
+    Matrix rows = Matrix::Zero(4, 3);
+    lrp::IndexMatrix orders = lrp::IndexMatrix::Zero(4, 2);
+    Eigen::VectorXd scores = Eigen::VectorXd::Zero(4);
+    void visit(lrp::Archive& a, Index begin, Index n) {  // one list for both directions
+      a.value(count);
+      a.value(seconds);
+      a.any(flag);
+      a.range(seeds, begin, n);
+      a.rows(rows, begin, n);
+      a.rows(orders, begin, n);
+      a.range(scores, begin, n);
+    }
+  };
+  Record sent;
+  sent.count = (Index(1) << 52) + 3;  // integers below 2^53 travel exactly
+  sent.seconds = 0.1;
+  sent.flag = true;
+  sent.seeds = {0xffff'ffff'ffff'ffffULL, 0x7ff8'0000'0000'0001ULL, 1, 0x8000'0000'0000'0000ULL};  // NaN patterns too
+  sent.rows = random_matrix(4, 3, 151);
+  sent.orders << 3, 1, 0, 2, 2, 2, 1, 0;
+  sent.scores << -1.5, 2.25, 1e-300, -0.0;
+  lrp::Archive out;
+  REQUIRE(out.packing());
+  sent.visit(out, 1, 2);  // rows 1 and 2 only
+  CHECK(out.data().size() == 3 + 2 * (1 + 3 + 2 + 1));
+
+  Record got;
+  lrp::Archive in(out.data());
+  REQUIRE_FALSE(in.packing());
+  got.visit(in, 1, 2);
+  CHECK(in.done());
+  CHECK(got.count == sent.count);
+  CHECK(got.seconds == sent.seconds);
+  CHECK(got.flag);
+  for (Index i = 0; i < 4; ++i) {
+    const bool moved = i == 1 || i == 2;
+    INFO("row " << i);
+    CHECK(got.seeds[static_cast<size_t>(i)] == (moved ? sent.seeds[static_cast<size_t>(i)] : 0));
+    CHECK(got.rows.row(i) == (moved ? Matrix(sent.rows.row(i)) : Matrix::Zero(1, 3)));
+    CHECK(got.orders.row(i) == (moved ? lrp::IndexMatrix(sent.orders.row(i)) : lrp::IndexMatrix::Zero(1, 2)));
+    CHECK(got.scores[i] == (moved ? sent.scores[i] : 0.0));
+  }
+  // `any` keeps a flag the receiver already has; a short archive is an error, not garbage.
+  Record quiet;
+  lrp::Archive off;
+  quiet.visit(off, 0, 0);
+  Record already;
+  already.flag = true;
+  lrp::Archive back(off.data());
+  already.visit(back, 0, 0);
+  CHECK(already.flag);
+  const std::vector<double> cut(out.data().begin(), out.data().end() - 1);
+  lrp::Archive short_in(cut);
+  Record broken;
+  REQUIRE_THROWS_WITH(broken.visit(short_in, 1, 2), Catch::Contains("end early"));
 }

@@ -41,6 +41,11 @@ class EpsilonClip final : public lrp::Rule {
     relevance_in.array() *= ctx.input.array();                          // a ⊙ Wᵀ q
   }
 
+  // What the conservation ledger may say about this rule: clip(z) is not z + ε·sign₀(z), so the
+  // ledger's bias/stabilizer split does not describe it (none: NaN shares). Without this override
+  // the ledger would report the rule's shares as unknown.
+  lrp::LedgerShare ledger_share(const lrp::Layer&) const override { return lrp::LedgerShare::none(); }
+
  private:
   lrp::Scalar epsilon_;
 };

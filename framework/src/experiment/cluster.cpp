@@ -11,6 +11,14 @@
 #endif
 
 namespace lrp {
+
+std::vector<double> sum_over_ranks(const Cluster& cluster, const std::vector<double>& mine) {
+  const std::vector<double> all = cluster.all_gather(mine);
+  std::vector<double> sum(mine.size(), 0.0);
+  for (std::size_t i = 0; i < all.size(); ++i) sum[i % mine.size()] += all[i];
+  return sum;
+}
+
 namespace {
 
 class SingleProcess final : public Cluster {

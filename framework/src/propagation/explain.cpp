@@ -36,6 +36,7 @@ Explainer::Explainer(const Network& network, std::vector<RulePtr> rules) : netwo
     LRP_CHECK(why.empty(), "explainer: ", why);
     states_.push_back(rule->bind(layer));
     labels_.push_back(rule->label());
+    ledger_shares_.push_back(rule->ledger_share(layer));
   }
 }
 
@@ -81,6 +82,7 @@ Explanation Explainer::explain(const ForwardPass& pass, const std::vector<Index>
   e.layer_rules = labels_;
   e.layer_rule_choices.reserve(rules_.size());
   for (const RulePtr& rule : rules_) e.layer_rule_choices.push_back({rule->name(), rule->params()});
+  e.layer_ledger_shares = ledger_shares_;
   e.seed.resize(n);
   Matrix seed = Matrix::Zero(n, logits.cols());
   for (Index i = 0; i < n; ++i) {

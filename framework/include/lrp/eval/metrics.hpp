@@ -42,6 +42,18 @@ Summary summarize(const Eigen::VectorXd& values);
 
 // ---------------------------------------------------------------- §1 conservation
 
+// The input side of the ledger, which any explanation has (LRP or not): per sample Σ R over the
+// finite values (in double), the seed S, |Σ R − S| / |S| (NaN where S = 0) and the number of NaN
+// and ±Inf values left out of the sum.
+struct InputLedger {
+  Eigen::VectorXd input_sum, output_seed, relative_error;  // [N]
+  std::vector<Index> nonfinite;                            // [N]
+  explicit InputLedger(Index n = 0);
+};
+// Fills the rows [begin, begin + relevance.rows()) of `ledger` from a block of relevance rows and
+// their seeds. conservation() and the experiment runner both use it.
+void input_ledger(const Matrix& relevance, const Vector& seed, Index begin, InputLedger& ledger);
+
 // The relevance ledger of one explanation (computed with keep_layer_relevance = true, on the
 // forward pass it explains). All sums are in double, over the finite values only; every
 // non-finite value is counted (never silently summed).
@@ -57,14 +69,18 @@ struct ConservationResult {
   // column is the output seed map's sum.
   Eigen::MatrixXd layer_sums;
   // [N × layers]: what layer l absorbed, Σ_j R_j b_j / stab(z_j) and Σ_j R_j ε·sign₀(z_j) / stab(z_j)
-  // with z the layer's output in the forward pass and R the relevance at its output, for the rules
-  // `zero` (ε = 0), `epsilon` and `norm` (ε = its stabilizer) on linear-like layers (dense,
-  // conv2d, average pooling). Where stab(z_j) = 0 (LRP-0 at z_j = 0) the rule passes nothing and
-  // the whole R_j is counted in the bias share. 0 for `pass` and `wta` (no bias, no stabilizer:
-  // they conserve relevance exactly); NaN for every other rule (not computable). Then, when every
-  // layer's shares are finite: input_sum + Σ_l (bias_share + stabilizer_share) = S up to rounding.
+  // with z the layer's output in the forward pass and R the relevance at its output, for rules that
+  // report an ε-type share (Rule::ledger_share: `zero` with ε = 0, `epsilon`, `norm`). Where
+  // stab(z_j) = 0 (LRP-0 at z_j = 0) the rule passes nothing and the whole R_j is counted in the
+  // bias share. 0 for rules that report zero (`pass`, `wta`: no bias, no stabilizer, they conserve
+  // relevance exactly); NaN for rules that report none (not computable) and for rules that do not
+  // say (layer_shares: kUnknown). Then, when every layer's shares are finite:
+  // input_sum + Σ_l (bias_share + stabilizer_share) = S up to rounding.
   Eigen::MatrixXd bias_share;
   Eigen::MatrixXd stabilizer_share;
+  // [layers]: what each layer's rule reported (Explanation::layer_ledger_shares; kUnknown for a
+  // layer the explanation has no report for).
+  std::vector<LedgerShare> layer_shares;
   // Non-finite values per sample: in the input relevance, and [N × (layers + 1)] in each
   // layer's map (the columns of layer_sums); `nonfinite_total` adds all maps up.
   std::vector<Index> nonfinite_input;

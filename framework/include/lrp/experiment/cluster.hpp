@@ -42,6 +42,24 @@ class CollectiveError : public Error {
   int rank_;
 };
 
+// Runs this rank's part of a stage. If any rank failed, every rank throws the first failure (with
+// more than one rank, prefixed "rank r: "), so no rank waits forever and none writes results.
+template <typename Fn>
+void collectively(const Cluster& cluster, Fn&& fn) {
+  std::optional<std::string> error;
+  try {
+    fn();
+  } catch (const std::exception& e) {
+    error = e.what();
+  } catch (...) {
+    error = "an exception that is not a std::exception";
+  }
+  if (const std::optional<std::string> first = cluster.first_error(error)) throw CollectiveError(*first, cluster.rank());
+}
+
+// Per-rank values summed over the ranks (every rank passes as many; the sums in rank order).
+std::vector<double> sum_over_ranks(const Cluster& cluster, const std::vector<double>& mine);
+
 // The single process.
 const Cluster& single_process();
 

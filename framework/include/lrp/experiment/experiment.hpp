@@ -12,7 +12,8 @@
 //   prepare_experiment      loads (or builds) the model and the data, resolves every method
 //                           against them (composites assigned to the layers, raw-unit values
 //                           mapped to network units), without explaining anything.
-// run_experiment then explains, evaluates and writes the results (see experiment_run.cpp).
+// run_experiment then explains, evaluates and writes the results, stage by stage (see
+// experiment_run.cpp).
 //
 // Units: every input value a config gives (z^B bounds, occlusion and pixel-flipping fills, the
 // integrated-gradients baseline, value ranges) is in raw data units, as the data files hold them
@@ -25,6 +26,7 @@
 #include "lrp/propagation/explain.hpp"
 #include "lrp/nn/layers.hpp"
 #include "lrp/methods/methods.hpp"
+#include "lrp/eval/metric.hpp"
 #include "lrp/eval/metrics.hpp"
 #include "lrp/nn/model.hpp"
 #include "lrp/core/params.hpp"
@@ -190,15 +192,7 @@ struct PreparedExperiment {
 PreparedExperiment prepare_experiment(const ExperimentConfig& config, const Registry& registry, bool train = true,
                                       const Cluster& cluster = single_process());
 
-struct MethodSummary {
-  std::string name;
-  double explain_seconds = 0;
-  Summary relative_error;
-  std::optional<PixelFlippingSummary> pixel_flipping;
-  std::optional<Summary> relevance_accuracy;
-  double pixel_flipping_seconds = 0;
-  Index nonfinite = 0;  // NaN/Inf values in the relevance (and layer maps for LRP)
-};
+// MethodSummary (a method's line of the console table): lrp/eval/metric.hpp.
 
 struct ExperimentReport {
   std::vector<MethodSummary> methods;

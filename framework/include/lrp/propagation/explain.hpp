@@ -46,6 +46,8 @@ struct Explanation {
   // the conservation ledger reads the ε of epsilon-type rules from it). Empty names for rules not
   // made by a registry.
   std::vector<RuleChoice> layer_rule_choices;
+  // Per layer: what its rule reports for the conservation ledger (Rule::ledger_share).
+  std::vector<LedgerShare> layer_ledger_shares;
   // With keep_layer_relevance: [l] is the relevance at layer l's input (N × in_l) for l < L, and
   // [L] the output seed (N × classes).
   std::vector<Matrix> layer_relevance;
@@ -71,6 +73,8 @@ class Explainer {
   Explanation explain(const ForwardPass& pass, const std::vector<Index>& targets, const ExplainOptions& options = {}) const;
 
   const std::vector<std::string>& layer_rules() const { return labels_; }
+  // Per layer: its rule's Rule::ledger_share, asked once when the explainer is built.
+  const std::vector<LedgerShare>& ledger_shares() const { return ledger_shares_; }
   const Network& network() const { return *network_; }
 
  private:
@@ -78,6 +82,7 @@ class Explainer {
   std::vector<RulePtr> rules_;
   std::vector<std::unique_ptr<RuleState>> states_;
   std::vector<std::string> labels_;
+  std::vector<LedgerShare> ledger_shares_;
   std::vector<std::string> origins_;  // per layer, where its rule comes from (from_composite; else empty)
   // "the rule 'r' (from plugin p) of layer l 'name'", for an exception a rule's code threw.
   std::string rule_at(Index layer) const;

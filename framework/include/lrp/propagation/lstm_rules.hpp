@@ -49,6 +49,8 @@ class LstmRule final : public Rule {
   // where "the N lower units" is every input.
   std::string incompatibility(const Layer& layer) const override;
   Index state_relevance_size(const Layer& layer) const override;
+  // Gates and products split relevance in ways the ledger's bias/stabilizer shares do not describe.
+  LedgerShare ledger_share(const Layer&) const override { return LedgerShare::none(); }
   void propagate(const LayerContext& ctx, const RuleState* state, const ConstMatrixRef& relevance_out,
                  MatrixRef relevance_in, Workspace& ws) const override;
   const LstmRuleOptions& options() const { return options_; }

@@ -31,6 +31,24 @@ struct LayerContext {
   MatrixMap* state_relevance = nullptr;
 };
 
+// What a rule says about the relevance a layer absorbs, for the conservation ledger (docs/metrics.md):
+// the ledger cannot tell from the outside how a rule splits what it loses, so the rule reports it.
+struct LedgerShare {
+  enum class Kind {
+    kUnknown,  // the rule does not say (the default): the ledger reports the layer's shares as unknown
+    kNone,     // no bias/stabilizer split to compute (gamma, zbox, the gradient, ...): the shares are NaN
+    kZero,     // nothing absorbed, relevance passes conserved (pass, wta): the shares are 0
+    kEpsilon,  // R_in = a ⊙ Wᵀ(R / stab(z)) with z = W a + b the layer's output and stab(z) = z + ε·sign₀(z)
+  };
+  Kind kind = Kind::kUnknown;
+  Scalar epsilon = 0;  // kEpsilon: the stabilizer ε (0 for LRP-0)
+
+  static LedgerShare unknown() { return {}; }
+  static LedgerShare none() { return {Kind::kNone, 0}; }
+  static LedgerShare zero() { return {Kind::kZero, 0}; }
+  static LedgerShare epsilon_type(Scalar stabilizer) { return {Kind::kEpsilon, stabilizer}; }
+};
+
 // Per-layer state a rule prepares once per explainer (e.g. its modified parameters).
 struct RuleState {
   virtual ~RuleState() = default;
@@ -59,6 +77,9 @@ class Rule {
   // True when propagate() copies relevance_out unchanged (same number of values): the explainer
   // then passes the buffer on instead of copying it.
   virtual bool passes_through() const { return false; }
+  // How the conservation ledger splits what this rule absorbs at `layer` (see LedgerShare). A rule
+  // that does not override it is reported as unknown, never guessed from its name.
+  virtual LedgerShare ledger_share(const Layer&) const { return LedgerShare::unknown(); }
 
   void set_identity(std::string name, ParamMap params) {
     name_ = std::move(name);
@@ -136,9 +157,13 @@ class LinearRule : public Rule {
   void propagate(const LayerContext& ctx, const RuleState* state, const ConstMatrixRef& relevance_out,
                  MatrixRef relevance_in, Workspace& ws) const override;
   const LinearRuleSpec& spec() const { return spec_; }
+  // Set by the rule's file (rules/*.cpp): the spec alone does not say whether ρ and m are the identity.
+  void set_ledger_share(LedgerShare share) { ledger_share_ = share; }
+  LedgerShare ledger_share(const Layer&) const override { return ledger_share_; }
 
  private:
   LinearRuleSpec spec_;
+  LedgerShare ledger_share_;
 };
 
 inline Scalar positive_part(Scalar v) { return v > Scalar(0) ? v : Scalar(0); }
@@ -154,9 +179,12 @@ class VjpRule : public Rule {
   std::string incompatibility(const Layer& layer) const override;
   void propagate(const LayerContext& ctx, const RuleState* state, const ConstMatrixRef& relevance_out,
                  MatrixRef relevance_in, Workspace& ws) const override;
+  void set_ledger_share(LedgerShare share) { ledger_share_ = share; }
+  LedgerShare ledger_share(const Layer&) const override { return ledger_share_; }
 
  private:
   Applicability applies_;
+  LedgerShare ledger_share_;
   std::string requirement_;  // for the error message, e.g. "routing layers (max pooling)"
 };
 

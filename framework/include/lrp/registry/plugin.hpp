@@ -26,8 +26,9 @@ namespace lrp {
 // Registry, Rule, Layer or ExplanationMethod interfaces).
 // 2: explanation methods (Registry::add_method); 3: LayerInfo::parameter_count, MethodSetup::limits;
 // 4: InputNormalization::origin (MethodSetup hands a plugin the normalization), MaxPool2d's tie policy,
-// Pool2dOptions::ceil_mode and PoolWindow::scale, ElementwiseActivation's ActivationParams
-inline constexpr int kPluginApiVersion = 4;
+// Pool2dOptions::ceil_mode and PoolWindow::scale, ElementwiseActivation's ActivationParams;
+// 5: Rule::ledger_share (a new virtual: the Rule vtable changed)
+inline constexpr int kPluginApiVersion = 5;
 
 struct PluginDescriptor {
   int api_version;                    // kPluginApiVersion of the headers the plugin was built with

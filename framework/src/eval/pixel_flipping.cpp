@@ -1,10 +1,17 @@
-// Evaluation metrics (METRICS.md §1–§3): the conservation ledger, pixel flipping and relevance accuracy.
+// Pixel flipping / region perturbation (docs/metrics.md, "Pixel flipping"): regions, orders, the
+// perturbed forward passes, the curves and their AOPC, ABPC and AUC scores; and its entry in the
+// metric table.
 #include "lrp/eval/metrics.hpp"
 
 #include "lrp/core/error.hpp"
-#include "lrp/nn/model.hpp"
+#include "lrp/core/log.hpp"
 #include "lrp/core/random.hpp"
-#include "lrp/propagation/rule.hpp"
+#include "lrp/eval/metric.hpp"
+#include "lrp/io/hdf5.hpp"
+#include "lrp/io/image.hpp"
+#include "lrp/nn/model.hpp"
+
+#include <chrono>
 
 #include <algorithm>
 #include <cmath>
@@ -17,158 +24,7 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-// Σ of the finite values of p[0..count), in double; the others are counted in `nonfinite`.
-double finite_sum(const Scalar* p, Index count, Index& nonfinite) {
-  double sum = 0.0;
-  for (Index i = 0; i < count; ++i) {
-    if (std::isfinite(p[i]))
-      sum += static_cast<double>(p[i]);
-    else
-      ++nonfinite;
-  }
-  return sum;
-}
-
 }  // namespace
-
-// ---------------------------------------------------------------- summaries
-
-Summary summarize(const Eigen::VectorXd& values) {
-  Summary s;
-  double sum = 0.0;
-  for (Index i = 0; i < values.size(); ++i) {
-    if (std::isfinite(values[i])) {
-      sum += values[i];
-      ++s.count;
-    } else {
-      ++s.skipped;
-    }
-  }
-  if (s.count == 0) return s;
-  s.mean = sum / static_cast<double>(s.count);
-  if (s.count < 2) return s;
-  double squares = 0.0;
-  for (Index i = 0; i < values.size(); ++i)
-    if (std::isfinite(values[i])) squares += (values[i] - s.mean) * (values[i] - s.mean);
-  const auto count = static_cast<double>(s.count);
-  s.standard_error = std::sqrt(squares / (count - 1.0)) / std::sqrt(count);
-  return s;
-}
-
-// ---------------------------------------------------------------- §1 conservation
-
-namespace {
-
-enum class ShareKind { kNone, kZero, kEpsilonType };
-
-// How layer l's rule absorbs relevance: kEpsilonType (with its ε) for zero / epsilon / norm on a
-// linear-like layer, kZero for pass and wta, kNone otherwise.
-ShareKind share_kind(const Layer& layer, const RuleChoice* choice, Scalar& epsilon) {
-  epsilon = 0;
-  if (choice == nullptr) return ShareKind::kNone;
-  const std::string& rule = choice->rule;
-  if (rule == "pass" || rule == "wta") return ShareKind::kZero;
-  if (!layer.traits().linear) return ShareKind::kNone;
-  if (rule == "zero") return ShareKind::kEpsilonType;
-  if (rule == "epsilon") {
-    epsilon = static_cast<Scalar>(choice->params.scalar("epsilon", "rule 'epsilon'"));
-    return ShareKind::kEpsilonType;
-  }
-  if (rule == "norm") {
-    epsilon = static_cast<Scalar>(choice->params.scalar("stabilizer", "rule 'norm'"));
-    return ShareKind::kEpsilonType;
-  }
-  return ShareKind::kNone;
-}
-
-}  // namespace
-
-ConservationResult conservation(const Network& network, const ForwardPass& pass, const Explanation& e) {
-  const Index layers = network.size(), n = pass.batch();
-  const auto layer_count = static_cast<size_t>(layers);
-  LRP_CHECK(pass.activations.size() == layer_count + 1, "conservation: the forward pass does not belong to this network (",
-            pass.activations.size(), " activations for ", layers, " layers)");
-  LRP_CHECK(!e.layer_relevance.empty(),
-            "conservation: the explanation has no per-layer relevance; explain with keep_layer_relevance = true");
-  LRP_CHECK(e.layer_relevance.size() == layer_count + 1, "conservation: the explanation has ", e.layer_relevance.size(),
-            " relevance maps, expected ", layers + 1, " (one per layer input and the output seed)");
-  LRP_CHECK(e.relevance.batch() == n && e.seed.size() == n, "conservation: the explanation has ", e.relevance.batch(),
-            " samples and ", e.seed.size(), " seeds, the forward pass ", n, " samples");
-  LRP_CHECK(e.relevance.features() == numel(network.input_shape()), "conservation: the input relevance has ",
-            e.relevance.features(), " features per sample, the network's input ", numel(network.input_shape()));
-  for (Index l = 0; l <= layers; ++l) {
-    const Matrix& r = e.layer_relevance[static_cast<size_t>(l)];
-    const Matrix& a = pass.activations[static_cast<size_t>(l)];
-    LRP_CHECK(r.rows() == n && r.cols() == a.cols(), "conservation: relevance map ", l, " is ", r.rows(), " × ", r.cols(),
-              ", expected ", n, " × ", a.cols(), l < layers ? " (the input of layer '" + network.layer(l).name() + "')"
-                                                             : std::string(" (the output)"));
-  }
-
-  ConservationResult c;
-  c.input_sum.resize(n);
-  c.output_seed.resize(n);
-  c.relative_error.resize(n);
-  c.state_sum = e.state_relevance_total().cast<double>();
-  c.layer_sums.resize(n, layers + 1);
-  c.bias_share.setConstant(n, layers, kNaN);
-  c.stabilizer_share.setConstant(n, layers, kNaN);
-  c.nonfinite_input.assign(static_cast<size_t>(n), 0);
-  c.nonfinite_layers.setZero(n, layers + 1);
-
-  for (Index i = 0; i < n; ++i) {
-    Index& bad = c.nonfinite_input[static_cast<size_t>(i)];
-    c.input_sum[i] = finite_sum(e.relevance.data.row(i).data(), e.relevance.features(), bad);
-    c.nonfinite_total += bad;
-    for (Index l = 0; l <= layers; ++l) {
-      const Matrix& r = e.layer_relevance[static_cast<size_t>(l)];
-      c.layer_sums(i, l) = finite_sum(r.row(i).data(), r.cols(), c.nonfinite_layers(i, l));
-      c.nonfinite_total += c.nonfinite_layers(i, l);
-    }
-    const double seed = static_cast<double>(e.seed[i]);
-    c.output_seed[i] = seed;
-    c.relative_error[i] = seed == 0.0 ? kNaN : std::abs(c.input_sum[i] - seed) / std::abs(seed);
-  }
-
-  Workspace ws;
-  for (Index l = 0; l < layers; ++l) {
-    const Layer& layer = network.layer(l);
-    const auto li = static_cast<size_t>(l);
-    Scalar epsilon = 0;
-    const ShareKind kind = share_kind(layer, li < e.layer_rule_choices.size() ? &e.layer_rule_choices[li] : nullptr, epsilon);
-    if (kind == ShareKind::kNone) continue;
-    if (kind == ShareKind::kZero) {
-      c.bias_share.col(l).setZero();
-      c.stabilizer_share.col(l).setZero();
-      continue;
-    }
-    // The layer's bias image: its output for an all-zero input (b_j per output, also for conv).
-    const Matrix& z = pass.activations[li + 1];
-    const Matrix& relevance_out = e.layer_relevance[li + 1];
-    Matrix bias(1, z.cols());
-    layer.forward(Matrix::Zero(1, numel(layer.input_shape())), layer.params(), bias, ws);
-    for (Index i = 0; i < n; ++i) {
-      double bias_share = 0.0, stabilizer_share = 0.0;
-      for (Index j = 0; j < z.cols(); ++j) {
-        const Scalar r = relevance_out(i, j), zj = z(i, j);
-        if (!std::isfinite(r) || !std::isfinite(zj)) continue;  // counted in nonfinite_layers
-        const Scalar d = stabilize(zj, epsilon);  // as the rule computes it
-        if (d == Scalar(0)) {
-          bias_share += static_cast<double>(r);  // the rule passes nothing: all of R_j is absorbed
-          continue;
-        }
-        const double share = static_cast<double>(r) / static_cast<double>(d);
-        bias_share += share * static_cast<double>(bias(0, j));
-        stabilizer_share += share * static_cast<double>(zj >= Scalar(0) ? epsilon : -epsilon);
-      }
-      c.bias_share(i, l) = bias_share;
-      c.stabilizer_share(i, l) = stabilizer_share;
-    }
-  }
-  c.relative_error_summary = summarize(c.relative_error);
-  return c;
-}
-
-// ---------------------------------------------------------------- §2 pixel flipping
 
 FillValues fill_to_network_units(const FillValues& raw, const Shape& shape, const InputNormalization& normalization) {
   LRP_CHECK(!shape.empty(), "pixel flipping fill: samples have an empty shape");
@@ -630,64 +486,268 @@ PixelFlippingResult pixel_flipping(const Network& network, const Tensor& x, cons
   return run_pixel_flipping(network, x, targets, relevance, sample_ids, fill, options, &random);
 }
 
-// ---------------------------------------------------------------- §3 relevance accuracy
+// ---------------------------------------------------------------- the metric table's entry
 
-Eigen::VectorXd relevance_accuracy(const Tensor& relevance, const std::vector<std::vector<Index>>& relevant,
-                                   std::uint64_t seed, const std::vector<Index>& sample_ids) {
-  const Shape& shape = relevance.shape;
-  LRP_CHECK(shape.size() == 1 || shape.size() == 2, "relevance accuracy: relevance of shape ", to_string(shape),
-            " is not supported (expected [time steps] or [time steps, features])");
-  const Index n = relevance.batch(), steps = shape[0], features = shape.size() == 2 ? shape[1] : 1;
-  LRP_CHECK(steps >= 1 && features >= 1 && relevance.features() == steps * features, "relevance accuracy: the relevance is ",
-            relevance.batch(), " × ", relevance.features(), " values, which does not fit the shape ", to_string(shape));
-  LRP_CHECK(static_cast<Index>(relevant.size()) == n, "relevance accuracy: ", relevant.size(),
-            " lists of relevant steps for ", n, " samples");
-  LRP_CHECK(static_cast<Index>(sample_ids.size()) == n, "relevance accuracy: ", sample_ids.size(), " sample ids for ", n,
-            " samples");
-  for (Index i = 0; i < n; ++i) {
-    const auto si = static_cast<size_t>(i);
-    const std::vector<Index>& r = relevant[si];
-    LRP_CHECK(sample_ids[si] >= 0, "relevance accuracy: sample id ", sample_ids[si], " of sample ", i, " is negative");
-    LRP_CHECK(!r.empty(), "relevance accuracy: sample ", i, " (id ", sample_ids[si],
-              ") has no relevant steps; expected at least one");
-    std::vector<Index> sorted = r;
-    std::sort(sorted.begin(), sorted.end());
-    for (size_t k = 0; k < sorted.size(); ++k) {
-      LRP_CHECK(sorted[k] >= 0 && sorted[k] < steps, "relevance accuracy: relevant step ", sorted[k], " of sample ", i,
-                " (id ", sample_ids[si], ") is out of range [0, ", steps, ")");
-      LRP_CHECK(k == 0 || sorted[k - 1] != sorted[k], "relevance accuracy: relevant step ", sorted[k], " of sample ", i,
-                " (id ", sample_ids[si], ") is listed twice");
+namespace {
+
+std::string fill_name(PerturbationFill f) {
+  switch (f) {
+    case PerturbationFill::kUniform: return "uniform";
+    case PerturbationFill::kConstant: return "constant";
+    case PerturbationFill::kMean: return "mean";
+  }
+  return "?";
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// One method's curves, orders and scores for all N samples (or why it was skipped).
+class PixelFlippingValues final : public MetricValues {
+ public:
+  // Computed: sized for n samples with the run's regions, steps and repeats.
+  PixelFlippingValues(Index n, Index regions, Index steps, Index repeats) {
+    PixelFlippingResult& w = result_;
+    w.regions = regions;
+    w.steps = steps;
+    for (Matrix* m : {&w.morf, &w.lerf, &w.morf_probability, &w.lerf_probability}) m->resize(n, steps + 1);
+    w.morf_order.resize(n, steps);
+    w.lerf_order.resize(n, steps);
+    const auto r = static_cast<size_t>(repeats);
+    w.random.assign(r, Matrix(n, steps + 1));
+    w.random_probability.assign(r, Matrix(n, steps + 1));
+    w.random_seeds.assign(r, std::vector<std::uint64_t>(static_cast<size_t>(n)));
+    for (Eigen::VectorXd* v : scores(w.scores)) v->resize(n);
+  }
+  // Skipped: the group says why.
+  explicit PixelFlippingValues(std::string skipped) : skipped_(std::move(skipped)) {}
+
+  bool skipped() const { return !skipped_.empty(); }
+  // One range's result, at its first sample `begin` (the whole run's result is taken as it is).
+  void store(PixelFlippingResult&& r, Index begin) {
+    PixelFlippingResult& w = result_;
+    if (begin == 0 && r.morf.rows() == w.morf.rows()) {
+      w = std::move(r);
+      return;
     }
+    const Index rows = r.morf.rows();
+    for (auto [to, from] : {std::pair{&w.morf, &r.morf}, std::pair{&w.lerf, &r.lerf},
+                            std::pair{&w.morf_probability, &r.morf_probability},
+                            std::pair{&w.lerf_probability, &r.lerf_probability}})
+      to->middleRows(begin, rows) = *from;
+    w.morf_order.middleRows(begin, rows) = r.morf_order;
+    w.lerf_order.middleRows(begin, rows) = r.lerf_order;
+    for (size_t q = 0; q < w.random.size(); ++q) {
+      w.random[q].middleRows(begin, rows) = r.random[q];
+      w.random_probability[q].middleRows(begin, rows) = r.random_probability[q];
+      std::copy(r.random_seeds[q].begin(), r.random_seeds[q].end(), w.random_seeds[q].begin() + begin);
+    }
+    const std::vector<Eigen::VectorXd*> to = scores(w.scores), from = scores(r.scores);
+    for (size_t s = 0; s < to.size(); ++s) to[s]->segment(begin, rows) = *from[s];
   }
 
-  Eigen::VectorXd accuracy(n);
-  std::vector<double> scores(static_cast<size_t>(steps));
-  std::vector<char> is_relevant(static_cast<size_t>(steps));
-  for (Index i = 0; i < n; ++i) {
-    const auto si = static_cast<size_t>(i);
-    const Scalar* row = relevance.data.row(i).data();
-    bool finite = true;
-    for (Index t = 0; t < steps; ++t) {
-      double sum = 0.0;
-      for (Index d = 0; d < features; ++d) sum += static_cast<double>(row[t * features + d]);
-      scores[static_cast<size_t>(t)] = sum;
-      finite = finite && std::isfinite(sum);  // also false for a NaN or ±Inf value in the step
+  void visit(Archive& archive, Index begin, Index count) override {
+    if (skipped()) return;
+    PixelFlippingResult& w = result_;
+    for (size_t q = 0; q < w.random.size(); ++q) {
+      archive.rows(w.random[q], begin, count);
+      archive.rows(w.random_probability[q], begin, count);
+      archive.range(w.random_seeds[q], begin, count);
     }
-    if (!finite) {
-      accuracy[i] = kNaN;
-      continue;
-    }
-    // Descending score, ties by the seeded key (region_order's morf order).
-    const std::vector<Index> order =
-        region_order(scores, RegionOrder::kMorf, sample_seed(seed, sample_ids[si], kRelevanceAccuracyTieStream));
-    std::fill(is_relevant.begin(), is_relevant.end(), 0);
-    for (const Index t : relevant[si]) is_relevant[static_cast<size_t>(t)] = 1;
-    const auto k = static_cast<Index>(relevant[si].size());
-    Index hits = 0;
-    for (Index j = 0; j < k; ++j) hits += is_relevant[static_cast<size_t>(order[static_cast<size_t>(j)])];
-    accuracy[i] = static_cast<double>(hits) / static_cast<double>(k);
+    for (Matrix* m : {&w.morf, &w.lerf, &w.morf_probability, &w.lerf_probability}) archive.rows(*m, begin, count);
+    archive.rows(w.morf_order, begin, count);
+    archive.rows(w.lerf_order, begin, count);
+    for (Eigen::VectorXd* v : scores(w.scores)) archive.range(*v, begin, count);
   }
-  return accuracy;
+
+  void finish(const MethodView& method) override {
+    if (skipped()) return;
+    result_.summary = lrp::summarize(result_.scores);
+    logger()->info("pixel flipping '{}': AOPC-MoRF {:.4f}, ABPC {:.4f} ({:.2f} s)", method.name,
+                   result_.summary.aopc_morf.mean, result_.summary.abpc.mean, seconds);
+  }
+  void check(const MethodView& method) const override {
+    if (skipped()) return;
+    const PixelFlippingSummary& p = result_.summary;
+    for (const auto& [metric, summary] : {std::pair{"pixel_flipping AOPC-MoRF", &p.aopc_morf},
+                                          std::pair{"pixel_flipping AOPC-LeRF", &p.aopc_lerf},
+                                          std::pair{"pixel_flipping ABPC", &p.abpc}})
+      check_mean(*summary, metric, method.name);
+  }
+  void add_to(MethodSummary& summary) const override {
+    if (!skipped()) summary.pixel_flipping = result_.summary;
+    summary.pixel_flipping_seconds = seconds;
+  }
+  void write(h5::File& f, const MetricRun& run, const MethodView& method) const override;
+  const PixelFlippingResult* result() const { return skipped() ? nullptr : &result_; }
+
+ private:
+  static std::vector<Eigen::VectorXd*> scores(PixelFlippingScores& s) {
+    return {&s.aopc_morf, &s.aopc_lerf, &s.abpc, &s.auc_morf, &s.aopc_morf_vs_random};
+  }
+
+  std::string skipped_;  // why the method was not evaluated (NaN/Inf relevance); empty: it was
+  PixelFlippingResult result_;
+};
+
+std::vector<Scalar> row_major(const Matrix& m) { return std::vector<Scalar>(m.data(), m.data() + m.size()); }
+
+void PixelFlippingValues::write(h5::File& f, const MetricRun& run, const MethodView& method) const {
+  const std::string g = "/metrics/pixel_flipping/" + method.name;
+  f.create_group(g);
+  const MetricPlan::PixelFlipping& pf = *run.plan.pixel_flipping;
+  f.set_int_attribute(g, "patch", pf.options.patch);
+  f.set_int_attribute(g, "random_repeats", pf.options.random_repeats);
+  f.set_string_attribute(g, "fill", fill_name(pf.options.fill));
+  f.set_uint_attribute(g, "seed", pf.options.seed);
+  f.set_double_attribute(g, "fill_low", pf.fill_low);
+  f.set_double_attribute(g, "fill_high", pf.fill_high);
+  f.set_double_attribute(g, "fill_value", pf.fill_value);
+  f.set_string_attribute(g, "fill_units", "raw");
+  f.set_string_attribute(g, "curve", "logit of the target (probability curves: *_probability)");
+  if (skipped()) {
+    f.set_string_attribute(g, "skipped", skipped_);
+    return;
+  }
+  const PixelFlippingResult& r = result_;
+  const auto n = static_cast<hsize_t>(r.morf.rows()), L = static_cast<hsize_t>(r.steps);
+  const auto R = static_cast<hsize_t>(r.random.size());
+  f.set_int_attribute(g, "regions", r.regions);
+  f.set_int_attribute(g, "steps", r.steps);
+  f.set_double_attribute(g, "seconds", seconds);
+  f.write(g + "/morf", row_major(r.morf), {n, L + 1});
+  f.write(g + "/lerf", row_major(r.lerf), {n, L + 1});
+  f.write(g + "/morf_probability", row_major(r.morf_probability), {n, L + 1});
+  f.write(g + "/lerf_probability", row_major(r.lerf_probability), {n, L + 1});
+  for (const auto& [name, order] : {std::pair{"morf_order", &r.morf_order}, std::pair{"lerf_order", &r.lerf_order}}) {
+    const std::vector<std::int64_t> v(order->data(), order->data() + order->size());  // row-major
+    f.write(g + "/" + name, v, {n, L});
+  }
+  if (R > 0) {  // [N, R, L + 1]: sample by sample, repeat by repeat
+    std::vector<Scalar> rnd(static_cast<size_t>(n * R * (L + 1))), rndp(rnd.size());
+    std::vector<std::uint64_t> seeds(static_cast<size_t>(n * R));
+    for (hsize_t i = 0; i < n; ++i)
+      for (hsize_t q = 0; q < R; ++q) {
+        seeds[i * R + q] = r.random_seeds[q][i];
+        for (hsize_t j = 0; j <= L; ++j) {
+          rnd[(i * R + q) * (L + 1) + j] = r.random[q](static_cast<Index>(i), static_cast<Index>(j));
+          rndp[(i * R + q) * (L + 1) + j] = r.random_probability[q](static_cast<Index>(i), static_cast<Index>(j));
+        }
+      }
+    f.write(g + "/random", rnd, {n, R, L + 1});
+    f.write(g + "/random_probability", rndp, {n, R, L + 1});
+    f.write(g + "/random_seeds", seeds, {n, R});
+  }
+  const PixelFlippingScores& s = r.scores;
+  for (const auto& [name, v] : {std::pair{"aopc_morf", &s.aopc_morf}, std::pair{"aopc_lerf", &s.aopc_lerf},
+                                std::pair{"abpc", &s.abpc}, std::pair{"auc_morf", &s.auc_morf},
+                                std::pair{"aopc_morf_vs_random", &s.aopc_morf_vs_random}}) {
+    f.write(g + "/" + name, v->data(), {n});
+    const Summary sum = lrp::summarize(*v);
+    f.set_double_attribute(g, std::string("mean_") + name, sum.mean);
+    f.set_double_attribute(g, std::string("se_") + name, sum.standard_error);
+  }
+}
+
+class PixelFlippingMetric final : public Metric {
+ public:
+  const char* name() const override { return "pixel_flipping"; }
+  When when() const override { return When::kAfterExplaining; }
+  bool applies(const MetricRun& run) const override { return run.plan.pixel_flipping.has_value(); }
+  const char* stage() const override { return "pixel_flipping"; }
+  const char* shared_stage() const override { return "pixel_flipping_random"; }
+
+  std::unique_ptr<MetricValues> make_values(const MetricRun& run, const MethodView& method) const override {
+    if (!method.evaluated) return nullptr;
+    if (method.nonfinite > 0) {  // the orders need finite region scores
+      std::string why = std::to_string(method.nonfinite) + " NaN/Inf relevance values";
+      logger()->warn("pixel flipping: skipping '{}': its relevance has {}", method.name, why);
+      return std::make_unique<PixelFlippingValues>(std::move(why));
+    }
+    const PixelFlippingOptions& o = run.plan.pixel_flipping->options;
+    const auto regions = static_cast<Index>(perturbation_regions(run.network.input_shape(), o.patch).size());
+    return std::make_unique<PixelFlippingValues>(run.samples(), regions, o.steps == 0 ? regions : o.steps,
+                                                 o.random_repeats);
+  }
+
+  // The random-order baseline once for the range, then MoRF and LeRF per method. Every sample's
+  // curves are computed in passes of their own, so they do not depend on the range.
+  double compute(const MetricRun& run, Index begin, Index count, std::span<const MethodView> methods,
+                 std::span<MetricValues* const> values) const override {
+    const MetricPlan::PixelFlipping& pf = *run.plan.pixel_flipping;
+    logger()->info("pixel flipping: random-order baseline ({} orders per sample)", pf.options.random_repeats);
+    if (count == 0) return 0;
+    const Shape& shape = run.network.input_shape();
+    Tensor x(shape, run.inputs.data.middleRows(begin, count));
+    const std::span<const Index> lengths = row_lengths(run.inputs.lengths, begin, count);
+    x.lengths.assign(lengths.begin(), lengths.end());
+    const std::vector<Index> ids(run.sample_ids.begin() + begin, run.sample_ids.begin() + begin + count);
+    const std::vector<Index> targets(run.targets.begin() + begin, run.targets.begin() + begin + count);
+    auto start = std::chrono::steady_clock::now();
+    const RandomOrderCurves random = random_order_curves(run.network, x, targets, ids, pf.fill, pf.options);
+    const double random_seconds = seconds_since(start);
+    for (size_t k = 0; k < methods.size(); ++k) {
+      auto* v = static_cast<PixelFlippingValues*>(values[k]);
+      if (v == nullptr || v->skipped()) continue;
+      start = std::chrono::steady_clock::now();
+      PixelFlippingResult r = pixel_flipping(run.network, x, targets,
+                                             Tensor(shape, methods[k].relevance.data.middleRows(begin, count)), ids,
+                                             pf.fill, pf.options, random);
+      v->seconds = seconds_since(start);
+      v->store(std::move(r), begin);
+    }
+    return random_seconds;
+  }
+
+  // Per method its mean MoRF, LeRF and random-order curves (<method>/pixel_flipping.svg), and the
+  // methods side by side (morf.svg, lerf.svg, with the random order once).
+  void draw(const MetricRun&, std::span<const MethodView> methods, std::span<const MetricValues* const> values,
+            std::map<std::string, std::string>& pictures) const override {
+    const auto mean_of = [](const Matrix& m) {
+      std::vector<double> v(static_cast<size_t>(m.cols()));
+      for (Index j = 0; j < m.cols(); ++j) v[static_cast<size_t>(j)] = m.col(j).cast<double>().mean();
+      return v;
+    };
+    bool any_curve = false;
+    std::vector<CurveSeries> morf, lerf;
+    for (size_t k = 0; k < methods.size(); ++k) {
+      const auto* v = static_cast<const PixelFlippingValues*>(values[k]);
+      if (v == nullptr || v->result() == nullptr) continue;
+      const PixelFlippingResult& r = *v->result();
+      const std::string& name = methods[k].name;
+      std::vector<CurveSeries> own{{"MoRF", mean_of(r.morf), "#d62728"}, {"LeRF", mean_of(r.lerf), "#1f77b4"}};
+      if (!r.random.empty()) {
+        std::vector<double> rnd(static_cast<size_t>(r.steps + 1), 0.0);
+        for (const Matrix& q : r.random) {
+          const std::vector<double> m = mean_of(q);
+          for (size_t j = 0; j < rnd.size(); ++j) rnd[j] += m[j] / static_cast<double>(r.random.size());
+        }
+        own.push_back({"random order", rnd, "#7f7f7f"});
+        if (!any_curve) {
+          morf.push_back({"random order", rnd, "#7f7f7f"});
+          lerf.push_back({"random order", rnd, "#7f7f7f"});
+        }
+      }
+      any_curve = true;
+      morf.push_back({name, own[0].values, ""});
+      lerf.push_back({name, own[1].values, ""});
+      pictures[name + "/pixel_flipping.svg"] =
+          curves_svg("pixel flipping: " + name, "regions perturbed", "mean target logit", own);
+    }
+    if (!any_curve) return;
+    pictures["morf.svg"] =
+        curves_svg("MoRF curves (most relevant regions first)", "regions perturbed", "mean target logit", morf);
+    pictures["lerf.svg"] =
+        curves_svg("LeRF curves (least relevant regions first)", "regions perturbed", "mean target logit", lerf);
+  }
+};
+
+}  // namespace
+
+const Metric& pixel_flipping_metric() {
+  static const PixelFlippingMetric metric;
+  return metric;
 }
 
 }  // namespace lrp

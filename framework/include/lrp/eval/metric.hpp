@@ -1,0 +1,144 @@
+// The metric table: every metric an experiment computes per method (conservation, relevance
+// accuracy, pixel flipping), behind one interface, so that the experiment runner knows no metric
+// by name. An entry says when it applies (from the run's MetricPlan), computes its per-sample
+// results (while the methods explain, batch by batch, or afterwards, over a range of samples),
+// packs them for the exchange between ranks (one visit(Archive&) for both directions), summarizes
+// them, and writes its group of the results file. metric_table() lists the entries; adding a
+// metric is one file under framework/src/eval/ and one line there.
+#pragma once
+
+#include "lrp/eval/archive.hpp"
+#include "lrp/eval/metrics.hpp"
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace lrp {
+
+namespace h5 {
+class File;
+}
+
+// Which metrics a run computes, and with what: the experiment fills it from its config.
+struct MetricPlan {
+  bool conservation = false;
+  struct PixelFlipping {
+    PixelFlippingOptions options;              // with the run's threads
+    FillValues fill;                           // network units
+    double fill_low = 0, fill_high = 1, fill_value = 0;  // raw units, as the results file records them
+  };
+  std::optional<PixelFlipping> pixel_flipping;
+  std::optional<bool> relevance_accuracy;  // unset: on when the data has known relevant steps
+  std::uint64_t seed = 0;                  // the experiment's seed
+};
+
+// What the metrics see of a run. The explain stage fills the targets; after it (and the exchange)
+// every rank holds all of it.
+struct MetricRun {
+  const MetricPlan& plan;
+  const Network& network;
+  const Tensor& inputs;                              // N × input shape, network units
+  const std::vector<Index>& sample_ids;              // per sample, its index in the data source
+  const std::vector<Index>& targets;                 // per sample, the explained class
+  const std::vector<std::vector<Index>>& relevant;   // known relevant steps per sample (empty: none)
+  int threads = 1;
+  Index samples() const { return inputs.batch(); }
+};
+
+// One method as the metrics see it (a view of the experiment's per-method record).
+struct MethodView {
+  const std::string& name;
+  bool evaluated = false;                          // listed in evaluate.methods
+  bool lrp = false;                                // an LRP explanation: it has a layer ledger
+  const std::vector<LedgerShare>* ledger_shares;   // LRP: per layer, what its rule reports
+  const Tensor& relevance;                         // N × input shape
+  const InputLedger& input;                        // the input side of the ledger, every sample
+  const Eigen::VectorXd& state_sum;                // per sample, relevance of initial states (0: none)
+  bool has_state = false;                          // some rule reported initial-state relevance
+  Index nonfinite = 0;                             // NaN/Inf relevance values
+};
+
+// One explained batch of one method, as the explain stage hands it to the metrics that compute
+// while the methods explain.
+struct ExplainedBatch {
+  Index begin = 0, rows = 0;                  // the samples [begin, begin + rows)
+  const ForwardPass& pass;
+  const Explanation* explanation = nullptr;   // LRP (with layer relevance when a metric asked); else null
+};
+
+// The per-method summaries of the console table (ExperimentReport).
+struct MethodSummary {
+  std::string name;
+  double explain_seconds = 0;
+  Summary relative_error;
+  std::optional<PixelFlippingSummary> pixel_flipping;
+  std::optional<Summary> relevance_accuracy;
+  double pixel_flipping_seconds = 0;
+  Index nonfinite = 0;  // NaN/Inf values in the relevance (and layer maps for LRP)
+};
+
+// One method's results of one metric, for all N samples, filled range by range.
+class MetricValues {
+ public:
+  virtual ~MetricValues() = default;
+  // The per-sample results of samples [begin, begin + count), in one order for packing and for
+  // unpacking (the layout may depend only on what every rank knows before the exchange).
+  virtual void visit(Archive& archive, Index begin, Index count) = 0;
+  // Once every rank holds every sample: summaries and logs.
+  virtual void finish(const MethodView& method) = 0;
+  // That the means are numbers: a mean of NaN (no finite sample) or ±Inf stops the run (check_mean).
+  virtual void check(const MethodView& method) const = 0;
+  // The method's group of this metric in the results file.
+  virtual void write(h5::File& file, const MetricRun& run, const MethodView& method) const = 0;
+  // The method's line of the console table.
+  virtual void add_to(MethodSummary& summary) const = 0;
+  double seconds = 0;  // the method's time in this metric (summed over ranks by the runner)
+};
+
+class Metric {
+ public:
+  enum class When { kWhileExplaining, kAfterExplaining };
+  virtual ~Metric() = default;
+  virtual const char* name() const = 0;
+  virtual When when() const = 0;
+  // Whether the run computes it at all (from the plan and the data).
+  virtual bool applies(const MetricRun& run) const = 0;
+  // The values of one method (nullptr: not for this method, e.g. a method not evaluated).
+  virtual std::unique_ptr<MetricValues> make_values(const MetricRun& run, const MethodView& method) const = 0;
+  // kWhileExplaining: whether an LRP method must keep its layer relevance, and one batch's results.
+  virtual bool needs_layer_relevance() const { return false; }
+  virtual void add_batch(const MetricRun&, const ExplainedBatch&, const MethodView&, MetricValues&) const {}
+  // kAfterExplaining: this rank's samples [begin, begin + count) of every method at once (values[k]
+  // null: not for method k); returns the seconds of work shared by the methods (pixel flipping's
+  // random-order baseline).
+  virtual double compute(const MetricRun&, Index /*begin*/, Index /*count*/, std::span<const MethodView>,
+                         std::span<MetricValues* const>) const {
+    return 0;
+  }
+  // Its pictures in the heatmaps folder (file name → bytes), drawn by rank 0 when the run draws
+  // pictures; values[k] as for compute().
+  virtual void draw(const MetricRun&, std::span<const MethodView>, std::span<const MetricValues* const>,
+                    std::map<std::string, std::string>& /*pictures*/) const {}
+  // The stage names in ExperimentReport::stage_seconds: the methods' seconds summed, and the
+  // shared seconds (nullptr: not reported).
+  virtual const char* stage() const { return nullptr; }
+  virtual const char* shared_stage() const { return nullptr; }
+};
+
+// A metric's mean over the samples must be a number: NaN (no sample gave a finite value) or ±Inf is
+// an lrp::Error naming the metric and the method.
+void check_mean(const Summary& summary, const std::string& metric, const std::string& method);
+
+// The metrics, in the order the runner computes, checks and writes them.
+const std::vector<const Metric*>& metric_table();
+
+// The entries (one file each under framework/src/eval/).
+const Metric& conservation_metric();
+const Metric& relevance_accuracy_metric();
+const Metric& pixel_flipping_metric();
+
+}  // namespace lrp

@@ -1,0 +1,108 @@
+// What the stages of an experiment run share (experiment_run.cpp lists the stages; each has its
+// own stage_*.cpp). Private to lrp::experiment.
+#pragma once
+
+#include "lrp/core/files.hpp"
+#include "lrp/eval/metric.hpp"
+#include "lrp/experiment/experiment.hpp"
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace lrp {
+
+namespace h5 {
+class File;
+}
+
+using RunClock = std::chrono::steady_clock;
+inline double seconds_since(RunClock::time_point start) {
+  return std::chrono::duration<double>(RunClock::now() - start).count();
+}
+
+// One method's results: its explanation of every sample, the input side of its conservation
+// ledger, and the values of every metric of the table that evaluates it. Each per-sample field is
+// listed once, in visit_explained() (the exchange between ranks) and in write() (the results file).
+struct MethodRecord {
+  MethodRecord(const PreparedMethod& method, bool is_evaluated, Index samples, const Shape& shape,
+               std::optional<Explainer> lrp_explainer, Index chunks);
+
+  const PreparedMethod* prepared;
+  bool evaluated;                      // listed in evaluate.methods
+  std::optional<Explainer> explainer;  // LRP
+  Tensor relevance;                    // N × input shape
+  InputLedger input;                   // Σ R, the seed, relative error and NaN/Inf count per sample
+  Eigen::VectorXd state_sum;           // LRP: relevance of initial states per sample (lstm rules), else 0
+  bool has_state = false;              // some layer's rule reports initial-state relevance
+  std::vector<double> unit_seconds;    // explanation seconds per chunk of samples
+  double explain_seconds = 0;          // summed over the chunks (and ranks)
+  Index nonfinite = 0;                 // NaN/Inf relevance values, summed over the samples
+  // Per entry of metric_table(): its values for this method (null: the metric does not evaluate it).
+  std::vector<std::unique_ptr<MetricValues>> metrics;
+
+  const std::string& name() const { return prepared->config->name; }
+  bool lrp() const { return prepared->config->lrp(); }
+  MethodView view() const;
+  // The explanation of samples [begin, begin + rows) (chunk `chunk`) and the values of the metrics
+  // computed while explaining: one list for packing and unpacking.
+  void visit_explained(Archive& archive, Index chunk, Index begin, Index rows);
+  // /explanations/<name> and the method's groups of every metric.
+  void write(h5::File& file, const MetricRun& run, const Registry& registry, const Network& network) const;
+};
+
+struct RunState {
+  RunState(const ExperimentConfig& c, const Registry& r, const Cluster& k)
+      : config(c), registry(r), cluster(k), start(RunClock::now()) {}
+
+  const ExperimentConfig& config;
+  const Registry& registry;
+  const Cluster& cluster;
+  RunClock::time_point start;
+  std::string started;  // UTC, for /meta start_time
+  bool writer() const { return cluster.rank() == 0; }  // rank 0 draws the pictures and writes the results
+
+  std::optional<OutputLock> results_lock, heatmaps_lock;
+  std::optional<PreparedExperiment> prepared;
+  ExperimentReport report;
+
+  // Filled by the explain stage: per sample, the logits and the explained class.
+  Matrix logits;
+  std::vector<Index> targets;
+  std::vector<MethodRecord> methods;
+  MetricPlan plan;
+  std::optional<MetricRun> metric_run;  // refers to prepared, targets and plan
+  std::vector<const Metric*> metrics;   // the entries of metric_table() that apply (others: null)
+
+  // Units of explanation work: (chunk of batch_size samples, method), dealt round-robin over the ranks.
+  Index chunk_count = 0;
+  int owner(Index chunk, std::size_t method) const {
+    return static_cast<int>((static_cast<std::size_t>(chunk) * methods.size() + method) %
+                            static_cast<std::size_t>(cluster.size()));
+  }
+  Index chunk_begin(Index chunk) const { return chunk * config.batch_size; }
+  Index chunk_rows(Index chunk) const { return std::min(config.batch_size, samples() - chunk_begin(chunk)); }
+  Index samples() const { return prepared->data.size(); }
+  // This rank's contiguous range of samples for the metrics computed after explaining.
+  Index range_begin() const { return samples() * cluster.rank() / cluster.size(); }
+  Index range_count() const { return samples() * (cluster.rank() + 1) / cluster.size() - range_begin(); }
+
+  double forward_seconds = 0;
+  double exchange_seconds = 0;  // moving results between ranks (0 on one process)
+  FolderFiles pictures;         // rank 0: the heatmaps folder's files, written with the results
+};
+
+// The stages, in the order run_experiment runs them.
+void lock_outputs(RunState& run);           // stage_outputs.cpp: check and lock the output paths
+void prepare_run(RunState& run);            // stage_prepare.cpp: data, model, methods, metric plan
+void explain_samples(RunState& run);        // stage_explain.cpp: forward passes and explanations
+void exchange_explanations(RunState& run);  // stage_exchange.cpp: every rank gets every unit
+void summarize_explanations(RunState& run); // stage_explain.cpp: seconds, NaN counts, accuracy, logs
+void evaluate_metrics(RunState& run);       // stage_evaluate.cpp: the metrics computed after explaining
+void exchange_metric_ranges(RunState& run); // stage_exchange.cpp: every rank gets every sample range
+void draw_pictures(RunState& run);          // stage_pictures.cpp: heatmaps and curves (rank 0)
+void write_results(RunState& run);          // stage_write.cpp: the results file and the pictures (rank 0)
+
+}  // namespace lrp

@@ -1,0 +1,24 @@
+// Stage 1: the outputs are locked for the whole run (a second run writing them is refused) and
+// checked before any work; nothing is created before the run succeeds.
+#include "run_state.hpp"
+
+#include "lrp/core/log.hpp"
+#include "lrp/io/yaml_util.hpp"
+
+namespace lrp {
+
+void lock_outputs(RunState& run) {
+  const ExperimentConfig& config = run.config;
+  collectively(run.cluster, [&] {
+    if (!run.writer()) return;
+    run.results_lock.emplace(config.output.results,
+                             yaml::where(config.root["output"]["results"], config.path) + ": output.results");
+    if (!config.output.heatmaps.empty())
+      run.heatmaps_lock.emplace(config.output.heatmaps,
+                                yaml::where(config.root["output"]["heatmaps"], config.path) + ": output.heatmaps");
+  });
+  if (run.cluster.size() > 1)
+    logger()->info("running on {} ({} threads per rank)", run.cluster.describe(), config.threads);
+}
+
+}  // namespace lrp
