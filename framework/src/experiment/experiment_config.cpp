@@ -95,7 +95,6 @@ RuleEntry read_rule_entry(const YAML::Node& node, const Registry& registry, cons
             " must be a mapping such as {kind: conv2d, rule: gamma, params: {gamma: 0.25}}");
   check_keys(node, {"layer", "index", "kind", "first", "last", "fallback", "rule", "params"}, source, what);
   RuleEntry e;
-  e.node = node;
   e.at = where(node, source);
   int matchers = 0;
   if (node["layer"]) {
@@ -348,7 +347,6 @@ std::vector<MethodConfig> read_method(const YAML::Node& node, const Registry& re
                                       const std::string& what, std::uint64_t seed, const Limits& limits,
                                       MaxPoolTies ties) {
   MethodConfig m;
-  m.node = node;
   m.at = where(node, source);
   m.maxpool_ties = ties;
   if (node.IsScalar()) {
@@ -714,7 +712,6 @@ ExperimentConfig read_experiment_config(const std::string& path, const std::vect
   if (!root.IsDefined() || root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
   return guarded(path, [&] {
     for (const std::string& o : overrides) apply_override(root, o);
-    c.root = root;
     {
       YAML::Emitter out;
       out << root;

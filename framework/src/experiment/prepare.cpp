@@ -18,7 +18,6 @@
 namespace lrp {
 
 namespace fs = std::filesystem;
-using yaml::where;
 
 namespace {
 
@@ -67,10 +66,10 @@ Composite composite_from_rules(const std::vector<RuleEntry>& rules) {
 }
 
 PreparedMethod prepare_method(const MethodConfig& m, const Model& model, const Registry& registry,
-                              const std::string& source, const Limits& limits) {
+                              const Limits& limits) {
   PreparedMethod p;
   p.config = &m;
-  const std::string at = where(m.node, source), what = "method '" + m.name + "'";
+  const std::string at = m.at, what = "method '" + m.name + "'";
   const InputNormalization& norm = model.spec.normalization;
   const Index channels = model.network.input_shape()[0];
   try {
@@ -84,7 +83,7 @@ PreparedMethod prepare_method(const MethodConfig& m, const Model& model, const R
         std::vector<RuleEntry> rules = m.rules;
         for (RuleEntry& r : rules) {
           const RuleInfo& info = registry.rule_info(r.choice.rule);
-          map_bounds(r.choice.params, info.params, norm, channels, where(r.node, source),
+          map_bounds(r.choice.params, info.params, norm, channels, r.at,
                      what + ", rule '" + r.choice.rule + "'");
         }
         p.composite = composite_from_rules(rules);
@@ -197,10 +196,9 @@ Model train_on_rank_zero(const ExperimentConfig& config, const Registry& registr
 PreparedExperiment prepare_experiment(const ExperimentConfig& config, const Registry& registry, bool train,
                                       const Cluster& cluster) {
   auto log = logger();
-  const std::string& src = config.path;
   for (std::size_t i = 0; i < config.plugins.size(); ++i) {
     const std::string& path = config.plugins[i];
-    LRP_CHECK(plugin_loaded(registry, path), where(config.root["plugins"][i], src), ": plugins: '", path,
+    LRP_CHECK(plugin_loaded(registry, path), config.plugins_at[i], ": plugins: '", path,
               "' is not loaded into the registry (lrplab loads a config's plugins at start-up; from C++, call "
               "lrp::load_plugin with lrp::read_experiment_plugins(config path, overrides) before freezing the registry)");
   }
@@ -213,7 +211,7 @@ PreparedExperiment prepare_experiment(const ExperimentConfig& config, const Regi
         try {
           return open_model(config.model.file, registry, config.seed, config.limits);
         } catch (const Error& e) {
-          throw Error(rethrow_at(where(config.root["model"]["file"], src) + ": model.file", e));
+          throw Error(rethrow_at(config.model.file_at + ": model.file", e));
         }
       }();
       if (config.model.normalization) {
@@ -252,13 +250,13 @@ PreparedExperiment prepare_experiment(const ExperimentConfig& config, const Regi
               "(its normalization range); check data.scale", data_at, p.data.value_min, p.data.value_max, norm.raw_min,
               norm.raw_max, p.model.spec.name);
   if (config.target.kind == TargetSpec::Kind::kLabel)
-    LRP_CHECK(!p.data.labels.empty(), where(config.root["target"], src),
+    LRP_CHECK(!p.data.labels.empty(), config.target_at,
               ": target: label needs labels, but data '", p.data.source, "' has none");
   if (config.target.kind == TargetSpec::Kind::kClass)
-    LRP_CHECK(config.target.class_index < classes, where(config.root["target"], src), ": target class ",
+    LRP_CHECK(config.target.class_index < classes, config.target_at, ": target class ",
               config.target.class_index, " is out of range: the model has ", classes, " classes (0 to ", classes - 1, ")");
   if (config.relevance_accuracy.value_or(false))
-    LRP_CHECK(!p.data.relevant.empty(), where(config.root["evaluate"]["relevance_accuracy"], src),
+    LRP_CHECK(!p.data.relevant.empty(), config.relevance_accuracy_at,
               ": evaluate.relevance_accuracy needs data with known relevant steps (format marked_addition or "
               "long_range), but '", p.data.source, "' has none");
   p.raw_inputs = p.data.inputs;
@@ -275,10 +273,10 @@ PreparedExperiment prepare_experiment(const ExperimentConfig& config, const Regi
   log->info("data: {} samples of shape {} from {}", p.data.size(), to_string(shape), p.data.source);
 
   for (const MethodConfig& m : config.methods)
-    p.methods.push_back(prepare_method(m, p.model, registry, src, config.limits));
+    p.methods.push_back(prepare_method(m, p.model, registry, config.limits));
   if (config.pixel_flipping) {
     const PixelFlippingConfig& pf = *config.pixel_flipping;
-    const std::string at = where(config.root["evaluate"]["pixel_flipping"], src);
+    const std::string at = config.pixel_flipping->at;
     Index regions = 0;
     try {
       regions = static_cast<Index>(perturbation_regions(shape, pf.options.patch).size());

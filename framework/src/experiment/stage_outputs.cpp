@@ -12,10 +12,10 @@ void lock_outputs(RunState& run) {
   collectively(run.cluster, [&] {
     if (!run.writer()) return;
     run.results_lock.emplace(config.output.results,
-                             yaml::where(config.root["output"]["results"], config.path) + ": output.results");
+                             config.output.results_at + ": output.results");
     if (!config.output.heatmaps.empty())
       run.heatmaps_lock.emplace(config.output.heatmaps,
-                                yaml::where(config.root["output"]["heatmaps"], config.path) + ": output.heatmaps");
+                                config.output.heatmaps_at + ": output.heatmaps");
   });
   if (run.cluster.size() > 1)
     logger()->info("running on {} ({} threads per rank)", run.cluster.describe(), config.threads);

@@ -166,7 +166,7 @@ void write_results(RunState& run) {
     OutputTransaction outputs;
     outputs.create_missing_folders(true);
     if (!pictures.empty()) {
-      const std::string what = yaml::where(config.root["output"]["heatmaps"], config.path) + ": output.heatmaps";
+      const std::string what = config.output.heatmaps_at + ": output.heatmaps";
       check_replaceable_folder(config.output.heatmaps, what);  // again: files may have appeared meanwhile
       outputs.add_folder(config.output.heatmaps, std::move(pictures), "heatmaps folder");
     }

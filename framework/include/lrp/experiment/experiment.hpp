@@ -71,7 +71,6 @@ struct RuleEntry {
   long index = 0;                  // kIndex (negative counts from the end)
   std::vector<std::string> kinds;  // kFirst / kLast: the kinds to look at (empty: linear-like layers)
   RuleChoice choice;               // rule name and the parameters given (raw units for zbox bounds)
-  YAML::Node node;                 // for positioned errors
   std::string at;                  // "config.yaml:12:7": where the entry is, for messages
 };
 
@@ -87,7 +86,6 @@ struct MethodConfig {
   std::uint64_t seed = 0;        // its own random stream (MethodSetup::seed: SmoothGrad, random, plugins)
   // Max-pool ties for this method's backward pass: its `maxpool_ties:` key, else the experiment's.
   MaxPoolTies maxpool_ties = MaxPoolTies::kFirst;
-  YAML::Node node;               // the entry, for positioned errors
   std::string at;                // "config.yaml:9:5": where the entry is, for messages
   bool lrp() const { return kind == kLrpKind; }
 };
@@ -121,7 +119,6 @@ struct ExperimentConfig {
   std::string path;            // the config file
   std::string resolved_yaml;   // the config after overrides, as YAML text
   std::vector<std::string> overrides;  // the --set assignments, in order
-  YAML::Node root;
   std::uint64_t seed = 0;
   int threads = 1;
   Index batch_size = 500;      // samples per forward pass shared by the methods
