@@ -1,5 +1,5 @@
 // The embedding layer handler: PyTorch's nn.Embedding(V, E) as a lookup of weight rows by token id.
-#include "lrp/nn/layers.hpp"
+#include "lrp/nn/embedding.hpp"
 
 #include "lrp/core/error.hpp"
 

@@ -1,4 +1,5 @@
 #include "lrp/nn/layer.hpp"
+#include "lrp/core/slots.hpp"
 
 #include "lrp/core/error.hpp"
 
@@ -55,7 +56,7 @@ void Layer::vjp_many(const ConstMatrixRef& at, std::span<const Params* const> ps
     if (coefficients[k] == Scalar(1)) {
       vjp(at, *ps[k], g, g_in, ws, /*accumulate=*/k > 0);
     } else {
-      MatrixMap tmp = ws.get(kLayerSlot0 + 1, n, g_in.cols());
+      MatrixMap tmp = ws.get(slots::kLayerMany, 0, n, g_in.cols());
       vjp(at, *ps[k], g, tmp, ws, false);
       if (k == 0)
         g_in = coefficients[k] * tmp;

@@ -15,7 +15,8 @@
 // cells of padding steps being 0, the unchanged backward recursion gives those steps exactly zero
 // ∂pre (so zero input gradient and no parameter-gradient contribution) and carries zero ∂h, ∂c
 // across them.
-#include "lrp/nn/layers.hpp"
+#include "lrp/nn/lstm.hpp"
+#include "lrp/core/slots.hpp"
 
 #include "lrp/core/error.hpp"
 #include "lrp/core/scratch_carver.hpp"
@@ -157,7 +158,6 @@ struct Lstm::Scratch {
   Scalar* dc = nullptr;                // [N, H]
 };
 
-
 Lstm::Scratch Lstm::make_scratch(Workspace& ws, Index n, bool record, bool input_grad) const {
   const Index rows = input_shape_[0] * n, hid = hidden_, gates = 4 * hid, width = hid * dirs_, cells = layers_ * dirs_;
   Scratch s;
@@ -187,7 +187,7 @@ Lstm::Scratch Lstm::make_scratch(Workspace& ws, Index n, bool record, bool input
   };
   Carver count(nullptr);
   carve(count);
-  Carver pieces(ws.get(kLayerSlot0, 1, count.used()).data());
+  Carver pieces(ws.get(slots::kLstm, 0, 1, count.used()).data());
   carve(pieces);
   const Index steps = input_shape_[0];
   s.lengths = ws.lengths();

@@ -156,14 +156,4 @@ void parallel_chunks(Index n, int parts, const std::function<void(int, Index, In
   if (failure) std::rethrow_exception(failure);
 }
 
-Index set_maxpool_ties(Network& net, MaxPoolTies ties) {
-  Index count = 0;
-  for (Index l = 0; l < net.size(); ++l)
-    if (auto* pool = dynamic_cast<MaxPool2d*>(&net.layer(l))) {
-      pool->set_ties(ties);
-      ++count;
-    }
-  return count;
-}
-
 }  // namespace lrp
