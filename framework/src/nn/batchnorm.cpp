@@ -36,7 +36,8 @@ void BatchNorm::set_statistics(Vector mean, Vector var) {
   LRP_CHECK(mean.size() == channels_ && var.size() == channels_, where(*this), ": running statistics have ",
             mean.size(), " and ", var.size(), " entries, expected ", channels_);
   LRP_CHECK(mean.allFinite() && var.allFinite(), where(*this), ": running statistics contain NaN or Inf");
-  LRP_CHECK((var.array() >= Scalar(0)).all(), where(*this), ": running variance must be ≥ 0");
+  for (Index c = 0; c < var.size(); ++c)
+    LRP_CHECK(var(c) >= Scalar(0), where(*this), ": running variance must be ≥ 0, but channel ", c, " holds ", var(c));
   mean_ = std::move(mean);
   var_ = std::move(var);
 }
@@ -131,6 +132,39 @@ void BatchNorm::train_backward(const ConstMatrixRef&, const Params& p, const Mat
     const Scalar mean_g = static_cast<Scalar>(sum_g / m), mean_gx = static_cast<Scalar>(sum_gx / m);
     g_in.middleCols(c * plane, plane) = (factor * (g.array() - mean_g - xhat.array() * mean_gx)).matrix();
   }
+}
+
+void BatchNorm::initialize(InitScheme, std::mt19937_64&) {
+  set_params({Matrix::Ones(1, channels_), Vector::Zero(channels_)});
+  set_statistics(Vector::Zero(channels_), Vector::Ones(channels_));
+}
+
+void BatchNorm::randomize(ExampleDraws& draws) {
+  Params p = params_;
+  p.weight = p.weight.unaryExpr([&](Scalar) { return static_cast<Scalar>(draws.uniform(draws.rng)); });
+  p.bias = p.bias.unaryExpr([&](Scalar) { return static_cast<Scalar>(0.1 * draws.normal(draws.rng)); });
+  set_params(std::move(p));
+  Vector mean = Vector::NullaryExpr(channels_, [&]() { return static_cast<Scalar>(0.2 * draws.normal(draws.rng)); });
+  Vector var = Vector::NullaryExpr(channels_, [&]() { return static_cast<Scalar>(draws.uniform(draws.rng)); });
+  set_statistics(std::move(mean), std::move(var));
+}
+
+std::vector<StoredArray> BatchNorm::stored_arrays() const {
+  using Home = StoredArray::Home;
+  return {{"weight", {channels_}, Home::kWeight},
+          {"bias", {channels_}, Home::kBias},
+          {"running_mean", {channels_}, Home::kBuffer, 0, 0},
+          {"running_var", {channels_}, Home::kBuffer, 0, 1, "a variance"}};
+}
+
+void BatchNorm::set_buffers(std::vector<Vector> buffers) {
+  LRP_CHECK(buffers.size() == 2, where(*this), ": ", buffers.size(),
+            " buffers given, expected 2 (running mean and running variance)");
+  set_statistics(std::move(buffers[0]), std::move(buffers[1]));
+}
+
+std::optional<ChannelAffine> BatchNorm::foldable_affine() const {
+  return ChannelAffine{scale(params_), shift(params_)};
 }
 
 }  // namespace lrp

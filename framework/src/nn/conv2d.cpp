@@ -292,4 +292,28 @@ void Conv2d::param_vjp(const ConstMatrixRef& at, const Params& p, const ConstMat
   }
 }
 
+void Conv2d::initialize(InitScheme scheme, std::mt19937_64& rng) {
+  Params p = params_;
+  const double fan_out = static_cast<double>(out_ch_ / opt_.groups * opt_.kernel[0] * opt_.kernel[1]);
+  draw_fan_scheme(p.weight, scheme, rng, static_cast<double>(p.weight.cols()), fan_out);
+  p.bias.setZero();
+  set_params(std::move(p));
+}
+
+std::vector<StoredArray> Conv2d::stored_arrays() const {
+  std::vector<StoredArray> arrays{
+      {"weight", {out_ch_, in_ch_ / opt_.groups, opt_.kernel[0], opt_.kernel[1]}, StoredArray::Home::kWeight}};
+  if (params_.has_bias()) arrays.push_back({"bias", {params_.bias.size()}, StoredArray::Home::kBias});
+  return arrays;
+}
+
+LayerPtr Conv2d::absorb_affine(const ChannelAffine& affine) const {
+  Conv2dOptions options = opt_;
+  options.bias = true;
+  auto merged = std::make_unique<Conv2d>(in_ch_, out_ch_, options);
+  merged->configure(input_shape_, name_);
+  merged->set_params(fold_channel_affine(params_, affine));
+  return merged;
+}
+
 }  // namespace lrp

@@ -53,4 +53,11 @@ void Dense::param_vjp(const ConstMatrixRef& at, const Params& p, const ConstMatr
   if (grads.has_bias()) grads.bias += g_out.colwise().sum().transpose();
 }
 
+LayerPtr Dense::absorb_affine(const ChannelAffine& affine) const {
+  auto merged = std::make_unique<Dense>(in_, out_, true);
+  merged->configure(input_shape_, name_);
+  merged->set_params(fold_channel_affine(params_, affine));
+  return merged;
+}
+
 }  // namespace lrp

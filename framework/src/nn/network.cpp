@@ -1,7 +1,6 @@
 #include "lrp/nn/network.hpp"
 
 #include "lrp/core/error.hpp"
-#include "lrp/nn/layers.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -9,7 +9,7 @@
 #include "lrp/core/slots.hpp"
 
 #include "lrp/core/error.hpp"
-#include "lrp/nn/layers.hpp"
+#include "lrp/nn/lstm.hpp"
 #include "lrp/core/scratch_carver.hpp"
 
 #include <algorithm>

@@ -30,6 +30,16 @@ class BatchNorm final : public Layer {
   double momentum() const { return momentum_; }
   // Running statistics (buffers, not parameters): checked for shape, finiteness and var ≥ 0.
   void set_statistics(Vector mean, Vector var);
+  // γ = 1, β = 0, running mean 0 and variance 1, whatever the scheme (nothing is drawn).
+  void initialize(InitScheme scheme, std::mt19937_64& rng) override;
+  // γ ~ U(0.5, 1.5), β ~ N(0, 0.1²), mean ~ N(0, 0.2²), variance ~ U(0.5, 1.5).
+  void randomize(ExampleDraws& draws) override;
+  // weight [C] (γ), bias [C] (β), running_mean [C], running_var [C] (the buffers, in this order).
+  std::vector<StoredArray> stored_arrays() const override;
+  std::vector<Vector> buffers() const override { return {mean_, var_}; }
+  void set_buffers(std::vector<Vector> buffers) override;  // {mean, var}, as set_statistics
+  // scale() and shift() of its parameters: canonization folds it into the dense or conv2d before it.
+  std::optional<ChannelAffine> foldable_affine() const override;
   const Vector& running_mean() const { return mean_; }
   const Vector& running_var() const { return var_; }
   double eps() const { return eps_; }

@@ -33,6 +33,12 @@ class Conv2d final : public Layer {
                     Workspace& ws) const override;
   void vjp_many(const ConstMatrixRef& at, std::span<const Params* const> ps, std::span<const Scalar* const> gs,
                 std::span<const Scalar> coefficients, MatrixRef g_in, Workspace& ws) const override;
+  // PyTorch's fans: in/groups·kh·kw and out/groups·kh·kw.
+  void initialize(InitScheme scheme, std::mt19937_64& rng) override;
+  // weight in PyTorch's [out, in/groups, kh, kw] (the same bytes as lrplab's [out, in/groups·kh·kw]).
+  std::vector<StoredArray> stored_arrays() const override;
+  // Folds a following per-output-channel affine map (batch norm) into the kernels and the bias.
+  LayerPtr absorb_affine(const ChannelAffine& affine) const override;
   const Conv2dOptions& options() const { return opt_; }
   Index in_channels() const { return in_ch_; }
   Index out_channels() const { return out_ch_; }

@@ -17,6 +17,8 @@ class Dense final : public Layer {
            Workspace& ws, bool accumulate) const override;
   void param_vjp(const ConstMatrixRef& at, const Params& p, const ConstMatrixRef& g_out, Params& grads,
                  Workspace& ws) const override;
+  // Folds a following per-output affine map (batch norm) into W and b.
+  LayerPtr absorb_affine(const ChannelAffine& affine) const override;
   Index in_features() const { return in_; }
   Index out_features() const { return out_; }
 

@@ -24,6 +24,8 @@ class Embedding final : public Layer {
   void param_vjp(const ConstMatrixRef& at, const Params& p, const ConstMatrixRef& g_out, Params& grads,
                  Workspace& ws) const override;
   void check_input(const ConstMatrixRef& x) const override;
+  // PyTorch's nn.Embedding.reset_parameters, whatever the scheme: every entry ~ N(0, 1).
+  void initialize(InitScheme scheme, std::mt19937_64& rng) override;
 
   Index vocab() const { return vocab_; }
   Index dim() const { return dim_; }

@@ -65,6 +65,13 @@ class Lstm final : public Layer {
   void param_vjp(const ConstMatrixRef& at, const Params& p, const ConstMatrixRef& g_out, Params& grads,
                  Workspace& ws) const override;
 
+  // PyTorch's nn.LSTM.reset_parameters, whatever the scheme: every weight and bias entry
+  // ~ U(−1/√H, 1/√H), drawn in packing order (the weight row, then the bias).
+  void initialize(InitScheme scheme, std::mt19937_64& rng) override;
+  // One array per PyTorch parameter (parameter_blocks()), sliced out of the packed Params.
+  std::vector<StoredArray> stored_arrays() const override;
+  std::string storage_note() const override;
+
   Index input_size() const { return in_; }
   Index hidden_size() const { return hidden_; }
   Index num_layers() const { return layers_; }
