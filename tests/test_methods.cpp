@@ -5,6 +5,8 @@
 // random relevance, and bad options.
 #include "test_util.hpp"
 
+#include "lrp/core/slots.hpp"
+
 #include "lrp/methods/methods.hpp"
 #include "lrp/core/random.hpp"
 #include "lrp/core/workspace.hpp"
@@ -352,7 +354,9 @@ TEST_CASE("SmoothGrad of a sample does not depend on its batch, its position or 
           std::vector<std::vector<char>> junk;
           for (int j = 0; j < shift; ++j) junk.emplace_back(static_cast<size_t>(8 * j + 4));
           lrp::Workspace& ws = lrp::thread_workspace();
-          for (int slot = 0; slot < 48; ++slot) ws.get(slot, 1, shift + slot);
+          int slot = 0;
+          for (const lrp::SlotRange& range : lrp::slots::kFramework)
+            for (int i = 0; i < range.count; ++i, ++slot) ws.get(range, i, 1, shift + slot);
           on_thread = lrp::smoothgrad(net, builtins(), alone, {targets[3]}, {ids[3]}, options).data;
         } catch (const std::exception& e) {
           failure = e.what();

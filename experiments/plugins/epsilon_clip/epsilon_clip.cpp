@@ -29,8 +29,8 @@ class EpsilonClip final : public lrp::Rule {
 
   void propagate(const lrp::LayerContext& ctx, const lrp::RuleState*, const lrp::ConstMatrixRef& relevance_out,
                  lrp::MatrixRef relevance_in, lrp::Workspace& ws) const override {
-    // q = R / clip(z), in a workspace slot the framework leaves to rules (no allocation when warm).
-    lrp::MatrixMap q = ws.get(lrp::kRuleSlots, relevance_out.rows(), relevance_out.cols());
+    // q = R / clip(z), in the plugin's own workspace slot (no allocation when warm).
+    lrp::MatrixMap q = ws.get(slots_, 0, relevance_out.rows(), relevance_out.cols());
     for (lrp::Index r = 0; r < q.rows(); ++r)
       for (lrp::Index j = 0; j < q.cols(); ++j) {
         const lrp::Scalar z = ctx.output(r, j);
@@ -48,6 +48,9 @@ class EpsilonClip final : public lrp::Rule {
 
  private:
   lrp::Scalar epsilon_;
+  // One workspace slot of its own, reserved by name: the same slot for every EpsilonClip in the process
+  // (rules run one at a time on a thread's workspace), and no one else's.
+  lrp::SlotRange slots_ = lrp::reserve_slots("epsilon_clip", 1);
 };
 
 void register_epsilon_clip(lrp::Registry& registry) {

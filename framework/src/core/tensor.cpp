@@ -1,7 +1,6 @@
 #include "lrp/core/tensor.hpp"
 
 #include "lrp/core/error.hpp"
-#include "lrp/core/workspace.hpp"
 
 #include <sstream>
 
@@ -31,24 +30,5 @@ Tensor::Tensor(Shape sample_shape, Matrix values) : shape(std::move(sample_shape
 }
 
 const char* scalar_name() { return sizeof(Scalar) == 8 ? "float64" : "float32"; }
-
-MatrixMap Workspace::get(int slot, Index rows, Index cols) {
-  if (slot >= static_cast<int>(slots_.size())) slots_.resize(static_cast<size_t>(slot) + 1);
-  auto& buffer = slots_[static_cast<size_t>(slot)];
-  const auto size = static_cast<size_t>(rows * cols);
-  if (buffer.size() < size) buffer.resize(size);
-  return MatrixMap(buffer.data(), rows, cols);
-}
-
-Workspace& thread_workspace() {
-  thread_local Workspace workspace;
-  return workspace;
-}
-
-MatrixMap Workspace::zeros(int slot, Index rows, Index cols) {
-  MatrixMap m = get(slot, rows, cols);
-  m.setZero();
-  return m;
-}
 
 }  // namespace lrp

@@ -5,17 +5,17 @@
 //                          lrplab_version, created, normalization_origin (where the normalization in
 //                          the architecture came from; optional)
 //   /architecture          string: the resolved model description in YAML (model_spec_to_yaml)
-//   /weights/<layer>/weight, bias                  PyTorch shapes, float32 or float64
-//   /weights/<layer>/running_mean, running_var     batch norm buffers
-//   /weights/<layer>/weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0, ..._reverse   lstm: one
-//                          dataset per PyTorch parameter (Lstm::parameter_blocks()), not the packed row
+//   /weights/<layer>/<array>  each array the layer lists in Layer::stored_arrays(), in PyTorch's
+//                          name and shape, float32 or float64: weight, bias (PyTorch shapes);
+//                          batch norm adds its buffers running_mean, running_var; an lstm stores
+//                          weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0, ..._reverse (one
+//                          dataset per PyTorch parameter, not the packed row)
 #include "lrp/io/onnx.hpp"
 #include "lrp/io/model_file.hpp"
 #include "lrp/io/model_yaml.hpp"
 #include "lrp/core/error.hpp"
 #include "lrp/core/files.hpp"
 #include "lrp/io/hdf5.hpp"
-#include "lrp/nn/layers.hpp"
 #include "lrp/nn/model.hpp"
 #include "lrp/registry/registry.hpp"
 
@@ -42,21 +42,9 @@ constexpr const char* kWeights = "/weights";
 
 std::string describe_layer(const Layer& layer) { return "layer '" + layer.name() + "' (" + layer.kind() + ")"; }
 
-// Whether the file holds weights for this layer: every layer with trainable parameters (average
-// pooling's implicit kernel is rebuilt from the architecture instead).
-bool stores_weights(const Layer& layer) { return layer.trainable(); }
-
-// The stored (PyTorch) shape of a layer's weight: conv2d [out, in/groups, kh, kw] (the same bytes
-// as lrplab's [out, in/groups·kh·kw]), batch norm [C] (γ, kept as a 1 × C matrix), else [rows, cols].
-h5::Dims weight_dims(const Layer& layer) {
-  const Matrix& w = layer.params().weight;
-  if (const auto* conv = dynamic_cast<const Conv2d*>(&layer)) {
-    const Conv2dOptions& o = conv->options();
-    return h5::to_dims({conv->out_channels(), conv->in_channels() / o.groups, o.kernel[0], o.kernel[1]});
-  }
-  if (dynamic_cast<const BatchNorm*>(&layer) != nullptr) return h5::to_dims({w.cols()});
-  return h5::to_dims({w.rows(), w.cols()});
-}
+// Whether the file holds weights for this layer: every layer that lists stored arrays (layers with
+// trainable parameters; average pooling's implicit kernel is rebuilt from the architecture instead).
+bool stores_weights(const Layer& layer) { return !layer.stored_arrays().empty(); }
 
 std::string join(const std::vector<std::string>& items) {
   std::string out;
@@ -65,31 +53,15 @@ std::string join(const std::vector<std::string>& items) {
 }
 
 
-// One stored parameter array of a layer: the dataset `name` in the layer's group, its stored shape,
-// and where its values live in the layer's Params (a contiguous stretch of the row-major weight or
-// of the bias).
-struct StoredArray {
-  std::string name;
-  h5::Dims dims;
-  bool in_bias = false;
-  Index offset = 0;
-  Index size = 0;
-};
-
-// The arrays a layer stores, in the order they are written and listed. An lstm stores one dataset
-// per PyTorch parameter (weight_ih_l0 [4H, D], ...), sliced out of its packed Params; every other
-// layer stores `weight` (when it has one) and `bias` (when it has one).
-std::vector<StoredArray> stored_arrays(const Layer& layer) {
-  std::vector<StoredArray> arrays;
-  const Params& p = layer.params();
-  if (const auto* lstm = dynamic_cast<const Lstm*>(&layer)) {
-    for (const LstmParamBlock& b : lstm->parameter_blocks())
-      arrays.push_back({b.name, h5::to_dims(b.shape), b.in_bias, b.offset, b.size()});
-    return arrays;
+// Where a stored array's values live: in p's weight or bias, or in one of `buffers`.
+template <typename P, typename B>
+auto* home_of(const StoredArray& a, P& p, B& buffers) {
+  switch (a.home) {
+    case StoredArray::Home::kWeight: return p.weight.data() + a.offset;
+    case StoredArray::Home::kBias: return p.bias.data() + a.offset;
+    case StoredArray::Home::kBuffer: break;
   }
-  if (p.weight.size() > 0) arrays.push_back({"weight", weight_dims(layer), false, 0, p.weight.size()});
-  if (p.has_bias()) arrays.push_back({"bias", h5::to_dims({p.bias.size()}), true, 0, p.bias.size()});
-  return arrays;
+  return buffers[static_cast<std::size_t>(a.buffer)].data() + a.offset;
 }
 
 // The network must be the one its spec describes (same layers, names and kinds, in order): a
@@ -114,11 +86,6 @@ void check_matches_spec(const Model& model, const std::string& path) {
   }
 }
 
-template <typename M>
-void write_values(h5::File& file, const std::string& dataset, const M& values, const h5::Dims& dims) {
-  file.write<Scalar>(dataset, values.data(), dims);
-}
-
 void write_file(h5::File& file, const Model& model) {
   const Provenance& p = model.provenance;
   file.set_string_attribute("/", "format", kFormat);
@@ -141,19 +108,13 @@ void write_file(h5::File& file, const Model& model) {
   const Network& net = model.network;
   for (Index l = 0; l < net.size(); ++l) {
     const Layer& layer = net.layer(l);
-    if (!stores_weights(layer)) continue;
+    const std::vector<StoredArray> arrays = layer.stored_arrays();
+    if (arrays.empty()) continue;
     const std::string group = std::string(kWeights) + "/" + layer.name();
     file.create_group(group);
-    const Params& params = layer.params();
-    for (const StoredArray& a : stored_arrays(layer)) {
-      const Scalar* values = (a.in_bias ? params.bias.data() : params.weight.data()) + a.offset;
-      file.write<Scalar>(group + "/" + a.name, values, a.dims);
-    }
-    if (const auto* bn = dynamic_cast<const BatchNorm*>(&layer)) {
-      const h5::Dims c = h5::to_dims({bn->channels()});
-      write_values(file, group + "/running_mean", bn->running_mean(), c);
-      write_values(file, group + "/running_var", bn->running_var(), c);
-    }
+    const std::vector<Vector> buffers = layer.buffers();
+    for (const StoredArray& a : arrays)
+      file.write<Scalar>(group + "/" + a.name, home_of(a, layer.params(), buffers), h5::to_dims(a.shape));
   }
 }
 
@@ -268,8 +229,34 @@ std::vector<Scalar> read_parameter(const h5::File& file, const std::string& data
   return values;
 }
 
-Vector to_vector(const std::vector<Scalar>& values) {
-  return Eigen::Map<const Vector>(values.data(), static_cast<Index>(values.size()));
+// The message for datasets in a layer's group that it does not store. A layer with a storage note
+// (its datasets are slices of packed parameters, as an lstm's) gets each dataset's path and shape,
+// and the shapes it expects, so that the blocks of another architecture are recognizable.
+void fail_unknown_entries(const h5::File& file, const Layer& layer, const std::string& group,
+                          const std::vector<StoredArray>& arrays, const std::vector<std::string>& children) {
+  const std::string note = layer.storage_note();
+  const bool detailed = !note.empty();
+  std::vector<std::string> expected, unknown;
+  for (const StoredArray& a : arrays) expected.push_back(a.name);
+  for (const std::string& child : children) {
+    if (std::find(expected.begin(), expected.end(), child) != expected.end()) continue;
+    const std::string path = group + "/" + child;
+    const bool shaped = detailed && file.kind(path) == h5::ObjectKind::kDataset;
+    unknown.push_back("'" + (detailed ? path : child) + "'" +
+                      (shaped ? " with shape " + h5::to_string(file.dataset_info(path).shape) : ""));
+  }
+  if (unknown.empty()) return;
+  std::string why = note, stores;
+  if (detailed) {
+    for (const StoredArray& a : arrays)
+      stores += (stores.empty() ? "" : ", ") + a.name + " " + h5::to_string(h5::to_dims(a.shape));
+  } else {
+    if (!layer.params().has_bias() && std::find(unknown.begin(), unknown.end(), "'bias'") != unknown.end())
+      why = " (the layer is declared without bias)";
+    stores = join(expected);
+  }
+  file.fail("group '" + group + "' holds unknown entries " + join(unknown) + why + "; " + describe_layer(layer) +
+            " stores " + stores);
 }
 
 void load_layer(const h5::File& file, Layer& layer) {
@@ -279,60 +266,25 @@ void load_layer(const h5::File& file, Layer& layer) {
     file.fail("has no weights for " + describe_layer(layer) + ": group '" + group + "' is missing");
   if (kind != h5::ObjectKind::kGroup) file.fail("'" + group + "' is not a group; expected the weights of " +
                                                 describe_layer(layer));
-  auto* bn = dynamic_cast<BatchNorm*>(&layer);
-  const bool is_lstm = dynamic_cast<const Lstm*>(&layer) != nullptr;
-  Params params = layer.params();
-  const std::vector<StoredArray> arrays = stored_arrays(layer);
-  std::vector<std::string> expected;
-  for (const StoredArray& a : arrays) expected.push_back(a.name);
-  if (bn != nullptr) {
-    expected.emplace_back("running_mean");
-    expected.emplace_back("running_var");
-  }
-  std::vector<std::string> unknown;
-  for (const std::string& child : file.children(group)) {
-    if (std::find(expected.begin(), expected.end(), child) != expected.end()) continue;
-    const std::string path = group + "/" + child;
-    // An lstm's dataset names carry the layer and direction: its message gives each one's path and found
-    // shape, and the expected shapes, so that blocks of another architecture are recognizable.
-    const bool shaped = is_lstm && file.kind(path) == h5::ObjectKind::kDataset;
-    unknown.push_back("'" + (is_lstm ? path : child) + "'" +
-                      (shaped ? " with shape " + h5::to_string(file.dataset_info(path).shape) : ""));
-  }
-  if (!unknown.empty()) {
-    std::string why, stores;
-    if (is_lstm) {
-      const auto& lstm = dynamic_cast<const Lstm&>(layer);
-      why = detail::concat(" (the architecture declares num_layers = ", lstm.num_layers(), ", bidirectional = ",
-                           lstm.bidirectional() ? 1 : 0, ", bias = ", lstm.has_bias() ? 1 : 0,
-                           "; an lstm stores one dataset per PyTorch parameter, not a packed 'weight' row)");
-      for (const StoredArray& a : arrays)
-        stores += (stores.empty() ? "" : ", ") + a.name + " " + h5::to_string(a.dims);
-    } else {
-      if (!params.has_bias() && std::find(unknown.begin(), unknown.end(), "'bias'") != unknown.end())
-        why = " (the layer is declared without bias)";
-      stores = join(expected);
-    }
-    file.fail("group '" + group + "' holds unknown entries " + join(unknown) + why + "; " + describe_layer(layer) +
-              " stores " + stores);
-  }
+  const std::vector<StoredArray> arrays = layer.stored_arrays();
+  fail_unknown_entries(file, layer, group, arrays, file.children(group));
 
+  Params params = layer.params();
+  std::vector<Vector> buffers = layer.buffers();
+  bool has_buffers = false;
   for (const StoredArray& a : arrays) {
-    const std::vector<Scalar> values = read_parameter(file, group + "/" + a.name, a.dims, layer);
-    Scalar* target = (a.in_bias ? params.bias.data() : params.weight.data()) + a.offset;
-    std::copy(values.begin(), values.end(), target);
+    const std::string dataset = group + "/" + a.name;
+    const std::vector<Scalar> values = read_parameter(file, dataset, h5::to_dims(a.shape), layer);
+    if (!a.non_negative.empty())
+      for (std::size_t i = 0; i < values.size(); ++i)
+        if (values[i] < 0)
+          file.fail("dataset '" + dataset + "' holds " + detail::concat(values[i]) + " (element " + std::to_string(i) +
+                    "); " + a.non_negative + " must be ≥ 0");
+    std::copy(values.begin(), values.end(), home_of(a, params, buffers));
+    has_buffers = has_buffers || a.home == StoredArray::Home::kBuffer;
   }
   naming_file(file, [&] { layer.set_params(std::move(params)); });
-  if (bn != nullptr) {
-    const h5::Dims c = h5::to_dims({bn->channels()});
-    Vector mean = to_vector(read_parameter(file, group + "/running_mean", c, layer));
-    Vector var = to_vector(read_parameter(file, group + "/running_var", c, layer));
-    for (Index i = 0; i < var.size(); ++i)
-      if (var(i) < 0)
-        file.fail("dataset '" + group + "/running_var' holds " + detail::concat(var(i)) + " (element " +
-                  std::to_string(i) + "); a variance must be ≥ 0");
-    naming_file(file, [&] { bn->set_statistics(std::move(mean), std::move(var)); });
-  }
+  if (has_buffers) naming_file(file, [&] { layer.set_buffers(std::move(buffers)); });
 }
 
 void load_weights(const h5::File& file, Network& net) {

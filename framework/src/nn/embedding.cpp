@@ -1,7 +1,8 @@
 // The embedding layer handler: PyTorch's nn.Embedding(V, E) as a lookup of weight rows by token id.
-#include "lrp/nn/layers.hpp"
+#include "lrp/nn/embedding.hpp"
 
 #include "lrp/core/error.hpp"
+#include "lrp/core/random.hpp"
 
 #include <cmath>
 
@@ -63,6 +64,12 @@ void Embedding::param_vjp(const ConstMatrixRef& at, const Params& p, const Const
   const Index steps = input_shape()[0];
   for (Index r = 0; r < at.rows(); ++r)
     for (Index t = 0; t < steps; ++t) grads.weight.row(token(at, r, t)) += g_out.row(r).segment(t * dim_, dim_);
+}
+
+void Embedding::initialize(InitScheme, std::mt19937_64& rng) {
+  Params p = params_;
+  for (Index i = 0; i < p.weight.size(); ++i) p.weight.data()[i] = static_cast<Scalar>(standard_normal(rng));
+  set_params(std::move(p));
 }
 
 }  // namespace lrp

@@ -8,27 +8,8 @@
 namespace lrp {
 
 void randomize_parameters(Network& network, std::uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<double> normal(0.0, 1.0);
-  std::uniform_real_distribution<double> uniform(0.5, 1.5);
-  for (Index l = 0; l < network.size(); ++l) {
-    Layer& layer = network.layer(l);
-    const std::string kind = layer.kind();
-    Params p = layer.params();
-    if (kind == "dense" || kind == "conv2d") {
-      const double std_dev = std::sqrt(2.0 / static_cast<double>(p.weight.cols()));
-      p.weight = p.weight.unaryExpr([&](Scalar) { return static_cast<Scalar>(std_dev * normal(rng)); });
-      p.bias = p.bias.unaryExpr([&](Scalar) { return static_cast<Scalar>(0.1 * normal(rng)); });
-      layer.set_params(std::move(p));
-    } else if (auto* bn = dynamic_cast<BatchNorm*>(&layer)) {
-      p.weight = p.weight.unaryExpr([&](Scalar) { return static_cast<Scalar>(uniform(rng)); });
-      p.bias = p.bias.unaryExpr([&](Scalar) { return static_cast<Scalar>(0.1 * normal(rng)); });
-      layer.set_params(std::move(p));
-      Vector mean = Vector::NullaryExpr(bn->channels(), [&]() { return static_cast<Scalar>(0.2 * normal(rng)); });
-      Vector var = Vector::NullaryExpr(bn->channels(), [&]() { return static_cast<Scalar>(uniform(rng)); });
-      bn->set_statistics(std::move(mean), std::move(var));
-    }
-  }
+  ExampleDraws draws(seed);
+  for (Index l = 0; l < network.size(); ++l) network.layer(l).randomize(draws);
 }
 
 Network example_mlp(std::uint64_t seed) {

@@ -1,6 +1,10 @@
 #include "lrp/nn/layer.hpp"
+#include "lrp/core/slots.hpp"
 
 #include "lrp/core/error.hpp"
+#include "lrp/core/random.hpp"
+
+#include <cmath>
 
 namespace lrp {
 
@@ -55,7 +59,7 @@ void Layer::vjp_many(const ConstMatrixRef& at, std::span<const Params* const> ps
     if (coefficients[k] == Scalar(1)) {
       vjp(at, *ps[k], g, g_in, ws, /*accumulate=*/k > 0);
     } else {
-      MatrixMap tmp = ws.get(kLayerSlot0 + 1, n, g_in.cols());
+      MatrixMap tmp = ws.get(slots::kLayerMany, 0, n, g_in.cols());
       vjp(at, *ps[k], g, tmp, ws, false);
       if (k == 0)
         g_in = coefficients[k] * tmp;
@@ -63,6 +67,60 @@ void Layer::vjp_many(const ConstMatrixRef& at, std::span<const Params* const> ps
         g_in += coefficients[k] * tmp;
     }
   }
+}
+
+void draw_fan_scheme(Matrix& weight, InitScheme scheme, std::mt19937_64& rng, double fan_in, double fan_out) {
+  const bool he = scheme == InitScheme::kHeNormal || scheme == InitScheme::kHeUniform;
+  const double variance = he ? 2.0 / fan_in : 2.0 / (fan_in + fan_out);
+  const bool normal = scheme == InitScheme::kHeNormal || scheme == InitScheme::kGlorotNormal;
+  const double scale = normal ? std::sqrt(variance) : std::sqrt(3.0 * variance);  // U(±a) has variance a²/3
+  for (Index i = 0; i < weight.size(); ++i) {
+    const double z = normal ? standard_normal(rng) : 2.0 * uniform01(rng) - 1.0;
+    weight.data()[i] = static_cast<Scalar>(scale * z);
+  }
+}
+
+void Layer::initialize(InitScheme scheme, std::mt19937_64& rng) {
+  if (!trainable()) return;
+  Params p = params_;
+  draw_fan_scheme(p.weight, scheme, rng, static_cast<double>(p.weight.cols()), static_cast<double>(p.weight.rows()));
+  p.bias.setZero();
+  set_params(std::move(p));
+}
+
+void Layer::randomize(ExampleDraws& draws) {
+  if (!traits().linear || !trainable()) return;
+  Params p = params_;
+  const double std_dev = std::sqrt(2.0 / static_cast<double>(p.weight.cols()));
+  p.weight = p.weight.unaryExpr([&](Scalar) { return static_cast<Scalar>(std_dev * draws.normal(draws.rng)); });
+  p.bias = p.bias.unaryExpr([&](Scalar) { return static_cast<Scalar>(0.1 * draws.normal(draws.rng)); });
+  set_params(std::move(p));
+}
+
+std::vector<StoredArray> Layer::stored_arrays() const {
+  std::vector<StoredArray> arrays;
+  if (!trainable()) return arrays;
+  if (params_.weight.size() > 0)
+    arrays.push_back({"weight", {params_.weight.rows(), params_.weight.cols()}, StoredArray::Home::kWeight});
+  if (params_.has_bias()) arrays.push_back({"bias", {params_.bias.size()}, StoredArray::Home::kBias});
+  return arrays;
+}
+
+void Layer::set_buffers(std::vector<Vector> buffers) {
+  LRP_CHECK(buffers.empty(), "layer '", name_, "' (", kind(), ") keeps no buffers, but ", buffers.size(),
+            " were given");
+}
+
+LayerPtr Layer::absorb_affine(const ChannelAffine&) const { return nullptr; }
+
+Params fold_channel_affine(Params p, const ChannelAffine& affine) {
+  const Vector& scale = affine.scale;
+  LRP_CHECK(p.weight.rows() == scale.size() && affine.shift.size() == scale.size(), "fold_channel_affine: ",
+            scale.size(), " channels for a weight of ", p.weight.rows(), " output rows");
+  p.weight = scale.asDiagonal() * p.weight;
+  const Vector bias = p.has_bias() ? p.bias : Vector::Zero(scale.size());
+  p.bias = (scale.array() * bias.array()).matrix() + affine.shift;
+  return p;
 }
 
 void Layer::set_params(Params p) {

@@ -15,12 +15,15 @@
 // cells of padding steps being 0, the unchanged backward recursion gives those steps exactly zero
 // ∂pre (so zero input gradient and no parameter-gradient contribution) and carries zero ∂h, ∂c
 // across them.
-#include "lrp/nn/layers.hpp"
+#include "lrp/nn/lstm.hpp"
+#include "lrp/core/slots.hpp"
 
 #include "lrp/core/error.hpp"
+#include "lrp/core/random.hpp"
 #include "lrp/core/scratch_carver.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <span>
 #include <utility>
 
@@ -91,7 +94,7 @@ std::vector<LstmParamBlock> Lstm::parameter_blocks() const {
 void Lstm::check_sizes(const Params& p, const char* what) const {
   LRP_CHECK(p.weight.rows() == 1 && p.weight.cols() == weight_size(), where(*this), ": ", what,
             " weight has shape [", p.weight.rows(), ", ", p.weight.cols(), "], expected [1, ", weight_size(),
-            "] (every W_ih and W_hh packed into one row; see Lstm in layers.hpp)");
+            "] (every W_ih and W_hh packed into one row; see Lstm in lstm.hpp)");
   LRP_CHECK(p.bias.size() == 0 || p.bias.size() == bias_size(), where(*this), ": ", what, " bias has ",
             p.bias.size(), " entries, expected ", bias_size(), bias_ ? " (b_ih and b_hh of every cell) or none" : "");
 }
@@ -157,7 +160,6 @@ struct Lstm::Scratch {
   Scalar* dc = nullptr;                // [N, H]
 };
 
-
 Lstm::Scratch Lstm::make_scratch(Workspace& ws, Index n, bool record, bool input_grad) const {
   const Index rows = input_shape_[0] * n, hid = hidden_, gates = 4 * hid, width = hid * dirs_, cells = layers_ * dirs_;
   Scratch s;
@@ -187,7 +189,7 @@ Lstm::Scratch Lstm::make_scratch(Workspace& ws, Index n, bool record, bool input
   };
   Carver count(nullptr);
   carve(count);
-  Carver pieces(ws.get(kLayerSlot0, 1, count.used()).data());
+  Carver pieces(ws.get(slots::kLstm, 0, 1, count.used()).data());
   carve(pieces);
   const Index steps = input_shape_[0];
   s.lengths = ws.lengths();
@@ -396,6 +398,28 @@ void Lstm::param_vjp(const ConstMatrixRef& at, const Params& p, const ConstMatri
   Scratch s = make_scratch(ws, n, /*record=*/true, /*input_grad=*/false);
   run_forward(at, p, s, nullptr);
   backward(p, g_out, s, nullptr, false, &grads);
+}
+
+void Lstm::initialize(InitScheme, std::mt19937_64& rng) {
+  Params p = params_;
+  const double bound = 1.0 / std::sqrt(static_cast<double>(hidden_));
+  for (Index i = 0; i < p.weight.size(); ++i)
+    p.weight.data()[i] = static_cast<Scalar>(bound * (2.0 * uniform01(rng) - 1.0));
+  for (Index i = 0; i < p.bias.size(); ++i) p.bias[i] = static_cast<Scalar>(bound * (2.0 * uniform01(rng) - 1.0));
+  set_params(std::move(p));
+}
+
+std::vector<StoredArray> Lstm::stored_arrays() const {
+  std::vector<StoredArray> arrays;
+  for (const LstmParamBlock& b : parameter_blocks())
+    arrays.push_back({b.name, b.shape, b.in_bias ? StoredArray::Home::kBias : StoredArray::Home::kWeight, b.offset});
+  return arrays;
+}
+
+std::string Lstm::storage_note() const {
+  return detail::concat(" (the architecture declares num_layers = ", layers_, ", bidirectional = ", dirs_ == 2 ? 1 : 0,
+                        ", bias = ", bias_ ? 1 : 0,
+                        "; an lstm stores one dataset per PyTorch parameter, not a packed 'weight' row)");
 }
 
 }  // namespace lrp

@@ -4,9 +4,7 @@
 
 #include "lrp/core/error.hpp"
 #include "lrp/core/files.hpp"
-#include "lrp/nn/layers.hpp"
 #include "lrp/core/limits.hpp"
-#include "lrp/core/random.hpp"
 #include "lrp/registry/registry.hpp"
 
 #include <chrono>
@@ -174,50 +172,7 @@ std::string init_scheme_name(InitScheme scheme) {
 
 void initialize_parameters(Network& network, InitScheme scheme, std::uint64_t seed) {
   std::mt19937_64 rng(seed);
-  for (Index l = 0; l < network.size(); ++l) {
-    Layer& layer = network.layer(l);
-    if (auto* bn = dynamic_cast<BatchNorm*>(&layer)) {
-      const Index c = bn->channels();
-      Params p{Matrix::Ones(1, c), Vector::Zero(c)};
-      bn->set_params(std::move(p));
-      bn->set_statistics(Vector::Zero(c), Vector::Ones(c));
-      continue;
-    }
-    if (!layer.trainable()) continue;
-    Params p = layer.params();
-    if (const auto* lstm = dynamic_cast<const Lstm*>(&layer)) {
-      // PyTorch's nn.LSTM.reset_parameters, whatever the scheme: every weight and bias entry
-      // ~ U(−1/√H, 1/√H), drawn in packing order (the weight row, then the bias).
-      const double bound = 1.0 / std::sqrt(static_cast<double>(lstm->hidden_size()));
-      for (Index i = 0; i < p.weight.size(); ++i)
-        p.weight.data()[i] = static_cast<Scalar>(bound * (2.0 * uniform01(rng) - 1.0));
-      for (Index i = 0; i < p.bias.size(); ++i) p.bias[i] = static_cast<Scalar>(bound * (2.0 * uniform01(rng) - 1.0));
-      layer.set_params(std::move(p));
-      continue;
-    }
-    if (dynamic_cast<const Embedding*>(&layer) != nullptr) {
-      // PyTorch's nn.Embedding.reset_parameters, whatever the scheme: every entry ~ N(0, 1).
-      for (Index i = 0; i < p.weight.size(); ++i) p.weight.data()[i] = static_cast<Scalar>(standard_normal(rng));
-      layer.set_params(std::move(p));
-      continue;
-    }
-    double fan_in = static_cast<double>(p.weight.cols());
-    double fan_out = static_cast<double>(p.weight.rows());
-    if (const auto* conv = dynamic_cast<const Conv2d*>(&layer)) {
-      const auto& o = conv->options();
-      fan_out = static_cast<double>(conv->out_channels() / o.groups * o.kernel[0] * o.kernel[1]);
-    }
-    const bool he = scheme == InitScheme::kHeNormal || scheme == InitScheme::kHeUniform;
-    const double variance = he ? 2.0 / fan_in : 2.0 / (fan_in + fan_out);
-    const bool normal = scheme == InitScheme::kHeNormal || scheme == InitScheme::kGlorotNormal;
-    const double scale = normal ? std::sqrt(variance) : std::sqrt(3.0 * variance);  // U(±a) has variance a²/3
-    for (Index i = 0; i < p.weight.size(); ++i) {
-      const double z = normal ? standard_normal(rng) : 2.0 * uniform01(rng) - 1.0;
-      p.weight.data()[i] = static_cast<Scalar>(scale * z);
-    }
-    p.bias.setZero();
-    layer.set_params(std::move(p));
-  }
+  for (Index l = 0; l < network.size(); ++l) network.layer(l).initialize(scheme, rng);
 }
 
 double to_network_units(double raw, Index channel, const InputNormalization& n) {

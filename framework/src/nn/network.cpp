@@ -1,7 +1,6 @@
 #include "lrp/nn/network.hpp"
 
 #include "lrp/core/error.hpp"
-#include "lrp/nn/layers.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -154,16 +153,6 @@ void parallel_chunks(Index n, int parts, const std::function<void(int, Index, In
     }
   }
   if (failure) std::rethrow_exception(failure);
-}
-
-Index set_maxpool_ties(Network& net, MaxPoolTies ties) {
-  Index count = 0;
-  for (Index l = 0; l < net.size(); ++l)
-    if (auto* pool = dynamic_cast<MaxPool2d*>(&net.layer(l))) {
-      pool->set_ties(ties);
-      ++count;
-    }
-  return count;
 }
 
 }  // namespace lrp

@@ -1,47 +1,36 @@
 #include "lrp/propagation/canonize.hpp"
 
 #include "lrp/core/error.hpp"
-#include "lrp/nn/layers.hpp"
 #include "lrp/core/log.hpp"
+#include "lrp/nn/activations.hpp"
 
 namespace lrp {
 
+// Which layers fold and which absorb is theirs to say (Layer::foldable_affine, Layer::absorb_affine);
+// this loop only pairs each foldable layer with the layer before it.
 CanonizeReport canonize_batch_norm(Network& network) {
   CanonizeReport report;
   for (Index i = 0; i < network.size(); ++i) {
-    auto* bn = dynamic_cast<BatchNorm*>(&network.layer(i));
-    if (bn == nullptr) continue;
-    Layer* previous = i > 0 ? &network.layer(i - 1) : nullptr;
-    auto* dense = dynamic_cast<Dense*>(previous);
-    auto* conv = dynamic_cast<Conv2d*>(previous);
-    if (dense == nullptr && conv == nullptr) {
-      logger()->warn("batch norm '{}' does not follow a dense or conv2d layer: it is not canonized and gets 'pass'",
-                     bn->name());
-      report.left.push_back(bn->name());
+    const Layer& layer = network.layer(i);
+    const std::optional<ChannelAffine> affine = layer.foldable_affine();
+    if (!affine) continue;
+    const Layer* previous = i > 0 ? &network.layer(i - 1) : nullptr;
+    if (previous != nullptr) {
+      const Index channels = previous->output_shape().empty() ? 0 : previous->output_shape()[0];
+      LRP_CHECK(channels == affine->scale.size(), "canonize: ", layer.kind(), " '", layer.name(), "' has ",
+                affine->scale.size(), " channels, but '", previous->name(), "' has ", channels, " outputs");
+    }
+    LayerPtr merged = previous != nullptr ? previous->absorb_affine(*affine) : nullptr;
+    if (merged == nullptr) {
+      logger()->warn("{} '{}' does not follow a layer it folds into (dense, conv2d): it is not canonized and gets 'pass'",
+                     layer.kind(), layer.name());
+      report.left.push_back(layer.name());
       continue;
     }
-    const Vector scale = bn->scale(bn->params());
-    const Vector shift = bn->shift(bn->params());
-    Params merged = previous->params();
-    LRP_CHECK(merged.weight.rows() == scale.size(), "canonize: batch norm '", bn->name(), "' has ", scale.size(),
-              " channels, but '", previous->name(), "' has ", merged.weight.rows(), " outputs");
-    // W' = diag(s) W; b' = s ⊙ b + (β − s ⊙ mean) = (b − mean)·s + β.
-    merged.weight = scale.asDiagonal() * merged.weight;
-    const Vector bias = merged.has_bias() ? merged.bias : Vector::Zero(scale.size());
-    merged.bias = (scale.array() * bias.array()).matrix() + shift;
-    LayerPtr replacement;
-    if (dense != nullptr) {
-      replacement = std::make_unique<Dense>(dense->in_features(), dense->out_features(), true);
-    } else {
-      Conv2dOptions options = conv->options();
-      options.bias = true;
-      replacement = std::make_unique<Conv2d>(conv->in_channels(), conv->out_channels(), options);
-    }
-    const std::string merged_name = previous->name(), bn_name = bn->name();
-    network.replace(i - 1, std::move(replacement));
-    network.layer(i - 1).set_params(std::move(merged));
+    const std::string merged_name = previous->name(), folded_name = layer.name();
+    network.replace(i - 1, std::move(merged));
     network.replace(i, make_identity());
-    report.merged.push_back(bn_name + " -> " + merged_name);
+    report.merged.push_back(folded_name + " -> " + merged_name);
   }
   return report;
 }

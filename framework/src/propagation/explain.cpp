@@ -1,4 +1,5 @@
 #include "lrp/propagation/explain.hpp"
+#include "lrp/core/slots.hpp"
 
 #include "lrp/core/error.hpp"
 
@@ -107,7 +108,7 @@ Explanation Explainer::explain(const ForwardPass& pass, const std::vector<Index>
   }
 
   const int parts = static_cast<int>(std::max<Index>(1, std::min<Index>(options.threads, n)));
-  constexpr int kSlotPing = 40, kSlotPong = 41;
+  constexpr int kSlotPing = 0, kSlotPong = 1;  // of slots::kExplainer
 
   // Each thread walks its rows in cache-sized blocks through all layers (see cache_block_rows).
   const Index block = net.cache_block_rows();
@@ -117,7 +118,7 @@ Explanation Explainer::explain(const ForwardPass& pass, const std::vector<Index>
       const Index rows = std::min(block, chunk_end - begin);
       // Sequence layers and their rules see the lengths of exactly these rows.
       const LengthsScope lengths(ws, row_lengths(pass.lengths, begin, rows));
-      MatrixMap seed_rows = ws.get(kSlotPing, rows, seed.cols());
+      MatrixMap seed_rows = ws.get(slots::kExplainer, kSlotPing, rows, seed.cols());
       seed_rows = seed.middleRows(begin, rows);
       const Scalar* current = seed_rows.data();
       Index current_cols = seed.cols();
@@ -136,7 +137,7 @@ Explanation Explainer::explain(const ForwardPass& pass, const std::vector<Index>
         MatrixMap next = options.keep_layer_relevance
                              ? MatrixMap(e.layer_relevance[li].data() + begin * e.layer_relevance[li].cols(), rows,
                                          e.layer_relevance[li].cols())
-                             : ws.get(slot, rows, ctx.input.cols());
+                             : ws.get(slots::kExplainer, slot, rows, ctx.input.cols());
         // A rule's code may come from a plugin: whatever it throws is reported naming it.
         try {
           rules_[li]->propagate(ctx, states_[li].get(), ConstMatrixMap(current, rows, current_cols), next, ws);

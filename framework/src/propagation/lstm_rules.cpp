@@ -6,9 +6,10 @@
 // GEMM for the relevance of h_{t−1}; the relevance of the inputs x_t of all steps comes from one GEMM
 // at the end, because it only needs the per-step quotients R / stab(z), which are kept.
 #include "lrp/propagation/lstm_rules.hpp"
+#include "lrp/core/slots.hpp"
 
 #include "lrp/core/error.hpp"
-#include "lrp/nn/layers.hpp"
+#include "lrp/nn/lstm.hpp"
 #include "lrp/core/scratch_carver.hpp"
 
 #include <algorithm>
@@ -17,8 +18,9 @@
 namespace lrp {
 namespace {
 
-constexpr int kSlotScratch = kRuleSlots + 22;  // the LSTM walk's buffers, carved from one slot
-constexpr int kSlotQuotient = kRuleSlots + 23;  // dense: R / stab(z)
+// Its two slots of slots::kLstmRule.
+constexpr int kSlotScratch = 0;   // the LSTM walk's buffers, carved from one slot
+constexpr int kSlotQuotient = 1;  // dense: R / stab(z)
 
 using detail::Carver;
 Index padded(Index n) { return detail::carve_padded(n); }
@@ -85,7 +87,7 @@ Walk carve(Workspace& ws, const Lstm& lstm, Index n) {
   };
   Carver count(nullptr);
   cut(count);
-  Carver pieces(ws.get(kSlotScratch, 1, count.used()).data());
+  Carver pieces(ws.get(slots::kLstmRule, kSlotScratch, 1, count.used()).data());
   cut(pieces);
   return w;
 }
@@ -172,7 +174,7 @@ void LstmRule::propagate(const LayerContext& ctx, const RuleState*, const ConstM
   if (lstm == nullptr) {
     // Linear layer: R_in = a ⊙ Wᵀq + δ/N · Σ_k (b_k + ε sign₀(z_k)) q_k, q = R / stab(z).
     const Index out = ctx.output.cols(), in = ctx.input.cols();
-    MatrixMap q = ws.get(kSlotQuotient, n, out);
+    MatrixMap q = ws.get(slots::kLstmRule, kSlotQuotient, n, out);
     for (Index r = 0; r < n; ++r)
       for (Index k = 0; k < out; ++k) q(r, k) = safe_divide(relevance_out(r, k), ctx.output(r, k), eps);
     ctx.layer.vjp(ctx.input, ctx.layer.params(), q, relevance_in, ws);

@@ -1,6 +1,7 @@
 // The generic LRP step (RULES.md §1): the one loop that runs every linear-like rule on every
 // linear-like layer, using only the layer's forward() and vjp() with modified parameters.
 #include "lrp/propagation/rule.hpp"
+#include "lrp/core/slots.hpp"
 
 #include "lrp/core/error.hpp"
 
@@ -54,14 +55,15 @@ struct LinearState : RuleState {
   std::vector<std::optional<Scalar>> uniform;
 };
 
-// Workspace slots of the generic step (layers use the slots below kRuleSlots).
+// The generic step's workspace slots, indices into slots::kLinearRule.
 constexpr size_t kMaxDenominators = 4;
 constexpr size_t kMaxTermsPerInput = 8;
 constexpr size_t kMaxInputs = 8;
-constexpr int kSlotDenominator = kRuleSlots;                       // + d: z_d, then s_d
-constexpr int kSlotTmpOut = kSlotDenominator + static_cast<int>(kMaxDenominators);   // + k: forward of an input's k-th term
-constexpr int kSlotGroup = kSlotTmpOut + static_cast<int>(kMaxTermsPerInput);  // c_i, over an input's terms
-constexpr int kSlotInput = kSlotGroup + 1;                         // + i: m_i(a)
+constexpr int kSlotDenominator = 0;                                                 // + d: z_d, then s_d
+constexpr int kSlotTmpOut = kSlotDenominator + static_cast<int>(kMaxDenominators);  // + k: forward of an input's k-th term
+constexpr int kSlotGroup = kSlotTmpOut + static_cast<int>(kMaxTermsPerInput);       // c_i, over an input's terms
+constexpr int kSlotInput = kSlotGroup + 1;                                          // + i: m_i(a)
+static_assert(kSlotInput + static_cast<int>(kMaxInputs) == slots::kLinearRule.count);
 
 }  // namespace
 
@@ -163,7 +165,7 @@ void LinearRule::propagate(const LayerContext& ctx, const RuleState* state_base,
     same_as_a[i] = k == InputModifier::Kind::kIdentity || (k == InputModifier::Kind::kPositive && !any_negative) ||
                    (k == InputModifier::Kind::kNegative && !any_positive);
     if (zero_input[i] || same_as_a[i] || spec_.inputs[i].sample_independent()) continue;
-    MatrixMap m = ws.get(kSlotInput + static_cast<int>(i), n, in);
+    MatrixMap m = ws.get(slots::kLinearRule, kSlotInput + static_cast<int>(i), n, in);
     if (k == InputModifier::Kind::kPositive)
       m = a.cwiseMax(Scalar(0));
     else
@@ -199,7 +201,7 @@ void LinearRule::propagate(const LayerContext& ctx, const RuleState* state_base,
   std::array<Scalar*, kMaxDenominators> z{};
   std::array<bool, kMaxDenominators> z_written{};
   for (size_t d = 0; d < spec_.denominators.size(); ++d)
-    z[d] = ws.get(kSlotDenominator + static_cast<int>(d), n, out).data();
+    z[d] = ws.get(slots::kLinearRule, kSlotDenominator + static_cast<int>(d), n, out).data();
   auto z_of = [&](const Term& t) { return MatrixMap(z[static_cast<size_t>(t.denominator)], n, out); };
   auto contribute = [&](const Term& t, const auto& value) {
     MatrixMap zd = z_of(t);
@@ -234,7 +236,7 @@ void LinearRule::propagate(const LayerContext& ctx, const RuleState* state_base,
         contribute(t, ctx.output);  // the layer's own output, kept from the forward pass
       } else {
         ps[count] = &state.params[static_cast<size_t>(t.param)];
-        ys[count] = ws.get(kSlotTmpOut + static_cast<int>(count), n, out).data();
+        ys[count] = ws.get(slots::kLinearRule, kSlotTmpOut + static_cast<int>(count), n, out).data();
         which[count] = ti;
         ++count;
       }
@@ -277,7 +279,7 @@ void LinearRule::propagate(const LayerContext& ctx, const RuleState* state_base,
   //    (one vjp_many call), R_in = Σ_i m_i(a) ⊙ c_i. An input image that is one value v everywhere
   //    needs no multiplication: v·ρᵀs. All such inputs share one vjp_many call with v folded into
   //    the coefficients, and v = 0 (e.g. zbox's low = 0) drops out altogether.
-  MatrixMap group = ws.get(kSlotGroup, n, in);
+  MatrixMap group = ws.get(slots::kLinearRule, kSlotGroup, n, in);
   std::array<const Scalar*, kMaxTermsPerInput> gs{};
   std::array<Scalar, kMaxTermsPerInput> coefficients{};
   constexpr size_t kMaxUniformTerms = kMaxTermsPerInput * kMaxInputs;

@@ -14,8 +14,9 @@ Network example_mlp(std::uint64_t seed);
 // flatten, dense(784→10). Layer names: conv1 relu1 pool1 conv2 relu2 pool2 flatten fc.
 Network example_cnn(std::uint64_t seed);
 
-// Fills every dense/conv weight with He-normal values N(0, 2/fan_in) and biases with N(0, 0.1²),
-// from one seeded generator (layer order), and batch-norm statistics with plausible values.
+// Gives every layer plausible random values through Layer::randomize, from one seeded generator in
+// layer order: dense and conv weights He-normal N(0, 2/fan_in) and biases N(0, 0.1²), batch norm
+// γ, β and statistics (see BatchNorm::randomize); other built-in layers keep their values.
 void randomize_parameters(Network& network, std::uint64_t seed);
 
 // N samples of the network's input shape, i.i.d. uniform in [low, high), seeded.

@@ -11,11 +11,16 @@
 #include "lrp/core/workspace.hpp"
 
 #include <memory>
+#include <optional>
 #include <random>
 #include <span>
 #include <string>
+#include <vector>
 
 namespace lrp {
+
+class Layer;
+using LayerPtr = std::unique_ptr<Layer>;
 
 // Trainable parameters of a layer. The layouts are PyTorch's, flattened row-major:
 //   dense   weight [out, in],                 bias [out]
@@ -46,6 +51,44 @@ struct LayerTraits {
   // The input's first axis is time and the layer honours per-sample sequence lengths
   // (Workspace::lengths(): padding steps change neither its output nor its gradients) (lstm).
   bool sequence = false;
+};
+
+// How Layer::initialize draws weights that follow a fan-based scheme (lrp::initialize_parameters).
+enum class InitScheme { kHeNormal, kHeUniform, kGlorotNormal, kGlorotUniform };
+
+// Fills `weight` with the scheme's draws, one per entry in row-major order from rng: variance
+// 2/fan_in (He) or 2/(fan_in + fan_out) (Glorot), normal or uniform U(±√(3·variance)).
+void draw_fan_scheme(Matrix& weight, InitScheme scheme, std::mt19937_64& rng, double fan_in, double fan_out);
+
+// The seeded draws of lrp::randomize_parameters (example networks, tests, benchmarks), shared by
+// all layers in order. The standard's distributions are not specified exactly, so these values
+// may differ between standard libraries: nothing stored depends on them.
+struct ExampleDraws {
+  explicit ExampleDraws(std::uint64_t seed) : rng(seed) {}
+  std::mt19937_64 rng;
+  std::normal_distribution<double> normal{0.0, 1.0};
+  std::uniform_real_distribution<double> uniform{0.5, 1.5};
+};
+
+// One array a layer keeps in a model file (lrp/io/model_file.hpp): the dataset `name` in the
+// layer's group, its stored (PyTorch) shape, and where its values live: a contiguous stretch of the
+// row-major weight or of the bias, or buffer number `buffer` of Layer::buffers().
+struct StoredArray {
+  enum class Home { kWeight, kBias, kBuffer };
+  std::string name;
+  Shape shape;
+  Home home = Home::kWeight;
+  Index offset = 0;
+  Index buffer = 0;
+  // Non-empty: its values must be ≥ 0, and this says what each one is in a model file's error
+  // ("a variance"); empty: any finite value.
+  std::string non_negative = {};
+  Index size() const { return numel(shape); }
+};
+
+// A per-channel affine map y_c = scale_c · x_c + shift_c over the first axis of a layer's input.
+struct ChannelAffine {
+  Vector scale, shift;
 };
 
 class Layer {
@@ -110,6 +153,42 @@ class Layer {
   virtual void train_backward(const ConstMatrixRef& x, const Params& p, const Matrix& state,
                               const ConstMatrixRef& g_out, MatrixRef g_in, Params& grads) const;
 
+  // ---- what a layer kind knows about itself: initialize_parameters, the model file and the
+  // canonizers are generic loops over these.
+
+  // Fresh parameters (and buffers) for training from scratch, drawn from rng in a fixed order, so
+  // that a seed gives the same values everywhere. The default, for a trainable layer: the weight
+  // from draw_fan_scheme with fan_in = weight.cols(), fan_out = weight.rows(), the bias zero;
+  // nothing for a layer that is not trainable.
+  virtual void initialize(InitScheme scheme, std::mt19937_64& rng);
+  // Plausible random values for the example networks and tests (lrp::randomize_parameters). The
+  // default, for a trainable linear layer: weight ~ N(0, 2/weight.cols()) then bias ~ N(0, 0.1²),
+  // entry by entry; other layers keep their values and draw nothing.
+  virtual void randomize(ExampleDraws& draws);
+
+  // The arrays a model file stores for this layer, in the order they are written; empty: none (a
+  // layer without parameters, or whose implicit weights follow from the architecture). The default,
+  // for a trainable layer: "weight" [rows, cols] and, when there is one, "bias" [size].
+  virtual std::vector<StoredArray> stored_arrays() const;
+  // Values a layer keeps besides its parameters, which training does not differentiate (batch norm's
+  // running statistics); StoredArray::buffer indexes them. The default: none.
+  virtual std::vector<Vector> buffers() const { return {}; }
+  // Replaces the buffers after checking them (lrp::Error naming the layer). The default refuses any.
+  virtual void set_buffers(std::vector<Vector> buffers);
+  // For a layer whose stored arrays are slices of packed parameters (lstm): a note, starting with a
+  // space, that a model file's error appends when the layer's group holds datasets it does not store
+  // (the message then also gives each dataset's path and shape). Empty (the default): names only.
+  virtual std::string storage_note() const { return {}; }
+
+  // Canonization (lrp/propagation/canonize.hpp). The per-channel affine map this layer computes,
+  // when it is one that folds into a preceding affine layer (batch norm with its running
+  // statistics); nullopt (the default) otherwise.
+  virtual std::optional<ChannelAffine> foldable_affine() const { return std::nullopt; }
+  // An equivalent of this layer followed by `affine` on its output channels (the rows of its weight),
+  // configured with this layer's input shape and name, with a bias even if this one has none; nullptr
+  // (the default) when this layer cannot absorb one.
+  virtual LayerPtr absorb_affine(const ChannelAffine& affine) const;
+
   const Params& params() const { return params_; }
   // In-place access for optimizers, which change values but never shapes (set_params checks
   // shapes and finiteness; a training step instead checks its loss).
@@ -134,6 +213,9 @@ class Layer {
   std::string name_;
 };
 
-using LayerPtr = std::unique_ptr<Layer>;
+// p with the per-output-channel map y_c ← scale_c · y_c + shift_c folded in: W' = diag(scale) W,
+// b' = scale ⊙ b + shift (b = 0 when p has no bias). For absorb_affine of layers whose weight rows
+// are their output channels (dense, conv2d).
+Params fold_channel_affine(Params p, const ChannelAffine& affine);
 
 }  // namespace lrp

@@ -91,15 +91,16 @@ Model build_model(const ModelSpec& spec, const Registry& registry, const Limits&
 // working copies and one sample's activations with their gradients and scratch.
 std::uint64_t model_bytes(std::uint64_t parameter_values, std::uint64_t activation_values);
 
-// Parameter initialization, seeded (one std::mt19937_64 stream in layer order; normal draws by
-// Box–Muller so the values are the same with every standard library). fan_in / fan_out are
-// PyTorch's (dense: in / out; conv2d: in/groups·kh·kw / out/groups·kh·kw).
+// Parameter initialization, seeded: one std::mt19937_64 stream that every layer's
+// Layer::initialize draws from in layer order (normal draws by Box–Muller so the values are the same
+// with every standard library). The built-in kinds: fan_in / fan_out are PyTorch's (dense: in / out;
+// conv2d: in/groups·kh·kw / out/groups·kh·kw),
 //   he_normal:      W ~ N(0, 2 / fan_in)        he_uniform:     W ~ U(±sqrt(6 / fan_in))
 //   glorot_normal:  W ~ N(0, 2 / (fan_in + fan_out))   glorot_uniform: W ~ U(±sqrt(6 / (fan_in + fan_out)))
-// Biases are zero; batch norm gets γ = 1, β = 0, running mean 0 and variance 1. LSTM layers ignore
+// with zero biases; batch norm gets γ = 1, β = 0, running mean 0 and variance 1. LSTM layers ignore
 // the scheme and get PyTorch's nn.LSTM initialization: every weight and bias entry ~ U(±1/√H)
-// (H = hidden size), drawn in packing order (the weight row, then the bias).
-enum class InitScheme { kHeNormal, kHeUniform, kGlorotNormal, kGlorotUniform };
+// (H = hidden size), drawn in packing order (the weight row, then the bias); embedding ignores it
+// too and gets nn.Embedding's N(0, 1). InitScheme itself is in layer.hpp.
 InitScheme parse_init_scheme(const std::string& name);  // lrp::Error listing the valid names
 std::string init_scheme_name(InitScheme scheme);
 void initialize_parameters(Network& network, InitScheme scheme, std::uint64_t seed);

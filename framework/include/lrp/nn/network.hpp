@@ -76,7 +76,7 @@ class Network {
   std::vector<LayerPtr> layers_;
 };
 
-// Sets how every max-pool layer of `net` routes ties (lrp/nn/layers.hpp: MaxPoolTies; PyTorch's first
+// Sets how every max-pool layer of `net` routes ties (lrp/nn/pooling.hpp: MaxPoolTies; PyTorch's first
 // maximum is the default of a new layer); returns the number of max-pool layers.
 enum class MaxPoolTies;
 Index set_maxpool_ties(Network& net, MaxPoolTies ties);

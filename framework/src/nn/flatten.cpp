@@ -1,0 +1,18 @@
+// The flatten layer.
+#include "lrp/nn/flatten.hpp"
+
+namespace lrp {
+
+Shape Flatten::setup(const Shape& in) { return {numel(in)}; }
+
+void Flatten::forward(const ConstMatrixRef& x, const Params&, MatrixRef y, Workspace&) const { y = x; }
+
+void Flatten::vjp(const ConstMatrixRef&, const Params&, const ConstMatrixRef& g_out, MatrixRef g_in, Workspace&,
+                  bool accumulate) const {
+  if (accumulate)
+    g_in += g_out;
+  else
+    g_in = g_out;
+}
+
+}  // namespace lrp
