@@ -1,4 +1,4 @@
-// lstm_gate, "signal-take-all" (Arras et al. 2017; RULES.md §5): in every gate ⊙ signal product of
+// lstm_gate, "signal-take-all" (Arras et al. 2017; docs/rules.md, LSTM rules): in every gate ⊙ signal product of
 // an LSTM the signal takes all of the relevance; on dense layers the ε-rule with bias_factor δ.
 #include "lrp/propagation/lstm_rules.hpp"
 

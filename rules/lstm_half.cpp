@@ -1,4 +1,4 @@
-// lstm_half (RULES.md §5, comparison variant): a gate ⊙ signal product gives half of its relevance
+// lstm_half (docs/rules.md, LSTM rules, comparison variant): a gate ⊙ signal product gives half of its relevance
 // to the gate and half to the signal; the gate's half goes through its own pre-activation.
 #include "lrp/propagation/lstm_rules.hpp"
 

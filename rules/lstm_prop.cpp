@@ -1,4 +1,4 @@
-// lstm_prop (RULES.md §5, comparison variant): a gate ⊙ signal product splits its relevance in
+// lstm_prop (docs/rules.md, LSTM rules, comparison variant): a gate ⊙ signal product splits its relevance in
 // proportion to |gate| and |signal|; the gate's share goes through its own pre-activation.
 #include "lrp/propagation/lstm_rules.hpp"
 

@@ -1,5 +1,5 @@
 // Pass: R_in = R_out, the default for elementwise activations (no masking: the rule of the layer
-// below multiplies by the activation anyway) and for reshapes (RULES.md §3).
+// below multiplies by the activation anyway) and for reshapes (docs/rules.md, Default rules of the other layers).
 #include "lrp/registry/registry.hpp"
 
 namespace {

@@ -1,4 +1,4 @@
-// A slow, independent oracle for the linear-like rules of RULES.md §2.
+// A slow, independent oracle for the linear-like rules of docs/rules.md, The generic step.
 //
 // Nothing here calls a layer handler's forward() or vjp(), nor the generic step of rule.cpp. A
 // linear-like layer is described by its connectivity, written from the definitions of a dense

@@ -1,4 +1,4 @@
-// Composites: the five presets of RULES.md §4 assign exactly what the table says, the matching
+// Composites: the five presets of docs/rules.md, Composites and Presets assign exactly what the table says, the matching
 // priority (name > index > first/last > kind > layer default > fallback), negative indices,
 // composites that name what does not exist, layers without a rule, and the §3 layer defaults.
 #include "test_util.hpp"
@@ -16,7 +16,7 @@ using lrp::RuleChoice;
 
 namespace {
 
-// What RULES.md §4 says a layer gets, as recorded by an explanation: "rule(resolved params)".
+// What docs/rules.md, Composites and Presets says a layer gets, as recorded by an explanation: "rule(resolved params)".
 const std::string kPass = "pass()";
 const std::string kWta = "wta()";
 const std::string kNorm = "norm(stabilizer=1e-06)";
@@ -95,7 +95,7 @@ class Square final : public lrp::Layer {
 
 }  // namespace
 
-// ---------------------------------------------------------------- presets (RULES.md §4)
+// ---------------------------------------------------------------- presets (docs/rules.md, Composites and Presets)
 
 TEST_CASE("the presets assign the RULES table on the example CNN") {
   const lrp::Network cnn = lrp::example_cnn(1);  // conv1 relu1 pool1 conv2 relu2 pool2 flatten fc

@@ -2,7 +2,7 @@
 // the config seed) and synthetic data: the HDF5 results file is read back and every stored value
 // is checked against an independent computation with the library's lower-level APIs (forward
 // passes, Explainer, explain_gradient, integrated_gradients, smoothgrad, occlusion,
-// random_relevance, pixel_flipping) and against the METRICS.md formulas; pictures, provenance,
+// random_relevance, pixel_flipping) and against the docs/metrics.md formulas; pictures, provenance,
 // reproducibility and the all-or-nothing results file.
 #include "temp_dir.hpp"
 #include "experiment_support.hpp"
@@ -258,7 +258,7 @@ struct Reference {
   }
 };
 
-// METRICS.md §2.5, written out here.
+// docs/metrics.md, Pixel flipping, written out here.
 double aopc_formula(const Eigen::VectorXd& f) {
   double s = 0;
   for (Index k = 0; k < f.size(); ++k) s += f[0] - f[k];

@@ -1,6 +1,6 @@
 // The LSTM layer handler (lrp::Lstm, kind "lstm") against independent oracles:
 //   - forward: a literal per-sample, per-step loop in long double written here from the equations of
-//     RULES.md §5, which unpacks the parameters itself from the documented packing;
+//     docs/rules.md, LSTM rules, which unpacks the parameters itself from the documented packing;
 //   - PyTorch: tests/fixtures/lstm/lstm.txt (tests/make_lstm_fixtures.py) holds nn.LSTM outputs and
 //     autograd gradients in float64, and torch's parameter names and shapes;
 //   - vjp and param_vjp: central finite differences of forward, entry by entry and along random

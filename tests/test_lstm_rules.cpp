@@ -1,5 +1,5 @@
 // The LSTM rules (lstm_gate, lstm_half, lstm_prop) against a literal, slow implementation of the
-// RULES.md §5 formulas written here: per sample, per step, with the full ε-rule message matrix
+// docs/rules.md, LSTM rules formulas written here: per sample, per step, with the full ε-rule message matrix
 // (w_ik a_i + δ (b_k + ε sign₀(z_k)) / N) · R_k / (z_k + ε sign₀(z_k)) summed over every upper
 // unit k, identity matrices for the cell split, and its own forward pass in double precision.
 #include "test_util.hpp"
@@ -285,7 +285,7 @@ Split split_of(const std::string& rule) {
 
 }  // namespace
 
-TEST_CASE("LSTM rules equal a literal implementation of RULES.md §5 for every target class", "[lstm][rules]") {
+TEST_CASE("LSTM rules equal a literal implementation of docs/rules.md, LSTM rules for every target class", "[lstm][rules]") {
   const std::vector<Case> cases = {
       {3, 4, 1, false, 1}, {3, 4, 1, false, 5}, {2, 3, 1, true, 1}, {2, 3, 1, true, 4}, {3, 4, 2, false, 3}, {2, 3, 2, true, 3},
   };

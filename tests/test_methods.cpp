@@ -1,4 +1,4 @@
-// Baseline explanation methods (METRICS.md §4) against independent oracles: the completeness of
+// Baseline explanation methods (docs/metrics.md, Baseline methods) against independent oracles: the completeness of
 // integrated gradients (exact on linear networks, approached at the Riemann rate on smooth ones),
 // literal per-sample loops written here from the definitions (integrated gradients, SmoothGrad,
 // occlusion), SmoothGrad's bit-for-bit independence of the batch and the threads, the seeded

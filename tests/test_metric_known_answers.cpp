@@ -1,4 +1,4 @@
-// Pixel-flipping metrics (METRICS.md §2) on models whose answers are known without running the
+// Pixel-flipping metrics (docs/metrics.md, Pixel flipping) on models whose answers are known without running the
 // code under test:
 //  - an additive model f(x) = w·x + b with its exact relevance w ⊙ x and the constant fill 0:
 //    removing a region removes exactly its contribution, so the MoRF / LeRF / random curves are

@@ -1,4 +1,4 @@
-// Evaluation metrics (METRICS.md §1, §2) against independent oracles: region tiling from a literal
+// Evaluation metrics (docs/metrics.md, Conservation, §2) against independent oracles: region tiling from a literal
 // formula, orders on hand-made heatmaps, pixel-flipping curves of linear models computed literally
 // in long double (every fill), AOPC / ABPC / AUC on given curves by hand, independence of batch
 // composition and threads (bit for bit), reproducible random orders, the conservation ledger on
@@ -165,7 +165,7 @@ TEST_CASE("pixel flipping regions tile the input, also when the patch does not d
           want[static_cast<size_t>(region_of(y, x, t.width, t.patch))].push_back((c * t.height + y) * t.width + x);
     for (size_t r = 0; r < regions.size(); ++r) CHECK(regions[r] == want[r]);
   }
-  // 28×28 with patch 4 gives the 49 regions of METRICS.md; 5×7 with patch 3: the last row of
+  // 28×28 with patch 4 gives the 49 regions of docs/metrics.md; 5×7 with patch 3: the last row of
   // patches has 2 rows, the last column 1 column.
   CHECK(lrp::perturbation_regions({1, 28, 28}, 4).size() == 49);
   const auto odd = lrp::perturbation_regions({2, 5, 7}, 3);
@@ -435,7 +435,7 @@ TEST_CASE("pixel-flipping scores follow their formulas on the curves, and abpc =
   for (Index i = 0; i < 4; ++i) {
     INFO("sample " << i);
     const Eigen::VectorXd morf = curve_row(r.morf, i), lerf = curve_row(r.lerf, i);
-    // Literal sums of the formulas of METRICS.md §2.5.
+    // Literal sums of the formulas of docs/metrics.md, Pixel flipping.
     double aopc_morf = 0, aopc_lerf = 0, abpc = 0, auc = 0, random = 0;
     for (Index k = 0; k <= 16; ++k) {
       aopc_morf += (morf[0] - morf[k]) / 17.0;

@@ -1,5 +1,5 @@
 // Networks and explanations: shapes and names, threading, batch independence, batch-norm
-// canonization, the per-layer relevance ledger and conservation (RULES.md §6), seeds and targets,
+// canonization, the per-layer relevance ledger and conservation (docs/rules.md, Identities), seeds and targets,
 // the gradient against finite differences, LRP-0 ≡ gradient × input, and the example networks
 // under every preset.
 #include "test_util.hpp"
@@ -196,7 +196,7 @@ TEST_CASE("a sample explained alone equals the same sample inside a batch, for e
 }
 
 TEST_CASE("a sample with only negative inputs is explained the same alone and inside a batch") {
-  // z⁺ of zplus contains the positive bias b⁺ whether or not any input is positive (RULES.md §2):
+  // z⁺ of zplus contains the positive bias b⁺ whether or not any input is positive (docs/rules.md, The generic step):
   // a sample whose inputs are all negative must not lose it when it is explained on its own.
   lrp::Network net({4});
   lrp::Layer& fc = net.add(std::make_unique<lrp::Dense>(4, 2), "fc");

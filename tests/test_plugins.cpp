@@ -427,7 +427,7 @@ TEST_CASE("Plugin methods that misbehave give errors naming the method and the p
                                                         Contains("method factory boom"));
   for (const char* failed : {"throwing_explain", "wrong_shape", "throwing_method_factory"})
     CHECK_FALSE(std::filesystem::exists(dir.file(std::string(failed) + ".h5")));  // no half-written results
-  // NaN relevance is not an error: it is counted and reported (METRICS.md), the file is complete.
+  // NaN relevance is not an error: it is counted and reported (docs/metrics.md), the file is complete.
   const lrp::ExperimentReport report = run("nan_relevance");
   REQUIRE(report.methods.size() == 1);
   CHECK(report.methods[0].nonfinite == 4);  // one per sample

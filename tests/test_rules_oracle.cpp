@@ -1,4 +1,4 @@
-// Rule oracles (RULES.md §2, §6): every linear rule on every linear-like handler against the slow
+// Rule oracles (docs/rules.md, The generic step, §6): every linear rule on every linear-like handler against the slow
 // explicit-matrix oracle of tests/oracle.hpp, plus the rule-level identities of §6.
 //
 // Honest tests: every expected number comes from the oracle (long double loops over an explicit
@@ -567,7 +567,7 @@ TEST_CASE("zplus, alpha_beta and gamma keep the positive bias in z when no input
   //              R_in = a⁻ ⊙ Wⁿᵀ/zᵖ = [(−1)(1), (−2)(−1.25)] / 2.125.
   // The b⁺ (bᵖ) term belongs to the a⁺ branch of the generic step; it must stay in z even when
   // a⁺ is 0 for every sample of the block. The same sample inside a batch with a positive input
-  // must give the same numbers (batch independence, RULES.md §6).
+  // must give the same numbers (batch independence, docs/rules.md, Identities).
   LayerCase c = dense_case(2, 1);
   lrp::LayerPtr layer = c.make(true);
   layer->configure(c.input_shape, "dense");
@@ -606,7 +606,7 @@ TEST_CASE("zplus, alpha_beta and gamma keep the positive bias in z when no input
   }
 }
 
-// ---------------------------------------------------------------- identities (RULES.md §6)
+// ---------------------------------------------------------------- identities (docs/rules.md, Identities)
 
 namespace {
 

@@ -1,4 +1,4 @@
-// Ground-truth sequence tasks (METRICS.md §3): the marked-addition and long-range generators
+// Ground-truth sequence tasks (docs/metrics.md, Relevance accuracy): the marked-addition and long-range generators
 // checked sample by sample against their rules (labels and relevant steps recomputed from the
 // inputs, class shares over 2,000 samples), independence of a sample from the set's size, their
 // config sections and positioned errors, Dataset::relevant carried through subset and sample,

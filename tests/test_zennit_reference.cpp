@@ -1,4 +1,4 @@
-// External reference: lrplab against Zennit (the PyTorch LRP library whose conventions RULES.md adopts).
+// External reference: lrplab against Zennit (the PyTorch LRP library whose conventions docs/rules.md adopts).
 //
 // The fixtures in tests/fixtures/zennit/ hold small networks with seeded random weights, inputs, targets, logits and
 // the input relevance Zennit computes (in float64) for every rule on its own and for every preset; they are written

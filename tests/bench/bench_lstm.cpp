@@ -1,4 +1,4 @@
-// Throughput of the LSTM rules (RULES.md §5) on the LSTM: D = 8 features per step,
+// Throughput of the LSTM rules (docs/rules.md, LSTM rules) on the LSTM: D = 8 features per step,
 // H = 64, T = 50 steps, one layer, a dense layer with 10 classes on the final hidden state
 // (PyTorch's U(±1/√H) initialization, seeded; inputs N(0, 1): the cost does not depend on values).
 // Batches of 1 and 64 sequences, 1 and 2 threads (batch 1 only on 1 thread).

@@ -1,4 +1,4 @@
-// Throughput of pixel flipping (METRICS.md §2) on the Fashion-MNIST CNN (models/fmnist_cnn.yaml,
+// Throughput of pixel flipping (docs/metrics.md, Pixel flipping) on the Fashion-MNIST CNN (models/fmnist_cnn.yaml,
 // He-normal weights, synthetic 28×28 inputs: the arithmetic does not depend on the values), on 1
 // and 2 threads:
 //   forward        an inference forward pass of 256 rows (the baseline)

@@ -23,14 +23,14 @@ const char* const kLrpMethodDoc =
 const std::vector<MetricInfo>& metric_kinds() {
   static const std::vector<MetricInfo> kinds{
       {"conservation",
-       "relevance ledger (METRICS.md 1): input sum vs f_c(x), per-layer sums, bias/stabilizer shares (LRP)",
+       "relevance ledger (docs/metrics.md): input sum vs f_c(x), per-layer sums, bias/stabilizer shares (LRP)",
        {}},
       {"relevance_accuracy",
-       "on data with known relevant steps (marked_addition, long_range; METRICS.md 3): the share of them among "
+       "on data with known relevant steps (marked_addition, long_range; docs/metrics.md): the share of them among "
        "the top-K steps by summed relevance",
        {}},
       {"pixel_flipping",
-       "region perturbation (METRICS.md 2): MoRF/LeRF/random curves, AOPC, ABPC, AUC; "
+       "region perturbation (docs/metrics.md): MoRF/LeRF/random curves, AOPC, ABPC, AUC; "
        "fill: uniform (default; low/high, raw units, default the model's raw range) | constant (value) | mean",
        {{"patch", {4}, "region side in pixels", false, 1},
         {"steps", {0}, "regions perturbed (0: all)", false, 0},

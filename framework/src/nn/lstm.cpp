@@ -1,4 +1,4 @@
-// The LSTM layer handler (PyTorch's nn.LSTM, RULES.md §5 forward convention): packing of the
+// The LSTM layer handler (PyTorch's nn.LSTM, docs/rules.md, LSTM rules forward convention): packing of the
 // parameters, the batched forward pass, and backpropagation through time for vjp and param_vjp.
 //
 // Every buffer is time-major over the rows of the call: row t·N + n holds sample n at step t, so

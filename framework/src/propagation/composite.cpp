@@ -8,7 +8,7 @@
 
 namespace lrp {
 namespace {
-// first/last without kinds: among the linear-like layers (RULES.md §4); with kinds: among those.
+// first/last without kinds: among the linear-like layers (docs/rules.md, Composites and Presets); with kinds: among those.
 bool edge_candidate(const Layer& layer, const std::vector<std::string>& kinds) {
   if (kinds.empty()) return layer.traits().linear;
   return std::find(kinds.begin(), kinds.end(), layer.kind()) != kinds.end();

@@ -1,4 +1,4 @@
-// LRP through LSTM layers (RULES.md §5); see lstm_rules.hpp for the formulas.
+// LRP through LSTM layers (docs/rules.md, LSTM rules); see lstm_rules.hpp for the formulas.
 //
 // The rule recomputes the layer's forward pass for its block of rows (time-major, like the
 // handler: one [T·N, in] × [in, 4H] GEMM per cell for the input projections, one [N, H] × [H, 4H]

@@ -1,4 +1,4 @@
-// The generic LRP step (RULES.md §1): the one loop that runs every linear-like rule on every
+// The generic LRP step (docs/rules.md, Notation and conventions): the one loop that runs every linear-like rule on every
 // linear-like layer, using only the layer's forward() and vjp() with modified parameters.
 #include "lrp/propagation/rule.hpp"
 #include "lrp/core/slots.hpp"

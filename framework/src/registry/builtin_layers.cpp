@@ -1,4 +1,4 @@
-// The built-in layer handlers in the registry, with their RULES.md §3 default rules.
+// The built-in layer handlers in the registry, with their docs/rules.md, Default rules of the other layers default rules.
 #include "lrp/core/error.hpp"
 #include "lrp/nn/layers.hpp"
 #include "lrp/core/limits.hpp"
@@ -184,7 +184,7 @@ void register_builtin_layers(Registry& r) {
   r.add_layer({"dropout", "the identity at inference; zeroes values with probability p in training",
                {{"p", {0.5}, "drop probability in [0, 1) (training only)"}}, kPass,
                [](const ParamMap& p) { return make_dropout(p.scalar("p", "layer kind 'dropout'")); }});
-  // No default rule: RULES.md §5's gate-aware rule is not built in yet, so a composite must assign one
+  // No default rule: docs/rules.md, LSTM rules's gate-aware rule is not built in yet, so a composite must assign one
   // (the `gradient` rule, which only needs the vjp, works on it).
   r.add_layer({"lstm",
                "LSTM over a [T, D] sequence (PyTorch nn.LSTM, gates i, f, g, o); output: the last layer's final "

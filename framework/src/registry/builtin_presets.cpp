@@ -1,4 +1,4 @@
-// The composite presets of RULES.md §4, with Zennit's names and semantics: the "first" layer is
+// The composite presets of docs/rules.md, Composites and Presets, with Zennit's names and semantics: the "first" layer is
 // the first layer of the listed kinds in execution order (EpsilonGammaBox: the first conv only;
 // the *Flat presets: the first dense or conv); pooling, activations and batch norm keep their
 // §3 defaults.

@@ -44,7 +44,7 @@ struct ParamSpec {
 inline ParamSpec non_negative(std::string name, double default_value, std::string doc) {
   return {std::move(name), {default_value}, std::move(doc), false, 0.0};
 }
-// The `stabilizer` parameter every rule but epsilon has (RULES.md §1), default 1e-6.
+// The `stabilizer` parameter every rule but epsilon has (docs/rules.md, Notation and conventions), default 1e-6.
 inline ParamSpec stabilizer_param() { return non_negative("stabilizer", 1e-6, "denominator stabilizer (≥ 0)"); }
 
 // Checks the given names against the declared ones (an unknown name is an error that lists the

@@ -1,4 +1,4 @@
-// Evaluation metrics (docs METRICS.md §1–§3): the conservation ledger of an explanation, pixel
+// Evaluation metrics (docs docs/metrics.md): the conservation ledger of an explanation, pixel
 // flipping / region perturbation with AOPC, ABPC and AUC scores (on images, feature vectors and
 // [time steps, features] sequences, where it is the deletion curve of §3), and relevance accuracy
 // on tasks with known relevant time steps.
@@ -62,7 +62,7 @@ struct ConservationResult {
   Eigen::VectorXd output_seed;     // [N] the seed S: f_c(x), or 1 for the one-hot seed
   Eigen::VectorXd relative_error;  // [N] |input_sum − S| / |S|; NaN where S = 0 (undefined)
   // [N] relevance the rules gave to quantities other than inputs: an LSTM's initial states
-  // (RULES.md §5; Explanation::state_relevance_total). 0 for rules without such state. With
+  // (docs/rules.md, LSTM rules; Explanation::state_relevance_total). 0 for rules without such state. With
   // lstm_gate and bias_factor 1, input_sum + state_sum = S.
   Eigen::VectorXd state_sum;
   // [N × (layers + 1)]: column l < layers is Σ R at layer l's input (execution order), the last
@@ -132,7 +132,7 @@ inline constexpr std::uint64_t kPixelFlippingRandomOrderStream = 0x7069'7865'6c0
 // [r·patch, min(T, (r+1)·patch)) with all their D features, listed step by step, feature by feature
 // (the last region is shorter when patch does not divide T). For a sequence, the "channel" of the
 // fills is the first axis, a time step: a per-channel fill has one value per step, and pixel
-// flipping with the constant fill 0 is the deletion curve of METRICS.md §3. Throws lrp::Error for
+// flipping with the constant fill 0 is the deletion curve of docs/metrics.md, Relevance accuracy. Throws lrp::Error for
 // patch < 1 or another rank.
 std::vector<std::vector<Index>> perturbation_regions(const Shape& shape, Index patch);
 
@@ -147,7 +147,7 @@ std::vector<Index> region_order(const std::vector<double>& scores, RegionOrder o
 // A random permutation of `regions` (lrp::shuffle of 0..regions−1 with std::mt19937_64(seed)).
 std::vector<Index> random_region_order(Index regions, std::uint64_t seed);
 
-// Scores of one curve f(x^(0)), ..., f(x^(L)) (METRICS.md §2.5).
+// Scores of one curve f(x^(0)), ..., f(x^(L)) (docs/metrics.md, Pixel flipping).
 double aopc(const Eigen::VectorXd& curve);                                   // 1/(L+1) Σ_k [f_0 − f_k]
 double abpc(const Eigen::VectorXd& lerf, const Eigen::VectorXd& morf);      // 1/(L+1) Σ_k [lerf_k − morf_k]
 double auc(const Eigen::VectorXd& curve);                                    // Σ_{k<L} (f_k + f_{k+1}) / 2
@@ -174,7 +174,7 @@ struct PixelFlippingResult {
   PixelFlippingSummary summary;
 };
 
-// Pixel flipping (METRICS.md §2) of `relevance` (N × input shape, finite) for samples x (N × the
+// Pixel flipping (docs/metrics.md, Pixel flipping) of `relevance` (N × input shape, finite) for samples x (N × the
 // network's input shape, in network units) and their targets. sample_ids[n] is sample n's index
 // in its data source (it seeds the ties, the noise image and the random orders). `fill` holds the
 // values options.fill needs, in network units. Orders are computed once on the original heatmap;
@@ -219,7 +219,7 @@ PixelFlippingResult pixel_flipping(const Network& network, const Tensor& x, cons
 // The random stream of relevance accuracy's tie-breaking: sample_seed(seed, sample_id, stream).
 inline constexpr std::uint64_t kRelevanceAccuracyTieStream = 0x7265'6c61'6363'0001ULL;  // "relacc" 1
 
-// Relevance accuracy (METRICS.md §3) per sample [N]. `relevance` is N × [T, D] or N × [T] (a 1-d
+// Relevance accuracy (docs/metrics.md, Relevance accuracy) per sample [N]. `relevance` is N × [T, D] or N × [T] (a 1-d
 // shape is D = 1); the score of step t is the signed sum (in double) of R over its D features. With
 // K = |relevant[i]| ≥ 1 ground-truth steps (distinct, in [0, T), any order; Dataset::relevant),
 // sample i's accuracy is |relevant[i] ∩ the K steps of largest score| / K, in [0, 1]. Ties in the

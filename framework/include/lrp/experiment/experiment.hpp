@@ -1,6 +1,6 @@
 // Experiments: `lrplab run CONFIG.yaml` and `lrplab validate CONFIG.yaml`. One YAML file names the
 // data, the model (a file, or an architecture trained on the spot), the explanation methods (LRP
-// presets or explicit rule lists, and the baselines of METRICS.md §4, with parameter sweeps), the
+// presets or explicit rule lists, and the baselines of docs/metrics.md, Baseline methods, with parameter sweeps), the
 // metrics (conservation, pixel flipping) and the outputs (an HDF5 results file, heatmap PNGs,
 // curve plots). The README's "Experiment configs" section is the reference of every key.
 //
@@ -134,7 +134,7 @@ struct ExperimentConfig {
   std::vector<std::string> evaluated;  // method names evaluated by the metrics
   bool conservation = true;
   std::optional<PixelFlippingConfig> pixel_flipping;
-  // METRICS.md §3 on data with known relevant steps; unset: on when the data has them.
+  // docs/metrics.md, Relevance accuracy on data with known relevant steps; unset: on when the data has them.
   std::optional<bool> relevance_accuracy;
   OutputConfig output;
   // Where `target` and `evaluate.relevance_accuracy` are (the config file when they are not given).

@@ -23,7 +23,7 @@ struct Dataset {
                                 // by subset() and sample() (and by training's shuffles and minibatches)
   std::vector<Index> labels;    // N class labels, or empty when the source has none
   std::vector<Index> indices;   // which samples of the source these are (0-based), in order
-  // Ground truth for relevance accuracy (METRICS.md §3): per sample, the positions along the first
+  // Ground truth for relevance accuracy (docs/metrics.md, Relevance accuracy): per sample, the positions along the first
   // axis of the sample shape (the time steps of a [T, D] or [T] sequence) that carry its class,
   // sorted, distinct and in [0, T). Empty (no lists at all) when the source has none: the file
   // readers and synthetic_blobs; the sequence tasks fill it. subset() and sample() carry it along.

@@ -1,4 +1,4 @@
-// Synthetic sequence tasks whose relevant positions are known (METRICS.md §3, relevance accuracy):
+// Synthetic sequence tasks whose relevant positions are known (docs/metrics.md, Relevance accuracy, relevance accuracy):
 // every sample stores, in Dataset::relevant, the time steps that decide its label.
 //
 // Sample i of a task is drawn from its own generator, std::mt19937_64(sample_seed(seed, i,

@@ -1,4 +1,4 @@
-// Baseline explanation methods (METRICS.md §4), to compare LRP with in every table: integrated
+// Baseline explanation methods (docs/metrics.md, Baseline methods), to compare LRP with in every table: integrated
 // gradients, SmoothGrad, occlusion and random relevance. The gradient and gradient × input are
 // lrp::explain_gradient (explain.hpp).
 //

@@ -32,7 +32,7 @@ struct LstmCellMutableView {
 };
 
 // A (stacked, optionally bidirectional) LSTM as PyTorch's nn.LSTM(batch_first=True) computes it,
-// returning the last layer's final hidden state (RULES.md §5):
+// returning the last layer's final hidden state (docs/rules.md, LSTM rules):
 //   per sample the input is [T, D] (time-major: step t is features t·D … t·D + D − 1), T ≥ 1;
 //   per step  pre_t = W_ih x_t + W_hh h_{t−1} + b_ih + b_hh  (rows in the gate order i, f, g, o),
 //             i, f, o = σ(pre), g = tanh(pre), c_t = f ⊙ c_{t−1} + i ⊙ g, h_t = o ⊙ tanh(c_t),

@@ -1,4 +1,4 @@
-// Canonizers: rewrite a network into an equivalent one that the rules handle as RULES.md intends.
+// Canonizers: rewrite a network into an equivalent one that the rules handle as docs/rules.md intends.
 #pragma once
 
 #include "lrp/nn/network.hpp"
@@ -13,7 +13,7 @@ struct CanonizeReport {
   std::vector<std::string> left;    // batch norms with no dense/conv before them (they get `pass`)
 };
 
-// Folds every batch norm that directly follows a dense or conv2d layer into it (RULES.md §3):
+// Folds every batch norm that directly follows a dense or conv2d layer into it (docs/rules.md, Default rules of the other layers):
 // s = γ/√(var + eps), W' = W·s per output channel, b' = (b − mean)·s + β; the batch norm becomes
 // an identity layer with the same name, so indices and names stay valid. A layer declared
 // without bias gains one. Other batch norms are left (and logged as a warning).

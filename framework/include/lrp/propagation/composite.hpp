@@ -1,7 +1,7 @@
-// Composites: which rule each layer of a network gets (RULES.md §4).
+// Composites: which rule each layer of a network gets (docs/rules.md, Composites and Presets).
 //
 // Matching, in priority order: layer name, layer index, first / last (of the linear-like layers,
-// or of the kinds given), layer kind, the layer kind's default (RULES.md §3: pass for
+// or of the kinds given), layer kind, the layer kind's default (docs/rules.md, Default rules of the other layers: pass for
 // activations, winner-take-all for max pooling, norm for average pooling), then the composite's
 // fallback for linear-like layers.
 #pragma once

@@ -12,7 +12,7 @@
 
 namespace lrp {
 
-// The relevance at the output: e_c · f_c(x) (RULES.md §1) or the plain one-hot e_c.
+// The relevance at the output: e_c · f_c(x) (docs/rules.md, Notation and conventions) or the plain one-hot e_c.
 enum class SeedKind { kLogit, kOneHot };
 
 struct TargetSpec {
@@ -52,7 +52,7 @@ struct Explanation {
   // [L] the output seed (N × classes).
   std::vector<Matrix> layer_relevance;
   // Per layer: relevance its rule assigned to quantities other than the layer's input (an LSTM's
-  // initial states, RULES.md §5), N × that rule's state_relevance_size (0 columns for most rules).
+  // initial states, docs/rules.md, LSTM rules), N × that rule's state_relevance_size (0 columns for most rules).
   std::vector<Matrix> state_relevance;
 
   // Per sample: the sum over layers and values of state_relevance (0 when no rule reports any).

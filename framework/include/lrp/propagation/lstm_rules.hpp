@@ -1,4 +1,4 @@
-// LRP through LSTM layers (RULES.md §5): the gate-aware rule `lstm_gate` ("signal-take-all") and
+// LRP through LSTM layers (docs/rules.md, LSTM rules): the gate-aware rule `lstm_gate` ("signal-take-all") and
 // its comparison variants `lstm_half` and `lstm_prop`, which differ only in how a gate ⊙ signal
 // product shares its relevance. The rule files in rules/ register them with their parameters.
 //
@@ -17,7 +17,7 @@
 // α = 1/2 for lstm_half and |gate| / (|gate| + |signal|) for lstm_prop. What is left on h₋₁ and
 // c₋₁ is the relevance of the initial state (ctx.state_relevance: per cell (layer k, direction d),
 // H values for h₋₁ then H for c₋₁). On a fully connected linear layer (dense) the same rule is
-// the ε-rule with the δ-redistribution, N = the layer's inputs (RULES.md §5, output layer).
+// the ε-rule with the δ-redistribution, N = the layer's inputs (docs/rules.md, LSTM rules, output layer).
 // Stacked layers: the relevance of layer k's input sequence is the relevance of layer k − 1's
 // output h_t at every step (both directions' halves), added to the recurrence there.
 // Per-sample lengths (ws.lengths()): padding steps get no relevance and do not take part.

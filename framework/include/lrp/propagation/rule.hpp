@@ -1,7 +1,7 @@
 // Propagation rules.
 //
 // A rule turns the relevance at a layer's output into relevance at its input. Rules for
-// linear-like layers are data about the one generic LRP step (RULES.md §1), a LinearRuleSpec:
+// linear-like layers are data about the one generic LRP step (docs/rules.md, Notation and conventions), a LinearRuleSpec:
 //   1. forward:  z_d = Σ_{terms t of d} sign_t · ρ_t(layer)(m_t(a))        (m: input modifier,
 //                                                                             ρ: parameter modifier)
 //   2. divide:   s_d = gate_d(z) · R / stab(z_d)   (0 where stab(z_d) = 0; z = the layer's output)
@@ -71,7 +71,7 @@ class Rule {
   virtual void propagate(const LayerContext& ctx, const RuleState* state, const ConstMatrixRef& relevance_out,
                          MatrixRef relevance_in, Workspace& ws) const = 0;
   // How many values per sample of relevance the rule assigns to quantities that are not the
-  // layer's input, such as an LSTM's initial states h₋₁ and c₋₁ (RULES.md §5). propagate() writes
+  // layer's input, such as an LSTM's initial states h₋₁ and c₋₁ (docs/rules.md, LSTM rules). propagate() writes
   // them to *ctx.state_relevance, which the explainer provides when this is > 0.
   virtual Index state_relevance_size(const Layer&) const { return 0; }
   // True when propagate() copies relevance_out unchanged (same number of values): the explainer
@@ -188,7 +188,7 @@ class VjpRule : public Rule {
   std::string requirement_;  // for the error message, e.g. "routing layers (max pooling)"
 };
 
-// stab(z) = z + ε · sign₀(z), sign₀(0) = +1 (RULES.md §1).
+// stab(z) = z + ε · sign₀(z), sign₀(0) = +1 (docs/rules.md, Notation and conventions).
 inline Scalar stabilize(Scalar z, Scalar epsilon) { return z + (z >= Scalar(0) ? epsilon : -epsilon); }
 // R / stab(z), and 0 where stab(z) is exactly 0 (LRP-0 on a dead output).
 inline Scalar safe_divide(Scalar r, Scalar z, Scalar epsilon) {

@@ -1,4 +1,4 @@
-// Explanation methods other than LRP (the baselines of METRICS.md §4, and any a plugin adds): the
+// Explanation methods other than LRP (the baselines of docs/metrics.md, Baseline methods, and any a plugin adds): the
 // interface an experiment runs them through. A method is registered by name (Registry::add_method,
 // lrp/registry/registry.hpp) with its parameters and a factory; an experiment makes it once per config
 // entry (or sweep point) for its model, then calls explain() on every batch.

@@ -31,7 +31,7 @@ struct LayerInfo {
   std::string kind;
   std::string doc;
   std::vector<ParamSpec> params;
-  // The rule a layer of this kind gets when the composite says nothing (RULES.md §3); an empty
+  // The rule a layer of this kind gets when the composite says nothing (docs/rules.md, Default rules of the other layers); an empty
   // rule name means "must be assigned by the composite".
   RuleChoice default_rule;
   std::function<LayerPtr(const ParamMap&)> factory;
@@ -129,9 +129,9 @@ class Registry {
 void register_builtin_rules(Registry& registry);
 // Registers the built-in layer handlers with their §3 default rules.
 void register_builtin_layers(Registry& registry);
-// Registers the five presets of RULES.md §4.
+// Registers the five presets of docs/rules.md, Composites and Presets.
 void register_builtin_presets(Registry& registry);
-// Registers the baseline methods of METRICS.md §4 (gradient, sensitivity, gradient_x_input,
+// Registers the baseline methods of docs/metrics.md, Baseline methods (gradient, sensitivity, gradient_x_input,
 // integrated_gradients, smoothgrad, occlusion, random).
 void register_builtin_methods(Registry& registry);
 // All four.

@@ -165,7 +165,7 @@ void LstmPass::check_zero_state(int i, std::size_t k, const char* what) const {
 }
 
 
-// One ONNX LSTM node: one layer (both directions) of the block. ONNX's gate order is i, o, f, c (RULES.md uses
+// One ONNX LSTM node: one layer (both directions) of the block. ONNX's gate order is i, o, f, c (docs/rules.md uses
 // PyTorch's i, f, g, o); the weights are reordered when the block closes.
 void LstmPass::lstm_node(int i) {
   const Node& n = g_.node(i);
