@@ -77,9 +77,13 @@ class Rule {
   // True when propagate() copies relevance_out unchanged (same number of values): the explainer
   // then passes the buffer on instead of copying it.
   virtual bool passes_through() const { return false; }
-  // How the conservation ledger splits what this rule absorbs at `layer` (see LedgerShare). A rule
-  // that does not override it is reported as unknown, never guessed from its name.
-  virtual LedgerShare ledger_share(const Layer&) const { return LedgerShare::unknown(); }
+  // How the conservation ledger splits what this rule absorbs at `layer` (see LedgerShare): what
+  // set_ledger_share() recorded, by default unknown (never guessed from the rule's name). A rule
+  // whose share depends on the layer overrides it.
+  virtual LedgerShare ledger_share(const Layer&) const { return ledger_share_; }
+  // Set by the rule's file (rules/*.cpp): a LinearRuleSpec or a vjp alone does not say whether the
+  // rule keeps the bias and stabilizer shares of the plain ε-rule.
+  void set_ledger_share(LedgerShare share) { ledger_share_ = share; }
 
   void set_identity(std::string name, ParamMap params) {
     name_ = std::move(name);
@@ -89,6 +93,7 @@ class Rule {
  private:
   std::string name_;
   ParamMap params_;
+  LedgerShare ledger_share_;
 };
 
 using RulePtr = std::unique_ptr<Rule>;
@@ -157,13 +162,9 @@ class LinearRule : public Rule {
   void propagate(const LayerContext& ctx, const RuleState* state, const ConstMatrixRef& relevance_out,
                  MatrixRef relevance_in, Workspace& ws) const override;
   const LinearRuleSpec& spec() const { return spec_; }
-  // Set by the rule's file (rules/*.cpp): the spec alone does not say whether ρ and m are the identity.
-  void set_ledger_share(LedgerShare share) { ledger_share_ = share; }
-  LedgerShare ledger_share(const Layer&) const override { return ledger_share_; }
 
  private:
   LinearRuleSpec spec_;
-  LedgerShare ledger_share_;
 };
 
 inline Scalar positive_part(Scalar v) { return v > Scalar(0) ? v : Scalar(0); }
@@ -179,12 +180,9 @@ class VjpRule : public Rule {
   std::string incompatibility(const Layer& layer) const override;
   void propagate(const LayerContext& ctx, const RuleState* state, const ConstMatrixRef& relevance_out,
                  MatrixRef relevance_in, Workspace& ws) const override;
-  void set_ledger_share(LedgerShare share) { ledger_share_ = share; }
-  LedgerShare ledger_share(const Layer&) const override { return ledger_share_; }
 
  private:
   Applicability applies_;
-  LedgerShare ledger_share_;
   std::string requirement_;  // for the error message, e.g. "routing layers (max pooling)"
 };
 
