@@ -6,6 +6,8 @@
 #include "lrp/experiment/config.hpp"
 #include "lrp/nn/model.hpp"
 #include "lrp/io/yaml_util.hpp"
+#include "lrp/nn/layers.hpp"
+#include "lrp/registry/registry.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -61,6 +63,41 @@ TEST_CASE("A YAML description builds the network it describes, inferring input s
   CHECK(m.network.output_shape() == Shape{3});
   CHECK(m.spec.class_names == std::vector<std::string>{"a", "b", "c"});
   CHECK(m.spec.normalization.std == std::vector<double>{0.25, 0.2, 0.1});
+}
+
+TEST_CASE("Inferred hyperparameters come from each kind's registry entry, and a given one must agree", "[model]") {
+  // A kind the framework does not know by name: a plugin-style entry whose from_input fills its
+  // width from the input shape, as dense's does.
+  lrp::Registry reg;
+  lrp::register_builtins(reg);
+  reg.add_layer({"wide_dense", "a dense layer whose width is inferred", {{"width", {}, "input features"},
+                 {"out", {}, "outputs"}}, {"epsilon", {}},
+                 [](const lrp::ParamMap& p) -> lrp::LayerPtr {
+                   return std::make_unique<lrp::Dense>(static_cast<Index>(p.scalar("width", "")),
+                                                       static_cast<Index>(p.scalar("out", "")), true);
+                 },
+                 "test", {},
+                 [](lrp::ParamMap& p, const Shape& in, const std::string& owner) {
+                   lrp::set_from_input(p, "width", in[0], owner);
+                 }});
+  auto spec_of = [&](const std::string& text) {
+    return lrp::parse_model_spec(lrp::yaml::load_text(text, "m.yaml"), "m.yaml", &reg);
+  };
+  const lrp::Model m = lrp::build_model(spec_of("input_shape: [6]\nlayers: [{kind: wide_dense, out: 4}, {kind: dense, out: 2}]"), reg);
+  CHECK(m.spec.layers[0].params.scalar("width", "") == 6);
+  CHECK(m.spec.layers[1].params.scalar("in", "") == 4);
+  CHECK(m.network.layer(0).input_shape() == Shape{6});
+  REQUIRE_THROWS_WITH(
+      lrp::build_model(spec_of("input_shape: [6]\nlayers: [{kind: wide_dense, width: 5, out: 4}]"), reg),
+      Contains("layer 0 'wide_dense0' (wide_dense): 'width' is 5 but the input to this layer has 6 (from the shape chain)"));
+  // The built-in kinds' checks of the input shape, with the layer named once.
+  const std::string conv_then_dense = "input_shape: [1, 4, 4]\nlayers: [{kind: conv2d, out_channels: 2, kernel: 3}, {kind: dense, out: 2}]";
+  REQUIRE_THROWS_WITH(lrp::build_model(spec_of(conv_then_dense), reg),
+                      Contains("layer 1 'dense1' (dense): dense needs a flat input, got shape [2, 2, 2] (add a flatten"));
+  REQUIRE_THROWS_WITH(lrp::build_model(spec_of("input_shape: [8]\nlayers: [{kind: conv2d, out_channels: 2, kernel: 1}]"), reg),
+                      Contains("conv2d needs a [C, H, W] input, got shape [8]"));
+  REQUIRE_THROWS_WITH(lrp::build_model(spec_of("input_shape: [3, 4]\nlayers: [{kind: batchnorm, channels: 4}]"), reg),
+                      Contains("'channels' is 4 but the input to this layer has 3"));
 }
 
 TEST_CASE("A resolved spec written as YAML reads back to the same spec and network", "[model]") {

@@ -62,21 +62,6 @@ void InputNormalization::validate(Index channels, const std::string& where) cons
             ": normalization range [", raw_min, ", ", raw_max, "] must be finite with low < high");
 }
 
-namespace {
-
-// Sets `key` to `value` when absent; when present it must agree with the shape chain.
-void infer(LayerSpec& layer, const std::string& key, Index value, const std::string& owner) {
-  if (!layer.params.has(key)) {
-    layer.params.set(key, static_cast<double>(value));
-    return;
-  }
-  const double given = layer.params.scalar(key, owner);
-  LRP_CHECK(given == static_cast<double>(value), owner, ": '", key, "' is ", given, " but the input to this layer has ",
-            value, " (from the shape chain)");
-}
-
-}  // namespace
-
 std::uint64_t model_bytes(std::uint64_t parameter_values, std::uint64_t activation_values) {
   // Parameters: the weights, a rule's modified copy, a gradient and two optimizer moments; one
   // sample's activations: the forward pass, its gradient and the LRP step's scratch.
@@ -104,24 +89,8 @@ Model build_model(const ModelSpec& spec, const Registry& registry, const Limits&
     const std::string owner = model_name + ", layer " + std::to_string(i) + " '" + layer.name + "' (" + layer.kind + ")";
     const Shape& in = model.network.size() == 0 ? spec.input_shape : model.network.output_shape();
     try {
-      if (layer.kind == "dense") {
-        LRP_CHECK(in.size() == 1, owner, ": dense needs a flat input, got shape ", to_string(in),
-                  " (add a flatten layer before it)");
-        infer(layer, "in", in[0], owner);
-      } else if (layer.kind == "conv2d") {
-        LRP_CHECK(in.size() == 3, owner, ": conv2d needs a [C, H, W] input, got shape ", to_string(in));
-        infer(layer, "in_channels", in[0], owner);
-      } else if (layer.kind == "batchnorm") {
-        infer(layer, "channels", in[0], owner);
-      } else if (layer.kind == "lstm") {
-        LRP_CHECK(in.size() == 2, owner, ": lstm needs a [T, D] input (time steps, features per step), got shape ",
-                  to_string(in));
-        infer(layer, "in", in[1], owner);
-      } else if (layer.kind == "embedding") {
-        LRP_CHECK(in.size() == 1, owner, ": embedding needs a [T] input (one token id per time step), got shape ",
-                  to_string(in));
-      }
       const LayerInfo& info = registry.layer_info(layer.kind);
+      if (info.from_input) info.from_input(layer.params, in, owner);
       // Keep every hyperparameter, defaults included, so the saved spec is complete.
       layer.params = resolve_params(info.params, layer.params, owner);
       // What it will hold, checked before it is made.

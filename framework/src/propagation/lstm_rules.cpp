@@ -138,6 +138,210 @@ void recompute_forward(const Lstm& lstm, const Params& p, const ConstMatrixRef& 
   }
 }
 
+// The dense-layer case: R_in = a ⊙ Wᵀq + δ/N · Σ_k (b_k + ε sign₀(z_k)) q_k, q = R / stab(z).
+void propagate_dense(const LstmRuleOptions& o, const LayerContext& ctx, const ConstMatrixRef& relevance_out,
+                     MatrixRef relevance_in, Workspace& ws) {
+  const Scalar eps = o.epsilon, delta = o.bias_factor;
+  const Index n = ctx.input.rows(), out = ctx.output.cols(), in = ctx.input.cols();
+  MatrixMap q = ws.get(slots::kLstmRule, kSlotQuotient, n, out);
+  for (Index r = 0; r < n; ++r)
+    for (Index k = 0; k < out; ++k) q(r, k) = safe_divide(relevance_out(r, k), ctx.output(r, k), eps);
+  ctx.layer.vjp(ctx.input, ctx.layer.params(), q, relevance_in, ws);
+  relevance_in.array() *= ctx.input.array();
+  if (delta <= 0) return;
+  const Params& p = ctx.layer.params();
+  for (Index r = 0; r < n; ++r) {
+    Scalar share = 0;
+    for (Index k = 0; k < out; ++k)
+      share += ((p.has_bias() ? p.bias[k] : Scalar(0)) + eps * sign0(ctx.output(r, k))) * q(r, k);
+    relevance_in.row(r).array() += delta * share / static_cast<Scalar>(in);
+  }
+}
+
+// The LSTM case, after the forward pass has been recomputed into the walk's buffers: the layers
+// from the top down, each cell backwards through time, then the inputs of all steps at once.
+class LstmBackward {
+ public:
+  LstmBackward(const LstmRuleOptions& options, const Lstm& layer, std::span<const Index> lengths, Walk& w,
+               const ConstMatrixRef& relevance_out, MatrixMap& state)
+      : o_(options),
+        layer_(layer),
+        p_(layer.params()),
+        lengths_(lengths),
+        w_(w),
+        relevance_out_(relevance_out),
+        state_(state),
+        n_(w.n),
+        hid_(w.hid),
+        rows_(w.steps * w.n),
+        take_all_(options.split == LstmProductSplit::kSignalTakeAll),
+        quotient_(w.quotient, rows_, 4 * hid_),
+        shares_(w.shares, rows_),
+        share_total_(w.share_total, rows_),
+        rh_(w.rh, n_, hid_),
+        rc_(w.rc, n_, hid_),
+        rh_new_(w.tmp[0], n_, hid_),
+        rc_new_(w.tmp[1], n_, hid_),
+        recurrent_(w.tmp[2], n_, hid_) {}
+
+  void run(MatrixRef relevance_in) {
+    const Index width = hid_ * w_.dirs;
+    Index above = 0;  // which rel[] buffer holds the relevance of the layer above's input
+    for (Index k = w_.layers - 1; k >= 0; --k) {
+      const bool top = k == w_.layers - 1;
+      const Index in_k = layer_.layer_input_size(k);
+      const ConstMatrixMap layer_input = k == 0 ? ConstMatrixMap(w_.input, rows_, w_.in0)
+                                                : ConstMatrixMap(w_.sequences + (k - 1) * w_.seq_stride, rows_, in_k);
+      const ConstMatrixMap from_above(w_.rel[above], top ? 0 : rows_, top ? 0 : width);
+      MatrixMap rel_in(w_.rel[1 - above], rows_, in_k);
+      for (Index d = 0; d < w_.dirs; ++d) {
+        const LstmCellView cell = layer_.cell(p_, k, d);
+        walk_cell(k, d, cell, top, from_above);
+        // R_x = x ⊙ (W_ihᵀ q) + share, for every step at once (padding steps have q = 0, share = 0).
+        if (take_all_) {
+          if (d == 0)
+            rel_in.noalias() = quotient_.middleCols(2 * hid_, hid_) * cell.w_ih.middleRows(2 * hid_, hid_);
+          else
+            rel_in.noalias() += quotient_.middleCols(2 * hid_, hid_) * cell.w_ih.middleRows(2 * hid_, hid_);
+        } else {
+          if (d == 0)
+            rel_in.noalias() = quotient_ * cell.w_ih;
+          else
+            rel_in.noalias() += quotient_ * cell.w_ih;
+        }
+        if (d == 0)
+          share_total_ = shares_;
+        else
+          share_total_ += shares_;
+      }
+      // Both directions read the same input: R_in = x ⊙ Σ_d W_ihᵀ q_d + Σ_d share_d.
+      rel_in.array() *= layer_input.array();
+      rel_in.colwise() += share_total_;
+      above = 1 - above;
+    }
+    // rel[above] holds the relevance of layer 0's input, time-major.
+    const ConstMatrixMap r_x(w_.rel[above], rows_, w_.in0);
+    for (Index t = 0; t < w_.steps; ++t) relevance_in.middleCols(t * w_.in0, w_.in0) = r_x.middleRows(t * n_, n_);
+  }
+
+ private:
+  // One cell backwards through its processing order: the forward direction from t = T − 1 down to
+  // 0, the reverse direction from t = 0 up to T − 1. Leaves every step's quotients and shares in
+  // quotient_ and shares_, and the relevance of the initial state h₋₁, c₋₁ in state_.
+  void walk_cell(Index k, Index d, const LstmCellView& cell, bool top, const ConstMatrixMap& from_above) {
+    const Index steps = w_.steps, width = hid_ * w_.dirs, ci = k * w_.dirs + d;
+    const ConstMatrixMap sequence(w_.sequences + k * w_.seq_stride, rows_, width);
+    quotient_.setZero();
+    shares_.setZero();
+    rh_.setZero();
+    rc_.setZero();
+    for (Index back = 0; back < steps; ++back) {
+      const Index t = d == 0 ? steps - 1 - back : back;
+      const Index t_prev = d == 0 ? t - 1 : t + 1;  // the step processed before t
+      const bool has_prev = t_prev >= 0 && t_prev < steps;
+      // Relevance arriving at h_t from above: the output seed at each row's final step, or the
+      // layer above's input relevance at step t.
+      if (top) {
+        for (Index r = 0; r < n_; ++r) {
+          const Index last = d == 0 ? (lengths_.empty() ? steps - 1 : lengths_[static_cast<size_t>(r)] - 1) : 0;
+          if (t == last) rh_.row(r) += relevance_out_.block(r, d * hid_, 1, hid_);
+        }
+      } else {
+        rh_ += from_above.block(t * n_, d * hid_, n_, hid_);
+      }
+      step_gates(ci, cell, t, t_prev, has_prev);
+      // R_{h_{t−1}} = h_{t−1} ⊙ (W_hhᵀ q) + share; h_{−1} = 0.
+      const auto q = quotient_.middleRows(t * n_, n_);
+      if (take_all_)
+        recurrent_.noalias() = q.middleCols(2 * hid_, hid_) * cell.w_hh.middleRows(2 * hid_, hid_);
+      else
+        recurrent_.noalias() = q * cell.w_hh;
+      for (Index r = 0; r < n_; ++r) {
+        if (!active(lengths_, r, t)) continue;
+        if (has_prev)
+          rh_new_.row(r).array() = sequence.block(t_prev * n_ + r, d * hid_, 1, hid_).array() * recurrent_.row(r).array();
+        else
+          rh_new_.row(r).setZero();
+        rh_new_.row(r).array() += shares_[t * n_ + r];
+      }
+      rh_ = rh_new_;
+      rc_ = rc_new_;
+    }
+    state_.middleCols(ci * 2 * hid_, hid_) = rh_;
+    state_.middleCols(ci * 2 * hid_ + hid_, hid_) = rc_;
+  }
+
+  // Step t of cell ci, every row: h_t = o ⊙ tanh(c_t), then the cell split c_t = f ⊙ c_prev + i ⊙ g;
+  // each gate's relevance R_G becomes its quotient R_G / stab(z_G) (in quotient_) and its bias share
+  // (in shares_); rc_new_ receives the relevance of c_prev.
+  void step_gates(Index ci, const LstmCellView& cell, Index t, Index t_prev, bool has_prev) {
+    const Scalar eps = o_.epsilon, delta = o_.bias_factor;
+    const Scalar units_per_gate = static_cast<Scalar>(cell.w_ih.cols() + hid_);  // N of a gate's ε-rule
+    const Scalar units_per_cell = static_cast<Scalar>(2 * hid_);                 // N of the cell split
+    const ConstMatrixMap pre(w_.pre + ci * w_.gate_stride, rows_, 4 * hid_);
+    const ConstMatrixMap act(w_.act + ci * w_.gate_stride, rows_, 4 * hid_);
+    const ConstMatrixMap cells(w_.cells + ci * w_.cell_stride, rows_, hid_);
+    const auto a = act.middleRows(t * n_, n_);
+    const auto z = pre.middleRows(t * n_, n_);
+    const auto c_t = cells.middleRows(t * n_, n_);
+    auto q = quotient_.middleRows(t * n_, n_);
+    for (Index r = 0; r < n_; ++r) {
+      if (!active(lengths_, r, t)) {  // padding: nothing moves
+        rh_new_.row(r) = rh_.row(r);
+        rc_new_.row(r) = rc_.row(r);
+        continue;
+      }
+      Scalar cell_share = 0;
+      for (Index j = 0; j < hid_; ++j) {
+        const Scalar o = a(r, 3 * hid_ + j), tanh_c = std::tanh(c_t(r, j));
+        const Scalar alpha_o = gate_share(o_.split, o, tanh_c);
+        q(r, 3 * hid_ + j) = alpha_o * rh_(r, j);  // R_o, divided below
+        const Scalar r_c = rc_(r, j) + (Scalar(1) - alpha_o) * rh_(r, j);
+        const Scalar qc = safe_divide(r_c, c_t(r, j), eps);
+        recurrent_(r, j) = qc;
+        cell_share += eps * sign0(c_t(r, j)) * qc;
+      }
+      cell_share *= delta / units_per_cell;
+      Scalar gate_shares = 0;
+      for (Index j = 0; j < hid_; ++j) {
+        const Scalar i = a(r, j), f = a(r, hid_ + j), g = a(r, 2 * hid_ + j);
+        const Scalar c_prev = has_prev ? cells(t_prev * n_ + r, j) : Scalar(0);
+        const Scalar qc = recurrent_(r, j);
+        const Scalar share_fc = f * c_prev * qc + cell_share, share_ig = i * g * qc + cell_share;
+        const Scalar alpha_f = gate_share(o_.split, f, c_prev), alpha_i = gate_share(o_.split, i, g);
+        rc_new_(r, j) = (Scalar(1) - alpha_f) * share_fc;
+        const Scalar r_gate[4] = {alpha_i * share_ig, alpha_f * share_fc, (Scalar(1) - alpha_i) * share_ig,
+                                  q(r, 3 * hid_ + j)};
+        for (int gate = 0; gate < 4; ++gate) {
+          if (take_all_ && gate != 2) {
+            q(r, gate * hid_ + j) = 0;
+            continue;
+          }
+          const Index col = gate * hid_ + j;
+          const Scalar qz = safe_divide(r_gate[gate], z(r, col), eps);
+          q(r, col) = qz;
+          const Scalar b = p_.has_bias() ? cell.b_ih[col] + cell.b_hh[col] : Scalar(0);
+          gate_shares += (b + eps * sign0(z(r, col))) * qz;
+        }
+      }
+      shares_[t * n_ + r] = delta * gate_shares / units_per_gate;
+    }
+  }
+
+  const LstmRuleOptions& o_;
+  const Lstm& layer_;
+  const Params& p_;
+  const std::span<const Index> lengths_;
+  Walk& w_;
+  const ConstMatrixRef& relevance_out_;
+  MatrixMap& state_;
+  const Index n_, hid_, rows_;
+  const bool take_all_;
+  MatrixMap quotient_;
+  Eigen::Map<Vector> shares_, share_total_;
+  MatrixMap rh_, rc_, rh_new_, rc_new_, recurrent_;
+};
+
 }  // namespace
 
 LstmRule::LstmRule(LstmRuleOptions options) : options_(options) {
@@ -168,177 +372,22 @@ Index LstmRule::state_relevance_size(const Layer& layer) const {
 
 void LstmRule::propagate(const LayerContext& ctx, const RuleState*, const ConstMatrixRef& relevance_out,
                          MatrixRef relevance_in, Workspace& ws) const {
-  const Scalar eps = options_.epsilon, delta = options_.bias_factor;
   const Index n = ctx.input.rows();
   const auto* lstm = dynamic_cast<const Lstm*>(&ctx.layer);
   if (lstm == nullptr) {
-    // Linear layer: R_in = a ⊙ Wᵀq + δ/N · Σ_k (b_k + ε sign₀(z_k)) q_k, q = R / stab(z).
-    const Index out = ctx.output.cols(), in = ctx.input.cols();
-    MatrixMap q = ws.get(slots::kLstmRule, kSlotQuotient, n, out);
-    for (Index r = 0; r < n; ++r)
-      for (Index k = 0; k < out; ++k) q(r, k) = safe_divide(relevance_out(r, k), ctx.output(r, k), eps);
-    ctx.layer.vjp(ctx.input, ctx.layer.params(), q, relevance_in, ws);
-    relevance_in.array() *= ctx.input.array();
-    if (delta > 0) {
-      const Params& p = ctx.layer.params();
-      for (Index r = 0; r < n; ++r) {
-        Scalar share = 0;
-        for (Index k = 0; k < out; ++k)
-          share += ((p.has_bias() ? p.bias[k] : Scalar(0)) + eps * sign0(ctx.output(r, k))) * q(r, k);
-        relevance_in.row(r).array() += delta * share / static_cast<Scalar>(in);
-      }
-    }
+    propagate_dense(options_, ctx, relevance_out, relevance_in, ws);
     return;
   }
-
-  const Lstm& layer = *lstm;
-  const Params& p = layer.params();
   const std::span<const Index> lengths = ws.lengths();
   LRP_CHECK(lengths.empty() || static_cast<Index>(lengths.size()) == n, "rule '", name(), "': ", lengths.size(),
             " sequence lengths for ", n, " rows");
   LRP_CHECK(ctx.state_relevance != nullptr && ctx.state_relevance->rows() == n &&
-                ctx.state_relevance->cols() == state_relevance_size(layer),
+                ctx.state_relevance->cols() == state_relevance_size(*lstm),
             "rule '", name(), "': the explainer did not provide the initial-state relevance buffer");
   if (n == 0) return;
-  Walk w = carve(ws, layer, n);
-  recompute_forward(layer, p, ctx.input, lengths, w);
-
-  const Index steps = w.steps, hid = w.hid, rows = steps * n, width = hid * w.dirs;
-  const bool take_all = options_.split == LstmProductSplit::kSignalTakeAll;
-  MatrixMap quotient(w.quotient, rows, 4 * hid);
-  Eigen::Map<Vector> shares(w.shares, rows), share_total(w.share_total, rows);
-  MatrixMap rh(w.rh, n, hid), rc(w.rc, n, hid);
-  MatrixMap rh_new(w.tmp[0], n, hid), rc_new(w.tmp[1], n, hid), recurrent(w.tmp[2], n, hid);
-  MatrixMap& state = *ctx.state_relevance;
-
-  Index above = 0;  // which rel[] buffer holds the relevance of the layer above's input
-  for (Index k = w.layers - 1; k >= 0; --k) {
-    const bool top = k == w.layers - 1;
-    const Index in_k = layer.layer_input_size(k);
-    const ConstMatrixMap layer_input = k == 0 ? ConstMatrixMap(w.input, rows, w.in0)
-                                              : ConstMatrixMap(w.sequences + (k - 1) * w.seq_stride, rows, in_k);
-    const ConstMatrixMap sequence(w.sequences + k * w.seq_stride, rows, width);
-    const ConstMatrixMap from_above(w.rel[above], top ? 0 : rows, top ? 0 : width);
-    MatrixMap rel_in(w.rel[1 - above], rows, in_k);
-    const Scalar units_per_gate = static_cast<Scalar>(in_k + hid);  // N of a gate's ε-rule
-    const Scalar units_per_cell = static_cast<Scalar>(2 * hid);     // N of the cell split
-
-    for (Index d = 0; d < w.dirs; ++d) {
-      const LstmCellView cell = layer.cell(p, k, d);
-      const Index ci = k * w.dirs + d;
-      const ConstMatrixMap pre(w.pre + ci * w.gate_stride, rows, 4 * hid), act(w.act + ci * w.gate_stride, rows, 4 * hid);
-      const ConstMatrixMap cells(w.cells + ci * w.cell_stride, rows, hid);
-      quotient.setZero();
-      shares.setZero();
-      rh.setZero();
-      rc.setZero();
-      // Backwards through the cell's processing order: the forward direction from t = T − 1 down
-      // to 0, the reverse direction from t = 0 up to T − 1.
-      for (Index back = 0; back < steps; ++back) {
-        const Index t = d == 0 ? steps - 1 - back : back;
-        const Index t_prev = d == 0 ? t - 1 : t + 1;  // the step processed before t
-        const bool has_prev = t_prev >= 0 && t_prev < steps;
-        // Relevance arriving at h_t from above: the output seed at each row's final step, or the
-        // layer above's input relevance at step t.
-        if (top) {
-          for (Index r = 0; r < n; ++r) {
-            const Index last = d == 0 ? (lengths.empty() ? steps - 1 : lengths[static_cast<size_t>(r)] - 1) : 0;
-            if (t == last) rh.row(r) += relevance_out.block(r, d * hid, 1, hid);
-          }
-        } else {
-          rh += from_above.block(t * n, d * hid, n, hid);
-        }
-        const auto a = act.middleRows(t * n, n);
-        const auto z = pre.middleRows(t * n, n);
-        const auto c_t = cells.middleRows(t * n, n);
-        auto q = quotient.middleRows(t * n, n);
-        for (Index r = 0; r < n; ++r) {
-          if (!active(lengths, r, t)) {  // padding: nothing moves
-            rh_new.row(r) = rh.row(r);
-            rc_new.row(r) = rc.row(r);
-            continue;
-          }
-          // h_t = o ⊙ tanh(c_t), then the cell split c_t = f ⊙ c_prev + i ⊙ g.
-          Scalar cell_share = 0;
-          for (Index j = 0; j < hid; ++j) {
-            const Scalar o = a(r, 3 * hid + j), tanh_c = std::tanh(c_t(r, j));
-            const Scalar alpha_o = gate_share(options_.split, o, tanh_c);
-            q(r, 3 * hid + j) = alpha_o * rh(r, j);  // R_o, divided below
-            const Scalar r_c = rc(r, j) + (Scalar(1) - alpha_o) * rh(r, j);
-            const Scalar qc = safe_divide(r_c, c_t(r, j), eps);
-            recurrent(r, j) = qc;
-            cell_share += eps * sign0(c_t(r, j)) * qc;
-          }
-          cell_share *= delta / units_per_cell;
-          Scalar gate_shares = 0;
-          for (Index j = 0; j < hid; ++j) {
-            const Scalar i = a(r, j), f = a(r, hid + j), g = a(r, 2 * hid + j);
-            const Scalar c_prev = has_prev ? cells(t_prev * n + r, j) : Scalar(0);
-            const Scalar qc = recurrent(r, j);
-            const Scalar share_fc = f * c_prev * qc + cell_share, share_ig = i * g * qc + cell_share;
-            const Scalar alpha_f = gate_share(options_.split, f, c_prev), alpha_i = gate_share(options_.split, i, g);
-            rc_new(r, j) = (Scalar(1) - alpha_f) * share_fc;
-            // Each gate's relevance R_G becomes its quotient R_G / stab(z_G) and its bias share.
-            const Scalar r_gate[4] = {alpha_i * share_ig, alpha_f * share_fc, (Scalar(1) - alpha_i) * share_ig,
-                                      q(r, 3 * hid + j)};
-            for (int gate = 0; gate < 4; ++gate) {
-              if (take_all && gate != 2) {
-                q(r, gate * hid + j) = 0;
-                continue;
-              }
-              const Index col = gate * hid + j;
-              const Scalar qz = safe_divide(r_gate[gate], z(r, col), eps);
-              q(r, col) = qz;
-              const Scalar b = p.has_bias() ? cell.b_ih[col] + cell.b_hh[col] : Scalar(0);
-              gate_shares += (b + eps * sign0(z(r, col))) * qz;
-            }
-          }
-          shares[t * n + r] = delta * gate_shares / units_per_gate;
-        }
-        // R_{h_{t−1}} = h_{t−1} ⊙ (W_hhᵀ q) + share; h_{−1} = 0.
-        if (take_all)
-          recurrent.noalias() = q.middleCols(2 * hid, hid) * cell.w_hh.middleRows(2 * hid, hid);
-        else
-          recurrent.noalias() = q * cell.w_hh;
-        for (Index r = 0; r < n; ++r) {
-          if (!active(lengths, r, t)) continue;
-          if (has_prev)
-            rh_new.row(r).array() = sequence.block(t_prev * n + r, d * hid, 1, hid).array() * recurrent.row(r).array();
-          else
-            rh_new.row(r).setZero();
-          rh_new.row(r).array() += shares[t * n + r];
-        }
-        rh = rh_new;
-        rc = rc_new;
-      }
-      // What is left is the relevance of the initial state h₋₁, c₋₁.
-      state.middleCols(ci * 2 * hid, hid) = rh;
-      state.middleCols(ci * 2 * hid + hid, hid) = rc;
-      // R_x = x ⊙ (W_ihᵀ q) + share, for every step at once (padding steps have q = 0, share = 0).
-      if (take_all) {
-        if (d == 0)
-          rel_in.noalias() = quotient.middleCols(2 * hid, hid) * cell.w_ih.middleRows(2 * hid, hid);
-        else
-          rel_in.noalias() += quotient.middleCols(2 * hid, hid) * cell.w_ih.middleRows(2 * hid, hid);
-      } else {
-        if (d == 0)
-          rel_in.noalias() = quotient * cell.w_ih;
-        else
-          rel_in.noalias() += quotient * cell.w_ih;
-      }
-      if (d == 0)
-        share_total = shares;
-      else
-        share_total += shares;
-    }
-    // Both directions read the same input: R_in = x ⊙ Σ_d W_ihᵀ q_d + Σ_d share_d.
-    rel_in.array() *= layer_input.array();
-    rel_in.colwise() += share_total;
-    above = 1 - above;
-  }
-  // rel[above] holds the relevance of layer 0's input, time-major.
-  const ConstMatrixMap r_x(w.rel[above], rows, w.in0);
-  for (Index t = 0; t < steps; ++t) relevance_in.middleCols(t * w.in0, w.in0) = r_x.middleRows(t * n, n);
+  Walk w = carve(ws, *lstm, n);
+  recompute_forward(*lstm, lstm->params(), ctx.input, lengths, w);
+  LstmBackward(options_, *lstm, lengths, w, relevance_out, *ctx.state_relevance).run(relevance_in);
 }
 
 RuleInfo lstm_rule_info(std::string name, std::string doc, LstmProductSplit split) {

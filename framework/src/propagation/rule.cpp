@@ -139,138 +139,164 @@ std::unique_ptr<RuleState> LinearRule::bind(const Layer& layer) const {
   return state;
 }
 
-void LinearRule::propagate(const LayerContext& ctx, const RuleState* state_base, const ConstMatrixRef& relevance_out,
-                           MatrixRef relevance_in, Workspace& ws) const {
-  const auto& state = static_cast<const LinearState&>(*state_base);
-  const Layer& layer = ctx.layer;
-  const ConstMatrixRef& a = ctx.input;
-  const Index n = a.rows(), in = a.cols(), out = ctx.output.cols();
-  const auto input_count = spec_.inputs.size();
+namespace {
 
+// One call of the generic step on one block of samples. The four stages of docs/rules.md
+// (forward, divide, backward, multiply) are its methods; the members are what the stages pass on.
+class LinearStep {
+ public:
+  LinearStep(const LinearRuleSpec& spec, const LinearState& state, const LayerContext& ctx,
+             const ConstMatrixRef& relevance_out, Workspace& ws)
+      : spec_(spec),
+        state_(state),
+        ctx_(ctx),
+        a_(ctx.input),
+        relevance_out_(relevance_out),
+        ws_(ws),
+        n_(ctx.input.rows()),
+        in_(ctx.input.cols()),
+        out_(ctx.output.cols()) {}
+
+  void run(MatrixRef relevance_in) {
+    prepare_inputs();
+    find_needed_denominators();
+    forward();
+    divide();
+    backward_and_multiply(relevance_in);
+  }
+
+ private:
   // Per block, from the signs present in a: a modified input that is identically zero (a⁺ of a
   // non-positive input, a⁻ of a non-negative one, e.g. after a ReLU) contributes only its terms'
   // bias images to the denominators and nothing to R_in, so its products are skipped; one that
   // equals a (a⁺ of a non-negative input) is not copied.
-  bool any_positive = false, any_negative = false;
-  for (Index r = 0; r < n; ++r) {
-    any_positive = any_positive || (a.row(r).array() > Scalar(0)).any();
-    any_negative = any_negative || (a.row(r).array() < Scalar(0)).any();
+  void prepare_inputs() {
+    bool any_positive = false, any_negative = false;
+    for (Index r = 0; r < n_; ++r) {
+      any_positive = any_positive || (a_.row(r).array() > Scalar(0)).any();
+      any_negative = any_negative || (a_.row(r).array() < Scalar(0)).any();
+    }
+    for (size_t i = 0; i < spec_.inputs.size(); ++i) {
+      const InputModifier::Kind k = spec_.inputs[i].kind;
+      zero_input_[i] = (k == InputModifier::Kind::kPositive && !any_positive) ||
+                       (k == InputModifier::Kind::kNegative && !any_negative);
+      same_as_a_[i] = k == InputModifier::Kind::kIdentity || (k == InputModifier::Kind::kPositive && !any_negative) ||
+                      (k == InputModifier::Kind::kNegative && !any_positive);
+      if (zero_input_[i] || same_as_a_[i] || spec_.inputs[i].sample_independent()) continue;
+      MatrixMap m = ws_.get(slots::kLinearRule, kSlotInput + static_cast<int>(i), n_, in_);
+      if (k == InputModifier::Kind::kPositive)
+        m = a_.cwiseMax(Scalar(0));
+      else
+        m = a_.cwiseMin(Scalar(0));
+      modified_[i] = m.data();
+    }
   }
-  std::array<bool, kMaxInputs> zero_input{}, same_as_a{};
-  std::array<Scalar*, kMaxInputs> modified{};
-  for (size_t i = 0; i < input_count; ++i) {
-    const InputModifier::Kind k = spec_.inputs[i].kind;
-    zero_input[i] = (k == InputModifier::Kind::kPositive && !any_positive) ||
-                    (k == InputModifier::Kind::kNegative && !any_negative);
-    same_as_a[i] = k == InputModifier::Kind::kIdentity || (k == InputModifier::Kind::kPositive && !any_negative) ||
-                   (k == InputModifier::Kind::kNegative && !any_positive);
-    if (zero_input[i] || same_as_a[i] || spec_.inputs[i].sample_independent()) continue;
-    MatrixMap m = ws.get(slots::kLinearRule, kSlotInput + static_cast<int>(i), n, in);
-    if (k == InputModifier::Kind::kPositive)
-      m = a.cwiseMax(Scalar(0));
-    else
-      m = a.cwiseMin(Scalar(0));
-    modified[i] = m.data();
+
+  ConstMatrixRef input_of(size_t i) const {
+    if (same_as_a_[i]) return a_;
+    return ConstMatrixMap(modified_[i], n_, in_);
   }
-  auto input_of = [&](size_t i) -> ConstMatrixRef {
-    if (same_as_a[i]) return a;
-    return ConstMatrixMap(modified[i], n, in);
-  };
 
   // A denominator whose gate is closed wherever R ≠ 0 has s_d ≡ 0 for this block (e.g. gamma's
   // negative branch when only outputs with z > 0 carry relevance, as after a ReLU): its terms are
   // skipped in the forward and the backward products; its s_d is set to 0.
-  std::array<bool, kMaxDenominators> needed{};
-  for (size_t d = 0; d < spec_.denominators.size(); ++d) {
-    const Denominator::Gate gate = spec_.denominators[d].gate;
-    for (Index r = 0; r < n && !needed[d]; ++r) {
-      const auto rel = relevance_out.row(r).array();
-      const auto zo = ctx.output.row(r).array();
-      switch (gate) {
-        case Denominator::Gate::kAll: needed[d] = (rel != Scalar(0)).any(); break;
-        case Denominator::Gate::kPositiveOutput: needed[d] = (rel != Scalar(0) && zo > Scalar(0)).any(); break;
-        case Denominator::Gate::kNegativeOutput: needed[d] = (rel != Scalar(0) && zo < Scalar(0)).any(); break;
+  void find_needed_denominators() {
+    for (size_t d = 0; d < spec_.denominators.size(); ++d) {
+      const Denominator::Gate gate = spec_.denominators[d].gate;
+      for (Index r = 0; r < n_ && !needed_[d]; ++r) {
+        const auto rel = relevance_out_.row(r).array();
+        const auto zo = ctx_.output.row(r).array();
+        switch (gate) {
+          case Denominator::Gate::kAll: needed_[d] = (rel != Scalar(0)).any(); break;
+          case Denominator::Gate::kPositiveOutput: needed_[d] = (rel != Scalar(0) && zo > Scalar(0)).any(); break;
+          case Denominator::Gate::kNegativeOutput: needed_[d] = (rel != Scalar(0) && zo < Scalar(0)).any(); break;
+        }
       }
     }
   }
-  auto term_needed = [&](const Term& t) { return needed[static_cast<size_t>(t.denominator)]; };
 
-  // 1. forward: z_d = Σ sign_t · ρ_t(layer)(m_t(a)). Terms that share an input are evaluated
-  //    together (forward_many), so a convolution unfolds its input once for all of them; the first
-  //    contribution to a denominator is written, later ones added.
-  std::array<Scalar*, kMaxDenominators> z{};
-  std::array<bool, kMaxDenominators> z_written{};
-  for (size_t d = 0; d < spec_.denominators.size(); ++d)
-    z[d] = ws.get(slots::kLinearRule, kSlotDenominator + static_cast<int>(d), n, out).data();
-  auto z_of = [&](const Term& t) { return MatrixMap(z[static_cast<size_t>(t.denominator)], n, out); };
-  auto contribute = [&](const Term& t, const auto& value) {
+  bool term_needed(const Term& t) const { return needed_[static_cast<size_t>(t.denominator)]; }
+  MatrixMap z_of(const Term& t) const { return MatrixMap(z_[static_cast<size_t>(t.denominator)], n_, out_); }
+
+  // Adds sign_t · value to z_d: the first contribution to a denominator is written, later ones added.
+  template <typename Value>
+  void contribute(const Term& t, const Value& value) {
     MatrixMap zd = z_of(t);
-    bool& written = z_written[static_cast<size_t>(t.denominator)];
+    bool& written = z_written_[static_cast<size_t>(t.denominator)];
     if (written)
       zd += t.sign * value;
     else
       zd = t.sign * value;
     written = true;
-  };
-  auto contribute_row = [&](const Term& t, const Matrix& row) {  // the same 1-row image for every sample
+  }
+  void contribute_row(const Term& t, const Matrix& row) {  // the same 1-row image for every sample
     MatrixMap zd = z_of(t);
-    bool& written = z_written[static_cast<size_t>(t.denominator)];
+    bool& written = z_written_[static_cast<size_t>(t.denominator)];
     if (!written) zd.setZero();
     zd.rowwise() += t.sign * row.row(0);
     written = true;
-  };
-  std::array<const Params*, kMaxTermsPerInput> ps{};
-  std::array<Scalar*, kMaxTermsPerInput> ys{};
-  std::array<size_t, kMaxTermsPerInput> which{};
-  for (size_t i = 0; i < input_count; ++i) {
-    const InputModifier& m = spec_.inputs[i];
-    size_t count = 0;
-    for (size_t ti = 0; ti < spec_.terms.size(); ++ti) {
-      const Term& t = spec_.terms[ti];
-      if (static_cast<size_t>(t.input) != i || !term_needed(t)) continue;
-      if (zero_input[i]) {
-        contribute_row(t, state.zero_outputs[ti]);  // ρ(W)·0 + ρ(b): the term's bias image
-      } else if (m.sample_independent()) {
-        contribute_row(t, state.const_outputs[ti]);
-      } else if (m.kind == InputModifier::Kind::kIdentity && spec_.params[static_cast<size_t>(t.param)].identity) {
-        contribute(t, ctx.output);  // the layer's own output, kept from the forward pass
-      } else {
-        ps[count] = &state.params[static_cast<size_t>(t.param)];
-        ys[count] = ws.get(slots::kLinearRule, kSlotTmpOut + static_cast<int>(count), n, out).data();
-        which[count] = ti;
-        ++count;
-      }
-    }
-    if (count == 0) continue;
-    layer.forward_many(input_of(i), std::span(ps.data(), count), std::span(ys.data(), count), ws);
-    for (size_t k = 0; k < count; ++k) contribute(spec_.terms[which[k]], ConstMatrixMap(ys[k], n, out));
   }
-  for (size_t d = 0; d < spec_.denominators.size(); ++d)
-    if (!z_written[d]) MatrixMap(z[d], n, out).setZero();
 
-  // 2. divide: s_d = gate_d(z) · R / stab(z_d), 0 where stab(z_d) = 0.
-  const Scalar eps = spec_.stabilizer;
-  for (size_t d = 0; d < spec_.denominators.size(); ++d) {
-    const Denominator::Gate gate = spec_.denominators[d].gate;
-    MatrixMap s(z[d], n, out);
-    if (!needed[d]) {
-      s.setZero();
-      continue;
+  // 1. forward: z_d = Σ sign_t · ρ_t(layer)(m_t(a)). Terms that share an input are evaluated
+  //    together (forward_many), so a convolution unfolds its input once for all of them.
+  void forward() {
+    for (size_t d = 0; d < spec_.denominators.size(); ++d)
+      z_[d] = ws_.get(slots::kLinearRule, kSlotDenominator + static_cast<int>(d), n_, out_).data();
+    std::array<const Params*, kMaxTermsPerInput> ps{};
+    std::array<Scalar*, kMaxTermsPerInput> ys{};
+    std::array<size_t, kMaxTermsPerInput> which{};
+    for (size_t i = 0; i < spec_.inputs.size(); ++i) {
+      const InputModifier& m = spec_.inputs[i];
+      size_t count = 0;
+      for (size_t ti = 0; ti < spec_.terms.size(); ++ti) {
+        const Term& t = spec_.terms[ti];
+        if (static_cast<size_t>(t.input) != i || !term_needed(t)) continue;
+        if (zero_input_[i]) {
+          contribute_row(t, state_.zero_outputs[ti]);  // ρ(W)·0 + ρ(b): the term's bias image
+        } else if (m.sample_independent()) {
+          contribute_row(t, state_.const_outputs[ti]);
+        } else if (m.kind == InputModifier::Kind::kIdentity && spec_.params[static_cast<size_t>(t.param)].identity) {
+          contribute(t, ctx_.output);  // the layer's own output, kept from the forward pass
+        } else {
+          ps[count] = &state_.params[static_cast<size_t>(t.param)];
+          ys[count] = ws_.get(slots::kLinearRule, kSlotTmpOut + static_cast<int>(count), n_, out_).data();
+          which[count] = ti;
+          ++count;
+        }
+      }
+      if (count == 0) continue;
+      ctx_.layer.forward_many(input_of(i), std::span(ps.data(), count), std::span(ys.data(), count), ws_);
+      for (size_t k = 0; k < count; ++k) contribute(spec_.terms[which[k]], ConstMatrixMap(ys[k], n_, out_));
     }
-    for (Index r = 0; r < n; ++r) {
-      const Scalar* zo = ctx.output.row(r).data();
-      const Scalar* rel = relevance_out.row(r).data();
-      Scalar* sr = s.row(r).data();
-      switch (gate) {
-        case Denominator::Gate::kAll:
-          for (Index j = 0; j < out; ++j) sr[j] = safe_divide(rel[j], sr[j], eps);
-          break;
-        case Denominator::Gate::kPositiveOutput:
-          for (Index j = 0; j < out; ++j) sr[j] = zo[j] > 0 ? safe_divide(rel[j], sr[j], eps) : Scalar(0);
-          break;
-        case Denominator::Gate::kNegativeOutput:
-          for (Index j = 0; j < out; ++j) sr[j] = zo[j] < 0 ? safe_divide(rel[j], sr[j], eps) : Scalar(0);
-          break;
+    for (size_t d = 0; d < spec_.denominators.size(); ++d)
+      if (!z_written_[d]) MatrixMap(z_[d], n_, out_).setZero();
+  }
+
+  // 2. divide: s_d = gate_d(z) · R / stab(z_d), 0 where stab(z_d) = 0; s_d overwrites z_d.
+  void divide() {
+    const Scalar eps = spec_.stabilizer;
+    for (size_t d = 0; d < spec_.denominators.size(); ++d) {
+      const Denominator::Gate gate = spec_.denominators[d].gate;
+      MatrixMap s(z_[d], n_, out_);
+      if (!needed_[d]) {
+        s.setZero();
+        continue;
+      }
+      for (Index r = 0; r < n_; ++r) {
+        const Scalar* zo = ctx_.output.row(r).data();
+        const Scalar* rel = relevance_out_.row(r).data();
+        Scalar* sr = s.row(r).data();
+        switch (gate) {
+          case Denominator::Gate::kAll:
+            for (Index j = 0; j < out_; ++j) sr[j] = safe_divide(rel[j], sr[j], eps);
+            break;
+          case Denominator::Gate::kPositiveOutput:
+            for (Index j = 0; j < out_; ++j) sr[j] = zo[j] > 0 ? safe_divide(rel[j], sr[j], eps) : Scalar(0);
+            break;
+          case Denominator::Gate::kNegativeOutput:
+            for (Index j = 0; j < out_; ++j) sr[j] = zo[j] < 0 ? safe_divide(rel[j], sr[j], eps) : Scalar(0);
+            break;
+        }
       }
     }
   }
@@ -279,58 +305,81 @@ void LinearRule::propagate(const LayerContext& ctx, const RuleState* state_base,
   //    (one vjp_many call), R_in = Σ_i m_i(a) ⊙ c_i. An input image that is one value v everywhere
   //    needs no multiplication: v·ρᵀs. All such inputs share one vjp_many call with v folded into
   //    the coefficients, and v = 0 (e.g. zbox's low = 0) drops out altogether.
-  MatrixMap group = ws.get(slots::kLinearRule, kSlotGroup, n, in);
-  std::array<const Scalar*, kMaxTermsPerInput> gs{};
-  std::array<Scalar, kMaxTermsPerInput> coefficients{};
-  constexpr size_t kMaxUniformTerms = kMaxTermsPerInput * kMaxInputs;
-  std::array<const Params*, kMaxUniformTerms> uniform_ps{};
-  std::array<const Scalar*, kMaxUniformTerms> uniform_gs{};
-  std::array<Scalar, kMaxUniformTerms> uniform_coefficients{};
-  size_t uniform_count = 0;
-  bool first_group = true;
-  auto add_to_relevance = [&](const auto& contribution) {
-    if (first_group)
-      relevance_in.array() = contribution;
-    else
-      relevance_in.array() += contribution;
-    first_group = false;
-  };
-  for (size_t i = 0; i < input_count; ++i) {
-    if (zero_input[i]) continue;
-    const std::optional<Scalar>& uniform = state.uniform[i];
-    if (uniform && *uniform == Scalar(0)) continue;
-    size_t count = 0;
-    for (const Term& t : spec_.terms) {
-      if (static_cast<size_t>(t.input) != i || !term_needed(t)) continue;
-      const Scalar coefficient = t.sign * spec_.denominators[static_cast<size_t>(t.denominator)].weight;
-      const Params* p = &state.params[static_cast<size_t>(t.param)];
-      const Scalar* g = z[static_cast<size_t>(t.denominator)];
-      if (uniform) {
-        uniform_ps[uniform_count] = p;
-        uniform_gs[uniform_count] = g;
-        uniform_coefficients[uniform_count] = coefficient * *uniform;
-        ++uniform_count;
-      } else {
-        ps[count] = p;
-        gs[count] = g;
-        coefficients[count] = coefficient;
-        ++count;
+  void backward_and_multiply(MatrixRef relevance_in) {
+    MatrixMap group = ws_.get(slots::kLinearRule, kSlotGroup, n_, in_);
+    std::array<const Params*, kMaxTermsPerInput> ps{};
+    std::array<const Scalar*, kMaxTermsPerInput> gs{};
+    std::array<Scalar, kMaxTermsPerInput> coefficients{};
+    constexpr size_t kMaxUniformTerms = kMaxTermsPerInput * kMaxInputs;
+    std::array<const Params*, kMaxUniformTerms> uniform_ps{};
+    std::array<const Scalar*, kMaxUniformTerms> uniform_gs{};
+    std::array<Scalar, kMaxUniformTerms> uniform_coefficients{};
+    size_t uniform_count = 0;
+    bool first_group = true;
+    auto add_to_relevance = [&](const auto& contribution) {
+      if (first_group)
+        relevance_in.array() = contribution;
+      else
+        relevance_in.array() += contribution;
+      first_group = false;
+    };
+    for (size_t i = 0; i < spec_.inputs.size(); ++i) {
+      if (zero_input_[i]) continue;
+      const std::optional<Scalar>& uniform = state_.uniform[i];
+      if (uniform && *uniform == Scalar(0)) continue;
+      size_t count = 0;
+      for (const Term& t : spec_.terms) {
+        if (static_cast<size_t>(t.input) != i || !term_needed(t)) continue;
+        const Scalar coefficient = t.sign * spec_.denominators[static_cast<size_t>(t.denominator)].weight;
+        const Params* p = &state_.params[static_cast<size_t>(t.param)];
+        const Scalar* g = z_[static_cast<size_t>(t.denominator)];
+        if (uniform) {
+          uniform_ps[uniform_count] = p;
+          uniform_gs[uniform_count] = g;
+          uniform_coefficients[uniform_count] = coefficient * *uniform;
+          ++uniform_count;
+        } else {
+          ps[count] = p;
+          gs[count] = g;
+          coefficients[count] = coefficient;
+          ++count;
+        }
       }
+      if (count == 0) continue;  // an input no (needed) term uses, or a uniform one
+      ctx_.layer.vjp_many(a_, std::span(ps.data(), count), std::span(gs.data(), count),
+                          std::span(coefficients.data(), count), group, ws_);
+      if (spec_.inputs[i].sample_independent())
+        add_to_relevance(group.array().rowwise() * state_.const_inputs[i].row(0).array());
+      else
+        add_to_relevance(input_of(i).array() * group.array());
     }
-    if (count == 0) continue;  // an input no (needed) term uses, or a uniform one
-    layer.vjp_many(a, std::span(ps.data(), count), std::span(gs.data(), count), std::span(coefficients.data(), count),
-                   group, ws);
-    if (spec_.inputs[i].sample_independent())
-      add_to_relevance(group.array().rowwise() * state.const_inputs[i].row(0).array());
-    else
-      add_to_relevance(input_of(i).array() * group.array());
+    if (uniform_count > 0) {
+      ctx_.layer.vjp_many(a_, std::span(uniform_ps.data(), uniform_count), std::span(uniform_gs.data(), uniform_count),
+                          std::span(uniform_coefficients.data(), uniform_count), group, ws_);
+      add_to_relevance(group.array());
+    }
+    if (first_group) relevance_in.setZero();  // every input was zero
   }
-  if (uniform_count > 0) {
-    layer.vjp_many(a, std::span(uniform_ps.data(), uniform_count), std::span(uniform_gs.data(), uniform_count),
-                   std::span(uniform_coefficients.data(), uniform_count), group, ws);
-    add_to_relevance(group.array());
-  }
-  if (first_group) relevance_in.setZero();  // every input was zero
+
+  const LinearRuleSpec& spec_;
+  const LinearState& state_;
+  const LayerContext& ctx_;
+  const ConstMatrixRef& a_;
+  const ConstMatrixRef& relevance_out_;
+  Workspace& ws_;
+  const Index n_, in_, out_;
+  std::array<bool, kMaxInputs> zero_input_{}, same_as_a_{};
+  std::array<Scalar*, kMaxInputs> modified_{};
+  std::array<bool, kMaxDenominators> needed_{};
+  std::array<Scalar*, kMaxDenominators> z_{};
+  std::array<bool, kMaxDenominators> z_written_{};
+};
+
+}  // namespace
+
+void LinearRule::propagate(const LayerContext& ctx, const RuleState* state_base, const ConstMatrixRef& relevance_out,
+                           MatrixRef relevance_in, Workspace& ws) const {
+  LinearStep(spec_, static_cast<const LinearState&>(*state_base), ctx, relevance_out, ws).run(relevance_in);
 }
 
 }  // namespace lrp

@@ -67,9 +67,8 @@ void add_activation(Registry& r, const std::string& kind, const std::string& doc
   r.add_layer({kind, doc, {}, kPass, [make](const ParamMap&) { return make(); }});
 }
 
-}  // namespace
-
-void register_builtin_layers(Registry& r) {
+// The affine layers: their parameter counts feed the memory check.
+void register_affine_layers(Registry& r) {
   r.add_layer({"dense",
                "fully connected y = W x + b, W [out, in]",
                {{"in", {}, "input features"}, {"out", {}, "output features"}, {"bias", {1}, "1: with bias, 0: without"}},
@@ -83,6 +82,11 @@ void register_builtin_layers(Registry& r) {
                  const std::string o = "layer kind 'dense'";
                  const Index out = whole(p, "out", o, 1);
                  return saturating_add(product({u(whole(p, "in", o, 1)), u(out)}), flag(p, "bias", o) ? u(out) : 0);
+               },
+               [](ParamMap& p, const Shape& in, const std::string& owner) {
+                 LRP_CHECK(in.size() == 1, owner, ": dense needs a flat input, got shape ", to_string(in),
+                           " (add a flatten layer before it)");
+                 set_from_input(p, "in", in[0], owner);
                }});
   r.add_layer({"conv2d",
                "2-d convolution, zero padding, weight [out, in/groups, kh, kw]",
@@ -113,7 +117,15 @@ void register_builtin_layers(Registry& r) {
                  const Index out = whole(p, "out_channels", o, 1);
                  const Index per_group = std::max<Index>(1, whole(p, "in_channels", o, 1) / whole(p, "groups", o, 1));
                  return saturating_add(product({u(out), u(per_group), u(k[0]), u(k[1])}), flag(p, "bias", o) ? u(out) : 0);
+               },
+               [](ParamMap& p, const Shape& in, const std::string& owner) {
+                 LRP_CHECK(in.size() == 3, owner, ": conv2d needs a [C, H, W] input, got shape ", to_string(in));
+                 set_from_input(p, "in_channels", in[0], owner);
                }});
+}
+
+// Pooling and reshaping.
+void register_pooling_layers(Registry& r) {
   r.add_layer({"maxpool2d",
                "max pooling (padding counts as -inf)",
                {{"kernel", {}, "window size", true}, {"stride", {0}, "stride (0: the kernel size)", true},
@@ -146,6 +158,10 @@ void register_builtin_layers(Registry& r) {
                }});
   r.add_layer({"flatten", "[C, H, W] -> [C·H·W]", {}, kPass,
                [](const ParamMap&) -> LayerPtr { return std::make_unique<Flatten>(); }});
+}
+
+// The element-wise layers (activations, dropout); all pass relevance through by default.
+void register_elementwise_layers(Registry& r) {
   add_activation(r, "relu", "max(x, 0)", &make_relu);
   add_activation(r, "tanh", "tanh(x)", &make_tanh);
   add_activation(r, "sigmoid", "1 / (1 + exp(-x))", &make_sigmoid);
@@ -184,8 +200,12 @@ void register_builtin_layers(Registry& r) {
   r.add_layer({"dropout", "the identity at inference; zeroes values with probability p in training",
                {{"p", {0.5}, "drop probability in [0, 1) (training only)"}}, kPass,
                [](const ParamMap& p) { return make_dropout(p.scalar("p", "layer kind 'dropout'")); }});
-  // No default rule: docs/rules.md, LSTM rules's gate-aware rule is not built in yet, so a composite must assign one
-  // (the `gradient` rule, which only needs the vjp, works on it).
+}
+
+// Sequences and normalization.
+void register_sequence_and_norm_layers(Registry& r) {
+  // No default rule: a composite must assign one of the LSTM rules (docs/rules.md, LSTM rules) or `gradient`,
+  // which only needs the vjp.
   r.add_layer({"lstm",
                "LSTM over a [T, D] sequence (PyTorch nn.LSTM, gates i, f, g, o); output: the last layer's final "
                "hidden state [H] ([forward, reverse], 2H, when bidirectional)",
@@ -214,6 +234,11 @@ void register_builtin_layers(Registry& r) {
                    in = saturating_mul(h, dirs);
                  }
                  return n;
+               },
+               [](ParamMap& p, const Shape& in, const std::string& owner) {
+                 LRP_CHECK(in.size() == 2, owner,
+                           ": lstm needs a [T, D] input (time steps, features per step), got shape ", to_string(in));
+                 set_from_input(p, "in", in[1], owner);
                }});
   r.add_layer({"embedding",
                "lookup table over token ids (PyTorch nn.Embedding): [T] ids -> [T, dim], weight [vocab, dim]",
@@ -228,6 +253,10 @@ void register_builtin_layers(Registry& r) {
                [](const ParamMap& p, const Shape&) {
                  const std::string o = "layer kind 'embedding'";
                  return product({u(whole(p, "vocab", o, 1)), u(whole(p, "dim", o, 1))});
+               },
+               [](ParamMap&, const Shape& in, const std::string& owner) {
+                 LRP_CHECK(in.size() == 1, owner, ": embedding needs a [T] input (one token id per time step), got shape ",
+                           to_string(in));
                }});
   r.add_layer({"batchnorm",
                "batch normalization with inference statistics over channels ([C] or [C, H, W]); canonized into a "
@@ -244,7 +273,20 @@ void register_builtin_layers(Registry& r) {
                "built-in",
                [](const ParamMap& p, const Shape&) {  // γ, β and the running mean and variance
                  return product({4, u(whole(p, "channels", "layer kind 'batchnorm'", 1))});
+               },
+               [](ParamMap& p, const Shape& in, const std::string& owner) {
+                 set_from_input(p, "channels", in[0], owner);
                }});
+}
+
+}  // namespace
+
+// In this order, which `lrplab list` shows.
+void register_builtin_layers(Registry& r) {
+  register_affine_layers(r);
+  register_pooling_layers(r);
+  register_elementwise_layers(r);
+  register_sequence_and_norm_layers(r);
 }
 
 }  // namespace lrp

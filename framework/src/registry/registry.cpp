@@ -160,6 +160,16 @@ MethodPtr Registry::make_method(const std::string& name, const ParamMap& given, 
   return method;
 }
 
+void set_from_input(ParamMap& params, const std::string& key, Index value, const std::string& owner) {
+  if (!params.has(key)) {
+    params.set(key, static_cast<double>(value));
+    return;
+  }
+  const double given = params.scalar(key, owner);
+  LRP_CHECK(given == static_cast<double>(value), owner, ": '", key, "' is ", given, " but the input to this layer has ",
+            value, " (from the shape chain)");
+}
+
 std::string describe_params(const std::vector<ParamSpec>& params) {
   std::string out;
   for (const ParamSpec& p : params) {

@@ -40,7 +40,16 @@ struct LayerInfo {
   // this per-sample input shape, computed without making it, so that a model too large for the
   // memory limit is refused before it is allocated. Empty: the layer is taken to hold none.
   std::function<std::uint64_t(const ParamMap& params, const Shape& input)> parameter_count = {};
+  // Optional: checks that a layer of this kind accepts this per-sample input shape and fills in the
+  // hyperparameters that follow from it (dense's `in`, conv2d's `in_channels`; see
+  // set_from_input), so a model description may leave them out. Throws lrp::Error naming what
+  // was expected; `owner` names the layer for messages about its parameters.
+  std::function<void(ParamMap& params, const Shape& input, const std::string& owner)> from_input = {};
 };
+
+// For LayerInfo::from_input: sets `key` to `value` when the description leaves it out; when given,
+// it must equal `value` (the size the input shape dictates).
+void set_from_input(ParamMap& params, const std::string& key, Index value, const std::string& owner);
 
 struct PresetInfo {
   std::string name;
