@@ -11,6 +11,7 @@
 #include "lrp/io/onnx.hpp"
 #include "lrp/io/model_file.hpp"
 #include "lrp/experiment/experiment.hpp"
+#include "lrp/eval/metrics.hpp"
 #include "lrp/propagation/canonize.hpp"
 #include "lrp/propagation/explain.hpp"
 #include "lrp/io/hdf5.hpp"
@@ -238,8 +239,29 @@ void check_lrp_presets(lrp::Model& model, const Reference& ref, double low, doub
     INFO(preset);
     const lrp::ParamMap params = preset == "epsilon_gamma_box" ? lrp::ParamMap{{"low", {low}}, {"high", {high}}}
                                                                : lrp::ParamMap{};
-    const lrp::Explanation e = explainer_for(model.network, preset, params).explain(pass, ref.labels);
+    const lrp::Explainer explainer = explainer_for(model.network, preset, params);
+    const lrp::Explanation e = explainer.explain(pass, ref.labels);
     CHECK(worst_relative(e.relevance.data, ref.lrp.at(preset)) <= tol(1e-5, 1e-10));
+    // The ledger on these maps: keeping every layer's map leaves the input map as it was, and the
+    // ledger split over two threads is the one of one thread to the bit.
+    const lrp::Explanation kept = explainer.explain(pass, ref.labels, {.keep_layer_relevance = true});
+    CHECK(kept.relevance.data == e.relevance.data);
+    const lrp::ConservationResult one = lrp::conservation(model.network, pass, kept, 1);
+    const lrp::ConservationResult two = lrp::conservation(model.network, pass, kept, 2);
+    auto same = [](const auto& a, const auto& b) {
+      return a.rows() == b.rows() && a.cols() == b.cols() &&
+             (a.array() == b.array() || (a.array() != a.array() && b.array() != b.array())).all();
+    };
+    CHECK(same(one.layer_sums, two.layer_sums));
+    CHECK(same(one.bias_share, two.bias_share));
+    CHECK(same(one.stabilizer_share, two.stabilizer_share));
+    CHECK(one.nonfinite_layers == two.nonfinite_layers);
+    CHECK(one.nonfinite_total == 0);
+    // Column l holds the sum of layer l's input map; the last one the seed.
+    for (Index i = 0; i < pass.batch(); ++i) {
+      CHECK(one.layer_sums(i, 0) == one.input_sum[i]);
+      CHECK(one.layer_sums(i, model.network.size()) == Approx(one.output_seed[i]).epsilon(1e-6));
+    }
   }
 }
 

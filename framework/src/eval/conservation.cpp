@@ -72,35 +72,37 @@ void check_fits(const Network& network, const ForwardPass& pass, const Explanati
   }
 }
 
-// Layer l's bias and stabilizer shares under an ε-type rule (LedgerShare::kEpsilon), per sample.
-void epsilon_shares(const Layer& layer, const Matrix& z, const Matrix& relevance_out, Scalar epsilon, Index l,
-                    ConservationResult& c) {
-  // The layer's bias image: its output for an all-zero input (b_j per output, also for conv).
+// The layer's bias image: its output for an all-zero input (b_j per output, also for conv).
+Matrix bias_image(const Layer& layer) {
   Workspace ws;
-  Matrix bias(1, z.cols());
+  Matrix bias(1, numel(layer.output_shape()));
   layer.forward(Matrix::Zero(1, numel(layer.input_shape())), layer.params(), bias, ws);
-  for (Index i = 0; i < z.rows(); ++i) {
-    double bias_share = 0.0, stabilizer_share = 0.0;
-    for (Index j = 0; j < z.cols(); ++j) {
-      const Scalar r = relevance_out(i, j), zj = z(i, j);
-      if (!std::isfinite(r) || !std::isfinite(zj)) continue;  // counted in nonfinite_layers
-      const Scalar d = stabilize(zj, epsilon);  // as the rule computes it
-      if (d == Scalar(0)) {
-        bias_share += static_cast<double>(r);  // the rule passes nothing: all of R_j is absorbed
-        continue;
-      }
-      const double share = static_cast<double>(r) / static_cast<double>(d);
-      bias_share += share * static_cast<double>(bias(0, j));
-      stabilizer_share += share * static_cast<double>(zj >= Scalar(0) ? epsilon : -epsilon);
+  return bias;
+}
+
+// Layer l's bias and stabilizer shares under an ε-type rule (LedgerShare::kEpsilon), sample i.
+void epsilon_shares(const Matrix& bias, const Matrix& z, const Matrix& relevance_out, Scalar epsilon, Index l, Index i,
+                    ConservationResult& c) {
+  double bias_share = 0.0, stabilizer_share = 0.0;
+  for (Index j = 0; j < z.cols(); ++j) {
+    const Scalar r = relevance_out(i, j), zj = z(i, j);
+    if (!std::isfinite(r) || !std::isfinite(zj)) continue;  // counted in nonfinite_layers
+    const Scalar d = stabilize(zj, epsilon);  // as the rule computes it
+    if (d == Scalar(0)) {
+      bias_share += static_cast<double>(r);  // the rule passes nothing: all of R_j is absorbed
+      continue;
     }
-    c.bias_share(i, l) = bias_share;
-    c.stabilizer_share(i, l) = stabilizer_share;
+    const double share = static_cast<double>(r) / static_cast<double>(d);
+    bias_share += share * static_cast<double>(bias(0, j));
+    stabilizer_share += share * static_cast<double>(zj >= Scalar(0) ? epsilon : -epsilon);
   }
+  c.bias_share(i, l) = bias_share;
+  c.stabilizer_share(i, l) = stabilizer_share;
 }
 
 }  // namespace
 
-ConservationResult conservation(const Network& network, const ForwardPass& pass, const Explanation& e) {
+ConservationResult conservation(const Network& network, const ForwardPass& pass, const Explanation& e, int threads) {
   check_fits(network, pass, e);
   const Index layers = network.size(), n = pass.batch();
   ConservationResult c;
@@ -115,32 +117,43 @@ ConservationResult conservation(const Network& network, const ForwardPass& pass,
   c.bias_share.setConstant(n, layers, kNaN);
   c.stabilizer_share.setConstant(n, layers, kNaN);
   c.nonfinite_layers.setZero(n, layers + 1);
-  for (Index i = 0; i < n; ++i) {
-    c.nonfinite_total += c.nonfinite_input[static_cast<size_t>(i)];
-    for (Index l = 0; l <= layers; ++l) {
-      const Matrix& r = e.layer_relevance[static_cast<size_t>(l)];
-      c.layer_sums(i, l) = finite_sum(r.row(i).data(), r.cols(), c.nonfinite_layers(i, l));
-      c.nonfinite_total += c.nonfinite_layers(i, l);
-    }
-  }
 
-  // Each layer's shares as its rule reports them (never guessed from the rule's name).
+  // Each layer's shares as its rule reports them (never guessed from the rule's name); an ε-type
+  // share needs the layer's bias image.
   c.layer_shares.assign(static_cast<size_t>(layers), LedgerShare::unknown());
+  std::vector<Matrix> bias(static_cast<size_t>(layers));
   for (Index l = 0; l < layers; ++l) {
     const auto li = static_cast<size_t>(l);
     if (li < e.layer_ledger_shares.size()) c.layer_shares[li] = e.layer_ledger_shares[li];
-    const LedgerShare& share = c.layer_shares[li];
-    switch (share.kind) {
+    switch (c.layer_shares[li].kind) {
       case LedgerShare::Kind::kUnknown:
       case LedgerShare::Kind::kNone: break;  // NaN; layer_shares says which of the two
       case LedgerShare::Kind::kZero:
         c.bias_share.col(l).setZero();
         c.stabilizer_share.col(l).setZero();
         break;
-      case LedgerShare::Kind::kEpsilon:
-        epsilon_shares(network.layer(l), pass.activations[li + 1], e.layer_relevance[li + 1], share.epsilon, l, c);
-        break;
+      case LedgerShare::Kind::kEpsilon: bias[li] = bias_image(network.layer(l)); break;
     }
+  }
+  // Per sample (each on its own, so the threads' ranges do not change a value): the layer sums,
+  // then the ε-type shares.
+  parallel_chunks(n, threads, [&](int, Index begin, Index end) {
+    for (Index i = begin; i < end; ++i) {
+      for (Index l = 0; l <= layers; ++l) {
+        const Matrix& r = e.layer_relevance[static_cast<size_t>(l)];
+        c.layer_sums(i, l) = finite_sum(r.row(i).data(), r.cols(), c.nonfinite_layers(i, l));
+      }
+      for (Index l = 0; l < layers; ++l) {
+        const auto li = static_cast<size_t>(l);
+        if (c.layer_shares[li].kind != LedgerShare::Kind::kEpsilon) continue;
+        epsilon_shares(bias[li], pass.activations[li + 1], e.layer_relevance[li + 1], c.layer_shares[li].epsilon, l, i,
+                       c);
+      }
+    }
+  });
+  for (Index i = 0; i < n; ++i) {
+    c.nonfinite_total += c.nonfinite_input[static_cast<size_t>(i)];
+    for (Index l = 0; l <= layers; ++l) c.nonfinite_total += c.nonfinite_layers(i, l);
   }
   c.relative_error_summary = summarize(c.relative_error);
   return c;
@@ -260,7 +273,7 @@ class ConservationMetric final : public Metric {
   void add_batch(const MetricRun& run, const ExplainedBatch& batch, const MethodView&, MetricValues& values) const override {
     auto& v = static_cast<ConservationValues&>(values);
     if (!v.ledger() || batch.explanation == nullptr) return;  // the input side is in the method's record
-    v.add(conservation(run.network, batch.pass, *batch.explanation), batch.begin, batch.rows);
+    v.add(conservation(run.network, batch.pass, *batch.explanation, run.threads), batch.begin, batch.rows);
   }
 };
 

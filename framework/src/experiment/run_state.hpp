@@ -90,6 +90,7 @@ struct RunState {
   Index range_count() const { return samples() * (cluster.rank() + 1) / cluster.size() - range_begin(); }
 
   double forward_seconds = 0;
+  double ledger_seconds = 0;    // the input ledger and the metrics computed while explaining
   double exchange_seconds = 0;  // moving results between ranks (0 on one process)
   FolderFiles pictures;         // rank 0: the heatmaps folder's files, written with the results
 };

@@ -53,7 +53,9 @@ void exchange_explanations(RunState& run) {
     Index chunk = 0, k = 0;
     visit_unit(run, theirs, chunk, k);
   }
-  run.forward_seconds = sum_over_ranks(cluster, {run.forward_seconds})[0];
+  const std::vector<double> seconds = sum_over_ranks(cluster, {run.forward_seconds, run.ledger_seconds});
+  run.forward_seconds = seconds[0];
+  run.ledger_seconds = seconds[1];
   run.exchange_seconds += seconds_since(start);
 }
 

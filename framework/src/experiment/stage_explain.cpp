@@ -77,6 +77,7 @@ void explain_unit(RunState& run, std::size_t k, Index chunk, const ForwardPass& 
     method_relevance = run_method(pm, MethodBatch{network, run.registry, pass, x, targets, ids, threads}, run.registry);
     seconds += seconds_since(start);
   }
+  const auto ledger_start = RunClock::now();
   const Matrix& relevance = explanation ? explanation->relevance.data : method_relevance.data;
   record.relevance.data.middleRows(begin, rows) = relevance;
   input_ledger(relevance, target_logit, begin, record.input);
@@ -84,6 +85,7 @@ void explain_unit(RunState& run, std::size_t k, Index chunk, const ForwardPass& 
   const MethodView view = record.view();
   for (std::size_t i = 0; i < record.metrics.size(); ++i)
     if (record.metrics[i]) run.metrics[i]->add_batch(*run.metric_run, batch, view, *record.metrics[i]);
+  run.ledger_seconds += seconds_since(ledger_start);
 }
 
 // One chunk: its forward pass, its targets and logits, and this rank's units of it.
@@ -141,6 +143,7 @@ void summarize_explanations(RunState& run) {
               record.state_sum.mean(), gap.mean());
   }
   report.stage_seconds["forward"] = run.forward_seconds;
+  report.stage_seconds["ledger"] = run.ledger_seconds;
   double explain_total = 0;
   for (const MethodRecord& record : run.methods) {
     explain_total += record.explain_seconds;

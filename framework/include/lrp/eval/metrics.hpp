@@ -90,8 +90,10 @@ struct ConservationResult {
 };
 
 // Throws lrp::Error when the explanation has no layer relevance, or when the pass, the
-// explanation and the network do not fit together.
-ConservationResult conservation(const Network& network, const ForwardPass& pass, const Explanation& explanation);
+// explanation and the network do not fit together. `threads` split the samples (the result does
+// not depend on it).
+ConservationResult conservation(const Network& network, const ForwardPass& pass, const Explanation& explanation,
+                                int threads = 1);
 
 // ---------------------------------------------------------------- §2 pixel flipping
 
