@@ -33,16 +33,19 @@ Eigen::VectorXd relevance_accuracy(const Tensor& relevance, const std::vector<st
   for (Index i = 0; i < n; ++i) {
     const auto si = static_cast<size_t>(i);
     const std::vector<Index>& r = relevant[si];
-    LRP_CHECK(sample_ids[si] >= 0, "relevance accuracy: sample id ", sample_ids[si], " of sample ", i, " is negative");
-    LRP_CHECK(!r.empty(), "relevance accuracy: sample ", i, " (id ", sample_ids[si],
-              ") has no relevant steps; expected at least one");
+    // Messages name the sample by its id in the data source: the position is only the one in this
+    // call, a range of the run on one rank.
+    LRP_CHECK(sample_ids[si] >= 0, "relevance accuracy: the sample id at position ", i, " is negative (",
+              sample_ids[si], ")");
+    const Index id = sample_ids[si];
+    LRP_CHECK(!r.empty(), "relevance accuracy: sample ", id, " has no relevant steps; expected at least one");
     std::vector<Index> sorted = r;
     std::sort(sorted.begin(), sorted.end());
     for (size_t k = 0; k < sorted.size(); ++k) {
-      LRP_CHECK(sorted[k] >= 0 && sorted[k] < steps, "relevance accuracy: relevant step ", sorted[k], " of sample ", i,
-                " (id ", sample_ids[si], ") is out of range [0, ", steps, ")");
-      LRP_CHECK(k == 0 || sorted[k - 1] != sorted[k], "relevance accuracy: relevant step ", sorted[k], " of sample ", i,
-                " (id ", sample_ids[si], ") is listed twice");
+      LRP_CHECK(sorted[k] >= 0 && sorted[k] < steps, "relevance accuracy: relevant step ", sorted[k], " of sample ", id,
+                " is out of range [0, ", steps, ")");
+      LRP_CHECK(k == 0 || sorted[k - 1] != sorted[k], "relevance accuracy: relevant step ", sorted[k], " of sample ",
+                id, " is listed twice");
     }
   }
 
