@@ -80,7 +80,8 @@ ModelSpec parse_model_spec(const YAML::Node& node, const std::string& source, co
       require(entry, "kind", source, what);
       LayerSpec layer;
       layer.kind = string(entry["kind"], source, what + ".kind");
-      std::vector<std::string> allowed{"kind", "name"};
+      layer.at = where(entry, source);
+      std::vector<std::string> allowed{"kind", "name", "inputs"};
       if (registry) {
         try {
           for (const ParamSpec& p : registry->layer_info(layer.kind).params) allowed.push_back(p.name);
@@ -94,6 +95,15 @@ ModelSpec parse_model_spec(const YAML::Node& node, const std::string& source, co
         if (key == "kind") continue;
         if (key == "name") {
           layer.name = yaml::name(kv.second, source, what + ".name");
+          continue;
+        }
+        if (key == "inputs") {
+          const YAML::Node list = kv.second;
+          LRP_CHECK((list.IsSequence() && list.size() > 0) || list.IsScalar(), where(list, source), ": ", what,
+                    ".inputs must be a layer name or a non-empty list of them (input: the model's input)");
+          if (list.IsScalar()) layer.inputs.push_back(yaml::name(list, source, what + ".inputs"));
+          for (std::size_t k = 0; list.IsSequence() && k < list.size(); ++k)
+            layer.inputs.push_back(yaml::name(list[k], source, what + ".inputs[" + std::to_string(k) + "]"));
           continue;
         }
         layer.params.set(key, numbers(kv.second, source, what + "." + key));
@@ -136,6 +146,11 @@ std::string model_spec_to_yaml(const ModelSpec& spec) {
   for (const LayerSpec& layer : spec.layers) {
     out << YAML::Flow << YAML::BeginMap << YAML::Key << "kind" << YAML::Value << layer.kind;
     if (!layer.name.empty()) out << YAML::Key << "name" << YAML::Value << layer.name;
+    if (!layer.inputs.empty()) {
+      out << YAML::Key << "inputs" << YAML::Value << YAML::Flow << YAML::BeginSeq;
+      for (const std::string& in : layer.inputs) out << in;
+      out << YAML::EndSeq;
+    }
     for (const auto& [key, value] : layer.params.values()) {
       out << YAML::Key << key << YAML::Value;
       yaml::emit_value(out, value);

@@ -14,6 +14,11 @@ void Layer::configure(const Shape& input_shape, const std::string& name) {
   output_shape_ = setup(input_shape);
 }
 
+Shape Layer::stack_inputs(std::span<const Shape> inputs) const {
+  LRP_CHECK(inputs.size() == 1, "it reads one value, but ", inputs.size(), " were given");
+  return inputs[0];
+}
+
 void Layer::check_params(const Params& p) const {
   LRP_CHECK(p.weight.size() == 0 && p.bias.size() == 0, "layer '", name_, "' (", kind(),
             ") has no parameters, but parameters were given");

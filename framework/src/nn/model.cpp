@@ -86,8 +86,15 @@ Model build_model(const ModelSpec& spec, const Registry& registry, const Limits&
     LayerSpec& layer = resolved.layers[i];
     if (layer.name.empty()) layer.name = layer.kind + std::to_string(i);
     LRP_CHECK(names.insert(layer.name).second, model_name, ": two layers are named '", layer.name, "'");
-    const std::string owner = model_name + ", layer " + std::to_string(i) + " '" + layer.name + "' (" + layer.kind + ")";
-    const Shape& in = model.network.size() == 0 ? spec.input_shape : model.network.output_shape();
+    const std::string owner = (layer.at.empty() ? "" : layer.at + ": ") + model_name + ", layer " + std::to_string(i) +
+                              " '" + layer.name + "' (" + layer.kind + ")";
+    // The shape of the (first) value it reads, for the kind's inference and parameter count.
+    Shape in = model.network.size() == 0 ? spec.input_shape : model.network.output_shape();
+    if (!layer.inputs.empty() && layer.inputs[0] != "input" && names.count(layer.inputs[0]) > 0 &&
+        layer.inputs[0] != layer.name)
+      in = model.network.layer(model.network.index_of(layer.inputs[0])).output_shape();
+    else if (!layer.inputs.empty() && layer.inputs[0] == "input")
+      in = spec.input_shape;
     try {
       const LayerInfo& info = registry.layer_info(layer.kind);
       if (info.from_input) info.from_input(layer.params, in, owner);
@@ -98,18 +105,22 @@ Model build_model(const ModelSpec& spec, const Registry& registry, const Limits&
       check_memory(model_bytes(parameters, activations), limits,
                    "the model up to this layer (its parameters with working copies, one sample's activations)");
       try {
-        model.network.add(registry.make_layer(layer.kind, layer.params), layer.name);
+        model.network.add(registry.make_layer(layer.kind, layer.params), layer.name, layer.inputs);
       } catch (const std::bad_alloc&) {
         LRP_FAIL("out of memory while making the layer (", layer.params.to_string(), ")");
       }
       activations = saturating_add(activations, static_cast<std::uint64_t>(checked_numel(
                                                     model.network.output_shape(), "the layer's output")));
     } catch (const Error& e) {
-      const std::string what = e.what();
+      std::string what = e.what();
       if (what.rfind(owner, 0) == 0) throw;
+      // The network names the layer too: once is enough.
+      const std::string network_prefix = "network: layer '" + layer.name + "' (" + layer.kind + ")";
+      if (what.rfind(network_prefix, 0) == 0) throw Error(owner + what.substr(network_prefix.size()));
       throw Error(owner + ": " + what);
     }
   }
+  model.network.check_outputs_used(model_name);
   const Shape& out = model.network.output_shape();
   LRP_CHECK(out.size() == 1, model_name, ": the last layer's output has shape ", to_string(out),
             "; a classifier must end in a flat vector of logits");

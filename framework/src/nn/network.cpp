@@ -12,21 +12,73 @@
 
 namespace lrp {
 
-Network::Network(Shape input_shape) : input_shape_(std::move(input_shape)) {
+Network::Network(Shape input_shape) : input_shape_(std::move(input_shape)), consumers_(1) {
   LRP_CHECK(!input_shape_.empty() && numel(input_shape_) > 0, "network: the input shape ", to_string(input_shape_),
             " is empty");
   for (Index d : input_shape_) LRP_CHECK(d > 0, "network: input shape ", to_string(input_shape_), " has a dimension ≤ 0");
 }
 
-Layer& Network::add(LayerPtr layer, std::string name) {
+namespace {
+
+constexpr const char* kInputName = "input";
+
+}  // namespace
+
+Layer& Network::add(LayerPtr layer, std::string name, const std::vector<std::string>& inputs) {
   LRP_CHECK(layer != nullptr, "network: cannot add a null layer");
   if (name.empty()) name = layer->kind() + std::to_string(layers_.size());
+  LRP_CHECK(name != kInputName, "network: a layer may not be called 'input' (the name stands for the network's input)");
   for (const LayerPtr& l : layers_)
     LRP_CHECK(l->name() != name, "network: a layer called '", name, "' already exists (layer names must be unique)");
-  const Shape in = layers_.empty() ? input_shape_ : layers_.back()->output_shape();
-  layer->configure(in, name);
+  const std::string who = "network: layer '" + name + "' (" + layer->kind() + ")";
+  std::vector<Index> values;
+  if (inputs.empty()) values.push_back(size());  // the previous layer's output, or the input
+  for (const std::string& in : inputs) {
+    Index v = -1;
+    if (in == kInputName) {
+      v = 0;
+    } else {
+      for (Index l = 0; l < size() && v < 0; ++l)
+        if (layers_[static_cast<size_t>(l)]->name() == in) v = l + 1;
+    }
+    LRP_CHECK(v >= 0, who, " reads '", in, "', which is not an earlier layer",
+              in == name ? " (a layer cannot read its own output)" : "", " nor 'input'");
+    LRP_CHECK(std::find(values.begin(), values.end(), v) == values.end(), who, " reads '", in, "' twice");
+    values.push_back(v);
+  }
+  std::vector<Shape> shapes;
+  for (const Index v : values) shapes.push_back(v == 0 ? input_shape_ : layers_[static_cast<size_t>(v - 1)]->output_shape());
+  Shape stacked;
+  try {
+    stacked = layer->stack_inputs(shapes);
+  } catch (const Error& e) {
+    throw Error(who + ": " + e.what());
+  }
+  layer->configure(stacked, name);
+  for (const Index v : values) consumers_[static_cast<size_t>(v)].push_back(size());
+  chain_ = chain_ && values.size() == 1 && values[0] == size();
+  inputs_.push_back(std::move(values));
+  consumers_.emplace_back();
   layers_.push_back(std::move(layer));
   return *layers_.back();
+}
+
+const std::vector<Index>& Network::inputs_of(Index layer) const {
+  LRP_CHECK(layer >= 0 && layer < size(), "network: no layer with index ", layer, " (the network has ", size(), " layers)");
+  return inputs_[static_cast<size_t>(layer)];
+}
+
+const std::vector<Index>& Network::consumers_of(Index value) const {
+  LRP_CHECK(value >= 0 && value <= size(), "network: no value with index ", value, " (the network has ", size() + 1,
+            " values)");
+  return consumers_[static_cast<size_t>(value)];
+}
+
+void Network::check_outputs_used(const std::string& who) const {
+  for (Index l = 0; l + 1 < size(); ++l)
+    LRP_CHECK(!consumers_[static_cast<size_t>(l + 1)].empty(), who, ": the output of layer ", l, " '",
+              layers_[static_cast<size_t>(l)]->name(), "' is read by no layer; a network has one output, its last ",
+              "layer's (remove the layer or name it in a later layer's inputs)");
 }
 
 void Network::replace(Index i, LayerPtr layer) {
@@ -83,7 +135,17 @@ void Network::forward(const Tensor& x, ForwardPass& pass, int threads) const {
   pass.lengths = x.lengths;
   pass.activations.resize(layers_.size() + 1);
   pass.activations[0] = x.data;
-  for (size_t i = 0; i < layers_.size(); ++i) pass.activations[i + 1].resize(n, numel(layers_[i]->output_shape()));
+  pass.reads.resize(layers_.size());
+  pass.stacked.resize(layers_.size());
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    pass.activations[i + 1].resize(n, numel(layers_[i]->output_shape()));
+    const std::vector<Index>& in = inputs_[i];
+    pass.reads[i] = in.size() == 1 ? in[0] : -1;
+    if (in.size() == 1)
+      pass.stacked[i].resize(0, 0);
+    else
+      pass.stacked[i].resize(n, numel(layers_[i]->input_shape()));
+  }
   const Index block = cache_block_rows();
   parallel_chunks(n, threads, [&](int, Index begin, Index end) {
     Workspace& ws = thread_workspace();
@@ -91,7 +153,15 @@ void Network::forward(const Tensor& x, ForwardPass& pass, int threads) const {
       const Index rows = std::min(block, end - b);
       const LengthsScope lengths(ws, row_lengths(pass.lengths, b, rows));
       for (size_t i = 0; i < layers_.size(); ++i) {
-        const Matrix& in = pass.activations[i];
+        if (pass.reads[i] < 0) {  // several values side by side
+          Index at = 0;
+          for (const Index v : inputs_[i]) {
+            const Matrix& value = pass.activations[static_cast<size_t>(v)];
+            pass.stacked[i].block(b, at, rows, value.cols()) = value.middleRows(b, rows);
+            at += value.cols();
+          }
+        }
+        const Matrix& in = pass.layer_input(static_cast<Index>(i));
         Matrix& out = pass.activations[i + 1];
         layers_[i]->forward(in.middleRows(b, rows), layers_[i]->params(), out.middleRows(b, rows), ws);
       }
@@ -127,7 +197,14 @@ std::string Network::summary() const {
   s << "input " << to_string(input_shape_) << '\n';
   for (Index i = 0; i < size(); ++i) {
     const Layer& l = layer(i);
-    s << "  " << i << "  " << l.name() << "  " << l.describe() << "  -> " << to_string(l.output_shape()) << '\n';
+    s << "  " << i << "  " << l.name() << "  " << l.describe() << "  -> " << to_string(l.output_shape());
+    if (!chain_) {
+      s << "  <- ";
+      const std::vector<Index>& in = inputs_[static_cast<size_t>(i)];
+      for (size_t k = 0; k < in.size(); ++k)
+        s << (k ? ", " : "") << (in[k] == 0 ? std::string(kInputName) : layers_[static_cast<size_t>(in[k] - 1)]->name());
+    }
+    s << '\n';
   }
   return s.str();
 }

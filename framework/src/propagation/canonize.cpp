@@ -7,14 +7,23 @@
 namespace lrp {
 
 // Which layers fold and which absorb is theirs to say (Layer::foldable_affine, Layer::absorb_affine);
-// this loop only pairs each foldable layer with the layer before it.
+// this loop only pairs each foldable layer with the layer whose output it reads. In a graph that
+// output must have no other reader: folding would change what the others see.
 CanonizeReport canonize_batch_norm(Network& network) {
   CanonizeReport report;
   for (Index i = 0; i < network.size(); ++i) {
     const Layer& layer = network.layer(i);
     const std::optional<ChannelAffine> affine = layer.foldable_affine();
     if (!affine) continue;
-    const Layer* previous = i > 0 ? &network.layer(i - 1) : nullptr;
+    const Index read = network.inputs_of(i).front();  // a foldable layer reads one value
+    const bool alone = read > 0 && network.consumers_of(read).size() == 1;
+    if (read > 0 && !alone) {
+      logger()->warn("{} '{}' reads the output of '{}', which other layers read too: it is not canonized and gets 'pass'",
+                     layer.kind(), layer.name(), network.layer(read - 1).name());
+      report.left.push_back(layer.name());
+      continue;
+    }
+    const Layer* previous = alone ? &network.layer(read - 1) : nullptr;
     if (previous != nullptr) {
       const Index channels = previous->output_shape().empty() ? 0 : previous->output_shape()[0];
       LRP_CHECK(channels == affine->scale.size(), "canonize: ", layer.kind(), " '", layer.name(), "' has ",
@@ -28,7 +37,7 @@ CanonizeReport canonize_batch_norm(Network& network) {
       continue;
     }
     const std::string merged_name = previous->name(), folded_name = layer.name();
-    network.replace(i - 1, std::move(merged));
+    network.replace(read - 1, std::move(merged));
     network.replace(i, make_identity());
     report.merged.push_back(folded_name + " -> " + merged_name);
   }

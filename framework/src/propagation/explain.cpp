@@ -97,7 +97,7 @@ Explanation Explainer::explain(const ForwardPass& pass, const std::vector<Index>
   e.relevance.lengths = pass.lengths;
   if (options.keep_layer_relevance) {
     e.layer_relevance.resize(static_cast<size_t>(layers) + 1);
-    for (Index l = 0; l < layers; ++l) e.layer_relevance[static_cast<size_t>(l)].resize(n, numel(net.layer(l).input_shape()));
+    for (Index v = 0; v < layers; ++v) e.layer_relevance[static_cast<size_t>(v)].resize(n, pass.activations[static_cast<size_t>(v)].cols());
     e.layer_relevance.back() = seed;
   }
 
@@ -108,8 +108,6 @@ Explanation Explainer::explain(const ForwardPass& pass, const std::vector<Index>
   }
 
   const int parts = static_cast<int>(std::max<Index>(1, std::min<Index>(options.threads, n)));
-  constexpr int kSlotPing = 0, kSlotPong = 1;  // of slots::kExplainer
-
   // Each thread walks its rows in cache-sized blocks through all layers (see cache_block_rows).
   const Index block = net.cache_block_rows();
   parallel_chunks(n, parts, [&](int, Index chunk_begin, Index chunk_end) {
@@ -118,46 +116,154 @@ Explanation Explainer::explain(const ForwardPass& pass, const std::vector<Index>
       const Index rows = std::min(block, chunk_end - begin);
       // Sequence layers and their rules see the lengths of exactly these rows.
       const LengthsScope lengths(ws, row_lengths(pass.lengths, begin, rows));
-      MatrixMap seed_rows = ws.get(slots::kExplainer, kSlotPing, rows, seed.cols());
-      seed_rows = seed.middleRows(begin, rows);
-      const Scalar* current = seed_rows.data();
-      Index current_cols = seed.cols();
-      int slot = kSlotPong;
-      for (Index l = layers - 1; l >= 0; --l) {
-        const Layer& layer = net.layer(l);
-        const size_t li = static_cast<size_t>(l);
-        Matrix& state = e.state_relevance[li];
-        MatrixMap state_rows(state.data() + begin * state.cols(), rows, state.cols());
-        LayerContext ctx{layer, pass.activations[li].middleRows(begin, rows),
-                         pass.activations[li + 1].middleRows(begin, rows), state.cols() > 0 ? &state_rows : nullptr};
-        if (rules_[li]->passes_through() && !options.keep_layer_relevance) {
-          current_cols = ctx.input.cols();  // same values, the layer's input shape
-          continue;
-        }
-        MatrixMap next = options.keep_layer_relevance
-                             ? MatrixMap(e.layer_relevance[li].data() + begin * e.layer_relevance[li].cols(), rows,
-                                         e.layer_relevance[li].cols())
-                             : ws.get(slots::kExplainer, slot, rows, ctx.input.cols());
-        // A rule's code may come from a plugin: whatever it throws is reported naming it.
-        try {
-          rules_[li]->propagate(ctx, states_[li].get(), ConstMatrixMap(current, rows, current_cols), next, ws);
-        } catch (const Error&) {
-          throw;
-        } catch (const std::exception& x) {
-          LRP_FAIL("explain: ", rule_at(l), " threw: ", x.what());
-        } catch (...) {
-          LRP_FAIL("explain: ", rule_at(l), " threw an exception that is not a std::exception");
-        }
-        LRP_CHECK(all_finite(next), "explain: relevance became NaN or Inf at layer ", l, " '", layer.name(), "' (",
-                  labels_[li], "); check the input and the weights, or use a larger stabilizer");
-        current = next.data();
-        current_cols = next.cols();
-        slot = slot == kSlotPong ? kSlotPing : kSlotPong;
-      }
-      e.relevance.data.middleRows(begin, rows) = ConstMatrixMap(current, rows, current_cols);
+      if (net.is_chain())
+        walk_chain(pass, seed, begin, rows, options, e, ws);
+      else
+        walk_graph(pass, seed, begin, rows, options, e, ws);
     }
   });
   return e;
+}
+
+void Explainer::propagate_layer(Index l, const LayerContext& ctx, const ConstMatrixRef& relevance_out,
+                                MatrixRef relevance_in, Workspace& ws) const {
+  const size_t li = static_cast<size_t>(l);
+  // A rule's code may come from a plugin: whatever it throws is reported naming it.
+  try {
+    rules_[li]->propagate(ctx, states_[li].get(), relevance_out, relevance_in, ws);
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& x) {
+    LRP_FAIL("explain: ", rule_at(l), " threw: ", x.what());
+  } catch (...) {
+    LRP_FAIL("explain: ", rule_at(l), " threw an exception that is not a std::exception");
+  }
+  LRP_CHECK(all_finite(relevance_in), "explain: relevance became NaN or Inf at layer ", l, " '", ctx.layer.name(), "' (",
+            labels_[li], "); check the input and the weights, or use a larger stabilizer");
+}
+
+namespace {
+
+// Rows [begin, begin + rows) of a row-major N × cols matrix.
+MatrixMap rows_of(Matrix& m, Index begin, Index rows) { return MatrixMap(m.data() + begin * m.cols(), rows, m.cols()); }
+
+// Layer l's context for rows [begin, begin + rows); `state_rows` are those rows of its
+// state relevance.
+LayerContext context(const Network& net, const ForwardPass& pass, Index l, Index begin, Index rows,
+                     MatrixMap& state_rows) {
+  return LayerContext{net.layer(l), pass.layer_input(l).middleRows(begin, rows),
+                      pass.activations[static_cast<size_t>(l) + 1].middleRows(begin, rows),
+                      state_rows.cols() > 0 ? &state_rows : nullptr};
+}
+
+}  // namespace
+
+void Explainer::walk_chain(const ForwardPass& pass, const Matrix& seed, Index begin, Index rows,
+                           const ExplainOptions& options, Explanation& e, Workspace& ws) const {
+  constexpr int kSlotPing = 0, kSlotPong = 1;  // of slots::kExplainer
+  const Network& net = *network_;
+  MatrixMap seed_rows = ws.get(slots::kExplainer, kSlotPing, rows, seed.cols());
+  seed_rows = seed.middleRows(begin, rows);
+  const Scalar* current = seed_rows.data();
+  Index current_cols = seed.cols();
+  int slot = kSlotPong;
+  for (Index l = net.size() - 1; l >= 0; --l) {
+    const size_t li = static_cast<size_t>(l);
+    MatrixMap state_rows = rows_of(e.state_relevance[li], begin, rows);
+    const LayerContext ctx = context(net, pass, l, begin, rows, state_rows);
+    if (rules_[li]->passes_through() && !options.keep_layer_relevance) {
+      current_cols = ctx.input.cols();  // same values, the layer's input shape
+      continue;
+    }
+    MatrixMap next = options.keep_layer_relevance ? rows_of(e.layer_relevance[li], begin, rows)
+                                                  : ws.get(slots::kExplainer, slot, rows, ctx.input.cols());
+    propagate_layer(l, ctx, ConstMatrixMap(current, rows, current_cols), next, ws);
+    current = next.data();
+    current_cols = next.cols();
+    slot = slot == kSlotPong ? kSlotPing : kSlotPong;
+  }
+  e.relevance.data.middleRows(begin, rows) = ConstMatrixMap(current, rows, current_cols);
+}
+
+// Values are walked from the output back: a value's relevance is complete once all its consumers
+// (later layers) have sent theirs, which is when its producer (layer v − 1) runs. Without
+// keep_layer_relevance a value's relevance lives in a workspace slot from its first contribution
+// until its producer has read it; a layer that reads one value nobody else reads writes straight
+// into it.
+void Explainer::walk_graph(const ForwardPass& pass, const Matrix& seed, Index begin, Index rows,
+                           const ExplainOptions& options, Explanation& e, Workspace& ws) const {
+  const Network& net = *network_;
+  const Index layers = net.size();
+  const bool keep = options.keep_layer_relevance;
+  constexpr int kSlotStacked = 0;
+  // Per value: its relevance (null: nothing arrived yet) and its slot. Kept per thread, so that a
+  // block allocates nothing once the first has run.
+  thread_local std::vector<Scalar*> rel;
+  thread_local std::vector<int> slot_of, free_slots;
+  rel.assign(static_cast<size_t>(layers) + 1, nullptr);
+  slot_of.assign(static_cast<size_t>(layers) + 1, -1);
+  free_slots.clear();
+  for (int s = slots::kExplainerGraph.count - 1; s > kSlotStacked; --s) free_slots.push_back(s);
+  auto cols_of = [&](Index v) { return pass.activations[static_cast<size_t>(v)].cols(); };
+  auto take = [&](Index v) -> Scalar* {  // value v's buffer, contents unspecified
+    const size_t vi = static_cast<size_t>(v);
+    if (keep) return e.layer_relevance[vi].data() + begin * cols_of(v);
+    LRP_CHECK(!free_slots.empty(), "explain: the graph keeps the relevance of more than ", slots::kExplainerGraph.count - 1,
+              " values pending at once (layer ", v - 1, " '", net.layer(v - 1).name(), "')");
+    slot_of[vi] = free_slots.back();
+    free_slots.pop_back();
+    return ws.get(slots::kExplainerGraph, slot_of[vi], rows, cols_of(v)).data();
+  };
+  auto release = [&](Index v) {
+    const size_t vi = static_cast<size_t>(v);
+    if (slot_of[vi] >= 0) free_slots.push_back(slot_of[vi]);
+    slot_of[vi] = -1;
+  };
+  // Adds `part` to value v's relevance (the first contribution is written).
+  auto send = [&](Index v, const auto& part) {
+    const size_t vi = static_cast<size_t>(v);
+    if (rel[vi] == nullptr) {
+      rel[vi] = take(v);
+      MatrixMap(rel[vi], rows, cols_of(v)) = part;
+    } else {
+      MatrixMap(rel[vi], rows, cols_of(v)) += part;
+    }
+  };
+
+  send(layers, seed.middleRows(begin, rows));
+  for (Index l = layers - 1; l >= 0; --l) {
+    const size_t li = static_cast<size_t>(l);
+    const Index out = l + 1;
+    if (rel[static_cast<size_t>(out)] == nullptr) send(out, Matrix::Zero(rows, cols_of(out)));  // read by no layer
+    const ConstMatrixMap relevance_out(rel[static_cast<size_t>(out)], rows, cols_of(out));
+    MatrixMap state_rows = rows_of(e.state_relevance[li], begin, rows);
+    const LayerContext ctx = context(net, pass, l, begin, rows, state_rows);
+    const std::vector<Index>& in = net.inputs_of(l);
+    if (in.size() == 1 && net.consumers_of(in[0]).size() == 1) {  // this layer alone sends to its input
+      const Index v = in[0];
+      if (rules_[li]->passes_through() && !keep) {  // the same values: hand the buffer on
+        rel[static_cast<size_t>(v)] = rel[static_cast<size_t>(out)];
+        slot_of[static_cast<size_t>(v)] = slot_of[static_cast<size_t>(out)];
+        slot_of[static_cast<size_t>(out)] = -1;
+        continue;
+      }
+      rel[static_cast<size_t>(v)] = take(v);
+      propagate_layer(l, ctx, relevance_out, MatrixMap(rel[static_cast<size_t>(v)], rows, cols_of(v)), ws);
+    } else {
+      MatrixMap stacked = ws.get(slots::kExplainerGraph, kSlotStacked, rows, ctx.input.cols());
+      propagate_layer(l, ctx, relevance_out, stacked, ws);
+      Index at = 0;
+      for (const Index v : in) {
+        send(v, stacked.middleCols(at, cols_of(v)));
+        at += cols_of(v);
+      }
+    }
+    release(out);
+  }
+  if (rel[0] == nullptr)
+    e.relevance.data.middleRows(begin, rows).setZero();
+  else
+    e.relevance.data.middleRows(begin, rows) = ConstMatrixMap(rel[0], rows, cols_of(0));
 }
 
 Vector Explanation::state_relevance_total() const {

@@ -160,6 +160,14 @@ void register_pooling_layers(Registry& r) {
                [](const ParamMap&) -> LayerPtr { return std::make_unique<Flatten>(); }});
 }
 
+// The layers that read several values of a graph network (inputs: [a, b, ...]).
+void register_merge_layers(Registry& r) {
+  r.add_layer({"add", "sum of two or more inputs of one shape (the residual sum x + f(x); torch's x + y)", {},
+               {"norm", {}}, [](const ParamMap&) -> LayerPtr { return std::make_unique<Add>(); }});
+  r.add_layer({"concat", "inputs joined along their first axis (channels of [C, H, W], features of [F]; torch.cat "
+               "dim=1)", {}, kPass, [](const ParamMap&) -> LayerPtr { return std::make_unique<Concat>(); }});
+}
+
 // The element-wise layers (activations, dropout); all pass relevance through by default.
 void register_elementwise_layers(Registry& r) {
   add_activation(r, "relu", "max(x, 0)", &make_relu);
@@ -285,6 +293,7 @@ void register_sequence_and_norm_layers(Registry& r) {
 void register_builtin_layers(Registry& r) {
   register_affine_layers(r);
   register_pooling_layers(r);
+  register_merge_layers(r);
   register_elementwise_layers(r);
   register_sequence_and_norm_layers(r);
 }

@@ -158,16 +158,32 @@ std::vector<Params> parameter_gradients(const Network& network, const ForwardPas
 
   network.check_lengths(pass.lengths, pass.batch(), "parameter_gradients");
   const LengthsScope lengths(ws, pass.lengths);
-  Matrix g_out = logits_gradient;
+  // Per value (0: the input, l + 1: layer l's output), its gradient, summed over the layers that read
+  // it; the input's is not needed.
+  std::vector<Matrix> g(static_cast<std::size_t>(network.size()) + 1);
+  g.back() = logits_gradient;
   Matrix g_in;
   for (Index l = network.size() - 1; l >= 0; --l) {
     const Layer& layer = network.layer(l);
-    const Matrix& at = pass.activations[static_cast<std::size_t>(l)];
+    const Matrix& at = pass.layer_input(l);
+    Matrix& g_out = g[static_cast<std::size_t>(l) + 1];
+    if (g_out.size() == 0) g_out = Matrix::Zero(at.rows(), pass.activations[static_cast<std::size_t>(l) + 1].cols());
     layer.param_vjp(at, layer.params(), g_out, grads[static_cast<std::size_t>(l)], ws);
-    if (l == 0) break;  // the input gradient is not needed
+    const std::vector<Index>& inputs = network.inputs_of(l);
+    if (std::all_of(inputs.begin(), inputs.end(), [](Index v) { return v == 0; })) continue;
     g_in.resize(at.rows(), at.cols());
     layer.vjp(at, layer.params(), g_out, g_in, ws, false);
-    std::swap(g_out, g_in);
+    Index offset = 0;
+    for (const Index v : inputs) {
+      const Index cols = pass.activations[static_cast<std::size_t>(v)].cols();
+      Matrix& gv = g[static_cast<std::size_t>(v)];
+      if (v > 0 && gv.size() == 0)
+        gv = g_in.middleCols(offset, cols);
+      else if (v > 0)
+        gv += g_in.middleCols(offset, cols);
+      offset += cols;
+    }
+    g_out.resize(0, 0);
   }
   return grads;
 }
@@ -329,14 +345,21 @@ Evaluation evaluate(const Network& network, const Tensor& inputs, std::span<cons
 namespace {
 
 // One minibatch step's buffers, kept across steps so that a step allocates nothing once the batch
-// size is steady: activations, per-layer training state, gradient ping-pong and per-block
-// parameter gradients.
+// size is steady: the values, the stacked inputs of layers that read several, per-layer training
+// state, per-value gradients and per-block parameter gradients. On a graph a value's gradient is
+// the sum of what the layers reading it send back; the last of them in execution order (the first
+// to run backwards) writes it, the others add.
 class TrainStep {
  public:
   TrainStep(const Network& network, int threads) : threads_(threads) {
     const std::size_t layers = static_cast<std::size_t>(network.size());
     acts_.resize(layers + 1);
+    stacked_.resize(layers);
+    stacked_grad_.resize(layers);
     states_.resize(layers);
+    last_reader_.assign(layers + 1, -1);
+    for (Index l = 0; l < network.size(); ++l)
+      for (const Index v : network.inputs_of(l)) last_reader_[static_cast<std::size_t>(v)] = l;
     block_grads_.resize(static_cast<std::size_t>(threads));
     for (auto& g : block_grads_)
       for (Index l = 0; l < network.size(); ++l) g.push_back(zero_like(network.layer(l).params()));
@@ -351,13 +374,16 @@ class TrainStep {
     network.check_lengths(batch.lengths, n, "training");
     lengths_ = batch.lengths;
     acts_[0] = batch.data;
-    for (Index l = 0; l < network.size(); ++l)
-      acts_[static_cast<std::size_t>(l) + 1].resize(n, numel(network.layer(l).output_shape()));
+    for (Index l = 0; l < network.size(); ++l) {
+      const std::size_t i = static_cast<std::size_t>(l);
+      acts_[i + 1].resize(n, numel(network.layer(l).output_shape()));
+      if (network.inputs_of(l).size() > 1) stacked_[i].resize(n, numel(network.layer(l).input_shape()));
+    }
     for (Index l = 0; l < network.size();) {
       Layer& layer = network.layer(l);
       const std::size_t i = static_cast<std::size_t>(l);
       if (layer.has_training_mode()) {
-        layer.train_forward(acts_[i], layer.params(), acts_[i + 1], states_[i], rng);
+        layer.train_forward(input_of(network, l), layer.params(), acts_[i + 1], states_[i], rng);
         ++l;
         continue;
       }
@@ -368,8 +394,9 @@ class TrainStep {
         const LengthsScope lengths(ws, row_lengths(lengths_, b, e - b));
         for (Index k = l; k < end; ++k) {
           const Layer& lk = network.layer(k);
-          const std::size_t ik = static_cast<std::size_t>(k);
-          lk.forward(acts_[ik].middleRows(b, e - b), lk.params(), acts_[ik + 1].middleRows(b, e - b), ws);
+          gather(network, k, b, e - b);
+          lk.forward(input_of(network, k).middleRows(b, e - b), lk.params(),
+                     acts_[static_cast<std::size_t>(k) + 1].middleRows(b, e - b), ws);
         }
       });
       l = end;
@@ -378,39 +405,47 @@ class TrainStep {
   }
 
   // Backpropagates the logits gradient; returns the summed parameter gradients per layer. Input
-  // gradients live in one buffer per layer boundary (g_[k]: the gradient at acts_[k]).
+  // gradients live in one buffer per value (g_[v]: the gradient at acts_[v]).
   std::vector<Params>& backward(const Network& network, const Matrix& logits_gradient) {
     const Index n = logits_gradient.rows();
     const std::size_t layers = static_cast<std::size_t>(network.size());
     g_.resize(layers + 1);
     g_[layers] = logits_gradient;
-    for (std::size_t k = 1; k < layers; ++k) g_[k].resize(n, acts_[k].cols());
+    for (std::size_t v = 1; v < layers; ++v) {
+      g_[v].resize(n, acts_[v].cols());
+      if (last_reader_[v] < 0) g_[v].setZero();  // read by no layer (a network built by hand)
+    }
     for (Params& g : grads_) set_zero(g);
     for (Index l = network.size() - 1; l >= 0;) {
       const Layer& layer = network.layer(l);
       const std::size_t i = static_cast<std::size_t>(l);
       if (layer.has_training_mode()) {
-        Matrix unused;
-        Matrix& g_in = l > 0 ? g_[i] : unused;
-        if (l == 0) g_in.resize(n, acts_[0].cols());
-        layer.train_backward(acts_[i], layer.params(), states_[i], g_[i + 1], g_in, grads_[i]);
+        const Index v = network.inputs_of(l)[0];  // training-mode layers read one value
+        const bool direct = v > 0 && last_reader_[static_cast<std::size_t>(v)] == l;
+        Matrix& g_in = direct ? g_[static_cast<std::size_t>(v)] : scratch_;
+        if (!direct) g_in.resize(n, acts_[static_cast<std::size_t>(v)].cols());
+        layer.train_backward(input_of(network, l), layer.params(), states_[i], g_[i + 1], g_in, grads_[i]);
+        if (v > 0 && !direct) g_[static_cast<std::size_t>(v)] += g_in;
         --l;
         continue;
       }
       Index first = l;  // the segment is [first, l]
       while (first > 0 && !network.layer(first - 1).has_training_mode()) --first;
-      for (Index k = first; k <= l; ++k)
+      for (Index k = first; k <= l; ++k) {
         if (network.layer(k).trainable())
           for (auto& g : block_grads_) set_zero(g[static_cast<std::size_t>(k)]);
+        if (network.inputs_of(k).size() > 1)
+          stacked_grad_[static_cast<std::size_t>(k)].resize(n, numel(network.layer(k).input_shape()));
+      }
       parallel_chunks(n, threads_, [&](int part, Index b, Index e) {
         Workspace& ws = thread_workspace();
         const LengthsScope lengths(ws, row_lengths(lengths_, b, e - b));
         for (Index k = l; k >= first; --k) {
           const Layer& lk = network.layer(k);
           const std::size_t ik = static_cast<std::size_t>(k);
-          const auto xb = acts_[ik].middleRows(b, e - b);
+          const auto xb = input_of(network, k).middleRows(b, e - b);
           const auto gb = g_[ik + 1].middleRows(b, e - b);
-          if (k > 0) lk.vjp(xb, lk.params(), gb, g_[ik].middleRows(b, e - b), ws, false);
+          send_back(network, k, xb, gb, b, e - b, ws);
           if (lk.trainable()) lk.param_vjp(xb, lk.params(), gb, block_grads_[static_cast<std::size_t>(part)][ik], ws);
         }
       });
@@ -433,9 +468,57 @@ class TrainStep {
     p.bias.setZero();
   }
 
+  const Matrix& input_of(const Network& network, Index k) const {
+    const std::vector<Index>& in = network.inputs_of(k);
+    return in.size() == 1 ? acts_[static_cast<std::size_t>(in[0])] : stacked_[static_cast<std::size_t>(k)];
+  }
+
+  // Layer k's values side by side in its stacked input, rows [b, b + rows) (layers reading several).
+  void gather(const Network& network, Index k, Index b, Index rows) {
+    const std::vector<Index>& in = network.inputs_of(k);
+    if (in.size() == 1) return;
+    Index at = 0;
+    for (const Index v : in) {
+      const Matrix& value = acts_[static_cast<std::size_t>(v)];
+      stacked_[static_cast<std::size_t>(k)].block(b, at, rows, value.cols()) = value.middleRows(b, rows);
+      at += value.cols();
+    }
+  }
+
+  // Layer k's input gradient for rows [b, b + rows), sent to the values it reads (not the network's
+  // input, whose gradient is not needed).
+  template <typename X, typename G>
+  void send_back(const Network& network, Index k, const X& xb, const G& gb, Index b, Index rows, Workspace& ws) {
+    const Layer& lk = network.layer(k);
+    const std::vector<Index>& in = network.inputs_of(k);
+    auto writes = [&](Index v) { return last_reader_[static_cast<std::size_t>(v)] == k; };
+    if (in.size() == 1) {
+      const Index v = in[0];
+      if (v > 0) lk.vjp(xb, lk.params(), gb, g_[static_cast<std::size_t>(v)].middleRows(b, rows), ws, !writes(v));
+      return;
+    }
+    if (std::all_of(in.begin(), in.end(), [](Index v) { return v == 0; })) return;
+    auto stacked = stacked_grad_[static_cast<std::size_t>(k)].middleRows(b, rows);
+    lk.vjp(xb, lk.params(), gb, stacked, ws, false);
+    Index at = 0;
+    for (const Index v : in) {
+      const Index cols = acts_[static_cast<std::size_t>(v)].cols();
+      if (v > 0) {
+        auto target = g_[static_cast<std::size_t>(v)].middleRows(b, rows);
+        if (writes(v))
+          target = stacked.middleCols(at, cols);
+        else
+          target += stacked.middleCols(at, cols);
+      }
+      at += cols;
+    }
+  }
+
   int threads_;
   std::vector<Index> lengths_;  // the minibatch's sequence lengths (empty: none)
-  std::vector<Matrix> acts_, states_, g_;
+  std::vector<Matrix> acts_, stacked_, stacked_grad_, states_, g_;
+  Matrix scratch_;                  // a training-mode layer's input gradient before it is added
+  std::vector<Index> last_reader_;  // per value: the last layer that reads it (−1: none)
   std::vector<std::vector<Params>> block_grads_;
   std::vector<Params> grads_;
 };

@@ -25,11 +25,14 @@ inline constexpr SlotRange kLinearRule{"the generic LRP step", kLstm.end(), 21};
 inline constexpr SlotRange kLstmRule{"the LSTM rules", kLinearRule.end(), 2};
 // The explainer: the relevance of the current layer and of the next (ping-pong).
 inline constexpr SlotRange kExplainer{"the explainer", kLstmRule.end(), 2};
+// The explainer on a graph network: slot 0 a layer's stacked input relevance before it is split to
+// the values it read, the others the relevance of the values whose consumers are not all done yet.
+inline constexpr SlotRange kExplainerGraph{"the explainer (graph)", kExplainer.end(), 64};
 
-inline constexpr std::array kFramework{kLayerMany, kConv2d, kLstm, kLinearRule, kLstmRule, kExplainer};
+inline constexpr std::array kFramework{kLayerMany, kConv2d, kLstm, kLinearRule, kLstmRule, kExplainer, kExplainerGraph};
 static_assert(first_overlap(kFramework) < 0, "two framework owners share a workspace slot");
 
 // The first slot after the framework's: where reserve_slots() starts.
-inline constexpr int kFrameworkEnd = kExplainer.end();
+inline constexpr int kFrameworkEnd = kExplainerGraph.end();
 
 }  // namespace lrp::slots

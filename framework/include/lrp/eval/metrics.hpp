@@ -65,8 +65,9 @@ struct ConservationResult {
   // (docs/rules.md, LSTM rules; Explanation::state_relevance_total). 0 for rules without such state. With
   // lstm_gate and bias_factor 1, input_sum + state_sum = S.
   Eigen::VectorXd state_sum;
-  // [N × (layers + 1)]: column l < layers is Σ R at layer l's input (execution order), the last
-  // column is the output seed map's sum.
+  // [N × (layers + 1)]: column v is Σ R at value v (Explanation::layer_relevance): the input,
+  // then each layer's output, the last column being the output seed map's sum. In a chain column
+  // l < layers is Σ R at layer l's input; in a graph a value read by several layers sums theirs.
   Eigen::MatrixXd layer_sums;
   // [N × layers]: what layer l absorbed, Σ_j R_j b_j / stab(z_j) and Σ_j R_j ε·sign₀(z_j) / stab(z_j)
   // with z the layer's output in the forward pass and R the relevance at its output, for rules that

@@ -105,6 +105,12 @@ class Layer {
   // output shape. Called once, when the layer is added to a network.
   void configure(const Shape& input_shape, const std::string& name);
 
+  // The shape of the one input the layer computes with, given the shapes of the values it reads in
+  // a network. Layers that read several (add, concat: lrp/nn/merge.hpp) get them side by side in
+  // one row per sample, [x_1 | x_2 | ...], and say here what shape that stacked input has, or throw
+  // lrp::Error when the shapes do not fit. The default: exactly one input, as it is.
+  virtual Shape stack_inputs(std::span<const Shape> inputs) const;
+
   // y = f(x; p) for a batch: x is N × numel(input_shape), y is N × numel(output_shape).
   virtual void forward(const ConstMatrixRef& x, const Params& p, MatrixRef y, Workspace& ws) const = 0;
 

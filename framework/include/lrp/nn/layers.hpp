@@ -11,4 +11,5 @@
 #include "lrp/nn/flatten.hpp"
 #include "lrp/nn/layer.hpp"
 #include "lrp/nn/lstm.hpp"
+#include "lrp/nn/merge.hpp"
 #include "lrp/nn/pooling.hpp"

@@ -25,6 +25,11 @@ struct LayerSpec {
   std::string kind;  // a registered layer kind: "dense", "conv2d", ...
   std::string name;  // unique in the model; empty in a description: "<kind><index>" is used
   ParamMap params;   // hyperparameters (the kind's ParamSpecs); booleans are 0/1
+  // The earlier layers whose outputs it reads ("input": the model's input); empty: the previous
+  // layer's (Network::add).
+  std::vector<std::string> inputs = {};
+  // Where the entry is written ("file:line:column"), for messages; empty when not from a file.
+  std::string at = {};
 };
 
 // The network sees (raw − mean[c]) / std[c] on input channel c (channel = first axis of the

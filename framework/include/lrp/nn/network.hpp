@@ -1,5 +1,6 @@
-// A sequential network of layer handlers. forward() runs once and keeps every activation, which
-// is all that the backward passes of every rule and every target need.
+// A network of layer handlers: a chain, or a directed acyclic graph whose layers may read any
+// earlier layer's output (residual sums, concatenated branches). forward() runs once and keeps
+// every value, which is all that the backward passes of every rule and every target need.
 #pragma once
 
 #include "lrp/nn/layer.hpp"
@@ -11,16 +12,27 @@
 
 namespace lrp {
 
-// The activations of one forward pass: activations[0] is the input, activations[i + 1] the output
-// of layer i, activations.back() the logits.
+// The values of one forward pass: activations[0] is the input, activations[i + 1] the output of
+// layer i, activations.back() the logits. In a chain layer i reads activations[i]; in a graph it
+// reads the values Network::inputs_of(i) names, and a layer reading several of them (add, concat)
+// gets them side by side in stacked[i] (Layer::stack_inputs). layer_input(i) is what layer i read.
 struct ForwardPass {
   std::vector<Matrix> activations;
+  // Per layer: the value it reads, or −1 when it reads several (then stacked[i] holds them).
+  std::vector<Index> reads;
+  // Per layer: its stacked input when it reads several values; 0 × 0 for the others.
+  std::vector<Matrix> stacked;
   // The input's per-sample sequence lengths (Tensor::lengths): empty, or one per row. Explainers
   // hand each row block's lengths to the layers and rules (Workspace::lengths()).
   std::vector<Index> lengths;
   const Matrix& input() const { return activations.front(); }
   const Matrix& logits() const { return activations.back(); }
   Index batch() const { return activations.empty() ? 0 : activations.front().rows(); }
+  // The input layer i computed with: N × numel(layer(i).input_shape()).
+  const Matrix& layer_input(Index i) const {
+    const auto li = static_cast<std::size_t>(i);
+    return reads[li] >= 0 ? activations[static_cast<std::size_t>(reads[li])] : stacked[li];
+  }
 };
 
 class Network {
@@ -29,12 +41,15 @@ class Network {
   Network(Network&&) = default;
   Network& operator=(Network&&) = default;
 
-  // Appends a layer, configures it for the current output shape and returns it. Names must be
-  // unique; an empty name becomes "<kind><index>".
-  Layer& add(LayerPtr layer, std::string name = "");
+  // Appends a layer, configures it for the values it reads and returns it. Names must be unique
+  // and may not be "input"; an empty name becomes "<kind><index>". `inputs` names the layers whose
+  // outputs it reads ("input": the network's input), all earlier than this one, so the network is
+  // a directed acyclic graph in execution order; none: the previous layer's output (the network's
+  // input for the first layer), which makes a chain.
+  Layer& add(LayerPtr layer, std::string name = "", const std::vector<std::string>& inputs = {});
   template <typename L>
-  L& add_as(std::unique_ptr<L> layer, std::string name = "") {
-    return static_cast<L&>(add(std::move(layer), std::move(name)));
+  L& add_as(std::unique_ptr<L> layer, std::string name = "", const std::vector<std::string>& inputs = {}) {
+    return static_cast<L&>(add(std::move(layer), std::move(name), inputs));
   }
   // Replaces layer i (used by canonizers); the new layer must keep the input and output shapes.
   void replace(Index i, LayerPtr layer);
@@ -44,6 +59,17 @@ class Network {
   const Layer& layer(Index i) const;
   // Index of the layer called `name`; throws lrp::Error listing the names if there is none.
   Index index_of(const std::string& name) const;
+
+  // The graph. Values are numbered 0 (the network's input) and l + 1 (layer l's output). Layer l
+  // reads the values inputs_of(l), in order; value v is read by the layers consumers_of(v), in
+  // order (the last layer's output by none: it is the network's output).
+  const std::vector<Index>& inputs_of(Index layer) const;
+  const std::vector<Index>& consumers_of(Index value) const;
+  // Whether every layer reads just the value before it (a sequential network).
+  bool is_chain() const { return chain_; }
+  // Throws lrp::Error (starting with `who`) naming the first layer, other than the last, whose
+  // output no layer reads: a network has one output. Call it once the network is complete.
+  void check_outputs_used(const std::string& who) const;
 
   const Shape& input_shape() const { return input_shape_; }
   const Shape& output_shape() const;
@@ -68,12 +94,15 @@ class Network {
   // batch through memory at every layer.
   Index cache_block_rows() const;
 
-  // One line per layer: index, name, description, output shape.
+  // One line per layer: index, name, description, output shape, and in a graph the values it reads.
   std::string summary() const;
 
  private:
   Shape input_shape_;
   std::vector<LayerPtr> layers_;
+  std::vector<std::vector<Index>> inputs_;     // per layer
+  std::vector<std::vector<Index>> consumers_;  // per value
+  bool chain_ = true;
 };
 
 // Sets how every max-pool layer of `net` routes ties (lrp/nn/pooling.hpp: MaxPoolTies; PyTorch's first

@@ -48,8 +48,10 @@ struct Explanation {
   std::vector<RuleChoice> layer_rule_choices;
   // Per layer: what its rule reports for the conservation ledger (Rule::ledger_share).
   std::vector<LedgerShare> layer_ledger_shares;
-  // With keep_layer_relevance: [l] is the relevance at layer l's input (N × in_l) for l < L, and
-  // [L] the output seed (N × classes).
+  // With keep_layer_relevance: [v] is the relevance of value v (N × its size; values as in
+  // ForwardPass: [0] the input, [l + 1] layer l's output, [L] the output seed). In a chain [l] is
+  // the relevance at layer l's input; in a graph a value that several layers read holds the sum of
+  // what they send back.
   std::vector<Matrix> layer_relevance;
   // Per layer: relevance its rule assigned to quantities other than the layer's input (an LSTM's
   // initial states, docs/rules.md, LSTM rules), N × that rule's state_relevance_size (0 columns for most rules).
@@ -86,6 +88,16 @@ class Explainer {
   std::vector<std::string> origins_;  // per layer, where its rule comes from (from_composite; else empty)
   // "the rule 'r' (from plugin p) of layer l 'name'", for an exception a rule's code threw.
   std::string rule_at(Index layer) const;
+  // Layer l's rule from relevance_out to relevance_in, reporting what its code throws and refusing
+  // relevance that is not finite.
+  void propagate_layer(Index l, const LayerContext& ctx, const ConstMatrixRef& relevance_out, MatrixRef relevance_in,
+                       Workspace& ws) const;
+  // One block of rows [begin, begin + rows) from the seed back to the input: through a chain with
+  // two buffers, or through a graph, summing the relevance of a value its consumers send back.
+  void walk_chain(const ForwardPass& pass, const Matrix& seed, Index begin, Index rows, const ExplainOptions& options,
+                  Explanation& e, Workspace& ws) const;
+  void walk_graph(const ForwardPass& pass, const Matrix& seed, Index begin, Index rows, const ExplainOptions& options,
+                  Explanation& e, Workspace& ws) const;
 };
 
 // Baselines from the same machinery: ∂f_c/∂x, and x ⊙ ∂f_c/∂x.

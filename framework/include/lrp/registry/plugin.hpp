@@ -28,7 +28,7 @@ namespace lrp {
 // 4: InputNormalization::origin (MethodSetup hands a plugin the normalization), MaxPool2d's tie policy,
 // Pool2dOptions::ceil_mode and PoolWindow::scale, ElementwiseActivation's ActivationParams;
 // 5: Rule::ledger_share (a new virtual: the Rule vtable changed)
-inline constexpr int kPluginApiVersion = 6;
+inline constexpr int kPluginApiVersion = 7;
 
 struct PluginDescriptor {
   int api_version;                    // kPluginApiVersion of the headers the plugin was built with
