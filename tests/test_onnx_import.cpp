@@ -323,10 +323,15 @@ TEST_CASE("ONNX import: unsupported ops, asymmetric pads, branches and float16 a
                                           Catch::Contains("node 0 'conv_asym' (Conv)") &&
                                           Catch::Contains("pads [0, 0, 1, 1]") && Catch::Contains("asymmetric"));
 
-  const std::string branch = fixture_path("branch.onnx");
-  CHECK_THAT(import_error(branch), Catch::Contains("ONNX model '" + branch + "'") &&
-                                       Catch::Contains("node 2 '/Add' (Add)") && Catch::Contains("branches") &&
-                                       Catch::Contains("sequential models only"));
+  // A skip connection, y = x + relu(W x + b), once refused, imports as a graph with an add layer.
+  const lrp::Model branch = lrp::import_onnx(fixture_path("branch.onnx"), builtins());
+  REQUIRE(branch.network.size() == 3);
+  CHECK(branch.network.layer(2).kind() == "add");
+  CHECK(branch.network.inputs_of(2) == std::vector<lrp::Index>{0, 2});  // the input, then the relu's output
+  const lrp::Tensor bx = lrp::random_inputs({4}, 3, 7);
+  const lrp::Params& fc = branch.network.layer(0).params();
+  const lrp::Matrix want = bx.data + ((bx.data * fc.weight.transpose()).rowwise() + fc.bias.transpose()).cwiseMax(0);
+  CHECK(lrp_test::relative_error(branch.network.forward(bx).logits(), want) <= lrp_test::tol(1e-6, 1e-14));
 
   const std::string half = fixture_path("float16.onnx");
   CHECK_THAT(import_error(half), Catch::Contains("ONNX model '" + half + "'") &&
@@ -972,7 +977,7 @@ TEST_CASE("ONNX import: malformed nodes (inputs, outputs or attributes missing, 
                                     {k, int64_tensor("big", {1}, {7})}, {-1, 4}),
        "index 7 is out of range"},
       {"concat of nothing", chain({node("Concat", {}, {"s"}, "/s", {attr_int("axis", 0)}), relu}, {}, {-1, 4}),
-       "has op Concat, which lrplab does not import"},
+       "node 0 '/s' (Concat): has no data input"},
       {"shape with a huge start",  // clamped: loads
        chain({node("Shape", {"input"}, {"s"}, "/s", {attr_int("start", lowest)}), relu}, {}, {-1, 4}), nullptr},
       {"an empty initializer of huge extents",
@@ -1191,13 +1196,14 @@ TEST_CASE("ONNX import: Pad runs, MatMul biases and a trailing Softmax are group
   CHECK_THAT(error_for(dir, "add.onnx", chain({node("Relu", {"input"}, {"r"}, "/relu/Relu"),
                                                node("Add", {"r", "k"}, {"output"}, "/Add")},
                                               {k}, {-1, 4})),
-             Catch::Contains("node 1 '/Add' (Add): lrplab imports Add only as the bias of the MatMul right before it"));
+             Catch::Contains("node 1 '/Add' (Add): lrplab imports Add as the bias of the MatMul right before it (x @ W "
+                             "+ b) or as the sum of two computed tensors (a residual sum), not with a constant"));
   const std::string twice = chain({node("MatMul", {"input", "w"}, {"m"}, "/MatMul"), node("Add", {"m", "k"}, {"a"}, "/Add"),
                                    node("Relu", {"m"}, {"output"}, "/relu/Relu")},
                                   {tensor("w", {4, 4}, ramp(16)), k}, {-1, 4});
   CHECK_THAT(error_for(dir, "twice.onnx", twice),
-             Catch::Contains("node 2 '/relu/Relu' (Relu): reads 'm', not the output of the previous node ('a'): the "
-                             "graph branches"));
+             Catch::Contains("node 2 '/relu/Relu' (Relu): reads 'm', which lies inside a group of nodes lrplab "
+                             "imports as one layer"));
   CHECK_THAT(error_for(dir, "softmax.onnx", chain({node("Softmax", {"input"}, {"s"}, "/Softmax"),
                                                    node("Relu", {"s"}, {"output"}, "/relu/Relu")},
                                                   {}, {-1, 4})),

@@ -180,11 +180,17 @@ void emit_softmax(LayerEmitter& e, const Op& op) {
   e.dropped_softmax = i;
 }
 
-// An Add fuse_matmul_add did not take.
+// An Add of a constant that fuse_matmul_add did not take (a sum of computed tensors is a merge).
 void emit_add(LayerEmitter& e, const Op& op) {
   e.g.check_attributes(op.node, {});
   e.g.check_inputs(op.node, 2, 2);
-  e.g.fail_node(op.node, "lrplab imports Add only as the bias of the MatMul right before it (x @ W + b)");
+  e.g.fail_node(op.node, "lrplab imports Add as the bias of the MatMul right before it (x @ W + b) or as the sum of "
+                         "two computed tensors (a residual sum), not with a constant elsewhere");
+}
+
+// A Concat of a constant and a computed tensor (a Concat of computed tensors is a merge).
+void emit_concat(LayerEmitter& e, const Op& op) {
+  e.g.fail_node(op.node, "joins a constant to a computed tensor; lrplab imports Concat of computed tensors only");
 }
 
 // Pad nodes that no Conv or AveragePool follows.
@@ -223,7 +229,6 @@ const std::vector<EmitEntry>& emit_table() {
   static const std::vector<EmitEntry> kTable{
       {"Gemm", "Gemm", emit_gemm},
       {"MatMul", "MatMul (+ Add bias)", emit_matmul, true},
-      {"Add", "", emit_add},
       {"Conv", "Conv", emit_conv},
       {"Relu", "Relu", emit_simple<kRelu>},
       {"Tanh", "Tanh", emit_simple<kTanh>},
@@ -247,6 +252,8 @@ const std::vector<EmitEntry>& emit_table() {
       {"BatchNormalization", "BatchNormalization", emit_batchnorm},
       {"Dropout", "Dropout", emit_dropout},
       {"Identity", "Identity", emit_simple<kIdentity>},
+      {"Add", "Add of two computed tensors (a residual sum)", emit_add},
+      {"Concat", "Concat of computed tensors along the channels (axis 1)", emit_concat},
       {"Softmax", "a trailing Softmax/LogSoftmax", emit_softmax},
       {"LogSoftmax", "", emit_softmax},
       {kLstmOp,
@@ -299,19 +306,78 @@ std::vector<std::string> emitted_ops_text() {
   return texts;
 }
 
+namespace {
+
+// An op reading several values: the residual sum (add) or joined branches (concat), one layer
+// whose inputs are the layers that compute them.
+Step merge_step(LayerEmitter& e, const Op& op, const std::vector<std::pair<Shape, std::int64_t>>& in, Shape& out) {
+  const Graph& g = e.g;
+  const int i = op.node;
+  const bool add = g.node(i).is("Add");
+  if (add) {
+    g.check_attributes(i, {});
+  } else {
+    g.check_attributes(i, {"axis"});
+    const std::int64_t rank = in[0].second;
+    std::int64_t axis = g.attr_int(i, "axis", 0, -rank, rank - 1);
+    if (axis < 0) axis += rank;
+    if (axis != 1)
+      g.fail_node(i, "joins along axis ", g.attr_int(i, "axis", 0), "; lrplab imports Concat along axis 1 (the "
+                  "channels of [batch, C, H, W], the features of [batch, F])");
+  }
+  g.check_single_output(i);
+  out = in[0].first;
+  for (std::size_t k = 1; k < in.size(); ++k) {
+    const Shape& s = in[k].first;
+    const bool fits = add ? s == out : s.size() == out.size() && std::equal(s.begin() + 1, s.end(), out.begin() + 1);
+    if (!fits || in[k].second != in[0].second) {
+      std::string shapes;
+      for (const auto& v : in) shapes += (shapes.empty() ? "" : ", ") + to_string(v.first);
+      g.fail_node(i, add ? "adds tensors of different shapes (" : "joins tensors that differ beyond axis 1 (",
+                  shapes, " per sample)");
+    }
+    if (!add) out[0] += s[0];
+  }
+  Step step;
+  step.spec.kind = add ? "add" : "concat";
+  step.spec.name = e.name_for(i, step.spec.kind, {});
+  step.node = i;
+  return step;
+}
+
+}  // namespace
+
 std::vector<Step> emit_layers(const Graph& g, const std::vector<Op>& ops, const std::string& start, int& softmax) {
   LayerEmitter e(g);
   std::map<std::string, std::pair<Shape, std::int64_t>> values;  // value -> its per-sample shape and rank
+  std::map<std::string, std::string> layer_of;                   // value -> the layer that computes it
   values[start] = {g.input_shape, g.input_rank};
+  layer_of[start] = "input";
   for (std::size_t k = 0; k < ops.size(); ++k) {
     const Op& op = ops[k];
-    const EmitEntry* entry = find_entry(op.op);
-    e.next_node = k + 1 < ops.size() ? ops[k + 1].node : -1;
-    const auto& [shape, rank] = values.at(op.input);
-    e.read(shape, rank);
-    entry->emit(e, op);
-    if (!entry->own_outputs) g.check_single_output(op.node);
+    const std::size_t first = e.steps.size();
+    const std::string previous = first == 0 ? std::string("input") : e.steps.back().spec.name;
+    std::vector<std::string> reads;
+    for (const std::string& v : op.inputs) reads.push_back(layer_of.at(v));
+    if (op.inputs.size() > 1) {
+      std::vector<std::pair<Shape, std::int64_t>> in;
+      for (const std::string& v : op.inputs) in.push_back(values.at(v));
+      Shape out;
+      e.steps.push_back(merge_step(e, op, in, out));
+      e.read(out, in[0].second);
+    } else {
+      const EmitEntry* entry = find_entry(op.op);
+      e.next_node = k + 1 < ops.size() ? ops[k + 1].node : -1;
+      const auto& [shape, rank] = values.at(op.input);
+      e.read(shape, rank);
+      entry->emit(e, op);
+      if (!entry->own_outputs) g.check_single_output(op.node);
+    }
+    // The op's first layer names what it reads unless that is the layer just before it; its later
+    // layers (an op may emit several) read each other.
+    if (e.steps.size() > first && (reads.size() > 1 || reads[0] != previous)) e.steps[first].spec.inputs = reads;
     values[op.output] = {e.shape(), e.rank()};
+    layer_of[op.output] = e.steps.size() > first ? e.steps.back().spec.name : layer_of.at(op.input);
   }
   softmax = e.dropped_softmax;
   return std::move(e.steps);

@@ -1,10 +1,11 @@
-// ONNX import: a sequential network exported by torch.onnx.export (opset 13) becomes a ModelSpec, built by
-// build_model() with the registry's layer kinds, and its weights are copied in.
+// ONNX import: a network exported by torch.onnx.export (opset 13), a chain or a graph with residual sums and
+// concatenated branches, becomes a ModelSpec, built by build_model() with the registry's layer kinds, and its
+// weights are copied in.
 //
 // The import is a pipeline of passes over an in-memory graph (onnx_ir.hpp describes the passes and their files):
 // read the graph, refuse GRU/RNN/attention, fold constants, fuse (input normalization, LSTM blocks, activation
-// patterns, MatMul + Add, Pad before Conv/AveragePool), check that the result is a chain (check_chain, here), and
-// emit layers from the emitter table. Before the fusions other than the input normalization, check_data_nodes (here)
+// patterns, MatMul + Add, Pad before Conv/AveragePool), check that the ops form a graph lrplab builds (check_graph,
+// here), and emit layers from the emitter table. Before the fusions other than the input normalization, check_data_nodes (here)
 // refuses a node whose op no table reads at that node. Every refusal is an lrp::Error naming the file, and for a node its index in
 // the graph, its name and op.
 //
@@ -88,12 +89,27 @@ void check_data_nodes(const Graph& g, const std::vector<Op>& ops) {
   }
 }
 
-// The chain: the first op reads the (normalized) graph input, every other op the value the op before computed, and
-// the last computes the graph output. A later importer of branching graphs replaces this step.
-void check_chain(const Graph& g, std::vector<Op>& ops, const FoldedNormalization& norm) {
-  std::set<std::string> seen{g.input};  // the values of the chain so far
+namespace {
+
+// Whether node i combines two or more computed values into one: the residual sum (Add) or joined
+// branches (Concat). Their ops read several values (Op::inputs).
+bool merges(const Graph& g, int i) {
+  const Node& n = g.node(i);
+  if (!(n.is("Add") || n.is("Concat")) || n.inputs.size() < 2) return false;
+  return std::all_of(n.inputs.begin(), n.inputs.end(), [&](const std::string& v) { return !v.empty() && g.computed(v); });
+}
+
+}  // namespace
+
+// The graph: every op reads values the (normalized) graph input or earlier ops computed (ONNX
+// lists nodes in a topological order), a trailing Softmax comes last, every op's output is read
+// by a later op or is the graph's one output, which the last op computes.
+void check_graph(const Graph& g, std::vector<Op>& ops, const FoldedNormalization& norm) {
+  std::set<std::string> seen{g.input};  // every value of the data path so far, inputs of folded nodes included
   for (int k : norm.nodes) seen.insert(g.node(k).outputs[0]);
-  std::string current = norm.output;
+  std::set<std::string> available{norm.output};  // the values a layer may read
+  std::map<std::string, int> unread;             // value -> the op's node that computes it, until something reads it
+  std::string last = norm.output;
   int softmax = -1;
   for (std::size_t k = 0; k < ops.size(); ++k) {
     Op& op = ops[k];
@@ -106,30 +122,43 @@ void check_chain(const Graph& g, std::vector<Op>& ops, const FoldedNormalization
     if (softmax >= 0)
       g.fail_node(i, "follows the ", g.node(softmax).op, " at ", g.node_ref(softmax),
                   "; lrplab drops a Softmax/LogSoftmax only when it is the last node");
-    if (op.input.empty()) {  // a node: the first input, or for Add, Mul and Div the one that is not a constant
-      if (n.is("Add") && n.inputs.size() == 2 && !g.constant(n.inputs[0]) && !g.constant(n.inputs[1]))
-        g.fail_node(i, "adds two computed tensors ('", n.inputs[0], "' and '", n.inputs[1],
-                    "'): the graph branches (a skip connection?); lrplab imports sequential models only");
-      const int data = data_input(g, i, current);
+    if (op.input.empty() && !op.pattern && !op.lstm && (n.is("Mul") || n.is("Div")) && n.inputs.size() == 2 &&
+        g.computed(n.inputs[0]) && g.computed(n.inputs[1]))
+      g.fail_node(i, "multiplies two computed tensors ('", n.inputs[0], "' and '", n.inputs[1],
+                  "'), as attention does; lrplab imports products with a constant only");
+    if (op.input.empty() && !op.pattern && !op.lstm && merges(g, i)) {
+      op.inputs = n.inputs;
+      op.input = n.inputs[0];
+    } else if (op.input.empty()) {  // a node: the first input, or for Add, Mul and Div the one that is not a constant
+      const int data = data_input(g, i, last);
       if (data < 0) g.fail_node(i, "has no data input");
       op.input = n.inputs[static_cast<std::size_t>(data)];
     }
-    if (op.input != current) {
-      if (seen.count(op.input))
-        g.fail_node(i, "reads '", op.input, "', not the output of the previous node ('", current,
-                    "'): the graph branches (a skip connection?); lrplab imports sequential models only");
-      g.fail_node(i, "reads '", op.input, "', which neither the graph input nor an earlier node provides");
+    if (op.inputs.empty()) op.inputs = {op.input};
+    for (const std::string& v : op.inputs) {
+      if (!available.count(v))
+        g.fail_node(i, "reads '", v, "', which ",
+                    seen.count(v) ? "lies inside a group of nodes lrplab imports as one layer"
+                                  : "neither the graph input nor an earlier node provides");
+      unread.erase(v);
     }
     if (op.output.empty()) g.check_single_output(i);  // "has no output"
     if (!op.pattern && !op.lstm && (n.is("Softmax") || n.is("LogSoftmax"))) softmax = i;
     seen.insert(op.internal.begin(), op.internal.end());
     seen.insert(op.output);
-    current = op.output;
+    available.insert(op.output);
+    unread[op.output] = i;
+    last = op.output;
   }
   LRP_CHECK(g.outputs.size() == 1, g.where(), ": the graph has ", g.outputs.size(),
             " outputs; lrplab imports models with one output (the logits)");
-  LRP_CHECK(g.outputs[0] == current, g.where(), ": the graph output '", g.outputs[0],
-            "' is not the output of the last node of the chain ('", current, "')");
+  LRP_CHECK(g.outputs[0] == last, g.where(), ": the graph output '", g.outputs[0],
+            "' is not the output of the last node ('", last, "')");
+  unread.erase(last);
+  if (!unread.empty())
+    g.fail_node(unread.begin()->second, "computes '", unread.begin()->first,
+                "', which no later node reads and which is not the graph output; lrplab imports models with one "
+                "output");
 }
 
 namespace {
@@ -165,7 +194,7 @@ ModelSpec import_spec(const std::string& path, const onnx::ModelProto& proto, st
   fuse_activations(g, ops);
   fuse_matmul_add(g, ops);
   fuse_pads(g, ops);
-  check_chain(g, ops, norm);
+  check_graph(g, ops, norm);
   int softmax = -1;
   steps = emit_layers(g, ops, norm.output, softmax);
   LRP_CHECK(!steps.empty(), g.where(), ": the graph computes nothing lrplab imports as a layer");

@@ -10,10 +10,10 @@
 //   4. the fusions, each a pass over the Ops, in this order: fold_input_normalization (onnx_fuse.cpp), then
 //      check_data_nodes (onnx_import.cpp: every remaining node's op is one some table reads), fuse_lstm
 //      (onnx_lstm.cpp), fuse_activations (onnx_patterns.cpp), fuse_matmul_add and fuse_pads (onnx_fuse.cpp).
-//   5. check_chain (onnx_import.cpp): the one place that requires the Ops to form a chain.
+//   5. check_graph (onnx_import.cpp): the Ops form a graph; an Add or Concat of computed values reads several.
 //   6. emit_layers (onnx_emit.cpp, onnx_emit_layers.cpp): the emitter table turns each Op into layers.
 // A pass only groups nodes; the emitter of a group checks each of its nodes, in file order.
-// Ops read their data input by name (Op::input), so that a later importer of branching graphs can replace step 5.
+// Ops read their data inputs by name (Op::inputs), and the emitter names the layers they read (LayerSpec::inputs).
 #pragma once
 
 #include "lrp/core/error.hpp"
@@ -227,7 +227,8 @@ struct LstmBlock {
 struct Op {
   std::string op;      // the emitter table's key: the node's op type, or kPatternOp / kLstmOp
   int node = -1;       // the node messages name (for a group its first node)
-  std::string input;   // the data value it reads ("": the chain check determines it from the node)
+  std::string input;   // the (first) data value it reads ("": the graph check determines it from the node)
+  std::vector<std::string> inputs;  // every data value it reads (the graph check fills it; Add/Concat: several)
   std::string output;  // the data value it computes
   std::vector<int> pads;  // Conv, AveragePool, Pad: Pad nodes before it, in order (they become padding)
   int bias_add = -1;      // MatMul: the Add that adds its bias
@@ -276,8 +277,9 @@ void fuse_lstm(const Graph& g, std::vector<Op>& ops);
 void fuse_activations(const Graph& g, std::vector<Op>& ops);
 void fuse_matmul_add(const Graph& g, std::vector<Op>& ops);
 void fuse_pads(const Graph& g, std::vector<Op>& ops);
-// Requires the ops to be a chain from the normalized graph input to the graph output; fills in every Op::input.
-void check_chain(const Graph& g, std::vector<Op>& ops, const FoldedNormalization& norm);
+// Requires the ops to form a graph from the normalized graph input to the one graph output, each reading values
+// computed before it; fills in every Op::input and Op::inputs.
+void check_graph(const Graph& g, std::vector<Op>& ops, const FoldedNormalization& norm);
 // The layers of the ops, which read `start` first; `softmax` is set to a dropped trailing Softmax's node (or -1).
 std::vector<Step> emit_layers(const Graph& g, const std::vector<Op>& ops, const std::string& start, int& softmax);
 
