@@ -1,12 +1,14 @@
 #!/usr/bin/python3
-"""PyTorch baseline for the Fashion-MNIST training-speed comparison (models issue).
+"""PyTorch baseline for the Fashion-MNIST training-speed comparisons.
 
-Trains the same architecture as models/fmnist_cnn.yaml with the same optimizer settings as
-configs/fmnist_train.yaml (Adam, batch 64) on 2 threads and prints the wall time of each epoch,
-so that `lrplab train configs/fmnist_train.yaml` can be compared with it on the same machine.
-Run with Debian's interpreter (it sees python3-torch):
+Trains the same architecture as models/fmnist_cnn.yaml (--model cnn, the default) or
+models/fmnist_resnet.yaml (--model resnet: torchvision's BasicBlock, as that description writes it
+out) with the optimizer of its training config (configs/fmnist_train.yaml: Adam 1e-3;
+configs/fmnist_resnet_train.yaml: see --optimizer) and batch 64 on 2 threads, and prints the wall
+time of each epoch, so that `lrplab train CONFIG` can be compared with it on the same machine.
+Run with Debian's interpreter (it sees python3-torch and python3-torchvision):
 
-    /usr/bin/python3 experiments/pytorch_fmnist_baseline.py [--epochs 3] [--threads 2]
+    /usr/bin/python3 experiments/pytorch_fmnist_baseline.py [--model resnet] [--epochs 3] [--threads 2]
 """
 import argparse
 import gzip
@@ -38,12 +40,29 @@ def model():
         nn.Flatten(), nn.Linear(32 * 7 * 7, 64), nn.ReLU(), nn.Dropout(0.25), nn.Linear(64, 10))
 
 
+def resnet():
+    # Same layers, order and sizes as models/fmnist_resnet.yaml.
+    from torchvision.models.resnet import BasicBlock
+
+    def down(cin, cout):
+        return nn.Sequential(nn.Conv2d(cin, cout, 1, stride=2, bias=False), nn.BatchNorm2d(cout))
+
+    return nn.Sequential(
+        nn.Conv2d(1, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU(),
+        BasicBlock(16, 16), BasicBlock(16, 32, stride=2, downsample=down(16, 32)),
+        BasicBlock(32, 64, stride=2, downsample=down(32, 64)),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--model", choices=["cnn", "resnet"], default="cnn")
+    ap.add_argument("--optimizer", choices=["adam", "sgd"], default="adam",
+                    help="sgd: momentum 0.9, weight decay 5e-4 (with --lr)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -53,8 +72,11 @@ def main():
     xt = (read_idx(f"{DATA}/t10k-images-idx3-ubyte.gz").astype(np.float32) / 255 - mean) / std
     yt = read_idx(f"{DATA}/t10k-labels-idx1-ubyte.gz").astype(np.int64)
     x, y, xt, yt = map(torch.from_numpy, (x, y, xt, yt))
-    net = model()
-    opt = torch.optim.Adam(net.parameters(), lr=args.lr)
+    net = model() if args.model == "cnn" else resnet()
+    if args.optimizer == "adam":
+        opt = torch.optim.Adam(net.parameters(), lr=args.lr)
+    else:
+        opt = torch.optim.SGD(net.parameters(), lr=args.lr, momentum=0.9, weight_decay=5e-4)
     loss_fn = nn.CrossEntropyLoss()
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, batch {args.batch}")
     for epoch in range(args.epochs):

@@ -1062,6 +1062,61 @@ bool has_word(const std::string& text, const std::string& op) {
 
 }  // namespace
 
+TEST_CASE("ONNX import of graphs: branches joined by Concat, a sum read twice, and what is refused", "[onnx][graph]") {
+  using namespace onnx_pb;
+  const lrp_test::TempDir dir("lrp_test_onnx_graphs");
+  // input [4] -> a = relu(input), b = tanh(input), c = concat(a, b) [8], g = Gemm(c) [4], s = g + input,
+  // output = Gemm(s) [2]: the input is read three times (Relu, Tanh and the Add).
+  const std::string joined = chain({node("Relu", {"input"}, {"a"}, "/a/Relu"), node("Tanh", {"input"}, {"b"}, "/b/Tanh"),
+                                    node("Concat", {"a", "b"}, {"c"}, "/Concat", {attr_int("axis", 1)}),
+                                    node("Gemm", {"c", "w1", "b1"}, {"g"}, "/g/Gemm", {attr_int("transB", 1)}),
+                                    node("Add", {"g", "input"}, {"s"}, "/Add"),
+                                    node("Gemm", {"s", "w2", "b2"}, {"output"}, "/out/Gemm", {attr_int("transB", 1)})},
+                                   {tensor("w1", {4, 8}, ramp(32)), tensor("b1", {4}, ramp(4)),
+                                    tensor("w2", {2, 4}, ramp(8)), tensor("b2", {2}, ramp(2))},
+                                   {-1, 4});
+  REQUIRE(error_for(dir, "joined.onnx", joined).empty());
+  const lrp::Model m = lrp::import_onnx(dir.file("joined.onnx"), builtins());
+  REQUIRE(m.network.size() == 6);
+  CHECK(m.network.layer(2).kind() == "concat");
+  CHECK(m.network.inputs_of(2) == std::vector<lrp::Index>{1, 2});  // relu, tanh
+  CHECK(m.network.inputs_of(1) == std::vector<lrp::Index>{0});     // tanh reads the input, not the relu
+  CHECK(m.network.layer(4).kind() == "add");
+  CHECK(m.network.inputs_of(4) == std::vector<lrp::Index>{4, 0});  // the Gemm's output and the input
+  // The forward pass as written out.
+  const lrp::Tensor x = lrp::random_inputs({4}, 3, 5);
+  const lrp::Matrix& w1 = m.network.layer(3).params().weight;
+  const lrp::Matrix& w2 = m.network.layer(5).params().weight;
+  lrp::Matrix c(3, 8);
+  c << x.data.cwiseMax(0), x.data.array().tanh().matrix();
+  const lrp::Matrix g = (c * w1.transpose()).rowwise() + m.network.layer(3).params().bias.transpose();
+  const lrp::Matrix want = ((g + x.data) * w2.transpose()).rowwise() + m.network.layer(5).params().bias.transpose();
+  CHECK(lrp_test::relative_error(m.network.forward(x).logits(), want) <= lrp_test::tol(1e-6, 1e-14));
+
+  // Refused, each naming the node: a product of two computed tensors (attention), a Concat along
+  // another axis, a sum of different shapes, and an output nobody reads.
+  CHECK_THAT(error_for(dir, "mul.onnx", chain({node("Relu", {"input"}, {"a"}, "/a/Relu"),
+                                               node("Mul", {"a", "input"}, {"output"}, "/Mul")},
+                                              {}, {-1, 4})),
+             Catch::Contains("node 1 '/Mul' (Mul): multiplies two computed tensors ('a' and 'input'), as attention "
+                             "does"));
+  CHECK_THAT(error_for(dir, "axis.onnx", chain({node("Relu", {"input"}, {"a"}, "/a/Relu"),
+                                                node("Concat", {"a", "input"}, {"output"}, "/Concat",
+                                                     {attr_int("axis", 2)})},
+                                               {}, {-1, 3, 4})),
+             Catch::Contains("node 1 '/Concat' (Concat): joins along axis 2; lrplab imports Concat along axis 1"));
+  CHECK_THAT(error_for(dir, "shapes.onnx",
+                       chain({node("Gemm", {"input", "w", "b"}, {"g"}, "/g/Gemm", {attr_int("transB", 1)}),
+                              node("Add", {"g", "input"}, {"output"}, "/Add")},
+                             {tensor("w", {3, 4}, ramp(12)), tensor("b", {3}, ramp(3))}, {-1, 4})),
+             Catch::Contains("node 1 '/Add' (Add): adds tensors of different shapes ([3], [4] per sample)"));
+  CHECK_THAT(error_for(dir, "unused.onnx", chain({node("Relu", {"input"}, {"a"}, "/a/Relu"),
+                                                  node("Tanh", {"input"}, {"output"}, "/b/Tanh")},
+                                                 {}, {-1, 4})),
+             Catch::Contains("node 0 '/a/Relu' (Relu): computes 'a', which no later node reads and which is not the "
+                             "graph output"));
+}
+
 TEST_CASE("ONNX import: the list of supported ops in an error is the importer's list, naming every op it reads",
           "[onnx][errors]") {
   using namespace onnx_pb;

@@ -435,36 +435,44 @@ TEST_CASE("Plugin methods that misbehave give errors naming the method and the p
   CHECK(f.int_attribute("/explanations/m", "nonfinite") == 4);
 }
 
-TEST_CASE("The committed plugin comparison config runs with this build's plugins", "[plugin][experiment]") {
+TEST_CASE("The committed plugin comparison config runs with this build's plugins, on the CNN and on the residual network",
+          "[plugin][experiment]") {
   const QuietLog quiet;
-  const TempDir dir("lrp_plugins_fmnist");
   const std::string root = std::string(LRP_TEST_FIXTURES) + "/../..";
   const std::string config = root + "/configs/plugins_fmnist.yaml";
-  const std::vector<std::string> overrides{"plugins=[" + kClip + ", " + kAblation + "]",
-                                           "model.file=" + root + "/models/fmnist_cnn.h5",
-                                           "data.subset={begin: 0, end: 3}",
-                                           "evaluate.pixel_flipping.random_repeats=1",
-                                           "output.results=" + dir.file("out.h5"),
-                                           "output.heatmaps=" + dir.file("pictures")};
-  const lrp::Registry registry = registry_with(lrp::read_experiment_plugins(config, overrides));
-  const lrp::ExperimentReport report = lrp::run_experiment(lrp::read_experiment_config(config, overrides, registry), registry);
-  CHECK(report.samples == 3);
-  CHECK(report.methods.size() == 11);
-  const lrp::h5::File f = lrp::h5::File::open(dir.file("out.h5"));
-  CHECK(f.string_attribute("/explanations/ablation", "origin") == "plugin " + kAblation);
-  CHECK_THAT(f.string_attribute("/explanations/clip@epsilon=0.25", "layer_rules"), Contains("epsilon_clip"));
-  // Feature ablation on the 1 × 28 × 28 images against the literal formula, for the first image.
-  const lrp::Model model = lrp::open_model(root + "/models/fmnist_cnn.h5", registry);
-  const std::vector<double> inputs = f.read<double>("/data/inputs");
-  const std::vector<double> relevance = f.read<double>("/explanations/ablation/relevance");
-  const std::vector<std::int64_t> targets = f.read<std::int64_t>("/model/targets");
-  REQUIRE(relevance.size() == 3 * 784);
-  Matrix x0(1, 784);
-  for (Index i = 0; i < 784; ++i)
-    x0(0, i) = static_cast<Scalar>(lrp::to_network_units(inputs[static_cast<std::size_t>(i)], 0, model.spec.normalization));
-  const Eigen::MatrixXd oracle = ablation_oracle(model.network, lrp::Tensor({1, 28, 28}, x0), {targets[0]},
-                                                 {lrp::to_network_units(0.0, 0, model.spec.normalization)});
-  double worst = 0;
-  for (Index i = 0; i < 784; ++i) worst = std::max(worst, std::abs(relevance[static_cast<std::size_t>(i)] - oracle(0, i)));
-  CHECK(worst <= tol(1e-4, 1e-10) * oracle.cwiseAbs().maxCoeff());
+  for (const std::string model_name : {"fmnist_cnn", "fmnist_resnet"}) {
+    INFO(model_name);
+    const TempDir dir("lrp_plugins_fmnist");
+    const std::string model_file = root + "/models/" + model_name + ".h5";
+    const std::vector<std::string> overrides{"plugins=[" + kClip + ", " + kAblation + "]",
+                                             "model.file=" + model_file,
+                                             "data.subset={begin: 0, end: 3}",
+                                             "evaluate.pixel_flipping.random_repeats=1",
+                                             "output.results=" + dir.file("out.h5"),
+                                             "output.heatmaps=" + dir.file("pictures")};
+    const lrp::Registry registry = registry_with(lrp::read_experiment_plugins(config, overrides));
+    const lrp::ExperimentReport report =
+        lrp::run_experiment(lrp::read_experiment_config(config, overrides, registry), registry);
+    CHECK(report.samples == 3);
+    CHECK(report.methods.size() == 11);
+    const lrp::h5::File f = lrp::h5::File::open(dir.file("out.h5"));
+    CHECK(f.string_attribute("/explanations/ablation", "origin") == "plugin " + kAblation);
+    CHECK_THAT(f.string_attribute("/explanations/clip@epsilon=0.25", "layer_rules"), Contains("epsilon_clip"));
+    // Feature ablation on the 1 × 28 × 28 images against the literal formula, for the first image.
+    const lrp::Model model = lrp::open_model(model_file, registry);
+    const std::vector<double> inputs = f.read<double>("/data/inputs");
+    const std::vector<double> relevance = f.read<double>("/explanations/ablation/relevance");
+    const std::vector<std::int64_t> targets = f.read<std::int64_t>("/model/targets");
+    REQUIRE(relevance.size() == 3 * 784);
+    Matrix x0(1, 784);
+    for (Index i = 0; i < 784; ++i)
+      x0(0, i) =
+          static_cast<Scalar>(lrp::to_network_units(inputs[static_cast<std::size_t>(i)], 0, model.spec.normalization));
+    const Eigen::MatrixXd oracle = ablation_oracle(model.network, lrp::Tensor({1, 28, 28}, x0), {targets[0]},
+                                                   {lrp::to_network_units(0.0, 0, model.spec.normalization)});
+    double worst = 0;
+    for (Index i = 0; i < 784; ++i)
+      worst = std::max(worst, std::abs(relevance[static_cast<std::size_t>(i)] - oracle(0, i)));
+    CHECK(worst <= tol(1e-4, 1e-10) * oracle.cwiseAbs().maxCoeff());
+  }
 }

@@ -1,10 +1,13 @@
 // Throughput of forward and explanation on the example MLP (784-64-32-10) and CNN of the core
-// engine issue. Every explanation benchmark times a full explanation of new inputs: the forward
+// engine issue, and on the committed residual network (models/fmnist_resnet.h5, batch norms folded
+// as the experiment runner folds them before LRP). Every explanation benchmark times a full explanation of new inputs: the forward
 // pass plus the backward relevance pass. Counters:
 //   items_per_second  images (explanations) per second
 //   x_forward         time per iteration relative to a forward pass of the same batch and thread
 //                     count, measured in the same run just before
+#include "lrp/io/model_file.hpp"
 #include "lrp/nn/examples.hpp"
+#include "lrp/propagation/canonize.hpp"
 #include "lrp/propagation/explain.hpp"
 
 #include "bench_util.hpp"
@@ -22,7 +25,12 @@ struct Setup {
   lrp::Registry registry;
   lrp::Network mlp = lrp::example_mlp(1);
   lrp::Network cnn = lrp::example_cnn(1);
-  Setup() { lrp::register_builtins(registry); }
+  lrp::Network resnet{{1, 28, 28}};
+  Setup() {
+    lrp::register_builtins(registry);
+    resnet = lrp::load_model(std::string(LRP_SOURCE_DIR) + "/models/fmnist_resnet.h5", registry).network;
+    (void)lrp::canonize_batch_norm(resnet);
+  }
 };
 
 Setup& setup() {
@@ -103,5 +111,8 @@ LRP_BENCH(cnn, gamma)
 LRP_BENCH(cnn, zbox)
 LRP_BENCH(cnn, alpha_beta)
 LRP_BENCH(cnn, epsilon_gamma_box)
+BENCHMARK_CAPTURE(run, resnet_forward, setup().resnet, "forward", "full")->Name("resnet/forward")->Apply(args);
+LRP_BENCH(resnet, epsilon)
+LRP_BENCH(resnet, epsilon_gamma_box)
 
 BENCHMARK_MAIN();

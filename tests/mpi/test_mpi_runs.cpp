@@ -126,6 +126,39 @@ output: {results: unused.h5}
   CHECK(std::find(diff.begin(), diff.end(), "/explanations/egb@gamma=0.1/relevance") == diff.end());
 }
 
+TEST_CASE("An MPI run of the residual network matches the single process, value for value", "[mpi][graph]") {
+  const lrp_test::TempDir dir("lrp_mpi_resnet");
+  const std::string config = write(dir, "resnet.yaml", R"(seed: 5
+threads: 1
+batch_size: 4
+data:
+  format: idx
+  images: /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz
+  labels: /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz
+  subset: {begin: 200, end: 214}
+model: {file: )" + kRoot + R"(/models/fmnist_resnet.h5}
+explain: [epsilon_gamma_box, epsilon_plus_flat, gradient, random]
+evaluate:
+  conservation: true
+  pixel_flipping: {patch: 7, random_repeats: 2, fill: uniform}
+output: {results: unused.h5}
+)");
+  int status = 0;
+  const std::string single = dir.file("single.h5");
+  const std::string out1 = lrplab(0, config, single, status);
+  INFO(out1);
+  REQUIRE(status == 0);
+  const std::string results = dir.file("ranks2.h5");
+  const std::string out = lrplab(2, config, results, status);
+  INFO("2 ranks:\n" << out);
+  REQUIRE(status == 0);
+  std::size_t datasets = 0;
+  const std::vector<std::string> diff = differences(single, results, datasets);
+  INFO("differences:\n" << listed(diff));
+  CHECK(diff.empty());
+  CHECK(datasets > 30);
+}
+
 TEST_CASE("An MPI run trains the model on rank 0 and every rank explains with it", "[mpi]") {
   const lrp_test::TempDir dir("lrp_mpi_train");
   const std::string config = write(dir, "experiment.yaml", R"(seed: 4

@@ -122,10 +122,6 @@ void check_graph(const Graph& g, std::vector<Op>& ops, const FoldedNormalization
     if (softmax >= 0)
       g.fail_node(i, "follows the ", g.node(softmax).op, " at ", g.node_ref(softmax),
                   "; lrplab drops a Softmax/LogSoftmax only when it is the last node");
-    if (op.input.empty() && !op.pattern && !op.lstm && (n.is("Mul") || n.is("Div")) && n.inputs.size() == 2 &&
-        g.computed(n.inputs[0]) && g.computed(n.inputs[1]))
-      g.fail_node(i, "multiplies two computed tensors ('", n.inputs[0], "' and '", n.inputs[1],
-                  "'), as attention does; lrplab imports products with a constant only");
     if (op.input.empty() && !op.pattern && !op.lstm && merges(g, i)) {
       op.inputs = n.inputs;
       op.input = n.inputs[0];

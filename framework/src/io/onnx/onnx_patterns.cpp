@@ -239,6 +239,12 @@ void fuse_activations(const Graph& g, std::vector<Op>& ops) {
       for (int c : readers) closed = closed && contains(p.nodes, c);
       if (closed) break;
     }
+    const Node& n = g.node(i);
+    if (!closed && (n.is("Mul") || n.is("Div")) && n.inputs.size() == 2 && g.computed(n.inputs[0]) &&
+        g.computed(n.inputs[1]))
+      g.fail_node(i, "multiplies two computed tensors ('", n.inputs[0], "' and '", n.inputs[1],
+                  "'), as attention does, and they are not one of the activation patterns lrplab imports (GELU, SiLU, "
+                  "Softplus with beta); lrplab imports products with a constant only");
     if (!closed)
       g.fail_node(i, "reads '", x, "'", why.empty() ? std::string() : " but " + why,
                   "; lrplab imports Div, Mul, Erf and Pow, and a Sigmoid whose input is read again, only as torch "
