@@ -60,19 +60,6 @@ Reference read_reference(const std::string& path = kFixture) {
   return r;
 }
 
-// The largest per-image error relative to that image's largest reference value.
-double worst_relative(const Matrix& got, const Eigen::MatrixXd& want) {
-  REQUIRE(got.rows() == want.rows());
-  REQUIRE(got.cols() == want.cols());
-  double worst = 0;
-  for (Index i = 0; i < want.rows(); ++i) {
-    const double scale = want.row(i).cwiseAbs().maxCoeff();
-    REQUIRE(scale > 0);
-    worst = std::max(worst, (got.row(i).cast<double>() - want.row(i)).cwiseAbs().maxCoeff() / scale);
-  }
-  return worst;
-}
-
 // The share of 2×2 windows of a [C, H, W] activation whose maximum is held by two or more inputs,
 // and of those whose tied maximum is positive.
 std::pair<double, double> tie_shares(const Matrix& activation, Index C, Index H, Index W) {

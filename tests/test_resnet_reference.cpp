@@ -41,19 +41,6 @@ Reference read_reference() {
   return r;
 }
 
-// The largest per-image error relative to that image's largest reference value.
-double worst_relative(const Matrix& got, const Eigen::MatrixXd& want) {
-  REQUIRE(got.rows() == want.rows());
-  REQUIRE(got.cols() == want.cols());
-  double worst = 0;
-  for (Index i = 0; i < want.rows(); ++i) {
-    const double scale = want.row(i).cwiseAbs().maxCoeff();
-    REQUIRE(scale > 0);
-    worst = std::max(worst, (got.row(i).cast<double>() - want.row(i)).cwiseAbs().maxCoeff() / scale);
-  }
-  return worst;
-}
-
 }  // namespace
 
 TEST_CASE("A torchvision ResNet imported from ONNX gives torch's logits and Zennit's relevance", "[graph][zennit][real]") {

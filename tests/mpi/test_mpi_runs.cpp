@@ -63,6 +63,34 @@ std::string write(const lrp_test::TempDir& dir, const std::string& name, const s
   return path;
 }
 
+// The config run as one process; returns its results file.
+std::string run_single(const lrp_test::TempDir& dir, const std::string& config) {
+  int status = 0;
+  const std::string single = dir.file("single.h5");
+  const std::string out = lrplab(0, config, single, status);
+  INFO(out);
+  REQUIRE(status == 0);
+  return single;
+}
+
+// The config on `ranks` MPI processes writes `single`'s numbers, more than `min_datasets` of them.
+void check_same_on_ranks(const lrp_test::TempDir& dir, const std::string& config, const std::string& single, int ranks,
+                         std::size_t min_datasets) {
+  int status = 0;
+  const std::string results = dir.file("ranks" + std::to_string(ranks) + ".h5");
+  const std::string out = lrplab(ranks, config, results, status);
+  INFO(ranks << " ranks:\n" << out);
+  REQUIRE(status == 0);
+  CHECK_THAT(out, Contains("MPI, " + std::to_string(ranks) + " ranks"));
+  std::size_t datasets = 0;
+  const std::vector<std::string> diff = differences(single, results, datasets);
+  INFO("differences:\n" << listed(diff));
+  CHECK(diff.empty());
+  CHECK(datasets > min_datasets);
+  CHECK(h5::File::open(results).int_attribute("/meta", "ranks") == ranks);
+  CHECK(h5::File::open(results).string_attribute("/meta", "cluster") == "MPI, " + std::to_string(ranks) + " ranks");
+}
+
 }  // namespace
 
 TEST_CASE("MPI runs on 2 and 3 ranks write the single-process results file, value for value", "[mpi]") {
@@ -92,28 +120,13 @@ evaluate:
   pixel_flipping: {patch: 7, random_repeats: 3, fill: uniform}
 output: {results: unused.h5}
 )");
-  int status = 0;
-  const std::string single = dir.file("single.h5");
-  const std::string out1 = lrplab(0, config, single, status);
-  INFO(out1);
-  REQUIRE(status == 0);
+  const std::string single = run_single(dir, config);
   // Started without mpirun, the MPI build runs as one process and never initializes MPI (which
   // would start Open MPI's singleton daemon).
   CHECK(h5::File::open(single).string_attribute("/meta", "cluster") == "1 process");
-  for (const int ranks : {2, 3}) {
-    const std::string results = dir.file("ranks" + std::to_string(ranks) + ".h5");
-    const std::string out = lrplab(ranks, config, results, status);
-    INFO(ranks << " ranks:\n" << out);
-    REQUIRE(status == 0);
-    CHECK_THAT(out, Contains("MPI, " + std::to_string(ranks) + " ranks"));
-    std::size_t datasets = 0;
-    const std::vector<std::string> diff = differences(single, results, datasets);
-    INFO("differences:\n" << listed(diff));
-    CHECK(diff.empty());
-    CHECK(datasets > 80);  // relevance, conservation and pixel-flipping datasets of 9 methods were compared
-    CHECK(h5::File::open(results).int_attribute("/meta", "ranks") == ranks);
-    CHECK(h5::File::open(results).string_attribute("/meta", "cluster") == "MPI, " + std::to_string(ranks) + " ranks");
-  }
+  // relevance, conservation and pixel-flipping datasets of 9 methods are compared
+  for (const int ranks : {2, 3}) check_same_on_ranks(dir, config, single, ranks, 80);
+  int status = 0;
   // The comparison is not blind: a different seed changes the random methods, the pixel-flipping
   // noise and orders.
   const std::string other = dir.file("other_seed.h5");
@@ -143,20 +156,8 @@ evaluate:
   pixel_flipping: {patch: 7, random_repeats: 2, fill: uniform}
 output: {results: unused.h5}
 )");
-  int status = 0;
-  const std::string single = dir.file("single.h5");
-  const std::string out1 = lrplab(0, config, single, status);
-  INFO(out1);
-  REQUIRE(status == 0);
-  const std::string results = dir.file("ranks2.h5");
-  const std::string out = lrplab(2, config, results, status);
-  INFO("2 ranks:\n" << out);
-  REQUIRE(status == 0);
-  std::size_t datasets = 0;
-  const std::vector<std::string> diff = differences(single, results, datasets);
-  INFO("differences:\n" << listed(diff));
-  CHECK(diff.empty());
-  CHECK(datasets > 30);
+  const std::string single = run_single(dir, config);
+  check_same_on_ranks(dir, config, single, 2, 30);
 }
 
 TEST_CASE("An MPI run trains the model on rank 0 and every rank explains with it", "[mpi]") {

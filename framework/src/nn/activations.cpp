@@ -3,6 +3,7 @@
 
 #include "lrp/core/error.hpp"
 #include "lrp/core/random.hpp"
+#include "layer_checks.hpp"
 
 #include <cmath>
 #include <type_traits>
@@ -170,10 +171,7 @@ void Dropout::forward(const ConstMatrixRef& x, const Params&, MatrixRef y, Works
 
 void Dropout::vjp(const ConstMatrixRef&, const Params&, const ConstMatrixRef& g_out, MatrixRef g_in, Workspace&,
                   bool accumulate) const {
-  if (accumulate)
-    g_in += g_out;
-  else
-    g_in = g_out;
+  detail::identity_vjp(g_out, g_in, accumulate);
 }
 
 // The mask holds 0 (dropped) or 1/(1 − p) (kept); draws go row by row, so a seed fixes it.

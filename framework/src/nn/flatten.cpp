@@ -1,6 +1,8 @@
 // The flatten layer.
 #include "lrp/nn/flatten.hpp"
 
+#include "layer_checks.hpp"
+
 namespace lrp {
 
 Shape Flatten::setup(const Shape& in) { return {numel(in)}; }
@@ -9,10 +11,7 @@ void Flatten::forward(const ConstMatrixRef& x, const Params&, MatrixRef y, Works
 
 void Flatten::vjp(const ConstMatrixRef&, const Params&, const ConstMatrixRef& g_out, MatrixRef g_in, Workspace&,
                   bool accumulate) const {
-  if (accumulate)
-    g_in += g_out;
-  else
-    g_in = g_out;
+  detail::identity_vjp(g_out, g_in, accumulate);
 }
 
 }  // namespace lrp

@@ -1,5 +1,5 @@
 // Internal to the nn module: the checks and shape arithmetic the built-in layer handlers share
-// (dense.cpp, conv2d.cpp, pooling.cpp, activations.cpp, batchnorm.cpp, flatten.cpp).
+// (dense.cpp, conv2d.cpp, pooling.cpp, activations.cpp, batchnorm.cpp, flatten.cpp, merge.cpp).
 #pragma once
 
 #include "lrp/core/error.hpp"
@@ -32,6 +32,15 @@ inline Index window_out(Index in, Index kernel, Index stride, Index pad, Index d
 inline Shape require_chw(const Layer& layer, const Shape& in) {
   LRP_CHECK(in.size() == 3, where(layer), ": expected an input of shape [C, H, W], got ", to_string(in));
   return in;
+}
+
+// The vjp of a layer whose output is its input's values (flatten, dropout at inference, concat):
+// g_in = g_out, or g_in += g_out.
+inline void identity_vjp(const ConstMatrixRef& g_out, MatrixRef g_in, bool accumulate) {
+  if (accumulate)
+    g_in += g_out;
+  else
+    g_in = g_out;
 }
 
 // param_vjp accumulates into grads, so its shapes must be p's (checked once per call, not per sample).

@@ -79,10 +79,7 @@ void Concat::forward(const ConstMatrixRef& x, const Params&, MatrixRef y, Worksp
 
 void Concat::vjp(const ConstMatrixRef&, const Params&, const ConstMatrixRef& g_out, MatrixRef g_in, Workspace&,
                  bool accumulate) const {
-  if (accumulate)
-    g_in += g_out;
-  else
-    g_in = g_out;
+  detail::identity_vjp(g_out, g_in, accumulate);
 }
 
 }  // namespace lrp
