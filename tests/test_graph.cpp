@@ -189,6 +189,11 @@ TEST_CASE("LRP on a graph: epsilon through a residual sum with norm and a concat
   CHECK(ex.layer_rules()[static_cast<size_t>(net.index_of("cat"))].rfind("pass(", 0) == 0);
   const lrp::Explanation e = ex.explain(pass, targets, {.keep_layer_relevance = true, .threads = 2});
   const lrp::Explanation plain = ex.explain(pass, targets, {.threads = 2});
+  // A pass whose sum read other values (as a chain's would) is not this network's.
+  lrp::ForwardPass other = pass;
+  other.reads[static_cast<size_t>(net.index_of("sum"))] = net.index_of("sum");
+  REQUIRE_THROWS_WITH(ex.explain(other, targets), Contains("explain: the forward pass does not belong to this network "
+                                                           "(layer 3 'sum' reads other values"));
   CHECK(bit_equal(plain.relevance.data, e.relevance.data));
 
   const Weights w = weights_of(net);

@@ -53,12 +53,11 @@ namespace {
 void check_fits(const Network& network, const ForwardPass& pass, const Explanation& e) {
   const Index layers = network.size(), n = pass.batch();
   const auto layer_count = static_cast<size_t>(layers);
-  LRP_CHECK(pass.activations.size() == layer_count + 1, "conservation: the forward pass does not belong to this network (",
-            pass.activations.size(), " activations for ", layers, " layers)");
+  network.check_pass(pass, "conservation");
   LRP_CHECK(!e.layer_relevance.empty(),
             "conservation: the explanation has no per-layer relevance; explain with keep_layer_relevance = true");
   LRP_CHECK(e.layer_relevance.size() == layer_count + 1, "conservation: the explanation has ", e.layer_relevance.size(),
-            " relevance maps, expected ", layers + 1, " (one per layer input and the output seed)");
+            " relevance maps, expected ", layers + 1, " (one per value: the input, each layer's output)");
   LRP_CHECK(e.relevance.batch() == n && e.seed.size() == n, "conservation: the explanation has ", e.relevance.batch(),
             " samples and ", e.seed.size(), " seeds, the forward pass ", n, " samples");
   LRP_CHECK(e.relevance.features() == numel(network.input_shape()), "conservation: the input relevance has ",
@@ -67,8 +66,8 @@ void check_fits(const Network& network, const ForwardPass& pass, const Explanati
     const Matrix& r = e.layer_relevance[static_cast<size_t>(l)];
     const Matrix& a = pass.activations[static_cast<size_t>(l)];
     LRP_CHECK(r.rows() == n && r.cols() == a.cols(), "conservation: relevance map ", l, " is ", r.rows(), " × ", r.cols(),
-              ", expected ", n, " × ", a.cols(), l < layers ? " (the input of layer '" + network.layer(l).name() + "')"
-                                                             : std::string(" (the output)"));
+              ", expected ", n, " × ", a.cols(), l > 0 ? " (the output of layer '" + network.layer(l - 1).name() + "')"
+                                                        : std::string(" (the input)"));
   }
 }
 

@@ -59,25 +59,23 @@ class PixelFlippingValues final : public MetricValues {
     random_ = std::move(random);
     owns_random_ = owner;
   }
-  // One range's result, at its first sample `begin` (the whole run's result is taken as it is).
+  // The range's random-order curves, at its first sample `begin`, into the run's store (by its owner).
+  void store_random(const RandomOrderCurves& r, Index begin) {
+    if (!owns_random_) return;
+    RandomCurves& c = *random_;
+    for (size_t q = 0; q < c.random.size(); ++q) {
+      const Index rows = r.random[q].rows();
+      c.random[q].middleRows(begin, rows) = r.random[q];
+      c.random_probability[q].middleRows(begin, rows) = r.random_probability[q];
+      std::copy(r.random_seeds[q].begin(), r.random_seeds[q].end(), c.random_seeds[q].begin() + begin);
+    }
+  }
+  // One range's result, at its first sample `begin` (the whole run's result is taken as it is); its
+  // random-order curves are the shared store's (store_random).
   void store(PixelFlippingResult&& r, Index begin) {
     PixelFlippingResult& w = result_;
     const Index rows = r.morf.rows();
     const bool whole = begin == 0 && rows == w.morf.rows();
-    if (owns_random_) {
-      RandomCurves& c = *random_;
-      if (whole) {
-        c.random = std::move(r.random);
-        c.random_probability = std::move(r.random_probability);
-        c.random_seeds = std::move(r.random_seeds);
-      } else {
-        for (size_t q = 0; q < c.random.size(); ++q) {
-          c.random[q].middleRows(begin, rows) = r.random[q];
-          c.random_probability[q].middleRows(begin, rows) = r.random_probability[q];
-          std::copy(r.random_seeds[q].begin(), r.random_seeds[q].end(), c.random_seeds[q].begin() + begin);
-        }
-      }
-    }
     r.random.clear();
     r.random_probability.clear();
     r.random_seeds.clear();
@@ -271,6 +269,7 @@ class PixelFlippingMetric final : public Metric {
                                              Tensor(shape, methods[k].relevance.data.middleRows(begin, count)), ids,
                                              pf.fill, pf.options, random);
       v->seconds = seconds_since(start);
+      v->store_random(random, begin);
       v->store(std::move(r), begin);
     }
     return random_seconds;

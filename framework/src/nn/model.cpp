@@ -88,14 +88,11 @@ Model build_model(const ModelSpec& spec, const Registry& registry, const Limits&
     LRP_CHECK(names.insert(layer.name).second, model_name, ": two layers are named '", layer.name, "'");
     const std::string owner = (layer.at.empty() ? "" : layer.at + ": ") + model_name + ", layer " + std::to_string(i) +
                               " '" + layer.name + "' (" + layer.kind + ")";
-    // The shape of the (first) value it reads, for the kind's inference and parameter count.
-    Shape in = model.network.size() == 0 ? spec.input_shape : model.network.output_shape();
-    if (!layer.inputs.empty() && layer.inputs[0] != "input" && names.count(layer.inputs[0]) > 0 &&
-        layer.inputs[0] != layer.name)
-      in = model.network.layer(model.network.index_of(layer.inputs[0])).output_shape();
-    else if (!layer.inputs.empty() && layer.inputs[0] == "input")
-      in = spec.input_shape;
     try {
+      // The shape of the (first) value it reads, for the kind's inference and parameter count.
+      const Index read =
+          layer.inputs.empty() ? model.network.size() : model.network.value_of(layer.inputs[0], layer.name, layer.kind);
+      const Shape& in = model.network.value_shape(read);
       const LayerInfo& info = registry.layer_info(layer.kind);
       if (info.from_input) info.from_input(layer.params, in, owner);
       // Keep every hyperparameter, defaults included, so the saved spec is complete.

@@ -34,20 +34,12 @@ Layer& Network::add(LayerPtr layer, std::string name, const std::vector<std::str
   std::vector<Index> values;
   if (inputs.empty()) values.push_back(size());  // the previous layer's output, or the input
   for (const std::string& in : inputs) {
-    Index v = -1;
-    if (in == kInputName) {
-      v = 0;
-    } else {
-      for (Index l = 0; l < size() && v < 0; ++l)
-        if (layers_[static_cast<size_t>(l)]->name() == in) v = l + 1;
-    }
-    LRP_CHECK(v >= 0, who, " reads '", in, "', which is not an earlier layer",
-              in == name ? " (a layer cannot read its own output)" : "", " nor 'input'");
+    const Index v = value_of(in, name, layer->kind());
     LRP_CHECK(std::find(values.begin(), values.end(), v) == values.end(), who, " reads '", in, "' twice");
     values.push_back(v);
   }
   std::vector<Shape> shapes;
-  for (const Index v : values) shapes.push_back(v == 0 ? input_shape_ : layers_[static_cast<size_t>(v - 1)]->output_shape());
+  for (const Index v : values) shapes.push_back(value_shape(v));
   Shape stacked;
   try {
     stacked = layer->stack_inputs(shapes);
@@ -72,6 +64,42 @@ const std::vector<Index>& Network::consumers_of(Index value) const {
   LRP_CHECK(value >= 0 && value <= size(), "network: no value with index ", value, " (the network has ", size() + 1,
             " values)");
   return consumers_[static_cast<size_t>(value)];
+}
+
+Index Network::value_of(const std::string& name, const std::string& reader, const std::string& kind) const {
+  if (name == kInputName) return 0;
+  for (Index l = 0; l < size(); ++l)
+    if (layers_[static_cast<size_t>(l)]->name() == name) return l + 1;
+  LRP_FAIL("network: layer '", reader, "' (", kind, ") reads '", name, "', which is not an earlier layer",
+           name == reader ? " (a layer cannot read its own output)" : "", " nor 'input'");
+}
+
+const Shape& Network::value_shape(Index value) const {
+  return value == 0 ? input_shape_ : layer(value - 1).output_shape();
+}
+
+void Network::stack_rows(Index l, const std::vector<Matrix>& values, Matrix& stacked, Index begin, Index rows) const {
+  Index at = 0;
+  for (const Index v : inputs_of(l)) {
+    const Matrix& value = values[static_cast<size_t>(v)];
+    stacked.block(begin, at, rows, value.cols()) = value.middleRows(begin, rows);
+    at += value.cols();
+  }
+}
+
+void Network::check_pass(const ForwardPass& pass, const std::string& who) const {
+  const auto layers = static_cast<size_t>(size());
+  LRP_CHECK(pass.activations.size() == layers + 1 && pass.reads.size() == layers && pass.stacked.size() == layers, who,
+            ": the forward pass does not belong to this network (", pass.activations.size(), " values for ", size(),
+            " layers)");
+  for (size_t l = 0; l < layers; ++l) {
+    const std::vector<Index>& in = inputs_[l];
+    const Index reads = in.size() == 1 ? in[0] : -1;
+    LRP_CHECK(pass.reads[l] == reads && pass.layer_input(static_cast<Index>(l)).cols() == numel(layers_[l]->input_shape()) &&
+                  pass.activations[l + 1].cols() == numel(layers_[l]->output_shape()),
+              who, ": the forward pass does not belong to this network (layer ", l, " '", layers_[l]->name(),
+              "' reads other values or of other sizes)");
+  }
 }
 
 void Network::check_outputs_used(const std::string& who) const {
@@ -153,14 +181,7 @@ void Network::forward(const Tensor& x, ForwardPass& pass, int threads) const {
       const Index rows = std::min(block, end - b);
       const LengthsScope lengths(ws, row_lengths(pass.lengths, b, rows));
       for (size_t i = 0; i < layers_.size(); ++i) {
-        if (pass.reads[i] < 0) {  // several values side by side
-          Index at = 0;
-          for (const Index v : inputs_[i]) {
-            const Matrix& value = pass.activations[static_cast<size_t>(v)];
-            pass.stacked[i].block(b, at, rows, value.cols()) = value.middleRows(b, rows);
-            at += value.cols();
-          }
-        }
+        if (pass.reads[i] < 0) stack_rows(static_cast<Index>(i), pass.activations, pass.stacked[i], b, rows);
         const Matrix& in = pass.layer_input(static_cast<Index>(i));
         Matrix& out = pass.activations[i + 1];
         layers_[i]->forward(in.middleRows(b, rows), layers_[i]->params(), out.middleRows(b, rows), ws);

@@ -16,14 +16,13 @@ CanonizeReport canonize_batch_norm(Network& network) {
     const std::optional<ChannelAffine> affine = layer.foldable_affine();
     if (!affine) continue;
     const Index read = network.inputs_of(i).front();  // a foldable layer reads one value
-    const bool alone = read > 0 && network.consumers_of(read).size() == 1;
-    if (read > 0 && !alone) {
+    if (read > 0 && network.consumers_of(read).size() > 1) {
       logger()->warn("{} '{}' reads the output of '{}', which other layers read too: it is not canonized and gets 'pass'",
                      layer.kind(), layer.name(), network.layer(read - 1).name());
       report.left.push_back(layer.name());
       continue;
     }
-    const Layer* previous = alone ? &network.layer(read - 1) : nullptr;
+    const Layer* previous = read > 0 ? &network.layer(read - 1) : nullptr;
     if (previous != nullptr) {
       const Index channels = previous->output_shape().empty() ? 0 : previous->output_shape()[0];
       LRP_CHECK(channels == affine->scale.size(), "canonize: ", layer.kind(), " '", layer.name(), "' has ",

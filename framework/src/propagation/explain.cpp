@@ -70,12 +70,9 @@ Explanation Explainer::explain(const ForwardPass& pass, const std::vector<Index>
                                const ExplainOptions& options) const {
   const Network& net = *network_;
   const Index layers = net.size(), n = pass.batch();
-  LRP_CHECK(static_cast<Index>(pass.activations.size()) == layers + 1,
-            "explain: the forward pass does not belong to this network (", pass.activations.size(),
-            " activations for ", layers, " layers)");
+  net.check_pass(pass, "explain");
   LRP_CHECK(static_cast<Index>(targets.size()) == n, "explain: ", targets.size(), " targets for ", n, " samples");
   const Matrix& logits = pass.logits();
-  LRP_CHECK(logits.cols() == numel(net.output_shape()), "explain: the forward pass does not belong to this network");
   net.check_lengths(pass.lengths, n, "explain");
 
   Explanation e;
@@ -234,7 +231,10 @@ void Explainer::walk_graph(const ForwardPass& pass, const Matrix& seed, Index be
   for (Index l = layers - 1; l >= 0; --l) {
     const size_t li = static_cast<size_t>(l);
     const Index out = l + 1;
-    if (rel[static_cast<size_t>(out)] == nullptr) send(out, Matrix::Zero(rows, cols_of(out)));  // read by no layer
+    if (rel[static_cast<size_t>(out)] == nullptr) {  // read by no layer (a network built by hand): no relevance
+      rel[static_cast<size_t>(out)] = take(out);
+      MatrixMap(rel[static_cast<size_t>(out)], rows, cols_of(out)).setZero();
+    }
     const ConstMatrixMap relevance_out(rel[static_cast<size_t>(out)], rows, cols_of(out));
     MatrixMap state_rows = rows_of(e.state_relevance[li], begin, rows);
     const LayerContext ctx = context(net, pass, l, begin, rows, state_rows);

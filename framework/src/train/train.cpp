@@ -147,8 +147,7 @@ Index count_correct(const Matrix& logits, std::span<const Index> labels) {
 std::vector<Params> parameter_gradients(const Network& network, const ForwardPass& pass,
                                         const Matrix& logits_gradient, Workspace& ws) {
   LRP_CHECK(network.size() > 0, "parameter_gradients: the network has no layers");
-  LRP_CHECK(static_cast<Index>(pass.activations.size()) == network.size() + 1, "parameter_gradients: the forward pass has ",
-            pass.activations.size(), " activations; expected ", network.size() + 1, " (input and one per layer)");
+  network.check_pass(pass, "parameter_gradients");
   LRP_CHECK(logits_gradient.rows() == pass.logits().rows() && logits_gradient.cols() == pass.logits().cols(),
             "parameter_gradients: logits gradient is ", logits_gradient.rows(), "×", logits_gradient.cols(),
             "; expected the logits' shape ", pass.logits().rows(), "×", pass.logits().cols());
@@ -357,9 +356,6 @@ class TrainStep {
     stacked_.resize(layers);
     stacked_grad_.resize(layers);
     states_.resize(layers);
-    last_reader_.assign(layers + 1, -1);
-    for (Index l = 0; l < network.size(); ++l)
-      for (const Index v : network.inputs_of(l)) last_reader_[static_cast<std::size_t>(v)] = l;
     block_grads_.resize(static_cast<std::size_t>(threads));
     for (auto& g : block_grads_)
       for (Index l = 0; l < network.size(); ++l) g.push_back(zero_like(network.layer(l).params()));
@@ -394,7 +390,7 @@ class TrainStep {
         const LengthsScope lengths(ws, row_lengths(lengths_, b, e - b));
         for (Index k = l; k < end; ++k) {
           const Layer& lk = network.layer(k);
-          gather(network, k, b, e - b);
+          if (network.inputs_of(k).size() > 1) network.stack_rows(k, acts_, stacked_[static_cast<std::size_t>(k)], b, e - b);
           lk.forward(input_of(network, k).middleRows(b, e - b), lk.params(),
                      acts_[static_cast<std::size_t>(k) + 1].middleRows(b, e - b), ws);
         }
@@ -413,7 +409,7 @@ class TrainStep {
     g_[layers] = logits_gradient;
     for (std::size_t v = 1; v < layers; ++v) {
       g_[v].resize(n, acts_[v].cols());
-      if (last_reader_[v] < 0) g_[v].setZero();  // read by no layer (a network built by hand)
+      if (network.consumers_of(static_cast<Index>(v)).empty()) g_[v].setZero();  // read by no layer (built by hand)
     }
     for (Params& g : grads_) set_zero(g);
     for (Index l = network.size() - 1; l >= 0;) {
@@ -421,7 +417,7 @@ class TrainStep {
       const std::size_t i = static_cast<std::size_t>(l);
       if (layer.has_training_mode()) {
         const Index v = network.inputs_of(l)[0];  // training-mode layers read one value
-        const bool direct = v > 0 && last_reader_[static_cast<std::size_t>(v)] == l;
+        const bool direct = v > 0 && writes(network, v, l);
         Matrix& g_in = direct ? g_[static_cast<std::size_t>(v)] : scratch_;
         if (!direct) g_in.resize(n, acts_[static_cast<std::size_t>(v)].cols());
         layer.train_backward(input_of(network, l), layer.params(), states_[i], g_[i + 1], g_in, grads_[i]);
@@ -468,21 +464,12 @@ class TrainStep {
     p.bias.setZero();
   }
 
+  // Whether layer k is the last reader of value v, the one whose gradient is written first.
+  static bool writes(const Network& network, Index v, Index k) { return network.consumers_of(v).back() == k; }
+
   const Matrix& input_of(const Network& network, Index k) const {
     const std::vector<Index>& in = network.inputs_of(k);
     return in.size() == 1 ? acts_[static_cast<std::size_t>(in[0])] : stacked_[static_cast<std::size_t>(k)];
-  }
-
-  // Layer k's values side by side in its stacked input, rows [b, b + rows) (layers reading several).
-  void gather(const Network& network, Index k, Index b, Index rows) {
-    const std::vector<Index>& in = network.inputs_of(k);
-    if (in.size() == 1) return;
-    Index at = 0;
-    for (const Index v : in) {
-      const Matrix& value = acts_[static_cast<std::size_t>(v)];
-      stacked_[static_cast<std::size_t>(k)].block(b, at, rows, value.cols()) = value.middleRows(b, rows);
-      at += value.cols();
-    }
   }
 
   // Layer k's input gradient for rows [b, b + rows), sent to the values it reads (not the network's
@@ -491,13 +478,12 @@ class TrainStep {
   void send_back(const Network& network, Index k, const X& xb, const G& gb, Index b, Index rows, Workspace& ws) {
     const Layer& lk = network.layer(k);
     const std::vector<Index>& in = network.inputs_of(k);
-    auto writes = [&](Index v) { return last_reader_[static_cast<std::size_t>(v)] == k; };
     if (in.size() == 1) {
       const Index v = in[0];
-      if (v > 0) lk.vjp(xb, lk.params(), gb, g_[static_cast<std::size_t>(v)].middleRows(b, rows), ws, !writes(v));
+      if (v > 0)
+        lk.vjp(xb, lk.params(), gb, g_[static_cast<std::size_t>(v)].middleRows(b, rows), ws, !writes(network, v, k));
       return;
     }
-    if (std::all_of(in.begin(), in.end(), [](Index v) { return v == 0; })) return;
     auto stacked = stacked_grad_[static_cast<std::size_t>(k)].middleRows(b, rows);
     lk.vjp(xb, lk.params(), gb, stacked, ws, false);
     Index at = 0;
@@ -505,7 +491,7 @@ class TrainStep {
       const Index cols = acts_[static_cast<std::size_t>(v)].cols();
       if (v > 0) {
         auto target = g_[static_cast<std::size_t>(v)].middleRows(b, rows);
-        if (writes(v))
+        if (writes(network, v, k))
           target = stacked.middleCols(at, cols);
         else
           target += stacked.middleCols(at, cols);
@@ -517,8 +503,7 @@ class TrainStep {
   int threads_;
   std::vector<Index> lengths_;  // the minibatch's sequence lengths (empty: none)
   std::vector<Matrix> acts_, stacked_, stacked_grad_, states_, g_;
-  Matrix scratch_;                  // a training-mode layer's input gradient before it is added
-  std::vector<Index> last_reader_;  // per value: the last layer that reads it (−1: none)
+  Matrix scratch_;  // a training-mode layer's input gradient before it is added
   std::vector<std::vector<Params>> block_grads_;
   std::vector<Params> grads_;
 };

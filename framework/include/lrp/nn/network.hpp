@@ -65,6 +65,17 @@ class Network {
   // order (the last layer's output by none: it is the network's output).
   const std::vector<Index>& inputs_of(Index layer) const;
   const std::vector<Index>& consumers_of(Index value) const;
+  // The value a name stands for in the inputs of the layer `reader` (of `kind`) added next: 0 for
+  // "input", l + 1 for layer l's name; lrp::Error when there is no such earlier layer. And a value's
+  // per-sample shape.
+  Index value_of(const std::string& name, const std::string& reader, const std::string& kind) const;
+  const Shape& value_shape(Index value) const;
+  // Rows [begin, begin + rows) of the stacked input of layer l, which reads several values: those
+  // values' rows side by side (values: indexed like ForwardPass::activations).
+  void stack_rows(Index l, const std::vector<Matrix>& values, Matrix& stacked, Index begin, Index rows) const;
+  // Throws lrp::Error starting with `who` unless `pass` is a forward pass of this network: one
+  // value per layer and the input, each layer reading what the graph says.
+  void check_pass(const ForwardPass& pass, const std::string& who) const;
   // Whether every layer reads just the value before it (a sequential network).
   bool is_chain() const { return chain_; }
   // Throws lrp::Error (starting with `who`) naming the first layer, other than the last, whose

@@ -10,10 +10,11 @@ namespace lrp {
 
 struct CanonizeReport {
   std::vector<std::string> merged;  // "bn1 -> conv1" for each batch norm folded into its predecessor
-  std::vector<std::string> left;    // batch norms with no dense/conv before them (they get `pass`)
+  std::vector<std::string> left;    // batch norms not folded: no dense/conv before them, or its output read elsewhere (`pass`)
 };
 
-// Folds every batch norm that directly follows a dense or conv2d layer into it (docs/rules.md, Default rules of the other layers):
+// Folds every batch norm that reads the output of a dense or conv2d layer into it, when no other layer
+// reads that output (docs/rules.md, Canonizers):
 // s = γ/√(var + eps), W' = W·s per output channel, b' = (b − mean)·s + β; the batch norm becomes
 // an identity layer with the same name, so indices and names stay valid. A layer declared
 // without bias gains one. Other batch norms are left (and logged as a warning).

@@ -31,7 +31,7 @@ std::vector<Index> select_targets(const Matrix& logits, const TargetSpec& spec, 
 
 struct ExplainOptions {
   SeedKind seed = SeedKind::kLogit;
-  // Keep the relevance at every layer's input (for the conservation ledger).
+  // Keep the relevance of every value (Explanation::layer_relevance; for the conservation ledger).
   bool keep_layer_relevance = false;
   // Threads over the batch (1 = this thread only).
   int threads = 1;

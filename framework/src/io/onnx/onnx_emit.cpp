@@ -5,6 +5,8 @@
 
 #include "onnx_emit.hpp"
 
+#include "lrp/nn/merge.hpp"
+
 #include <cctype>
 #include <sstream>
 
@@ -326,18 +328,16 @@ Step merge_step(LayerEmitter& e, const Op& op, const std::vector<std::pair<Shape
                   "channels of [batch, C, H, W], the features of [batch, F])");
   }
   g.check_single_output(i);
-  out = in[0].first;
-  for (std::size_t k = 1; k < in.size(); ++k) {
-    const Shape& s = in[k].first;
-    const bool fits = add ? s == out : s.size() == out.size() && std::equal(s.begin() + 1, s.end(), out.begin() + 1);
-    if (!fits || in[k].second != in[0].second) {
-      std::string shapes;
-      for (const auto& v : in) shapes += (shapes.empty() ? "" : ", ") + to_string(v.first);
-      g.fail_node(i, add ? "adds tensors of different shapes (" : "joins tensors that differ beyond axis 1 (",
-                  shapes, " per sample)");
-    }
-    if (!add) out[0] += s[0];
+  // The layer says which shapes it joins and what it makes of them; its refusal names the node.
+  std::vector<Shape> shapes;
+  for (const auto& v : in) shapes.push_back(v.first);
+  const LayerPtr layer = add ? LayerPtr(std::make_unique<Add>()) : LayerPtr(std::make_unique<Concat>());
+  try {
+    layer->configure(layer->stack_inputs(shapes), "merge");
+  } catch (const Error& x) {
+    g.fail_node(i, x.what(), " (per sample)");
   }
+  out = layer->output_shape();
   Step step;
   step.spec.kind = add ? "add" : "concat";
   step.spec.name = e.name_for(i, step.spec.kind, {});
