@@ -69,7 +69,7 @@ TEST_CASE("Batch norm in training mode normalizes with batch statistics and upda
   const Matrix x = random_matrix(n, c * plane, 5, -2.0, 3.0);
   Matrix y(n, c * plane), state;
   std::mt19937_64 rng(0);
-  bn.train_forward(x, bn.params(), y, state, rng);
+  bn.train_forward(x, bn.params(), y, state, rng, 1);
   for (Index ch = 0; ch < c; ++ch) {
     double mu = 0, var = 0;
     for (Index r = 0; r < n; ++r)
@@ -92,6 +92,36 @@ TEST_CASE("Batch norm in training mode normalizes with batch statistics and upda
   }
 }
 
+TEST_CASE("Batch norm's training forward and backward give the same bits for 1 2 or 3 threads", "[train_modes]") {
+  const Index n = 6, c = 5, plane = 9;
+  Matrix y1, g1, state1;
+  lrp::Params grads1;
+  Vector mean1, var1;
+  for (const int threads : {1, 2, 3}) {
+    lrp::BatchNorm bn(c, 1e-5, 0.1);
+    bn.configure({c, 3, 3}, "bn");
+    bn.set_params({random_matrix(1, c, 21, 0.5, 1.5), random_vector(c, 22)});
+    const Matrix x = random_matrix(n, c * plane, 23, -2.0, 3.0), g = random_matrix(n, c * plane, 24);
+    Matrix y(n, c * plane), state, g_in(n, c * plane);
+    std::mt19937_64 rng(0);
+    bn.train_forward(x, bn.params(), y, state, rng, threads);
+    lrp::Params grads = lrp::zero_like(bn.params());
+    bn.train_backward(x, bn.params(), state, g, g_in, grads, threads);
+    if (threads == 1) {
+      y1 = y, g1 = g_in, state1 = state, grads1 = grads, mean1 = bn.running_mean(), var1 = bn.running_var();
+      continue;
+    }
+    CHECK(bit_equal(y, y1));
+    CHECK(bit_equal(g_in, g1));
+    CHECK(bit_equal(state.topRows(n + 1).leftCols(c), state1.topRows(n + 1).leftCols(c)));  // x̂ and 1/σ (the rest of the last row is unused)
+    CHECK(bit_equal(state.topRows(n), state1.topRows(n)));
+    CHECK(bit_equal(grads.weight, grads1.weight));
+    CHECK(bit_equal(grads.bias, grads1.bias));
+    CHECK(bit_equal(bn.running_mean(), mean1));
+    CHECK(bit_equal(bn.running_var(), var1));
+  }
+}
+
 TEST_CASE("Batch norm's training backward matches central differences for inputs, gamma and beta", "[train_modes]") {
   const Index n = 4, c = 2;
   for (const Shape& shape : {Shape{c}, Shape{c, 3, 2}}) {
@@ -103,14 +133,14 @@ TEST_CASE("Batch norm's training backward matches central differences for inputs
     const Matrix g = random_matrix(n, cols, 14);
     std::mt19937_64 rng(0);
     Matrix y(n, cols), state, g_in(n, cols);
-    bn.train_forward(x, bn.params(), y, state, rng);
+    bn.train_forward(x, bn.params(), y, state, rng, 1);
     lrp::Params grads = lrp::zero_like(bn.params());
-    bn.train_backward(x, bn.params(), state, g, g_in, grads);
+    bn.train_backward(x, bn.params(), state, g, g_in, grads, 1);
 
     const double h = tol(1e-2, 1e-5), rel = tol(3e-2, 1e-6);
     const auto loss = [&](const Matrix& xx) {
       Matrix yy(n, cols), ss;
-      bn.train_forward(xx, bn.params(), yy, ss, rng);
+      bn.train_forward(xx, bn.params(), yy, ss, rng, 1);
       return dot(g, yy);
     };
     double worst = 0, scale = 0;
@@ -148,7 +178,7 @@ TEST_CASE("Dropout in training zeroes about p of the values, scales the rest by 
   const Matrix x = random_matrix(20, 1000, 21, 0.5, 1.5);
   Matrix y(20, 1000), state, g_in(20, 1000);
   std::mt19937_64 rng(7);
-  d.train_forward(x, d.params(), y, state, rng);
+  d.train_forward(x, d.params(), y, state, rng, 1);
   Index dropped = 0;
   for (Index i = 0; i < x.size(); ++i) {
     if (y.data()[i] == 0) {
@@ -162,13 +192,13 @@ TEST_CASE("Dropout in training zeroes about p of the values, scales the rest by 
   CHECK(std::abs(static_cast<double>(dropped) / 20000.0 - 0.3) < 0.016);
   const Matrix g = random_matrix(20, 1000, 22);
   lrp::Params none;
-  d.train_backward(x, d.params(), state, g, g_in, none);
+  d.train_backward(x, d.params(), state, g, g_in, none, 1);
   for (Index i = 0; i < x.size(); ++i)
     REQUIRE(g_in.data()[i] == (y.data()[i] == 0 ? Scalar(0) : g.data()[i] * state.data()[i]));
   // The same seed gives the same mask; inference is the identity.
   Matrix y2(20, 1000), state2;
   std::mt19937_64 rng2(7);
-  d.train_forward(x, d.params(), y2, state2, rng2);
+  d.train_forward(x, d.params(), y2, state2, rng2, 1);
   CHECK(y2 == y);
   Matrix yi(20, 1000);
   d.forward(x, d.params(), yi, lrp::thread_workspace());

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "lrp/core/error.hpp"
+#include "lrp/io/data.hpp"
 #include "lrp/nn/examples.hpp"
 #include "lrp/propagation/explain.hpp"
 #include "lrp/nn/layers.hpp"
@@ -37,6 +38,16 @@ inline std::string error_of(const std::function<void()>& f) {
   }
   FAIL("no lrp::Error was thrown");
   return "";
+}
+
+// The committed models (models/ of the repository) and Debian's Fashion-MNIST (dataset-fashion-mnist).
+inline const std::string kModelsDir = std::string(LRP_TEST_FIXTURES) + "/../../models";
+inline const std::string kFashionMnistDir = "/usr/share/datasets/fashion-mnist";
+
+// Fashion-MNIST test images [begin, end) scaled to [0, 1], with their labels.
+inline lrp::Dataset fashion_mnist_test(lrp::Index begin, lrp::Index end) {
+  return lrp::read_idx(kFashionMnistDir + "/t10k-images-idx3-ubyte.gz", kFashionMnistDir + "/t10k-labels-idx1-ubyte.gz",
+                       1.0 / 255.0, lrp::RowSelection::range(begin, end));
 }
 
 inline constexpr bool kFloat64 = sizeof(Scalar) == 8;

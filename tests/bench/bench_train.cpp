@@ -1,6 +1,8 @@
-// Training throughput of the Fashion-MNIST CNN (models/fmnist_cnn.yaml): lrp::train for one epoch
-// of 20 minibatches of 64 (training-mode forward, loss, backward, Adam update, shuffling) on 1 and
-// 2 threads, on synthetic 28×28 inputs (the arithmetic does not depend on the values). Counters:
+// Training throughput of the Fashion-MNIST CNN (models/fmnist_cnn.yaml, Adam) and the residual
+// network (models/fmnist_resnet.yaml, SGD with momentum and weight decay as in
+// configs/fmnist_resnet_train.yaml): lrp::train for one epoch of 20 minibatches of 64
+// (training-mode forward, loss, backward, update, shuffling) on 1 and 2 threads, on synthetic
+// 28×28 inputs (the arithmetic does not depend on the values). Counters:
 //   items_per_second  training samples per second (60,000 / this = seconds per epoch)
 //   x_forward         step time relative to an inference forward pass of the same batch and
 //                     thread count, measured in the same run
@@ -21,29 +23,30 @@
 
 namespace {
 
-lrp::Model fmnist_cnn() {
+lrp::Model fmnist_model(const std::string& file) {
   static const lrp::Registry registry = [] {
     lrp::Registry r;
     lrp::register_builtins(r);
     r.freeze();
     return r;
   }();
-  lrp::Model m = lrp::build_model(lrp::read_model_spec(LRP_SOURCE_DIR "/models/fmnist_cnn.yaml", &registry), registry);
+  lrp::Model m = lrp::build_model(lrp::read_model_spec(LRP_SOURCE_DIR "/models/" + file, &registry), registry);
   lrp::initialize_parameters(m.network, lrp::InitScheme::kHeNormal, 1);
   return m;
 }
 
-void train_epoch(benchmark::State& state) {
+void train_epoch(benchmark::State& state, const std::string& file, lrp::OptimizerKind optimizer) {
   const lrp::Index batch = state.range(0);
   const int threads = static_cast<int>(state.range(1));
   const lrp::Index steps = 20;
-  lrp::Model m = fmnist_cnn();
+  lrp::Model m = fmnist_model(file);
   lrp::Dataset data = lrp::synthetic_blobs(m.network.input_shape(), batch * steps, 10, 3);
   data.inputs = lrp::normalize_inputs(data.inputs, m.spec.normalization);
   lrp::TrainOptions options;
   options.epochs = 1;
   options.batch_size = batch;
-  options.optimizer = lrp::OptimizerKind::kAdam;
+  options.optimizer = optimizer;
+  options.sgd = {.learning_rate = 0.05, .momentum = 0.9, .weight_decay = 5e-4};
   options.threads = threads;
 
   // The inference forward pass of one batch, for the ratio.
@@ -62,5 +65,8 @@ void train_epoch(benchmark::State& state) {
 
 }  // namespace
 
-BENCHMARK(train_epoch)->ArgNames({"batch", "threads"})->Args({64, 1})->Args({64, 2})->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(train_epoch, cnn, "fmnist_cnn.yaml", lrp::OptimizerKind::kAdam)
+    ->ArgNames({"batch", "threads"})->Args({64, 1})->Args({64, 2})->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(train_epoch, resnet, "fmnist_resnet.yaml", lrp::OptimizerKind::kSgd)
+    ->ArgNames({"batch", "threads"})->Args({64, 1})->Args({64, 2})->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK_MAIN();

@@ -263,11 +263,36 @@ Limits parse_limits(const YAML::Node& node, const std::string& config) {
   return l;
 }
 
-TrainOptions parse_train_options(const YAML::Node& node, const std::string& config) {
+namespace {
+
+// training.augment: the shift and flip, and the raw fill value normalized per channel as the
+// inputs will be.
+Augmentation parse_augmentation(const YAML::Node& node, const std::string& config, const ModelSpec& architecture) {
+  check_keys(node, {"shift", "flip", "fill"}, config, "training.augment");
+  Augmentation a;
+  if (node["shift"]) a.shift = whole(node["shift"], config, "training.augment.shift", 0);
+  if (node["flip"]) a.flip = boolean(node["flip"], config, "training.augment.flip");
+  const InputNormalization& norm = architecture.normalization;
+  double raw = norm.raw_min;
+  if (node["fill"]) {
+    raw = number(node["fill"], config, "training.augment.fill");
+    LRP_CHECK(std::isfinite(raw), where(node["fill"], config), ": training.augment.fill must be a finite number, got ",
+              node["fill"].Scalar());
+  }
+  const Index channels = architecture.input_shape.empty() ? 1 : architecture.input_shape[0];
+  for (Index c = 0; c < channels; ++c) a.fill.push_back(static_cast<Scalar>((raw - norm.mean_of(c)) / norm.std_of(c)));
+  validate(a, architecture.input_shape, where(node, config) + ": training.augment");
+  return a;
+}
+
+}  // namespace
+
+TrainOptions parse_train_options(const YAML::Node& node, const std::string& config, const ModelSpec& architecture) {
   TrainOptions o;
   if (!node) return o;
-  check_keys(node, {"epochs", "batch_size", "validation_fraction", "optimizer", "schedule", "clip_norm"}, config,
-             "training");
+  check_keys(node, {"epochs", "batch_size", "validation_fraction", "optimizer", "schedule", "clip_norm", "augment"},
+             config, "training");
+  if (const YAML::Node aug = node["augment"]) o.augment = parse_augmentation(aug, config, architecture);
   if (node["epochs"]) o.epochs = whole(node["epochs"], config, "training.epochs", 1);
   if (node["batch_size"]) o.batch_size = whole(node["batch_size"], config, "training.batch_size", 1);
   if (node["validation_fraction"]) {
@@ -378,7 +403,7 @@ TrainConfig read_train_config(const std::string& path, const Registry& registry)
     check_keys(model, {"architecture", "init"}, path, "model");
     require(model, "architecture", path, "model");
     read_architecture(model, path, registry, c);
-    c.options = parse_train_options(root["training"], path);
+    c.options = parse_train_options(root["training"], path, c.architecture);
     c.options.seed = c.seed;
     c.options.threads = c.threads;
     if (const YAML::Node out = root["output"]) {

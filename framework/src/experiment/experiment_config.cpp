@@ -604,7 +604,7 @@ void read_model_section(const YAML::Node& model, const std::string& src, const R
   t.train_data = parse_dataset(model["train"], src, "model.train", c.seed);
   if (model["test"] && !model["test"].IsNull()) t.test_data = parse_dataset(model["test"], src, "model.test", c.seed);
   read_architecture(model, src, registry, t);
-  t.options = parse_train_options(model["training"], src);
+  t.options = parse_train_options(model["training"], src, t.architecture);
   t.options.seed = c.seed;
   t.options.threads = c.threads;
   if (model["save"]) {

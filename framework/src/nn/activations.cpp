@@ -175,7 +175,8 @@ void Dropout::vjp(const ConstMatrixRef&, const Params&, const ConstMatrixRef& g_
 }
 
 // The mask holds 0 (dropped) or 1/(1 − p) (kept); draws go row by row, so a seed fixes it.
-void Dropout::train_forward(const ConstMatrixRef& x, const Params&, MatrixRef y, Matrix& state, std::mt19937_64& rng) {
+void Dropout::train_forward(const ConstMatrixRef& x, const Params&, MatrixRef y, Matrix& state, std::mt19937_64& rng,
+                            int) {
   state.resize(x.rows(), x.cols());
   const Scalar keep = static_cast<Scalar>(1.0 / (1.0 - p_));
   for (Index r = 0; r < state.rows(); ++r)
@@ -184,7 +185,7 @@ void Dropout::train_forward(const ConstMatrixRef& x, const Params&, MatrixRef y,
 }
 
 void Dropout::train_backward(const ConstMatrixRef&, const Params&, const Matrix& state, const ConstMatrixRef& g_out,
-                             MatrixRef g_in, Params&) const {
+                             MatrixRef g_in, Params&, int) const {
   g_in = g_out.cwiseProduct(state);
 }
 

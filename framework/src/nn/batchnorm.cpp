@@ -1,5 +1,6 @@
 // Batch normalization: inference, training with batch statistics, and its running statistics.
 #include "lrp/nn/batchnorm.hpp"
+#include "lrp/nn/network.hpp"
 #include "layer_checks.hpp"
 
 #include <cmath>
@@ -81,57 +82,65 @@ void BatchNorm::param_vjp(const ConstMatrixRef& at, const Params& p, const Const
 
 // Training: x̂ = (x − μ_B)/√(σ²_B + eps) with the minibatch's per-channel mean μ_B and biased
 // variance σ²_B over M = N·plane values (accumulated in double), y = γ x̂ + β. state holds x̂ in
-// its first N rows and 1/√(σ²_B + eps) per channel in an extra last row.
-void BatchNorm::train_forward(const ConstMatrixRef& x, const Params& p, MatrixRef y, Matrix& state, std::mt19937_64&) {
+// its first N rows and 1/√(σ²_B + eps) per channel in an extra last row. Channels are independent:
+// they are split over the threads, each computed in the same order whatever the split.
+void BatchNorm::train_forward(const ConstMatrixRef& x, const Params& p, MatrixRef y, Matrix& state, std::mt19937_64&,
+                              int threads) {
   const Index n = x.rows(), plane = x.cols() / channels_;
   const double m = static_cast<double>(n * plane);
   LRP_CHECK(n * plane >= 2, where(*this), ": training needs more than one value per channel (batch of ", n, ")");
   state.resize(n + 1, x.cols());
-  for (Index c = 0; c < channels_; ++c) {
-    const auto block = x.middleCols(c * plane, plane);
-    // Row sums in the working precision (vectorized), their total in double.
-    const Vector row_sums = block.rowwise().sum();
-    double sum = 0;
-    for (Index r = 0; r < n; ++r) sum += static_cast<double>(row_sums[r]);
-    const double mu = sum / m;
-    const Vector row_sq = (block.array() - static_cast<Scalar>(mu)).square().rowwise().sum();
-    double sum_sq = 0;
-    for (Index r = 0; r < n; ++r) sum_sq += static_cast<double>(row_sq[r]);
-    const double var = sum_sq / m;
-    const double inv_std = 1.0 / std::sqrt(var + eps_);
-    const Scalar gamma = p.weight(0, c), beta = p.bias[c];
-    auto xhat = state.block(0, c * plane, n, plane);
-    xhat = ((block.array() - static_cast<Scalar>(mu)) * static_cast<Scalar>(inv_std)).matrix();
-    y.middleCols(c * plane, plane) = ((xhat.array() * gamma) + beta).matrix();
-    state(n, c) = static_cast<Scalar>(inv_std);
-    mean_[c] = static_cast<Scalar>((1.0 - momentum_) * static_cast<double>(mean_[c]) + momentum_ * mu);
-    var_[c] = static_cast<Scalar>((1.0 - momentum_) * static_cast<double>(var_[c]) + momentum_ * var * m / (m - 1.0));
-  }
+  parallel_chunks(channels_, threads, [&](int, Index begin, Index end) {
+    for (Index c = begin; c < end; ++c) {
+      // Each row's sum in the working precision (vectorized), their total in double.
+      double sum = 0;
+      for (Index r = 0; r < n; ++r) sum += static_cast<double>(x.row(r).segment(c * plane, plane).sum());
+      const double mu = sum / m;
+      double sum_sq = 0;
+      for (Index r = 0; r < n; ++r)
+        sum_sq += static_cast<double>(
+            (x.row(r).segment(c * plane, plane).array() - static_cast<Scalar>(mu)).square().sum());
+      const double var = sum_sq / m;
+      const double inv_std = 1.0 / std::sqrt(var + eps_);
+      const Scalar gamma = p.weight(0, c), beta = p.bias[c];
+      for (Index r = 0; r < n; ++r) {
+        auto xhat = state.row(r).segment(c * plane, plane);
+        xhat = ((x.row(r).segment(c * plane, plane).array() - static_cast<Scalar>(mu)) * static_cast<Scalar>(inv_std)).matrix();
+        y.row(r).segment(c * plane, plane) = ((xhat.array() * gamma) + beta).matrix();
+      }
+      state(n, c) = static_cast<Scalar>(inv_std);
+      mean_[c] = static_cast<Scalar>((1.0 - momentum_) * static_cast<double>(mean_[c]) + momentum_ * mu);
+      var_[c] = static_cast<Scalar>((1.0 - momentum_) * static_cast<double>(var_[c]) + momentum_ * var * m / (m - 1.0));
+    }
+  });
 }
 
 // With g = ∂L/∂y: ∂L/∂β = Σ g, ∂L/∂γ = Σ g x̂, and through the batch statistics
 // ∂L/∂x = γ/√(σ²_B + eps) · (g − mean(g) − x̂ · mean(g x̂)), means over the channel's M values.
 void BatchNorm::train_backward(const ConstMatrixRef&, const Params& p, const Matrix& state, const ConstMatrixRef& g_out,
-                               MatrixRef g_in, Params& grads) const {
+                               MatrixRef g_in, Params& grads, int threads) const {
   check_grads(*this, p, grads);
   const Index n = g_out.rows(), plane = g_out.cols() / channels_;
   const double m = static_cast<double>(n * plane);
-  for (Index c = 0; c < channels_; ++c) {
-    const auto g = g_out.middleCols(c * plane, plane);
-    const auto xhat = state.block(0, c * plane, n, plane);
-    const Vector row_g = g.rowwise().sum();
-    const Vector row_gx = (g.array() * xhat.array()).rowwise().sum();
-    double sum_g = 0, sum_gx = 0;
-    for (Index r = 0; r < n; ++r) {
-      sum_g += static_cast<double>(row_g[r]);
-      sum_gx += static_cast<double>(row_gx[r]);
+  parallel_chunks(channels_, threads, [&](int, Index begin, Index end) {
+    for (Index c = begin; c < end; ++c) {
+      double sum_g = 0, sum_gx = 0;
+      for (Index r = 0; r < n; ++r) {
+        const auto g = g_out.row(r).segment(c * plane, plane);
+        sum_g += static_cast<double>(g.sum());
+        sum_gx += static_cast<double>((g.array() * state.row(r).segment(c * plane, plane).array()).sum());
+      }
+      grads.weight(0, c) += static_cast<Scalar>(sum_gx);
+      grads.bias[c] += static_cast<Scalar>(sum_g);
+      const Scalar factor = p.weight(0, c) * state(n, c);
+      const Scalar mean_g = static_cast<Scalar>(sum_g / m), mean_gx = static_cast<Scalar>(sum_gx / m);
+      for (Index r = 0; r < n; ++r)
+        g_in.row(r).segment(c * plane, plane) =
+            (factor * (g_out.row(r).segment(c * plane, plane).array() - mean_g -
+                       state.row(r).segment(c * plane, plane).array() * mean_gx))
+                .matrix();
     }
-    grads.weight(0, c) += static_cast<Scalar>(sum_gx);
-    grads.bias[c] += static_cast<Scalar>(sum_g);
-    const Scalar factor = p.weight(0, c) * state(n, c);
-    const Scalar mean_g = static_cast<Scalar>(sum_g / m), mean_gx = static_cast<Scalar>(sum_gx / m);
-    g_in.middleCols(c * plane, plane) = (factor * (g.array() - mean_g - xhat.array() * mean_gx)).matrix();
-  }
+  });
 }
 
 void BatchNorm::initialize(InitScheme, std::mt19937_64&) {

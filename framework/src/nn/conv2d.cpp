@@ -1,10 +1,11 @@
-// The conv2d layer: im2col + GEMM per sample, with shared unfolds for several parameter sets.
+// The conv2d layer: im2col + a small-matrix product per sample, with shared unfolds for several
+// parameter sets.
 #include "lrp/nn/conv2d.hpp"
 #include "layer_checks.hpp"
 #include "lrp/core/slots.hpp"
+#include "small_gemm.hpp"
 
 #include <algorithm>
-#include <cstring>
 #include <vector>
 
 namespace lrp {
@@ -18,104 +19,125 @@ using detail::window_out;
 
 namespace {
 
+// The unfold's grid: the columns of the unfolded input, out_height rows of grid_width() positions,
+// then zero columns up to a multiple of kGemmColumns (the product kernel's block). Outputs and
+// gradients on the grid have the same columns; widen and narrow move them between the grid and the
+// layer's [out_channels, out_height · out_width] layout.
 struct ConvGeometry {
   Index channels, height, width, out_height, out_width;
   Index kh, kw, sh, sw, ph, pw, dh, dw;
   Index patch() const { return kh * kw; }
   Index positions() const { return out_height * out_width; }
+  Index padded_height() const { return height + 2 * ph; }
+  Index padded_width() const { return width + 2 * pw; }
+  // With stride 1 the grid rows have the padded input's width (see im2col).
+  bool wide() const { return sh == 1 && sw == 1; }
+  Index grid_width() const { return wide() ? padded_width() : out_width; }
+  Index grid_positions() const { return detail::round_up_columns(out_height * grid_width()); }
+  // Whether outputs need the grid buffer (false: the grid is the output layout itself).
+  bool regridded() const { return grid_positions() != positions(); }
 };
 
 using Span = Eigen::Array<Scalar, Eigen::Dynamic, 1>;
 using SpanMap = Eigen::Map<Span>;
 using ConstSpanMap = Eigen::Map<const Span>;
 
-// Both unfolds go through a copy of the input planes with zero borders, [C, H + 2ph, W + 2pw]: every
-// read or write of a window position is then in bounds, and each (channel, tap, output row) is one
-// contiguous span of output columns.
-Index padded_size(const ConvGeometry& g) { return g.channels * (g.height + 2 * g.ph) * (g.width + 2 * g.pw); }
+// Both unfolds go through a copy of the input planes with zero borders, [C, H + 2ph, W + 2pw],
+// followed by a zero tail: every read or write of a window position is then in bounds.
+//
+// With stride 1, the unfolded row of tap (c, i, j) is one contiguous span of the padded input: the
+// grid is out_height × padded_width (the padded input's own row pitch), starting at plane c, row
+// i·dh, column j·dw. The last (kw − 1)·dw columns of each grid row are not outputs (the window would
+// run past the padded row into the next): the conv computes them and drops them, and gradients are
+// zero there. One copy per tap replaces out_height short copies, which is what an unfold of a small
+// plane spends its time on. The tail keeps the last tap's span, rounded up to the grid, inside the
+// buffer.
+Index padded_size(const ConvGeometry& g) {
+  return g.channels * g.padded_height() * g.padded_width() + (g.kw - 1) * g.dw + detail::kGemmColumns;
+}
 
-// cols[(c·kh + i)·kw + j, oh·Wo + ow] = x[c, oh·sh − ph + i·dh, ow·sw − pw + j·dw] (0 outside).
-void im2col(const Scalar* x, const ConvGeometry& g, Scalar* padded, MatrixMap& cols) {
-  const Index Hp = g.height + 2 * g.ph, Wp = g.width + 2 * g.pw, P = g.positions();
-  const Scalar* source = x;  // without padding, the input itself
-  if (g.ph != 0 || g.pw != 0) {
-    std::fill_n(padded, padded_size(g), Scalar(0));
-    for (Index c = 0; c < g.channels; ++c)
-      for (Index h = 0; h < g.height; ++h)
-        SpanMap(padded + (c * Hp + h + g.ph) * Wp + g.pw, g.width) = ConstSpanMap(x + (c * g.height + h) * g.width, g.width);
-    source = padded;
+// Writes `planes` planes [H, W] of src into dst with ph zero rows above and below and pw zero
+// columns left and right; returns the end of what it wrote. Every element is written once.
+Scalar* pad_planes(const Scalar* src, Index planes, Index H, Index W, Index ph, Index pw, Scalar* dst) {
+  const Index Wp = W + 2 * pw;
+  for (Index c = 0; c < planes; ++c) {
+    dst = std::fill_n(dst, ph * Wp + pw, Scalar(0));
+    for (Index h = 0; h < H; ++h) {
+      dst = std::copy_n(src + (c * H + h) * W, W, dst);
+      dst = std::fill_n(dst, h + 1 < H ? 2 * pw : pw, Scalar(0));
+    }
+    dst = std::fill_n(dst, ph * Wp, Scalar(0));
   }
+  return dst;
+}
+
+// Copies x into the zero-bordered planes of `padded`, then the zero tail; returns the planes to
+// read (x itself when there is no padding and no wide grid).
+const Scalar* pad_input(const Scalar* x, const ConvGeometry& g, Scalar* padded) {
+  if (g.ph == 0 && g.pw == 0 && !g.wide()) return x;
+  Scalar* end = pad_planes(x, g.channels, g.height, g.width, g.ph, g.pw, padded);
+  std::fill(end, padded + padded_size(g), Scalar(0));
+  return padded;
+}
+
+// cols[(c·kh + i)·kw + j, oh·Gw + ow] = x[c, oh·sh − ph + i·dh, ow·sw − pw + j·dw] (0 outside), Gw the
+// grid width; the grid's columns past out_height·Gw are finite (zeros or input values).
+void im2col(const Scalar* x, const ConvGeometry& g, Scalar* padded, MatrixMap& cols) {
+  const Index Hp = g.padded_height(), Wp = g.padded_width(), G = g.grid_positions(), P = g.positions();
+  const Scalar* source = pad_input(x, g, padded);
   for (Index c = 0; c < g.channels; ++c) {
     for (Index i = 0; i < g.kh; ++i) {
       for (Index j = 0; j < g.kw; ++j) {
-        Scalar* row = cols.data() + ((c * g.kh + i) * g.kw + j) * P;
+        Scalar* row = cols.data() + ((c * g.kh + i) * g.kw + j) * G;
+        if (g.wide()) {
+          std::copy_n(source + (c * Hp + i * g.dh) * Wp + j * g.dw, G, row);
+          continue;
+        }
         for (Index oh = 0; oh < g.out_height; ++oh) {
           const Scalar* __restrict src = source + (c * Hp + oh * g.sh + i * g.dh) * Wp + j * g.dw;
           Scalar* __restrict dst = row + oh * g.out_width;
           for (Index ow = 0; ow < g.out_width; ++ow) dst[ow] = src[ow * g.sw];
         }
+        std::fill_n(row + P, G - P, Scalar(0));
       }
     }
   }
 }
 
-// Equal patches must give bitwise-equal outputs, as they do in PyTorch: real images have flat regions
-// whose positions all see the same patch, and max pooling over them has ties that torch routes to
-// the first maximum (MaxPool2d). A GEMM kernel does not promise that: its edge tiles accumulate in
-// another order than its main tiles (Eigen with AVX-512 rounds 14% of the positions of a 14 x 14
-// plane differently), which would break ties torch keeps. So the conv finds the columns of `cols`
-// that repeat an earlier column (bit for bit) and copies the earlier column's outputs to them.
-// Returns rep, rep[p] the first column equal to column p (p itself when it is the first), or nullptr
-// when no column repeats. The buffers are the calling thread's: they grow to the largest plane once
-// and are reused.
-const Index* repeated_columns(const MatrixMap& cols) {
-  using Bits = std::conditional_t<sizeof(Scalar) == 8, std::uint64_t, std::uint32_t>;
-  thread_local std::vector<std::uint64_t> hash;
-  thread_local std::vector<Index> table, rep;
-  const Index K = cols.rows(), P = cols.cols();
-  hash.assign(static_cast<std::size_t>(P), 0xcbf29ce484222325ULL);
-  for (Index k = 0; k < K; ++k) {
-    const Scalar* row = cols.data() + k * P;
-    for (Index p = 0; p < P; ++p) {
-      Bits b;
-      std::memcpy(&b, row + p, sizeof b);
-      hash[static_cast<std::size_t>(p)] = (hash[static_cast<std::size_t>(p)] ^ b) * 0x100000001b3ULL;
+// Between outputs [rows, out_height·out_width] and the grid [rows, G]: widen puts zeros in the
+// columns that are not outputs, narrow drops them.
+void widen(const Scalar* out, Index rows, const ConvGeometry& g, Scalar* grid) {
+  const Index Gw = g.grid_width(), Wo = g.out_width, G = g.grid_positions();
+  for (Index r = 0; r < rows; ++r) {
+    Scalar* dst = grid + r * G;
+    for (Index oh = 0; oh < g.out_height; ++oh) {
+      std::copy_n(out + (r * g.out_height + oh) * Wo, Wo, dst + oh * Gw);
+      std::fill_n(dst + oh * Gw + Wo, Gw - Wo, Scalar(0));
     }
+    std::fill_n(dst + g.out_height * Gw, G - g.out_height * Gw, Scalar(0));
   }
-  std::size_t size = 1;
-  while (size < 2 * static_cast<std::size_t>(P)) size <<= 1;
-  table.assign(size, -1);
-  rep.resize(static_cast<std::size_t>(P));
-  bool any = false;
-  for (Index p = 0; p < P; ++p) {
-    const std::uint64_t h = hash[static_cast<std::size_t>(p)];
-    std::size_t slot = static_cast<std::size_t>(h ^ (h >> 29)) & (size - 1);
-    Index found = p;
-    for (; table[slot] >= 0; slot = (slot + 1) & (size - 1)) {
-      const Index q = table[slot];
-      if (hash[static_cast<std::size_t>(q)] != h) continue;
-      Index k = 0;
-      while (k < K && std::memcmp(cols.data() + k * P + p, cols.data() + k * P + q, sizeof(Scalar)) == 0) ++k;
-      if (k == K) {
-        found = q;
-        break;
-      }
-    }
-    if (found == p) table[slot] = p;
-    rep[static_cast<std::size_t>(p)] = found;
-    any = any || found != p;
-  }
-  return any ? rep.data() : nullptr;
 }
 
-// The adjoint of im2col: x[c, ih, iw] += cols[...] for every position that read it.
+void narrow(const Scalar* grid, Index rows, const ConvGeometry& g, Scalar* out) {
+  const Index Gw = g.grid_width(), Wo = g.out_width, G = g.grid_positions();
+  for (Index r = 0; r < rows; ++r)
+    for (Index oh = 0; oh < g.out_height; ++oh)
+      std::copy_n(grid + r * G + oh * Gw, Wo, out + (r * g.out_height + oh) * Wo);
+}
+
+// The adjoint of im2col: x[c, ih, iw] += cols[...] for every position that read it (the grid's
+// columns that are not outputs hold zeros and add nothing).
 void col2im_add(const MatrixMap& cols, const ConvGeometry& g, Scalar* padded, Scalar* x) {
-  const Index Hp = g.height + 2 * g.ph, Wp = g.width + 2 * g.pw, P = g.positions();
+  const Index Hp = g.padded_height(), Wp = g.padded_width(), G = g.grid_positions();
   std::fill_n(padded, padded_size(g), Scalar(0));
   for (Index c = 0; c < g.channels; ++c) {
     for (Index i = 0; i < g.kh; ++i) {
       for (Index j = 0; j < g.kw; ++j) {
-        const Scalar* row = cols.data() + ((c * g.kh + i) * g.kw + j) * P;
+        const Scalar* row = cols.data() + ((c * g.kh + i) * g.kw + j) * G;
+        if (g.wide()) {
+          SpanMap(padded + (c * Hp + i * g.dh) * Wp + j * g.dw, G) += ConstSpanMap(row, G);
+          continue;
+        }
         for (Index oh = 0; oh < g.out_height; ++oh) {
           Scalar* __restrict dst = padded + (c * Hp + oh * g.sh + i * g.dh) * Wp + j * g.dw;
           const Scalar* __restrict src = row + oh * g.out_width;
@@ -127,6 +149,102 @@ void col2im_add(const MatrixMap& cols, const ConvGeometry& g, Scalar* padded, Sc
   for (Index c = 0; c < g.channels; ++c)
     for (Index h = 0; h < g.height; ++h)
       SpanMap(x + (c * g.height + h) * g.width, g.width) += ConstSpanMap(padded + (c * Hp + h + g.ph) * Wp + g.pw, g.width);
+}
+
+// Rows addressed through a table of offsets from a base (the taps of an unfolded input) or by a
+// fixed pitch (a grid of outputs or gradients), for detail::small_gemm.
+template <class T>
+struct OffsetRows {
+  T* base;
+  const Index* offsets;
+  T* operator()(Index k) const { return base + offsets[k]; }
+};
+
+template <class T>
+struct PitchRows {
+  T* base;
+  Index pitch;
+  T* operator()(Index k) const { return base + k * pitch; }
+};
+
+// Where each row of the unfolded input starts: with a wide grid, tap (c, i, j)'s span of the padded
+// input (see im2col), otherwise row k of cols (k · G). The calling thread's table, refilled per call.
+const Index* unfold_offsets(const ConvGeometry& g) {
+  thread_local std::vector<Index> offsets;
+  const Index K = g.channels * g.patch(), Hp = g.padded_height(), Wp = g.padded_width(), G = g.grid_positions();
+  offsets.resize(static_cast<std::size_t>(K));
+  for (Index c = 0; c < g.channels; ++c)
+    for (Index i = 0; i < g.kh; ++i)
+      for (Index j = 0; j < g.kw; ++j) {
+        const Index k = (c * g.kh + i) * g.kw + j;
+        offsets[static_cast<std::size_t>(k)] = g.wide() ? (c * Hp + i * g.dh) * Wp + j * g.dw : k * G;
+      }
+  return offsets.data();
+}
+
+// The unfolded input of one sample: with a wide grid the padded planes themselves (read through the
+// tap offsets), otherwise the im2col copy in cols.
+const Scalar* unfold(const Scalar* x, const ConvGeometry& g, Scalar* padded, MatrixMap& cols) {
+  if (g.wide()) return pad_input(x, g, padded);
+  im2col(x, g, padded, cols);
+  return cols.data();
+}
+
+// The input gradient of a stride-1 convolution is itself a convolution: of the output gradient,
+// zero-padded by qh = dh·(kh − 1) − ph rows and qw = dw·(kw − 1) − pw columns, with the kernel
+// flipped in both axes and its channel axes swapped:
+//   ∂x[c, h, w] = Σ_{o,i',j'} Wf[c, (o, i', j')] · Gp[o, h + i'·dh, w + j'·dw],
+//   Wf[c, (o, i', j')] = W[o, (c, kh − 1 − i', kw − 1 − j')].
+// So it runs like the forward pass: taps read in place from the padded gradients (one per parameter
+// set, scaled by its coefficient inside Wf), one product per group, no unfolded buffer and no
+// col2im. Needs ph ≤ dh·(kh − 1) and pw ≤ dw·(kw − 1) (true for the usual "same" paddings).
+bool gathers_gradient(const ConvGeometry& g) {
+  return g.wide() && g.ph <= g.dh * (g.kh - 1) && g.pw <= g.dw * (g.kw - 1);
+}
+
+void gather_vjp(const ConvGeometry& g, Index groups, Index out_channels, std::span<const Params* const> ps,
+                std::span<const Scalar* const> gs, std::span<const Scalar> coefficients, MatrixRef g_in, Workspace& ws) {
+  const Index C = g.channels, Cg = C / groups, Og = out_channels / groups, taps = g.patch();
+  const Index sets = static_cast<Index>(ps.size()), Kf = sets * Og * taps;  // Wf's columns per group
+  const Index qh = g.dh * (g.kh - 1) - g.ph, qw = g.dw * (g.kw - 1) - g.pw;
+  const Index Hg = g.out_height + 2 * qh, Wg = g.out_width + 2 * qw;  // = H + dh·(kh − 1), W + dw·(kw − 1)
+  const Index plane = Hg * Wg, G = detail::round_up_columns(g.height * Wg);
+  const Index out_size = out_channels * g.positions();
+  Scalar* padded = ws.get(slots::kConv2d, 0, 1, sets * out_channels * plane + (g.kw - 1) * g.dw + detail::kGemmColumns).data();
+  MatrixMap flipped = ws.get(slots::kConv2d, 4, C, Kf);
+  Scalar* grid = ws.get(slots::kConv2d, 3, C, G).data();
+  // Wf, scaled per set: row c, column (s, o, i', j') of c's group. Tap (i', j') = t reads tap
+  // kh·kw − 1 − t, so each (s, o) block is W's block of (o, c) reversed.
+  for (Index c = 0; c < C; ++c) {
+    const Index gi = c / Cg, cl = c % Cg;
+    for (Index k = 0; k < sets; ++k) {
+      const Matrix& w = ps[static_cast<size_t>(k)]->weight;
+      const Scalar coefficient = coefficients[static_cast<size_t>(k)];
+      for (Index o = 0; o < Og; ++o)
+        flipped.row(c).segment((k * Og + o) * taps, taps) = coefficient * w.row(gi * Og + o).segment(cl * taps, taps).reverse();
+    }
+  }
+  thread_local std::vector<Index> offsets;  // per group, the start of each tap row (s, o, i', j')
+  offsets.resize(static_cast<std::size_t>(groups * Kf));
+  for (Index gi = 0; gi < groups; ++gi)
+    for (Index k = 0; k < sets; ++k)
+      for (Index o = 0; o < Og; ++o)
+        for (Index i = 0; i < g.kh; ++i)
+          for (Index j = 0; j < g.kw; ++j)
+            offsets[static_cast<std::size_t>(gi * Kf + ((k * Og + o) * g.kh + i) * g.kw + j)] =
+                (k * out_channels + gi * Og + o) * plane + i * g.dh * Wg + j * g.dw;
+  for (Index n = 0; n < g_in.rows(); ++n) {
+    Scalar* end = padded;
+    for (Index k = 0; k < sets; ++k)
+      end = pad_planes(gs[static_cast<size_t>(k)] + n * out_size, out_channels, g.out_height, g.out_width, qh, qw, end);
+    std::fill_n(end, (g.kw - 1) * g.dw + detail::kGemmColumns, Scalar(0));
+    for (Index gi = 0; gi < groups; ++gi)
+      detail::small_gemm(flipped.data() + gi * Cg * Kf, Kf, OffsetRows<const Scalar>{padded, offsets.data() + gi * Kf},
+                         PitchRows<Scalar>{grid + gi * Cg * G, G}, Cg, G, Kf, false);
+    Scalar* x = g_in.row(n).data();
+    for (Index c = 0; c < C; ++c)
+      for (Index h = 0; h < g.height; ++h) std::copy_n(grid + c * G + h * Wg, g.width, x + (c * g.height + h) * g.width);
+  }
 }
 
 ConvGeometry conv_geometry(const Shape& in, const Shape& out, const Conv2dOptions& o) {
@@ -188,32 +306,32 @@ void Conv2d::forward(const ConstMatrixRef& x, const Params& p, MatrixRef y, Work
   forward_many(x, ps, ys, ws);
 }
 
+// Per sample and parameter set: the grid output W · cols (per group: the group's weight rows against
+// its input rows of cols), narrowed to the output layout, plus the bias. small_gemm computes every
+// column alike, so equal patches give bitwise-equal outputs, as they do in PyTorch: real images have
+// flat regions whose positions all see the same patch, and max pooling over them has ties that
+// torch routes to the first maximum.
 void Conv2d::forward_many(const ConstMatrixRef& x, std::span<const Params* const> ps, std::span<Scalar* const> ys,
                           Workspace& ws) const {
   const ConvGeometry g = conv_geometry(input_shape_, output_shape_, opt_);
-  const Index P = g.positions(), K = g.channels * g.patch();
+  const Index P = g.positions(), G = g.grid_positions(), K = g.channels * g.patch();
   const Index groups = opt_.groups, Kg = K / groups, Og = out_ch_ / groups, out_size = out_ch_ * P;
-  MatrixMap cols = ws.get(slots::kConv2d, 0, K, P);
+  MatrixMap cols = ws.get(slots::kConv2d, 0, g.wide() ? 1 : K, G);
   Scalar* padded = ws.get(slots::kConv2d, 2, 1, padded_size(g)).data();
+  Scalar* grid = g.regridded() ? ws.get(slots::kConv2d, 3, out_ch_, G).data() : nullptr;
+  const Index* offsets = unfold_offsets(g);
   for (Index n = 0; n < x.rows(); ++n) {
-    im2col(x.row(n).data(), g, padded, cols);  // once per sample, shared by every parameter set
-    const Index* rep = repeated_columns(cols);
+    const Scalar* unfolded = unfold(x.row(n).data(), g, padded, cols);  // shared by every parameter set
     for (size_t k = 0; k < ps.size(); ++k) {
       const Params& p = *ps[k];
-      MatrixMap out(ys[k] + n * out_size, out_ch_, P);
-      if (groups == 1) {
-        out.noalias() = p.weight * cols;
-      } else {
-        for (Index gi = 0; gi < groups; ++gi)
-          out.middleRows(gi * Og, Og).noalias() = p.weight.middleRows(gi * Og, Og) * cols.middleRows(gi * Kg, Kg);
-      }
+      Scalar* out = grid != nullptr ? grid : ys[k] + n * out_size;
+      for (Index gi = 0; gi < groups; ++gi)
+        detail::small_gemm(p.weight.data() + gi * Og * Kg, Kg, OffsetRows<const Scalar>{unfolded, offsets + gi * Kg},
+                           PitchRows<Scalar>{out + gi * Og * G, G}, Og, G, Kg, false);
+      MatrixMap y(ys[k] + n * out_size, out_ch_, P);
+      if (grid != nullptr) narrow(grid, out_ch_, g, y.data());
       if (p.has_bias())
-        for (Index o = 0; o < out_ch_; ++o) out.row(o).array() += p.bias[o];
-      if (rep != nullptr)
-        for (Index o = 0; o < out_ch_; ++o) {
-          Scalar* y = out.row(o).data();
-          for (Index q = 0; q < P; ++q) y[q] = y[rep[q]];
-        }
+        for (Index o = 0; o < out_ch_; ++o) y.row(o).array() += p.bias[o];
     }
   }
 }
@@ -234,34 +352,37 @@ void Conv2d::vjp(const ConstMatrixRef& at, const Params& p, const ConstMatrixRef
   }
 }
 
+// Stride 1 with a "same"-like padding: a convolution of the padded output gradient (gather_vjp).
+// Otherwise, per sample, the unfolded input gradient cols = Σ_k (c_k W_k)ᵀ G_k (G_k on the grid,
+// per group its rows), folded back onto the input by col2im.
 void Conv2d::vjp_many(const ConstMatrixRef&, std::span<const Params* const> ps, std::span<const Scalar* const> gs,
                       std::span<const Scalar> coefficients, MatrixRef g_in, Workspace& ws) const {
   const ConvGeometry g = conv_geometry(input_shape_, output_shape_, opt_);
-  const Index P = g.positions(), K = g.channels * g.patch();
+  if (gathers_gradient(g)) {
+    gather_vjp(g, opt_.groups, out_ch_, ps, gs, coefficients, g_in, ws);
+    return;
+  }
+  const Index P = g.positions(), G = g.grid_positions(), K = g.channels * g.patch();
   const Index groups = opt_.groups, Kg = K / groups, Og = out_ch_ / groups, out_size = out_ch_ * P;
-  MatrixMap cols = ws.get(slots::kConv2d, 0, K, P);
+  const Index sets = static_cast<Index>(ps.size());
+  MatrixMap cols = ws.get(slots::kConv2d, 0, K, G);
   Scalar* padded = ws.get(slots::kConv2d, 2, 1, padded_size(g)).data();
+  Scalar* grid = g.regridded() ? ws.get(slots::kConv2d, 3, out_ch_, G).data() : nullptr;
+  // (c_k W_k)ᵀ per parameter set, [Kg, out_channels] each: the product's small left factor.
+  MatrixMap scaled_t = ws.get(slots::kConv2d, 4, sets * Kg, out_ch_);
+  for (Index k = 0; k < sets; ++k)
+    scaled_t.middleRows(k * Kg, Kg) = coefficients[static_cast<size_t>(k)] * ps[static_cast<size_t>(k)]->weight.transpose();
   g_in.setZero();
   for (Index n = 0; n < g_in.rows(); ++n) {
-    // cols = Σ_k c_k W_kᵀ G_k, then one col2im per sample.
-    for (size_t k = 0; k < ps.size(); ++k) {
-      const Matrix& w = ps[k]->weight;
-      const Scalar c = coefficients[k];
-      const ConstMatrixMap grad(gs[k] + n * out_size, out_ch_, P);
-      if (groups == 1) {
-        if (k == 0)
-          cols.noalias() = c * (w.transpose() * grad);
-        else
-          cols.noalias() += c * (w.transpose() * grad);
-      } else {
-        for (Index gi = 0; gi < groups; ++gi) {
-          auto block = cols.middleRows(gi * Kg, Kg);
-          if (k == 0)
-            block.noalias() = c * (w.middleRows(gi * Og, Og).transpose() * grad.middleRows(gi * Og, Og));
-          else
-            block.noalias() += c * (w.middleRows(gi * Og, Og).transpose() * grad.middleRows(gi * Og, Og));
-        }
+    for (Index k = 0; k < sets; ++k) {
+      const Scalar* grad = gs[static_cast<size_t>(k)] + n * out_size;
+      if (grid != nullptr) {
+        widen(grad, out_ch_, g, grid);  // zero where the grid has no output
+        grad = grid;
       }
+      for (Index gi = 0; gi < groups; ++gi)
+        detail::small_gemm(scaled_t.data() + k * Kg * out_ch_ + gi * Og, out_ch_, PitchRows<const Scalar>{grad + gi * Og * G, G},
+                           PitchRows<Scalar>{cols.data() + gi * Kg * G, G}, Kg, G, Og, k > 0);
     }
     col2im_add(cols, g, padded, g_in.row(n).data());
   }
@@ -269,17 +390,22 @@ void Conv2d::vjp_many(const ConstMatrixRef&, std::span<const Params* const> ps, 
 
 // Per sample, Y = W · cols + b (block-diagonal over groups), so ∂/∂W Σ G ⊙ Y = G · colsᵀ (per group:
 // the group's output rows of G against its input rows of cols) and ∂/∂b = the row sums of G, i.e.
-// each channel's sum over positions. The unfold reuses forward_many's workspace slots.
+// each channel's sum over positions. Eigen's product packs both factors, which pays off here (every
+// entry of cols meets every output channel); the unfold is the im2col copy.
 void Conv2d::param_vjp(const ConstMatrixRef& at, const Params& p, const ConstMatrixRef& g_out, Params& grads,
                        Workspace& ws) const {
   check_grads(*this, p, grads);
   const ConvGeometry g = conv_geometry(input_shape_, output_shape_, opt_);
-  const Index P = g.positions(), K = g.channels * g.patch();
+  const Index P = g.positions(), G = g.grid_positions(), K = g.channels * g.patch();
   const Index groups = opt_.groups, Kg = K / groups, Og = out_ch_ / groups;
-  MatrixMap cols = ws.get(slots::kConv2d, 0, K, P);
+  MatrixMap cols = ws.get(slots::kConv2d, 0, K, G);
   Scalar* padded = ws.get(slots::kConv2d, 2, 1, padded_size(g)).data();
+  Scalar* grid = g.regridded() ? ws.get(slots::kConv2d, 3, out_ch_, G).data() : nullptr;
   for (Index n = 0; n < g_out.rows(); ++n) {
-    const ConstMatrixMap grad(g_out.row(n).data(), out_ch_, P);
+    if (grads.has_bias()) grads.bias += ConstMatrixMap(g_out.row(n).data(), out_ch_, P).rowwise().sum();
+    if (grid != nullptr) widen(g_out.row(n).data(), out_ch_, g, grid);
+    // Zero on the grid's columns that are not outputs, so those columns add nothing.
+    const ConstMatrixMap grad(grid != nullptr ? grid : g_out.row(n).data(), out_ch_, G);
     im2col(at.row(n).data(), g, padded, cols);
     if (groups == 1) {
       grads.weight.noalias() += grad * cols.transpose();
@@ -288,7 +414,6 @@ void Conv2d::param_vjp(const ConstMatrixRef& at, const Params& p, const ConstMat
         grads.weight.middleRows(gi * Og, Og).noalias() +=
             grad.middleRows(gi * Og, Og) * cols.middleRows(gi * Kg, Kg).transpose();
     }
-    if (grads.has_bias()) grads.bias += grad.rowwise().sum();
   }
 }
 

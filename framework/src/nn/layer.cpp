@@ -39,12 +39,12 @@ void Layer::param_vjp(const ConstMatrixRef&, const Params&, const ConstMatrixRef
 
 void Layer::check_input(const ConstMatrixRef&) const {}
 
-void Layer::train_forward(const ConstMatrixRef& x, const Params& p, MatrixRef y, Matrix&, std::mt19937_64&) {
+void Layer::train_forward(const ConstMatrixRef& x, const Params& p, MatrixRef y, Matrix&, std::mt19937_64&, int) {
   forward(x, p, y, thread_workspace());
 }
 
 void Layer::train_backward(const ConstMatrixRef& x, const Params& p, const Matrix&, const ConstMatrixRef& g_out,
-                           MatrixRef g_in, Params& grads) const {
+                           MatrixRef g_in, Params& grads, int) const {
   Workspace& ws = thread_workspace();
   vjp(x, p, g_out, g_in, ws, false);
   param_vjp(x, p, g_out, grads, ws);

@@ -379,7 +379,7 @@ class TrainStep {
       Layer& layer = network.layer(l);
       const std::size_t i = static_cast<std::size_t>(l);
       if (layer.has_training_mode()) {
-        layer.train_forward(input_of(network, l), layer.params(), acts_[i + 1], states_[i], rng);
+        layer.train_forward(input_of(network, l), layer.params(), acts_[i + 1], states_[i], rng, threads_);
         ++l;
         continue;
       }
@@ -420,7 +420,7 @@ class TrainStep {
         const bool direct = v > 0 && writes(network, v, l);
         Matrix& g_in = direct ? g_[static_cast<std::size_t>(v)] : scratch_;
         if (!direct) g_in.resize(n, acts_[static_cast<std::size_t>(v)].cols());
-        layer.train_backward(input_of(network, l), layer.params(), states_[i], g_[i + 1], g_in, grads_[i]);
+        layer.train_backward(input_of(network, l), layer.params(), states_[i], g_[i + 1], g_in, grads_[i], threads_);
         if (v > 0 && !direct) g_[static_cast<std::size_t>(v)] += g_in;
         --l;
         continue;
@@ -563,6 +563,7 @@ TrainReport train(Network& network, const Dataset& train_set, const TrainOptions
   LRP_CHECK(out_shape.size() == 1, "training: the network's output shape ", to_string(out_shape),
             " is not a vector of logits");
   check_labels(train_set, out_shape[0], "training");
+  validate(options.augment, network.input_shape(), "training: augment");
   network.check_lengths(train_set.inputs.lengths, n, "training on '" + train_set.source + "'");
 
   // One generator for the whole run: first the split permutation, then one shuffle per epoch.
@@ -616,6 +617,7 @@ TrainReport train(Network& network, const Dataset& train_set, const TrainOptions
       batch.lengths.clear();
       if (!train_set.inputs.lengths.empty())
         for (Index r : rows) batch.lengths.push_back(train_set.inputs.lengths[static_cast<std::size_t>(r)]);
+      augment_batch(batch, options.augment, rng);
       batch_labels.assign(rows.size(), 0);
       for (std::size_t r = 0; r < rows.size(); ++r) batch_labels[r] = train_set.labels[static_cast<std::size_t>(rows[r])];
       const std::string where = detail::concat("training: epoch ", epoch + 1, ", step ", step_index + 1, " of ",

@@ -77,8 +77,11 @@ Limits parse_limits(const YAML::Node& node, const std::string& config_path);
 //   epochs, batch_size, validation_fraction, clip_norm (≥ 0, 0 = off: TrainOptions::clip_norm),
 //   optimizer: {kind: sgd | adam, learning_rate, momentum (sgd), beta1, beta2, eps (adam), weight_decay}
 //   schedule: {kind: constant | step | cosine, step_size, gamma}
+//   augment: {shift: 2, flip: true, fill: 0}   (images only; TrainOptions::augment). fill is in the
+//            data's raw units (default: the lower end of the model's normalization range) and is
+//            normalized per channel with the architecture's normalization.
 // seed and threads come from the caller (the config's top-level keys).
-TrainOptions parse_train_options(const YAML::Node& node, const std::string& config_path);
+TrainOptions parse_train_options(const YAML::Node& node, const std::string& config_path, const ModelSpec& architecture);
 
 // `lrplab train CONFIG`:
 //   seed: 1                        # every random choice (init, split, shuffles, dropout)

@@ -66,9 +66,9 @@ class Dropout final : public Layer {
            Workspace& ws, bool accumulate) const override;
   bool has_training_mode() const override { return p_ > 0; }
   void train_forward(const ConstMatrixRef& x, const Params& p, MatrixRef y, Matrix& state,
-                     std::mt19937_64& rng) override;
+                     std::mt19937_64& rng, int threads) override;
   void train_backward(const ConstMatrixRef& x, const Params& p, const Matrix& state, const ConstMatrixRef& g_out,
-                      MatrixRef g_in, Params& grads) const override;
+                      MatrixRef g_in, Params& grads, int threads) const override;
   double probability() const { return p_; }
 
  protected:

@@ -24,9 +24,9 @@ class BatchNorm final : public Layer {
 
   bool has_training_mode() const override { return true; }
   void train_forward(const ConstMatrixRef& x, const Params& p, MatrixRef y, Matrix& state,
-                     std::mt19937_64& rng) override;
+                     std::mt19937_64& rng, int threads) override;
   void train_backward(const ConstMatrixRef& x, const Params& p, const Matrix& state, const ConstMatrixRef& g_out,
-                      MatrixRef g_in, Params& grads) const override;
+                      MatrixRef g_in, Params& grads, int threads) const override;
   double momentum() const { return momentum_; }
   // Running statistics (buffers, not parameters): checked for shape, finiteness and var ≥ 0.
   void set_statistics(Vector mean, Vector var);

@@ -147,17 +147,19 @@ class Layer {
 
   // ---- training mode (used by lrp::train). Layers whose training behaviour differs from
   // inference override all three: batch norm (batch statistics, running averages) and dropout (a
-  // random mask). They see the whole minibatch at once (rows may be coupled) and run on the
-  // calling thread; every other layer is trained with forward / vjp / param_vjp on row blocks.
+  // random mask). They see the whole minibatch at once (rows may be coupled); they may split work
+  // that is independent (batch norm: its channels) over up to `threads` threads with
+  // parallel_chunks, but the result must not depend on `threads`. Every other layer is trained with
+  // forward / vjp / param_vjp on row blocks.
   virtual bool has_training_mode() const { return false; }
   // y = f_train(x; p) for the minibatch x. `state` is the layer's scratch for this step (resized
   // by the layer; kept by the caller until train_backward); `rng` is the trainer's seeded
   // generator. Running statistics (buffers, not parameters) are updated here.
   virtual void train_forward(const ConstMatrixRef& x, const Params& p, MatrixRef y, Matrix& state,
-                             std::mt19937_64& rng);
+                             std::mt19937_64& rng, int threads);
   // g_in = J_train(x; p)ᵀ g_out, and ADDS the parameter gradient to grads (like param_vjp).
   virtual void train_backward(const ConstMatrixRef& x, const Params& p, const Matrix& state,
-                              const ConstMatrixRef& g_out, MatrixRef g_in, Params& grads) const;
+                              const ConstMatrixRef& g_out, MatrixRef g_in, Params& grads, int threads) const;
 
   // ---- what a layer kind knows about itself: initialize_parameters, the model file and the
   // canonizers are generic loops over these.

@@ -27,8 +27,10 @@ namespace lrp {
 // 2: explanation methods (Registry::add_method); 3: LayerInfo::parameter_count, MethodSetup::limits;
 // 4: InputNormalization::origin (MethodSetup hands a plugin the normalization), MaxPool2d's tie policy,
 // Pool2dOptions::ceil_mode and PoolWindow::scale, ElementwiseActivation's ActivationParams;
-// 5: Rule::ledger_share (a new virtual: the Rule vtable changed)
-inline constexpr int kPluginApiVersion = 7;
+// 5: Rule::ledger_share (a new virtual: the Rule vtable changed); 6: LayerInfo::from_input;
+// 7: graph networks (Layer::stack_inputs, the layouts of Network and ForwardPass);
+// 8: Layer::train_forward/train_backward take the thread count.
+inline constexpr int kPluginApiVersion = 8;
 
 struct PluginDescriptor {
   int api_version;                    // kPluginApiVersion of the headers the plugin was built with

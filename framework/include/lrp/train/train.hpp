@@ -10,6 +10,7 @@
 
 #include "lrp/io/data.hpp"
 #include "lrp/nn/network.hpp"
+#include "lrp/train/augment.hpp"
 
 #include <cstdint>
 #include <memory>
@@ -133,7 +134,10 @@ struct TrainOptions {
   // Fraction in [0, 1) of the samples held out for validation: the last round(fraction · N) of a
   // seeded permutation of the dataset (at least one sample remains for training).
   double validation_fraction = 0.0;
-  std::uint64_t seed = 0;  // drives the split, the per-epoch shuffles and the dropout masks
+  // Random shifts and flips of each training sample as its minibatch is assembled (not of the
+  // validation samples); the draws come from the run's generator, after the epoch's shuffle.
+  Augmentation augment;
+  std::uint64_t seed = 0;  // drives the split, the per-epoch shuffles, the augmentation and the dropout masks
   int threads = 1;         // ≥ 1: row blocks per minibatch, one thread each
   // Progress on stderr: a bar redrawn in place on a terminal, otherwise a log line about every 10
   // seconds; and one log line per epoch with loss, accuracy and time.
