@@ -17,7 +17,8 @@ struct Conv2dOptions {
 };
 
 // 2-d convolution (cross-correlation, as in PyTorch) with zero padding, stride, dilation and
-// groups, computed per sample as im2col + GEMM. Weight [out, in/groups · kh · kw].
+// groups, computed per sample as a product of the weights with the unfolded input (stride-1 taps read in
+// place from the padded input; see conv2d.cpp). Weight [out, in/groups · kh · kw].
 class Conv2d final : public Layer {
  public:
   Conv2d(Index in_channels, Index out_channels, Conv2dOptions options);
