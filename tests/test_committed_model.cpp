@@ -20,28 +20,24 @@
 
 using namespace lrp_test;
 
-namespace {
-const std::string& kModels = kModelsDir;
-const std::string& kData = kFashionMnistDir;
-}  // namespace
 
 TEST_CASE("The committed Fashion-MNIST models load, match their descriptions and score their stored test accuracy",
           "[committed_model]") {
-  REQUIRE(std::filesystem::exists(kData + "/t10k-images-idx3-ubyte.gz"));
-  const lrp::Dataset test = lrp::read_idx(kData + "/t10k-images-idx3-ubyte.gz", kData + "/t10k-labels-idx1-ubyte.gz");
+  REQUIRE(std::filesystem::exists(kFashionMnistDir + "/t10k-images-idx3-ubyte.gz"));
+  const lrp::Dataset test = lrp::read_idx(kFashionMnistDir + "/t10k-images-idx3-ubyte.gz", kFashionMnistDir + "/t10k-labels-idx1-ubyte.gz");
   // The CNN (configs/fmnist_train.yaml) and the residual network (configs/fmnist_resnet_train.yaml).
   const std::vector<std::pair<std::string, double>> models{{"fmnist_cnn", 0.90}, {"fmnist_resnet", 0.93}};
   for (const auto& [name, least] : models) {
     INFO(name);
-    const lrp::Model m = lrp::load_model(kModels + "/" + name + ".h5", builtins());
-    const lrp::ModelSpec described = lrp::read_model_spec(kModels + "/" + name + ".yaml", &builtins());
+    const lrp::Model m = lrp::load_model(kModelsDir + "/" + name + ".h5", builtins());
+    const lrp::ModelSpec described = lrp::read_model_spec(kModelsDir + "/" + name + ".yaml", &builtins());
     const lrp::Model fresh = lrp::build_model(described, builtins());
     CHECK(m.network.summary() == fresh.network.summary());
     CHECK(m.spec.normalization.mean == described.normalization.mean);
     CHECK(m.spec.class_names.size() == 10);
     CHECK(m.provenance.source == "trained by lrplab");
     REQUIRE(m.provenance.test_accuracy >= least);
-    CHECK(std::filesystem::file_size(kModels + "/" + name + ".h5") < 1'000'000);
+    CHECK(std::filesystem::file_size(kModelsDir + "/" + name + ".h5") < 1'000'000);
     const lrp::Tensor x = lrp::normalize_inputs(test.inputs, m.spec.normalization);
     const lrp::Evaluation e = lrp::evaluate(m.network, x, test.labels, 500, 1);
     // Training evaluated in batches of 256 on 2 threads; other batch splits (and float64) change the
@@ -54,8 +50,8 @@ TEST_CASE("The committed LSTM models load, match their descriptions and score th
           "[committed_model]") {
   for (const std::string name : {"lstm_marked_addition", "lstm_marked_addition_t50", "lstm_long_range"}) {
     INFO(name);
-    const lrp::Model m = lrp::load_model(kModels + "/" + name + ".h5", builtins());
-    const lrp::ModelSpec described = lrp::read_model_spec(kModels + "/" + name + ".yaml", &builtins());
+    const lrp::Model m = lrp::load_model(kModelsDir + "/" + name + ".h5", builtins());
+    const lrp::ModelSpec described = lrp::read_model_spec(kModelsDir + "/" + name + ".yaml", &builtins());
     CHECK(m.network.summary() == lrp::build_model(described, builtins()).network.summary());
     CHECK(m.network.layer(0).kind() == "lstm");
     CHECK(m.provenance.source == "trained by lrplab");

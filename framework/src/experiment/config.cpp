@@ -280,7 +280,7 @@ Augmentation parse_augmentation(const YAML::Node& node, const std::string& confi
               node["fill"].Scalar());
   }
   const Index channels = architecture.input_shape.empty() ? 1 : architecture.input_shape[0];
-  for (Index c = 0; c < channels; ++c) a.fill.push_back(static_cast<Scalar>((raw - norm.mean_of(c)) / norm.std_of(c)));
+  for (Index c = 0; c < channels; ++c) a.fill.push_back(static_cast<Scalar>(to_network_units(raw, c, norm)));
   validate(a, architecture.input_shape, where(node, config) + ": training.augment");
   return a;
 }

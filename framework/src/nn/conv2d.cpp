@@ -118,11 +118,15 @@ void widen(const Scalar* out, Index rows, const ConvGeometry& g, Scalar* grid) {
   }
 }
 
-void narrow(const Scalar* grid, Index rows, const ConvGeometry& g, Scalar* out) {
-  const Index Gw = g.grid_width(), Wo = g.out_width, G = g.grid_positions();
+// `rows` planes [height, width] out of a grid whose planes start `pitch` apart and whose rows are
+// grid_width wide.
+void narrow_planes(const Scalar* grid, Index rows, Index height, Index width, Index grid_width, Index pitch, Scalar* out) {
   for (Index r = 0; r < rows; ++r)
-    for (Index oh = 0; oh < g.out_height; ++oh)
-      std::copy_n(grid + r * G + oh * Gw, Wo, out + (r * g.out_height + oh) * Wo);
+    for (Index h = 0; h < height; ++h) std::copy_n(grid + r * pitch + h * grid_width, width, out + (r * height + h) * width);
+}
+
+void narrow(const Scalar* grid, Index rows, const ConvGeometry& g, Scalar* out) {
+  narrow_planes(grid, rows, g.out_height, g.out_width, g.grid_width(), g.grid_positions(), out);
 }
 
 // The adjoint of im2col: x[c, ih, iw] += cols[...] for every position that read it (the grid's
@@ -241,9 +245,7 @@ void gather_vjp(const ConvGeometry& g, Index groups, Index out_channels, std::sp
     for (Index gi = 0; gi < groups; ++gi)
       detail::small_gemm(flipped.data() + gi * Cg * Kf, Kf, OffsetRows<const Scalar>{padded, offsets.data() + gi * Kf},
                          PitchRows<Scalar>{grid + gi * Cg * G, G}, Cg, G, Kf, false);
-    Scalar* x = g_in.row(n).data();
-    for (Index c = 0; c < C; ++c)
-      for (Index h = 0; h < g.height; ++h) std::copy_n(grid + c * G + h * Wg, g.width, x + (c * g.height + h) * g.width);
+    narrow_planes(grid, C, g.height, g.width, Wg, G, g_in.row(n).data());
   }
 }
 
