@@ -24,6 +24,13 @@ inline constexpr Index kGemmColumns = 2 * kPacket;
 
 inline Index round_up_columns(Index n) { return (n + kGemmColumns - 1) / kGemmColumns * kGemmColumns; }
 
+// Rows of C per block: 2 accumulators per row, plus two packets of B and a broadcast of A, must fit
+// in the vector registers (16 with AVX2: 6 rows; 32 with AVX-512: 8). A block that does not fit
+// spills accumulators to the stack inside the k loop.
+inline constexpr int kBlockRows = EIGEN_ARCH_DEFAULT_NUMBER_OF_REGISTERS >= 32 ? 8
+                                  : EIGEN_ARCH_DEFAULT_NUMBER_OF_REGISTERS >= 16 ? 6
+                                                                                 : 2;
+
 template <int R, class BRow, class CRow>
 inline void gemm_block(const Scalar* A, Index lda, const BRow& b, const CRow& c, Index i, Index j, Index K,
                        bool accumulate) {
@@ -52,15 +59,16 @@ inline void gemm_block(const Scalar* A, Index lda, const BRow& b, const CRow& c,
 
 // Row i of C (c(i), N values) = Σ_k A[i, k] · (row k of B: b(k), N values), or += with accumulate;
 // A is row-major M × K with pitch lda. N must be a multiple of kGemmColumns.
-// one after another.
 template <class BRow, class CRow>
 void small_gemm(const Scalar* A, Index lda, const BRow& b, const CRow& c, Index M, Index N, Index K, bool accumulate) {
   // Column blocks outside, rows inside: a block of B (K × kGemmColumns) stays in cache while every
   // row of A passes over it.
   for (Index j = 0; j < N; j += kGemmColumns) {
     Index i = 0;
-    for (; i + 8 <= M; i += 8) gemm_block<8>(A, lda, b, c, i, j, K, accumulate);
-    for (; i + 4 <= M; i += 4) gemm_block<4>(A, lda, b, c, i, j, K, accumulate);
+    for (; i + kBlockRows <= M; i += kBlockRows) gemm_block<kBlockRows>(A, lda, b, c, i, j, K, accumulate);
+    if constexpr (kBlockRows > 4)
+      for (; i + 4 <= M; i += 4) gemm_block<4>(A, lda, b, c, i, j, K, accumulate);
+    for (; i + 2 <= M; i += 2) gemm_block<2>(A, lda, b, c, i, j, K, accumulate);
     for (; i < M; ++i) gemm_block<1>(A, lda, b, c, i, j, K, accumulate);
   }
 }

@@ -5,6 +5,7 @@
 
 #include "lrp/core/error.hpp"
 
+#include <algorithm>
 #include <array>
 #include <optional>
 
@@ -16,7 +17,12 @@ std::unique_ptr<RuleState> Rule::bind(const Layer&) const { return nullptr; }
 
 ParamModifier ParamModifier::unchanged() {
   auto same = [](Scalar v) { return v; };
-  return {same, same, true};
+  return {same, same, true, {}};
+}
+
+ParamModifier ParamModifier::mixed(Scalar alpha, Scalar beta, bool with_bias) {
+  auto mix = [alpha, beta](Scalar v) { return alpha * v + beta * positive_part(v); };
+  return {mix, with_bias ? std::function<Scalar(Scalar)>(mix) : nullptr, false, std::array<Scalar, 2>{alpha, beta}};
 }
 
 LinearRuleSpec LinearRuleSpec::single_term(InputModifier input, ParamModifier param, Scalar stabilizer) {
@@ -47,6 +53,10 @@ namespace {
 
 struct LinearState : RuleState {
   std::vector<Params> params;         // per ParamModifier
+  // per ParamModifier: whether its terms may use the shared product (mixed, and the bias kept or
+  // absent), and that product's parameters W⁺, b⁺ (LinearRuleSpec::share_positive_product)
+  std::vector<bool> shares;
+  Params positive;
   std::vector<Matrix> const_inputs;   // per input: its 1-row image when sample-independent
   std::vector<Matrix> const_outputs;  // per term: the 1-row forward of a sample-independent term
   std::vector<Matrix> zero_outputs;   // per term: the 1-row forward of an all-zero input (its bias image)
@@ -101,6 +111,11 @@ std::unique_ptr<RuleState> LinearRule::bind(const Layer& layer) const {
     p.weight = original.weight.unaryExpr(m.weight);
     if (m.bias && original.has_bias()) p.bias = original.bias.unaryExpr(m.bias);
     state->params.push_back(std::move(p));
+    state->shares.push_back(spec_.share_positive_product && m.mix && (m.bias || !original.has_bias()));
+  }
+  if (spec_.share_positive_product) {
+    state->positive.weight = original.weight.cwiseMax(Scalar(0));
+    if (original.has_bias()) state->positive.bias = original.bias.cwiseMax(Scalar(0));
   }
   const Shape& in_shape = layer.input_shape();
   const Index in = numel(in_shape), channels = in_shape[0], plane = in / channels;
@@ -171,11 +186,13 @@ class LinearStep {
   // bias images to the denominators and nothing to R_in, so its products are skipped; one that
   // equals a (a⁺ of a non-negative input) is not copied.
   void prepare_inputs() {
-    bool any_positive = false, any_negative = false;
+    Scalar lowest = 0, highest = 0;  // over the block, with 0 (Eigen's reductions are vectorized)
     for (Index r = 0; r < n_; ++r) {
-      any_positive = any_positive || (a_.row(r).array() > Scalar(0)).any();
-      any_negative = any_negative || (a_.row(r).array() < Scalar(0)).any();
+      const Eigen::Map<const Eigen::Array<Scalar, Eigen::Dynamic, 1>> row(a_.row(r).data(), in_);
+      lowest = std::min(lowest, row.minCoeff());
+      highest = std::max(highest, row.maxCoeff());
     }
+    const bool any_positive = highest > Scalar(0), any_negative = lowest < Scalar(0);
     for (size_t i = 0; i < spec_.inputs.size(); ++i) {
       const InputModifier::Kind k = spec_.inputs[i].kind;
       zero_input_[i] = (k == InputModifier::Kind::kPositive && !any_positive) ||
@@ -201,16 +218,27 @@ class LinearStep {
   // negative branch when only outputs with z > 0 carry relevance, as after a ReLU): its terms are
   // skipped in the forward and the backward products; its s_d is set to 0.
   void find_needed_denominators() {
+    // Counts per row (branch-free loops that vectorize; a row is short enough to finish).
+    std::array<Index, 3> open{};  // outputs with R ≠ 0: any z, z > 0, z < 0
+    for (Index r = 0; r < n_ && (open[1] == 0 || open[2] == 0); ++r) {
+      const Scalar* rel = relevance_out_.row(r).data();
+      const Scalar* zo = ctx_.output.row(r).data();
+      Index any = 0, positive = 0, negative = 0;
+      for (Index j = 0; j < out_; ++j) {
+        const bool carries = rel[j] != Scalar(0);
+        any += carries;
+        positive += carries & (zo[j] > Scalar(0));
+        negative += carries & (zo[j] < Scalar(0));
+      }
+      open[0] += any;
+      open[1] += positive;
+      open[2] += negative;
+    }
     for (size_t d = 0; d < spec_.denominators.size(); ++d) {
-      const Denominator::Gate gate = spec_.denominators[d].gate;
-      for (Index r = 0; r < n_ && !needed_[d]; ++r) {
-        const auto rel = relevance_out_.row(r).array();
-        const auto zo = ctx_.output.row(r).array();
-        switch (gate) {
-          case Denominator::Gate::kAll: needed_[d] = (rel != Scalar(0)).any(); break;
-          case Denominator::Gate::kPositiveOutput: needed_[d] = (rel != Scalar(0) && zo > Scalar(0)).any(); break;
-          case Denominator::Gate::kNegativeOutput: needed_[d] = (rel != Scalar(0) && zo < Scalar(0)).any(); break;
-        }
+      switch (spec_.denominators[d].gate) {
+        case Denominator::Gate::kAll: needed_[d] = open[0] > 0; break;
+        case Denominator::Gate::kPositiveOutput: needed_[d] = open[1] > 0; break;
+        case Denominator::Gate::kNegativeOutput: needed_[d] = open[2] > 0; break;
       }
     }
   }
@@ -238,7 +266,8 @@ class LinearStep {
   }
 
   // 1. forward: z_d = Σ sign_t · ρ_t(layer)(m_t(a)). Terms that share an input are evaluated
-  //    together (forward_many), so a convolution unfolds its input once for all of them.
+  //    together (forward_many), so a convolution unfolds its input once for all of them; mixed
+  //    terms on an input equal to a share one product (LinearRuleSpec::share_positive_product).
   void forward() {
     for (size_t d = 0; d < spec_.denominators.size(); ++d)
       z_[d] = ws_.get(slots::kLinearRule, kSlotDenominator + static_cast<int>(d), n_, out_).data();
@@ -247,7 +276,12 @@ class LinearStep {
     std::array<size_t, kMaxTermsPerInput> which{};
     for (size_t i = 0; i < spec_.inputs.size(); ++i) {
       const InputModifier& m = spec_.inputs[i];
-      size_t count = 0;
+      const bool share = shares_product(i);
+      size_t count = share ? 1 : 0;  // entry 0: the shared product W⁺a + b⁺
+      if (share) {
+        ps[0] = &state_.positive;
+        ys[0] = ws_.get(slots::kLinearRule, kSlotTmpOut, n_, out_).data();
+      }
       for (size_t ti = 0; ti < spec_.terms.size(); ++ti) {
         const Term& t = spec_.terms[ti];
         if (static_cast<size_t>(t.input) != i || !term_needed(t)) continue;
@@ -257,7 +291,7 @@ class LinearStep {
           contribute_row(t, state_.const_outputs[ti]);
         } else if (m.kind == InputModifier::Kind::kIdentity && spec_.params[static_cast<size_t>(t.param)].identity) {
           contribute(t, ctx_.output);  // the layer's own output, kept from the forward pass
-        } else {
+        } else if (!(share && state_.shares[static_cast<size_t>(t.param)])) {
           ps[count] = &state_.params[static_cast<size_t>(t.param)];
           ys[count] = ws_.get(slots::kLinearRule, kSlotTmpOut + static_cast<int>(count), n_, out_).data();
           which[count] = ti;
@@ -266,10 +300,27 @@ class LinearStep {
       }
       if (count == 0) continue;
       ctx_.layer.forward_many(input_of(i), std::span(ps.data(), count), std::span(ys.data(), count), ws_);
-      for (size_t k = 0; k < count; ++k) contribute(spec_.terms[which[k]], ConstMatrixMap(ys[k], n_, out_));
+      for (size_t k = share ? 1 : 0; k < count; ++k) contribute(spec_.terms[which[k]], ConstMatrixMap(ys[k], n_, out_));
+      if (!share) continue;
+      const ConstMatrixMap positive(ys[0], n_, out_);
+      for (const Term& t : spec_.terms) {
+        if (static_cast<size_t>(t.input) != i || !term_needed(t) || !state_.shares[static_cast<size_t>(t.param)]) continue;
+        const std::array<Scalar, 2>& mix = *spec_.params[static_cast<size_t>(t.param)].mix;
+        contribute(t, mix[0] * ctx_.output + mix[1] * positive);
+      }
     }
     for (size_t d = 0; d < spec_.denominators.size(); ++d)
       if (!z_written_[d]) MatrixMap(z_[d], n_, out_).setZero();
+  }
+
+  // Whether input i's mixed terms share one product: it equals a, and two or more of its needed
+  // terms may share (for one term the shared product would cost as much as its own).
+  bool shares_product(size_t i) const {
+    if (!same_as_a_[i] || zero_input_[i] || spec_.inputs[i].sample_independent()) return false;
+    int sharing = 0;
+    for (const Term& t : spec_.terms)
+      sharing += static_cast<size_t>(t.input) == i && term_needed(t) && state_.shares[static_cast<size_t>(t.param)];
+    return sharing >= 2;
   }
 
   // 2. divide: s_d = gate_d(z) · R / stab(z_d), 0 where stab(z_d) = 0; s_d overwrites z_d.
@@ -287,17 +338,35 @@ class LinearStep {
         const Scalar* rel = relevance_out_.row(r).data();
         Scalar* sr = s.row(r).data();
         switch (gate) {
-          case Denominator::Gate::kAll:
-            for (Index j = 0; j < out_; ++j) sr[j] = safe_divide(rel[j], sr[j], eps);
-            break;
-          case Denominator::Gate::kPositiveOutput:
-            for (Index j = 0; j < out_; ++j) sr[j] = zo[j] > 0 ? safe_divide(rel[j], sr[j], eps) : Scalar(0);
-            break;
-          case Denominator::Gate::kNegativeOutput:
-            for (Index j = 0; j < out_; ++j) sr[j] = zo[j] < 0 ? safe_divide(rel[j], sr[j], eps) : Scalar(0);
-            break;
+          case Denominator::Gate::kAll: divide_row<Denominator::Gate::kAll>(rel, zo, sr, eps); break;
+          case Denominator::Gate::kPositiveOutput: divide_row<Denominator::Gate::kPositiveOutput>(rel, zo, sr, eps); break;
+          case Denominator::Gate::kNegativeOutput: divide_row<Denominator::Gate::kNegativeOutput>(rel, zo, sr, eps); break;
         }
       }
+    }
+  }
+
+  // s[j] = safe_divide(rel[j], s[j], eps) where the gate is open at j (by the sign of the kept
+  // output zo[j]), else 0. Packets of the same operations (the compiler does not vectorize the
+  // branches of the scalar form), then the scalar form for the tail: bitwise the same results.
+  template <Denominator::Gate kGate>
+  void divide_row(const Scalar* rel, const Scalar* zo, Scalar* s, Scalar eps) const {
+    using namespace Eigen::internal;
+    using Packet = packet_traits<Scalar>::type;
+    constexpr Index kSize = packet_traits<Scalar>::size;
+    const Packet zero = pset1<Packet>(Scalar(0)), plus = pset1<Packet>(eps), minus = pset1<Packet>(-eps);
+    Index j = 0;
+    for (; j + kSize <= out_; j += kSize) {
+      const Packet z = ploadu<Packet>(s + j);
+      const Packet d = padd(z, pselect(pcmp_le(zero, z), plus, minus));  // stabilize(z, eps)
+      Packet open = pandnot(ptrue(zero), pcmp_eq(d, zero));
+      if constexpr (kGate == Denominator::Gate::kPositiveOutput) open = pand(open, pcmp_lt(zero, ploadu<Packet>(zo + j)));
+      if constexpr (kGate == Denominator::Gate::kNegativeOutput) open = pand(open, pcmp_lt(ploadu<Packet>(zo + j), zero));
+      pstoreu(s + j, pand(open, pdiv(ploadu<Packet>(rel + j), d)));
+    }
+    for (; j < out_; ++j) {
+      const bool open = kGate == Denominator::Gate::kAll || (kGate == Denominator::Gate::kPositiveOutput ? zo[j] > 0 : zo[j] < 0);
+      s[j] = open ? safe_divide(rel[j], s[j], eps) : Scalar(0);
     }
   }
 

@@ -14,8 +14,10 @@
 #include "lrp/nn/layer.hpp"
 #include "lrp/core/params.hpp"
 
+#include <array>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -125,8 +127,13 @@ struct ParamModifier {
   std::function<Scalar(Scalar)> weight;
   std::function<Scalar(Scalar)> bias;
   bool identity = false;  // weight and bias unchanged: the term's forward is the layer's output
+  // Set by mixed(): ρ(v) = mix[0]·v + mix[1]·v⁺, so that ρ(W)·a + ρ(b) = mix[0]·(W·a + b) +
+  // mix[1]·(W⁺·a + b⁺) (see LinearRuleSpec::share_positive_product).
+  std::optional<std::array<Scalar, 2>> mix = std::nullopt;
 
   static ParamModifier unchanged();
+  // ρ(v) = α·v + β·v⁺ on the weight, and on the bias when with_bias (otherwise the bias is dropped).
+  static ParamModifier mixed(Scalar alpha, Scalar beta, bool with_bias);
 };
 
 struct Term {
@@ -148,6 +155,12 @@ struct LinearRuleSpec {
   std::vector<Denominator> denominators;
   std::vector<Term> terms;
   Scalar stabilizer = 0;  // stab(z) = z + stabilizer · sign₀(z)
+  // Where an input equals a itself (a⁺ of a non-negative block, a⁻ of a non-positive one, or a),
+  // the terms on it whose parameters are mixed() (and keep the bias, or the layer has none) get
+  // z_t = α·z + β·(W⁺a + b⁺) from the layer's kept output z and one product shared by all of them,
+  // instead of one product each. Set it only for rules where, wherever a term's gate is open, the
+  // two summands have the same sign, so that the sum loses no precision to cancellation (gamma).
+  bool share_positive_product = false;
 
   // The one-branch rules (LRP-0, ε, norm, flat, w²): z = ρ(W)·m(a) (+ ρ(b)), R_in = m(a) ⊙ ρ(W)ᵀs.
   static LinearRuleSpec single_term(InputModifier input, ParamModifier param, Scalar stabilizer);
