@@ -56,17 +56,18 @@ Index padded_size(const ConvGeometry& g) {
   return g.channels * g.padded_height() * g.padded_width() + (g.kw - 1) * g.dw + detail::kGemmColumns;
 }
 
-// Writes `planes` planes [H, W] of src into dst with ph zero rows above and below and pw zero
-// columns left and right; returns the end of what it wrote. Every element is written once.
-Scalar* pad_planes(const Scalar* src, Index planes, Index H, Index W, Index ph, Index pw, Scalar* dst) {
-  const Index Wp = W + 2 * pw;
+// Writes `planes` planes [H, W] of src into dst with `top` and `bottom` zero rows and `left` and
+// `right` zero columns; returns the end of what it wrote. Every element is written once.
+Scalar* pad_planes(const Scalar* src, Index planes, Index H, Index W, Index top, Index bottom, Index left, Index right,
+                   Scalar* dst) {
+  const Index Wp = left + W + right;
   for (Index c = 0; c < planes; ++c) {
-    dst = std::fill_n(dst, ph * Wp + pw, Scalar(0));
+    dst = std::fill_n(dst, top * Wp + left, Scalar(0));
     for (Index h = 0; h < H; ++h) {
       dst = std::copy_n(src + (c * H + h) * W, W, dst);
-      dst = std::fill_n(dst, h + 1 < H ? 2 * pw : pw, Scalar(0));
+      dst = std::fill_n(dst, h + 1 < H ? right + left : right, Scalar(0));
     }
-    dst = std::fill_n(dst, ph * Wp, Scalar(0));
+    dst = std::fill_n(dst, bottom * Wp, Scalar(0));
   }
   return dst;
 }
@@ -75,7 +76,7 @@ Scalar* pad_planes(const Scalar* src, Index planes, Index H, Index W, Index ph, 
 // read (x itself when there is no padding and no wide grid).
 const Scalar* pad_input(const Scalar* x, const ConvGeometry& g, Scalar* padded) {
   if (g.ph == 0 && g.pw == 0 && !g.wide()) return x;
-  Scalar* end = pad_planes(x, g.channels, g.height, g.width, g.ph, g.pw, padded);
+  Scalar* end = pad_planes(x, g.channels, g.height, g.width, g.ph, g.ph, g.pw, g.pw, padded);
   std::fill(end, padded + padded_size(g), Scalar(0));
   return padded;
 }
@@ -129,32 +130,6 @@ void narrow(const Scalar* grid, Index rows, const ConvGeometry& g, Scalar* out) 
   narrow_planes(grid, rows, g.out_height, g.out_width, g.grid_width(), g.grid_positions(), out);
 }
 
-// The adjoint of im2col: x[c, ih, iw] += cols[...] for every position that read it (the grid's
-// columns that are not outputs hold zeros and add nothing).
-void col2im_add(const MatrixMap& cols, const ConvGeometry& g, Scalar* padded, Scalar* x) {
-  const Index Hp = g.padded_height(), Wp = g.padded_width(), G = g.grid_positions();
-  std::fill_n(padded, padded_size(g), Scalar(0));
-  for (Index c = 0; c < g.channels; ++c) {
-    for (Index i = 0; i < g.kh; ++i) {
-      for (Index j = 0; j < g.kw; ++j) {
-        const Scalar* row = cols.data() + ((c * g.kh + i) * g.kw + j) * G;
-        if (g.wide()) {
-          SpanMap(padded + (c * Hp + i * g.dh) * Wp + j * g.dw, G) += ConstSpanMap(row, G);
-          continue;
-        }
-        for (Index oh = 0; oh < g.out_height; ++oh) {
-          Scalar* __restrict dst = padded + (c * Hp + oh * g.sh + i * g.dh) * Wp + j * g.dw;
-          const Scalar* __restrict src = row + oh * g.out_width;
-          for (Index ow = 0; ow < g.out_width; ++ow) dst[ow * g.sw] += src[ow];
-        }
-      }
-    }
-  }
-  for (Index c = 0; c < g.channels; ++c)
-    for (Index h = 0; h < g.height; ++h)
-      SpanMap(x + (c * g.height + h) * g.width, g.width) += ConstSpanMap(padded + (c * Hp + h + g.ph) * Wp + g.pw, g.width);
-}
-
 // Rows addressed through a table of offsets from a base (the taps of an unfolded input) or by a
 // fixed pitch (a grid of outputs or gradients), for detail::small_gemm.
 template <class T>
@@ -194,58 +169,124 @@ const Scalar* unfold(const Scalar* x, const ConvGeometry& g, Scalar* padded, Mat
   return cols.data();
 }
 
-// The input gradient of a stride-1 convolution is itself a convolution: of the output gradient,
-// zero-padded by qh = dh·(kh − 1) − ph rows and qw = dw·(kw − 1) − pw columns, with the kernel
-// flipped in both axes and its channel axes swapped:
-//   ∂x[c, h, w] = Σ_{o,i',j'} Wf[c, (o, i', j')] · Gp[o, h + i'·dh, w + j'·dw],
-//   Wf[c, (o, i', j')] = W[o, (c, kh − 1 − i', kw − 1 − j')].
-// So it runs like the forward pass: taps read in place from the padded gradients (one per parameter
-// set, scaled by its coefficient inside Wf), one product per group, no unfolded buffer and no
-// col2im. Needs ph ≤ dh·(kh − 1) and pw ≤ dw·(kw − 1) (true for the usual "same" paddings).
-bool gathers_gradient(const ConvGeometry& g) {
-  return g.wide() && g.ph <= g.dh * (g.kh - 1) && g.pw <= g.dw * (g.kw - 1);
-}
+// The input gradient gathered from the output gradient, per input position, instead of scattered
+// from an unfolded gradient (col2im). Along one axis, an input coordinate x = r + s·u (r < s the
+// residue, s the stride) was read by output coordinate x + p − i·d = s·oh, i.e. by the taps i
+// with (r + p − i·d) ≡ 0 (mod s), at oh = u + e_i, e_i = (r + p − i·d)/s. So each residue class
+// (rh, rw) of input positions is a stride-1 convolution of the output gradient, zero-padded by
+// `lead` and `trail` rows (columns), with the class's taps:
+//   ∂x[c, rh + sh·u, rw + sw·v] = Σ_{s,o,i,j} c_s·W_s[o, (c, i, j)] · Gp_s[o, u + e_i + lead, v + e_j + lead].
+// Every tap belongs to one class; a stride-1 convolution has one class holding all taps. It runs
+// like the forward pass: taps read in place from the padded gradients (one per parameter set), one
+// product per class and group (taps in decreasing i, j: the flipped kernel), then each input
+// position is written once.
+struct GatherAxis {
+  Index size, out, k, s, p, d;  // input size, output size, kernel, stride, padding, dilation
+  Index lead = 0, trail = 0;    // zero rows (columns) before and after the output gradient
+
+  GatherAxis(Index size_, Index out_, Index k_, Index s_, Index p_, Index d_)
+      : size(size_), out(out_), k(k_), s(s_), p(p_), d(d_) {
+    for (Index r = 0; r < std::min(s, size); ++r)
+      for (Index i = 0; i < k; ++i)
+        if (hits(r, i)) {
+          lead = std::max(lead, -e(r, i));
+          trail = std::max(trail, count(r) - 1 + e(r, i) - (out - 1));
+        }
+  }
+  Index count(Index r) const { return r < size ? (size - r + s - 1) / s : 0; }  // input positions of class r
+  bool hits(Index r, Index i) const { return ((r + p - i * d) % s + s) % s == 0; }
+  Index e(Index r, Index i) const { return (r + p - i * d) / s; }  // exact where hits
+  Index padded() const { return lead + out + trail; }
+};
 
 void gather_vjp(const ConvGeometry& g, Index groups, Index out_channels, std::span<const Params* const> ps,
                 std::span<const Scalar* const> gs, std::span<const Scalar> coefficients, MatrixRef g_in, Workspace& ws) {
+  const GatherAxis ax_h(g.height, g.out_height, g.kh, g.sh, g.ph, g.dh), ax_w(g.width, g.out_width, g.kw, g.sw, g.pw, g.dw);
   const Index C = g.channels, Cg = C / groups, Og = out_channels / groups, taps = g.patch();
-  const Index sets = static_cast<Index>(ps.size()), Kf = sets * Og * taps;  // Wf's columns per group
-  const Index qh = g.dh * (g.kh - 1) - g.ph, qw = g.dw * (g.kw - 1) - g.pw;
-  const Index Hg = g.out_height + 2 * qh, Wg = g.out_width + 2 * qw;  // = H + dh·(kh − 1), W + dw·(kw − 1)
-  const Index plane = Hg * Wg, G = detail::round_up_columns(g.height * Wg);
-  const Index out_size = out_channels * g.positions();
-  Scalar* padded = ws.get(slots::kConv2d, 0, 1, sets * out_channels * plane + (g.kw - 1) * g.dw + detail::kGemmColumns).data();
-  MatrixMap flipped = ws.get(slots::kConv2d, 4, C, Kf);
-  Scalar* grid = ws.get(slots::kConv2d, 3, C, G).data();
-  // Wf, scaled per set: row c, column (s, o, i', j') of c's group. Tap (i', j') = t reads tap
-  // kh·kw − 1 − t, so each (s, o) block is W's block of (o, c) reversed.
-  for (Index c = 0; c < C; ++c) {
-    const Index gi = c / Cg, cl = c % Cg;
-    for (Index k = 0; k < sets; ++k) {
-      const Matrix& w = ps[static_cast<size_t>(k)]->weight;
-      const Scalar coefficient = coefficients[static_cast<size_t>(k)];
-      for (Index o = 0; o < Og; ++o)
-        flipped.row(c).segment((k * Og + o) * taps, taps) = coefficient * w.row(gi * Og + o).segment(cl * taps, taps).reverse();
+  const Index sets = static_cast<Index>(ps.size());
+  const Index Hg = ax_h.padded(), Wg = ax_w.padded(), plane = Hg * Wg;
+  const Index out_size = out_channels * g.positions(), in_plane = g.height * g.width;
+  Scalar* padded = ws.get(slots::kConv2d, 0, 1, sets * out_channels * plane + Wg + detail::kGemmColumns).data();
+  MatrixMap kernel = ws.get(slots::kConv2d, 4, C, sets * Og * taps);  // the classes' factors, side by side
+  Scalar* grid = ws.get(slots::kConv2d, 3, C, detail::round_up_columns(ax_h.count(0) * Wg)).data();
+  struct Class {
+    Index rh, rw, rows, cols, first, K;  // residues, positions, first column in `kernel`, factor width
+  };
+  thread_local std::vector<Class> classes;
+  thread_local std::vector<Index> offsets;  // per class and group, the start of each tap row (s, o, i, j)
+  thread_local std::vector<Index> ti, tj, tap_weight, tap_read;
+  classes.clear();
+  offsets.resize(static_cast<size_t>(groups * sets * Og * taps));
+  Index first = 0;
+  for (Index rh = 0; rh < std::min(g.sh, g.height); ++rh) {
+    for (Index rw = 0; rw < std::min(g.sw, g.width); ++rw) {
+      ti.clear();
+      tj.clear();
+      for (Index i = g.kh - 1; i >= 0; --i)
+        if (ax_h.hits(rh, i)) ti.push_back(i);
+      for (Index j = g.kw - 1; j >= 0; --j)
+        if (ax_w.hits(rw, j)) tj.push_back(j);
+      const Index ni = static_cast<Index>(ti.size()), nj = static_cast<Index>(tj.size()), nt = ni * nj, K = sets * Og * nt;
+      classes.push_back({rh, rw, ax_h.count(rh), ax_w.count(rw), first, K});
+      // the class's taps t = (a, b): where each sits in a weight row, and where it reads a gradient plane
+      tap_weight.resize(static_cast<size_t>(nt));
+      tap_read.resize(static_cast<size_t>(nt));
+      for (Index a = 0; a < ni; ++a)
+        for (Index b = 0; b < nj; ++b) {
+          const Index i = ti[static_cast<size_t>(a)], j = tj[static_cast<size_t>(b)];
+          tap_weight[static_cast<size_t>(a * nj + b)] = i * g.kw + j;
+          tap_read[static_cast<size_t>(a * nj + b)] = (ax_h.e(rh, i) + ax_h.lead) * Wg + ax_w.e(rw, j) + ax_w.lead;
+        }
+      const Index* __restrict tw = tap_weight.data();
+      for (Index k = 0; k < sets; ++k) {
+        const Matrix& w = ps[static_cast<size_t>(k)]->weight;
+        const Index ldw = w.cols();
+        const Scalar coefficient = coefficients[static_cast<size_t>(k)];
+        for (Index c = 0; c < C; ++c) {  // row c of the factor, written in order
+          const Scalar* src = w.data() + (c / Cg) * Og * ldw + (c % Cg) * taps;
+          Scalar* __restrict dst = kernel.data() + c * kernel.cols() + first + k * Og * nt;
+          for (Index o = 0; o < Og; ++o, src += ldw, dst += nt)
+            for (Index t = 0; t < nt; ++t) dst[t] = coefficient * src[tw[t]];
+        }
+        for (Index gi = 0; gi < groups; ++gi) {
+          Index* at = offsets.data() + gi * sets * Og * taps + first + k * Og * nt;
+          for (Index o = 0; o < Og; ++o)
+            for (Index t = 0; t < nt; ++t) at[o * nt + t] = (k * out_channels + gi * Og + o) * plane + tap_read[static_cast<size_t>(t)];
+        }
+      }
+      first += K;
     }
   }
-  thread_local std::vector<Index> offsets;  // per group, the start of each tap row (s, o, i', j')
-  offsets.resize(static_cast<std::size_t>(groups * Kf));
-  for (Index gi = 0; gi < groups; ++gi)
-    for (Index k = 0; k < sets; ++k)
-      for (Index o = 0; o < Og; ++o)
-        for (Index i = 0; i < g.kh; ++i)
-          for (Index j = 0; j < g.kw; ++j)
-            offsets[static_cast<std::size_t>(gi * Kf + ((k * Og + o) * g.kh + i) * g.kw + j)] =
-                (k * out_channels + gi * Og + o) * plane + i * g.dh * Wg + j * g.dw;
   for (Index n = 0; n < g_in.rows(); ++n) {
     Scalar* end = padded;
     for (Index k = 0; k < sets; ++k)
-      end = pad_planes(gs[static_cast<size_t>(k)] + n * out_size, out_channels, g.out_height, g.out_width, qh, qw, end);
-    std::fill_n(end, (g.kw - 1) * g.dw + detail::kGemmColumns, Scalar(0));
-    for (Index gi = 0; gi < groups; ++gi)
-      detail::small_gemm(flipped.data() + gi * Cg * Kf, Kf, OffsetRows<const Scalar>{padded, offsets.data() + gi * Kf},
-                         PitchRows<Scalar>{grid + gi * Cg * G, G}, Cg, G, Kf, false);
-    narrow_planes(grid, C, g.height, g.width, Wg, G, g_in.row(n).data());
+      end = pad_planes(gs[static_cast<size_t>(k)] + n * out_size, out_channels, g.out_height, g.out_width, ax_h.lead,
+                       ax_h.trail, ax_w.lead, ax_w.trail, end);
+    std::fill_n(end, Wg + detail::kGemmColumns, Scalar(0));
+    Scalar* x = g_in.row(n).data();
+    for (const Class& cl : classes) {
+      const Index G = detail::round_up_columns(cl.rows * Wg);
+      if (cl.K == 0) {  // no tap reads these positions
+        for (Index c = 0; c < C; ++c)
+          for (Index u = 0; u < cl.rows; ++u)
+            for (Index v = 0; v < cl.cols; ++v) x[c * in_plane + (cl.rh + g.sh * u) * g.width + cl.rw + g.sw * v] = 0;
+        continue;
+      }
+      for (Index gi = 0; gi < groups; ++gi)
+        detail::small_gemm(kernel.data() + gi * Cg * kernel.cols() + cl.first, kernel.cols(),
+                           OffsetRows<const Scalar>{padded, offsets.data() + gi * sets * Og * taps + cl.first},
+                           PitchRows<Scalar>{grid + gi * Cg * G, G}, Cg, G, cl.K, false);
+      if (g.sh == 1 && g.sw == 1) {
+        narrow_planes(grid, C, g.height, g.width, Wg, G, x);
+        continue;
+      }
+      for (Index c = 0; c < C; ++c)
+        for (Index u = 0; u < cl.rows; ++u) {
+          const Scalar* __restrict src = grid + c * G + u * Wg;
+          Scalar* __restrict dst = x + c * in_plane + (cl.rh + g.sh * u) * g.width + cl.rw;
+          for (Index v = 0; v < cl.cols; ++v) dst[g.sw * v] = src[v];
+        }
+    }
   }
 }
 
@@ -354,40 +395,11 @@ void Conv2d::vjp(const ConstMatrixRef& at, const Params& p, const ConstMatrixRef
   }
 }
 
-// Stride 1 with a "same"-like padding: a convolution of the padded output gradient (gather_vjp).
-// Otherwise, per sample, the unfolded input gradient cols = Σ_k (c_k W_k)ᵀ G_k (G_k on the grid,
-// per group its rows), folded back onto the input by col2im.
+// The input gradient, gathered per input position (gather_vjp).
 void Conv2d::vjp_many(const ConstMatrixRef&, std::span<const Params* const> ps, std::span<const Scalar* const> gs,
                       std::span<const Scalar> coefficients, MatrixRef g_in, Workspace& ws) const {
-  const ConvGeometry g = conv_geometry(input_shape_, output_shape_, opt_);
-  if (gathers_gradient(g)) {
-    gather_vjp(g, opt_.groups, out_ch_, ps, gs, coefficients, g_in, ws);
-    return;
-  }
-  const Index P = g.positions(), G = g.grid_positions(), K = g.channels * g.patch();
-  const Index groups = opt_.groups, Kg = K / groups, Og = out_ch_ / groups, out_size = out_ch_ * P;
-  const Index sets = static_cast<Index>(ps.size());
-  MatrixMap cols = ws.get(slots::kConv2d, 0, K, G);
-  Scalar* padded = ws.get(slots::kConv2d, 2, 1, padded_size(g)).data();
-  Scalar* grid = g.regridded() ? ws.get(slots::kConv2d, 3, out_ch_, G).data() : nullptr;
-  // (c_k W_k)ᵀ per parameter set, [Kg, out_channels] each: the product's small left factor.
-  MatrixMap scaled_t = ws.get(slots::kConv2d, 4, sets * Kg, out_ch_);
-  for (Index k = 0; k < sets; ++k)
-    scaled_t.middleRows(k * Kg, Kg) = coefficients[static_cast<size_t>(k)] * ps[static_cast<size_t>(k)]->weight.transpose();
-  g_in.setZero();
-  for (Index n = 0; n < g_in.rows(); ++n) {
-    for (Index k = 0; k < sets; ++k) {
-      const Scalar* grad = gs[static_cast<size_t>(k)] + n * out_size;
-      if (grid != nullptr) {
-        widen(grad, out_ch_, g, grid);  // zero where the grid has no output
-        grad = grid;
-      }
-      for (Index gi = 0; gi < groups; ++gi)
-        detail::small_gemm(scaled_t.data() + k * Kg * out_ch_ + gi * Og, out_ch_, PitchRows<const Scalar>{grad + gi * Og * G, G},
-                           PitchRows<Scalar>{cols.data() + gi * Kg * G, G}, Kg, G, Og, k > 0);
-    }
-    col2im_add(cols, g, padded, g_in.row(n).data());
-  }
+  LRP_CHECK(g_in.outerStride() == g_in.cols(), "conv2d: gradient rows must be contiguous");
+  gather_vjp(conv_geometry(input_shape_, output_shape_, opt_), opt_.groups, out_ch_, ps, gs, coefficients, g_in, ws);
 }
 
 // Per sample, Y = W · cols + b (block-diagonal over groups), so ∂/∂W Σ G ⊙ Y = G · colsᵀ (per group:

@@ -65,7 +65,9 @@ void small_gemm(const Scalar* A, Index lda, const BRow& b, const CRow& c, Index 
   // row of A passes over it.
   for (Index j = 0; j < N; j += kGemmColumns) {
     Index i = 0;
-    for (; i + kBlockRows <= M; i += kBlockRows) gemm_block<kBlockRows>(A, lda, b, c, i, j, K, accumulate);
+    // (8 rows left after blocks of 6, e.g. of 32: two blocks of 4 rather than 6 + 2)
+    for (; i + kBlockRows <= M && !(kBlockRows == 6 && M - i == 8); i += kBlockRows)
+      gemm_block<kBlockRows>(A, lda, b, c, i, j, K, accumulate);
     if constexpr (kBlockRows > 4)
       for (; i + 4 <= M; i += 4) gemm_block<4>(A, lda, b, c, i, j, K, accumulate);
     for (; i + 2 <= M; i += 2) gemm_block<2>(A, lda, b, c, i, j, K, accumulate);

@@ -60,6 +60,7 @@ struct LinearState : RuleState {
   std::vector<Matrix> const_inputs;   // per input: its 1-row image when sample-independent
   std::vector<Matrix> const_outputs;  // per term: the 1-row forward of a sample-independent term
   std::vector<Matrix> zero_outputs;   // per term: the 1-row forward of an all-zero input (its bias image)
+  std::vector<bool> zero_image;       // per term: whether that image is all zeros (no bias)
   // per input: the value of a sample-independent image that is the same everywhere (ones; a scalar
   // zbox bound), which lets its backward products fold the value into their coefficients
   std::vector<std::optional<Scalar>> uniform;
@@ -149,6 +150,7 @@ std::unique_ptr<RuleState> LinearRule::bind(const Layer& layer) const {
     state->const_outputs.push_back(std::move(out));
     Matrix bias_image(1, out_size);
     layer.forward(zero_input, p, bias_image, ws);
+    state->zero_image.push_back(bias_image.isZero(0));
     state->zero_outputs.push_back(std::move(bias_image));
   }
   return state;
@@ -223,7 +225,7 @@ class LinearStep {
     for (Index r = 0; r < n_ && (open[1] == 0 || open[2] == 0); ++r) {
       const Scalar* rel = relevance_out_.row(r).data();
       const Scalar* zo = ctx_.output.row(r).data();
-      Index any = 0, positive = 0, negative = 0;
+      int32_t any = 0, positive = 0, negative = 0;  // (32-bit lanes: twice as many per packet; rows hold < 2³¹ values)
       for (Index j = 0; j < out_; ++j) {
         const bool carries = rel[j] != Scalar(0);
         any += carries;
@@ -286,7 +288,9 @@ class LinearStep {
         const Term& t = spec_.terms[ti];
         if (static_cast<size_t>(t.input) != i || !term_needed(t)) continue;
         if (zero_input_[i]) {
-          contribute_row(t, state_.zero_outputs[ti]);  // ρ(W)·0 + ρ(b): the term's bias image
+          // ρ(W)·0 + ρ(b): the term's bias image (nothing to add when it is zero; a z_d nothing
+          // writes is set to zero below)
+          if (!state_.zero_image[ti]) contribute_row(t, state_.zero_outputs[ti]);
         } else if (m.sample_independent()) {
           contribute_row(t, state_.const_outputs[ti]);
         } else if (m.kind == InputModifier::Kind::kIdentity && spec_.params[static_cast<size_t>(t.param)].identity) {
