@@ -39,7 +39,7 @@ std::string describe(const ConvCase& c) {
   return s.str();
 }
 
-// Square, non-square, strided, padded, dilated, grouped, depthwise, 1×1, whole-input kernels.
+// Square, non-square, strided, padded, dilated, grouped, depthwise, 1×1 (also strided), whole-input kernels.
 std::vector<ConvCase> conv_cases() {
   return {
       {2, 3, 5, 6, {.kernel = {3, 3}}},
@@ -48,6 +48,8 @@ std::vector<ConvCase> conv_cases() {
       {4, 6, 6, 6, {.kernel = {3, 3}, .padding = {1, 1}, .groups = 2}},
       {3, 3, 8, 7, {.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1}, .dilation = {2, 1}, .groups = 3}},
       {3, 5, 4, 6, {.kernel = {1, 1}, .bias = false}},
+      // A ResNet shortcut: positions of odd row or column are read by no tap.
+      {4, 3, 7, 6, {.kernel = {1, 1}, .stride = {2, 2}, .bias = false}},
       {2, 2, 8, 7, {.kernel = {3, 3}, .stride = {3, 3}}},
       {2, 3, 4, 5, {.kernel = {4, 5}}},
       {6,

@@ -30,7 +30,7 @@ namespace lrp {
 // 5: Rule::ledger_share (a new virtual: the Rule vtable changed); 6: LayerInfo::from_input;
 // 7: graph networks (Layer::stack_inputs, the layouts of Network and ForwardPass);
 // 8: Layer::train_forward/train_backward take the thread count.
-inline constexpr int kPluginApiVersion = 8;
+inline constexpr int kPluginApiVersion = 9;
 
 struct PluginDescriptor {
   int api_version;                    // kPluginApiVersion of the headers the plugin was built with
