@@ -541,6 +541,35 @@ TEST_CASE("every linear handler's vjp is the adjoint of its forward") {
   }
 }
 
+TEST_CASE("conv2d input gradients follow weights changed in place and the coefficient of every call") {
+  // vjp_many keeps its product factors per thread and recognizes them by the weights' values: a
+  // change in place (the same address) or another coefficient must give the new answer, against
+  // the naive convolution's explicit matrix.
+  const std::vector<ConvCase> all = conv_cases();
+  for (const ConvCase& c : {all[0], all[4], all[6]}) {
+    INFO(describe(c));
+    auto layer = make_conv(c);
+    lrp::Params p = random_params(*layer, 900);
+    p.bias.resize(0);
+    const Index in = lrp::numel(layer->input_shape()), out = lrp::numel(layer->output_shape());
+    const Matrix g = random_matrix(2, out, 901);
+    lrp::Workspace ws;
+    for (int round = 0; round < 3; ++round) {
+      const MatrixXd columns = conv_oracle(Matrix::Identity(in, in), p, c);  // row i: the response to e_i
+      for (const Scalar coefficient : {Scalar(1), Scalar(-0.5)}) {
+        const lrp::Params* ps[1] = {&p};
+        const Scalar* gs[1] = {g.data()};
+        const Scalar cs[1] = {coefficient};
+        Matrix got(2, in);
+        layer->vjp_many(Matrix::Zero(2, in), ps, gs, cs, got, ws);
+        const MatrixXd expected = static_cast<double>(coefficient) * g.cast<double>() * columns.transpose();
+        CHECK(relative_error(got, expected) <= tol(1e-6, 1e-14));
+      }
+      p.weight.array() = p.weight.array() * Scalar(-1.5) + Scalar(0.25);  // in place: the same storage
+    }
+  }
+}
+
 TEST_CASE("nonlinear handlers' vjp matches central finite differences of forward") {
   SECTION("relu, away from the kink") {
     auto layer = configured(lrp::make_relu(), Shape{12});

@@ -6,6 +6,8 @@
 #include "small_gemm.hpp"
 
 #include <algorithm>
+#include <cstring>
+#include <memory>
 #include <vector>
 
 namespace lrp {
@@ -26,6 +28,7 @@ namespace {
 struct ConvGeometry {
   Index channels, height, width, out_height, out_width;
   Index kh, kw, sh, sw, ph, pw, dh, dw;
+  bool operator==(const ConvGeometry&) const = default;
   Index patch() const { return kh * kw; }
   Index positions() const { return out_height * out_width; }
   Index padded_height() const { return height + 2 * ph; }
@@ -199,24 +202,60 @@ struct GatherAxis {
   Index padded() const { return lead + out + trail; }
 };
 
-void gather_vjp(const ConvGeometry& g, Index groups, Index out_channels, std::span<const Params* const> ps,
-                std::span<const Scalar* const> gs, std::span<const Scalar> coefficients, MatrixRef g_in, Workspace& ws) {
+// The residue classes of gather_vjp, and its product factors: per class, row c of `kernel` holds
+// c_s·W_s[o, (c, i, j)] for the class's taps (s, o, i, j), and `offsets` where each tap row starts
+// in the padded gradients. They depend only on the geometry, the parameter sets and their
+// coefficients, which is also what identifies a plan.
+struct GatherClass {
+  Index rh, rw, rows, cols, first, K;  // residues, positions, first column in `kernel`, factor width
+};
+
+struct GatherPlan {
+  ConvGeometry g{};
+  Index groups = 0, out_channels = 0;
+  std::vector<Scalar> coefficients, weights;  // every set's weights, one after another
+  Matrix kernel;
+  std::vector<Index> offsets;  // per group: sets · Og · taps tap rows, the classes side by side
+  std::vector<GatherClass> classes;
+
+  bool matches(const ConvGeometry& g_, Index groups_, Index out_channels_, std::span<const Params* const> ps,
+               std::span<const Scalar> coefficients_) const {
+    if (!(g == g_) || groups != groups_ || out_channels != out_channels_ || coefficients.size() != coefficients_.size() ||
+        std::memcmp(coefficients.data(), coefficients_.data(), coefficients.size() * sizeof(Scalar)) != 0)
+      return false;
+    size_t at = 0;
+    for (const Params* p : ps) {
+      const auto size = static_cast<size_t>(p->weight.size());
+      if (at + size > weights.size() || std::memcmp(weights.data() + at, p->weight.data(), size * sizeof(Scalar)) != 0)
+        return false;
+      at += size;
+    }
+    return at == weights.size();
+  }
+
+  size_t bytes() const {
+    return (weights.size() + static_cast<size_t>(kernel.size())) * sizeof(Scalar) + offsets.size() * sizeof(Index);
+  }
+
+  void build(const ConvGeometry& g_, Index groups_, Index out_channels_, std::span<const Params* const> ps,
+             std::span<const Scalar> coefficients_);
+};
+
+void GatherPlan::build(const ConvGeometry& g_, Index groups_, Index out_channels_, std::span<const Params* const> ps,
+                       std::span<const Scalar> coefficients_) {
+  g = g_;
+  groups = groups_;
+  out_channels = out_channels_;
+  coefficients.assign(coefficients_.begin(), coefficients_.end());
+  weights.clear();
+  for (const Params* p : ps) weights.insert(weights.end(), p->weight.data(), p->weight.data() + p->weight.size());
   const GatherAxis ax_h(g.height, g.out_height, g.kh, g.sh, g.ph, g.dh), ax_w(g.width, g.out_width, g.kw, g.sw, g.pw, g.dw);
   const Index C = g.channels, Cg = C / groups, Og = out_channels / groups, taps = g.patch();
-  const Index sets = static_cast<Index>(ps.size());
-  const Index Hg = ax_h.padded(), Wg = ax_w.padded(), plane = Hg * Wg;
-  const Index out_size = out_channels * g.positions(), in_plane = g.height * g.width;
-  Scalar* padded = ws.get(slots::kConv2d, 0, 1, sets * out_channels * plane + Wg + detail::kGemmColumns).data();
-  MatrixMap kernel = ws.get(slots::kConv2d, 4, C, sets * Og * taps);  // the classes' factors, side by side
-  Scalar* grid = ws.get(slots::kConv2d, 3, C, detail::round_up_columns(ax_h.count(0) * Wg)).data();
-  struct Class {
-    Index rh, rw, rows, cols, first, K;  // residues, positions, first column in `kernel`, factor width
-  };
-  thread_local std::vector<Class> classes;
-  thread_local std::vector<Index> offsets;  // per class and group, the start of each tap row (s, o, i, j)
-  thread_local std::vector<Index> ti, tj, tap_weight, tap_read;
-  classes.clear();
+  const Index sets = static_cast<Index>(ps.size()), Wg = ax_w.padded(), plane = ax_h.padded() * Wg;
+  kernel.resize(C, sets * Og * taps);
   offsets.resize(static_cast<size_t>(groups * sets * Og * taps));
+  classes.clear();
+  std::vector<Index> ti, tj, tap_weight, tap_read;
   Index first = 0;
   for (Index rh = 0; rh < std::min(g.sh, g.height); ++rh) {
     for (Index rw = 0; rw < std::min(g.sw, g.width); ++rw) {
@@ -237,16 +276,15 @@ void gather_vjp(const ConvGeometry& g, Index groups, Index out_channels, std::sp
           tap_weight[static_cast<size_t>(a * nj + b)] = i * g.kw + j;
           tap_read[static_cast<size_t>(a * nj + b)] = (ax_h.e(rh, i) + ax_h.lead) * Wg + ax_w.e(rw, j) + ax_w.lead;
         }
-      const Index* __restrict tw = tap_weight.data();
       for (Index k = 0; k < sets; ++k) {
         const Matrix& w = ps[static_cast<size_t>(k)]->weight;
         const Index ldw = w.cols();
         const Scalar coefficient = coefficients[static_cast<size_t>(k)];
         for (Index c = 0; c < C; ++c) {  // row c of the factor, written in order
           const Scalar* src = w.data() + (c / Cg) * Og * ldw + (c % Cg) * taps;
-          Scalar* __restrict dst = kernel.data() + c * kernel.cols() + first + k * Og * nt;
+          Scalar* dst = kernel.data() + c * kernel.cols() + first + k * Og * nt;
           for (Index o = 0; o < Og; ++o, src += ldw, dst += nt)
-            for (Index t = 0; t < nt; ++t) dst[t] = coefficient * src[tw[t]];
+            for (Index t = 0; t < nt; ++t) dst[t] = coefficient * src[tap_weight[static_cast<size_t>(t)]];
         }
         for (Index gi = 0; gi < groups; ++gi) {
           Index* at = offsets.data() + gi * sets * Og * taps + first + k * Og * nt;
@@ -257,6 +295,44 @@ void gather_vjp(const ConvGeometry& g, Index groups, Index out_channels, std::sp
       first += K;
     }
   }
+}
+
+// The calling thread's recent plans, most recent first. A rule calls vjp_many with the same
+// parameter sets for every block of rows (LinearRule keeps its modified parameters for its
+// explainer's life), so at batch size 1 building the factors again would cost as much as a tenth
+// of an explanation. A plan is recognized by its weights themselves, compared bit for bit (not by
+// their address, which a new matrix may reuse); a miss (training: new weights every step) rebuilds
+// the least recent plan in place, so that warm buffers are reused.
+const GatherPlan& gather_plan(const ConvGeometry& g, Index groups, Index out_channels, std::span<const Params* const> ps,
+                              std::span<const Scalar> coefficients) {
+  constexpr size_t kMaxPlans = 32, kMaxBytes = size_t{32} << 20;
+  thread_local std::vector<std::unique_ptr<GatherPlan>> plans;
+  for (size_t i = 0; i < plans.size(); ++i)
+    if (plans[i]->matches(g, groups, out_channels, ps, coefficients)) {
+      std::rotate(plans.begin(), plans.begin() + static_cast<std::ptrdiff_t>(i), plans.begin() + static_cast<std::ptrdiff_t>(i) + 1);
+      return *plans.front();
+    }
+  size_t bytes = 0;
+  for (const auto& p : plans) bytes += p->bytes();
+  if (plans.size() < kMaxPlans && bytes < kMaxBytes)
+    plans.insert(plans.begin(), std::make_unique<GatherPlan>());
+  else
+    std::rotate(plans.begin(), plans.end() - 1, plans.end());
+  plans.front()->build(g, groups, out_channels, ps, coefficients);
+  return *plans.front();
+}
+
+void gather_vjp(const ConvGeometry& g, Index groups, Index out_channels, std::span<const Params* const> ps,
+                std::span<const Scalar* const> gs, std::span<const Scalar> coefficients, MatrixRef g_in, Workspace& ws) {
+  const GatherPlan& plan = gather_plan(g, groups, out_channels, ps, coefficients);
+  const GatherAxis ax_h(g.height, g.out_height, g.kh, g.sh, g.ph, g.dh), ax_w(g.width, g.out_width, g.kw, g.sw, g.pw, g.dw);
+  const Index C = g.channels, Cg = C / groups, Og = out_channels / groups, taps = g.patch();
+  const Index sets = static_cast<Index>(ps.size());
+  const Index Wg = ax_w.padded(), plane = ax_h.padded() * Wg;
+  const Index out_size = out_channels * g.positions(), in_plane = g.height * g.width;
+  Scalar* padded = ws.get(slots::kConv2d, 0, 1, sets * out_channels * plane + Wg + detail::kGemmColumns).data();
+  Scalar* grid = ws.get(slots::kConv2d, 3, C, detail::round_up_columns(ax_h.count(0) * Wg)).data();
+  const Matrix& kernel = plan.kernel;
   for (Index n = 0; n < g_in.rows(); ++n) {
     Scalar* end = padded;
     for (Index k = 0; k < sets; ++k)
@@ -264,7 +340,7 @@ void gather_vjp(const ConvGeometry& g, Index groups, Index out_channels, std::sp
                        ax_h.trail, ax_w.lead, ax_w.trail, end);
     std::fill_n(end, Wg + detail::kGemmColumns, Scalar(0));
     Scalar* x = g_in.row(n).data();
-    for (const Class& cl : classes) {
+    for (const GatherClass& cl : plan.classes) {
       const Index G = detail::round_up_columns(cl.rows * Wg);
       if (cl.K == 0) {  // no tap reads these positions
         for (Index c = 0; c < C; ++c)
@@ -274,7 +350,7 @@ void gather_vjp(const ConvGeometry& g, Index groups, Index out_channels, std::sp
       }
       for (Index gi = 0; gi < groups; ++gi)
         detail::small_gemm(kernel.data() + gi * Cg * kernel.cols() + cl.first, kernel.cols(),
-                           OffsetRows<const Scalar>{padded, offsets.data() + gi * sets * Og * taps + cl.first},
+                           OffsetRows<const Scalar>{padded, plan.offsets.data() + gi * sets * Og * taps + cl.first},
                            PitchRows<Scalar>{grid + gi * Cg * G, G}, Cg, G, cl.K, false);
       if (g.sh == 1 && g.sw == 1) {
         narrow_planes(grid, C, g.height, g.width, Wg, G, x);

@@ -31,47 +31,62 @@ inline constexpr int kBlockRows = EIGEN_ARCH_DEFAULT_NUMBER_OF_REGISTERS >= 32 ?
                                   : EIGEN_ARCH_DEFAULT_NUMBER_OF_REGISTERS >= 16 ? 6
                                                                                  : 2;
 
-template <int R, class BRow, class CRow>
+// R rows of C times P packets of columns, from column j: R·P accumulators, each one fused
+// multiply-add chain over k.
+template <int R, int P, class BRow, class CRow>
 inline void gemm_block(const Scalar* A, Index lda, const BRow& b, const CRow& c, Index i, Index j, Index K,
                        bool accumulate) {
   using namespace Eigen::internal;
-  Packet c0[R], c1[R];
-  for (int r = 0; r < R; ++r) c0[r] = c1[r] = pset1<Packet>(Scalar(0));
+  Packet acc[R][P];
+  for (int r = 0; r < R; ++r)
+    for (int q = 0; q < P; ++q) acc[r][q] = pset1<Packet>(Scalar(0));
   for (Index k = 0; k < K; ++k) {
     const Scalar* bk = b(k) + j;
-    const Packet b0 = ploadu<Packet>(bk), b1 = ploadu<Packet>(bk + kPacket);
+    Packet bq[P];
+    for (int q = 0; q < P; ++q) bq[q] = ploadu<Packet>(bk + q * kPacket);
     for (int r = 0; r < R; ++r) {
       const Packet a = pset1<Packet>(A[(i + r) * lda + k]);
-      c0[r] = pmadd(a, b0, c0[r]);
-      c1[r] = pmadd(a, b1, c1[r]);
+      for (int q = 0; q < P; ++q) acc[r][q] = pmadd(a, bq[q], acc[r][q]);
     }
   }
   for (int r = 0; r < R; ++r) {
     Scalar* cr = c(i + r) + j;
-    if (accumulate) {
-      c0[r] = padd(ploadu<Packet>(cr), c0[r]);
-      c1[r] = padd(ploadu<Packet>(cr + kPacket), c1[r]);
+    for (int q = 0; q < P; ++q) {
+      if (accumulate) acc[r][q] = padd(ploadu<Packet>(cr + q * kPacket), acc[r][q]);
+      pstoreu(cr + q * kPacket, acc[r][q]);
     }
-    pstoreu(cr, c0[r]);
-    pstoreu(cr + kPacket, c1[r]);
   }
+}
+
+// One or two rows: blocks 8 packets wide in all (4 per row for two), so that enough independent
+// chains hide the multiply-add latency (two chains per row would leave the unit mostly idle);
+// the columns past the last whole wide block go by kGemmColumns.
+template <int R, class BRow, class CRow>
+void few_rows_gemm(const Scalar* A, Index lda, const BRow& b, const CRow& c, Index i, Index N, Index K, bool accumulate) {
+  constexpr int P = 8 / R;
+  constexpr Index kWide = P * kPacket;
+  Index j = 0;
+  for (; j + kWide <= N; j += kWide) gemm_block<R, P>(A, lda, b, c, i, j, K, accumulate);
+  for (; j < N; j += kGemmColumns) gemm_block<R, 2>(A, lda, b, c, i, j, K, accumulate);
 }
 
 // Row i of C (c(i), N values) = Σ_k A[i, k] · (row k of B: b(k), N values), or += with accumulate;
 // A is row-major M × K with pitch lda. N must be a multiple of kGemmColumns.
 template <class BRow, class CRow>
 void small_gemm(const Scalar* A, Index lda, const BRow& b, const CRow& c, Index M, Index N, Index K, bool accumulate) {
+  if (M == 1) return few_rows_gemm<1>(A, lda, b, c, 0, N, K, accumulate);  // e.g. a grey image's input gradient
+  if (M == 2) return few_rows_gemm<2>(A, lda, b, c, 0, N, K, accumulate);
   // Column blocks outside, rows inside: a block of B (K × kGemmColumns) stays in cache while every
   // row of A passes over it.
   for (Index j = 0; j < N; j += kGemmColumns) {
     Index i = 0;
     // (8 rows left after blocks of 6, e.g. of 32: two blocks of 4 rather than 6 + 2)
     for (; i + kBlockRows <= M && !(kBlockRows == 6 && M - i == 8); i += kBlockRows)
-      gemm_block<kBlockRows>(A, lda, b, c, i, j, K, accumulate);
+      gemm_block<kBlockRows, 2>(A, lda, b, c, i, j, K, accumulate);
     if constexpr (kBlockRows > 4)
-      for (; i + 4 <= M; i += 4) gemm_block<4>(A, lda, b, c, i, j, K, accumulate);
-    for (; i + 2 <= M; i += 2) gemm_block<2>(A, lda, b, c, i, j, K, accumulate);
-    for (; i < M; ++i) gemm_block<1>(A, lda, b, c, i, j, K, accumulate);
+      for (; i + 4 <= M; i += 4) gemm_block<4, 2>(A, lda, b, c, i, j, K, accumulate);
+    for (; i + 2 <= M; i += 2) gemm_block<2, 2>(A, lda, b, c, i, j, K, accumulate);
+    for (; i < M; ++i) gemm_block<1, 2>(A, lda, b, c, i, j, K, accumulate);
   }
 }
 
