@@ -133,21 +133,8 @@ void narrow(const Scalar* grid, Index rows, const ConvGeometry& g, Scalar* out) 
   narrow_planes(grid, rows, g.out_height, g.out_width, g.grid_width(), g.grid_positions(), out);
 }
 
-// Rows addressed through a table of offsets from a base (the taps of an unfolded input) or by a
-// fixed pitch (a grid of outputs or gradients), for detail::small_gemm.
-template <class T>
-struct OffsetRows {
-  T* base;
-  const Index* offsets;
-  T* operator()(Index k) const { return base + offsets[k]; }
-};
-
-template <class T>
-struct PitchRows {
-  T* base;
-  Index pitch;
-  T* operator()(Index k) const { return base + k * pitch; }
-};
+using detail::OffsetRows;
+using detail::PitchRows;
 
 // Where each row of the unfolded input starts: with a wide grid, tap (c, i, j)'s span of the padded
 // input (see im2col), otherwise row k of cols (k · G). The calling thread's table, refilled per call.
@@ -349,7 +336,7 @@ void gather_vjp(const ConvGeometry& g, Index groups, Index out_channels, std::sp
         continue;
       }
       for (Index gi = 0; gi < groups; ++gi)
-        detail::small_gemm(kernel.data() + gi * Cg * kernel.cols() + cl.first, kernel.cols(),
+        detail::small_gemm(PitchRows<const Scalar>{kernel.data() + gi * Cg * kernel.cols() + cl.first, kernel.cols()},
                            OffsetRows<const Scalar>{padded, plan.offsets.data() + gi * sets * Og * taps + cl.first},
                            PitchRows<Scalar>{grid + gi * Cg * G, G}, Cg, G, cl.K, false);
       if (g.sh == 1 && g.sw == 1) {
@@ -445,7 +432,7 @@ void Conv2d::forward_many(const ConstMatrixRef& x, std::span<const Params* const
       const Params& p = *ps[k];
       Scalar* out = grid != nullptr ? grid : ys[k] + n * out_size;
       for (Index gi = 0; gi < groups; ++gi)
-        detail::small_gemm(p.weight.data() + gi * Og * Kg, Kg, OffsetRows<const Scalar>{unfolded, offsets + gi * Kg},
+        detail::small_gemm(PitchRows<const Scalar>{p.weight.data() + gi * Og * Kg, Kg}, OffsetRows<const Scalar>{unfolded, offsets + gi * Kg},
                            PitchRows<Scalar>{out + gi * Og * G, G}, Og, G, Kg, false);
       MatrixMap y(ys[k] + n * out_size, out_ch_, P);
       if (grid != nullptr) narrow(grid, out_ch_, g, y.data());
@@ -478,33 +465,43 @@ void Conv2d::vjp_many(const ConstMatrixRef&, std::span<const Params* const> ps, 
   gather_vjp(conv_geometry(input_shape_, output_shape_, opt_), opt_.groups, out_ch_, ps, gs, coefficients, g_in, ws);
 }
 
-// Per sample, Y = W · cols + b (block-diagonal over groups), so ∂/∂W Σ G ⊙ Y = G · colsᵀ (per group:
-// the group's output rows of G against its input rows of cols) and ∂/∂b = the row sums of G, i.e.
-// each channel's sum over positions. Eigen's product packs both factors, which pays off here (every
-// entry of cols meets every output channel); the unfold is the im2col copy.
+// Per sample, Y = W · U + b with U the unfolded input (per group its rows), so ∂/∂W Σ G ⊙ Y = G · Uᵀ,
+// i.e. ∂Wᵀ = U · Gᵀ: a product like the forward pass, with U the left factor (with stride 1 its tap
+// rows read in place from the padded input, otherwise the im2col copy) and the rows of B the output
+// gradient on the grid, transposed (positions × output channels, zero where the grid has no output
+// and in the columns up to the kernel's block). The sums over positions accumulate in ∂Wᵀ over the
+// block's samples, which is added to the gradient once. ∂/∂b = the row sums of G.
 void Conv2d::param_vjp(const ConstMatrixRef& at, const Params& p, const ConstMatrixRef& g_out, Params& grads,
                        Workspace& ws) const {
   check_grads(*this, p, grads);
   const ConvGeometry g = conv_geometry(input_shape_, output_shape_, opt_);
   const Index P = g.positions(), G = g.grid_positions(), K = g.channels * g.patch();
-  const Index groups = opt_.groups, Kg = K / groups, Og = out_ch_ / groups;
-  MatrixMap cols = ws.get(slots::kConv2d, 0, K, G);
+  const Index groups = opt_.groups, Kg = K / groups, Og = out_ch_ / groups, Ob = detail::round_up_columns(Og);
+  MatrixMap cols = ws.get(slots::kConv2d, 0, g.wide() ? 1 : K, G);
   Scalar* padded = ws.get(slots::kConv2d, 2, 1, padded_size(g)).data();
   Scalar* grid = g.regridded() ? ws.get(slots::kConv2d, 3, out_ch_, G).data() : nullptr;
+  MatrixMap transposed = ws.get(slots::kConv2d, 1, G, groups * Ob);  // group gi: columns from gi · Ob
+  MatrixMap dwt = ws.get(slots::kConv2d, 4, K, Ob);                   // ∂Wᵀ: row k, its group's outputs
+  transposed.setZero();
+  dwt.setZero();
+  const Index* offsets = unfold_offsets(g);
   for (Index n = 0; n < g_out.rows(); ++n) {
     if (grads.has_bias()) grads.bias += ConstMatrixMap(g_out.row(n).data(), out_ch_, P).rowwise().sum();
-    if (grid != nullptr) widen(g_out.row(n).data(), out_ch_, g, grid);
-    // Zero on the grid's columns that are not outputs, so those columns add nothing.
-    const ConstMatrixMap grad(grid != nullptr ? grid : g_out.row(n).data(), out_ch_, G);
-    im2col(at.row(n).data(), g, padded, cols);
-    if (groups == 1) {
-      grads.weight.noalias() += grad * cols.transpose();
-    } else {
-      for (Index gi = 0; gi < groups; ++gi)
-        grads.weight.middleRows(gi * Og, Og).noalias() +=
-            grad.middleRows(gi * Og, Og) * cols.middleRows(gi * Kg, Kg).transpose();
+    const Scalar* grad = g_out.row(n).data();
+    if (grid != nullptr) {
+      widen(grad, out_ch_, g, grid);
+      grad = grid;
     }
+    for (Index gi = 0; gi < groups; ++gi)
+      transposed.middleCols(gi * Ob, Og) = ConstMatrixMap(grad + gi * Og * G, Og, G).transpose();
+    const Scalar* unfolded = unfold(at.row(n).data(), g, padded, cols);
+    for (Index gi = 0; gi < groups; ++gi)
+      detail::small_gemm(OffsetRows<const Scalar>{unfolded, offsets + gi * Kg},
+                         PitchRows<const Scalar>{transposed.data() + gi * Ob, transposed.cols()},
+                         PitchRows<Scalar>{dwt.data() + gi * Kg * Ob, Ob}, Kg, Ob, G, true);
   }
+  for (Index gi = 0; gi < groups; ++gi)
+    grads.weight.middleRows(gi * Og, Og) += dwt.middleRows(gi * Kg, Kg).leftCols(Og).transpose();
 }
 
 void Conv2d::initialize(InitScheme scheme, std::mt19937_64& rng) {

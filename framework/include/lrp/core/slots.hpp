@@ -16,8 +16,9 @@ namespace lrp::slots {
 // Layer::vjp_many's default: one coefficient's vjp before it is scaled and added.
 inline constexpr SlotRange kLayerMany{"Layer::vjp_many", 0, 1};
 // conv2d: the unfolded input (im2col) or the zero-padded output gradients of vjp_many, an input
-// gradient to add, the zero-padded input plane, the output or input gradient on a grid.
-inline constexpr SlotRange kConv2d{"conv2d", kLayerMany.end(), 4};
+// gradient to add or the transposed output gradient of param_vjp, the zero-padded input plane, the
+// output or a gradient on a grid, param_vjp's transposed weight gradient.
+inline constexpr SlotRange kConv2d{"conv2d", kLayerMany.end(), 5};
 // lstm: every buffer of its forward and backward pass, carved from one slot.
 inline constexpr SlotRange kLstm{"lstm", kConv2d.end(), 1};
 // The generic LRP step (propagation/rule.cpp): 4 denominators, 8 term outputs, 1 group sum, 8 inputs.
