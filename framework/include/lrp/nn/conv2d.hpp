@@ -17,8 +17,11 @@ struct Conv2dOptions {
 };
 
 // 2-d convolution (cross-correlation, as in PyTorch) with zero padding, stride, dilation and
-// groups, computed per sample as a product of the weights with the unfolded input (stride-1 taps read in
-// place from the padded input; see conv2d.cpp). Weight [out, in/groups · kh · kw].
+// groups. Per sample, every product goes through one kernel (small_gemm.hpp): the forward pass is
+// the weights times the unfolded input (stride-1 taps read in place from the padded input), the
+// input gradient a convolution of the padded output gradient per residue class of the stride (no
+// col2im), the weight gradient the unfolded input times the transposed output gradient; see
+// conv2d.cpp. Weight [out, in/groups · kh · kw].
 class Conv2d final : public Layer {
  public:
   Conv2d(Index in_channels, Index out_channels, Conv2dOptions options);
