@@ -554,9 +554,12 @@ TEST_CASE("conv2d input gradients follow weights changed in place and the coeffi
     const Index in = lrp::numel(layer->input_shape()), out = lrp::numel(layer->output_shape());
     const Matrix g = random_matrix(2, out, 901);
     lrp::Workspace ws;
-    for (int round = 0; round < 3; ++round) {
-      const MatrixXd columns = conv_oracle(Matrix::Identity(in, in), p, c);  // row i: the response to e_i
-      for (const Scalar coefficient : {Scalar(1), Scalar(-0.5)}) {
+    // Consecutive calls with one coefficient and weights changed in place in between, then the
+    // same weights with another coefficient.
+    for (const Scalar coefficient : {Scalar(1), Scalar(-0.5)}) {
+      for (int round = 0; round < 3; ++round) {
+        if (round > 0) p.weight.array() = p.weight.array() * Scalar(-1.5) + Scalar(0.25);  // in place
+        const MatrixXd columns = conv_oracle(Matrix::Identity(in, in), p, c);  // row i: the response to e_i
         const lrp::Params* ps[1] = {&p};
         const Scalar* gs[1] = {g.data()};
         const Scalar cs[1] = {coefficient};
@@ -565,7 +568,6 @@ TEST_CASE("conv2d input gradients follow weights changed in place and the coeffi
         const MatrixXd expected = static_cast<double>(coefficient) * g.cast<double>() * columns.transpose();
         CHECK(relative_error(got, expected) <= tol(1e-6, 1e-14));
       }
-      p.weight.array() = p.weight.array() * Scalar(-1.5) + Scalar(0.25);  // in place: the same storage
     }
   }
 }

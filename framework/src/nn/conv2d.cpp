@@ -33,17 +33,13 @@ struct ConvGeometry {
   Index positions() const { return out_height * out_width; }
   Index padded_height() const { return height + 2 * ph; }
   Index padded_width() const { return width + 2 * pw; }
-  // With stride 1 the grid rows have the padded input's width (see im2col).
+  // With stride 1 the grid rows have the padded input's width (see padded_size).
   bool wide() const { return sh == 1 && sw == 1; }
   Index grid_width() const { return wide() ? padded_width() : out_width; }
   Index grid_positions() const { return detail::round_up_columns(out_height * grid_width()); }
   // Whether outputs need the grid buffer (false: the grid is the output layout itself).
   bool regridded() const { return grid_positions() != positions(); }
 };
-
-using Span = Eigen::Array<Scalar, Eigen::Dynamic, 1>;
-using SpanMap = Eigen::Map<Span>;
-using ConstSpanMap = Eigen::Map<const Span>;
 
 // Both unfolds go through a copy of the input planes with zero borders, [C, H + 2ph, W + 2pw],
 // followed by a zero tail: every read or write of a window position is then in bounds.
@@ -84,8 +80,9 @@ const Scalar* pad_input(const Scalar* x, const ConvGeometry& g, Scalar* padded) 
   return padded;
 }
 
-// cols[(c·kh + i)·kw + j, oh·Gw + ow] = x[c, oh·sh − ph + i·dh, ow·sw − pw + j·dw] (0 outside), Gw the
-// grid width; the grid's columns past out_height·Gw are finite (zeros or input values).
+// A strided convolution's unfolded input (stride 1 reads its taps in place, see unfold):
+// cols[(c·kh + i)·kw + j, oh·Wo + ow] = x[c, oh·sh − ph + i·dh, ow·sw − pw + j·dw] (0 outside), and
+// zeros in the grid's columns past the outputs.
 void im2col(const Scalar* x, const ConvGeometry& g, Scalar* padded, MatrixMap& cols) {
   const Index Hp = g.padded_height(), Wp = g.padded_width(), G = g.grid_positions(), P = g.positions();
   const Scalar* source = pad_input(x, g, padded);
@@ -93,10 +90,6 @@ void im2col(const Scalar* x, const ConvGeometry& g, Scalar* padded, MatrixMap& c
     for (Index i = 0; i < g.kh; ++i) {
       for (Index j = 0; j < g.kw; ++j) {
         Scalar* row = cols.data() + ((c * g.kh + i) * g.kw + j) * G;
-        if (g.wide()) {
-          std::copy_n(source + (c * Hp + i * g.dh) * Wp + j * g.dw, G, row);
-          continue;
-        }
         for (Index oh = 0; oh < g.out_height; ++oh) {
           const Scalar* __restrict src = source + (c * Hp + oh * g.sh + i * g.dh) * Wp + j * g.dw;
           Scalar* __restrict dst = row + oh * g.out_width;
@@ -122,22 +115,17 @@ void widen(const Scalar* out, Index rows, const ConvGeometry& g, Scalar* grid) {
   }
 }
 
-// `rows` planes [height, width] out of a grid whose planes start `pitch` apart and whose rows are
-// grid_width wide.
-void narrow_planes(const Scalar* grid, Index rows, Index height, Index width, Index grid_width, Index pitch, Scalar* out) {
-  for (Index r = 0; r < rows; ++r)
-    for (Index h = 0; h < height; ++h) std::copy_n(grid + r * pitch + h * grid_width, width, out + (r * height + h) * width);
-}
-
 void narrow(const Scalar* grid, Index rows, const ConvGeometry& g, Scalar* out) {
-  narrow_planes(grid, rows, g.out_height, g.out_width, g.grid_width(), g.grid_positions(), out);
+  const Index Gw = g.grid_width(), Wo = g.out_width, G = g.grid_positions();
+  for (Index r = 0; r < rows; ++r)
+    for (Index oh = 0; oh < g.out_height; ++oh) std::copy_n(grid + r * G + oh * Gw, Wo, out + (r * g.out_height + oh) * Wo);
 }
 
 using detail::OffsetRows;
 using detail::PitchRows;
 
 // Where each row of the unfolded input starts: with a wide grid, tap (c, i, j)'s span of the padded
-// input (see im2col), otherwise row k of cols (k · G). The calling thread's table, refilled per call.
+// input (see padded_size), otherwise row k of cols (k · G). The calling thread's table, refilled per call.
 const Index* unfold_offsets(const ConvGeometry& g) {
   thread_local std::vector<Index> offsets;
   const Index K = g.channels * g.patch(), Hp = g.padded_height(), Wp = g.padded_width(), G = g.grid_positions();
@@ -171,9 +159,10 @@ const Scalar* unfold(const Scalar* x, const ConvGeometry& g, Scalar* padded, Mat
 // product per class and group (taps in decreasing i, j: the flipped kernel), then each input
 // position is written once.
 struct GatherAxis {
-  Index size, out, k, s, p, d;  // input size, output size, kernel, stride, padding, dilation
-  Index lead = 0, trail = 0;    // zero rows (columns) before and after the output gradient
+  Index size = 0, out = 0, k = 0, s = 1, p = 0, d = 1;  // input size, output size, kernel, stride, padding, dilation
+  Index lead = 0, trail = 0;                            // zero rows (columns) before and after the output gradient
 
+  GatherAxis() = default;
   GatherAxis(Index size_, Index out_, Index k_, Index s_, Index p_, Index d_)
       : size(size_), out(out_), k(k_), s(s_), p(p_), d(d_) {
     for (Index r = 0; r < std::min(s, size); ++r)
@@ -201,23 +190,35 @@ struct GatherPlan {
   ConvGeometry g{};
   Index groups = 0, out_channels = 0;
   std::vector<Scalar> coefficients, weights;  // every set's weights, one after another
+  GatherAxis rows, cols;                      // the padding of the output gradient, the classes per axis
   Matrix kernel;
   std::vector<Index> offsets;  // per group: sets · Og · taps tap rows, the classes side by side
   std::vector<GatherClass> classes;
+  std::vector<Index> ti, tj, tap_weight, tap_read;  // build's scratch, kept for the next build
 
+  // The same layer and rule, whatever the weights: a plan that can be rebuilt in place without
+  // allocating.
+  bool same_shape(const ConvGeometry& g_, Index groups_, Index out_channels_, std::span<const Params* const> ps,
+                  std::span<const Scalar> coefficients_) const {
+    size_t size = 0;
+    for (const Params* p : ps) size += static_cast<size_t>(p->weight.size());
+    return g == g_ && groups == groups_ && out_channels == out_channels_ && coefficients.size() == coefficients_.size() &&
+           weights.size() == size;
+  }
+
+  // Built from these very parameter sets and coefficients (compared bit for bit).
   bool matches(const ConvGeometry& g_, Index groups_, Index out_channels_, std::span<const Params* const> ps,
                std::span<const Scalar> coefficients_) const {
-    if (!(g == g_) || groups != groups_ || out_channels != out_channels_ || coefficients.size() != coefficients_.size() ||
+    if (!same_shape(g_, groups_, out_channels_, ps, coefficients_) ||
         std::memcmp(coefficients.data(), coefficients_.data(), coefficients.size() * sizeof(Scalar)) != 0)
       return false;
     size_t at = 0;
     for (const Params* p : ps) {
       const auto size = static_cast<size_t>(p->weight.size());
-      if (at + size > weights.size() || std::memcmp(weights.data() + at, p->weight.data(), size * sizeof(Scalar)) != 0)
-        return false;
+      if (std::memcmp(weights.data() + at, p->weight.data(), size * sizeof(Scalar)) != 0) return false;
       at += size;
     }
-    return at == weights.size();
+    return true;
   }
 
   size_t bytes() const {
@@ -236,13 +237,14 @@ void GatherPlan::build(const ConvGeometry& g_, Index groups_, Index out_channels
   coefficients.assign(coefficients_.begin(), coefficients_.end());
   weights.clear();
   for (const Params* p : ps) weights.insert(weights.end(), p->weight.data(), p->weight.data() + p->weight.size());
-  const GatherAxis ax_h(g.height, g.out_height, g.kh, g.sh, g.ph, g.dh), ax_w(g.width, g.out_width, g.kw, g.sw, g.pw, g.dw);
+  rows = GatherAxis(g.height, g.out_height, g.kh, g.sh, g.ph, g.dh);
+  cols = GatherAxis(g.width, g.out_width, g.kw, g.sw, g.pw, g.dw);
+  const GatherAxis &ax_h = rows, &ax_w = cols;
   const Index C = g.channels, Cg = C / groups, Og = out_channels / groups, taps = g.patch();
   const Index sets = static_cast<Index>(ps.size()), Wg = ax_w.padded(), plane = ax_h.padded() * Wg;
   kernel.resize(C, sets * Og * taps);
   offsets.resize(static_cast<size_t>(groups * sets * Og * taps));
   classes.clear();
-  std::vector<Index> ti, tj, tap_weight, tap_read;
   Index first = 0;
   for (Index rh = 0; rh < std::min(g.sh, g.height); ++rh) {
     for (Index rw = 0; rw < std::min(g.sw, g.width); ++rw) {
@@ -288,23 +290,31 @@ void GatherPlan::build(const ConvGeometry& g_, Index groups_, Index out_channels
 // parameter sets for every block of rows (LinearRule keeps its modified parameters for its
 // explainer's life), so at batch size 1 building the factors again would cost as much as a tenth
 // of an explanation. A plan is recognized by its weights themselves, compared bit for bit (not by
-// their address, which a new matrix may reuse); a miss (training: new weights every step) rebuilds
-// the least recent plan in place, so that warm buffers are reused.
+// their address, which a new matrix may reuse). On a miss, a plan of the same shape (training: the
+// same layer with the last step's weights) is rebuilt in place, which allocates nothing; otherwise
+// a new plan is added, or the least recent one rebuilt once the list is full.
 const GatherPlan& gather_plan(const ConvGeometry& g, Index groups, Index out_channels, std::span<const Params* const> ps,
                               std::span<const Scalar> coefficients) {
   constexpr size_t kMaxPlans = 32, kMaxBytes = size_t{32} << 20;
   thread_local std::vector<std::unique_ptr<GatherPlan>> plans;
-  for (size_t i = 0; i < plans.size(); ++i)
+  auto to_front = [&](size_t i) {
+    std::rotate(plans.begin(), plans.begin() + static_cast<std::ptrdiff_t>(i), plans.begin() + static_cast<std::ptrdiff_t>(i) + 1);
+  };
+  size_t same_shape = plans.size(), bytes = 0;
+  for (size_t i = 0; i < plans.size(); ++i) {
     if (plans[i]->matches(g, groups, out_channels, ps, coefficients)) {
-      std::rotate(plans.begin(), plans.begin() + static_cast<std::ptrdiff_t>(i), plans.begin() + static_cast<std::ptrdiff_t>(i) + 1);
+      to_front(i);
       return *plans.front();
     }
-  size_t bytes = 0;
-  for (const auto& p : plans) bytes += p->bytes();
-  if (plans.size() < kMaxPlans && bytes < kMaxBytes)
+    if (same_shape == plans.size() && plans[i]->same_shape(g, groups, out_channels, ps, coefficients)) same_shape = i;
+    bytes += plans[i]->bytes();
+  }
+  if (same_shape < plans.size())
+    to_front(same_shape);
+  else if (plans.size() < kMaxPlans && bytes < kMaxBytes)
     plans.insert(plans.begin(), std::make_unique<GatherPlan>());
   else
-    std::rotate(plans.begin(), plans.end() - 1, plans.end());
+    to_front(plans.size() - 1);
   plans.front()->build(g, groups, out_channels, ps, coefficients);
   return *plans.front();
 }
@@ -312,7 +322,7 @@ const GatherPlan& gather_plan(const ConvGeometry& g, Index groups, Index out_cha
 void gather_vjp(const ConvGeometry& g, Index groups, Index out_channels, std::span<const Params* const> ps,
                 std::span<const Scalar* const> gs, std::span<const Scalar> coefficients, MatrixRef g_in, Workspace& ws) {
   const GatherPlan& plan = gather_plan(g, groups, out_channels, ps, coefficients);
-  const GatherAxis ax_h(g.height, g.out_height, g.kh, g.sh, g.ph, g.dh), ax_w(g.width, g.out_width, g.kw, g.sw, g.pw, g.dw);
+  const GatherAxis &ax_h = plan.rows, &ax_w = plan.cols;
   const Index C = g.channels, Cg = C / groups, Og = out_channels / groups, taps = g.patch();
   const Index sets = static_cast<Index>(ps.size());
   const Index Wg = ax_w.padded(), plane = ax_h.padded() * Wg;
@@ -329,25 +339,21 @@ void gather_vjp(const ConvGeometry& g, Index groups, Index out_channels, std::sp
     Scalar* x = g_in.row(n).data();
     for (const GatherClass& cl : plan.classes) {
       const Index G = detail::round_up_columns(cl.rows * Wg);
-      if (cl.K == 0) {  // no tap reads these positions
-        for (Index c = 0; c < C; ++c)
-          for (Index u = 0; u < cl.rows; ++u)
-            for (Index v = 0; v < cl.cols; ++v) x[c * in_plane + (cl.rh + g.sh * u) * g.width + cl.rw + g.sw * v] = 0;
-        continue;
-      }
-      for (Index gi = 0; gi < groups; ++gi)
+      if (cl.K == 0)  // no tap reads these positions
+        std::fill_n(grid, C * G, Scalar(0));
+      for (Index gi = 0; gi < groups && cl.K > 0; ++gi)
         detail::small_gemm(PitchRows<const Scalar>{kernel.data() + gi * Cg * kernel.cols() + cl.first, kernel.cols()},
                            OffsetRows<const Scalar>{padded, plan.offsets.data() + gi * sets * Og * taps + cl.first},
                            PitchRows<Scalar>{grid + gi * Cg * G, G}, Cg, G, cl.K, false);
-      if (g.sh == 1 && g.sw == 1) {
-        narrow_planes(grid, C, g.height, g.width, Wg, G, x);
-        continue;
-      }
+      // The class's positions of x: rows rh + sh·u, columns rw + sw·v.
       for (Index c = 0; c < C; ++c)
         for (Index u = 0; u < cl.rows; ++u) {
           const Scalar* __restrict src = grid + c * G + u * Wg;
           Scalar* __restrict dst = x + c * in_plane + (cl.rh + g.sh * u) * g.width + cl.rw;
-          for (Index v = 0; v < cl.cols; ++v) dst[g.sw * v] = src[v];
+          if (g.sw == 1)
+            std::copy_n(src, cl.cols, dst);
+          else
+            for (Index v = 0; v < cl.cols; ++v) dst[g.sw * v] = src[v];
         }
     }
   }
