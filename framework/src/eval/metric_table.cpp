@@ -24,6 +24,9 @@ const std::vector<const Metric*>& metric_table() {
       &conservation_metric(),
       &relevance_accuracy_metric(),
       &pixel_flipping_metric(),
+      &sparseness_metric(),
+      &complexity_metric(),
+      &effective_complexity_metric(),
   };
   return table;
 }

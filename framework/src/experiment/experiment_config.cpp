@@ -4,6 +4,7 @@
 #include "lrp/core/files.hpp"
 #include "lrp/experiment/experiment.hpp"
 #include "lrp/core/random.hpp"
+#include "metric_config.hpp"
 
 #include <cmath>
 #include <filesystem>
@@ -38,7 +39,13 @@ const std::vector<MetricInfo>& metric_kinds() {
         {"value", {0}, "constant fill, raw units", false},
         {"rows_per_pass", {256}, "perturbed copies per forward pass", false, 1}}},
   };
-  return kinds;
+  static const std::vector<MetricInfo> all = [] {
+    std::vector<MetricInfo> out = kinds;
+    for (const Metric* m : metric_table())
+      if (m->config_key() != nullptr) out.push_back({m->config_key(), m->meaning(), metric_param_specs(*m)});
+    return out;
+  }();
+  return all;
 }
 
 namespace {
@@ -672,7 +679,9 @@ void read_evaluate(const YAML::Node& ev, const std::string& src, ExperimentConfi
   c.relevance_accuracy_at = src;
   if (!ev) return;  // (a look-up in a key that is not there would throw)
   c.relevance_accuracy_at = where(ev["relevance_accuracy"], src);
-  check_keys(ev, {"methods", "conservation", "pixel_flipping", "relevance_accuracy"}, src, "evaluate");
+  std::vector<std::string> keys{"methods", "conservation", "pixel_flipping", "relevance_accuracy"};
+  for (const std::string& k : metric_config_keys()) keys.push_back(k);
+  check_keys(ev, keys, src, "evaluate");
   if (ev["conservation"]) c.conservation = boolean(ev["conservation"], src, "evaluate.conservation");
   if (ev["relevance_accuracy"]) c.relevance_accuracy = boolean(ev["relevance_accuracy"], src, "evaluate.relevance_accuracy");
   if (const YAML::Node pf = ev["pixel_flipping"]) {
@@ -682,6 +691,10 @@ void read_evaluate(const YAML::Node& ev, const std::string& src, ExperimentConfi
     }
   }
   if (const YAML::Node list = ev["methods"]) c.evaluated = read_evaluated(list, src, c.methods);
+  for (const Metric* m : metric_table())
+    if (m->config_key() != nullptr && ev[m->config_key()])
+      if (std::optional<MetricSettings> s = read_metric_entry(*m, ev[m->config_key()], src, c.seed))
+        c.metrics.emplace(m->config_key(), std::move(*s));
 }
 
 void read_output(const YAML::Node& out, const std::string& src, OutputConfig& o) {

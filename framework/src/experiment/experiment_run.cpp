@@ -2,6 +2,7 @@
 // them), sharing one RunState; and the console table.
 #include "run_state.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <sstream>
@@ -33,6 +34,40 @@ ExperimentReport run_experiment(const ExperimentConfig& config, const Registry& 
   report.total_seconds = seconds_since(run.start);
   return std::move(report);
 }
+
+namespace {
+
+// The configurable metrics' scores: one row per score, one column per method (a method has a score
+// only when the metric evaluated it).
+template <typename Cell>
+void format_scores(const ExperimentReport& r, std::ostringstream& out, const Cell& cell) {
+  std::vector<std::string> rows;
+  for (const MethodSummary& m : r.methods)
+    for (const auto& [name, summary] : m.scores)
+      if (std::find(rows.begin(), rows.end(), name) == rows.end()) rows.push_back(name);
+  if (rows.empty()) return;
+  std::size_t width = 6;
+  for (const std::string& name : rows) width = std::max(width, name.size());
+  out << "\n" << std::string(width, ' ');
+  for (const MethodSummary& m : r.methods) {
+    char head[64];
+    std::snprintf(head, sizeof head, "  %-17.17s", m.name.c_str());
+    out << head;
+  }
+  out << "\n";
+  for (const std::string& name : rows) {
+    out << name << std::string(width - name.size(), ' ');
+    for (const MethodSummary& m : r.methods) {
+      const auto it = std::find_if(m.scores.begin(), m.scores.end(), [&](const auto& s) { return s.first == name; });
+      out << "  " << (it == m.scores.end() ? std::string("      -          ") : cell(it->second.mean, it->second.standard_error));
+    }
+    out << "\n";
+  }
+  out << "(metric scores, mean ± standard error; n/a: undefined on every sample; docs/metrics.md says which way is "
+         "better)\n";
+}
+
+}  // namespace
 
 std::string format_report(const ExperimentReport& r) {
   std::ostringstream out;
@@ -72,6 +107,7 @@ std::string format_report(const ExperimentReport& r) {
   }
   out << "(mean ± standard error over " << r.samples << " samples; AOPC and ABPC in target-logit units, higher is "
          "better except AOPC-LeRF; cons. err = mean |sum R - f_c(x)| / |f_c(x)|)\n";
+  format_scores(r, out, cell);
   return out.str();
 }
 

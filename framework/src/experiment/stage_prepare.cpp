@@ -15,6 +15,16 @@ MetricPlan metric_plan(const ExperimentConfig& config, const PreparedExperiment&
   plan.conservation = config.conservation;
   plan.relevance_accuracy = config.relevance_accuracy;
   plan.seed = config.seed;
+  plan.settings = config.metrics;
+  const InputNormalization& normalization = prep.model.spec.normalization;
+  plan.input_mean = normalization.mean;
+  plan.input_std = normalization.std;
+  plan.raw_min = normalization.raw_min;
+  plan.raw_max = normalization.raw_max;
+  // Every configured metric checks that it can run on this network and data before anything is explained.
+  for (const Metric* m : metric_table())
+    if (m->config_key() != nullptr && plan.settings.count(m->config_key()))
+      m->validate(plan.settings.at(m->config_key()), prep.model.network, false);
   if (config.pixel_flipping) {
     const PixelFlippingConfig& pf = *config.pixel_flipping;
     const InputNormalization& norm = prep.model.spec.normalization;

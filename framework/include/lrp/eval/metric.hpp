@@ -23,6 +23,34 @@ namespace h5 {
 class File;
 }
 
+// ---------------------------------------------------------------- configurable metrics
+
+// One parameter of a metric configured by its own entry `evaluate.<metric>: true | {key: value}`.
+// The metric lists them (Metric::parameters); the config reader checks every key, type and range
+// against the list and fills in the defaults, and the docs' key tables are written from it.
+struct MetricParameter {
+  enum class Kind { kNumber, kWhole, kFlag, kChoice };
+  std::string key;
+  Kind kind = Kind::kNumber;
+  double default_number = 0;        // kNumber, kWhole, kFlag (0 or 1)
+  double low = 0, high = 0;          // kNumber, kWhole: the inclusive range
+  std::vector<std::string> choices;  // kChoice: the allowed values; the first is the default
+  std::string meaning;               // one line, for messages and docs
+};
+
+// One configured metric: every parameter of its list resolved (given or default).
+struct MetricSettings {
+  std::string at;  // where its entry is in the config ("config.yaml:12:3: evaluate.selectivity")
+  std::map<std::string, double> numbers;       // kNumber, kWhole, kFlag
+  std::map<std::string, std::string> choices;  // kChoice
+  std::uint64_t seed = 0;                      // its `seed` key, or the experiment's seed
+
+  double number(const std::string& key) const;
+  Index whole(const std::string& key) const { return static_cast<Index>(number(key)); }
+  bool flag(const std::string& key) const { return number(key) != 0; }
+  const std::string& choice(const std::string& key) const;
+};
+
 // Which metrics a run computes, and with what: the experiment fills it from its config.
 struct MetricPlan {
   bool conservation = false;
@@ -34,6 +62,11 @@ struct MetricPlan {
   std::optional<PixelFlipping> pixel_flipping;
   std::optional<bool> relevance_accuracy;  // unset: on when the data has known relevant steps
   std::uint64_t seed = 0;                  // the experiment's seed
+  // The metrics configured by their own entries, by config key (Metric::config_key).
+  std::map<std::string, MetricSettings> settings;
+  // The model's input normalization: raw-unit baselines (e.g. black = raw 0) → network units.
+  std::vector<double> input_mean{0.0}, input_std{1.0};
+  double raw_min = 0, raw_max = 1;
 };
 
 // What the metrics see of a run. The explain stage fills the targets; after it (and the exchange)
@@ -77,6 +110,8 @@ struct MethodSummary {
   Summary relative_error;
   std::optional<PixelFlippingSummary> pixel_flipping;
   std::optional<Summary> relevance_accuracy;
+  // The configurable metrics' scores ("sparseness", "selectivity.auc", ...), in table order.
+  std::vector<std::pair<std::string, Summary>> scores;
   double pixel_flipping_seconds = 0;
   Index nonfinite = 0;  // NaN/Inf values in the relevance (and layer maps for LRP)
 };
@@ -127,6 +162,15 @@ class Metric {
   // shared seconds (nullptr: not reported).
   virtual const char* stage() const { return nullptr; }
   virtual const char* shared_stage() const { return nullptr; }
+  // A metric configured by its own entry evaluate.<config_key()> (nullptr: the experiment config
+  // reads it, as conservation and pixel flipping), with these parameters and this one-line meaning.
+  virtual const char* config_key() const { return nullptr; }
+  virtual std::vector<MetricParameter> parameters() const { return {}; }
+  virtual const char* meaning() const { return ""; }
+  // Before anything is explained: an lrp::Error naming settings.at and the key when the metric
+  // cannot run on this network and data (a parameter beyond the input's size, no ground truth, ...).
+  virtual void validate(const MetricSettings& /*settings*/, const Network& /*network*/,
+                        bool /*has_masks*/) const {}
 };
 
 // A metric's mean over the samples must be a number: NaN (no sample gave a finite value) or ±Inf is
@@ -140,5 +184,8 @@ const std::vector<const Metric*>& metric_table();
 const Metric& conservation_metric();
 const Metric& relevance_accuracy_metric();
 const Metric& pixel_flipping_metric();
+const Metric& sparseness_metric();  // complexity_metrics.cpp
+const Metric& complexity_metric();
+const Metric& effective_complexity_metric();
 
 }  // namespace lrp

@@ -136,6 +136,8 @@ struct ExperimentConfig {
   std::optional<PixelFlippingConfig> pixel_flipping;
   // docs/metrics.md, Relevance accuracy on data with known relevant steps; unset: on when the data has them.
   std::optional<bool> relevance_accuracy;
+  // The metrics configured by their own entries evaluate.<key> (the metric table's config_key()).
+  std::map<std::string, MetricSettings> metrics;
   OutputConfig output;
   // Where `target` and `evaluate.relevance_accuracy` are (the config file when they are not given).
   std::string target_at, relevance_accuracy_at;
