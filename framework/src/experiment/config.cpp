@@ -8,7 +8,9 @@
 #include "lrp/core/log.hpp"
 #include "lrp/registry/registry.hpp"
 #include "lrp/io/sequence_tasks.hpp"
+#include "lrp/io/shapes_task.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <ctime>
@@ -64,6 +66,51 @@ Shape read_shape(const YAML::Node& node, const std::string& source, const std::s
   return shape;
 }
 
+// A dataset section's `subset`: {begin, end} (an index range) or {count, seed} (a seeded sample).
+RowSelection parse_subset(const YAML::Node& sub, const std::string& config, const std::string& what,
+                          std::uint64_t default_seed) {
+  const std::string w = what + ".subset";
+  LRP_CHECK(sub.IsMap(), where(sub, config), ": ", w, " must be {begin, end} or {count, seed}");
+  RowSelection s;
+  if (sub["count"]) {
+    check_keys(sub, {"count", "seed"}, config, w);
+    s = RowSelection::draw(whole(sub["count"], config, w + ".count", 1),
+                           sub["seed"] ? seed(sub["seed"], config, w + ".seed") : default_seed);
+    s.what = where(sub["count"], config) + ": " + w;
+  } else {
+    check_keys(sub, {"begin", "end"}, config, w);
+    s = RowSelection::range(sub["begin"] ? whole(sub["begin"], config, w + ".begin", 0) : 0,
+                            sub["end"] ? whole(sub["end"], config, w + ".end", 1) : -1);
+    s.what = where(sub, config) + ": " + w;
+  }
+  return s;
+}
+
+// The keys of a `format: shapes` section (count and seed are read by the caller) into `o`, checked
+// by lrp::validate(ShapesOptions): its message names the key, and the error is positioned there.
+void parse_shapes(const YAML::Node& node, const std::string& config, const std::string& what, ShapesOptions& o) {
+  const auto get = [&](const char* key, Index& target, Index minimum) {
+    if (node[key]) target = whole(node[key], config, what + "." + key, minimum);
+  };
+  get("size", o.size, kShapesMinExtent);
+  get("classes", o.classes, 2);
+  get("min_size", o.min_size, kShapesMinExtent);
+  get("max_size", o.max_size, kShapesMinExtent);
+  get("distractors", o.distractors, 0);
+  if (node["noise"]) o.noise = number(node["noise"], config, what + ".noise");
+  try {
+    validate(o);
+  } catch (const Error& e) {
+    // "shapes: max_size = 30 must be ..." → "<position of max_size>: data.max_size = 30 must be ..."
+    std::string m = e.what();
+    const std::string prefix = "shapes: ";
+    if (m.rfind(prefix, 0) == 0) m = m.substr(prefix.size());
+    const std::string key = m.substr(0, m.find(' '));
+    if (!node[key]) m.insert(std::min(m.size(), m.find(' ', key.size() + 3)), " (the default)");
+    throw Error(where(node[key] ? node[key] : node, config) + ": " + what + "." + m);
+  }
+}
+
 // An error from loading prefixed with the section's position (unless it has one already).
 Error at_section(const DatasetSpec& spec, const Error& e) {
   const std::string m = e.what();
@@ -97,7 +144,7 @@ DatasetSpec parse_dataset(const YAML::Node& node, const std::string& config, con
   };
   const bool token_format = format == "long_range";
   const bool known_format = format == "idx" || format == "csv" || format == "hdf5" || format == "synthetic" ||
-                            format == "marked_addition" || token_format;
+                            format == "marked_addition" || format == "shapes" || token_format;
   LRP_CHECK(!node["one_hot"] || !known_format || token_format, where(node["one_hot"], config), ": ", what,
             ".one_hot applies only to format long_range (token ids [T] → one-hot vectors [T, V]); format '", format,
             "' has no token ids to encode: remove the key");
@@ -123,7 +170,7 @@ DatasetSpec parse_dataset(const YAML::Node& node, const std::string& config, con
     }
     d.header = node["header"] ? boolean(node["header"], config, what + ".header") : false;
   } else if (format == "hdf5") {
-    check_keys(node, {"format", "path", "inputs", "labels", "lengths", "layout", "scale", "subset"}, config,
+    check_keys(node, {"format", "path", "inputs", "labels", "lengths", "masks", "layout", "scale", "subset"}, config,
                what + " (hdf5)");
     require(node, "path", config, what);
     require(node, "inputs", config, what);
@@ -137,6 +184,7 @@ DatasetSpec parse_dataset(const YAML::Node& node, const std::string& config, con
     d.inputs = string(node["inputs"], config, what + ".inputs");
     if (node["labels"]) d.labels = string(node["labels"], config, what + ".labels");
     if (node["lengths"]) d.lengths = string(node["lengths"], config, what + ".lengths");
+    if (node["masks"]) d.masks = string(node["masks"], config, what + ".masks");
     d.scale = scale_or(1.0);
   } else if (format == "synthetic") {
     check_keys(node, {"format", "shape", "count", "classes", "seed", "subset"}, config, what + " (synthetic)");
@@ -165,28 +213,22 @@ DatasetSpec parse_dataset(const YAML::Node& node, const std::string& config, con
     d.symbols = node["symbols"] ? whole(node["symbols"], config, what + ".symbols", 2) : 4;
     d.seed = seed_or_default();
     d.one_hot = node["one_hot"] ? boolean(node["one_hot"], config, what + ".one_hot") : false;
+  } else if (format == "shapes") {
+    check_keys(node, {"format", "count", "size", "classes", "min_size", "max_size", "noise", "distractors", "seed",
+                      "subset"}, config, what + " (shapes)");
+    require(node, "count", config, what);
+    d.count = d.shapes.count = whole(node["count"], config, what + ".count", 1);
+    d.seed = d.shapes.seed = seed_or_default();
+    parse_shapes(node, config, what, d.shapes);
+    d.classes = d.shapes.classes;
   } else {
     const std::string close =
-        closest_name(format, {"idx", "csv", "hdf5", "synthetic", "marked_addition", "long_range"});
+        closest_name(format, {"idx", "csv", "hdf5", "synthetic", "marked_addition", "long_range", "shapes"});
     LRP_FAIL(where(node["format"], config), ": ", what, ".format '", format,
-             "' is not one of idx, csv, hdf5, synthetic, marked_addition, long_range",
+             "' is not one of idx, csv, hdf5, synthetic, marked_addition, long_range, shapes",
              close.empty() ? "" : " (did you mean '" + close + "'?)");
   }
-  if (const YAML::Node sub = node["subset"]) {
-    const std::string w = what + ".subset";
-    LRP_CHECK(sub.IsMap(), where(sub, config), ": ", w, " must be {begin, end} or {count, seed}");
-    if (sub["count"]) {
-      check_keys(sub, {"count", "seed"}, config, w);
-      d.subset = RowSelection::draw(whole(sub["count"], config, w + ".count", 1),
-                                    sub["seed"] ? seed(sub["seed"], config, w + ".seed") : default_seed);
-      d.subset.what = where(sub["count"], config) + ": " + w;
-    } else {
-      check_keys(sub, {"begin", "end"}, config, w);
-      d.subset = RowSelection::range(sub["begin"] ? whole(sub["begin"], config, w + ".begin", 0) : 0,
-                                     sub["end"] ? whole(sub["end"], config, w + ".end", 1) : -1);
-      d.subset.what = where(sub, config) + ": " + w;
-    }
-  }
+  if (const YAML::Node sub = node["subset"]) d.subset = parse_subset(sub, config, what, default_seed);
   return d;
 }
 
@@ -198,7 +240,8 @@ Dataset load_dataset(const DatasetSpec& d, const Limits& limits) {
                    limits, detail::concat(d.what, ": ", d.count, " ", d.format, " samples"));
     };
     if (d.format == "idx") return read_idx(d.images, d.labels, d.scale, d.subset, limits);
-    if (d.format == "hdf5") return read_hdf5(d.path, d.inputs, d.labels, d.layout, d.scale, d.lengths, d.subset, limits);
+    if (d.format == "hdf5")
+      return read_hdf5(d.path, d.inputs, d.labels, d.layout, d.scale, d.lengths, d.subset, limits, d.masks);
     if (d.format == "csv") return read_csv(d.path, d.shape, static_cast<int>(d.label_column), d.header, d.subset, limits);
     Dataset data;
     if (d.format == "synthetic") {
@@ -211,6 +254,8 @@ Dataset load_dataset(const DatasetSpec& d, const Limits& limits) {
                                      d.one_hot ? static_cast<std::uint64_t>(d.symbols) + 5 : 1));
       data = long_range(d.count, d.steps, d.symbols, d.seed);
       if (d.one_hot) data = one_hot_tokens(data, long_range_vocabulary(d.symbols));
+    } else if (d.format == "shapes") {
+      data = shapes_task(d.shapes, limits);
     }
     return select(data, d.subset);
   } catch (const Error& e) {

@@ -270,7 +270,8 @@ PreparedExperiment prepare_experiment(const ExperimentConfig& config, const Regi
     p.reference_mean = p.data.mean;
   }
   p.stage_seconds["data"] = seconds_since(start);
-  log->info("data: {} samples of shape {} from {}", p.data.size(), to_string(shape), p.data.source);
+  log->info("data: {} samples of shape {} from {}{}", p.data.size(), to_string(shape), p.data.source,
+            p.data.masks.rows() > 0 ? " (with object masks)" : "");
 
   for (const MethodConfig& m : config.methods)
     p.methods.push_back(prepare_method(m, p.model, registry, config.limits));

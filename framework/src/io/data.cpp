@@ -27,11 +27,18 @@ Dataset select_rows(const Dataset& dataset, const std::vector<Index>& rows) {
   LRP_CHECK(dataset.relevant.empty() || static_cast<Index>(dataset.relevant.size()) == dataset.size(), "'",
             dataset.source, "' has ", dataset.relevant.size(), " lists of relevant positions for ", dataset.size(),
             " samples; expected one per sample (or none)");
+  const bool masks = dataset.masks.rows() > 0;
+  LRP_CHECK(!masks || (dataset.masks.rows() == dataset.size() && dataset.masks.cols() == dataset.inputs.features()),
+            "'", dataset.source, "' has masks of ", dataset.masks.rows(), " × ", dataset.masks.cols(), " for ",
+            dataset.size(), " samples of ", dataset.inputs.features(),
+            " features; expected one mask row per sample with one value per feature (or none)");
   Dataset out;
   out.source = dataset.source;
   Matrix data(static_cast<Index>(rows.size()), dataset.inputs.features());
+  if (masks) out.masks.resize(static_cast<Index>(rows.size()), dataset.masks.cols());
   for (size_t i = 0; i < rows.size(); ++i) {
     data.row(static_cast<Index>(i)) = dataset.inputs.data.row(rows[i]);
+    if (masks) out.masks.row(static_cast<Index>(i)) = dataset.masks.row(rows[i]);
     out.indices.push_back(dataset.indices.empty() ? rows[i] : dataset.indices[static_cast<size_t>(rows[i])]);
     if (!dataset.labels.empty()) out.labels.push_back(dataset.labels[static_cast<size_t>(rows[i])]);
     if (!dataset.relevant.empty()) out.relevant.push_back(dataset.relevant[static_cast<size_t>(rows[i])]);

@@ -1,4 +1,4 @@
-// read_hdf5: samples and labels from arrays in an HDF5 file (see lrp/io/data.hpp).
+// read_hdf5: samples, labels, sequence lengths and masks from arrays in an HDF5 file (see lrp/io/data.hpp).
 #include "data_internal.hpp"
 #include "lrp/io/data.hpp"
 #include "lrp/core/error.hpp"
@@ -96,13 +96,63 @@ std::vector<Index> read_lengths(const h5::File& file, const std::string& dataset
   return lengths;
 }
 
+// Dataset::masks from `dataset`: the inputs' stored shape (transposed like them for NHWC), or
+// [N, H, W] for rank-4 inputs (a pixel's value marks all its channels); every value 0 or 1.
+Matrix read_masks(const h5::File& file, const std::string& dataset, const h5::Dims& in, Hdf5Layout layout,
+                  const std::string& inputs, const Shape& shape, const std::vector<Index>& rows) {
+  const std::string abs = h5::absolute_path(dataset);
+  require_dataset(file, abs, "masks");
+  const h5::DatasetInfo info = file.dataset_info(abs);
+  if (!info.type.numeric())
+    file.fail("masks dataset '" + abs + "' has type " + info.type.name() + "; expected numbers (0 or 1)");
+  if (info.shape.empty() || info.shape[0] != in[0])
+    file.fail("masks dataset '" + abs + "' has shape " + h5::to_string(info.shape) + ", " +
+              (info.shape.empty() ? std::string("no samples") : std::to_string(info.shape[0]) + " masks") +
+              ", but inputs dataset '" + inputs + "' has " + std::to_string(in[0]) +
+              " samples; expected one mask per sample");
+  const bool rank4 = in.size() == 4, nhwc = layout == Hdf5Layout::kNHWC;
+  const h5::Dims planes = rank4 ? h5::Dims{in[0], in[nhwc ? 1 : 2], in[nhwc ? 2 : 3]} : h5::Dims{};
+  const bool broadcast = rank4 && info.shape == planes;
+  if (info.shape != in && !broadcast)
+    file.fail("masks dataset '" + abs + "' has shape " + h5::to_string(info.shape) + "; expected the shape of inputs '" +
+              inputs + "', " + h5::to_string(in) + (rank4 ? ", or " + h5::to_string(planes) + " (one mask for all channels)" : ""));
+  const Index features = numel(shape), channels = shape[0];
+  const Index plane = shape.size() == 3 ? shape[1] * shape[2] : 0;
+  const Index stored = broadcast ? plane : features;  // values per sample in the file
+  const bool transpose = rank4 && nhwc && !broadcast;
+  const auto selected = static_cast<Index>(rows.size());
+  Matrix masks(selected, features);
+  const Index block = std::max<Index>(1, (Index{1} << 20) / stored);
+  std::vector<double> buffer(static_cast<std::size_t>(std::min(block, selected) * stored));
+  for (Index done = 0; done < selected; done += block) {
+    const Index n = std::min(block, selected - done);
+    file.read_row_list<double>(abs, rows.data() + done, static_cast<std::size_t>(n), buffer.data());
+    for (Index r = 0; r < n; ++r) {
+      const double* values = buffer.data() + r * stored;
+      Scalar* out = masks.data() + (done + r) * features;
+      for (Index j = 0; j < stored; ++j) {
+        const double v = values[j];
+        if (v != 0.0 && v != 1.0)
+          file.fail("masks dataset '" + abs + "': sample " + std::to_string(rows[static_cast<std::size_t>(done + r)]) +
+                    " holds " + detail::concat(v) + " at element " + std::to_string(j) + "; expected 0 or 1");
+        if (broadcast) {
+          for (Index c = 0; c < channels; ++c) out[c * plane + j] = static_cast<Scalar>(v);
+        } else {
+          out[transpose ? (j % channels) * plane + j / channels : j] = static_cast<Scalar>(v);
+        }
+      }
+    }
+  }
+  return masks;
+}
+
 }  // namespace
 
 namespace {
 
 Dataset read_hdf5_here(const std::string& path, const std::string& inputs_dataset, const std::string& labels_dataset,
                        Hdf5Layout layout, double scale, const std::string& lengths_dataset,
-                       const RowSelection& selection, const Limits& limits) {
+                       const RowSelection& selection, const Limits& limits, const std::string& masks_dataset) {
   LRP_CHECK(std::isfinite(scale) && scale > 0.0, "read_hdf5 '", path, "': scale must be finite and > 0, got ", scale);
   const h5::File file = h5::File::open(path, kWhat);
   const std::string inputs = h5::absolute_path(inputs_dataset);
@@ -123,7 +173,12 @@ Dataset read_hdf5_here(const std::string& path, const std::string& inputs_datase
   const Index features = checked_numel(shape, file.where() + ": inputs dataset '" + inputs + "'");
   const std::string source = path + ":" + inputs;
   const Index selected = selection.count_in(count, source);
-  check_memory(dataset_bytes(selected, features), limits,
+  const std::uint64_t mask_bytes =
+      masks_dataset.empty() ? 0
+                            : saturating_mul(saturating_mul(static_cast<std::uint64_t>(selected),
+                                                            static_cast<std::uint64_t>(features)),
+                                             sizeof(Scalar));
+  check_memory(saturating_add(dataset_bytes(selected, features), mask_bytes), limits,
                file.where() + ": " + std::to_string(selected) + " samples of shape " + to_string(shape) +
                    " from dataset '" + inputs + "'");
   const std::vector<Index> rows = selection.rows(count, source);
@@ -168,6 +223,10 @@ Dataset read_hdf5_here(const std::string& path, const std::string& inputs_datase
     dataset.inputs.lengths = read_lengths(file, lengths_dataset, info.shape[0], shape.front(), inputs, rows);
     dataset.source += ", " + path + ":" + h5::absolute_path(lengths_dataset);
   }
+  if (!masks_dataset.empty()) {
+    dataset.masks = read_masks(file, masks_dataset, info.shape, layout, inputs, shape, rows);
+    dataset.source += ", " + path + ":" + h5::absolute_path(masks_dataset);
+  }
   dataset.indices = rows;
   return detail::finish_dataset(std::move(dataset));
 }
@@ -176,10 +235,11 @@ Dataset read_hdf5_here(const std::string& path, const std::string& inputs_datase
 
 Dataset read_hdf5(const std::string& path, const std::string& inputs_dataset, const std::string& labels_dataset,
                   Hdf5Layout layout, double scale, const std::string& lengths_dataset, const RowSelection& selection,
-                  const Limits& limits) {
+                  const Limits& limits, const std::string& masks_dataset) {
   // First in a child process: a file that crashes or hangs the HDF5 library is refused.
   const auto read = [&] {
-    return read_hdf5_here(path, inputs_dataset, labels_dataset, layout, scale, lengths_dataset, selection, limits);
+    return read_hdf5_here(path, inputs_dataset, labels_dataset, layout, scale, lengths_dataset, selection, limits,
+                          masks_dataset);
   };
   h5::contained(path, kWhat, limits.read_seconds, [&] { (void)read(); });
   return read();

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "lrp/io/data.hpp"
+#include "lrp/io/shapes_task.hpp"
 #include "lrp/core/limits.hpp"
 #include "lrp/nn/model.hpp"
 #include "lrp/train/train.hpp"
@@ -19,11 +20,12 @@ namespace lrp {
 std::string resolve_path(const YAML::Node& node, const std::string& config_path, const std::string& what);
 
 // A dataset section, read and checked once (every key, type, range and file, with positions):
-//   format: idx | csv | hdf5 | synthetic | marked_addition | long_range
+//   format: idx | csv | hdf5 | synthetic | marked_addition | long_range | shapes
 //   idx:             images, labels (optional), scale (default 1/255, > 0)
 //   csv:             path, shape, label_column (default -1: none), header (default false)
 //   hdf5:            path, inputs (dataset path), labels (optional dataset path), lengths (optional dataset
-//                    path: per-sample sequence lengths), layout (nchw | nhwc), scale (1, > 0)
+//                    path: per-sample sequence lengths), masks (optional dataset path: Dataset::masks,
+//                    0/1 in the inputs' layout), layout (nchw | nhwc), scale (1, > 0)
 //   synthetic:       shape, count, classes, seed (default: the config's seed)
 //   marked_addition: count, steps (default 20, ≥ 2), min_steps (default: steps; < steps: variable
 //                    lengths in [min_steps, steps], zero-padded), seed (default: the config's seed)
@@ -31,6 +33,9 @@ std::string resolve_path(const YAML::Node& node, const std::string& config_path,
 //                    one_hot (default false: token ids [T]; true: one-hot vectors [T, symbols + 5],
 //                    lrp::one_hot_tokens; the key is an error on every other format)
 //                    (the sequence tasks of lrp/io/sequence_tasks.hpp; they fill Dataset::relevant)
+//   shapes:          count, size (default 28), classes (default 4, 2..4), min_size (default 7),
+//                    max_size (default 11), noise (default 0.3), distractors (default 0), seed (default:
+//                    the config's seed): lrp::shapes_task, images [1, size, size] with Dataset::masks
 //   subset:          optional, {begin, end} (an index range) or {count, seed} (a seeded sample); file
 //                    formats read only these samples
 struct DatasetSpec {
@@ -42,6 +47,7 @@ struct DatasetSpec {
   std::string labels;              // idx: labels file; hdf5: labels dataset ("" : none)
   std::string path;                // csv, hdf5: the file
   std::string inputs, lengths;     // hdf5: dataset paths (lengths "" : none)
+  std::string masks;               // hdf5: the masks dataset path ("" : none)
   Hdf5Layout layout = Hdf5Layout::kNCHW;
   double scale = 1.0;
   Shape shape;                     // csv, synthetic
@@ -50,6 +56,7 @@ struct DatasetSpec {
   Index count = 0, classes = 0, steps = 0, min_steps = 0, symbols = 0;  // generated data
   std::uint64_t seed = 0;
   bool one_hot = false;            // long_range
+  ShapesOptions shapes;            // shapes (count and seed are also in count and seed)
   RowSelection subset;
 };
 DatasetSpec parse_dataset(const YAML::Node& node, const std::string& config_path, const std::string& what,

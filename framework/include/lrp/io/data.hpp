@@ -3,7 +3,7 @@
 // Readers for MNIST-family IDX files (plain or gzip), numeric CSV and arrays in HDF5 files,
 // index-range and seeded random subsets that keep pointing into the original source, and a seeded
 // synthetic set for tests (the synthetic sequence tasks with known relevant positions are in
-// lrp/io/sequence_tasks.hpp).
+// lrp/io/sequence_tasks.hpp, the synthetic image task with object masks in lrp/io/shapes_task.hpp).
 // Every reader validates its input completely: bad files are an lrp::Error that names the file,
 // what was found and what was expected (never a crash, never a silently short dataset).
 #pragma once
@@ -28,6 +28,13 @@ struct Dataset {
   // sorted, distinct and in [0, T). Empty (no lists at all) when the source has none: the file
   // readers and synthetic_blobs; the sequence tasks fill it. subset() and sample() carry it along.
   std::vector<std::vector<Index>> relevant;
+  // Ground truth for localisation (where the object is): N × numel(sample shape), in the layout of
+  // inputs.data, each value exactly 0 or 1; 1 marks the input features of the object that defines
+  // the sample's class (every channel of its pixels). Empty (0 rows) when the source has none: the
+  // generated sets other than the shapes task (lrp/io/shapes_task.hpp), which fills it, and the
+  // file readers, except HDF5 files read with a masks dataset. subset(), sample() and select() carry
+  // it along.
+  Matrix masks;
   std::string source;           // file path(s), or a description for generated data
   Scalar value_min = 0;         // smallest and largest input value over the loaded samples
   Scalar value_max = 0;
@@ -97,21 +104,27 @@ Dataset read_csv(const std::string& path, Shape sample_shape, int label_column, 
 // [N] or [N, 1], of an integer type or a float type holding whole numbers, all ≥ 0.
 // `lengths_dataset` (empty: none) holds the samples' sequence lengths (inputs.lengths), shape [N] or
 // [N, 1], whole numbers in [1, T] with T the first axis of the sample shape; the steps after a
-// sample's length are padding. Errors name the file, the dataset, the sample and what was expected.
+// sample's length are padding. `masks_dataset` (empty: none) holds Dataset::masks: the inputs'
+// stored shape (the same rank, N and per-sample extents, transposed like them for kNHWC), or [N, H, W]
+// for rank-4 inputs of C channels (each pixel's value then marks all C channels), of any integer or
+// float type, every value exactly 0 or 1 (the scale does not apply). Errors name the file, the
+// dataset, the sample and what was expected.
 enum class Hdf5Layout { kNCHW, kNHWC };
 // Only the rows `selection` picks are read (their memory is checked against limits.memory first).
 Dataset read_hdf5(const std::string& path, const std::string& inputs_dataset, const std::string& labels_dataset,
                   Hdf5Layout layout, double scale = 1.0, const std::string& lengths_dataset = "",
-                  const RowSelection& selection = {}, const Limits& limits = {});
+                  const RowSelection& selection = {}, const Limits& limits = {},
+                  const std::string& masks_dataset = "");
 
 // Samples [begin, end) of the dataset (non-empty range). indices keep pointing into the original
-// source; labels and relevant positions come along; min, max and mean are recomputed for the subset.
+// source; labels, relevant positions and masks come along; min, max and mean are recomputed for the
+// subset.
 Dataset subset(const Dataset& dataset, Index begin, Index end);
 
 // count samples drawn without replacement (1 ≤ count ≤ size), seeded: a partial Fisher–Yates
 // shuffle driven by std::mt19937_64 with an explicit unbiased bounded draw, so the choice is the
 // same with every standard library. The chosen samples keep their source order (with their labels
-// and relevant positions).
+// relevant positions and masks).
 Dataset sample(const Dataset& dataset, Index count, std::uint64_t seed);
 // Throws lrp::Error unless the dataset has one label per sample, each in [0, classes); the
 // message starts with `what` and names the dataset's source and the sample (with its index in
