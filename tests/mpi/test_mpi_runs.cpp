@@ -118,6 +118,15 @@ explain:
 evaluate:
   conservation: true
   pixel_flipping: {patch: 7, random_repeats: 3, fill: uniform}
+  sparseness: true
+  complexity: true
+  effective_complexity: true
+  faithfulness_correlation: {runs: 8, subset_size: 40}
+  sensitivity_n: {sizes: 3, subsets: 4}
+  selectivity: {patch: 7}
+  irof: {patch: 7}
+  insertion_deletion: {step: 98}
+  road: {first: 10, last: 90, step: 40}
 output: {results: unused.h5}
 )");
   const std::string single = run_single(dir, config);
@@ -125,7 +134,7 @@ output: {results: unused.h5}
   // would start Open MPI's singleton daemon).
   CHECK(h5::File::open(single).string_attribute("/meta", "cluster") == "1 process");
   // relevance, conservation and pixel-flipping datasets of 9 methods are compared
-  for (const int ranks : {2, 3}) check_same_on_ranks(dir, config, single, ranks, 80);
+  for (const int ranks : {2, 3}) check_same_on_ranks(dir, config, single, ranks, 250);
   int status = 0;
   // The comparison is not blind: a different seed changes the random methods, the pixel-flipping
   // noise and orders.
@@ -136,6 +145,9 @@ output: {results: unused.h5}
   const std::vector<std::string> diff = differences(single, other, datasets);
   CHECK(std::find(diff.begin(), diff.end(), "/explanations/random/relevance") != diff.end());
   CHECK(std::find(diff.begin(), diff.end(), "/metrics/pixel_flipping/egb@gamma=0.1/random") != diff.end());
+  CHECK(std::find(diff.begin(), diff.end(), "/metrics/faithfulness_correlation/egb@gamma=0.1/faithfulness_correlation") !=
+        diff.end());
+  CHECK(std::find(diff.begin(), diff.end(), "/metrics/road/random/morf_correct") != diff.end());
   CHECK(std::find(diff.begin(), diff.end(), "/explanations/egb@gamma=0.1/relevance") == diff.end());
 }
 

@@ -13,6 +13,15 @@ void check_mean(const Summary& s, const std::string& metric, const std::string& 
             "non-finite metric means");
 }
 
+Index copy_sample_id(Index sample_id, Index copy) {
+  std::uint64_t z = static_cast<std::uint64_t>(sample_id) * 0x9e3779b97f4a7c15ULL + static_cast<std::uint64_t>(copy) +
+                    0x6a09e667f3bcc909ULL;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  z ^= z >> 31;
+  return static_cast<Index>((std::uint64_t(1) << 40) | (z >> 24));
+}
+
 // The order is the order of the results file's groups and of the checks. To add a metric, write
 // framework/src/eval/<metric>.cpp with a Metric subclass and `const Metric& <metric>_metric()`
 // (declared in lrp/eval/metric.hpp), and add one line here:
@@ -27,6 +36,12 @@ const std::vector<const Metric*>& metric_table() {
       &sparseness_metric(),
       &complexity_metric(),
       &effective_complexity_metric(),
+      &faithfulness_correlation_metric(),
+      &sensitivity_n_metric(),
+      &selectivity_metric(),
+      &irof_metric(),
+      &insertion_deletion_metric(),
+      &road_metric(),
   };
   return table;
 }

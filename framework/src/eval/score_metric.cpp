@@ -4,6 +4,7 @@
 
 #include "lrp/core/error.hpp"
 #include "lrp/core/log.hpp"
+#include "lrp/eval/suite.hpp"
 #include "lrp/io/hdf5.hpp"
 #include "lrp/nn/network.hpp"
 
@@ -186,6 +187,18 @@ void evaluate_copies(const Network& network, const Tensor& x, const std::vector<
   });
 }
 
+void cumulative_curves(const Network& network, const Tensor& base, const Tensor& substrate,
+                       const std::vector<Index>& targets, const std::vector<std::vector<Index>>& units,
+                       const IndexMatrix& order, Index per_step, Index steps, int threads, const CopyOutputs& out) {
+  const auto unit_count = static_cast<Index>(units.size());
+  evaluate_copies(network, base, targets, steps + 1, threads, [&](Index i, Index k, Scalar* row) {
+    const Index changed = std::min(k * per_step, std::min(unit_count, order.cols()));
+    const Scalar* from = substrate.data.row(i).data();
+    for (Index m = 0; m < changed; ++m)
+      for (const Index f : units[static_cast<std::size_t>(order(i, m))]) row[f] = from[f];
+  }, out);
+}
+
 std::vector<Scalar> raw_to_network(const MetricPlan& plan, const Shape& shape, double raw) {
   const Index features = numel(shape), plane = features / shape[0];
   std::vector<Scalar> v(static_cast<std::size_t>(features));
@@ -196,6 +209,26 @@ std::vector<Scalar> raw_to_network(const MetricPlan& plan, const Shape& shape, d
     v[static_cast<std::size_t>(f)] = static_cast<Scalar>((raw - mean) / std);
   }
   return v;
+}
+
+}  // namespace lrp
+
+namespace lrp {
+
+std::vector<MetricParameter> fill_parameters(const std::string& first_choice) {
+  std::vector<std::string> choices{first_choice};
+  for (const char* c : {"min", "mean", "constant"})
+    if (first_choice != c) choices.push_back(c);
+  return {{"fill", MetricParameter::Kind::kChoice, 0, 0, 0, choices,
+           "what replaces removed features: the sample's minimum (Quantus's black), its mean, or `value`"},
+          {"value", MetricParameter::Kind::kNumber, 0, -1e300, 1e300, {}, "the constant fill, raw units"}};
+}
+
+Tensor range_fill(const MetricRun& run, const MetricSettings& settings, const Tensor& x) {
+  const std::string& kind = settings.choice("fill");
+  if (kind == "min") return fill_images(x, BaselineFill::kMin);
+  if (kind == "mean") return fill_images(x, BaselineFill::kMean);
+  return fill_images(x, BaselineFill::kConstant, raw_to_network(run.plan, x.shape, settings.number("value")));
 }
 
 }  // namespace lrp

@@ -92,7 +92,19 @@ void evaluate_copies(const Network& network, const Tensor& x, const std::vector<
                      int threads, const std::function<void(Index sample, Index copy, Scalar* row)>& make_copy,
                      const CopyOutputs& out, Index rows_per_pass = 256);
 
+// Cumulative perturbation: copy k = 0..steps of sample i is base_i with the features of the units
+// order(i, 0 .. min(k·per_step, units) − 1) set to substrate_i's values (base and substrate: N ×
+// input shape). Fills the N × (steps + 1) target logits and softmax probabilities (null: not wanted).
+void cumulative_curves(const Network& network, const Tensor& base, const Tensor& substrate,
+                       const std::vector<Index>& targets, const std::vector<std::vector<Index>>& units,
+                       const IndexMatrix& order, Index per_step, Index steps, int threads, const CopyOutputs& out);
+
 // A raw-unit value (e.g. black = 0) in network units, per feature of a per-sample shape.
 std::vector<Scalar> raw_to_network(const MetricPlan& plan, const Shape& shape, double raw);
+
+// The parameters `fill` (min | mean | constant, first_choice first) and `value` (the constant, raw
+// units) of a metric that replaces features, and the fills of a range they give.
+std::vector<MetricParameter> fill_parameters(const std::string& first_choice);
+Tensor range_fill(const MetricRun& run, const MetricSettings& settings, const Tensor& x);
 
 }  // namespace lrp

@@ -37,7 +37,7 @@ MethodRecord::MethodRecord(const PreparedMethod& method, bool is_evaluated, Inde
 
 MethodView MethodRecord::view() const {
   return MethodView{name(), evaluated, lrp(), explainer ? &explainer->ledger_shares() : nullptr,
-                    relevance, input, state_sum, has_state, nonfinite};
+                    relevance, input, state_sum, has_state, nonfinite, reexplain ? &reexplain : nullptr};
 }
 
 void MethodRecord::visit_explained(Archive& archive, Index chunk, Index begin, Index rows) {

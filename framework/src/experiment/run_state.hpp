@@ -42,6 +42,7 @@ struct MethodRecord {
   Index nonfinite = 0;                 // NaN/Inf relevance values, summed over the samples
   // Per entry of metric_table(): its values for this method (null: the metric does not evaluate it).
   std::vector<std::unique_ptr<MetricValues>> metrics;
+  Reexplain reexplain;  // explains a batch again (make_reexplain)
 
   const std::string& name() const { return prepared->config->name; }
   bool lrp() const { return prepared->config->lrp(); }
@@ -94,6 +95,11 @@ struct RunState {
   double exchange_seconds = 0;  // moving results between ranks (0 on one process)
   FolderFiles pictures;         // rank 0: the heatmaps folder's files, written with the results
 };
+
+// A registry method on one batch, its errors naming the method (stage_explain.cpp).
+Tensor run_method(const PreparedMethod& pm, const MethodBatch& batch, const Registry& registry);
+// The method explaining a batch again, as the explain stage does (MethodView::explain).
+Reexplain make_reexplain(const PreparedMethod& pm, const Registry& registry);
 
 // The stages, in the order run_experiment runs them.
 void lock_outputs(RunState& run);           // stage_outputs.cpp: check and lock the output paths

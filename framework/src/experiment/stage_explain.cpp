@@ -8,8 +8,6 @@
 
 namespace lrp {
 
-namespace {
-
 // A registry method on one batch: its relevance must have x's shape; what goes wrong is an error
 // naming the method (and the plugin it comes from).
 Tensor run_method(const PreparedMethod& pm, const MethodBatch& batch, const Registry& registry) {
@@ -31,6 +29,22 @@ Tensor run_method(const PreparedMethod& pm, const MethodBatch& batch, const Regi
             " values per row) for a batch of ", batch.x.data.rows(), " × ", to_string(batch.x.shape));
   return r;
 }
+
+Reexplain make_reexplain(const PreparedMethod& pm, const Registry& registry) {
+  return [&pm, &registry](Network& network, const Tensor& x, const std::vector<Index>& targets,
+                          const std::vector<Index>& ids, int threads) -> Tensor {
+    set_maxpool_ties(network, pm.config->maxpool_ties);
+    const ForwardPass pass = network.forward(x, threads);
+    if (pm.config->lrp()) {
+      // A new explainer each time: the network's parameters may have changed since the last call.
+      const Explainer explainer = Explainer::from_composite(network, registry, pm.composite);
+      return explainer.explain(pass, targets, {.seed = SeedKind::kLogit, .threads = threads}).relevance;
+    }
+    return run_method(pm, MethodBatch{network, registry, pass, x, targets, ids, threads}, registry);
+  };
+}
+
+namespace {
 
 // Where the forward pass of a batch first turns finite inputs into NaN or ±Inf: the message names
 // the sample and the layer (lrplab stops rather than explain or evaluate non-finite logits).

@@ -58,8 +58,8 @@ void prepare_run(RunState& run) {
   run.targets.assign(static_cast<std::size_t>(n), 0);
   run.chunk_count = (n + config.batch_size - 1) / config.batch_size;
   run.plan = metric_plan(config, prep);
-  run.metric_run.emplace(MetricRun{run.plan, network, prep.data.inputs, prep.data.indices, run.targets,
-                                   prep.data.relevant, config.threads});
+  run.metric_run.emplace(MetricRun{run.plan, network, &run.prepared->model.network, prep.data.inputs,
+                                   prep.data.indices, run.targets, prep.data.relevant, config.threads});
 
   run.methods.reserve(prep.methods.size());
   for (const PreparedMethod& pm : prep.methods) {
@@ -68,6 +68,7 @@ void prepare_run(RunState& run) {
     std::optional<Explainer> explainer;
     if (pm.config->lrp()) explainer.emplace(Explainer::from_composite(network, run.registry, pm.composite));
     run.methods.emplace_back(pm, evaluated, n, network.input_shape(), std::move(explainer), run.chunk_count);
+    run.methods.back().reexplain = make_reexplain(pm, run.registry);
   }
   for (const Metric* metric : metric_table()) run.metrics.push_back(metric->applies(*run.metric_run) ? metric : nullptr);
   for (std::size_t i = 0; i < run.metrics.size(); ++i) {

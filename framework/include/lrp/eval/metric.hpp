@@ -10,6 +10,7 @@
 #include "lrp/eval/archive.hpp"
 #include "lrp/eval/metrics.hpp"
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -74,6 +75,9 @@ struct MetricPlan {
 struct MetricRun {
   const MetricPlan& plan;
   const Network& network;
+  // The same network for the metrics that change its parameters for a while (model parameter
+  // randomisation): they restore every parameter bit for bit before they return.
+  Network* mutable_network = nullptr;
   const Tensor& inputs;                              // N × input shape, network units
   const std::vector<Index>& sample_ids;              // per sample, its index in the data source
   const std::vector<Index>& targets;                 // per sample, the explained class
@@ -81,6 +85,18 @@ struct MetricRun {
   int threads = 1;
   Index samples() const { return inputs.batch(); }
 };
+
+// Explains a batch again, as the run explained it (robustness and randomisation metrics): the
+// method's relevance of x (network units, N × input shape) for `targets` on `network`, which is the
+// run's network or the same layers with other parameters. sample_ids seed the methods that draw
+// (random, smoothgrad): a perturbed copy gets an id of its own (copy_sample_id) so it draws afresh.
+using Reexplain = std::function<Tensor(Network& network, const Tensor& x, const std::vector<Index>& targets,
+                                       const std::vector<Index>& sample_ids, int threads)>;
+
+// The id a perturbed copy of a sample is explained under (copy ≥ 0): a SplitMix64 mix of the
+// two, in [2^40, 2^41), so that it never collides with an index of a data source, and methods that
+// draw per sample id draw afresh for every copy, reproducibly.
+Index copy_sample_id(Index sample_id, Index copy);
 
 // One method as the metrics see it (a view of the experiment's per-method record).
 struct MethodView {
@@ -93,6 +109,7 @@ struct MethodView {
   const Eigen::VectorXd& state_sum;                // per sample, relevance of initial states (0: none)
   bool has_state = false;                          // some rule reported initial-state relevance
   Index nonfinite = 0;                             // NaN/Inf relevance values
+  const Reexplain* explain = nullptr;              // explains again (null: the run cannot)
 };
 
 // One explained batch of one method, as the explain stage hands it to the metrics that compute
@@ -187,5 +204,11 @@ const Metric& pixel_flipping_metric();
 const Metric& sparseness_metric();  // complexity_metrics.cpp
 const Metric& complexity_metric();
 const Metric& effective_complexity_metric();
+const Metric& faithfulness_correlation_metric();  // faithfulness_metrics.cpp
+const Metric& sensitivity_n_metric();
+const Metric& selectivity_metric();
+const Metric& irof_metric();
+const Metric& insertion_deletion_metric();
+const Metric& road_metric();
 
 }  // namespace lrp

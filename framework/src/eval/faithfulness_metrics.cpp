@@ -1,0 +1,261 @@
+// Faithfulness (docs/metrics.md, "Faithfulness"): faithfulness correlation (Bhatt et al. 2020),
+// sensitivity-n (Ancona et al. 2018), selectivity (Montavon et al. 2018) and IROF on a grid of
+// regions (Rieger & Hansen 2020). The random sets of the first two do not depend on the relevance,
+// so their perturbed forward passes are computed once per sample and shared by every method.
+#include "lrp/eval/suite.hpp"
+
+#include "lrp/core/error.hpp"
+#include "lrp/core/random.hpp"
+#include "score_metric.hpp"
+
+#include <cmath>
+
+namespace lrp {
+
+namespace {
+
+constexpr std::uint64_t kFaithfulnessCorrelationStream = 0x6661'6974'6863'0000ULL;  // "faithc" + run
+constexpr std::uint64_t kSensitivityNStream = 0x7365'6e73'6e00'0000ULL;             // "sensn" + size·K + k
+constexpr std::uint64_t kSelectivityTieStream = 0x7365'6c65'6374'0001ULL;
+constexpr std::uint64_t kIrofTieStream = 0x6972'6f66'0000'0001ULL;
+
+MetricParameter output_parameter(const std::string& first) {
+  return {"output", MetricParameter::Kind::kChoice, 0, 0, 0,
+          first == "logit" ? std::vector<std::string>{"logit", "probability"}
+                           : std::vector<std::string>{"probability", "logit"},
+          "the target's output the perturbations change: its logit or its softmax probability"};
+}
+
+// The sizes of sensitivity-n: `count` sizes spaced evenly on a log scale from 1 to the largest
+// (⌊max_fraction · features⌋), rounded, duplicates dropped.
+std::vector<Index> sensitivity_sizes(Index features, double max_fraction, Index count) {
+  const Index largest = std::max<Index>(1, static_cast<Index>(std::floor(max_fraction * static_cast<double>(features))));
+  std::vector<Index> sizes;
+  for (Index k = 0; k < count; ++k) {
+    const double t = count == 1 ? 1.0 : static_cast<double>(k) / static_cast<double>(count - 1);
+    const auto n = static_cast<Index>(std::llround(std::exp(t * std::log(static_cast<double>(largest)))));
+    if (sizes.empty() || sizes.back() != n) sizes.push_back(n);
+  }
+  return sizes;
+}
+
+class FaithfulnessCorrelationMetric final : public ScoreMetric {
+ public:
+  const char* name() const override { return "faithfulness_correlation"; }
+  const char* config_key() const override { return "faithfulness_correlation"; }
+  const char* meaning() const override {
+    return "Pearson correlation over random feature sets between their relevance sum and the output drop when "
+           "they are removed (Bhatt et al. 2020); in [-1, 1], higher is better";
+  }
+  std::vector<MetricParameter> parameters() const override {
+    using K = MetricParameter::Kind;
+    std::vector<MetricParameter> p{{"runs", K::kWhole, 100, 2, 1e6, {}, "random feature sets per sample"},
+                                   {"subset_size", K::kWhole, 224, 1, 1e9, {}, "features per set"},
+                                   output_parameter("logit")};
+    for (MetricParameter& f : fill_parameters("min")) p.push_back(std::move(f));
+    return p;
+  }
+  std::vector<std::string> score_names() const override { return {"faithfulness_correlation"}; }
+  void validate(const MetricSettings& s, const Network& network, bool) const override {
+    const Index features = numel(network.input_shape());
+    LRP_CHECK(s.whole("subset_size") < features, s.at, ".subset_size = ", s.whole("subset_size"),
+              " must be below the input's ", features, " features");
+  }
+
+ protected:
+  void score(const Range& range, std::span<const MethodView> methods,
+             std::span<ScoreValues* const> values) const override {
+    const MetricSettings& s = range.settings;
+    const Index features = range.inputs.features();
+    const std::vector<Index> sizes(static_cast<std::size_t>(s.whole("runs")), s.whole("subset_size"));
+    std::vector<FeatureSets> sets;
+    for (Index i = 0; i < range.count; ++i)
+      sets.push_back(random_feature_sets(
+          features, sizes, sample_seed(s.seed, range.sample_ids[static_cast<std::size_t>(i)], kFaithfulnessCorrelationStream)));
+    const Eigen::MatrixXd drops = set_output_drops(range.run.network, range.inputs, range.targets,
+                                                   range_fill(range.run, s, range.inputs), sets,
+                                                   s.choice("output") == "probability", range.run.threads);
+    for (std::size_t k = 0; k < methods.size(); ++k) {
+      if (values[k] == nullptr) continue;
+      const Eigen::MatrixXd sums = set_sums(range.relevance(methods[k]), sets);
+      for (Index i = 0; i < range.count; ++i) {
+        const Eigen::VectorXd a = sums.row(i).transpose(), b = drops.row(i).transpose();
+        values[k]->score(0)[range.begin + i] = pearson({a.data(), static_cast<std::size_t>(a.size())},
+                                                       {b.data(), static_cast<std::size_t>(b.size())});
+      }
+    }
+  }
+};
+
+class SensitivityNMetric final : public ScoreMetric {
+ public:
+  const char* name() const override { return "sensitivity_n"; }
+  const char* config_key() const override { return "sensitivity_n"; }
+  const char* meaning() const override {
+    return "per set size n, the Pearson correlation over random sets of n features between their relevance sum and "
+           "the output drop when they are removed (Ancona et al. 2018); the mean over the sizes, higher is better";
+  }
+  std::vector<MetricParameter> parameters() const override {
+    using K = MetricParameter::Kind;
+    std::vector<MetricParameter> p{{"sizes", K::kWhole, 10, 1, 1000, {}, "set sizes, log-spaced from 1"},
+                                   {"max_fraction", K::kNumber, 0.8, 1e-9, 1, {}, "largest set, as a share of the features"},
+                                   {"subsets", K::kWhole, 50, 2, 1e6, {}, "random sets per size and sample"},
+                                   output_parameter("probability")};
+    for (MetricParameter& f : fill_parameters("min")) p.push_back(std::move(f));
+    return p;
+  }
+  std::vector<std::string> score_names() const override { return {"sensitivity_n"}; }
+  std::vector<ScoreValues::Curve> curves(const MetricRun& run, const MetricSettings& s) const override {
+    const auto sizes = sensitivity_sizes(numel(run.network.input_shape()), s.number("max_fraction"), s.whole("sizes"));
+    return {{"correlation", static_cast<Index>(sizes.size())}, {"sizes", static_cast<Index>(sizes.size())}};
+  }
+
+ protected:
+  void score(const Range& range, std::span<const MethodView> methods,
+             std::span<ScoreValues* const> values) const override {
+    const MetricSettings& s = range.settings;
+    const Index features = range.inputs.features(), per_size = s.whole("subsets");
+    const std::vector<Index> sizes = sensitivity_sizes(features, s.number("max_fraction"), s.whole("sizes"));
+    std::vector<Index> all;  // per_size sets of each size, size by size
+    for (const Index n : sizes) all.insert(all.end(), static_cast<std::size_t>(per_size), n);
+    std::vector<FeatureSets> sets;
+    for (Index i = 0; i < range.count; ++i)
+      sets.push_back(random_feature_sets(
+          features, all, sample_seed(s.seed, range.sample_ids[static_cast<std::size_t>(i)], kSensitivityNStream)));
+    const Eigen::MatrixXd drops = set_output_drops(range.run.network, range.inputs, range.targets,
+                                                   range_fill(range.run, s, range.inputs), sets,
+                                                   s.choice("output") == "probability", range.run.threads);
+    for (std::size_t k = 0; k < methods.size(); ++k) {
+      if (values[k] == nullptr) continue;
+      const Eigen::MatrixXd sums = set_sums(range.relevance(methods[k]), sets);
+      for (Index i = 0; i < range.count; ++i) {
+        double total = 0;
+        for (std::size_t z = 0; z < sizes.size(); ++z) {
+          const Eigen::VectorXd a = sums.row(i).segment(static_cast<Index>(z) * per_size, per_size).transpose();
+          const Eigen::VectorXd b = drops.row(i).segment(static_cast<Index>(z) * per_size, per_size).transpose();
+          const double r = pearson({a.data(), static_cast<std::size_t>(per_size)}, {b.data(), static_cast<std::size_t>(per_size)});
+          values[k]->curve(0)(range.begin + i, static_cast<Index>(z)) = r;
+          values[k]->curve(1)(range.begin + i, static_cast<Index>(z)) = static_cast<double>(sizes[z]);
+          total += r;  // a NaN at any size makes the mean NaN, as an undefined correlation should
+        }
+        values[k]->score(0)[range.begin + i] = total / static_cast<double>(sizes.size());
+      }
+    }
+  }
+};
+
+// Selectivity and IROF: the regions of a grid removed cumulatively in order of decreasing relevance.
+class RegionCurveMetric : public ScoreMetric {
+ protected:
+  virtual std::vector<std::vector<Index>> regions(const Shape& shape, const MetricSettings& s) const = 0;
+  // The scores of one sample from its curve (target probability at k = 0..regions removed).
+  virtual void scores(const Eigen::VectorXd& curve, ScoreValues& v, Index row) const = 0;
+  virtual bool mean_order() const = 0;
+  virtual std::uint64_t tie_stream() const = 0;
+
+  void score(const Range& range, std::span<const MethodView> methods,
+             std::span<ScoreValues* const> values) const override {
+    const MetricSettings& s = range.settings;
+    const std::vector<std::vector<Index>> units = regions(range.run.network.input_shape(), s);
+    const Tensor fill = range_fill(range.run, s, range.inputs);
+    for (std::size_t k = 0; k < methods.size(); ++k) {
+      if (values[k] == nullptr) continue;
+      const IndexMatrix order =
+          unit_orders(range.relevance(methods[k]), units, mean_order(), range.sample_ids, s.seed, tie_stream());
+      const Eigen::MatrixXd curve =
+          removal_curves(range.run.network, range.inputs, fill, range.targets, units, order, range.run.threads);
+      values[k]->curve(0).middleRows(range.begin, range.count) = curve;
+      for (Index i = 0; i < range.count; ++i) scores(curve.row(i).transpose(), *values[k], range.begin + i);
+    }
+  }
+  void check_image(const MetricSettings& s, const Network& network) const {
+    LRP_CHECK(network.input_shape().size() == 3, s.at, ": ", config_key(),
+              " needs image inputs [channels, height, width]; the model's input is ", to_string(network.input_shape()));
+    LRP_CHECK(s.whole("patch") <= std::min(network.input_shape()[1], network.input_shape()[2]), s.at, ".patch = ",
+              s.whole("patch"), " is larger than the image");
+  }
+};
+
+class SelectivityMetric final : public RegionCurveMetric {
+ public:
+  const char* name() const override { return "selectivity"; }
+  const char* config_key() const override { return "selectivity"; }
+  const char* meaning() const override {
+    return "area under the target probability as the most relevant patches are removed one by one (Montavon et al. "
+           "2018; Quantus's patches and area); lower is better";
+  }
+  std::vector<MetricParameter> parameters() const override {
+    std::vector<MetricParameter> p{{"patch", MetricParameter::Kind::kWhole, 8, 1, 1e6, {}, "patch side in pixels"}};
+    for (MetricParameter& f : fill_parameters("min")) p.push_back(std::move(f));
+    return p;
+  }
+  std::vector<std::string> score_names() const override { return {"auc"}; }
+  std::vector<ScoreValues::Curve> curves(const MetricRun& run, const MetricSettings& s) const override {
+    return {{"curve", static_cast<Index>(regions(run.network.input_shape(), s).size()) + 1}};
+  }
+  void validate(const MetricSettings& s, const Network& network, bool) const override { check_image(s, network); }
+
+ protected:
+  std::vector<std::vector<Index>> regions(const Shape& shape, const MetricSettings& s) const override {
+    return centred_patches(shape, s.whole("patch"));
+  }
+  // Quantus's area: the trapezoids over the curve after 1, 2, ..., all patches (not the unperturbed point).
+  void scores(const Eigen::VectorXd& curve, ScoreValues& v, Index row) const override {
+    v.score(0)[row] = auc(curve.tail(curve.size() - 1));
+  }
+  bool mean_order() const override { return false; }
+  std::uint64_t tie_stream() const override { return kSelectivityTieStream; }
+};
+
+class IrofMetric final : public RegionCurveMetric {
+ public:
+  const char* name() const override { return "irof"; }
+  const char* config_key() const override { return "irof"; }
+  const char* meaning() const override {
+    return "area over the target probability, relative to the unperturbed one, as the regions of highest mean "
+           "relevance are replaced one by one (Rieger & Hansen 2020, on a grid); in [0, 1] over the share of regions "
+           "removed, higher is better";
+  }
+  std::vector<MetricParameter> parameters() const override {
+    std::vector<MetricParameter> p{{"patch", MetricParameter::Kind::kWhole, 4, 1, 1e6, {}, "grid cell side in pixels"}};
+    for (MetricParameter& f : fill_parameters("mean")) p.push_back(std::move(f));
+    return p;
+  }
+  std::vector<std::string> score_names() const override { return {"aoc"}; }
+  std::vector<ScoreValues::Curve> curves(const MetricRun& run, const MetricSettings& s) const override {
+    return {{"curve", static_cast<Index>(regions(run.network.input_shape(), s).size()) + 1}};
+  }
+  void validate(const MetricSettings& s, const Network& network, bool) const override { check_image(s, network); }
+
+ protected:
+  std::vector<std::vector<Index>> regions(const Shape& shape, const MetricSettings& s) const override {
+    return centred_patches(shape, s.whole("patch"));
+  }
+  // The curve stored is the probability; the score uses it relative to the unperturbed point.
+  void scores(const Eigen::VectorXd& curve, ScoreValues& v, Index row) const override {
+    v.score(0)[row] = 1.0 - normalized_auc(curve / curve[0]);
+  }
+  bool mean_order() const override { return true; }
+  std::uint64_t tie_stream() const override { return kIrofTieStream; }
+};
+
+}  // namespace
+
+const Metric& faithfulness_correlation_metric() {
+  static const FaithfulnessCorrelationMetric metric;
+  return metric;
+}
+const Metric& sensitivity_n_metric() {
+  static const SensitivityNMetric metric;
+  return metric;
+}
+const Metric& selectivity_metric() {
+  static const SelectivityMetric metric;
+  return metric;
+}
+const Metric& irof_metric() {
+  static const IrofMetric metric;
+  return metric;
+}
+
+}  // namespace lrp

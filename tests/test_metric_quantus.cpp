@@ -1,0 +1,149 @@
+// The metric suite against Quantus (tests/fixtures/make_quantus_fixtures.py): the committed CNN on
+// real Fashion-MNIST test images, Quantus 0.6.0 run in float64 with per-sample normalisation and
+// with the random draws (feature sets) handed to both sides. Where lrplab deliberately computes
+// something else (IROF's area, ROAD per sample), the test derives Quantus's number from lrplab's
+// per-sample results and compares that.
+#include "fixture_rows.hpp"
+#include "test_util.hpp"
+
+#include "lrp/eval/suite.hpp"
+#include "lrp/io/hdf5.hpp"
+#include "lrp/io/model_file.hpp"
+#include "lrp/nn/model.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+
+using namespace lrp_test;
+using lrp::Index;
+
+namespace {
+
+const std::string kFixture = std::string(LRP_TEST_FIXTURES) + "/quantus/quantus_metrics.h5";
+
+struct Fixture {
+  lrp::h5::File file = lrp::h5::File::open(kFixture);
+  lrp::Model model = lrp::load_model(kModelsDir + "/fmnist_cnn.h5", builtins());
+  std::vector<Index> labels, ids;
+  lrp::Tensor x, random, lrp_maps;
+
+  Fixture() {
+    for (const std::int64_t l : file.read<std::int64_t>("labels")) labels.push_back(static_cast<Index>(l));
+    const auto n = static_cast<Index>(labels.size());
+    for (Index i = 0; i < n; ++i) ids.push_back(i);
+    const lrp::Shape shape{1, 28, 28};
+    x = lrp::Tensor(shape, read_rows(file, "inputs", n).cast<Scalar>());
+    random = lrp::Tensor(shape, read_rows(file, "attributions_random", n).cast<Scalar>());
+    lrp_maps = lrp::Tensor(shape, read_rows(file, "attributions_lrp", n).cast<Scalar>());
+  }
+  Index n() const { return static_cast<Index>(labels.size()); }
+  Eigen::VectorXd vector(const std::string& name) const {
+    const std::vector<double> v = file.read<double>(name);
+    return Eigen::Map<const Eigen::VectorXd>(v.data(), static_cast<Index>(v.size()));
+  }
+};
+
+std::span<const Scalar> row(const lrp::Tensor& t, Index i) {
+  return {t.data.row(i).data(), static_cast<std::size_t>(t.features())};
+}
+
+}  // namespace
+
+TEST_CASE("quantus parity: sparseness complexity and effective complexity of real and random maps", "[suite][quantus]") {
+  const Fixture f;
+  for (const auto& [name, maps] : {std::pair<std::string, const lrp::Tensor*>{"random", &f.random},
+                                   std::pair<std::string, const lrp::Tensor*>{"lrp", &f.lrp_maps}}) {
+    INFO(name);
+    const Eigen::VectorXd sparseness = f.vector("sparseness_" + name), complexity = f.vector("complexity_" + name),
+                          effective = f.vector("effective_complexity_" + name);
+    for (Index i = 0; i < f.n(); ++i) {
+      INFO("sample " << i);
+      CHECK(lrp::sparseness(row(*maps, i), {}) == Approx(sparseness[i]).epsilon(tol(1e-5, 1e-10)));
+      CHECK(lrp::complexity(row(*maps, i), {}) == Approx(complexity[i]).epsilon(tol(1e-5, 1e-10)));
+      // A float32 map may move a value across the threshold: then the counts differ by one.
+      CHECK(std::abs(lrp::effective_complexity(row(*maps, i), {}, 1e-2) - effective[i]) <= (kFloat64 ? 0.0 : 1.0));
+    }
+  }
+}
+
+TEST_CASE("quantus parity: faithfulness correlation with the same feature sets", "[suite][quantus]") {
+  const Fixture f;
+  const std::vector<std::int64_t> flat = f.file.read<std::int64_t>("faithfulness_correlation_sets");
+  const Index runs = 20, size = 50;
+  REQUIRE(static_cast<Index>(flat.size()) == f.n() * runs * size);
+  std::vector<lrp::FeatureSets> sets(static_cast<std::size_t>(f.n()));
+  for (Index i = 0; i < f.n(); ++i)
+    for (Index r = 0; r < runs; ++r) {
+      const auto at = flat.begin() + (i * runs + r) * size;
+      sets[static_cast<std::size_t>(i)].emplace_back(at, at + size);
+    }
+  const lrp::Tensor fill = lrp::fill_images(f.x, lrp::BaselineFill::kMin);
+  const Eigen::MatrixXd drops = lrp::set_output_drops(f.model.network, f.x, f.labels, fill, sets, false);
+  for (const auto& [name, maps] : {std::pair<std::string, const lrp::Tensor*>{"random", &f.random},
+                                   std::pair<std::string, const lrp::Tensor*>{"lrp", &f.lrp_maps}}) {
+    INFO(name);
+    const Eigen::VectorXd want = f.vector("faithfulness_correlation_" + name);
+    const Eigen::MatrixXd sums = lrp::set_sums(*maps, sets);
+    for (Index i = 0; i < f.n(); ++i) {
+      const Eigen::VectorXd a = sums.row(i).transpose(), b = drops.row(i).transpose();
+      const double r = lrp::pearson({a.data(), static_cast<std::size_t>(runs)}, {b.data(), static_cast<std::size_t>(runs)});
+      CHECK(std::abs(r - want[i]) <= tol(1e-4, 1e-10));
+    }
+  }
+}
+
+TEST_CASE("quantus parity: selectivity curves on centred patches of 8 and 4 pixels", "[suite][quantus]") {
+  const Fixture f;
+  const lrp::Tensor fill = lrp::fill_images(f.x, lrp::BaselineFill::kMin);
+  for (const Index patch : {8, 4}) {
+    INFO("patch " << patch);
+    const auto patches = lrp::centred_patches(f.x.shape, patch);
+    REQUIRE(patches.size() == (patch == 8 ? 16u : 49u));
+    const lrp::IndexMatrix order = lrp::unit_orders(f.random, patches, false, f.ids, 1, 1);
+    const Eigen::MatrixXd curve = lrp::removal_curves(f.model.network, f.x, fill, f.labels, patches, order);
+    const Eigen::MatrixXd want = read_rows(f.file, "selectivity_curve_p" + std::to_string(patch), f.n());
+    REQUIRE(want.cols() == curve.cols() - 1);  // Quantus has no unperturbed point
+    CHECK((curve.rightCols(want.cols()) - want).cwiseAbs().maxCoeff() <= tol(2e-5, 1e-10));
+  }
+}
+
+TEST_CASE("quantus parity: IROF on a grid with the sample mean as fill", "[suite][quantus]") {
+  const Fixture f;
+  const auto cells = lrp::centred_patches(f.x.shape, 4);
+  const lrp::IndexMatrix order = lrp::unit_orders(f.random, cells, true, f.ids, 1, 1);
+  const Eigen::MatrixXd curve = lrp::removal_curves(f.model.network, f.x, lrp::fill_images(f.x, lrp::BaselineFill::kMean),
+                                                    f.labels, cells, order);
+  const Eigen::VectorXd want = f.vector("irof");
+  for (Index i = 0; i < f.n(); ++i) {
+    // Quantus's score: the number of regions minus the trapezoids under p_k / p_0 for k = 1..regions.
+    const Eigen::VectorXd relative = curve.row(i).tail(49).transpose() / curve(i, 0);
+    CHECK(49.0 - lrp::auc(relative) == Approx(want[i]).epsilon(tol(1e-5, 1e-10)));
+  }
+}
+
+TEST_CASE("quantus parity: noisy linear imputation and the ROAD accuracies", "[suite][quantus]") {
+  const Fixture f;
+  SECTION("one imputation") {
+    const std::vector<std::int64_t> pixels64 = f.file.read<std::int64_t>("imputation_pixels");
+    const std::vector<Index> pixels(pixels64.begin(), pixels64.end());
+    lrp::Tensor image(f.x.shape, f.x.data.topRows(1));
+    lrp::noisy_linear_imputation(image.data.data(), f.x.shape, pixels, std::vector<double>(pixels.size(), 0.0));
+    const Eigen::MatrixXd want = read_rows(f.file, "imputation", 1);
+    CHECK((image.data.cast<double>() - want).cwiseAbs().maxCoeff() <= tol(1e-5, 1e-10));
+    // Imputed values are weighted means of their neighbours: the untouched pixels stay as they were.
+    Index changed = 0;
+    for (Index p = 0; p < 784; ++p) changed += image.data(0, p) != f.x.data(0, p);
+    CHECK(changed <= 150);
+  }
+  SECTION("accuracy per share removed") {
+    const Eigen::VectorXd shares = f.vector("road_percentages"), want = f.vector("road_accuracy");
+    const std::vector<double> percentages(shares.data(), shares.data() + shares.size());
+    const std::vector<Index> counts = lrp::road_counts(784, percentages);
+    const lrp::IndexMatrix order = lrp::unit_orders(f.random, lrp::perturbation_regions(f.x.shape, 1), false, f.ids, 1, 1);
+    std::vector<lrp::RowMatrixXd> noise(static_cast<std::size_t>(f.n()),
+                                        lrp::RowMatrixXd::Zero(static_cast<Index>(counts.size()), counts.back()));
+    const lrp::Road r = lrp::road(f.model.network, f.x, f.labels, order, counts, noise);
+    for (Index l = 0; l < shares.size(); ++l) CHECK(r.correct.col(l).mean() == want[l]);
+  }
+}
