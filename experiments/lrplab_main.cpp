@@ -219,6 +219,23 @@ const lrp::Cluster& cluster_of_this_run() {
   return lrp::single_process();
 }
 
+// What each metric cost per perturbed copy (a forward pass of one perturbed input) and per sample
+// explained again, against the run's plain forward pass per sample.
+void print_metric_costs(const lrp::ExperimentReport& report) {
+  const auto forward = report.stage_seconds.find("forward");
+  if (forward == report.stage_seconds.end() || report.samples == 0) return;
+  const double plain = forward->second / static_cast<double>(report.samples);
+  for (const auto& [metric, seconds] : report.stage_seconds) {
+    const auto f = report.forward_rows.find(metric), e = report.explained_rows.find(metric);
+    if (f == report.forward_rows.end() && e == report.explained_rows.end()) continue;
+    const double rows = (f == report.forward_rows.end() ? 0 : f->second) + (e == report.explained_rows.end() ? 0 : e->second);
+    std::printf("  %s: %.0f perturbed forward passes, %.0f explanations again; %.3f ms per copy = %.2f x the plain "
+                "forward pass per sample (%.3f ms)\n", metric.c_str(), f == report.forward_rows.end() ? 0.0 : f->second,
+                e == report.explained_rows.end() ? 0.0 : e->second, 1e3 * seconds / rows, seconds / rows / plain,
+                1e3 * plain);
+  }
+}
+
 int run_command(const lrp::Registry& registry, const std::vector<std::string>& args) {
   const RunArgs a = parse_run_args(args, "lrplab run", true);
   const lrp::ExperimentConfig config = lrp::read_experiment_config(a.path, a.overrides, registry);
@@ -236,6 +253,7 @@ int run_command(const lrp::Registry& registry, const std::vector<std::string>& a
   std::printf("time per stage:");
   for (const auto& [stage, seconds] : report.stage_seconds) std::printf(" %s %.2f s;", stage.c_str(), seconds);
   std::printf(" total %.2f s\n", report.total_seconds);
+  print_metric_costs(report);
   std::cout << "results: " << report.results_path << "\n";
   if (!report.heatmap_folder.empty()) std::cout << "heatmaps and curves: " << report.heatmap_folder << "/\n";
   return 0;
@@ -252,13 +270,21 @@ int validate_command(const lrp::Registry& registry, const std::vector<std::strin
   lrp::ExperimentConfig config = lrp::read_experiment_config(a.path, a.overrides, registry);
   if (a.no_plugins) config.plugins.clear();  // checked without them, as said above
   const lrp::PreparedExperiment p = lrp::prepare_experiment(config, registry, false);
+  std::vector<std::string> metrics;
+  if (config.conservation) metrics.push_back("conservation");
+  if (config.pixel_flipping) metrics.push_back("pixel flipping");
+  for (const lrp::Metric* m : lrp::metric_table()) {  // the suite's own checks against the model and data
+    if (m->config_key() == nullptr || config.metrics.count(m->config_key()) == 0) continue;
+    m->validate(config.metrics.at(m->config_key()), p.model.network, p.data.masks.rows() > 0);
+    metrics.push_back(m->config_key());
+  }
   std::cout << a.path << ": OK: model '" << p.model.spec.name << "'"
             << (config.model.training ? " (trained by the run)" : "") << ", " << p.data.size() << " samples, "
             << config.methods.size() << " methods:";
   for (const lrp::MethodConfig& m : config.methods) std::cout << " " << m.name;
-  std::cout << "\n  evaluate: " << (config.conservation ? "conservation" : "")
-            << (config.pixel_flipping ? (config.conservation ? ", pixel flipping" : "pixel flipping") : "") << " of "
-            << config.evaluated.size() << " methods; results to " << config.output.results << "\n";
+  std::cout << "\n  evaluate:";
+  for (std::size_t k = 0; k < metrics.size(); ++k) std::cout << (k ? ", " : " ") << metrics[k];
+  std::cout << " of " << config.evaluated.size() << " methods; results to " << config.output.results << "\n";
   return 0;
 }
 

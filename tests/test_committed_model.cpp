@@ -69,3 +69,19 @@ TEST_CASE("The committed LSTM models load, match their descriptions and score th
   }
 }
 
+
+TEST_CASE("The committed shapes CNN loads and scores its stored test accuracy on the held-out shapes", "[committed_model]") {
+  // configs/shapes_train.yaml: the localisation study's model (configs/shapes_localisation.yaml).
+  const lrp::Model m = lrp::load_model(kModelsDir + "/shapes_cnn.h5", builtins());
+  CHECK(m.provenance.source == "trained by lrplab");
+  CHECK(m.spec.class_names == std::vector<std::string>{"square", "plus", "triangle", "ring"});
+  REQUIRE(m.provenance.test_accuracy >= 0.99);
+  CHECK(std::filesystem::file_size(kModelsDir + "/shapes_cnn.h5") < 200'000);
+  const YAML::Node config = lrp::yaml::load_text(m.provenance.config, "shapes_cnn (stored config)");
+  const lrp::Dataset test = lrp::load_dataset(config["data"]["test"], "shapes_cnn (stored config)", "data.test", 0);
+  REQUIRE(test.size() == 2000);
+  CHECK(test.masks.rows() == 2000);
+  const lrp::Evaluation e =
+      lrp::evaluate(m.network, lrp::normalize_inputs(test.inputs, m.spec.normalization), test.labels, 500, 1);
+  CHECK(e.accuracy == Approx(m.provenance.test_accuracy).margin(1e-3));
+}

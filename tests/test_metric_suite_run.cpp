@@ -14,7 +14,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <filesystem>
 #include <fstream>
+#include <iterator>
 
 using namespace lrp_test;
 using Catch::Matchers::Contains;
@@ -40,7 +42,7 @@ explain:
   - random
 evaluate:
   conservation: false
-)" + evaluate + "output: {results: " + results + "}\n";
+)" + evaluate + "output: {results: " + results + ", heatmaps: " + results + ".pictures, heatmap_samples: 2}\n";
 }
 
 const std::string kSuite = R"(  sparseness: true
@@ -82,6 +84,17 @@ TEST_CASE("metric suite runs store per-sample scores that follow the stored rele
     INFO(results.size() << " differences, first: " << (results.empty() ? "" : results[0]));
     CHECK(results.empty());
     CHECK(c.datasets > 60);
+  }
+  // The curves are drawn: the methods' mean curves, one picture per curve.
+  for (const std::string picture : {"selectivity_curve.svg", "irof_curve.svg", "insertion_deletion_insertion_curve.svg",
+                                    "insertion_deletion_deletion_curve.svg", "road_morf_correct.svg",
+                                    "sensitivity_n_correlation.svg"}) {
+    INFO(picture);
+    const std::string path = one + ".pictures/" + picture;
+    REQUIRE(std::filesystem::exists(path));
+    std::ifstream in(path);
+    const std::string svg((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    CHECK_THAT(svg, Contains("epsilon_plus_flat") && Contains("gradient_x_input") && Contains("<polyline"));
   }
   const lrp::h5::File f = lrp::h5::File::open(one);
   for (const std::string method : {"epsilon_plus_flat", "gradient_x_input", "random"}) {
@@ -133,4 +146,29 @@ TEST_CASE("metric suite settings out of range are errors naming the key before e
   CHECK_THAT(config_error(dir, "  insertion_deletion: {blur_size: 4}\n"), Contains("blur_size = 4 must be odd"));
   CHECK_THAT(config_error(dir, "  sparseness: maybe\n"), Contains("evaluate.sparseness"));
   CHECK_FALSE(std::filesystem::exists(dir.file("bad.h5")));
+}
+
+TEST_CASE("a sequence task gives localisation metrics its relevant steps as masks", "[suite][experiment]") {
+  const TempDir dir("lrp_suite_sequence");
+  const std::string path = dir.file("seq.yaml"), results = dir.file("seq.h5");
+  std::ofstream(path) << "seed: 2\nthreads: 1\ndata: {format: marked_addition, steps: 20, count: 16, seed: 12}\n"
+                         "model: {file: " + kRoot + "/models/lstm_marked_addition.h5}\ntarget: predicted\n"
+                         "explain:\n  - {name: gate, kind: lrp, rules: [{kind: lstm, rule: lstm_gate}, {fallback: true, rule: lstm_gate}]}\n"
+                         "evaluate: {conservation: false, relevance_rank_accuracy: true}\noutput: {results: " + results + "}\n";
+  {
+    const QuietLog quiet;
+    (void)lrp::run_experiment(lrp::read_experiment_config(path, {}, builtins()), builtins());
+  }
+  const lrp::h5::File f = lrp::h5::File::open(results);
+  lrp::h5::Dims dims;
+  const std::vector<std::int64_t> masks = f.read<std::int64_t>("/data/masks", &dims);
+  REQUIRE(dims == lrp::h5::Dims{16, 20, 2});
+  // marked addition: two marked steps per sequence, each with both of its features in the mask.
+  for (Index i = 0; i < 16; ++i) {
+    std::int64_t marked = 0;
+    for (Index k = 0; k < 40; ++k) marked += masks[static_cast<std::size_t>(i * 40 + k)];
+    CHECK(marked == 4);
+  }
+  for (const double v : f.read<double>("/metrics/relevance_rank_accuracy/gate/relevance_rank_accuracy"))
+    CHECK((v >= 0.0 && v <= 1.0));
 }

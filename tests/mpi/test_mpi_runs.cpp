@@ -127,6 +127,10 @@ evaluate:
   irof: {patch: 7}
   insertion_deletion: {step: 98}
   road: {first: 10, last: 90, step: 40}
+  sensitivity: {samples: 3}
+  local_lipschitz: {samples: 2}
+  model_randomisation: true
+  random_logit: true
 output: {results: unused.h5}
 )");
   const std::string single = run_single(dir, config);

@@ -105,6 +105,7 @@ class SensitivityNMetric final : public ScoreMetric {
     return p;
   }
   std::vector<std::string> score_names() const override { return {"sensitivity_n"}; }
+  std::vector<Plot> plots() const override { return {{0, "correlation", "set size (index of the log-spaced sizes)", "correlation"}}; }
   std::vector<ScoreValues::Curve> curves(const MetricRun& run, const MetricSettings& s) const override {
     const auto sizes = sensitivity_sizes(numel(run.network.input_shape()), s.number("max_fraction"), s.whole("sizes"));
     return {{"correlation", static_cast<Index>(sizes.size())}, {"sizes", static_cast<Index>(sizes.size())}};
@@ -130,85 +131,93 @@ class SensitivityNMetric final : public ScoreMetric {
       const Eigen::MatrixXd sums = set_sums(range.relevance(methods[k]), sets);
       for (Index i = 0; i < range.count; ++i) {
         double total = 0;
+        Index defined = 0;
         for (std::size_t z = 0; z < sizes.size(); ++z) {
           const Eigen::VectorXd a = sums.row(i).segment(static_cast<Index>(z) * per_size, per_size).transpose();
           const Eigen::VectorXd b = drops.row(i).segment(static_cast<Index>(z) * per_size, per_size).transpose();
           const double r = pearson({a.data(), static_cast<std::size_t>(per_size)}, {b.data(), static_cast<std::size_t>(per_size)});
           values[k]->curve(0)(range.begin + i, static_cast<Index>(z)) = r;
           values[k]->curve(1)(range.begin + i, static_cast<Index>(z)) = static_cast<double>(sizes[z]);
-          total += r;  // a NaN at any size makes the mean NaN, as an undefined correlation should
+          if (std::isnan(r)) continue;  // e.g. every set of this size changed nothing: left out of the mean
+          total += r;
+          ++defined;
         }
-        values[k]->score(0)[range.begin + i] = total / static_cast<double>(sizes.size());
+        values[k]->score(0)[range.begin + i] =
+            defined > 0 ? total / static_cast<double>(defined) : std::numeric_limits<double>::quiet_NaN();
       }
     }
   }
 };
 
-// Selectivity and IROF: the regions of a grid removed cumulatively in order of decreasing relevance.
+// Selectivity and IROF: the cells of Quantus's patch grid removed cumulatively in order of
+// decreasing relevance (summed, or averaged over the cell), the target's probability after each.
 class RegionCurveMetric : public ScoreMetric {
- protected:
-  virtual std::vector<std::vector<Index>> regions(const Shape& shape, const MetricSettings& s) const = 0;
-  // The scores of one sample from its curve (target probability at k = 0..regions removed).
-  virtual void scores(const Eigen::VectorXd& curve, ScoreValues& v, Index row) const = 0;
-  virtual bool mean_order() const = 0;
-  virtual std::uint64_t tie_stream() const = 0;
-
-  void score(const Range& range, std::span<const MethodView> methods,
-             std::span<ScoreValues* const> values) const override {
-    const MetricSettings& s = range.settings;
-    const std::vector<std::vector<Index>> units = regions(range.run.network.input_shape(), s);
-    const Tensor fill = range_fill(range.run, s, range.inputs);
-    for (std::size_t k = 0; k < methods.size(); ++k) {
-      if (values[k] == nullptr) continue;
-      const IndexMatrix order =
-          unit_orders(range.relevance(methods[k]), units, mean_order(), range.sample_ids, s.seed, tie_stream());
-      const Eigen::MatrixXd curve =
-          removal_curves(range.run.network, range.inputs, fill, range.targets, units, order, range.run.threads);
-      values[k]->curve(0).middleRows(range.begin, range.count) = curve;
-      for (Index i = 0; i < range.count; ++i) scores(curve.row(i).transpose(), *values[k], range.begin + i);
-    }
+ public:
+  // side: the default cell side; fill: the default fill; mean: order by mean relevance per cell.
+  RegionCurveMetric(Index side, const char* fill, bool mean, std::uint64_t tie_stream)
+      : side_(side), fill_(fill), mean_(mean), tie_stream_(tie_stream) {}
+  std::vector<MetricParameter> parameters() const override {
+    std::vector<MetricParameter> p{
+        {"patch", MetricParameter::Kind::kWhole, static_cast<double>(side_), 1, 1e6, {}, "cell side in pixels"}};
+    for (MetricParameter& f : fill_parameters(fill_)) p.push_back(std::move(f));
+    return p;
   }
-  void check_image(const MetricSettings& s, const Network& network) const {
+  std::vector<Plot> plots() const override { return {{0, "curve", "cells removed", "target probability"}}; }
+  std::vector<ScoreValues::Curve> curves(const MetricRun& run, const MetricSettings& s) const override {
+    return {{"curve", static_cast<Index>(centred_patches(run.network.input_shape(), s.whole("patch")).size()) + 1}};
+  }
+  void validate(const MetricSettings& s, const Network& network, bool) const override {
     LRP_CHECK(network.input_shape().size() == 3, s.at, ": ", config_key(),
               " needs image inputs [channels, height, width]; the model's input is ", to_string(network.input_shape()));
     LRP_CHECK(s.whole("patch") <= std::min(network.input_shape()[1], network.input_shape()[2]), s.at, ".patch = ",
               s.whole("patch"), " is larger than the image");
   }
+
+ protected:
+  // The score of one sample from its curve (target probability after k = 0..cells removed).
+  virtual double score_of(const Eigen::VectorXd& curve) const = 0;
+
+  void score(const Range& range, std::span<const MethodView> methods,
+             std::span<ScoreValues* const> values) const override {
+    const MetricSettings& s = range.settings;
+    const std::vector<std::vector<Index>> units = centred_patches(range.run.network.input_shape(), s.whole("patch"));
+    const Tensor fill = range_fill(range.run, s, range.inputs);
+    for (std::size_t k = 0; k < methods.size(); ++k) {
+      if (values[k] == nullptr) continue;
+      const IndexMatrix order = unit_orders(range.relevance(methods[k]), units, mean_, range.sample_ids, s.seed, tie_stream_);
+      const Eigen::MatrixXd curve =
+          removal_curves(range.run.network, range.inputs, fill, range.targets, units, order, range.run.threads);
+      values[k]->curve(0).middleRows(range.begin, range.count) = curve;
+      for (Index i = 0; i < range.count; ++i) values[k]->score(0)[range.begin + i] = score_of(curve.row(i).transpose());
+    }
+  }
+
+ private:
+  Index side_;
+  const char* fill_;
+  bool mean_;
+  std::uint64_t tie_stream_;
 };
 
 class SelectivityMetric final : public RegionCurveMetric {
  public:
+  SelectivityMetric() : RegionCurveMetric(8, "min", false, kSelectivityTieStream) {}
   const char* name() const override { return "selectivity"; }
   const char* config_key() const override { return "selectivity"; }
   const char* meaning() const override {
     return "area under the target probability as the most relevant patches are removed one by one (Montavon et al. "
            "2018; Quantus's patches and area); lower is better";
   }
-  std::vector<MetricParameter> parameters() const override {
-    std::vector<MetricParameter> p{{"patch", MetricParameter::Kind::kWhole, 8, 1, 1e6, {}, "patch side in pixels"}};
-    for (MetricParameter& f : fill_parameters("min")) p.push_back(std::move(f));
-    return p;
-  }
   std::vector<std::string> score_names() const override { return {"auc"}; }
-  std::vector<ScoreValues::Curve> curves(const MetricRun& run, const MetricSettings& s) const override {
-    return {{"curve", static_cast<Index>(regions(run.network.input_shape(), s).size()) + 1}};
-  }
-  void validate(const MetricSettings& s, const Network& network, bool) const override { check_image(s, network); }
 
  protected:
-  std::vector<std::vector<Index>> regions(const Shape& shape, const MetricSettings& s) const override {
-    return centred_patches(shape, s.whole("patch"));
-  }
   // Quantus's area: the trapezoids over the curve after 1, 2, ..., all patches (not the unperturbed point).
-  void scores(const Eigen::VectorXd& curve, ScoreValues& v, Index row) const override {
-    v.score(0)[row] = auc(curve.tail(curve.size() - 1));
-  }
-  bool mean_order() const override { return false; }
-  std::uint64_t tie_stream() const override { return kSelectivityTieStream; }
+  double score_of(const Eigen::VectorXd& curve) const override { return auc(curve.tail(curve.size() - 1)); }
 };
 
 class IrofMetric final : public RegionCurveMetric {
  public:
+  IrofMetric() : RegionCurveMetric(4, "mean", true, kIrofTieStream) {}
   const char* name() const override { return "irof"; }
   const char* config_key() const override { return "irof"; }
   const char* meaning() const override {
@@ -216,27 +225,11 @@ class IrofMetric final : public RegionCurveMetric {
            "relevance are replaced one by one (Rieger & Hansen 2020, on a grid); in [0, 1] over the share of regions "
            "removed, higher is better";
   }
-  std::vector<MetricParameter> parameters() const override {
-    std::vector<MetricParameter> p{{"patch", MetricParameter::Kind::kWhole, 4, 1, 1e6, {}, "grid cell side in pixels"}};
-    for (MetricParameter& f : fill_parameters("mean")) p.push_back(std::move(f));
-    return p;
-  }
   std::vector<std::string> score_names() const override { return {"aoc"}; }
-  std::vector<ScoreValues::Curve> curves(const MetricRun& run, const MetricSettings& s) const override {
-    return {{"curve", static_cast<Index>(regions(run.network.input_shape(), s).size()) + 1}};
-  }
-  void validate(const MetricSettings& s, const Network& network, bool) const override { check_image(s, network); }
 
  protected:
-  std::vector<std::vector<Index>> regions(const Shape& shape, const MetricSettings& s) const override {
-    return centred_patches(shape, s.whole("patch"));
-  }
   // The curve stored is the probability; the score uses it relative to the unperturbed point.
-  void scores(const Eigen::VectorXd& curve, ScoreValues& v, Index row) const override {
-    v.score(0)[row] = 1.0 - normalized_auc(curve / curve[0]);
-  }
-  bool mean_order() const override { return true; }
-  std::uint64_t tie_stream() const override { return kIrofTieStream; }
+  double score_of(const Eigen::VectorXd& curve) const override { return 1.0 - normalized_auc(curve / curve[0]); }
 };
 
 }  // namespace

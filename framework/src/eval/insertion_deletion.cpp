@@ -117,6 +117,10 @@ class InsertionDeletionMetric final : public ScoreMetric {
     return p;
   }
   std::vector<std::string> score_names() const override { return {"insertion", "deletion"}; }
+  std::vector<Plot> plots() const override {
+    return {{0, "insertion_curve", "steps of pixels inserted", "target probability"},
+            {1, "deletion_curve", "steps of pixels deleted", "target probability"}};
+  }
   std::vector<ScoreValues::Curve> curves(const MetricRun& run, const MetricSettings& s) const override {
     const Index pixels = static_cast<Index>(perturbation_regions(run.network.input_shape(), 1).size());
     const Index steps = (pixels + s.whole("step") - 1) / s.whole("step");

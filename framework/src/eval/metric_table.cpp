@@ -13,6 +13,11 @@ void check_mean(const Summary& s, const std::string& metric, const std::string& 
             "non-finite metric means");
 }
 
+MetricWork& metric_work() {
+  static MetricWork work;
+  return work;
+}
+
 Index copy_sample_id(Index sample_id, Index copy) {
   std::uint64_t z = static_cast<std::uint64_t>(sample_id) * 0x9e3779b97f4a7c15ULL + static_cast<std::uint64_t>(copy) +
                     0x6a09e667f3bcc909ULL;
@@ -26,6 +31,8 @@ Index copy_sample_id(Index sample_id, Index copy) {
 // framework/src/eval/<metric>.cpp with a Metric subclass and `const Metric& <metric>_metric()`
 // (declared in lrp/eval/metric.hpp), and add one line here:
 //     &my_metric(),
+// A metric configured by its own entry evaluate.<key> is best written as a ScoreMetric
+// (score_metric.hpp): it then only lists its parameters and scores and computes them.
 // The runner then makes its values for every method, computes them while the methods explain or
 // afterwards (when()), exchanges them between ranks (MetricValues::visit), checks and writes them.
 const std::vector<const Metric*>& metric_table() {
@@ -42,6 +49,16 @@ const std::vector<const Metric*>& metric_table() {
       &irof_metric(),
       &insertion_deletion_metric(),
       &road_metric(),
+      &sensitivity_metric(),
+      &local_lipschitz_metric(),
+      &model_randomisation_metric(),
+      &random_logit_metric(),
+      &relevance_mass_accuracy_metric(),
+      &relevance_rank_accuracy_metric(),
+      &pointing_game_metric(),
+      &top_k_intersection_metric(),
+      &attribution_localisation_metric(),
+      &roc_auc_metric(),
   };
   return table;
 }

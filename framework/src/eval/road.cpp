@@ -114,12 +114,16 @@ class RoadMetric final : public ScoreMetric {
   }
   std::vector<MetricParameter> parameters() const override {
     using K = MetricParameter::Kind;
-    return {{"first", K::kNumber, 1, 0, 100, {}, "smallest share removed, percent"},
-            {"last", K::kNumber, 99, 0, 100, {}, "largest share removed, percent"},
-            {"step", K::kNumber, 2, 1e-6, 100, {}, "percent between shares"},
+    return {{"first", K::kNumber, 10, 0, 100, {}, "smallest share removed, percent"},
+            {"last", K::kNumber, 90, 0, 100, {}, "largest share removed, percent"},
+            {"step", K::kNumber, 10, 1e-6, 100, {}, "percent between shares"},
             {"noise", K::kNumber, 0.01, 0, 1e6, {}, "standard deviation of the noise added to imputed values, network units"}};
   }
   std::vector<std::string> score_names() const override { return {"morf", "lerf"}; }
+  std::vector<Plot> plots() const override {
+    return {{0, "morf_correct", "share removed (index of first..last)", "accuracy"},
+            {1, "lerf_correct", "share removed (index of first..last)", "accuracy"}};
+  }
   std::vector<ScoreValues::Curve> curves(const MetricRun&, const MetricSettings& s) const override {
     const auto n = static_cast<Index>(percentages(s).size());
     return {{"morf_correct", n}, {"lerf_correct", n}, {"morf_probability", n}, {"lerf_probability", n}, {"percentages", n}};

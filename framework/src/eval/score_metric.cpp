@@ -4,8 +4,10 @@
 
 #include "lrp/core/error.hpp"
 #include "lrp/core/log.hpp"
+#include "lrp/core/workspace.hpp"
 #include "lrp/eval/suite.hpp"
 #include "lrp/io/hdf5.hpp"
+#include "lrp/io/image.hpp"
 #include "lrp/nn/network.hpp"
 
 #include <cmath>
@@ -52,10 +54,10 @@ void ScoreValues::finish(const MethodView& method) {
     std::snprintf(buf, sizeof buf, "%s%s %.4g", k ? ", " : "", names_[k].c_str(), summaries_[k].mean);
     line += buf;
   }
-  logger()->info("{} '{}': {} ({:.2f} s)", metric_.config_key(), method.name, line, seconds);
+  logger()->info("{} '{}': {}", metric_.config_key(), method.name, line);
   for (std::size_t k = 0; k < names_.size(); ++k)
     if (summaries_[k].skipped > 0)
-      logger()->warn("{} '{}': {} is undefined (NaN) for {} of {} samples (see docs/metrics.md for when)",
+      logger()->warn("{} '{}': {} is undefined (NaN) for {} of {} samples (docs/metric_suite.md says when)",
                      metric_.config_key(), method.name, names_[k], summaries_[k].skipped,
                      summaries_[k].skipped + summaries_[k].count);
 }
@@ -129,8 +131,8 @@ double ScoreMetric::compute(const MetricRun& run, Index begin, Index count, std:
   if (count == 0) return 0;
   Range range{run, run.plan.settings.at(config_key()), begin, count,
               Tensor(run.inputs.shape, run.inputs.data.middleRows(begin, count)), {}, {}};
-  range.inputs.lengths.assign(run.inputs.lengths.begin() + (run.inputs.lengths.empty() ? 0 : begin),
-                              run.inputs.lengths.begin() + (run.inputs.lengths.empty() ? 0 : begin + count));
+  const std::span<const Index> lengths = row_lengths(run.inputs.lengths, begin, count);
+  range.inputs.lengths.assign(lengths.begin(), lengths.end());
   range.targets.assign(run.targets.begin() + begin, run.targets.begin() + begin + count);
   range.sample_ids.assign(run.sample_ids.begin() + begin, run.sample_ids.begin() + begin + count);
   std::vector<ScoreValues*> own;
@@ -140,6 +142,31 @@ double ScoreMetric::compute(const MetricRun& run, Index begin, Index count, std:
   }
   score(range, methods, own);
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+void ScoreMetric::draw(const MetricRun&, std::span<const MethodView> methods,
+                       std::span<const MetricValues* const> values, std::map<std::string, std::string>& pictures) const {
+  for (const Plot& plot : plots()) {
+    std::vector<CurveSeries> series;
+    for (std::size_t k = 0; k < methods.size(); ++k) {
+      const auto* v = static_cast<const ScoreValues*>(values[k]);
+      if (v == nullptr || v->skipped()) continue;
+      const Eigen::MatrixXd& m = v->curve(plot.curve);
+      std::vector<double> mean;
+      for (Index j = 0; j < m.cols(); ++j) {  // the mean of the samples where the point is defined
+        double sum = 0;
+        Index count = 0;
+        for (Index i = 0; i < m.rows(); ++i)
+          if (std::isfinite(m(i, j))) sum += m(i, j), ++count;
+        if (count == 0) break;
+        mean.push_back(sum / static_cast<double>(count));
+      }
+      if (!mean.empty()) series.push_back({methods[k].name, mean, ""});
+    }
+    if (series.empty()) continue;
+    pictures[std::string(config_key()) + "_" + plot.name + ".svg"] =
+        curves_svg(std::string(config_key()) + ": " + plot.name + " (mean over samples)", plot.x_label, plot.y_label, series);
+  }
 }
 
 // ---------------------------------------------------------------- tools
@@ -168,6 +195,7 @@ void evaluate_copies(const Network& network, const Tensor& x, const std::vector<
         make_copy(i, first + r, batch.data.row(r).data());
       }
       network.forward(batch, pass, 1);
+      metric_work().forward_rows += rows;
       const Matrix& logits = pass.logits();
       const Index c = targets[static_cast<std::size_t>(i)];
       for (Index r = 0; r < rows; ++r) {

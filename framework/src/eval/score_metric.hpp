@@ -30,6 +30,7 @@ class ScoreValues final : public MetricValues {
   Eigen::VectorXd& score(std::size_t k) { return scores_[k]; }
   const Eigen::VectorXd& score(std::size_t k) const { return scores_[k]; }
   Eigen::MatrixXd& curve(std::size_t k) { return curves_[k]; }
+  const Eigen::MatrixXd& curve(std::size_t k) const { return curves_[k]; }
   const std::vector<Summary>& summaries() const { return summaries_; }
 
   void visit(Archive& archive, Index begin, Index count) override;
@@ -61,6 +62,15 @@ class ScoreMetric : public Metric {
   // The per-sample scores (the first is the headline) and curves this metric stores.
   virtual std::vector<std::string> score_names() const = 0;
   virtual std::vector<ScoreValues::Curve> curves(const MetricRun&, const MetricSettings&) const { return {}; }
+
+  // The curves drawn (each: the methods' mean curves in <metric>_<curve>.svg of the heatmaps folder).
+  struct Plot {
+    std::size_t curve = 0;
+    std::string name, x_label, y_label;
+  };
+  virtual std::vector<Plot> plots() const { return {}; }
+  void draw(const MetricRun& run, std::span<const MethodView> methods, std::span<const MetricValues* const> values,
+            std::map<std::string, std::string>& pictures) const override;
 
  protected:
   // The samples [begin, begin + count) of every method (values[k] null: not for method k); row i of

@@ -259,6 +259,15 @@ PreparedExperiment prepare_experiment(const ExperimentConfig& config, const Regi
     LRP_CHECK(!p.data.relevant.empty(), config.relevance_accuracy_at,
               ": evaluate.relevance_accuracy needs data with known relevant steps (format marked_addition or "
               "long_range), but '", p.data.source, "' has none");
+  // The sequence tasks' relevant steps are the localisation metrics' ground truth too: every feature
+  // of a relevant step is in the mask.
+  if (p.data.masks.rows() == 0 && !p.data.relevant.empty()) {
+    const Index steps = shape[0], per_step = numel(shape) / steps;
+    p.data.masks = Matrix::Zero(p.data.size(), numel(shape));
+    for (Index i = 0; i < p.data.size(); ++i)
+      for (const Index t : p.data.relevant[static_cast<std::size_t>(i)])
+        p.data.masks.row(i).segment(t * per_step, per_step).setOnes();
+  }
   p.raw_inputs = p.data.inputs;
   p.data.inputs = normalize_inputs(p.data.inputs, norm);
   if (config.reference_data) {

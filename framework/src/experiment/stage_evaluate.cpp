@@ -13,7 +13,8 @@ void evaluate_metrics(RunState& run) {
   std::vector<MethodView> views;
   for (const MethodRecord& record : run.methods) views.push_back(record.view());
 
-  // Per applied metric: its shared seconds, then its methods' seconds (summed over ranks below).
+  // Per applied metric: its forward rows, explained rows and shared seconds, then its methods'
+  // seconds (summed over ranks below).
   std::vector<double> seconds;
   for (std::size_t i = 0; i < run.metrics.size(); ++i) {
     const Metric* metric = run.metrics[i];
@@ -24,7 +25,11 @@ void evaluate_metrics(RunState& run) {
       values.push_back(record.metrics[i].get());
     }
     double shared = 0;
+    MetricWork& work = metric_work();
+    const std::int64_t forward0 = work.forward_rows, explained0 = work.explained_rows;
     collectively(cluster, [&] { shared = metric->compute(metric_run, begin, count, views, values); });
+    seconds.push_back(static_cast<double>(work.forward_rows - forward0));
+    seconds.push_back(static_cast<double>(work.explained_rows - explained0));
     seconds.push_back(shared);
     for (const MetricValues* v : values) seconds.push_back(v ? v->seconds : 0.0);
   }
@@ -37,6 +42,9 @@ void evaluate_metrics(RunState& run) {
     if (metric == nullptr) continue;
     if (metric->when() == Metric::When::kAfterExplaining) {
       double total = 0;
+      const double forward_rows = seconds[at++], explained_rows = seconds[at++];
+      if (forward_rows > 0) run.report.forward_rows[metric->name()] = forward_rows;
+      if (explained_rows > 0) run.report.explained_rows[metric->name()] = explained_rows;
       const double shared = seconds[at++];
       for (MethodRecord& record : run.methods) {
         const double s = seconds[at++];

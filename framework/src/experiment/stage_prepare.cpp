@@ -24,7 +24,7 @@ MetricPlan metric_plan(const ExperimentConfig& config, const PreparedExperiment&
   // Every configured metric checks that it can run on this network and data before anything is explained.
   for (const Metric* m : metric_table())
     if (m->config_key() != nullptr && plan.settings.count(m->config_key()))
-      m->validate(plan.settings.at(m->config_key()), prep.model.network, false);
+      m->validate(plan.settings.at(m->config_key()), prep.model.network, prep.data.masks.rows() > 0);
   if (config.pixel_flipping) {
     const PixelFlippingConfig& pf = *config.pixel_flipping;
     const InputNormalization& norm = prep.model.spec.normalization;
@@ -59,7 +59,8 @@ void prepare_run(RunState& run) {
   run.chunk_count = (n + config.batch_size - 1) / config.batch_size;
   run.plan = metric_plan(config, prep);
   run.metric_run.emplace(MetricRun{run.plan, network, &run.prepared->model.network, prep.data.inputs,
-                                   prep.data.indices, run.targets, prep.data.relevant, config.threads});
+                                   prep.data.indices, run.targets, prep.data.relevant, config.threads,
+                                   &prep.data.masks});
 
   run.methods.reserve(prep.methods.size());
   for (const PreparedMethod& pm : prep.methods) {

@@ -95,6 +95,12 @@ void write_data(h5::File& f, const RunState& run) {
     const std::vector<std::int64_t> labels(prep.data.labels.begin(), prep.data.labels.end());
     f.write("/data/labels", labels, {static_cast<hsize_t>(n)});
   }
+  if (prep.data.masks.rows() > 0) {  // the object masks of localisation, 0/1 per input feature
+    const Matrix& m = prep.data.masks;
+    std::vector<std::uint8_t> masks(static_cast<std::size_t>(m.size()));
+    for (std::size_t k = 0; k < masks.size(); ++k) masks[k] = m.data()[k] != Scalar(0);
+    f.write("/data/masks", masks, dims_with_batch(n, shape));
+  }
   if (!prep.data.inputs.lengths.empty()) {  // per-sample sequence lengths (the rest is padding)
     const std::vector<std::int64_t> lengths(prep.data.inputs.lengths.begin(), prep.data.inputs.lengths.end());
     f.write("/data/lengths", lengths, {static_cast<hsize_t>(n)});

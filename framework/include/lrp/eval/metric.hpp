@@ -10,6 +10,8 @@
 #include "lrp/eval/archive.hpp"
 #include "lrp/eval/metrics.hpp"
 
+#include <atomic>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -83,6 +85,8 @@ struct MetricRun {
   const std::vector<Index>& targets;                 // per sample, the explained class
   const std::vector<std::vector<Index>>& relevant;   // known relevant steps per sample (empty: none)
   int threads = 1;
+  // Ground-truth object masks, N × input features with values 0 or 1 (Dataset::masks; 0 rows: none).
+  const Matrix* masks = nullptr;
   Index samples() const { return inputs.batch(); }
 };
 
@@ -190,6 +194,13 @@ class Metric {
                         bool /*has_masks*/) const {}
 };
 
+// What the metrics computed, counted for the run's report: rows of perturbed copies evaluated by a
+// forward pass, and samples explained again (robustness, randomisation). Counted on every thread.
+struct MetricWork {
+  std::atomic<std::int64_t> forward_rows{0}, explained_rows{0};
+};
+MetricWork& metric_work();
+
 // A metric's mean over the samples must be a number: NaN (no sample gave a finite value) or ±Inf is
 // an lrp::Error naming the metric and the method.
 void check_mean(const Summary& summary, const std::string& metric, const std::string& method);
@@ -208,7 +219,17 @@ const Metric& faithfulness_correlation_metric();  // faithfulness_metrics.cpp
 const Metric& sensitivity_n_metric();
 const Metric& selectivity_metric();
 const Metric& irof_metric();
-const Metric& insertion_deletion_metric();
-const Metric& road_metric();
+const Metric& insertion_deletion_metric();  // insertion_deletion.cpp
+const Metric& road_metric();                 // road.cpp
+const Metric& sensitivity_metric();  // robustness_metrics.cpp
+const Metric& local_lipschitz_metric();
+const Metric& model_randomisation_metric();  // randomisation_metrics.cpp
+const Metric& random_logit_metric();
+const Metric& relevance_mass_accuracy_metric();  // localisation_metrics.cpp
+const Metric& relevance_rank_accuracy_metric();
+const Metric& pointing_game_metric();
+const Metric& top_k_intersection_metric();
+const Metric& attribution_localisation_metric();
+const Metric& roc_auc_metric();
 
 }  // namespace lrp

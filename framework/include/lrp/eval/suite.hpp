@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <span>
+#include <string>
 #include <vector>
 
 namespace lrp {
@@ -98,6 +99,36 @@ struct InsertionDeletion {
 InsertionDeletion insertion_deletion(const Network& network, const Tensor& x, const std::vector<Index>& targets,
                                      const IndexMatrix& order, const Tensor& black, const Tensor& blurred, Index step,
                                      int threads = 1);
+
+// ---------------------------------------------------------------- robustness
+
+// Yeh et al.'s sensitivity of one perturbed explanation: ‖a − a'‖₂ / ‖a‖₂ (NaN or Inf when a = 0).
+double sensitivity_ratio(std::span<const double> reference, std::span<const double> perturbed);
+// The local Lipschitz ratio ‖a − a'‖₂ / (‖x − x'‖₂ + 1e-10) (Quantus's stabilizer).
+double lipschitz_ratio(std::span<const double> reference, std::span<const double> perturbed,
+                       std::span<const double> x, std::span<const double> x_perturbed);
+
+// ---------------------------------------------------------------- randomisation
+
+// Spearman's rank correlation: pearson of the average ranks (ties share their mean rank), as scipy.
+double spearman(std::span<const double> a, std::span<const double> b);
+// SSIM of two series as Quantus computes it for flattened maps (skimage's structural_similarity
+// on 1-d data): 7-point windows with the sample covariance (factor 7/6), C1 = (0.01 R)², C2 =
+// (0.03 R)² for the joint range R, averaged over the windows that fit inside (length ≥ 7).
+double ssim_1d(std::span<const double> a, std::span<const double> b);
+double cosine_similarity(std::span<const double> a, std::span<const double> b);
+double mean_squared_error(std::span<const double> a, std::span<const double> b);
+// One of spearman, pearson, ssim, cosine, mse by name.
+double similarity(const std::string& kind, std::span<const double> a, std::span<const double> b);
+// The layers model parameter randomisation redraws (trainable linear and sequence layers), in
+// execution order; and one redraw: weight and bias i.i.d. U(±1/√fan_in), fan_in = weight.cols()
+// (PyTorch's default initialization of conv and dense layers), from std::mt19937_64(seed).
+// Layer l is redrawn with seed sample_seed(seed, l, kModelRandomisationStream).
+inline constexpr std::uint64_t kModelRandomisationStream = 0x7261'6e64'6c61'7900ULL;  // "randlay"
+std::vector<Index> randomisable_layers(const Network& network);
+void randomise_layer(Layer& layer, std::uint64_t seed);
+
+// ---------------------------------------------------------------- faithfulness: ROAD
 
 using RowMatrixXd = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 

@@ -196,6 +196,9 @@ PreparedExperiment prepare_experiment(const ExperimentConfig& config, const Regi
 struct ExperimentReport {
   std::vector<MethodSummary> methods;
   std::map<std::string, double> stage_seconds;
+  // Per metric computed after explaining: perturbed copies evaluated and samples explained again
+  // (summed over ranks), for the cost per copy against the plain forward pass.
+  std::map<std::string, double> forward_rows, explained_rows;
   double total_seconds = 0;
   std::string results_path;
   std::string heatmap_folder;
