@@ -39,7 +39,32 @@ std::vector<Index> sensitivity_sizes(Index features, double max_fraction, Index 
   return sizes;
 }
 
-class FaithfulnessCorrelationMetric final : public ScoreMetric {
+// Faithfulness correlation and sensitivity-n: random feature sets (drawn per sample from its own
+// stream, so shared by the methods) replaced by the fill, and the target's output drop for each.
+class SetCorrelationMetric : public ScoreMetric {
+ protected:
+  struct Drops {
+    std::vector<FeatureSets> sets;  // per sample
+    Eigen::MatrixXd drops;          // N × sets
+  };
+  static Drops drops(const Range& range, const std::vector<Index>& sizes, std::uint64_t stream) {
+    const MetricSettings& s = range.settings;
+    Drops d;
+    for (Index i = 0; i < range.count; ++i)
+      d.sets.push_back(random_feature_sets(range.inputs.features(), sizes,
+                                           sample_seed(s.seed, range.sample_ids[static_cast<std::size_t>(i)], stream)));
+    d.drops = set_output_drops(range.run.network, range.inputs, range.targets, range_fill(range.run, s, range.inputs),
+                               d.sets, s.choice("output") == "probability", range.run.threads);
+    return d;
+  }
+  // Pearson's correlation of a's and b's entries [first, first + count) of row i.
+  static double correlation(const Eigen::MatrixXd& a, const Eigen::MatrixXd& b, Index i, Index first, Index count) {
+    const Eigen::VectorXd x = a.row(i).segment(first, count).transpose(), y = b.row(i).segment(first, count).transpose();
+    return pearson({x.data(), static_cast<std::size_t>(count)}, {y.data(), static_cast<std::size_t>(count)});
+  }
+};
+
+class FaithfulnessCorrelationMetric final : public SetCorrelationMetric {
  public:
   const char* name() const override { return "faithfulness_correlation"; }
   const char* config_key() const override { return "faithfulness_correlation"; }
@@ -66,28 +91,18 @@ class FaithfulnessCorrelationMetric final : public ScoreMetric {
   void score(const Range& range, std::span<const MethodView> methods,
              std::span<ScoreValues* const> values) const override {
     const MetricSettings& s = range.settings;
-    const Index features = range.inputs.features();
-    const std::vector<Index> sizes(static_cast<std::size_t>(s.whole("runs")), s.whole("subset_size"));
-    std::vector<FeatureSets> sets;
-    for (Index i = 0; i < range.count; ++i)
-      sets.push_back(random_feature_sets(
-          features, sizes, sample_seed(s.seed, range.sample_ids[static_cast<std::size_t>(i)], kFaithfulnessCorrelationStream)));
-    const Eigen::MatrixXd drops = set_output_drops(range.run.network, range.inputs, range.targets,
-                                                   range_fill(range.run, s, range.inputs), sets,
-                                                   s.choice("output") == "probability", range.run.threads);
+    const Index runs = s.whole("runs");
+    const Drops d = drops(range, std::vector<Index>(static_cast<std::size_t>(runs), s.whole("subset_size")),
+                          kFaithfulnessCorrelationStream);
     for (std::size_t k = 0; k < methods.size(); ++k) {
       if (values[k] == nullptr) continue;
-      const Eigen::MatrixXd sums = set_sums(range.relevance(methods[k]), sets);
-      for (Index i = 0; i < range.count; ++i) {
-        const Eigen::VectorXd a = sums.row(i).transpose(), b = drops.row(i).transpose();
-        values[k]->score(0)[range.begin + i] = pearson({a.data(), static_cast<std::size_t>(a.size())},
-                                                       {b.data(), static_cast<std::size_t>(b.size())});
-      }
+      const Eigen::MatrixXd sums = set_sums(range.relevance(methods[k]), d.sets);
+      for (Index i = 0; i < range.count; ++i) values[k]->score(0)[range.begin + i] = correlation(sums, d.drops, i, 0, runs);
     }
   }
 };
 
-class SensitivityNMetric final : public ScoreMetric {
+class SensitivityNMetric final : public SetCorrelationMetric {
  public:
   const char* name() const override { return "sensitivity_n"; }
   const char* config_key() const override { return "sensitivity_n"; }
@@ -119,23 +134,15 @@ class SensitivityNMetric final : public ScoreMetric {
     const std::vector<Index> sizes = sensitivity_sizes(features, s.number("max_fraction"), s.whole("sizes"));
     std::vector<Index> all;  // per_size sets of each size, size by size
     for (const Index n : sizes) all.insert(all.end(), static_cast<std::size_t>(per_size), n);
-    std::vector<FeatureSets> sets;
-    for (Index i = 0; i < range.count; ++i)
-      sets.push_back(random_feature_sets(
-          features, all, sample_seed(s.seed, range.sample_ids[static_cast<std::size_t>(i)], kSensitivityNStream)));
-    const Eigen::MatrixXd drops = set_output_drops(range.run.network, range.inputs, range.targets,
-                                                   range_fill(range.run, s, range.inputs), sets,
-                                                   s.choice("output") == "probability", range.run.threads);
+    const Drops d = drops(range, all, kSensitivityNStream);
     for (std::size_t k = 0; k < methods.size(); ++k) {
       if (values[k] == nullptr) continue;
-      const Eigen::MatrixXd sums = set_sums(range.relevance(methods[k]), sets);
+      const Eigen::MatrixXd sums = set_sums(range.relevance(methods[k]), d.sets);
       for (Index i = 0; i < range.count; ++i) {
         double total = 0;
         Index defined = 0;
         for (std::size_t z = 0; z < sizes.size(); ++z) {
-          const Eigen::VectorXd a = sums.row(i).segment(static_cast<Index>(z) * per_size, per_size).transpose();
-          const Eigen::VectorXd b = drops.row(i).segment(static_cast<Index>(z) * per_size, per_size).transpose();
-          const double r = pearson({a.data(), static_cast<std::size_t>(per_size)}, {b.data(), static_cast<std::size_t>(per_size)});
+          const double r = correlation(sums, d.drops, i, static_cast<Index>(z) * per_size, per_size);
           values[k]->curve(0)(range.begin + i, static_cast<Index>(z)) = r;
           values[k]->curve(1)(range.begin + i, static_cast<Index>(z)) = static_cast<double>(sizes[z]);
           if (std::isnan(r)) continue;  // e.g. every set of this size changed nothing: left out of the mean
