@@ -1,4 +1,4 @@
-// Localisation metrics (lrp/eval/localisation.hpp, docs/metrics_localisation.md): hand-worked
+// Localisation metrics (lrp/eval/localisation.hpp, docs/metric_suite.md, Localisation): hand-worked
 // answers on a 3 × 3 image, a heatmap equal to the mask (1 on every metric) and one that is 0 on
 // the object (0), ties broken by the seeded key against an oracle that ranks pixel by pixel, the ROC
 // AUC against a count over all pairs, channels, undefined and invalid inputs; then an experiment

@@ -152,7 +152,7 @@ TEST_CASE("quantus parity: noisy linear imputation and the ROAD accuracies", "[s
 
 // Localisation against the fixture's object masks (the last one empty). Quantus's defaults are
 // lrplab's with `positive: false` for the relevance mass accuracy; where lrplab deliberately
-// differs (docs/metrics_localisation.md) the test checks the documented relation instead: the empty
+// differs (docs/metric_suite.md, Localisation) the test checks the documented relation instead: the empty
 // mask's pointing game (Quantus: True, lrplab: NaN) and the weighted attribution localisation
 // (Quantus multiplies by the object's pixels over (batch − 2) images' values, lrplab divides by
 // the object's share of one image).

@@ -1,4 +1,4 @@
-// Localisation (docs/metrics_localisation.md): relevance mass and rank accuracy (Arras et al.
+// Localisation (docs/metric_suite.md, "Localisation"): relevance mass and rank accuracy (Arras et al.
 // 2022), the pointing game (Zhang et al. 2018), top-k intersection (Theiner et al. 2021),
 // attribution localisation (Kohlbrenner et al. 2020) and the ROC AUC of the heatmap against the
 // object's mask. They read the relevance and Dataset::masks only: no forward pass.
@@ -63,20 +63,9 @@ PixelMap pixel_map(std::span<const Scalar> a, std::span<const Scalar> mask, cons
 }
 
 std::vector<Index> pixel_order(const std::vector<double>& score, std::uint64_t tie_seed) {
-  const auto n = static_cast<Index>(score.size());
-  const std::vector<Index> permutation = random_region_order(n, tie_seed);
-  std::vector<Index> key(score.size());
-  for (Index q = 0; q < n; ++q) key[static_cast<std::size_t>(permutation[static_cast<std::size_t>(q)])] = q;
-  std::vector<Index> order(score.size());
-  std::iota(order.begin(), order.end(), Index(0));
   // Quantus sorts with numpy's unstable introsort (argsort(-a)), whose tie order depends on the
-  // array's layout; a seeded key makes it reproducible and fair between tied pixels.
-  std::sort(order.begin(), order.end(), [&](Index x, Index y) {
-    const double sx = score[static_cast<std::size_t>(x)], sy = score[static_cast<std::size_t>(y)];
-    if (sx != sy) return sx > sy;
-    return key[static_cast<std::size_t>(x)] < key[static_cast<std::size_t>(y)];
-  });
-  return order;
+  // array's layout; region_order's seeded key makes it reproducible and fair between tied pixels.
+  return region_order(score, RegionOrder::kMorf, tie_seed);
 }
 
 double relevance_mass_accuracy(std::span<const Scalar> a, std::span<const Scalar> mask, const PixelScoring& p) {

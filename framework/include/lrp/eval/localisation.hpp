@@ -1,4 +1,4 @@
-// Localisation metrics (docs/metrics_localisation.md): how much of a heatmap lies on the object
+// Localisation metrics (docs/metric_suite.md, Localisation): how much of a heatmap lies on the object
 // that decides the sample's class, given the object's ground-truth mask (Dataset::masks: the
 // synthetic shapes task or an HDF5 masks dataset). Each follows its paper and, where the paper
 // leaves a choice, Quantus 0.6.0; the docs name every deliberate difference. The experiment runs
