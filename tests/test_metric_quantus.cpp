@@ -12,6 +12,7 @@
 #include "lrp/io/hdf5.hpp"
 #include "lrp/io/model_file.hpp"
 #include "lrp/nn/model.hpp"
+#include "lrp/propagation/explain.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -213,4 +214,77 @@ TEST_CASE("quantus parity: localisation metrics on object masks", "[suite][quant
     }
   }
   CHECK_THAT(f.file.string_attribute("/", "pointing_game_weighted"), Catch::Matchers::StartsWith("TypeError"));
+}
+
+namespace {
+
+// ∂ logit_target / ∂ x of every row (lrplab's gradient rule with the one-hot seed).
+lrp::Tensor gradients(const lrp::Network& network, const lrp::Tensor& x, const std::vector<Index>& targets) {
+  const lrp::Explainer e = lrp::Explainer::gradient(network, builtins());
+  return e.explain(network.forward(x), targets, {.seed = lrp::SeedKind::kOneHot}).relevance;
+}
+
+std::vector<double> as_doubles(const lrp::Tensor& t, Index i) {
+  return std::vector<double>(t.data.row(i).data(), t.data.row(i).data() + t.features());
+}
+
+}  // namespace
+
+TEST_CASE("quantus parity: sensitivity and local Lipschitz of gradients with the same noise", "[suite][quantus]") {
+  const Fixture f;
+  const Index copies = 4;
+  const std::vector<float> uniform = f.file.read<float>("robustness_uniform_noise");
+  const std::vector<float> normal = f.file.read<float>("robustness_normal_noise");
+  REQUIRE(uniform.size() == static_cast<std::size_t>(copies * f.n() * 784));
+  const lrp::Tensor a0 = gradients(f.model.network, f.x, f.labels);
+  CHECK((a0.data.cast<double>() - read_rows(f.file, "gradients", f.n())).cwiseAbs().maxCoeff() <= tol(1e-5, 1e-12));
+  const Eigen::VectorXd max_sensitivity = f.vector("max_sensitivity"), avg_sensitivity = f.vector("avg_sensitivity"),
+                        lipschitz = f.vector("local_lipschitz");
+  std::vector<double> top(static_cast<std::size_t>(f.n()), 0.0), sum(top), top_lipschitz(top);
+  for (Index c = 0; c < copies; ++c) {
+    lrp::Tensor xu = f.x, xn = f.x;
+    for (Index i = 0; i < f.n(); ++i)
+      for (Index p = 0; p < 784; ++p) {
+        const auto at = static_cast<std::size_t>((c * f.n() + i) * 784 + p);
+        xu.data(i, p) = static_cast<Scalar>(static_cast<double>(f.x.data(i, p)) + static_cast<double>(uniform[at]));
+        xn.data(i, p) = static_cast<Scalar>(static_cast<double>(f.x.data(i, p)) + static_cast<double>(normal[at]));
+      }
+    const lrp::Tensor au = gradients(f.model.network, xu, f.labels), an = gradients(f.model.network, xn, f.labels);
+    for (Index i = 0; i < f.n(); ++i) {
+      const double r = lrp::sensitivity_ratio(as_doubles(a0, i), as_doubles(au, i));
+      top[static_cast<std::size_t>(i)] = std::max(top[static_cast<std::size_t>(i)], r);
+      sum[static_cast<std::size_t>(i)] += r;
+      // The local Lipschitz estimate normalises each map by its largest |R| (Quantus's default, per sample here).
+      const std::vector<double> p0 = lrp::preprocess_heatmap(row(a0, i), {true, false});
+      const std::vector<double> pn = lrp::preprocess_heatmap(row(an, i), {true, false});
+      const double l = lrp::lipschitz_ratio(p0, pn, as_doubles(f.x, i), as_doubles(xn, i));
+      top_lipschitz[static_cast<std::size_t>(i)] = std::max(top_lipschitz[static_cast<std::size_t>(i)], l);
+    }
+  }
+  for (Index i = 0; i < f.n(); ++i) {
+    INFO("sample " << i);
+    CHECK(top[static_cast<std::size_t>(i)] == Approx(max_sensitivity[i]).epsilon(tol(1e-4, 1e-10)));
+    CHECK(sum[static_cast<std::size_t>(i)] / copies == Approx(avg_sensitivity[i]).epsilon(tol(1e-4, 1e-10)));
+    CHECK(top_lipschitz[static_cast<std::size_t>(i)] == Approx(lipschitz[i]).epsilon(tol(1e-4, 1e-10)));
+  }
+}
+
+TEST_CASE("quantus parity: random logit SSIM and the similarity functions", "[suite][quantus]") {
+  const Fixture f;
+  const lrp::Tensor a0 = gradients(f.model.network, f.x, f.labels);
+  const std::vector<std::int64_t> other64 = f.file.read<std::int64_t>("random_logit_other_class");
+  const std::vector<Index> other(other64.begin(), other64.end());
+  const lrp::Tensor a1 = gradients(f.model.network, f.x, other);
+  const Eigen::VectorXd want = f.vector("random_logit_ssim"), ssim = f.vector("ssim_pairs"),
+                        spearman = f.vector("spearman_pairs");
+  for (Index i = 0; i < f.n(); ++i) {
+    INFO("sample " << i);
+    CHECK(other[static_cast<std::size_t>(i)] != f.labels[static_cast<std::size_t>(i)]);
+    const std::vector<double> p0 = lrp::preprocess_heatmap(row(a0, i), {true, false});
+    const std::vector<double> p1 = lrp::preprocess_heatmap(row(a1, i), {true, false});
+    CHECK(lrp::ssim_1d(p0, p1) == Approx(want[i]).margin(tol(1e-5, 1e-10)));
+    const std::vector<double> x = as_doubles(a0, i), y = as_doubles(a0, (i + 1) % f.n());
+    CHECK(lrp::ssim_1d(x, y) == Approx(ssim[i]).margin(tol(1e-5, 1e-10)));
+    CHECK(lrp::spearman(x, y) == Approx(spearman[i]).margin(tol(1e-5, 1e-10)));
+  }
 }
