@@ -288,3 +288,38 @@ TEST_CASE("quantus parity: random logit SSIM and the similarity functions", "[su
     CHECK(lrp::spearman(x, y) == Approx(spearman[i]).margin(tol(1e-5, 1e-10)));
   }
 }
+
+TEST_CASE("quantus parity: model parameter randomisation with the weights Quantus drew", "[suite][quantus]") {
+  // The shapes CNN (no batch norm, so that its layers are Quantus's modules one for one), cascading from
+  // the top: step k has the top k + 1 layers redrawn.
+  const Fixture f;
+  lrp::Model model = lrp::load_model(kModelsDir + "/shapes_cnn.h5", builtins());
+  const std::vector<std::string> top_down{"fc2", "fc1", "conv2", "conv1"};
+  std::vector<Index> layers;
+  for (const std::string& name : top_down) layers.push_back(model.network.index_of(name));
+  std::vector<Index> top_first = lrp::randomisable_layers(model.network);
+  std::reverse(top_first.begin(), top_first.end());
+  CHECK(top_first == layers);  // lrplab's cascading order is Quantus's top_down order
+  const std::vector<std::int64_t> targets64 = f.file.read<std::int64_t>("randomisation_targets");
+  const std::vector<Index> targets(targets64.begin(), targets64.end());
+  const Eigen::MatrixXd want = read_rows(f.file, "randomisation_scores", 4);
+  const lrp::Tensor a0 = gradients(model.network, f.x, targets);
+  CHECK((a0.data.cast<double>() - read_rows(f.file, "randomisation_gradients", f.n())).cwiseAbs().maxCoeff() <=
+        tol(1e-5, 1e-12));
+  for (Index step = 0; step < 4; ++step) {
+    INFO("step " << step << ": " << top_down[static_cast<std::size_t>(step)] << " redrawn");
+    lrp::Layer& layer = model.network.layer(layers[static_cast<std::size_t>(step)]);
+    const lrp::Params& old = layer.params();
+    const std::string name = top_down[static_cast<std::size_t>(step)];
+    lrp::Params redrawn{read_rows(f.file, "randomised_" + name + "_weight", old.weight.rows()).cast<Scalar>(),
+                        read_rows(f.file, "randomised_" + name + "_bias", old.bias.size()).cast<Scalar>()};
+    REQUIRE(redrawn.weight.cols() == old.weight.cols());
+    layer.set_params(std::move(redrawn));
+    const lrp::Tensor a = gradients(model.network, f.x, targets);
+    for (Index i = 0; i < f.n(); ++i) {
+      const std::vector<double> p0 = lrp::preprocess_heatmap(row(a0, i), {true, true});
+      const std::vector<double> p1 = lrp::preprocess_heatmap(row(a, i), {true, true});
+      CHECK(lrp::similarity("spearman", p0, p1) == Approx(want(step, i)).margin(tol(1e-4, 1e-10)));
+    }
+  }
+}
