@@ -8,6 +8,7 @@
 
 #include "lrp/core/random.hpp"
 #include "lrp/eval/localisation.hpp"
+#include "lrp/eval/metrics.hpp"
 #include "lrp/eval/suite.hpp"
 #include "lrp/io/hdf5.hpp"
 #include "lrp/io/model_file.hpp"
@@ -322,4 +323,23 @@ TEST_CASE("quantus parity: model parameter randomisation with the weights Quantu
       CHECK(lrp::similarity("spearman", p0, p1) == Approx(want(step, i)).margin(tol(1e-4, 1e-10)));
     }
   }
+}
+
+TEST_CASE("quantus parity: region perturbation is pixel flipping with a constant fill", "[suite][quantus]") {
+  const Fixture f;
+  lrp::FillValues fill;
+  fill.constant = {f.vector("region_perturbation_fill")[0]};  // raw black in network units
+  lrp::PixelFlippingOptions options;
+  options.patch = 4;
+  options.random_repeats = 0;
+  options.fill = lrp::PerturbationFill::kConstant;
+  const lrp::PixelFlippingResult r = lrp::pixel_flipping(f.model.network, f.x, f.labels, f.random, f.ids, fill, options);
+  const Eigen::MatrixXd want = read_rows(f.file, "region_perturbation_morf_p4", f.n());
+  REQUIRE(want.cols() == 49);
+  REQUIRE(r.morf_probability.cols() == 50);
+  // Quantus's curve: p(x) − p(x after k regions), k = 1..49.
+  for (Index i = 0; i < f.n(); ++i)
+    for (Index k = 1; k <= 49; ++k)
+      CHECK(static_cast<double>(r.morf_probability(i, 0) - r.morf_probability(i, k)) ==
+            Approx(want(i, k - 1)).margin(tol(2e-5, 1e-10)));
 }
