@@ -48,22 +48,24 @@ void format_scores(const ExperimentReport& r, std::ostringstream& out, const Cel
   if (rows.empty()) return;
   std::size_t width = 6;
   for (const std::string& name : rows) width = std::max(width, name.size());
+  // A column is as wide as its cells (17 characters) or its method's full name (sweep points differ
+  // only at the end of theirs).
+  std::vector<std::size_t> columns;
+  for (const MethodSummary& m : r.methods) columns.push_back(std::max<std::size_t>(17, m.name.size()));
+  const auto pad = [](const std::string& text, std::size_t w) { return text + std::string(w - std::min(w, text.size()), ' '); };
   out << "\n" << std::string(width, ' ');
-  for (const MethodSummary& m : r.methods) {
-    char head[64];
-    std::snprintf(head, sizeof head, "  %-17.17s", m.name.c_str());
-    out << head;
-  }
+  for (std::size_t k = 0; k < r.methods.size(); ++k) out << "  " << pad(r.methods[k].name, columns[k]);
   out << "\n";
   for (const std::string& name : rows) {
-    out << name << std::string(width - name.size(), ' ');
-    for (const MethodSummary& m : r.methods) {
+    out << pad(name, width);
+    for (std::size_t k = 0; k < r.methods.size(); ++k) {
+      const MethodSummary& m = r.methods[k];
       const auto it = std::find_if(m.scores.begin(), m.scores.end(), [&](const auto& s) { return s.first == name; });
-      out << "  " << (it == m.scores.end() ? std::string("      -          ") : cell(it->second.mean, it->second.standard_error));
+      out << "  " << pad(it == m.scores.end() ? "      -" : cell(it->second.mean, it->second.standard_error), columns[k]);
     }
     out << "\n";
   }
-  out << "(metric scores, mean ± standard error; n/a: undefined on every sample; docs/metrics.md says which way is "
+  out << "(metric scores, mean ± standard error; n/a: undefined on every sample; docs/metric_suite.md says which way is "
          "better)\n";
 }
 
