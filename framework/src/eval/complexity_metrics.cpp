@@ -85,7 +85,6 @@ class HeatmapScoreMetric : public ScoreMetric {
 
 class SparsenessMetric final : public HeatmapScoreMetric {
  public:
-  const char* name() const override { return "sparseness"; }
   const char* config_key() const override { return "sparseness"; }
   const char* meaning() const override {
     return "Gini index of |R| (Chalasani et al. 2020); in [0, 1), higher is sparser";
@@ -96,7 +95,6 @@ class SparsenessMetric final : public HeatmapScoreMetric {
 
 class ComplexityMetric final : public HeatmapScoreMetric {
  public:
-  const char* name() const override { return "complexity"; }
   const char* config_key() const override { return "complexity"; }
   const char* meaning() const override {
     return "entropy of |R| / sum |R| (Bhatt et al. 2020); in [0, ln features], lower is simpler";
@@ -107,7 +105,6 @@ class ComplexityMetric final : public HeatmapScoreMetric {
 
 class EffectiveComplexityMetric final : public HeatmapScoreMetric {
  public:
-  const char* name() const override { return "effective_complexity"; }
   const char* config_key() const override { return "effective_complexity"; }
   const char* meaning() const override {
     return "number of features with |R| / max |R| above eps (Nguyen & Martinez 2020); lower is simpler";

@@ -66,7 +66,6 @@ class SetCorrelationMetric : public ScoreMetric {
 
 class FaithfulnessCorrelationMetric final : public SetCorrelationMetric {
  public:
-  const char* name() const override { return "faithfulness_correlation"; }
   const char* config_key() const override { return "faithfulness_correlation"; }
   const char* meaning() const override {
     return "Pearson correlation over random feature sets between their relevance sum and the output drop when "
@@ -104,7 +103,6 @@ class FaithfulnessCorrelationMetric final : public SetCorrelationMetric {
 
 class SensitivityNMetric final : public SetCorrelationMetric {
  public:
-  const char* name() const override { return "sensitivity_n"; }
   const char* config_key() const override { return "sensitivity_n"; }
   const char* meaning() const override {
     return "per set size n, the Pearson correlation over random sets of n features between their relevance sum and "
@@ -209,7 +207,6 @@ class RegionCurveMetric : public ScoreMetric {
 class SelectivityMetric final : public RegionCurveMetric {
  public:
   SelectivityMetric() : RegionCurveMetric(8, "min", false, kSelectivityTieStream) {}
-  const char* name() const override { return "selectivity"; }
   const char* config_key() const override { return "selectivity"; }
   const char* meaning() const override {
     return "area under the target probability as the most relevant patches are removed one by one (Montavon et al. "
@@ -225,7 +222,6 @@ class SelectivityMetric final : public RegionCurveMetric {
 class IrofMetric final : public RegionCurveMetric {
  public:
   IrofMetric() : RegionCurveMetric(4, "mean", true, kIrofTieStream) {}
-  const char* name() const override { return "irof"; }
   const char* config_key() const override { return "irof"; }
   const char* meaning() const override {
     return "area over the target probability, relative to the unperturbed one, as the regions of highest mean "

@@ -102,7 +102,6 @@ namespace {
 
 class InsertionDeletionMetric final : public ScoreMetric {
  public:
-  const char* name() const override { return "insertion_deletion"; }
   const char* config_key() const override { return "insertion_deletion"; }
   const char* meaning() const override {
     return "areas under the target probability as the most relevant pixels are deleted (set to black; lower is "

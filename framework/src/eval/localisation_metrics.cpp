@@ -232,7 +232,6 @@ class LocalisationMetric : public ScoreMetric {
 
 class RelevanceMassAccuracyMetric final : public LocalisationMetric {
  public:
-  const char* name() const override { return "relevance_mass_accuracy"; }
   const char* config_key() const override { return "relevance_mass_accuracy"; }
   const char* meaning() const override {
     return "share of the positive relevance on the object's mask (Arras et al. 2022); in [0, 1], higher is better";
@@ -246,7 +245,6 @@ class RelevanceMassAccuracyMetric final : public LocalisationMetric {
 
 class RelevanceRankAccuracyMetric final : public LocalisationMetric {
  public:
-  const char* name() const override { return "relevance_rank_accuracy"; }
   const char* config_key() const override { return "relevance_rank_accuracy"; }
   const char* meaning() const override {
     return "share of the object among the K most relevant pixels, K its size (Arras et al. 2022); in [0, 1], "
@@ -261,7 +259,6 @@ class RelevanceRankAccuracyMetric final : public LocalisationMetric {
 
 class PointingGameMetric final : public LocalisationMetric {
  public:
-  const char* name() const override { return "pointing_game"; }
   const char* config_key() const override { return "pointing_game"; }
   const char* meaning() const override {
     return "1 when the most relevant pixel is on the object, else 0 (Zhang et al. 2018); the mean is the hit rate, "
@@ -287,7 +284,6 @@ class PointingGameMetric final : public LocalisationMetric {
 
 class TopKIntersectionMetric final : public LocalisationMetric {
  public:
-  const char* name() const override { return "top_k_intersection"; }
   const char* config_key() const override { return "top_k_intersection"; }
   const char* meaning() const override {
     return "share of the k most relevant pixels that lie on the object (Theiner et al. 2021); in [0, 1], higher is "
@@ -313,7 +309,6 @@ class TopKIntersectionMetric final : public LocalisationMetric {
 
 class AttributionLocalisationMetric final : public LocalisationMetric {
  public:
-  const char* name() const override { return "attribution_localisation"; }
   const char* config_key() const override { return "attribution_localisation"; }
   const char* meaning() const override {
     return "share of the positive relevance inside the object's mask (Kohlbrenner et al. 2020); in [0, 1] (weighted: "
@@ -332,7 +327,6 @@ class AttributionLocalisationMetric final : public LocalisationMetric {
 
 class RocAucMetric final : public LocalisationMetric {
  public:
-  const char* name() const override { return "roc_auc"; }
   const char* config_key() const override { return "roc_auc"; }
   const char* meaning() const override {
     return "area under the ROC curve of the pixel relevance as a detector of the object, ties counting one half "

@@ -140,7 +140,6 @@ std::vector<double> explain_one(const MethodView& method, Network& network, cons
 
 class ModelRandomisationMetric final : public ScoreMetric {
  public:
-  const char* name() const override { return "model_randomisation"; }
   const char* config_key() const override { return "model_randomisation"; }
   const char* meaning() const override {
     return "model parameter randomisation (Adebayo et al. 2018): layers with weights re-drawn U(+-1/sqrt(fan_in)) "
@@ -212,7 +211,6 @@ class ModelRandomisationMetric final : public ScoreMetric {
 
 class RandomLogitMetric final : public ScoreMetric {
  public:
-  const char* name() const override { return "random_logit"; }
   const char* config_key() const override { return "random_logit"; }
   const char* meaning() const override {
     return "random logit test (Sixt et al. 2020): similarity of the explanation of the target to that of a random "

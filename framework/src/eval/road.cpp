@@ -86,15 +86,13 @@ Road road(const Network& network, const Tensor& x, const std::vector<Index>& tar
   LRP_CHECK(static_cast<Index>(noise.size()) == x.batch(), "ROAD: ", noise.size(), " noise tables for ", x.batch(),
             " samples");
   Road r;
-  CopyOutputs out{.probability = &r.probability, .predicted = nullptr};
   IndexMatrix predicted;
-  out.predicted = &predicted;
   evaluate_copies(network, x, targets, levels, threads, [&](Index i, Index level, Scalar* row) {
     const Index k = counts[static_cast<std::size_t>(level)];
     const RowMatrixXd& z = noise[static_cast<std::size_t>(i)];  // levels × (channels · max k)
     noisy_linear_imputation(row, shape, {&order(i, 0), static_cast<std::size_t>(k)},
                             {z.row(level).data(), static_cast<std::size_t>(k * shape[0])});
-  }, out);
+  }, {.probability = &r.probability, .predicted = &predicted});
   r.correct = Eigen::MatrixXd(x.batch(), levels);
   for (Index i = 0; i < x.batch(); ++i)
     for (Index l = 0; l < levels; ++l) r.correct(i, l) = predicted(i, l) == targets[static_cast<std::size_t>(i)] ? 1 : 0;
@@ -105,7 +103,6 @@ namespace {
 
 class RoadMetric final : public ScoreMetric {
  public:
-  const char* name() const override { return "road"; }
   const char* config_key() const override { return "road"; }
   const char* meaning() const override {
     return "whether the model still predicts the target as shares of the most (morf; lower is better) and least "
@@ -155,22 +152,23 @@ class RoadMetric final : public ScoreMetric {
     const Index pixels = shape[1] * shape[2], channels = shape[0];
     const std::vector<Index> counts = road_counts(pixels, shares);
     const std::vector<std::vector<Index>> units = perturbation_regions(shape, 1);
+    // The noise of each sample, order and share: drawn once, the same for every method.
+    std::vector<RowMatrixXd> noise[2];
+    for (int o = 0; o < 2; ++o)
+      for (Index i = 0; i < range.count; ++i) {
+        RowMatrixXd& z = noise[o].emplace_back(counts.size(), channels * counts.back());
+        for (std::size_t l = 0; l < counts.size(); ++l) {
+          std::mt19937_64 rng(sample_seed(s.seed, range.sample_ids[static_cast<std::size_t>(i)],
+                                          kRoadNoiseStream + static_cast<std::uint64_t>(o) * 4096 + l));
+          for (Index c = 0; c < channels * counts[l]; ++c) z(static_cast<Index>(l), c) = s.number("noise") * standard_normal(rng);
+        }
+      }
     for (std::size_t k = 0; k < methods.size(); ++k) {
       if (values[k] == nullptr) continue;
       const IndexMatrix morf = unit_orders(range.relevance(methods[k]), units, false, range.sample_ids, s.seed, kRoadTieStream);
-      IndexMatrix lerf(morf.rows(), morf.cols());
-      for (Index m = 0; m < morf.cols(); ++m) lerf.col(m) = morf.col(morf.cols() - 1 - m);
+      const IndexMatrix lerf = morf.rowwise().reverse();
       for (int o = 0; o < 2; ++o) {
-        std::vector<RowMatrixXd> noise;
-        for (Index i = 0; i < range.count; ++i) {
-          RowMatrixXd& z = noise.emplace_back(counts.size(), channels * counts.back());
-          for (std::size_t l = 0; l < counts.size(); ++l) {
-            std::mt19937_64 rng(sample_seed(s.seed, range.sample_ids[static_cast<std::size_t>(i)],
-                                            kRoadNoiseStream + static_cast<std::uint64_t>(o) * 4096 + l));
-            for (Index c = 0; c < channels * counts[l]; ++c) z(static_cast<Index>(l), c) = s.number("noise") * standard_normal(rng);
-          }
-        }
-        const Road r = road(range.run.network, range.inputs, range.targets, o == 0 ? morf : lerf, counts, noise,
+        const Road r = road(range.run.network, range.inputs, range.targets, o == 0 ? morf : lerf, counts, noise[o],
                             range.run.threads);
         ScoreValues& v = *values[k];
         v.curve(static_cast<std::size_t>(o)).middleRows(range.begin, range.count) = r.correct;

@@ -98,7 +98,6 @@ class RobustnessMetric : public ScoreMetric {
 
 class SensitivityMetric final : public RobustnessMetric {
  public:
-  const char* name() const override { return "sensitivity"; }
   const char* config_key() const override { return "sensitivity"; }
   const char* meaning() const override {
     return "max- and average-sensitivity (Yeh et al. 2019): over noisy copies (uniform noise of the given radius, "
@@ -123,7 +122,6 @@ class SensitivityMetric final : public RobustnessMetric {
 
 class LocalLipschitzMetric final : public RobustnessMetric {
  public:
-  const char* name() const override { return "local_lipschitz"; }
   const char* config_key() const override { return "local_lipschitz"; }
   const char* meaning() const override {
     return "local Lipschitz estimate (Alvarez-Melis & Jaakkola 2018): over noisy copies (Gaussian noise, raw units), "

@@ -57,14 +57,14 @@ void ScoreValues::finish(const MethodView& method) {
   logger()->info("{} '{}': {}", metric_.config_key(), method.name, line);
   for (std::size_t k = 0; k < names_.size(); ++k)
     if (summaries_[k].skipped > 0)
-      logger()->warn("{} '{}': {} is undefined (NaN) for {} of {} samples (docs/metric_suite.md says when)",
+      logger()->warn("{} '{}': {} is undefined (NaN or Inf) for {} of {} samples (docs/metric_suite.md says when)",
                      metric_.config_key(), method.name, names_[k], summaries_[k].skipped,
                      summaries_[k].skipped + summaries_[k].count);
 }
 
-// A score that is undefined on every sample (e.g. a correlation with a constant heatmap) is a
-// finding, not a failure: it is written as NaN with its count and warned about in finish(). Only
-// ±Inf, which no score here can reach from finite inputs, stops the run.
+// A score that is undefined on a sample (NaN, e.g. a correlation with a constant heatmap, or ±Inf,
+// e.g. a sensitivity relative to an all-zero heatmap) is a finding, not a failure: summarize() leaves
+// it out and counts it, finish() warns. Only a mean that overflows stops the run.
 void ScoreValues::check(const MethodView& method) const {
   for (std::size_t k = 0; k < names_.size(); ++k)
     LRP_CHECK(!std::isinf(summaries_[k].mean), "metric ", metric_.config_key(), ".", names_[k], " of method '",
@@ -82,7 +82,6 @@ void ScoreValues::write(h5::File& f, const MetricRun&, const MethodView& method)
     f.set_string_attribute(g, "skipped", skipped_);
     return;
   }
-  f.set_double_attribute(g, "seconds", seconds);
   for (std::size_t k = 0; k < names_.size(); ++k) {
     const auto n = static_cast<hsize_t>(scores_[k].size());
     f.write(g + "/" + names_[k], scores_[k].data(), {n});

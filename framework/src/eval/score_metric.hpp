@@ -52,6 +52,7 @@ class ScoreValues final : public MetricValues {
 
 class ScoreMetric : public Metric {
  public:
+  const char* name() const override { return config_key(); }  // one name: its key, its group, its stage
   When when() const override { return When::kAfterExplaining; }
   bool applies(const MetricRun& run) const override { return run.plan.settings.count(config_key()) > 0; }
   const char* shared_stage() const override { return config_key(); }
