@@ -5,7 +5,8 @@
 #                           (results/quickstart.h5, heatmaps and curves in results/quickstart/)
 #   ./build.sh test         install, then build and run the whole test suite three times:
 #                           float32 (Release) and float64 reference mode (Release), both with
-#                           MPI (multi-process runs on 2 and 3 ranks), and float32 without MPI,
+#                           MPI (multi-process runs on 2 and 3 ranks) and the Python module
+#                           (pytest: tests/python), and float32 without MPI and Python,
 #                           with AddressSanitizer + UndefinedBehaviorSanitizer (portable,
 #                           without -march=native); warnings are errors in all three
 #   ./build.sh bench        install, build (Release) and run the benchmarks (explain, train, metrics, lstm, data)
@@ -19,7 +20,8 @@
 #   ./build.sh deps         only install the Debian packages
 #
 # Build trees: build/release, build/float64, build/sanitize (the default CMake build needs no MPI;
-# build.sh turns it on with -DLRP_MPI=ON for release and float64), build/fuzz. JOBS sets the
+# build.sh turns it on with -DLRP_MPI=ON for release and float64, and the Python module with
+# -DLRP_PYTHON=ON: PYTHONPATH=build/release/python), build/fuzz. JOBS sets the
 # parallelism (default nproc).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -27,7 +29,7 @@ JOBS=${JOBS:-$(nproc)}
 
 PACKAGES=(g++ cmake ninja-build pkg-config libeigen3-dev libspdlog-dev catch2 libbenchmark-dev zlib1g-dev
           libyaml-cpp-dev libhdf5-dev libonnx-dev libprotobuf-dev protobuf-compiler dataset-fashion-mnist
-          libopenmpi-dev openmpi-bin)
+          libopenmpi-dev openmpi-bin pybind11-dev python3-dev python3-numpy python3-pytest)
 
 # Only `./build.sh fuzz` needs these: clang 14 with libFuzzer and the sanitizer runtimes, and
 # clang's OpenMP runtime.
@@ -178,16 +180,16 @@ case "${1:-}" in
   deps) deps ;;
   quickstart)
     deps
-    configure_and_build build/release -DCMAKE_BUILD_TYPE=Release -DLRP_MPI=ON -DLRP_BUILD_BENCHMARKS=OFF \
+    configure_and_build build/release -DCMAKE_BUILD_TYPE=Release -DLRP_MPI=ON -DLRP_PYTHON=ON -DLRP_BUILD_BENCHMARKS=OFF \
       -DLRP_BUILD_TESTS=OFF
     ./build/release/lrplab run configs/quickstart.yaml
     ;;
   test)
     deps
-    configure_and_build build/release -DCMAKE_BUILD_TYPE=Release -DLRP_MPI=ON -DLRP_BUILD_TESTS=ON \
+    configure_and_build build/release -DCMAKE_BUILD_TYPE=Release -DLRP_MPI=ON -DLRP_PYTHON=ON -DLRP_BUILD_TESTS=ON \
       -DLRP_BUILD_BENCHMARKS=ON
     run_tests build/release
-    configure_and_build build/float64 -DCMAKE_BUILD_TYPE=Release -DLRP_FLOAT64=ON -DLRP_MPI=ON -DLRP_BUILD_BENCHMARKS=OFF
+    configure_and_build build/float64 -DCMAKE_BUILD_TYPE=Release -DLRP_FLOAT64=ON -DLRP_MPI=ON -DLRP_PYTHON=ON -DLRP_BUILD_BENCHMARKS=OFF
     run_tests build/float64
     # Without -march=native: GCC 12 reports a false 'used uninitialized' inside its own AVX-512
     # intrinsics at -O2 (GCC bug 105593); the sanitizers check the portable build instead.
@@ -197,7 +199,7 @@ case "${1:-}" in
     ;;
   bench)
     deps
-    configure_and_build build/release -DCMAKE_BUILD_TYPE=Release -DLRP_MPI=ON -DLRP_BUILD_TESTS=ON \
+    configure_and_build build/release -DCMAKE_BUILD_TYPE=Release -DLRP_MPI=ON -DLRP_PYTHON=ON -DLRP_BUILD_TESTS=ON \
       -DLRP_BUILD_BENCHMARKS=ON
     ./build/release/tests/bench/lrp_bench "${@:2}"
     ./build/release/tests/bench/lrp_bench_train "${@:2}"
@@ -210,7 +212,7 @@ case "${1:-}" in
     ;;
   bench-mpi)
     deps
-    configure_and_build build/release -DCMAKE_BUILD_TYPE=Release -DLRP_MPI=ON
+    configure_and_build build/release -DCMAKE_BUILD_TYPE=Release -DLRP_MPI=ON -DLRP_PYTHON=ON
     tests/bench/mpi_scaling.sh build/release/lrplab "${@:2}"
     ;;
   *)

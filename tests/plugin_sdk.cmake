@@ -22,5 +22,18 @@ foreach(example "epsilon_clip;rules" "feature_ablation;methods")
     message(FATAL_ERROR "plugin SDK: the installed lrplab did not list the out-of-tree plugin ${name} (${rc}):\n${out}\n${err}")
   endif()
 endforeach()
+# The installed Python module (a build with LRP_PYTHON): imported from the prefix alone, it
+# explains with the installed libraries and loads the out-of-tree rule plugin.
+if(PYTHON)
+  execute_process(COMMAND ${CMAKE_COMMAND} -E env PYTHONPATH=${WORK}/prefix/${PYTHON_DIR} ${PYTHON} -c
+                          "import lrplab, numpy as np; lrplab.load_plugin('${WORK}/epsilon_clip/epsilon_clip.so'); \
+m = lrplab.load_model('${SOURCE}/models/fmnist_cnn.h5'); \
+e = m.explain(np.full((2, 1, 28, 28), 0.5, np.float32), rules=[{'fallback': True, 'rule': 'epsilon_clip'}]); \
+print(lrplab.__file__, e.relevance.shape, 'epsilon_clip' in lrplab.rules())"
+                  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0 OR NOT out MATCHES "^${WORK}/prefix/.*\\(2, 1, 28, 28\\) True")
+    message(FATAL_ERROR "plugin SDK: the installed Python module did not import from the prefix, explain and load the plugin (${rc}):\n${out}\n${err}")
+  endif()
+endif()
 file(REMOVE_RECURSE ${WORK})
 message(STATUS "plugin SDK: installed, built both examples out of tree and loaded them")

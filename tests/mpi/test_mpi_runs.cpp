@@ -131,7 +131,7 @@ evaluate:
   local_lipschitz: {samples: 2}
   model_randomisation: true
   random_logit: true
-output: {results: unused.h5}
+output: {results: unused.h5, layer_relevance: [conv2, fc1]}
 )");
   const std::string single = run_single(dir, config);
   // Started without mpirun, the MPI build runs as one process and never initializes MPI (which

@@ -3,6 +3,7 @@
 #include "lrp/core/error.hpp"
 #include "lrp/core/files.hpp"
 #include "lrp/experiment/experiment.hpp"
+#include "lrp/experiment/session.hpp"
 #include "lrp/core/random.hpp"
 #include "metric_config.hpp"
 
@@ -698,7 +699,7 @@ void read_evaluate(const YAML::Node& ev, const std::string& src, ExperimentConfi
 }
 
 void read_output(const YAML::Node& out, const std::string& src, OutputConfig& o) {
-  check_keys(out, {"results", "heatmaps", "heatmap_samples", "montage_columns"}, src, "output");
+  check_keys(out, {"results", "heatmaps", "heatmap_samples", "montage_columns", "layer_relevance"}, src, "output");
   require(out, "results", src, "output");
   o.results = string(out["results"], src, "output.results");
   o.results_at = where(out["results"], src);
@@ -712,6 +713,20 @@ void read_output(const YAML::Node& out, const std::string& src, OutputConfig& o)
   }
   if (out["heatmap_samples"]) o.heatmap_samples = whole(out["heatmap_samples"], src, "output.heatmap_samples", 0);
   if (out["montage_columns"]) o.montage_columns = whole(out["montage_columns"], src, "output.montage_columns", 1);
+  if (const YAML::Node layers = out["layer_relevance"]) {
+    o.layer_relevance_at = where(layers, src);
+    if (layers.IsScalar() && layers.Scalar() == "all") {
+      o.layer_relevance_all = true;
+    } else {
+      LRP_CHECK(layers.IsSequence(), o.layer_relevance_at,
+                ": output.layer_relevance must be `all` or a list of layer names, e.g. [conv1, fc1]");
+      o.layer_relevance = strings(layers, src, "output.layer_relevance");
+      std::set<std::string> seen;
+      for (const std::string& name : o.layer_relevance)
+        LRP_CHECK(seen.insert(name).second, o.layer_relevance_at, ": output.layer_relevance names layer '", name,
+                  "' twice");
+    }
+  }
 }
 
 }  // namespace
@@ -754,6 +769,20 @@ ExperimentConfig read_experiment_config(const std::string& path, const std::vect
     check_outputs_against_inputs(c);
     return c;
   });
+}
+
+}  // namespace lrp
+
+namespace lrp {
+
+MethodConfig read_method_entry(const YAML::Node& entry, const Registry& registry, const std::string& source,
+                               std::uint64_t seed, const Limits& limits) {
+  const std::string what = "method";
+  LRP_CHECK(!entry.IsMap() || !entry["sweep"], where(entry["sweep"], source), ": ", what,
+            ": sweep is for experiment configs; explain once per parameter value instead");
+  std::vector<MethodConfig> methods = read_method(entry, registry, source, what, seed, limits, MaxPoolTies::kFirst);
+  LRP_CHECK(methods.size() == 1, source, ": ", what, " expands to ", methods.size(), " methods; expected one");
+  return std::move(methods.front());
 }
 
 }  // namespace lrp

@@ -3,6 +3,7 @@
 
 #include "lrp/io/hdf5.hpp"
 
+#include <algorithm>
 #include <sstream>
 
 namespace lrp {
@@ -44,6 +45,7 @@ void MethodRecord::visit_explained(Archive& archive, Index chunk, Index begin, I
   archive.value(unit_seconds[static_cast<std::size_t>(chunk)]);
   archive.any(has_state);
   archive.rows(relevance.data, begin, rows);
+  for (Matrix& map : layer_maps) archive.rows(map, begin, rows);
   archive.range(state_sum, begin, rows);
   archive.range(input.input_sum, begin, rows);
   archive.range(input.output_seed, begin, rows);
@@ -53,7 +55,8 @@ void MethodRecord::visit_explained(Archive& archive, Index chunk, Index begin, I
     if (metrics[i] && metric_table()[i]->when() == Metric::When::kWhileExplaining) metrics[i]->visit(archive, begin, rows);
 }
 
-void MethodRecord::write(h5::File& f, const MetricRun& run, const Registry& registry, const Network& network) const {
+void MethodRecord::write(h5::File& f, const MetricRun& run, const Registry& registry, const Network& network,
+                         const std::vector<Index>& layers) const {
   const MethodConfig& m = *prepared->config;
   const std::string g = "/explanations/" + m.name;
   h5::Dims dims{static_cast<hsize_t>(relevance.batch())};
@@ -74,6 +77,27 @@ void MethodRecord::write(h5::File& f, const MetricRun& run, const Registry& regi
   f.set_double_attribute(g, "seconds", explain_seconds);
   f.set_int_attribute(g, "nonfinite", nonfinite);
   if (has_state) f.write(g + "/initial_state", state_sum.data(), {static_cast<hsize_t>(relevance.batch())});
+  if (!layer_maps.empty()) {
+    // /layers/<layer name>: the relevance at that layer's input, N × the input's shape.
+    f.create_group(g + "/layers");
+    std::string names;
+    for (std::size_t j = 0; j < layer_maps.size(); ++j) {
+      const Index l = layers[j], value = network.inputs_of(l)[0];
+      std::string dataset = network.layer(l).name();  // a '/' would nest groups: the attribute keeps the name
+      std::replace(dataset.begin(), dataset.end(), '/', '_');
+      if (dataset == ".") dataset = "_";
+      const std::string d = g + "/layers/" + dataset;
+      h5::Dims shape{static_cast<hsize_t>(relevance.batch())};
+      for (const Index s : network.value_shape(value)) shape.push_back(static_cast<hsize_t>(s));
+      f.write(d, layer_maps[j].data(), shape);
+      f.set_string_attribute(d, "layer", network.layer(l).name());
+      f.set_string_attribute(d, "kind", network.layer(l).kind());
+      f.set_int_attribute(d, "index", l);
+      f.set_string_attribute(d, "at", "the layer's input");
+      names += network.layer(l).name() + "\n";
+    }
+    f.set_string_attribute(g + "/layers", "layer_names", names);
+  }
   const MethodView v = view();
   for (const auto& values : metrics)
     if (values) values->write(f, run, v);

@@ -10,6 +10,7 @@
 #include "lrp/registry/plugin.hpp"
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -65,6 +66,8 @@ Composite composite_from_rules(const std::vector<RuleEntry>& rules) {
   return c;
 }
 
+}  // namespace
+
 PreparedMethod prepare_method(const MethodConfig& m, const Model& model, const Registry& registry,
                               const Limits& limits) {
   PreparedMethod p;
@@ -100,6 +103,38 @@ PreparedMethod prepare_method(const MethodConfig& m, const Model& model, const R
   return p;
 }
 
+namespace {
+
+
+// output.layer_relevance against the network: each name a layer with one input (the relevance at
+// that input is what is stored; add and concat read several values, each another layer's output).
+std::vector<Index> relevance_layers(const OutputConfig& output, const Network& network, const std::string& model) {
+  std::vector<Index> out;
+  if (output.layer_relevance_all) {
+    for (Index l = 0; l < network.size(); ++l)
+      if (network.inputs_of(l).size() == 1) out.push_back(l);
+    return out;
+  }
+  std::vector<std::string> names;
+  for (Index l = 0; l < network.size(); ++l) names.push_back(network.layer(l).name());
+  for (const std::string& name : output.layer_relevance) {
+    const auto it = std::find(names.begin(), names.end(), name);
+    if (it == names.end()) {
+      const std::string close = closest_name(name, names);
+      std::string all;
+      for (const std::string& n : names) all += (all.empty() ? "" : ", ") + n;
+      LRP_FAIL(output.layer_relevance_at, ": output.layer_relevance: the model '", model, "' has no layer '", name, "'",
+               close.empty() ? "" : " (did you mean '" + close + "'?)", "; its layers: ", all);
+    }
+    const Index l = it - names.begin();
+    LRP_CHECK(network.inputs_of(l).size() == 1, output.layer_relevance_at, ": output.layer_relevance: layer '", name,
+              "' (", network.layer(l).kind(), ") reads ", network.inputs_of(l).size(),
+              " values; name the layers that write them (the relevance at a layer's input is stored)");
+    out.push_back(l);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
 
 // What a run holds at its peak, by part (bytes; see estimate_run_memory).
 struct RunMemory {
@@ -140,6 +175,12 @@ RunMemory estimate_run_memory(const ExperimentConfig& config, const PreparedExpe
   // the shared forward pass, one method's explanation with its layer maps, and a method's copies
   // (the threads split the rows of the same batch and keep only cache-sized scratch)
   r.parts.emplace_back("one batch's passes", mul({batch, activations, 3, s}));
+  U layer_maps = 0;  // output.layer_relevance, per LRP method (and their copy in the results file)
+  for (const Index l : p.relevance_layers)
+    layer_maps = saturating_add(layer_maps, static_cast<U>(numel(network.value_shape(network.inputs_of(l)[0]))));
+  U lrp_methods = 0;
+  for (const MethodConfig& method : config.methods) lrp_methods += method.lrp() ? 1 : 0;
+  r.parts.emplace_back("layer relevance maps", mul({lrp_methods, n, layer_maps, 2, s}));
   if (config.conservation) r.parts.emplace_back("conservation ledger", mul({m, n, layers + 1, 4, 8}));
   if (config.pixel_flipping) {
     const PixelFlippingOptions& o = config.pixel_flipping->options;
@@ -284,6 +325,7 @@ PreparedExperiment prepare_experiment(const ExperimentConfig& config, const Regi
 
   for (const MethodConfig& m : config.methods)
     p.methods.push_back(prepare_method(m, p.model, registry, config.limits));
+  p.relevance_layers = relevance_layers(config.output, p.model.network, p.model.spec.name);
   if (config.pixel_flipping) {
     const PixelFlippingConfig& pf = *config.pixel_flipping;
     const std::string at = config.pixel_flipping->at;

@@ -36,6 +36,9 @@ struct MethodRecord {
   Tensor relevance;                    // N × input shape
   InputLedger input;                   // Σ R, the seed, relative error and NaN/Inf count per sample
   Eigen::VectorXd state_sum;           // LRP: relevance of initial states per sample (lstm rules), else 0
+  // LRP with output.layer_relevance: per PreparedExperiment::relevance_layers entry, the relevance at
+  // that layer's input, N × the input's size.
+  std::vector<Matrix> layer_maps;
   bool has_state = false;              // some layer's rule reports initial-state relevance
   std::vector<double> unit_seconds;    // explanation seconds per chunk of samples
   double explain_seconds = 0;          // summed over the chunks (and ranks)
@@ -50,8 +53,10 @@ struct MethodRecord {
   // The explanation of samples [begin, begin + rows) (chunk `chunk`) and the values of the metrics
   // computed while explaining: one list for packing and unpacking.
   void visit_explained(Archive& archive, Index chunk, Index begin, Index rows);
-  // /explanations/<name> and the method's groups of every metric.
-  void write(h5::File& file, const MetricRun& run, const Registry& registry, const Network& network) const;
+  // /explanations/<name> (with /layers when it holds layer maps; `layers`: their layers) and the
+  // method's groups of every metric.
+  void write(h5::File& file, const MetricRun& run, const Registry& registry, const Network& network,
+             const std::vector<Index>& layers) const;
 };
 
 struct RunState {

@@ -77,6 +77,7 @@ void explain_unit(RunState& run, std::size_t k, Index chunk, const ForwardPass& 
   bool keep_layers = false;  // some metric computed while explaining asks for the layer relevance
   for (std::size_t i = 0; i < record.metrics.size(); ++i)
     keep_layers = keep_layers || (record.metrics[i] && run.metrics[i]->needs_layer_relevance());
+  keep_layers = keep_layers || !record.layer_maps.empty();
   double& seconds = record.unit_seconds[static_cast<std::size_t>(chunk)];
   const auto start = RunClock::now();
   std::optional<Explanation> explanation;
@@ -87,6 +88,11 @@ void explain_unit(RunState& run, std::size_t k, Index chunk, const ForwardPass& 
     seconds += seconds_since(start);
     for (const Matrix& st : explanation->state_relevance) record.has_state = record.has_state || st.cols() > 0;
     record.state_sum.segment(begin, rows) = explanation->state_relevance_total().cast<double>();
+    const std::vector<Index>& layers = run.prepared->relevance_layers;
+    for (std::size_t j = 0; j < record.layer_maps.size(); ++j) {
+      const Index value = network.inputs_of(layers[j])[0];
+      record.layer_maps[j].middleRows(begin, rows) = explanation->layer_relevance[static_cast<std::size_t>(value)];
+    }
   } else {
     method_relevance = run_method(pm, MethodBatch{network, run.registry, pass, x, targets, ids, threads}, run.registry);
     seconds += seconds_since(start);

@@ -3,6 +3,8 @@
 // computed while the methods explain.
 #include "run_state.hpp"
 
+#include "lrp/core/log.hpp"
+
 #include <algorithm>
 
 namespace lrp {
@@ -70,6 +72,12 @@ void prepare_run(RunState& run) {
     if (pm.config->lrp()) explainer.emplace(Explainer::from_composite(network, run.registry, pm.composite));
     run.methods.emplace_back(pm, evaluated, n, network.input_shape(), std::move(explainer), run.chunk_count);
     run.methods.back().reexplain = make_reexplain(pm, run.registry);
+    if (pm.config->lrp())
+      for (const Index l : prep.relevance_layers)
+        run.methods.back().layer_maps.emplace_back(n, numel(network.value_shape(network.inputs_of(l)[0])));
+    else if (!prep.relevance_layers.empty())
+      logger()->info("output.layer_relevance: method '{}' is not LRP; it has relevance at the input only",
+                     pm.config->name);
   }
   for (const Metric* metric : metric_table()) run.metrics.push_back(metric->applies(*run.metric_run) ? metric : nullptr);
   for (std::size_t i = 0; i < run.metrics.size(); ++i) {

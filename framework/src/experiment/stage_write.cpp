@@ -166,7 +166,7 @@ void write_results(RunState& run) {
       write_data(f, run);
       write_model(f, run);
       for (const MethodRecord& record : run.methods)
-        record.write(f, *run.metric_run, run.registry, run.prepared->model.network);
+        record.write(f, *run.metric_run, run.registry, run.prepared->model.network, run.prepared->relevance_layers);
       f.set_double_attribute("/meta", "wall_seconds", seconds_since(run.start));
     });
     OutputTransaction outputs;

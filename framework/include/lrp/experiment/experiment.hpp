@@ -103,7 +103,11 @@ struct OutputConfig {
   std::string heatmaps;  // folder for PNGs and SVGs; empty: no pictures
   Index heatmap_samples = 8;
   Index montage_columns = 4;
-  std::string results_at, heatmaps_at;  // where the keys are, for messages
+  // output.layer_relevance: the layers whose input relevance LRP methods store, by name, or every
+  // layer with one input (`all`); empty: none.
+  std::vector<std::string> layer_relevance;
+  bool layer_relevance_all = false;
+  std::string results_at, heatmaps_at, layer_relevance_at;  // where the keys are, for messages
 };
 
 struct ModelSource {
@@ -172,6 +176,11 @@ struct PreparedMethod {
   MethodPtr method;                         // a registry method, made for the model (checked once)
 };
 
+// Resolves one method against a model: checks its rules or parameters, maps z^B bounds from raw
+// to network units, makes a registry method. Errors name the method's entry (m.at).
+PreparedMethod prepare_method(const MethodConfig& m, const Model& model, const Registry& registry,
+                              const Limits& limits);
+
 struct PreparedExperiment {
   explicit PreparedExperiment(Model m) : model(std::move(m)) {}
   const ExperimentConfig* config = nullptr;
@@ -180,6 +189,9 @@ struct PreparedExperiment {
   Tensor raw_inputs;      // the same samples in raw units (for pictures and /data/inputs)
   Matrix reference_mean;  // 1 × features, raw units (the mean fill)
   std::vector<PreparedMethod> methods;
+  // output.layer_relevance resolved: the layers (indices, in network order) whose input relevance
+  // the LRP methods store.
+  std::vector<Index> relevance_layers;
   bool trained_here = false;
   std::map<std::string, double> stage_seconds;  // load, train
 };

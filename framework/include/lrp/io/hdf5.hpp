@@ -236,6 +236,7 @@ extern template void File::write<std::uint8_t>(const std::string&, const std::ui
 extern template std::vector<double> File::read<double>(const std::string&, Dims*) const;
 extern template std::vector<float> File::read<float>(const std::string&, Dims*) const;
 extern template std::vector<std::int64_t> File::read<std::int64_t>(const std::string&, Dims*) const;
+extern template std::vector<std::uint64_t> File::read<std::uint64_t>(const std::string&, Dims*) const;
 extern template void File::read_rows<double>(const std::string&, hsize_t, hsize_t, double*) const;
 extern template void File::read_rows<float>(const std::string&, hsize_t, hsize_t, float*) const;
 extern template void File::read_rows<std::int64_t>(const std::string&, hsize_t, hsize_t, std::int64_t*) const;
