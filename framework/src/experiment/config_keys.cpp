@@ -54,7 +54,8 @@ std::vector<ConfigSection> run_sections() {
          "the class explained for each sample (label needs labels)"},
         {"explain", "non-empty list of methods (section explain)", "required",
          "the methods: a method kind or preset name, or a mapping; names must be unique"},
-        {"evaluate", "mapping (section evaluate)", "conservation only", "the metrics and the methods they evaluate"},
+        {"evaluate", "mapping (section evaluate)", "conservation (and relevance_accuracy where it applies)",
+         "the metrics and the methods they evaluate"},
         {"output", "mapping (section output)", "required", "the results file and the pictures"}}},
   };
 }
@@ -183,7 +184,8 @@ std::vector<ConfigSection> method_sections() {
        "an explain entry written as a mapping (an entry may also be just a method kind or preset name)",
        {{"name", "letters, digits, _ and -", "the kind or preset",
          "the method's name (an HDF5 group and a folder); alone, a method kind or preset to use"},
-        {"kind", "lrp or a method kind (lrplab list methods)", "lrp with preset or rules", "the explanation method"},
+        {"kind", "lrp or a method kind (lrplab list methods)", "lrp with preset or rules, else from name",
+         "the explanation method"},
         {"preset", "an LRP preset (lrplab list presets)", "none", "LRP with the preset's rules"},
         {"rules", "non-empty list of rule entries (section explain.rules)", "none", "LRP with an explicit rule list"},
         {"params", "mapping parameter: number or list", "the defaults",
