@@ -15,6 +15,10 @@
 //                                        train a model as a YAML config says (--check: only read
 //                                        and check the config)
 //   lrplab model FILE                    load a model file (HDF5, ONNX or YAML) and describe it
+//   lrplab compare RESULTS_A RESULTS_B   compare two results files (exit 0: they agree, 2: they differ)
+//   lrplab help [COMMAND | config [SECTION]]
+//                                        the commands, one command's usage, or the config keys
+//                                        (lrplab_help.cpp; `lrplab COMMAND --help` as well)
 //   lrplab --version
 // Every command takes --plugin PATH (repeatable): load a plugin (lrp/registry/plugin.hpp) at start-up. run
 // and validate also load the plugins their config lists under `plugins:`.
@@ -30,6 +34,7 @@
 #include "lrp/registry/plugin.hpp"
 #include "lrp/registry/registry.hpp"
 #include "lrp/experiment/results_compare.hpp"
+#include "lrplab_help.hpp"
 
 #include <malloc.h>
 
@@ -51,6 +56,7 @@ void print_usage() {
                "       lrplab train CONFIG [--threads N] [--check]\n"
                "       lrplab model FILE\n"
                "       lrplab compare RESULTS_A RESULTS_B   (exit 0: the same results, 2: they differ)\n"
+               "       lrplab help [COMMAND | config [SECTION]]   (also: lrplab COMMAND --help)\n"
                "       lrplab --version\n"
                "every command: --plugin PATH (repeatable) loads a plugin (rules, layers, presets, methods) first\n";
 }
@@ -299,9 +305,21 @@ int main(int argc, char** argv) {
   lrp::remove_temporaries_on_signals();  // a killed run removes its lock files (lrp/core/files.hpp)
   try {
     std::vector<std::string> args(argv + 1, argv + argc);
-    if (args.empty() || args[0] == "--help" || args[0] == "-h") {
+    if (args.empty()) {
       print_usage();
-      return args.empty() ? 2 : 0;
+      return 2;
+    }
+    if (args[0] == "--help" || args[0] == "-h") return lrplab::help_command({"help"});
+    // Help before anything else: `--help` among a command's arguments wins over their errors.
+    std::size_t first = 0;
+    while (first < args.size() && args[first] == "--plugin") first += 2;
+    if (first < args.size()) {
+      const std::vector<std::string> rest(args.begin() + static_cast<std::ptrdiff_t>(first), args.end());
+      if (rest[0] == "help") return lrplab::help_command(rest);
+      if (lrplab::has_command_help(rest[0]) && lrplab::asks_for_help(rest)) {
+        lrplab::print_command_help(rest[0]);
+        return 0;
+      }
     }
     // --plugin PATH anywhere after the program name: collected and removed before dispatch.
     std::vector<lrp::PluginEntry> plugins;

@@ -2,6 +2,7 @@
 #include "lrp/io/model_file.hpp"
 #include "lrp/io/model_yaml.hpp"
 #include "lrp/experiment/config.hpp"
+#include "lrp/experiment/config_keys.hpp"
 
 #include "lrp/core/error.hpp"
 #include "lrp/core/files.hpp"
@@ -22,6 +23,9 @@ namespace lrp {
 
 namespace fs = std::filesystem;
 using namespace yaml;
+
+constexpr ConfigFile kRun = ConfigFile::kExperiment;  // the sections of config_keys.hpp
+constexpr ConfigFile kTrain = ConfigFile::kTraining;
 
 std::string resolve_path(const YAML::Node& node, const std::string& config_path, const std::string& what) {
   const std::string given = yaml::string(node, config_path, what);
@@ -73,12 +77,12 @@ RowSelection parse_subset(const YAML::Node& sub, const std::string& config, cons
   LRP_CHECK(sub.IsMap(), where(sub, config), ": ", w, " must be {begin, end} or {count, seed}");
   RowSelection s;
   if (sub["count"]) {
-    check_keys(sub, {"count", "seed"}, config, w);
+    check_section_keys(sub, kRun, "data.subset", "sample", config, w);
     s = RowSelection::draw(whole(sub["count"], config, w + ".count", 1),
                            sub["seed"] ? seed(sub["seed"], config, w + ".seed") : default_seed);
     s.what = where(sub["count"], config) + ": " + w;
   } else {
-    check_keys(sub, {"begin", "end"}, config, w);
+    check_section_keys(sub, kRun, "data.subset", "range", config, w);
     s = RowSelection::range(sub["begin"] ? whole(sub["begin"], config, w + ".begin", 0) : 0,
                             sub["end"] ? whole(sub["end"], config, w + ".end", 1) : -1);
     s.what = where(sub, config) + ": " + w;
@@ -149,13 +153,13 @@ DatasetSpec parse_dataset(const YAML::Node& node, const std::string& config, con
             ".one_hot applies only to format long_range (token ids [T] → one-hot vectors [T, V]); format '", format,
             "' has no token ids to encode: remove the key");
   if (format == "idx") {
-    check_keys(node, {"format", "images", "labels", "scale", "subset"}, config, what + " (idx)");
+    check_section_keys(node, kRun, "data", format, config, what + " (idx)");
     require(node, "images", config, what);
     d.images = file("images");
     if (node["labels"]) d.labels = file("labels");
     d.scale = scale_or(1.0 / 255.0);
   } else if (format == "csv") {
-    check_keys(node, {"format", "path", "shape", "label_column", "header", "subset"}, config, what + " (csv)");
+    check_section_keys(node, kRun, "data", format, config, what + " (csv)");
     require(node, "path", config, what);
     require(node, "shape", config, what);
     d.path = file("path");
@@ -170,8 +174,7 @@ DatasetSpec parse_dataset(const YAML::Node& node, const std::string& config, con
     }
     d.header = node["header"] ? boolean(node["header"], config, what + ".header") : false;
   } else if (format == "hdf5") {
-    check_keys(node, {"format", "path", "inputs", "labels", "lengths", "masks", "layout", "scale", "subset"}, config,
-               what + " (hdf5)");
+    check_section_keys(node, kRun, "data", format, config, what + " (hdf5)");
     require(node, "path", config, what);
     require(node, "inputs", config, what);
     if (node["layout"]) {
@@ -187,7 +190,7 @@ DatasetSpec parse_dataset(const YAML::Node& node, const std::string& config, con
     if (node["masks"]) d.masks = string(node["masks"], config, what + ".masks");
     d.scale = scale_or(1.0);
   } else if (format == "synthetic") {
-    check_keys(node, {"format", "shape", "count", "classes", "seed", "subset"}, config, what + " (synthetic)");
+    check_section_keys(node, kRun, "data", format, config, what + " (synthetic)");
     require(node, "shape", config, what);
     require(node, "count", config, what);
     require(node, "classes", config, what);
@@ -196,7 +199,7 @@ DatasetSpec parse_dataset(const YAML::Node& node, const std::string& config, con
     d.classes = whole(node["classes"], config, what + ".classes", 2);
     d.seed = seed_or_default();
   } else if (format == "marked_addition") {
-    check_keys(node, {"format", "steps", "min_steps", "count", "seed", "subset"}, config, what + " (marked_addition)");
+    check_section_keys(node, kRun, "data", format, config, what + " (marked_addition)");
     require(node, "count", config, what);
     d.count = whole(node["count"], config, what + ".count", 1);
     d.steps = node["steps"] ? whole(node["steps"], config, what + ".steps", 2) : 20;
@@ -205,8 +208,7 @@ DatasetSpec parse_dataset(const YAML::Node& node, const std::string& config, con
               ") must be ≤ steps (", d.steps, ")");
     d.seed = seed_or_default();
   } else if (format == "long_range") {
-    check_keys(node, {"format", "steps", "symbols", "count", "seed", "one_hot", "subset"}, config,
-               what + " (long_range)");
+    check_section_keys(node, kRun, "data", format, config, what + " (long_range)");
     require(node, "count", config, what);
     d.count = whole(node["count"], config, what + ".count", 1);
     d.steps = node["steps"] ? whole(node["steps"], config, what + ".steps", 2) : 50;
@@ -214,8 +216,7 @@ DatasetSpec parse_dataset(const YAML::Node& node, const std::string& config, con
     d.seed = seed_or_default();
     d.one_hot = node["one_hot"] ? boolean(node["one_hot"], config, what + ".one_hot") : false;
   } else if (format == "shapes") {
-    check_keys(node, {"format", "count", "size", "classes", "min_size", "max_size", "noise", "distractors", "seed",
-                      "subset"}, config, what + " (shapes)");
+    check_section_keys(node, kRun, "data", format, config, what + " (shapes)");
     require(node, "count", config, what);
     d.count = d.shapes.count = whole(node["count"], config, what + ".count", 1);
     d.seed = d.shapes.seed = seed_or_default();
@@ -287,8 +288,7 @@ Dataset load_dataset(const YAML::Node& node, const std::string& config, const st
 Limits parse_limits(const YAML::Node& node, const std::string& config) {
   Limits l;
   if (!node) return l;
-  check_keys(node, {"memory", "integrated_gradients_steps", "sweep_points", "random_repeats", "read_seconds"}, config,
-             "limits");
+  check_section_keys(node, kRun, "limits", "", config, "limits");
   if (const YAML::Node m = node["memory"]) {
     const std::string text = string(m, config, "limits.memory");
     const std::optional<std::uint64_t> bytes = parse_size(text);
@@ -313,7 +313,7 @@ namespace {
 // training.augment: the shift and flip, and the raw fill value normalized per channel as the
 // inputs will be.
 Augmentation parse_augmentation(const YAML::Node& node, const std::string& config, const ModelSpec& architecture) {
-  check_keys(node, {"shift", "flip", "fill"}, config, "training.augment");
+  check_section_keys(node, kTrain, "training.augment", "", config, "training.augment");
   Augmentation a;
   if (node["shift"]) a.shift = whole(node["shift"], config, "training.augment.shift", 0);
   if (node["flip"]) a.flip = boolean(node["flip"], config, "training.augment.flip");
@@ -335,8 +335,7 @@ Augmentation parse_augmentation(const YAML::Node& node, const std::string& confi
 TrainOptions parse_train_options(const YAML::Node& node, const std::string& config, const ModelSpec& architecture) {
   TrainOptions o;
   if (!node) return o;
-  check_keys(node, {"epochs", "batch_size", "validation_fraction", "optimizer", "schedule", "clip_norm", "augment"},
-             config, "training");
+  check_section_keys(node, kTrain, "training", "", config, "training");
   if (const YAML::Node aug = node["augment"]) o.augment = parse_augmentation(aug, config, architecture);
   if (node["epochs"]) o.epochs = whole(node["epochs"], config, "training.epochs", 1);
   if (node["batch_size"]) o.batch_size = whole(node["batch_size"], config, "training.batch_size", 1);
@@ -359,15 +358,14 @@ TrainOptions parse_train_options(const YAML::Node& node, const std::string& conf
     };
     try {
       if (kind == "sgd") {
-        check_keys(opt, {"kind", "learning_rate", "momentum", "weight_decay"}, config, "training.optimizer (sgd)");
+        check_section_keys(opt, kTrain, "training.optimizer", kind, config, "training.optimizer (sgd)");
         o.optimizer = OptimizerKind::kSgd;
         get("learning_rate", o.sgd.learning_rate);
         get("momentum", o.sgd.momentum);
         get("weight_decay", o.sgd.weight_decay);
         validate(o.sgd);
       } else if (kind == "adam") {
-        check_keys(opt, {"kind", "learning_rate", "beta1", "beta2", "eps", "weight_decay"}, config,
-                   "training.optimizer (adam)");
+        check_section_keys(opt, kTrain, "training.optimizer", kind, config, "training.optimizer (adam)");
         o.optimizer = OptimizerKind::kAdam;
         get("learning_rate", o.adam.learning_rate);
         get("beta1", o.adam.beta1);
@@ -385,7 +383,7 @@ TrainOptions parse_train_options(const YAML::Node& node, const std::string& conf
     }
   }
   if (const YAML::Node sched = node["schedule"]) {
-    check_keys(sched, {"kind", "step_size", "gamma"}, config, "training.schedule");
+    check_section_keys(sched, kTrain, "training.schedule", "", config, "training.schedule");
     require(sched, "kind", config, "training.schedule");
     const std::string kind = string(sched["kind"], config, "training.schedule.kind");
     if (kind == "constant")
@@ -432,27 +430,27 @@ TrainConfig read_train_config(const std::string& path, const Registry& registry)
   const YAML::Node root = load_text(c.resolved_yaml, path);
   return yaml::guarded(path, [&] {
     LRP_CHECK(root.IsMap(), path, ": a training config must be a mapping with the keys data, model, training, output");
-    check_keys(root, {"seed", "threads", "limits", "data", "model", "training", "output"}, path, "the training config");
+    check_section_keys(root, kTrain, "", "", path, "the training config");
     if (root["seed"]) c.seed = seed(root["seed"], path, "seed");
     if (root["threads"]) c.threads = static_cast<int>(whole(root["threads"], path, "threads", 1));
     LRP_CHECK(c.threads <= 256, where(root["threads"], path), ": threads must be at most 256, got ", c.threads);
     c.limits = parse_limits(root["limits"], path);
     require(root, "data", path, "the training config");
     const YAML::Node data = root["data"];
-    check_keys(data, {"train", "test"}, path, "data");
+    check_section_keys(data, kTrain, "data", "", path, "data");
     require(data, "train", path, "data");
     c.train_data = parse_dataset(data["train"], path, "data.train", c.seed);
     if (data["test"] && !data["test"].IsNull()) c.test_data = parse_dataset(data["test"], path, "data.test", c.seed);
     require(root, "model", path, "the training config");
     const YAML::Node model = root["model"];
-    check_keys(model, {"architecture", "init"}, path, "model");
+    check_section_keys(model, kTrain, "model", "", path, "model");
     require(model, "architecture", path, "model");
     read_architecture(model, path, registry, c);
     c.options = parse_train_options(root["training"], path, c.architecture);
     c.options.seed = c.seed;
     c.options.threads = c.threads;
     if (const YAML::Node out = root["output"]) {
-      check_keys(out, {"model"}, path, "output");
+      check_section_keys(out, kTrain, "output", "", path, "output");
       if (out["model"]) {
         c.output_model = string(out["model"], path, "output.model");
         LRP_CHECK(!c.output_model.empty(), where(out["model"], path), ": output.model is empty; expected a file path");

@@ -3,6 +3,7 @@
 #include "lrp/core/error.hpp"
 #include "lrp/core/files.hpp"
 #include "lrp/experiment/experiment.hpp"
+#include "lrp/experiment/config_keys.hpp"
 #include "lrp/experiment/session.hpp"
 #include "lrp/core/random.hpp"
 #include "metric_config.hpp"
@@ -16,6 +17,8 @@ namespace lrp {
 
 namespace fs = std::filesystem;
 using namespace yaml;
+
+constexpr ConfigFile kRun = ConfigFile::kExperiment;  // the sections of config_keys.hpp
 
 // ---------------------------------------------------------------- kinds for `lrplab list`
 
@@ -101,7 +104,7 @@ RuleEntry read_rule_entry(const YAML::Node& node, const Registry& registry, cons
                           const std::string& what) {
   LRP_CHECK(node.IsMap(), where(node, source), ": ", what,
             " must be a mapping such as {kind: conv2d, rule: gamma, params: {gamma: 0.25}}");
-  check_keys(node, {"layer", "index", "kind", "first", "last", "fallback", "rule", "params"}, source, what);
+  check_section_keys(node, kRun, "explain.rules", "", source, what);
   RuleEntry e;
   e.at = where(node, source);
   int matchers = 0;
@@ -242,7 +245,7 @@ void read_method_mapping(MethodConfig& m, const YAML::Node& node, const Registry
   LRP_CHECK(node.IsMap(), where(node, source), ": ", what,
             " must be a method name (e.g. gradient, epsilon_plus_flat) or a mapping with name, kind, preset, "
             "rules, params, sweep, maxpool_ties");
-  check_keys(node, {"name", "kind", "preset", "rules", "params", "sweep", "maxpool_ties"}, source, what);
+  check_section_keys(node, kRun, "explain", "", source, what);
   if (node["maxpool_ties"]) m.maxpool_ties = read_ties(node["maxpool_ties"], source, what + ".maxpool_ties");
   if (node["kind"]) {
     const std::string kind = string(node["kind"], source, what + ".kind");
@@ -378,8 +381,7 @@ PixelFlippingConfig read_pixel_flipping(const YAML::Node& node, const std::strin
   pf.options.seed = seed;
   const std::string what = "evaluate.pixel_flipping";
   if (node.IsScalar()) return pf;  // `pixel_flipping: true`: the defaults
-  check_keys(node, {"patch", "steps", "random_repeats", "fill", "value", "low", "high", "rows_per_pass", "seed"},
-             source, what);
+  check_section_keys(node, kRun, "evaluate.pixel_flipping", "", source, what);
   if (node["patch"]) pf.options.patch = whole(node["patch"], source, what + ".patch", 1);
   if (node["steps"]) pf.options.steps = whole(node["steps"], source, what + ".steps", 0);
   if (node["random_repeats"]) {
@@ -590,7 +592,7 @@ void read_model_section(const YAML::Node& model, const std::string& src, const R
   LRP_CHECK(model.IsMap(), where(model, src), ": model must be a mapping: {file: ...} or {architecture: ..., train: ..., "
                                               "training: ...}");
   if (model["file"]) {
-    check_keys(model, {"file", "normalization"}, src, "model (from a file)");
+    check_section_keys(model, kRun, "model", "from a file", src, "model (from a file)");
     c.model.file = resolve_path(model["file"], src, "model.file");
     c.model.file_at = where(model["file"], src);
     if (model["normalization"]) {
@@ -599,7 +601,10 @@ void read_model_section(const YAML::Node& model, const std::string& src, const R
     }
     return;
   }
-  check_keys(model, {"file", "architecture", "init", "train", "test", "training", "save"}, src, "model");
+  // `file` is listed so that a misspelt one gets it as the suggestion (given, it takes the branch above).
+  std::vector<std::string> trained = config_key_names(kRun, "model", "trained here");
+  trained.insert(trained.begin(), "file");
+  check_keys(model, trained, src, "model");
   LRP_CHECK(model["architecture"], where(model, src),
             ": model needs 'file' (a model file) or 'architecture' (with 'train' data and 'training' settings)");
   require(model, "train", src, "model (trained here)");
@@ -680,9 +685,7 @@ void read_evaluate(const YAML::Node& ev, const std::string& src, ExperimentConfi
   c.relevance_accuracy_at = src;
   if (!ev) return;  // (a look-up in a key that is not there would throw)
   c.relevance_accuracy_at = where(ev["relevance_accuracy"], src);
-  std::vector<std::string> keys{"methods", "conservation", "pixel_flipping", "relevance_accuracy"};
-  for (const std::string& k : metric_config_keys()) keys.push_back(k);
-  check_keys(ev, keys, src, "evaluate");
+  check_section_keys(ev, kRun, "evaluate", "", src, "evaluate");
   if (ev["conservation"]) c.conservation = boolean(ev["conservation"], src, "evaluate.conservation");
   if (ev["relevance_accuracy"]) c.relevance_accuracy = boolean(ev["relevance_accuracy"], src, "evaluate.relevance_accuracy");
   if (const YAML::Node pf = ev["pixel_flipping"]) {
@@ -699,7 +702,7 @@ void read_evaluate(const YAML::Node& ev, const std::string& src, ExperimentConfi
 }
 
 void read_output(const YAML::Node& out, const std::string& src, OutputConfig& o) {
-  check_keys(out, {"results", "heatmaps", "heatmap_samples", "montage_columns", "layer_relevance"}, src, "output");
+  check_section_keys(out, kRun, "output", "", src, "output");
   require(out, "results", src, "output");
   o.results = string(out["results"], src, "output.results");
   o.results_at = where(out["results"], src);
@@ -749,9 +752,7 @@ ExperimentConfig read_experiment_config(const std::string& path, const std::vect
     const YAML::Node& top = root;  // read only from here on (a const node never grows a key)
     LRP_CHECK(top.IsMap(), where(top, src), ": an experiment config must be a mapping with the keys data, model, "
                                             "explain, evaluate, output");
-    check_keys(top, {"seed", "threads", "batch_size", "maxpool_ties", "limits", "plugins", "data", "reference_data",
-                     "model", "target", "explain", "evaluate", "output"},
-               src, "the experiment config");
+    check_section_keys(top, kRun, "", "", src, "the experiment config");
     read_run_settings(top, src, c);
     require(top, "data", src, "the experiment config");
     c.data = parse_dataset(top["data"], src, "data", c.seed);

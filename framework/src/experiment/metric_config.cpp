@@ -5,6 +5,7 @@
 
 #include "lrp/core/error.hpp"
 #include "lrp/eval/metric.hpp"
+#include "lrp/experiment/config_keys.hpp"
 #include "lrp/io/yaml_util.hpp"
 
 #include <algorithm>
@@ -52,13 +53,6 @@ void read_parameter(const MetricParameter& p, const YAML::Node& node, const std:
 
 }  // namespace
 
-std::vector<std::string> metric_config_keys() {
-  std::vector<std::string> keys;
-  for (const Metric* m : metric_table())
-    if (m->config_key() != nullptr) keys.push_back(m->config_key());
-  return keys;
-}
-
 std::optional<MetricSettings> read_metric_entry(const Metric& metric, const YAML::Node& node, const std::string& src,
                                                 std::uint64_t seed) {
   const std::string what = std::string("evaluate.") + metric.config_key();
@@ -75,9 +69,8 @@ std::optional<MetricSettings> read_metric_entry(const Metric& metric, const YAML
   }
   if (node.IsScalar()) return s;  // `true`: the defaults
   LRP_CHECK(node.IsMap(), where(node, src), ": ", what, " must be true, false or a mapping of its parameters");
-  std::vector<std::string> allowed{"seed"};
-  for (const MetricParameter& p : parameters) allowed.push_back(p.key);
-  check_keys(node, allowed, src, what);
+  // The keys of the table of config keys, which has them from this metric's parameters and `seed`.
+  check_section_keys(node, ConfigFile::kExperiment, what, "", src, what);
   if (node["seed"]) s.seed = yaml::seed(node["seed"], src, what + ".seed");
   for (const MetricParameter& p : parameters)
     if (const YAML::Node v = node[p.key]) read_parameter(p, v, src, what, s);

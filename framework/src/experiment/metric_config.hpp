@@ -13,7 +13,6 @@
 namespace lrp {
 
 // The keys evaluate.<key> of the metric table's configurable entries.
-std::vector<std::string> metric_config_keys();
 // One entry `evaluate.<metric.config_key()>`: nullopt for `false`; the defaults for `true`; else
 // each given key checked (type, range, choices) and the rest defaulted. `seed` is the experiment's.
 std::optional<MetricSettings> read_metric_entry(const Metric& metric, const YAML::Node& node, const std::string& src,
