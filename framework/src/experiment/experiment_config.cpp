@@ -698,7 +698,7 @@ void read_evaluate(const YAML::Node& ev, const std::string& src, ExperimentConfi
 }
 
 void read_output(const YAML::Node& out, const std::string& src, OutputConfig& o) {
-  check_keys(out, {"results", "heatmaps", "heatmap_samples", "montage_columns"}, src, "output");
+  check_keys(out, {"results", "heatmaps", "heatmap_samples", "montage_columns", "heatmap"}, src, "output");
   require(out, "results", src, "output");
   o.results = string(out["results"], src, "output.results");
   o.results_at = where(out["results"], src);
@@ -712,6 +712,7 @@ void read_output(const YAML::Node& out, const std::string& src, OutputConfig& o)
   }
   if (out["heatmap_samples"]) o.heatmap_samples = whole(out["heatmap_samples"], src, "output.heatmap_samples", 0);
   if (out["montage_columns"]) o.montage_columns = whole(out["montage_columns"], src, "output.montage_columns", 1);
+  read_heatmap_config(out["heatmap"], src, o.heatmap);
 }
 
 }  // namespace
