@@ -106,6 +106,8 @@ void draw_heatmaps(RunState& run, Index k_samples) {
   const char* cell = look.overlay ? "relevance over the input" : "input | relevance";
   std::vector<const Tensor*> all;
   for (const Tensor& t : firsts) all.push_back(&t);
+  // Each picture is encoded once: with scale: sample, methods.svg shows the very same pictures.
+  std::vector<std::vector<SvgGridCell>> drawn(run.methods.size());
   for (std::size_t k = 0; k < run.methods.size(); ++k) {
     const std::string dir = run.methods[k].name() + "/";
     HeatmapOptions mopt = hopt;
@@ -114,13 +116,15 @@ void draw_heatmaps(RunState& run, Index k_samples) {
     SvgGrid grid{.title = run.methods[k].name() + " (" + cell + ")"};
     for (Index i = 0; i < k_samples; ++i) {
       const Heatmap h = heatmap_image(firsts[k], inputs, i, mopt);
-      pictures[dir + "sample_" + std::to_string(prep.data.indices[static_cast<std::size_t>(i)]) + ".png"] = png(h.image);
+      drawn[k].push_back({h.image, {}, png(h.image)});
+      pictures[dir + "sample_" + std::to_string(prep.data.indices[static_cast<std::size_t>(i)]) + ".png"] =
+          drawn[k].back().png;
       if (i % config.output.montage_columns == 0) {
         cells.emplace_back();
         grid.cells.emplace_back();
       }
       cells.back().push_back(h.image);
-      grid.cells.back().push_back({h.image, labels[static_cast<std::size_t>(i)]});
+      grid.cells.back().push_back({h.image, labels[static_cast<std::size_t>(i)], drawn[k].back().png});
     }
     pictures[dir + "montage.png"] = png(montage(cells));
     grid.colorbar = colorbar(look, mopt.relevance_scale, "this montage");
@@ -133,9 +137,10 @@ void draw_heatmaps(RunState& run, Index k_samples) {
   for (Index i = 0; i < k_samples; ++i) {
     grid.cells.emplace_back();
     for (std::size_t k = 0; k < firsts.size(); ++k) {
-      const Heatmap h = heatmap_image(firsts[k], inputs, i, aopt);
-      rows[static_cast<std::size_t>(i)].push_back(h.image);
-      grid.cells.back().push_back({h.image, {}});
+      SvgGridCell picture = drawn[k][static_cast<std::size_t>(i)];
+      if (look.figure_scale) picture = {heatmap_image(firsts[k], inputs, i, aopt).image, {}, {}};
+      rows[static_cast<std::size_t>(i)].push_back(picture.image);
+      grid.cells.back().push_back(std::move(picture));
     }
   }
   pictures["methods.png"] = png(montage(rows));

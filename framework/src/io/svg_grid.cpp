@@ -268,7 +268,8 @@ std::string grid_svg(const SvgGrid& g) {
       const SvgGridCell& cell = g.cells[r][c];
       const Index x = l.col_x[c], y = l.row_y[r];
       svg << "<image x=\"" << x << "\" y=\"" << y << "\" width=\"" << cell.image.width << "\" height=\""
-          << cell.image.height << "\" style=\"image-rendering:pixelated\" xlink:href=\"" << png_data_uri(cell.image)
+          << cell.image.height << "\" style=\"image-rendering:pixelated\" xlink:href=\""
+          << (cell.png.empty() ? png_data_uri(cell.image) : "data:image/png;base64," + base64_encode(cell.png))
           << "\"/>\n";
       Index ty = y + cell.image.height + fs;
       for (const std::string& line : cell.caption) {

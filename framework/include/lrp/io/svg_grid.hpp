@@ -38,6 +38,7 @@ struct ColorBar {
 struct SvgGridCell {
   Image image;
   std::vector<std::string> caption{};  // lines under the picture, may be empty
+  std::string png{};  // encode_png of the image when the caller has it already (else encoded here)
 };
 
 struct SvgGrid {
