@@ -113,6 +113,7 @@ void Walker::experiment(const YAML::Node& root) {
       if (entry.second.IsMap()) keys(entry.second, run, "evaluate." + entry.first.Scalar(), "");
   }
   keys(root["output"], run, "output", "");
+  if (root["output"]["heatmap"]) keys(root["output"]["heatmap"], run, "output.heatmap", "");
 }
 
 void Walker::training_config(const YAML::Node& root) {
@@ -205,6 +206,7 @@ Recipe Setup::recipe(const ConfigSection& s) const {
   if (p == "output" || p == "limits" || p == "evaluate") r.section = [p](YAML::Node& root) { return map_at(root, p); };
   if (p == "model" && s.variant == "from a file") r.section = [](YAML::Node& root) { return root["model"]; };
   if (p == "model.normalization") r.section = [](YAML::Node& root) { return map_at(root["model"], "normalization"); };
+  if (p == "output.heatmap") r.section = [](YAML::Node& root) { return map_at(root["output"], "heatmap"); };
   if (p == "model" && s.variant == "trained here") {
     r.root["model"] = YAML::Load(kTrainedHereModel)["model"];
     r.section = [](YAML::Node& root) { return root["model"]; };

@@ -170,8 +170,8 @@ TEST_CASE("Unknown keys are errors at their position with the closest valid key"
   }
   SECTION("output") {
     Sections s;
-    s.output = "output:\n  results: @DIR@/results.h5\n  heatmap: pictures\n";
-    CHECK_ERROR(read_error(env.write(s)), Contains(env.at("heatmap:") + ": unknown key 'heatmap' in output") &&
+    s.output = "output:\n  results: @DIR@/results.h5\n  heatmps: pictures\n";
+    CHECK_ERROR(read_error(env.write(s)), Contains(env.at("heatmps:") + ": unknown key 'heatmps' in output") &&
                                              Contains("did you mean 'heatmaps'?"));
   }
   SECTION("evaluate") {

@@ -736,7 +736,9 @@ output: {results: @DIR@/out/results.h5, heatmaps: @DIR@/out/pics, heatmap_sample
         strip_input.data(0, d * 8 + t) = data.inputs.data(0, t * 2 + d);
         strip_relevance.data(0, d * 8 + t) = r[static_cast<std::size_t>(t * 2 + d)];
       }
-    const lrp::Heatmap h = lrp::heatmap_image(strip_relevance, strip_input, 0);
+    lrp::HeatmapOptions look;
+    look.clip_percentile = 99.5;  // output.heatmap's default: s is the 99.5th percentile of |R|
+    const lrp::Heatmap h = lrp::heatmap_image(strip_relevance, strip_input, 0, look);
     CHECK(h.image.width == 2 * 8 * 4 + 2);  // input | 2-pixel gap | relevance, upscale 4
     CHECK(h.image.height == 2 * 4);
     const std::vector<std::uint8_t> png = lrp::encode_png(h.image.width, h.image.height, h.image.channels, h.image.pixels);

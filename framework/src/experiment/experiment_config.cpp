@@ -730,6 +730,7 @@ void read_output(const YAML::Node& out, const std::string& src, OutputConfig& o)
                   "' twice");
     }
   }
+  read_heatmap_config(out["heatmap"], src, o.heatmap);
 }
 
 }  // namespace

@@ -279,7 +279,11 @@ void validate(const HeatmapOptions& o) {
             "heatmap: the input range is [", o.input_min, ", ", o.input_max,
             "]; expected finite bounds with input_min < input_max");
   LRP_CHECK(std::isfinite(o.relevance_scale) && o.relevance_scale >= 0, "heatmap: relevance_scale is ",
-            o.relevance_scale, "; expected a finite value ≥ 0 (0: scale each image by its max |R|)");
+            o.relevance_scale, "; expected a finite value ≥ 0 (0: scale each image by its own |R|)");
+  LRP_CHECK(o.clip_percentile > 0 && o.clip_percentile <= 100, "heatmap: clip_percentile is ", o.clip_percentile,
+            "; expected a value in (0, 100]");
+  LRP_CHECK(o.overlay_alpha >= 0 && o.overlay_alpha <= 1, "heatmap: overlay_alpha is ", o.overlay_alpha,
+            "; expected 0 to 1");
 }
 
 // An h × w image of colours, blown up by `upscale` (nearest neighbour).
@@ -332,23 +336,29 @@ Image input_image(const Shape& shape, const SampleRow& values, const HeatmapOpti
   return upscaled(colors, l.height, l.width, options.upscale);
 }
 
-Heatmap relevance_image(const Shape& shape, const SampleRow& relevance, const HeatmapOptions& options) {
-  validate(options);
+std::vector<double> relevance_map(const Shape& shape, const SampleRow& relevance) {
   const Layout l = layout_of(shape, relevance.size(), "relevance");
   const Index plane = l.height * l.width;
   std::vector<double> map(static_cast<std::size_t>(plane), 0.0);
   for (Index c = 0; c < l.channels; ++c)
     for (Index p = 0; p < plane; ++p) map[static_cast<std::size_t>(p)] += static_cast<double>(relevance[c * plane + p]);
+  return map;
+}
 
+Heatmap relevance_image(const Shape& shape, const SampleRow& relevance, const HeatmapOptions& options) {
+  validate(options);
+  const Layout l = layout_of(shape, relevance.size(), "relevance");
+  const std::vector<double> map = relevance_map(shape, relevance);
   Heatmap result;
-  double max_abs = 0;
+  std::vector<double> magnitudes;
   for (const double r : map) {
     if (std::isfinite(r))
-      max_abs = std::max(max_abs, std::abs(r));
+      magnitudes.push_back(std::abs(r));
     else
       ++result.nonfinite;
   }
-  result.scale = options.relevance_scale > 0 ? options.relevance_scale : max_abs;
+  result.scale =
+      options.relevance_scale > 0 ? options.relevance_scale : clip_scale(std::move(magnitudes), options.clip_percentile);
 
   std::vector<Rgb> colors(map.size());
   for (std::size_t p = 0; p < map.size(); ++p) {
@@ -356,9 +366,9 @@ Heatmap relevance_image(const Shape& shape, const SampleRow& relevance, const He
     if (!std::isfinite(r))
       colors[p] = options.nonfinite_color;
     else if (result.scale == 0)
-      colors[p] = {255, 255, 255};
-    else
-      colors[p] = diverging_color(r / result.scale);  // |r / s| > 1 saturates (also when it overflows)
+      colors[p] = colormap_color(options.colormap, 0.0);
+    else  // |r / s| > 1 saturates (also when it overflows)
+      colors[p] = colormap_color(options.colormap, r / result.scale);
   }
   result.image = upscaled(colors, l.height, l.width, options.upscale);
   return result;
@@ -371,6 +381,7 @@ Heatmap heatmap_image(const Shape& relevance_shape, const SampleRow& relevance, 
   const Layout li = layout_of(input_shape, input.size(), "input");
   LRP_CHECK(lr.height == li.height && lr.width == li.width, "heatmap: the relevance has shape ",
             to_string(relevance_shape), " and the input ", to_string(input_shape), "; expected the same H × W");
+  if (options.overlay) return overlay_image(relevance_shape, relevance, input_shape, input, options);
   Heatmap result = relevance_image(relevance_shape, relevance, options);
   const Image left = input_image(input_shape, input, options, &result.nonfinite_input);
   const Image right = std::move(result.image);
@@ -478,9 +489,9 @@ namespace {
 // Appends the UTF-8 encoding of U+FFFD (the replacement character).
 void put_replacement(std::string& out) { out += "\xEF\xBF\xBD"; }
 
-// XML text and attribute content: the five special characters escaped; bytes that are not valid
-// UTF-8 and characters XML 1.0 forbids (controls other than tab, newline, carriage return;
-// U+FFFE, U+FFFF) become U+FFFD.
+}  // namespace
+
+// Controls other than tab, newline and carriage return, U+FFFE and U+FFFF are what XML 1.0 forbids.
 std::string xml_escape(std::string_view text) {
   std::string out;
   out.reserve(text.size());
@@ -538,6 +549,8 @@ std::string xml_escape(std::string_view text) {
   }
   return out;
 }
+
+namespace {
 
 // Locale-independent fixed-point text.
 std::string fixed(double v, int decimals) {

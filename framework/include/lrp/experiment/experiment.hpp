@@ -20,6 +20,7 @@
 // (Fashion-MNIST pixels in [0, 1]); lrplab maps them through the model's input normalization.
 #pragma once
 #include "lrp/io/model_yaml.hpp"
+#include "lrp/io/colormap.hpp"
 #include "lrp/experiment/cluster.hpp"
 #include "lrp/propagation/composite.hpp"
 #include "lrp/experiment/config.hpp"
@@ -98,6 +99,16 @@ struct PixelFlippingConfig {
   std::string at;  // where `evaluate.pixel_flipping` is, for messages
 };
 
+// output.heatmap: how relevance is drawn (docs/config.md; lrp/io/colormap.hpp).
+struct HeatmapConfig {
+  Colormap colormap = Colormap::kBwr;
+  double clip_percentile = 99.5;  // s = this percentile of |R|; (0, 100], 100: the max |R|
+  bool figure_scale = false;      // scale: figure (one s per picture file) or sample (one per map)
+  bool overlay = false;           // the heatmap blended over the grey input instead of beside it
+  double overlay_alpha = 0.6;     // [0, 1]
+  std::string at;                 // where output.heatmap is (the config file when it is not given)
+};
+
 struct OutputConfig {
   std::string results;   // the HDF5 results file
   std::string heatmaps;  // folder for PNGs and SVGs; empty: no pictures
@@ -107,8 +118,12 @@ struct OutputConfig {
   // layer with one input (`all`); empty: none.
   std::vector<std::string> layer_relevance;
   bool layer_relevance_all = false;
+  HeatmapConfig heatmap;
   std::string results_at, heatmaps_at, layer_relevance_at;  // where the keys are, for messages
 };
+
+// Reads the mapping output.heatmap (heatmap_config.cpp): every key checked, errors at file:line:column.
+void read_heatmap_config(const YAML::Node& node, const std::string& source, HeatmapConfig& heatmap);
 
 struct ModelSource {
   std::string file;          // a model file (HDF5, ONNX or YAML) ...

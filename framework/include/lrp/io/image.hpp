@@ -1,6 +1,7 @@
-// Pictures of experiment results: PNG files (written with zlib, no image library), a diverging
-// blue–white–red colormap for relevance, input | heatmap pairs, montages of such pairs, and SVG
-// line plots of curves (e.g. mean MoRF / LeRF / random pixel-flipping curves per method).
+// Pictures of experiment results: PNG files (written with zlib, no image library), the diverging
+// blue–white–red colormap for relevance (more maps in colormap.hpp), input | heatmap pairs or
+// overlays, montages of them (labelled SVG grids: svg_grid.hpp), and SVG line plots of curves
+// (e.g. mean MoRF / LeRF / random pixel-flipping curves per method).
 //
 // Every file is written atomically (lrp::write_file_atomically, files.hpp: a unique temporary next
 // to it, flushed, then renamed), so a reader never sees a half-written file and a failed write
@@ -9,6 +10,7 @@
 #pragma once
 
 #include "lrp/core/tensor.hpp"
+#include "lrp/io/colormap.hpp"  // Rgb, Colormap
 
 #include <cstdint>
 #include <string>
@@ -16,13 +18,6 @@
 #include <vector>
 
 namespace lrp {
-
-struct Rgb {
-  std::uint8_t r = 0;
-  std::uint8_t g = 0;
-  std::uint8_t b = 0;
-  friend bool operator==(const Rgb&, const Rgb&) = default;
-};
 
 // "(r, g, b)", for messages and test output.
 std::string to_string(const Rgb& color);
@@ -81,10 +76,18 @@ struct HeatmapOptions {
   // black, input_max white (values outside are clamped). Finite, input_min < input_max.
   double input_min = 0.0;
   double input_max = 1.0;
-  // Relevance is drawn as diverging_color(R / s): s = relevance_scale when it is > 0 (the same
-  // scale for several images; |R| > s saturates), else s = max |R| over the finite values of this
-  // image's map (per-image scaling). An all-zero map is all white.
+  // Relevance is drawn as colormap_color(colormap, R / s) (colormap.hpp; |R| > s saturates):
+  // s = relevance_scale when it is > 0 (the same scale for several images), else
+  // s = clip_scale(|R| over the finite values of this image's map, clip_percentile): per-image
+  // scaling, by the max |R| at 100. An all-zero map is drawn in the colour of 0.
   double relevance_scale = 0.0;
+  Colormap colormap = Colormap::kBwr;
+  double clip_percentile = 100.0;  // (0, 100]
+  // false: the input on the left, the heatmap on the right (heatmap_image). true: one picture, the
+  // heatmap's colour drawn with opacity overlay_alpha over the input's grey level (the mean over its
+  // channels): blend(colour, grey, overlay_alpha), colormap.hpp.
+  bool overlay = false;
+  double overlay_alpha = 0.6;  // [0, 1]
   // Pixels between the input (left) and the heatmap (right), in gap_color.
   int gap = 2;
   Rgb gap_color{255, 255, 255};
@@ -113,8 +116,22 @@ Image input_image(const Shape& shape, const SampleRow& values, const HeatmapOpti
 // relevance is summed over the channels first.
 Heatmap relevance_image(const Shape& shape, const SampleRow& relevance, const HeatmapOptions& options = {});
 
+// The relevance map of one sample: shape [C, H, W] (or [H, W]) summed over the channels, H × W values.
+std::vector<double> relevance_map(const Shape& shape, const SampleRow& relevance);
+// The magnitudes |R| of the map's finite values: what clip_scale takes (several samples'
+// magnitudes together give one scale for a figure).
+std::vector<double> relevance_magnitudes(const Shape& shape, const SampleRow& relevance);
+
+// The heatmap drawn over the input (what heatmap_image draws with options.overlay): per pixel,
+// blend(colour of R / s, grey, overlay_alpha) with grey the mean of the input's drawn R, G, B
+// levels; a pixel whose summed relevance or any input channel is not finite is nonfinite_color.
+// (W·upscale) × (H·upscale) pixels.
+Heatmap overlay_image(const Shape& relevance_shape, const SampleRow& relevance, const Shape& input_shape,
+                      const SampleRow& input, const HeatmapOptions& options = {});
+
 // The input on the left, options.gap pixels, the heatmap on the right: an RGB image of
-// (2·W·upscale + gap) × (H·upscale) pixels. The relevance and the input must have the same H and W
+// (2·W·upscale + gap) × (H·upscale) pixels; with options.overlay, the heatmap over the input's
+// grey levels, (W·upscale) × (H·upscale). The relevance and the input must have the same H and W
 // (their channel counts may differ: relevance is summed over its channels).
 Heatmap heatmap_image(const Shape& relevance_shape, const SampleRow& relevance, const Shape& input_shape,
                       const SampleRow& input, const HeatmapOptions& options = {});
@@ -158,6 +175,10 @@ HeatmapMontage write_heatmap_montage_png(const std::string& path, const Tensor& 
                                          const HeatmapOptions& heatmap = {}, const MontageOptions& montage = {});
 
 // ---------------------------------------------------------------- curves (SVG)
+
+// XML text and attribute content: the five special characters escaped; bytes that are not valid
+// UTF-8 and characters XML 1.0 forbids become U+FFFD.
+std::string xml_escape(std::string_view text);
 
 struct CurveSeries {
   std::string name{};           // legend entry
