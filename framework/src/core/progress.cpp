@@ -3,6 +3,7 @@
 
 #include "lrp/core/log.hpp"
 
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -85,7 +86,21 @@ void Progress::emit(ProgressEvent event, const std::string& text) const {
     return;
   }
   switch (event) {
-    case ProgressEvent::kRedraw: std::fprintf(stderr, "\r%s\033[K", text.c_str()); break;
+    case ProgressEvent::kRedraw: {
+      // Fit to the terminal's width (a line that wraps cannot be redrawn in place): the name is
+      // shortened first, so the counts, the rate and the ETA stay.
+      winsize size{};
+      const bool known = ioctl(fileno(stderr), TIOCGWINSZ, &size) == 0 && size.ws_col > 1;
+      const std::size_t width = known ? static_cast<std::size_t>(size.ws_col) - 1 : text.size();
+      std::string shown = text;
+      const std::size_t counts = shown.find("  ", 2);  // "  name  counts..."
+      if (shown.size() > width && counts != std::string::npos && shown.size() - counts + 8 <= width) {
+        const std::size_t room = width - (shown.size() - counts) - 3, head = room / 2;  // the name's middle goes
+        shown = shown.substr(0, head) + "..." + shown.substr(counts - (room - head));
+      }
+      std::fprintf(stderr, "\r%.*s\033[K", static_cast<int>(std::min(width, shown.size())), shown.c_str());
+      break;
+    }
     case ProgressEvent::kClear: std::fprintf(stderr, "\r\033[K"); break;
     case ProgressEvent::kLog:
     case ProgressEvent::kFinal: logger()->info("{}", text); break;
