@@ -335,6 +335,7 @@ Evaluation evaluate(const Network& network, const Tensor& inputs, std::span<cons
     const std::span<const Index> batch_labels = labels.subspan(static_cast<std::size_t>(begin), static_cast<std::size_t>(rows));
     loss_sum += SoftmaxCrossEntropy::loss(pass.logits(), batch_labels) * static_cast<double>(rows);
     correct += count_correct(pass.logits(), batch_labels);
+    if (Progress* progress = current_progress()) progress->advance(rows);  // the caller's, if it set one
   }
   const double n = static_cast<double>(inputs.batch());
   return {loss_sum / n, static_cast<double>(correct) / n};
