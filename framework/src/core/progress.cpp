@@ -39,6 +39,7 @@ double steady_seconds() {
 }
 
 thread_local Progress* current = nullptr;
+std::atomic<bool> terminal_line{false};  // a redrawn line is on stderr (detail::take_terminal_line)
 
 }  // namespace
 
@@ -99,9 +100,13 @@ void Progress::emit(ProgressEvent event, const std::string& text) const {
         shown = shown.substr(0, head) + "..." + shown.substr(counts - (room - head));
       }
       std::fprintf(stderr, "\r%.*s\033[K", static_cast<int>(std::min(width, shown.size())), shown.c_str());
+      terminal_line.store(true);
       break;
     }
-    case ProgressEvent::kClear: std::fprintf(stderr, "\r\033[K"); break;
+    case ProgressEvent::kClear:
+      std::fprintf(stderr, "\r\033[K");
+      terminal_line.store(false);
+      break;
     case ProgressEvent::kLog:
     case ProgressEvent::kFinal: logger()->info("{}", text); break;
   }
@@ -179,6 +184,8 @@ std::string Progress::format(const std::string& name, std::int64_t done, std::in
   }
   return text;
 }
+
+bool detail::take_terminal_line() { return terminal_line.exchange(false); }
 
 Progress* current_progress() { return current; }
 

@@ -105,6 +105,12 @@ class Progress {
   bool finished_ = false;
 };
 
+namespace detail {
+// Whether a progress line is on the terminal now (stderr, the default sink); false afterwards. The
+// logger calls it to clear that line before it writes a message (lrp/core/log.hpp).
+bool take_terminal_line();
+}  // namespace detail
+
 // The progress that library loops of this thread advance (null: none).
 Progress* current_progress();
 
