@@ -30,6 +30,7 @@
 #include "lrp/propagation/explain.hpp"
 #include "lrp/core/files.hpp"
 #include "lrp/core/log.hpp"
+#include "lrp/core/progress.hpp"
 #include "lrp/nn/model.hpp"
 #include "lrp/registry/plugin.hpp"
 #include "lrp/registry/registry.hpp"
@@ -248,6 +249,9 @@ int run_command(const lrp::Registry& registry, const std::vector<std::string>& a
   const lrp::Cluster& cluster = cluster_of_this_run();
   const bool speaker = cluster.rank() == 0;  // rank 0 prints; the other ranks log warnings and errors only
   if (!speaker) lrp::logger()->set_level(spdlog::level::warn);
+  // Progress lines (lrp/core/progress.hpp): rank 0 only, and it can only see its own share of the work.
+  if (!speaker) lrp::progress_settings().enabled = false;
+  if (cluster.size() > 1) lrp::progress_settings().suffix = " (rank 0's share of " + std::to_string(cluster.size()) + " ranks)";
   if (speaker)
     std::cout << "lrplab " << LRP_VERSION << " (" << lrp::scalar_name() << "): " << a.path << ", "
               << config.methods.size() << " methods, " << config.threads << " thread(s), seed " << config.seed

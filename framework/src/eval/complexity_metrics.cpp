@@ -79,6 +79,7 @@ class HeatmapScoreMetric : public ScoreMetric {
         values[k]->score(0)[range.begin + i] =
             of(std::span<const Scalar>(r.row(range.begin + i).data(), static_cast<std::size_t>(r.cols())),
                range.settings);
+      advance_progress(range.count);
     }
   }
 };

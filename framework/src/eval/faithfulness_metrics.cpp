@@ -42,6 +42,11 @@ std::vector<Index> sensitivity_sizes(Index features, double max_fraction, Index 
 // Faithfulness correlation and sensitivity-n: random feature sets (drawn per sample from its own
 // stream, so shared by the methods) replaced by the fill, and the target's output drop for each.
 class SetCorrelationMetric : public ScoreMetric {
+ public:
+  // The perturbed forward passes are shared; each method's part is a few sums per sample.
+  Index passes(const MetricRun&, const MetricSettings&) const override { return 0; }
+  Index shared_passes() const override { return 1; }
+
  protected:
   struct Drops {
     std::vector<FeatureSets> sets;  // per sample

@@ -116,6 +116,7 @@ class InsertionDeletionMetric final : public ScoreMetric {
     return p;
   }
   std::vector<std::string> score_names() const override { return {"insertion", "deletion"}; }
+  Index passes(const MetricRun&, const MetricSettings&) const override { return 2; }  // deletion, insertion
   std::vector<Plot> plots() const override {
     return {{0, "insertion_curve", "steps of pixels inserted", "target probability"},
             {1, "deletion_curve", "steps of pixels deleted", "target probability"}};

@@ -226,6 +226,7 @@ class LocalisationMetric : public ScoreMetric {
         values[k]->score(0)[i] = of({r.row(i).data(), features}, {masks->row(i).data(), features}, p,
                                     range.settings, tie_seed);
       }
+      advance_progress(range.count);
     }
   }
 };

@@ -4,6 +4,7 @@
 #include "lrp/eval/metrics.hpp"
 
 #include "lrp/core/error.hpp"
+#include "lrp/core/progress.hpp"
 #include "lrp/core/random.hpp"
 #include "lrp/nn/model.hpp"
 
@@ -269,6 +270,7 @@ void evaluate_orders(const Network& network, const Tensor& x, const std::vector<
   const Index pass_rows = std::min(options.rows_per_pass, rows_per_sample);
   const Index passes_per_sample = (rows_per_sample + pass_rows - 1) / pass_rows;
 
+  Progress* const progress = current_progress();  // the caller's thread's; advanced by the workers
   parallel_chunks(n * passes_per_sample, options.threads, [&](int, Index begin, Index end) {
     Tensor batch(pass_rows, shape);
     ForwardPass pass;
@@ -323,6 +325,7 @@ void evaluate_orders(const Network& network, const Tensor& x, const std::vector<
         (*oc.logit)(i, k) = logit;
         (*oc.probability)(i, k) = probability;
       }
+      if (progress != nullptr && (item + 1) % passes_per_sample == 0) progress->advance();  // sample i is done
     }
   });
 }

@@ -4,6 +4,7 @@
 #include "lrp/eval/metrics.hpp"
 
 #include "lrp/core/log.hpp"
+#include "lrp/core/progress.hpp"
 #include "lrp/eval/metric.hpp"
 #include "lrp/io/hdf5.hpp"
 #include "lrp/io/image.hpp"
@@ -259,15 +260,25 @@ class PixelFlippingMetric final : public Metric {
     const std::vector<Index> ids(run.sample_ids.begin() + begin, run.sample_ids.begin() + begin + count);
     const std::vector<Index> targets(run.targets.begin() + begin, run.targets.begin() + begin + count);
     auto start = std::chrono::steady_clock::now();
-    const RandomOrderCurves random = random_order_curves(run.network, x, targets, ids, pf.fill, pf.options);
+    // Each pass advances the thread's current progress by a sample when it finishes one (pixel_flipping.cpp).
+    Progress random_progress("pixel flipping random-order baseline", pf.options.random_repeats > 0 ? count : 0, "samples");
+    RandomOrderCurves random;
+    {
+      const ProgressScope scope(&random_progress);
+      random = random_order_curves(run.network, x, targets, ids, pf.fill, pf.options);
+    }
+    random_progress.finish();
     const double random_seconds = seconds_since(start);
     for (size_t k = 0; k < methods.size(); ++k) {
       auto* v = static_cast<PixelFlippingValues*>(values[k]);
       if (v == nullptr || v->skipped()) continue;
       start = std::chrono::steady_clock::now();
+      Progress progress("pixel flipping MoRF/LeRF " + methods[k].name, count, "samples");
+      const ProgressScope scope(&progress);
       PixelFlippingResult r = pixel_flipping(run.network, x, targets,
                                              Tensor(shape, methods[k].relevance.data.middleRows(begin, count)), ids,
                                              pf.fill, pf.options, random);
+      progress.finish();
       v->seconds = seconds_since(start);
       v->store_random(random, begin);
       v->store(std::move(r), begin);

@@ -153,6 +153,9 @@ class ModelRandomisationMetric final : public ScoreMetric {
     return p;
   }
   std::vector<std::string> score_names() const override { return {"last", "mean"}; }
+  Index passes(const MetricRun& run, const MetricSettings&) const override {  // one per randomised layer
+    return static_cast<Index>(randomisable_layers(run.network).size());
+  }
   std::vector<Plot> plots() const override {
     return {{0, "similarity", "layers randomised (in the chosen order)", "similarity to the original"}};
   }
@@ -192,6 +195,7 @@ class ModelRandomisationMetric final : public ScoreMetric {
                             range.sample_ids[static_cast<std::size_t>(i)], range.run.threads, prep);
             values[k]->curve(0)(range.begin + i, static_cast<Index>(step)) = similarity(s.choice("similarity"), reference, again);
             values[k]->curve(1)(range.begin + i, static_cast<Index>(step)) = static_cast<double>(layers[step]);
+            advance_progress(1);
           }
         }
       }
@@ -245,6 +249,7 @@ class RandomLogitMetric final : public ScoreMetric {
         const std::vector<double> again = explain_one(methods[k], network, range.inputs, i, other, id, range.run.threads, prep);
         values[k]->score(0)[range.begin + i] = similarity(s.choice("similarity"), reference, again);
         values[k]->curve(0)(range.begin + i, 0) = static_cast<double>(other);
+        advance_progress(1);
       }
     }
   }

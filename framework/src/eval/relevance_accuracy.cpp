@@ -3,6 +3,7 @@
 #include "lrp/eval/metrics.hpp"
 
 #include "lrp/core/error.hpp"
+#include "lrp/core/progress.hpp"
 #include "lrp/core/random.hpp"
 #include "lrp/eval/metric.hpp"
 #include "lrp/io/hdf5.hpp"
@@ -124,12 +125,16 @@ class RelevanceAccuracyMetric final : public Metric {
     const auto first = run.relevant.begin() + begin;
     const std::vector<std::vector<Index>> relevant(first, first + count);
     const std::vector<Index> ids(run.sample_ids.begin() + begin, run.sample_ids.begin() + begin + count);
+    Index evaluated = 0;
+    for (MetricValues* v : values) evaluated += v != nullptr ? 1 : 0;
+    Progress progress("relevance_accuracy", count * evaluated, "sample passes");
     for (size_t k = 0; k < methods.size(); ++k) {
       if (values[k] == nullptr) continue;
       const Tensor& r = methods[k].relevance;
       const Eigen::VectorXd accuracy = relevance_accuracy(Tensor(r.shape, r.data.middleRows(begin, count)), relevant,
                                                           run.plan.seed, ids);
       static_cast<RelevanceAccuracyValues*>(values[k])->store(accuracy, begin);
+      progress.advance(count);
     }
     return 0;
   }

@@ -117,6 +117,7 @@ class RoadMetric final : public ScoreMetric {
             {"noise", K::kNumber, 0.01, 0, 1e6, {}, "standard deviation of the noise added to imputed values, network units"}};
   }
   std::vector<std::string> score_names() const override { return {"morf", "lerf"}; }
+  Index passes(const MetricRun&, const MetricSettings&) const override { return 2; }  // MoRF, LeRF
   std::vector<Plot> plots() const override {
     return {{0, "morf_correct", "share removed (index of first..last)", "accuracy"},
             {1, "lerf_correct", "share removed (index of first..last)", "accuracy"}};

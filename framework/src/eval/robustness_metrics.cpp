@@ -90,6 +90,7 @@ class RobustnessMetric : public ScoreMetric {
           sum += r;
         }
         values[k]->score(0)[range.begin + i] = top;
+        advance_progress(1);
         if (!lipschitz()) values[k]->score(1)[range.begin + i] = sum / static_cast<double>(copies);
       }
     }

@@ -135,11 +135,16 @@ double ScoreMetric::compute(const MetricRun& run, Index begin, Index count, std:
   range.targets.assign(run.targets.begin() + begin, run.targets.begin() + begin + count);
   range.sample_ids.assign(run.sample_ids.begin() + begin, run.sample_ids.begin() + begin + count);
   std::vector<ScoreValues*> own;
+  Index evaluated = 0;
   for (MetricValues* v : values) {
     auto* s = static_cast<ScoreValues*>(v);
     own.push_back(s != nullptr && !s->skipped() ? s : nullptr);
+    evaluated += own.back() != nullptr ? 1 : 0;
   }
+  Progress progress(config_key(), count * (evaluated * passes(run, range.settings) + shared_passes()), "sample passes");
+  const ProgressScope scope(&progress);
   score(range, methods, own);
+  progress.finish();
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
@@ -181,6 +186,7 @@ void evaluate_copies(const Network& network, const Tensor& x, const std::vector<
   if (out.predicted != nullptr) out.predicted->resize(n, copies);
   const Index pass_rows = std::min(rows_per_pass, copies);
   const Index passes = (copies + pass_rows - 1) / pass_rows;
+  Progress* const progress = current_progress();  // the calling thread's; advanced by the workers
   parallel_chunks(n * passes, threads, [&](int, Index begin, Index end) {
     Tensor batch(pass_rows, shape);
     ForwardPass pass;
@@ -210,6 +216,7 @@ void evaluate_copies(const Network& network, const Tensor& x, const std::vector<
           (*out.probability)(i, first + r) = std::exp(static_cast<double>(row[c]) - static_cast<double>(row[top])) / sum;
         }
       }
+      if (progress != nullptr && (item + 1) % passes == 0) progress->advance();  // sample i is done
     }
   });
 }

@@ -7,6 +7,7 @@
 // them. Private to lrp::eval.
 #pragma once
 
+#include "lrp/core/progress.hpp"
 #include "lrp/eval/metric.hpp"
 
 #include <chrono>
@@ -60,6 +61,13 @@ class ScoreMetric : public Metric {
   double compute(const MetricRun& run, Index begin, Index count, std::span<const MethodView> methods,
                  std::span<MetricValues* const> values) const override;
 
+  // compute()'s progress counts passes over a sample of the range: passes() per evaluated method
+  // (e.g. ROAD's MoRF and LeRF curves: 2) and shared_passes() for the work the methods share (e.g.
+  // faithfulness correlation's perturbed forward passes). evaluate_copies advances it by a sample
+  // as it finishes one; work that does not go through it calls advance_progress.
+  virtual Index passes(const MetricRun&, const MetricSettings&) const { return 1; }
+  virtual Index shared_passes() const { return 0; }
+
   // The per-sample scores (the first is the headline) and curves this metric stores.
   virtual std::vector<std::string> score_names() const = 0;
   virtual std::vector<ScoreValues::Curve> curves(const MetricRun&, const MetricSettings&) const { return {}; }
@@ -89,6 +97,11 @@ class ScoreMetric : public Metric {
 };
 
 // ---------------------------------------------------------------- shared tools
+
+// `n` more passes over a sample done, on the progress of compute() (none outside it).
+inline void advance_progress(Index n) {
+  if (Progress* progress = current_progress()) progress->advance(n);
+}
 
 // f on perturbed copies of each sample, in forward passes that hold copies of one sample only (so
 // the numbers do not depend on the batch, the range or the threads): copy j of sample i starts as

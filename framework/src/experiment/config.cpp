@@ -7,6 +7,7 @@
 #include "lrp/core/error.hpp"
 #include "lrp/core/files.hpp"
 #include "lrp/core/log.hpp"
+#include "lrp/core/progress.hpp"
 #include "lrp/registry/registry.hpp"
 #include "lrp/io/sequence_tasks.hpp"
 #include "lrp/io/shapes_task.hpp"
@@ -502,7 +503,12 @@ TrainResult run_training(const TrainConfig& c, const Registry& registry) {
     fit_to_model(test_set, *c.test_data, model.network.input_shape(), model.spec.name);
     check_labels(test_set, model.network.output_shape()[0], c.path + ": data.test");
     test_set.inputs = normalize_inputs(test_set.inputs, model.spec.normalization);
-    const Evaluation e = evaluate(model.network, test_set.inputs, test_set.labels, 256, c.threads);
+    Progress progress("test", test_set.size(), "samples");
+    const Evaluation e = [&] {
+      const ProgressScope scope(&progress);  // evaluate() advances it batch by batch
+      return evaluate(model.network, test_set.inputs, test_set.labels, 256, c.threads);
+    }();
+    progress.finish();
     result.test_accuracy = e.accuracy;
     result.test_loss = e.loss;
     model.provenance.test_accuracy = e.accuracy;

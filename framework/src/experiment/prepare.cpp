@@ -3,6 +3,7 @@
 #include "lrp/core/error.hpp"
 #include "lrp/core/files.hpp"
 #include "lrp/core/log.hpp"
+#include "lrp/core/progress.hpp"
 #include "lrp/experiment/experiment.hpp"
 #include "lrp/io/model_file.hpp"
 #include "lrp/io/model_yaml.hpp"
@@ -232,18 +233,22 @@ Model train_on_rank_zero(const ExperimentConfig& config, const Registry& registr
   return cluster.rank() == 0 ? std::move(*trained) : std::move(*received);
 }
 
-}  // namespace
-
-PreparedExperiment prepare_experiment(const ExperimentConfig& config, const Registry& registry, bool train,
-                                      const Cluster& cluster) {
-  auto log = logger();
+// The config's plugins must be in the registry already.
+void check_plugins_loaded(const ExperimentConfig& config, const Registry& registry) {
   for (std::size_t i = 0; i < config.plugins.size(); ++i) {
     const std::string& path = config.plugins[i];
     LRP_CHECK(plugin_loaded(registry, path), config.plugins_at[i], ": plugins: '", path,
               "' is not loaded into the registry (lrplab loads a config's plugins at start-up; from C++, call "
               "lrp::load_plugin with lrp::read_experiment_plugins(config path, overrides) before freezing the registry)");
   }
+}
 
+}  // namespace
+
+PreparedExperiment prepare_experiment(const ExperimentConfig& config, const Registry& registry, bool train,
+                                      const Cluster& cluster) {
+  auto log = logger();
+  check_plugins_loaded(config, registry);
   auto start = Clock::now();
   const bool trained_here = config.model.file.empty() && train;
   PreparedExperiment p([&] {
@@ -276,6 +281,7 @@ PreparedExperiment prepare_experiment(const ExperimentConfig& config, const Regi
   for (const std::string& m : canon.merged) log->debug("canonized: {}", m);
 
   start = Clock::now();
+  Progress loading("data", 0, "samples");  // one read: no live line, a final one when it took a second or more
   const Shape& shape = p.model.network.input_shape();
   const Index classes = p.model.network.output_shape()[0];
   const InputNormalization& norm = p.model.spec.normalization;
@@ -320,6 +326,8 @@ PreparedExperiment prepare_experiment(const ExperimentConfig& config, const Regi
     p.reference_mean = p.data.mean;
   }
   p.stage_seconds["data"] = seconds_since(start);
+  loading.advance(p.data.size());
+  loading.finish();
   log->info("data: {} samples of shape {} from {}{}", p.data.size(), to_string(shape), p.data.source,
             p.data.masks.rows() > 0 ? " (with object masks)" : "");
 

@@ -5,6 +5,7 @@
 #include "run_state.hpp"
 
 #include "lrp/core/log.hpp"
+#include "lrp/core/progress.hpp"
 
 namespace lrp {
 
@@ -67,8 +68,10 @@ std::string nonfinite_forward(const Network& network, const ForwardPass& pass, c
 // Unit (chunk, method k): its explanation, the input side of its ledger and the metrics computed
 // while explaining. `target_logit` is the seed f_c(x) of each row.
 void explain_unit(RunState& run, std::size_t k, Index chunk, const ForwardPass& pass, const Tensor& x,
-                  const std::vector<Index>& ids, const std::vector<Index>& targets, const Vector& target_logit) {
+                  const std::vector<Index>& ids, const std::vector<Index>& targets, const Vector& target_logit,
+                  Progress& progress) {
   MethodRecord& record = run.methods[k];
+  progress.set_detail(record.name().c_str());
   const PreparedMethod& pm = *record.prepared;
   Network& network = run.prepared->model.network;
   const Index begin = run.chunk_begin(chunk), rows = x.batch();
@@ -106,10 +109,11 @@ void explain_unit(RunState& run, std::size_t k, Index chunk, const ForwardPass& 
   for (std::size_t i = 0; i < record.metrics.size(); ++i)
     if (record.metrics[i]) run.metrics[i]->add_batch(*run.metric_run, batch, view, *record.metrics[i]);
   run.ledger_seconds += seconds_since(ledger_start);
+  progress.advance(rows);
 }
 
 // One chunk: its forward pass, its targets and logits, and this rank's units of it.
-void explain_chunk(RunState& run, Index chunk) {
+void explain_chunk(RunState& run, Index chunk, Progress& progress) {
   const PreparedExperiment& prep = *run.prepared;
   const Network& network = prep.model.network;
   const Index begin = run.chunk_begin(chunk), rows = run.chunk_rows(chunk);
@@ -120,8 +124,10 @@ void explain_chunk(RunState& run, Index chunk) {
   std::vector<Index> labels;
   if (!prep.data.labels.empty()) labels.assign(prep.data.labels.begin() + begin, prep.data.labels.begin() + begin + rows);
   const auto start = RunClock::now();
+  progress.set_detail("forward pass");
   const ForwardPass pass = network.forward(x, run.config.threads);
   run.forward_seconds += seconds_since(start);
+  progress.advance(rows);
   if (!all_finite(pass.logits())) throw Error(nonfinite_forward(network, pass, ids));
   const std::vector<Index> targets = select_targets(pass.logits(), run.config.target, labels.empty() ? nullptr : &labels);
   run.logits.middleRows(begin, rows) = pass.logits();
@@ -129,7 +135,7 @@ void explain_chunk(RunState& run, Index chunk) {
   Vector target_logit(rows);
   for (Index i = 0; i < rows; ++i) target_logit[i] = pass.logits()(i, targets[static_cast<std::size_t>(i)]);
   for (std::size_t k = 0; k < run.methods.size(); ++k)
-    if (run.owner(chunk, k) == run.cluster.rank()) explain_unit(run, k, chunk, pass, x, ids, targets, target_logit);
+    if (run.owner(chunk, k) == run.cluster.rank()) explain_unit(run, k, chunk, pass, x, ids, targets, target_logit, progress);
 }
 
 }  // namespace
@@ -137,15 +143,24 @@ void explain_chunk(RunState& run, Index chunk) {
 void explain_samples(RunState& run) {
   const Index n = run.samples();
   logger()->info("explaining {} samples with {} methods ({} threads)", n, run.methods.size(), run.config.threads);
+  // This rank's passes over a sample: the chunk's forward pass and each of its units' explanations.
+  const auto passes = [&](Index chunk) {
+    Index units = 0;
+    for (std::size_t k = 0; k < run.methods.size(); ++k) units += run.owner(chunk, k) == run.cluster.rank() ? 1 : 0;
+    return units == 0 ? 0 : run.chunk_rows(chunk) * (1 + units);
+  };
+  Index total = 0;
+  for (Index chunk = 0; chunk < run.chunk_count; ++chunk) total += passes(chunk);
+  Progress progress("explain", total, "passes");
   collectively(run.cluster, [&] {
     for (Index chunk = 0; chunk < run.chunk_count; ++chunk) {
-      bool mine = false;
-      for (std::size_t k = 0; k < run.methods.size(); ++k) mine = mine || run.owner(chunk, k) == run.cluster.rank();
-      if (!mine) continue;
-      explain_chunk(run, chunk);
-      logger()->info("  explained samples {}-{} of {}", run.chunk_begin(chunk) + 1,
-                     run.chunk_begin(chunk) + run.chunk_rows(chunk), n);
+      if (passes(chunk) == 0) continue;
+      explain_chunk(run, chunk, progress);
+      logger()->debug("  explained samples {}-{} of {}", run.chunk_begin(chunk) + 1,
+                      run.chunk_begin(chunk) + run.chunk_rows(chunk), n);
     }
+    progress.set_detail(nullptr);
+    progress.finish();
   });
 }
 
@@ -167,7 +182,10 @@ void summarize_explanations(RunState& run) {
   double explain_total = 0;
   for (const MethodRecord& record : run.methods) {
     explain_total += record.explain_seconds;
-    log->info("  {}: {:.2f} s{}", record.name(), record.explain_seconds,
+    log->info("  {}: {:.2f} s{}{}", record.name(), record.explain_seconds,
+              record.explain_seconds > 0
+                  ? fmt::format(" ({} samples/s)", Progress::format_rate(static_cast<double>(run.samples()) / record.explain_seconds))
+                  : "",
               record.nonfinite > 0 ? fmt::format(" ({} NaN/Inf relevance values)", record.nonfinite) : "");
   }
   report.stage_seconds["explain"] = explain_total;

@@ -4,6 +4,7 @@
 #include "run_state.hpp"
 
 #include "lrp/core/log.hpp"
+#include "lrp/core/progress.hpp"
 #include "lrp/io/image.hpp"
 #include "lrp/io/svg_grid.hpp"
 #include "lrp/io/yaml_util.hpp"
@@ -67,7 +68,7 @@ ColorBar colorbar(const HeatmapConfig& h, double scale, const char* figure) {
 
 // The heatmaps of the first `k_samples` samples of every method, and the methods side by side: PNGs
 // and labelled SVGs.
-void draw_heatmaps(RunState& run, Index k_samples) {
+void draw_heatmaps(RunState& run, Index k_samples, Progress& progress) {
   const PreparedExperiment& prep = *run.prepared;
   const Network& network = prep.model.network;
   const Shape& shape = network.input_shape();
@@ -125,6 +126,7 @@ void draw_heatmaps(RunState& run, Index k_samples) {
       }
       cells.back().push_back(h.image);
       grid.cells.back().push_back({h.image, labels[static_cast<std::size_t>(i)], drawn[k].back().png});
+      progress.advance();
     }
     pictures[dir + "montage.png"] = png(montage(cells));
     grid.colorbar = colorbar(look, mopt.relevance_scale, "this montage");
@@ -157,15 +159,24 @@ void draw_pictures(RunState& run) {
   collectively(run.cluster, [&] {
     if (!run.writer() || config.output.heatmaps.empty() || config.output.heatmap_samples <= 0) return;
     const auto start = RunClock::now();
-    draw_heatmaps(run, std::min(config.output.heatmap_samples, run.samples()));
+    const Index k_samples = std::min(config.output.heatmap_samples, run.samples());
+    Index metric_pictures = 0;
+    for (const Metric* metric : run.metrics) metric_pictures += metric != nullptr ? 1 : 0;
+    // The heatmaps, then one step per metric that draws.
+    Progress progress("pictures", k_samples * static_cast<Index>(run.methods.size()) + metric_pictures, "pictures");
+    draw_heatmaps(run, k_samples, progress);
     std::vector<MethodView> views;
     for (const MethodRecord& record : run.methods) views.push_back(record.view());
     for (std::size_t i = 0; i < run.metrics.size(); ++i) {
       if (run.metrics[i] == nullptr) continue;
       std::vector<const MetricValues*> values;
       for (const MethodRecord& record : run.methods) values.push_back(record.metrics[i].get());
+      progress.set_detail(run.metrics[i]->name());
       run.metrics[i]->draw(*run.metric_run, views, values, run.pictures);
+      progress.advance();
     }
+    progress.set_detail(nullptr);
+    progress.finish();
     run.report.stage_seconds["pictures"] = seconds_since(start);
     run.report.heatmap_folder = config.output.heatmaps;
   });

@@ -4,6 +4,7 @@
 #include "run_state.hpp"
 
 #include "lrp/core/log.hpp"
+#include "lrp/core/progress.hpp"
 #include "lrp/io/hdf5.hpp"
 #include "lrp/io/model_yaml.hpp"
 #include "lrp/io/yaml_util.hpp"
@@ -161,12 +162,17 @@ void write_results(RunState& run) {
     FolderFiles& pictures = run.pictures;
     if (!pictures.empty())
       pictures["run.txt"] = "results: " + config.output.results + "\nrun: " + run_id + "\nfinished: " + finished + "\n";
+    // Parts: /meta, /data and /model; each method; the files written out.
+    Progress progress("write results", 2 + std::ssize(run.methods), "parts");
     const std::string results_file = h5::build_file_image(config.output.results, "results file", [&](h5::File& f) {
       write_meta(f, run, finished, run_id);
       write_data(f, run);
       write_model(f, run);
-      for (const MethodRecord& record : run.methods)
+      progress.advance();
+      for (const MethodRecord& record : run.methods) {
         record.write(f, *run.metric_run, run.registry, run.prepared->model.network, run.prepared->relevance_layers);
+        progress.advance();
+      }
       f.set_double_attribute("/meta", "wall_seconds", seconds_since(run.start));
     });
     OutputTransaction outputs;
@@ -178,6 +184,8 @@ void write_results(RunState& run) {
     }
     outputs.add_file(config.output.results, results_file, "results file");
     outputs.commit();
+    progress.advance();
+    progress.finish();
     run.report.stage_seconds["write"] = seconds_since(start);
     run.report.results_path = config.output.results;
   });

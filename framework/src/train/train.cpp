@@ -3,9 +3,8 @@
 
 #include "lrp/core/error.hpp"
 #include "lrp/core/log.hpp"
+#include "lrp/core/progress.hpp"
 #include "lrp/core/random.hpp"
-
-#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -336,6 +335,7 @@ Evaluation evaluate(const Network& network, const Tensor& inputs, std::span<cons
     const std::span<const Index> batch_labels = labels.subspan(static_cast<std::size_t>(begin), static_cast<std::size_t>(rows));
     loss_sum += SoftmaxCrossEntropy::loss(pass.logits(), batch_labels) * static_cast<double>(rows);
     correct += count_correct(pass.logits(), batch_labels);
+    if (Progress* progress = current_progress()) progress->advance(rows);  // the caller's, if it set one
   }
   const double n = static_cast<double>(inputs.batch());
   return {loss_sum / n, static_cast<double>(correct) / n};
@@ -508,37 +508,12 @@ class TrainStep {
   std::vector<Params> grads_;
 };
 
-// Progress display: a bar redrawn in place on a terminal, periodic log lines otherwise.
-class Progress {
- public:
-  Progress(bool enabled, Index steps_per_epoch, Index epochs)
-      : enabled_(enabled), tty_(enabled && isatty(fileno(stderr)) != 0), steps_(steps_per_epoch), epochs_(epochs) {}
-
-  void step(Index epoch, Index step, double mean_loss, double accuracy) {
-    if (!enabled_) return;
-    const auto now = std::chrono::steady_clock::now();
-    const double since = std::chrono::duration<double>(now - last_).count();
-    if (step + 1 < steps_ && since < (tty_ ? 0.2 : 10.0)) return;
-    last_ = now;
-    const double done = static_cast<double>(step + 1) / static_cast<double>(steps_);
-    if (tty_) {
-      const int width = 30, filled = static_cast<int>(done * width);
-      std::fprintf(stderr, "\repoch %lld/%lld [%s%s] %3.0f%%  loss %.4f  acc %.4f", static_cast<long long>(epoch + 1),
-                   static_cast<long long>(epochs_), std::string(static_cast<std::size_t>(filled), '#').c_str(),
-                   std::string(static_cast<std::size_t>(width - filled), '.').c_str(), 100 * done, mean_loss, accuracy);
-      if (step + 1 == steps_) std::fprintf(stderr, "\n");
-      std::fflush(stderr);
-    } else if (step + 1 < steps_) {
-      logger()->info("epoch {}/{}: step {}/{}, loss {:.4f}, accuracy {:.4f}", epoch + 1, epochs_, step + 1, steps_,
-                     mean_loss, accuracy);
-    }
-  }
-
- private:
-  bool enabled_, tty_;
-  Index steps_, epochs_;
-  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
-};
+// How an epoch shows its progress (lrp/core/progress.hpp): as the defaults say, silent unless `enabled`.
+ProgressSettings epoch_display(bool enabled) {
+  ProgressSettings s = progress_settings();
+  s.enabled = s.enabled && enabled;
+  return s;
+}
 
 }  // namespace
 
@@ -596,7 +571,7 @@ TrainReport train(Network& network, const Dataset& train_set, const TrainOptions
   TrainStep step(network, options.threads);
   const Index steps_per_epoch =
       (static_cast<Index>(train_rows.size()) + options.batch_size - 1) / options.batch_size;
-  Progress progress(options.progress, steps_per_epoch, options.epochs);
+  const ProgressSettings display = epoch_display(options.progress);
   std::vector<Index> batch_labels;
   Tensor batch;
   for (Index epoch = 0; epoch < options.epochs; ++epoch) {
@@ -605,6 +580,9 @@ TrainReport train(Network& network, const Dataset& train_set, const TrainOptions
     stats.epoch = epoch;
     stats.learning_rate = scheduled_learning_rate(options.schedule, base_lr, epoch, options.epochs);
     shuffle(train_rows, rng);
+    char running[96] = "";  // the epoch's loss and accuracy so far, shown after the progress's name
+    Progress progress(detail::concat("epoch ", epoch + 1, "/", options.epochs), std::ssize(train_rows), "samples", display);
+    progress.set_detail(running);
     double loss_sum = 0;
     Index correct = 0, seen = 0, step_index = 0;
     for (std::size_t begin = 0; begin < train_rows.size(); begin += static_cast<std::size_t>(options.batch_size)) {
@@ -640,10 +618,12 @@ TrainReport train(Network& network, const Dataset& train_set, const TrainOptions
         throw Error(where + ": " + e.what());
       }
       seen += static_cast<Index>(rows.size());
-      progress.step(epoch, step_index, loss_sum / static_cast<double>(seen),
+      std::snprintf(running, sizeof running, "loss %.4f acc %.4f", loss_sum / static_cast<double>(seen),
                     static_cast<double>(correct) / static_cast<double>(seen));
+      progress.advance(static_cast<std::int64_t>(rows.size()));
       ++step_index;
     }
+    progress.finish();
     stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const double count = static_cast<double>(train_rows.size());
     stats.train_loss = loss_sum / count;

@@ -189,7 +189,8 @@ struct StepGradients {
 StepGradients training_gradients(Network& network, const Tensor& batch, std::span<const Index> labels,
                                  std::mt19937_64& rng, int threads = 1);
 
-// Mean loss and accuracy of the network on (inputs, labels), evaluated in batches of batch_size.
+// Mean loss and accuracy of the network on (inputs, labels), evaluated in batches of batch_size
+// (each batch advances the thread's current progress, lrp/core/progress.hpp, if there is one).
 struct Evaluation {
   double loss = 0;
   double accuracy = 0;
