@@ -6,6 +6,7 @@
 #include "experiment_support.hpp"
 #include "temp_dir.hpp"
 #include "test_util.hpp"
+#include "xml_check.hpp"
 
 #include "lrp/core/error.hpp"
 #include "lrp/experiment/experiment.hpp"
@@ -40,54 +41,10 @@ std::string slurp(const std::string& path) {
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
-// Well-formed XML as far as these SVGs go: one root, tags balanced and nested, attributes quoted,
-// no '<' inside attribute values, '&' only as one of the five entities. Returns the element names.
+// The element names of a well-formed SVG (tests/xml_check.hpp checks it).
 std::vector<std::string> check_xml(const std::string& xml) {
-  std::vector<std::string> names, open;
-  std::size_t i = 0;
-  if (xml.rfind("<?xml", 0) == 0) i = xml.find("?>") + 2;
-  int roots = 0;
-  const auto check_amps = [](const std::string& text) {
-    for (std::size_t a = text.find('&'); a != std::string::npos; a = text.find('&', a + 1)) {
-      const std::size_t semi = text.find(';', a);
-      REQUIRE(semi != std::string::npos);
-      const std::string entity = text.substr(a + 1, semi - a - 1);
-      CHECK((entity == "amp" || entity == "lt" || entity == "gt" || entity == "quot" || entity == "apos"));
-    }
-  };
-  while (i < xml.size()) {
-    if (xml[i] != '<') {
-      const std::size_t next = std::min(xml.find('<', i), xml.size());
-      const std::string text = xml.substr(i, next - i);
-      if (open.empty()) CHECK(text.find_first_not_of(" \n") == std::string::npos);
-      check_amps(text);
-      i = next;
-      continue;
-    }
-    const std::size_t close = xml.find('>', i);
-    REQUIRE(close != std::string::npos);
-    std::string tag = xml.substr(i + 1, close - i - 1);
-    i = close + 1;
-    if (tag[0] == '/') {
-      REQUIRE(!open.empty());
-      CHECK(open.back() == tag.substr(1));
-      open.pop_back();
-      continue;
-    }
-    const bool self_closing = tag.back() == '/';
-    if (self_closing) tag.pop_back();
-    const std::string name = tag.substr(0, tag.find_first_of(" \n"));
-    REQUIRE(!name.empty());
-    // Attributes: name="value" pairs; an even number of quotes and no '<' in the tag.
-    CHECK(std::count(tag.begin(), tag.end(), '"') % 2 == 0);
-    CHECK(tag.find('<') == std::string::npos);
-    check_amps(tag);
-    if (open.empty()) ++roots;
-    names.push_back(name);
-    if (!self_closing) open.push_back(name);
-  }
-  CHECK(open.empty());
-  CHECK(roots == 1);
+  std::vector<std::string> names;
+  for (const lrp_test::Element& e : lrp_test::parse_xml(xml)) names.push_back(e.name);
   return names;
 }
 
