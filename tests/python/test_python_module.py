@@ -21,6 +21,7 @@ FMNIST = "/usr/share/datasets/fashion-mnist"
 CNN = os.path.join(ROOT, "models", "fmnist_cnn.h5")
 REAL = os.path.join(ROOT, "tests", "fixtures", "real")
 FLOAT64 = lrplab.scalar == "float64"
+DTYPE = np.float64 if FLOAT64 else np.float32  # lrplab's own precision
 
 
 def tol(float32, float64):
@@ -34,11 +35,12 @@ def worst_relative(a, b):
 
 
 def idx_images(count):
-    """The first Fashion-MNIST test images in [0, 1], read here without lrplab."""
+    """The first Fashion-MNIST test images in [0, 1] in lrplab's precision, read here without lrplab."""
     with gzip.open(os.path.join(FMNIST, "t10k-images-idx3-ubyte.gz")) as f:
         data = f.read()
     n = int.from_bytes(data[4:8], "big")
-    return (np.frombuffer(data[16:], dtype=np.uint8).reshape(n, 1, 28, 28)[:count] / 255.0).astype(np.float32)
+    # the idx format's default scale: each byte times 1/255 (in double), as data.scale documents
+    return (np.frombuffer(data[16:], dtype=np.uint8).reshape(n, 1, 28, 28)[:count] * (1.0 / 255.0)).astype(DTYPE)
 
 
 def idx_labels(count):
@@ -154,7 +156,7 @@ def test_explain_gives_torchs_logits_gradients_and_lrp_on_real_images(model_file
 def test_a_normalization_override_is_the_same_as_normalizing_the_inputs(cnn, images):
     identity = lrplab.load_model(CNN, normalization={"mean": [0.0], "std": [1.0]})
     assert identity.normalization["mean"] == [0.0] and "normalization" in identity.normalization["origin"]
-    network_units = ((images.astype(np.float64) - 0.286) / 0.353).astype(images.dtype)
+    network_units = ((images.astype(np.float64) - 0.286) / 0.353).astype(DTYPE)
     assert worst_relative(identity.forward(network_units), cnn.forward(images)) <= tol(1e-5, 1e-12)
 
 
