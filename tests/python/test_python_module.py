@@ -260,7 +260,12 @@ def test_results_files_read_as_plain_python(tmp_path):
     assert r["meta"].attrs["plugins"] == []
     layers = r["metrics"]["conservation"]["epsilon_gamma_box"].attrs["layer_names"]
     assert layers[:3] == ["conv1", "bn1", "relu1"] and len(layers) == 13
-    assert r["explanations"]["gradient"].attrs["seed"] > 2**63 or r["explanations"]["gradient"].attrs["seed"] >= 0
+    # against h5py, an independent reader: a uint64 seed, a text dataset, an array
+    h5py = pytest.importorskip("h5py")
+    with h5py.File(report.results, "r") as f:
+        assert r["explanations"]["gradient"].attrs["seed"] == int(f["explanations/gradient"].attrs["seed"])
+        assert r["config"] == f["config"][()].decode()
+        assert np.array_equal(r["explanations"]["random"]["relevance"], f["explanations/random/relevance"][()])
     assert r["data"].attrs_of("inputs")["units"].startswith("raw")
     assert np.array_equal(r["data"]["labels"], idx_labels(24))
     assert r["data"]["indices"].tolist() == list(range(24))
@@ -279,6 +284,7 @@ def test_results_files_read_as_plain_python(tmp_path):
     (lambda x: np.where(np.arange(x.size).reshape(x.shape) == 800, np.nan, x), "sample 1 has a non-finite value (nan) at flat position 16"),
     (lambda x: np.where(np.arange(x.size).reshape(x.shape) == 3, np.inf, x), "sample 0 has a non-finite value (inf)"),
     (lambda x: x.tolist(), "expected a numpy array, got list"),
+    (lambda x: x * (np.finfo(DTYPE).max / 4), "layer 0 'conv1' (conv2d"),  # finite inputs, overflowing sums
 ])
 def test_bad_arrays_raise_lrplab_errors(cnn, images, make, message):
     with pytest.raises(lrplab.Error) as caught:

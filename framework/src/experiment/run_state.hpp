@@ -105,6 +105,9 @@ struct RunState {
 Tensor run_method(const PreparedMethod& pm, const MethodBatch& batch, const Registry& registry);
 // The method explaining a batch again, as the explain stage does (MethodView::explain).
 Reexplain make_reexplain(const PreparedMethod& pm, const Registry& registry);
+// Where the forward pass of a batch (rows: samples `ids`) first turns finite inputs into NaN or
+// ±Inf, naming the sample and the layer: the message of the error that stops explaining.
+std::string nonfinite_forward(const Network& network, const ForwardPass& pass, const std::vector<Index>& ids);
 
 // The stages, in the order run_experiment runs them.
 void lock_outputs(RunState& run);           // stage_outputs.cpp: check and lock the output paths

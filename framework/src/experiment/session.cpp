@@ -78,17 +78,16 @@ BatchExplanation explain_batch(const PreparedMethod& method, Network& network, c
   set_maxpool_ties(network, m.maxpool_ties);
   const int threads = std::max(1, request.threads);
   BatchExplanation out;
-  const ForwardPass pass = network.forward(x, threads);
-  LRP_CHECK(all_finite(pass.logits()), "the model's logits are not finite for this batch (inputs or weights too large "
-            "for ", scalar_name(), "?); lrplab does not explain non-finite logits");
-  out.logits = pass.logits();
-  out.targets = select_target_sets(pass.logits(), targets, labels);
   std::vector<Index> ids = request.sample_ids;
   if (ids.empty()) {
     ids.resize(static_cast<std::size_t>(x.batch()));
     std::iota(ids.begin(), ids.end(), Index{0});
   }
   LRP_CHECK(static_cast<Index>(ids.size()) == x.batch(), "sample_ids: ", ids.size(), " ids for ", x.batch(), " samples");
+  const ForwardPass pass = network.forward(x, threads);
+  if (!all_finite(pass.logits())) throw Error(nonfinite_forward(network, pass, ids));
+  out.logits = pass.logits();
+  out.targets = select_target_sets(pass.logits(), targets, labels);
   std::optional<Explainer> explainer;
   if (m.lrp()) {
     explainer.emplace(Explainer::from_composite(network, registry, method.composite));

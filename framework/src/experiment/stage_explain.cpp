@@ -45,8 +45,6 @@ Reexplain make_reexplain(const PreparedMethod& pm, const Registry& registry) {
   };
 }
 
-namespace {
-
 // Where the forward pass of a batch first turns finite inputs into NaN or ±Inf: the message names
 // the sample and the layer (lrplab stops rather than explain or evaluate non-finite logits).
 std::string nonfinite_forward(const Network& network, const ForwardPass& pass, const std::vector<Index>& ids) {
@@ -64,6 +62,8 @@ std::string nonfinite_forward(const Network& network, const ForwardPass& pass, c
   return "the model's logits are not finite";
 }
 
+
+namespace {
 
 // Unit (chunk, method k): its explanation, the input side of its ledger and the metrics computed
 // while explaining. `target_logit` is the seed f_c(x) of each row.
