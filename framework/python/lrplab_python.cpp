@@ -140,14 +140,20 @@ lrp::Tensor input_tensor(const py::handle& object, const lrp::Shape& shape, cons
   return t;
 }
 
-// A matrix handed to numpy without copying: numpy's array owns the moved buffer.
-template <typename M>
-py::array to_numpy(M&& matrix, std::vector<py::ssize_t> shape) {
-  using T = typename std::decay_t<M>::Scalar;
-  static_assert(std::decay_t<M>::IsRowMajor || std::decay_t<M>::ColsAtCompileTime == 1, "numpy arrays are C-ordered");
-  auto* owner = new std::decay_t<M>(std::forward<M>(matrix));
-  py::capsule free_when_done(owner, [](void* p) { delete static_cast<std::decay_t<M>*>(p); });
+// A buffer handed to numpy without copying: numpy's array owns the moved matrix or vector.
+template <typename Owner>
+py::array owned_array(Owner&& value, const std::vector<py::ssize_t>& shape) {
+  using O = std::decay_t<Owner>;
+  auto* owner = new O(std::forward<Owner>(value));
+  using T = std::remove_const_t<std::remove_pointer_t<decltype(owner->data())>>;
+  py::capsule free_when_done(owner, [](void* p) { delete static_cast<O*>(p); });
   return py::array_t<T>(shape, owner->data(), free_when_done);
+}
+
+template <typename M>
+py::array to_numpy(M&& matrix, const std::vector<py::ssize_t>& shape) {
+  static_assert(std::decay_t<M>::IsRowMajor || std::decay_t<M>::ColsAtCompileTime == 1, "numpy arrays are C-ordered");
+  return owned_array(std::forward<M>(matrix), shape);
 }
 
 std::vector<py::ssize_t> batch_shape(lrp::Index n, const lrp::Shape& shape) {
@@ -436,20 +442,16 @@ py::object read_dataset(const lrp::h5::File& f, const std::string& path) {
   std::vector<py::ssize_t> shape;
   for (const hsize_t d : info.shape) shape.push_back(static_cast<py::ssize_t>(d));
   if (info.type.type_class == lrp::h5::TypeClass::kFloat && info.type.size == 4) {
-    std::vector<float> v = f.read<float>(path);
-    return py::array_t<float>(shape, v.data());
+    return owned_array(f.read<float>(path), shape);
   }
   if (info.type.type_class == lrp::h5::TypeClass::kFloat) {
-    std::vector<double> v = f.read<double>(path);
-    return py::array_t<double>(shape, v.data());
+    return owned_array(f.read<double>(path), shape);
   }
   if (info.type.type_class == lrp::h5::TypeClass::kInteger && !info.type.is_signed && info.type.size == 8) {
-    std::vector<std::uint64_t> v = f.read<std::uint64_t>(path);  // seeds
-    return py::array_t<std::uint64_t>(shape, v.data());
+    return owned_array(f.read<std::uint64_t>(path), shape);  // seeds
   }
   if (info.type.type_class == lrp::h5::TypeClass::kInteger) {
-    std::vector<std::int64_t> v = f.read<std::int64_t>(path);
-    return py::array_t<std::int64_t>(shape, v.data());
+    return owned_array(f.read<std::int64_t>(path), shape);
   }
   return py::none();
 }
