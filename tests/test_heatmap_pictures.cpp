@@ -373,8 +373,8 @@ TEST_CASE("output.heatmap keys are read with defaults and checked with positione
   CHECK(set.overlay_alpha == 0.25);
 
   CHECK_THAT(error("  heatmap:\n    colormap: coldhot\n"),
-             Contains(line + "15: output.heatmap.colormap is 'coldhot' (did you mean 'coldnhot'?)") &&
-                 Contains("expected one of bwr, coldnhot, seismic, gray, hot"));
+             Contains(line + "15: output.heatmap.colormap 'coldhot' is not one of bwr, coldnhot, seismic, gray, hot "
+                                 "(did you mean 'coldnhot'?)"));
   CHECK_THAT(error("  heatmap:\n    clip_percentile: 0\n"),
              Contains(line + "22: output.heatmap.clip_percentile is 0; expected a percentile of |R| in (0, 100]"));
   CHECK_THAT(error("  heatmap:\n    clip_percentile: 100.5\n"), Contains("in (0, 100]"));
@@ -382,7 +382,7 @@ TEST_CASE("output.heatmap keys are read with defaults and checked with positione
   CHECK_THAT(error("  heatmap:\n    clip: 99\n"),
              Contains(line + "5: unknown key 'clip' in output.heatmap") && Contains("valid keys: colormap, clip_percentile"));
   CHECK_THAT(error("  heatmap:\n    scale: figures\n"),
-             Contains(line + "12: output.heatmap.scale is 'figures' (did you mean 'figure'?); expected one of sample, figure"));
+             Contains(line + "12: output.heatmap.scale 'figures' is not one of sample, figure (did you mean 'figure'?)"));
   CHECK_THAT(error("  heatmap:\n    overlay: maybe\n"), Contains("output.heatmap.overlay must be true or false"));
   CHECK_THAT(error("  heatmap:\n    overlay_alpha: 2\n"), Contains(line + "20: output.heatmap.overlay_alpha is 2; expected"));
   CHECK_THAT(error("  heatmap: pictures\n"), Contains("output.heatmap must be a mapping") && Contains("output.heatmaps"));

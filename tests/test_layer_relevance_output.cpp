@@ -50,9 +50,12 @@ lrp::h5::File run(const std::string& config) {
   return lrp::h5::File::open(std::filesystem::path(config).replace_filename("layers.h5").string());
 }
 
-// Σ of each row of a stored map, in double.
-Eigen::VectorXd row_sums(const lrp::h5::File& f, const std::string& dataset, Index n) {
-  return read_rows(f, dataset, n).rowwise().sum();
+// The stored map's row sums (in double) equal the conservation ledger's sums at its value
+// (conservation.cpp: `layer_sums`, column `value`) up to summation order.
+void check_against_ledger(const lrp::h5::File& f, const std::string& dataset, const Eigen::MatrixXd& ledger,
+                          Index value, Index n) {
+  const Eigen::VectorXd sums = read_rows(f, dataset, n).rowwise().sum();
+  CHECK((sums - ledger.col(value)).cwiseAbs().maxCoeff() <= 1e-9 * ledger.col(value).cwiseAbs().maxCoeff());
 }
 
 }  // namespace
@@ -80,6 +83,7 @@ TEST_CASE("Layer relevance maps of a CNN run are the explainers maps at those la
   const lrp::Explanation e = explainer.explain(pass, targets, {.keep_layer_relevance = true, .threads = 2});
 
   const std::string g = "/explanations/epsilon_gamma_box/layers/";
+  const Eigen::MatrixXd ledger = read_rows(f, "/metrics/conservation/epsilon_gamma_box/layer_sums", n);
   CHECK(f.string_attribute("/explanations/epsilon_gamma_box/layers", "layer_names") == "conv1\nconv2\nfc1\nrelu3\ndropout\n");
   for (const std::string layer : {"conv1", "conv2", "relu3", "dropout", "fc1"}) {
     const Index l = model.network.index_of(layer), value = model.network.inputs_of(l)[0];
@@ -88,9 +92,7 @@ TEST_CASE("Layer relevance maps of a CNN run are the explainers maps at those la
     CHECK(f.int_attribute(g + layer, "index") == l);
     const lrp::Matrix stored = read_rows(f, g + layer, n).cast<Scalar>();
     CHECK(stored == e.layer_relevance[static_cast<std::size_t>(value)]);
-    // the ledger's sum at that value (conservation.cpp) is the stored map's sum
-    const Eigen::MatrixXd ledger = read_rows(f, "/metrics/conservation/epsilon_gamma_box/layer_sums", n);
-    CHECK((row_sums(f, g + layer, n) - ledger.col(value)).cwiseAbs().maxCoeff() <= 1e-9 * ledger.col(value).cwiseAbs().maxCoeff());
+    check_against_ledger(f, g + layer, ledger, value, n);
   }
   // shapes: the input of conv2 is pool1's [16, 14, 14] map
   const lrp::h5::DatasetInfo conv2 = f.dataset_info(g + "conv2");
@@ -120,8 +122,7 @@ TEST_CASE("Layer relevance all on the ResNet stores every one input layer and ad
     }
     REQUIRE(f.exists(d));
     ++stored;
-    const Index value = model.network.inputs_of(l)[0];
-    CHECK((row_sums(f, d, n) - ledger.col(value)).cwiseAbs().maxCoeff() <= 1e-9 * ledger.col(value).cwiseAbs().maxCoeff());
+    check_against_ledger(f, d, ledger, model.network.inputs_of(l)[0], n);
   }
   CHECK(merges >= 3);  // the residual sums
   CHECK(stored + merges == model.network.size());

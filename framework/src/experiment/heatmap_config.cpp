@@ -4,6 +4,7 @@
 #include "lrp/experiment/config_keys.hpp"
 #include "lrp/experiment/experiment.hpp"
 #include "lrp/io/yaml_util.hpp"
+#include "metric_config.hpp"
 
 #include <string>
 #include <vector>
@@ -12,34 +13,13 @@ namespace lrp {
 
 using namespace yaml;
 
-namespace {
-
-std::string listed(const std::vector<std::string>& names) {
-  std::string out;
-  for (const std::string& n : names) out += (out.empty() ? "" : ", ") + n;
-  return out;
-}
-
-// The value of `key` if it is one of `names`; else an error naming the valid ones and the closest.
-std::size_t choice(const YAML::Node& node, const std::string& source, const std::string& key,
-                   const std::vector<std::string>& names) {
-  const std::string value = string(node, source, "output.heatmap." + key);
-  for (std::size_t k = 0; k < names.size(); ++k)
-    if (names[k] == value) return k;
-  const std::string close = closest_name(value, names);
-  LRP_FAIL(where(node, source), ": output.heatmap.", key, " is '", value, "'",
-           close.empty() ? "" : " (did you mean '" + close + "'?)", "; expected one of ", listed(names));
-}
-
-}  // namespace
-
 void read_heatmap_config(const YAML::Node& node, const std::string& source, HeatmapConfig& h) {
   h.at = where(node, source);
   if (!node || node.IsNull()) return;  // not given, or `heatmap:` with nothing: the defaults
   LRP_CHECK(node.IsMap(), h.at, ": output.heatmap must be a mapping of how heatmaps are drawn (colormap, "
                                  "clip_percentile, scale, overlay, overlay_alpha); the pictures' folder is output.heatmaps");
   check_section_keys(node, ConfigFile::kExperiment, "output.heatmap", "", source, "output.heatmap");
-  if (node["colormap"]) h.colormap = static_cast<Colormap>(choice(node["colormap"], source, "colormap", colormap_names()));
+  if (node["colormap"]) h.colormap = static_cast<Colormap>(read_choice(node["colormap"], source, "output.heatmap.colormap", colormap_names()));
   if (node["clip_percentile"]) {
     const YAML::Node& p = node["clip_percentile"];
     h.clip_percentile = number(p, source, "output.heatmap.clip_percentile");
@@ -47,7 +27,7 @@ void read_heatmap_config(const YAML::Node& node, const std::string& source, Heat
               ": output.heatmap.clip_percentile is ", p.Scalar(),
               "; expected a percentile of |R| in (0, 100] (100: no clipping, the max |R|)");
   }
-  if (node["scale"]) h.figure_scale = choice(node["scale"], source, "scale", {"sample", "figure"}) == 1;
+  if (node["scale"]) h.figure_scale = read_choice(node["scale"], source, "output.heatmap.scale", {"sample", "figure"}) == 1;
   if (node["overlay"]) h.overlay = boolean(node["overlay"], source, "output.heatmap.overlay");
   if (node["overlay_alpha"]) {
     const YAML::Node& a = node["overlay_alpha"];

@@ -28,16 +28,7 @@ void read_parameter(const MetricParameter& p, const YAML::Node& node, const std:
   const std::string key = what + "." + p.key;
   switch (p.kind) {
     case MetricParameter::Kind::kFlag: s.numbers[p.key] = boolean(node, src, key) ? 1.0 : 0.0; return;
-    case MetricParameter::Kind::kChoice: {
-      const std::string v = string(node, src, key);
-      if (std::find(p.choices.begin(), p.choices.end(), v) == p.choices.end()) {
-        const std::string close = closest_name(v, p.choices);
-        LRP_FAIL(where(node, src), ": ", key, " '", v, "' is not one of ", join_choices(p.choices),
-                 close.empty() ? "" : " (did you mean '" + close + "'?)");
-      }
-      s.choices[p.key] = v;
-      return;
-    }
+    case MetricParameter::Kind::kChoice: s.choices[p.key] = p.choices[read_choice(node, src, key, p.choices)]; return;
     case MetricParameter::Kind::kWhole:
     case MetricParameter::Kind::kNumber: {
       const double v = p.kind == MetricParameter::Kind::kWhole
@@ -52,6 +43,16 @@ void read_parameter(const MetricParameter& p, const YAML::Node& node, const std:
 }
 
 }  // namespace
+
+std::size_t read_choice(const YAML::Node& node, const std::string& src, const std::string& key,
+                        const std::vector<std::string>& choices) {
+  const std::string v = string(node, src, key);
+  const auto it = std::find(choices.begin(), choices.end(), v);
+  if (it != choices.end()) return static_cast<std::size_t>(it - choices.begin());
+  const std::string close = closest_name(v, choices);
+  LRP_FAIL(where(node, src), ": ", key, " '", v, "' is not one of ", join_choices(choices),
+           close.empty() ? "" : " (did you mean '" + close + "'?)");
+}
 
 std::optional<MetricSettings> read_metric_entry(const Metric& metric, const YAML::Node& node, const std::string& src,
                                                 std::uint64_t seed) {

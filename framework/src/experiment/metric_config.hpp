@@ -17,6 +17,10 @@ namespace lrp {
 // each given key checked (type, range, choices) and the rest defaulted. `seed` is the experiment's.
 std::optional<MetricSettings> read_metric_entry(const Metric& metric, const YAML::Node& node, const std::string& src,
                                                 std::uint64_t seed);
+// A key whose value is one of `choices`: its index; else an error at its position naming `key`, the
+// choices and the closest one (the metric suite's choices and output.heatmap's).
+std::size_t read_choice(const YAML::Node& node, const std::string& src, const std::string& key,
+                        const std::vector<std::string>& choices);
 // A metric's parameters as `lrplab list metrics` shows them.
 std::vector<ParamSpec> metric_param_specs(const Metric& metric);
 
