@@ -29,7 +29,8 @@ JOBS=${JOBS:-$(nproc)}
 
 PACKAGES=(g++ cmake ninja-build pkg-config libeigen3-dev libspdlog-dev catch2 libbenchmark-dev zlib1g-dev
           libyaml-cpp-dev libhdf5-dev libonnx-dev libprotobuf-dev protobuf-compiler dataset-fashion-mnist
-          libopenmpi-dev openmpi-bin pybind11-dev python3-dev python3-numpy python3-pytest python3-h5py)
+          libopenmpi-dev openmpi-bin pybind11-dev python3-dev python3-numpy python3-pytest python3-h5py
+          chromium)  # chromium: the HTML report's browser test (headless)
 
 # Only `./build.sh fuzz` needs these: clang 14 with libFuzzer and the sanitizer runtimes, and
 # clang's OpenMP runtime.

@@ -266,6 +266,7 @@ int run_command(const lrp::Registry& registry, const std::vector<std::string>& a
   print_metric_costs(report);
   std::cout << "results: " << report.results_path << "\n";
   if (!report.heatmap_folder.empty()) std::cout << "heatmaps and curves: " << report.heatmap_folder << "/\n";
+  if (config.output.report) std::cout << "report: " << config.output.heatmaps << "/index.html\n";
   return 0;
 }
 

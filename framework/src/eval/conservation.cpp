@@ -200,13 +200,17 @@ class ConservationValues final : public MetricValues {
 
   void finish(const MethodView& method) override {
     summary_ = summarize(method.input.relative_error);
+    if (ledger_) layer_means_ = ledger_means(method.input.output_seed);
     const std::string unknown = unknown_layers(nullptr);
     if (!unknown.empty())
       logger()->warn("conservation '{}': the rules of layers {} do not report their ledger share (Rule::ledger_share); "
                      "their bias and stabilizer shares are unknown", method.name, unknown);
   }
   void check(const MethodView& method) const override { check_mean(summary_, "conservation", method.name); }
-  void add_to(MethodSummary& summary) const override { summary.relative_error = summary_; }
+  void add_to(MethodSummary& summary) const override {
+    summary.relative_error = summary_;
+    summary.layer_ledger = layer_means_;
+  }
 
   void write(h5::File& f, const MetricRun& run, const MethodView& method) const override {
     const std::string g = "/metrics/conservation/" + method.name;
@@ -251,8 +255,26 @@ class ConservationValues final : public MetricValues {
     return text;
   }
 
+  // Per column of layer_sums_, the mean over samples of Σ R / seed (MethodSummary::layer_ledger).
+  std::vector<double> ledger_means(const Eigen::VectorXd& seed) const {
+    std::vector<double> means;
+    for (Index l = 0; l < layer_sums_.cols(); ++l) {
+      double sum = 0.0;
+      Index count = 0;
+      for (Index i = 0; i < layer_sums_.rows(); ++i) {
+        const double ratio = layer_sums_(i, l) / seed[i];
+        if (seed[i] == 0.0 || !std::isfinite(ratio)) continue;
+        sum += ratio;
+        ++count;
+      }
+      means.push_back(count > 0 ? sum / static_cast<double>(count) : kNaN);
+    }
+    return means;
+  }
+
   bool ledger_;
   std::vector<LedgerShare> shares_;
+  std::vector<double> layer_means_;
   Eigen::MatrixXd layer_sums_, bias_share_, stabilizer_share_;
   IndexMatrix nonfinite_layers_;
   Summary summary_;

@@ -94,7 +94,10 @@ std::vector<ConfigSection> output_sections() {
         {"layer_relevance", "all | list of layer names", "none",
          "LRP methods also store the relevance at these layers' inputs (all: every layer with one input)"},
         {"heatmap", "mapping (section output.heatmap)", "its defaults",
-         "how relevance is drawn: colour map, clipping, scale, overlay"}}},
+         "how relevance is drawn: colour map, clipping, scale, overlay"},
+        {"report", "bool", "true with output.heatmaps",
+         "index.html in the heatmaps folder: the table, curves, heatmaps, ledger, config and provenance on one page "
+         "(needs output.heatmaps)"}}},
       {kRun, "output.heatmap", "", "how every heatmap is drawn (PNG and SVG)",
        {{"colormap", "bwr | coldnhot | seismic | gray | hot", "bwr",
          "the colour map of R / s (gray and hot draw |R| only)"},

@@ -714,6 +714,9 @@ void read_output(const YAML::Node& out, const std::string& src, OutputConfig& o)
     LRP_CHECK(!o.heatmaps.empty(), o.heatmaps_at, ": output.heatmaps is empty; expected a folder");
     check_replaceable_folder(o.heatmaps, o.heatmaps_at + ": output.heatmaps");
   }
+  o.report = out["report"] ? boolean(out["report"], src, "output.report") : !o.heatmaps.empty();
+  LRP_CHECK(!o.report || !o.heatmaps.empty(), where(out["report"], src),
+            ": output.report needs output.heatmaps, the folder its index.html goes in");
   if (out["heatmap_samples"]) o.heatmap_samples = whole(out["heatmap_samples"], src, "output.heatmap_samples", 0);
   if (out["montage_columns"]) o.montage_columns = whole(out["montage_columns"], src, "output.montage_columns", 1);
   if (const YAML::Node layers = out["layer_relevance"]) {

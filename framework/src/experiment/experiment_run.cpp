@@ -18,10 +18,15 @@ ExperimentReport run_experiment(const ExperimentConfig& config, const Registry& 
   exchange_explanations(run);   // MPI: every rank gets every unit
   summarize_explanations(run);  // seconds, NaN counts, accuracy
   evaluate_metrics(run);        // metrics computed afterwards, their exchange, summaries and checks
+  summarize_methods(run);       // the table's rows
   draw_pictures(run);           // heatmaps and metric pictures (rank 0)
+  draw_report(run);             // index.html (rank 0)
   write_results(run);           // the results file and the pictures (rank 0)
+  run.report.total_seconds = seconds_since(run.start);
+  return std::move(run.report);
+}
 
-  ExperimentReport& report = run.report;
+void summarize_methods(RunState& run) {
   for (const MethodRecord& record : run.methods) {
     MethodSummary s;
     s.name = record.name();
@@ -29,10 +34,8 @@ ExperimentReport run_experiment(const ExperimentConfig& config, const Registry& 
     s.nonfinite = record.nonfinite;
     for (const auto& values : record.metrics)
       if (values) values->add_to(s);
-    report.methods.push_back(s);
+    run.report.methods.push_back(s);
   }
-  report.total_seconds = seconds_since(run.start);
-  return std::move(report);
 }
 
 namespace {

@@ -16,6 +16,12 @@ void lock_outputs(RunState& run) {
     if (!config.output.heatmaps.empty())
       run.heatmaps_lock.emplace(config.output.heatmaps,
                                 config.output.heatmaps_at + ": output.heatmaps");
+    // Checked again now that they are locked (reading the config checked them, but a file may have
+    // taken a folder's place since): a path that cannot be written stops the run before any work,
+    // not after it. The write stage checks the folder a last time.
+    check_output_path(config.output.results, OutputKind::kFile, config.output.results_at + ": output.results");
+    if (!config.output.heatmaps.empty())
+      check_replaceable_folder(config.output.heatmaps, config.output.heatmaps_at + ": output.heatmaps");
   });
   if (run.cluster.size() > 1)
     logger()->info("running on {} ({} threads per rank)", run.cluster.describe(), config.threads);

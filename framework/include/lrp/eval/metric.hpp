@@ -135,6 +135,10 @@ struct MethodSummary {
   std::vector<std::pair<std::string, Summary>> scores;
   double pixel_flipping_seconds = 0;
   Index nonfinite = 0;  // NaN/Inf values in the relevance (and layer maps for LRP)
+  // Conservation of an LRP method: per value of its ledger (the columns of layer_sums: the input,
+  // then each layer's output), the mean over samples of Σ R / f_c(x) (samples with f_c(x) = 0 or a
+  // non-finite ratio left out; NaN when none is left). Empty for other methods.
+  std::vector<double> layer_ledger{};
 };
 
 // One method's results of one metric, for all N samples, filled range by range.

@@ -119,6 +119,9 @@ struct OutputConfig {
   std::vector<std::string> layer_relevance;
   bool layer_relevance_all = false;
   HeatmapConfig heatmap;
+  // output.report: index.html in the heatmaps folder, the whole run on one page (docs/results.md,
+  // The HTML report); on by default when there is a heatmaps folder.
+  bool report = false;
   std::string results_at, heatmaps_at, layer_relevance_at;  // where the keys are, for messages
 };
 
