@@ -231,7 +231,8 @@ const lrp::Cluster& cluster_of_this_run() {
 void print_metric_costs(const lrp::ExperimentReport& report) {
   const auto forward = report.stage_seconds.find("forward");
   if (forward == report.stage_seconds.end() || report.samples == 0) return;
-  const double plain = forward->second / static_cast<double>(report.samples);
+  // (the forward pass is computed once per sample, however many targets each has)
+  const double plain = forward->second / static_cast<double>(report.samples / report.targets_per_sample);
   for (const auto& [metric, seconds] : report.stage_seconds) {
     const auto f = report.forward_rows.find(metric), e = report.explained_rows.find(metric);
     if (f == report.forward_rows.end() && e == report.explained_rows.end()) continue;
@@ -259,7 +260,9 @@ int run_command(const lrp::Registry& registry, const std::vector<std::string>& a
   const lrp::ExperimentReport report = lrp::run_experiment(config, registry, cluster);
   if (!speaker) return 0;
   std::cout << "\n" << lrp::format_report(report) << "\n";
-  if (report.accuracy >= 0) std::printf("model accuracy on these %lld samples: %.4f\n", static_cast<long long>(report.samples), report.accuracy);
+  if (report.accuracy >= 0)
+    std::printf("model accuracy on these %lld samples: %.4f\n",
+                static_cast<long long>(report.samples / report.targets_per_sample), report.accuracy);
   std::printf("time per stage:");
   for (const auto& [stage, seconds] : report.stage_seconds) std::printf(" %s %.2f s;", stage.c_str(), seconds);
   std::printf(" total %.2f s\n", report.total_seconds);
@@ -290,7 +293,8 @@ int validate_command(const lrp::Registry& registry, const std::vector<std::strin
     metrics.push_back(m->config_key());
   }
   std::cout << a.path << ": OK: model '" << p.model.spec.name << "'"
-            << (config.model.training ? " (trained by the run)" : "") << ", " << p.data.size() << " samples, "
+            << (config.model.training ? " (trained by the run)" : "") << ", " << p.samples << " samples"
+            << (p.targets_per_sample > 1 ? " × " + std::to_string(p.targets_per_sample) + " targets" : "") << ", "
             << config.methods.size() << " methods:";
   for (const lrp::MethodConfig& m : config.methods) std::cout << " " << m.name;
   std::cout << "\n  evaluate:";

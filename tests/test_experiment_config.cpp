@@ -256,7 +256,7 @@ TEST_CASE("Values of the wrong type or out of range are errors naming the key an
   SECTION("target: best") {
     s.target = "target: best\n";
     CHECK_ERROR(read_error(env.write(s)),
-               Contains(env.at("best") + ": target must be predicted, label or a class index (0, 1, ...), got 'best'"));
+               Contains(env.at("best") + ": target must be predicted, label, a class index (0, 1, ...), a list of class indices ([3, 5]), all, or {top_k: k}, got 'best'"));
   }
 }
 
@@ -768,7 +768,8 @@ TEST_CASE("Shorthand method entries and names give the right kinds, presets and 
   CHECK(c.evaluated.size() == expected.size());
   CHECK(c.conservation);
   CHECK_FALSE(c.pixel_flipping);
-  CHECK(c.target.kind == lrp::TargetSpec::Kind::kPredicted);
+  CHECK(c.target.kind == lrp::TargetSetSpec::Kind::kOne);
+  CHECK(c.target.one.kind == lrp::TargetSpec::Kind::kPredicted);
   CHECK(c.batch_size == 500);
   CHECK(c.output.heatmap_samples == 8);
 }

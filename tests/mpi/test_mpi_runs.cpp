@@ -176,6 +176,33 @@ output: {results: unused.h5}
   check_same_on_ranks(dir, config, single, 2, 30);
 }
 
+TEST_CASE("An MPI run with several targets per sample matches the single process value for value", "[mpi][multi_target]") {
+  const lrp_test::TempDir dir("lrp_mpi_multi_target");
+  // 10 images × 2 targets in batches of 3 samples (6 rows; the last batch short).
+  const std::string config = write(dir, "targets.yaml", R"(seed: 5
+threads: 1
+batch_size: 3
+data:
+  format: idx
+  images: /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz
+  labels: /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz
+  subset: {begin: 300, end: 310}
+model: {file: )" + kRoot + R"(/models/fmnist_cnn.h5}
+target: {top_k: 2}
+explain: [epsilon_plus_flat, gradient, random]
+evaluate:
+  conservation: true
+  pixel_flipping: {patch: 7, random_repeats: 2, fill: uniform}
+  sparseness: true
+output: {results: unused.h5, layer_relevance: [fc1]}
+)");
+  const std::string single = run_single(dir, config);
+  lrp::h5::Dims dims;
+  (void)h5::File::open(single).read<double>("/explanations/gradient/relevance", &dims);
+  CHECK(dims == lrp::h5::Dims{10, 2, 1, 28, 28});
+  check_same_on_ranks(dir, config, single, 2, 20);
+}
+
 TEST_CASE("An MPI run trains the model on rank 0 and every rank explains with it", "[mpi]") {
   const lrp_test::TempDir dir("lrp_mpi_train");
   const std::string config = write(dir, "experiment.yaml", R"(seed: 4

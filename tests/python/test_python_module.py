@@ -214,6 +214,28 @@ def test_several_targets_share_one_pass_and_equal_one_target_at_a_time(cnn, imag
     assert np.array_equal(by_label.targets, labels)
 
 
+def test_a_run_with_a_target_list_stores_what_explain_returns_for_it(tmp_path, cnn):
+    text = CONFIG.format(fmnist=FMNIST, cnn=CNN, results=tmp_path / "pair.h5")
+    methods = text[text.index("explain:"):text.index("evaluate:")]
+    config = tmp_path / "pair.yaml"
+    config.write_text(text.replace("target: predicted", "target: [3, 5]")
+                      .replace(methods, "explain: [epsilon_plus_flat, gradient]\n"))
+    report = lrplab.run(config)
+    assert report.samples == 48  # 24 samples, 2 targets each
+    r = lrplab.read_results(report.results)
+    assert r["model"].attrs["targets_per_sample"] == 2 and r["model"].attrs["target"] == "[3, 5]"
+    assert r["data"]["inputs"].shape == (24, 1, 28, 28) and r["model"]["targets"].shape == (24, 2)
+    for name, how in {"epsilon_plus_flat": dict(preset="epsilon_plus_flat"), "gradient": dict(method="gradient")}.items():
+        e = cnn.explain(r["data"]["inputs"], target=[3, 5], ledger=True, **how)
+        stored = r["explanations"][name]["relevance"]
+        assert stored.shape == (24, 2, 1, 28, 28)
+        # the run explains the two targets' 48 rows in one backward pass, explain() 24 rows per target
+        assert worst_relative(stored, e.relevance) <= tol(2e-5, 1e-10), name
+        assert np.array_equal(r["model"]["targets"], e.targets)
+        seeds = r["metrics"]["conservation"][name]["output_seed"].reshape(24, 2)
+        assert worst_relative(seeds, e.ledger["output_seed"]) <= tol(1e-6, 1e-12), name
+
+
 # ---------------------------------------------------------------- memory, GIL, catalogue
 
 

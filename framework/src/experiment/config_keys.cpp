@@ -50,8 +50,9 @@ std::vector<ConfigSection> run_sections() {
         {"reference_data", "dataset (section data)", "the explained data",
          "the data whose per-pixel mean is pixel flipping's `fill: mean` (e.g. the training set)"},
         {"model", "mapping (section model)", "required", "a model file, or an architecture the run trains"},
-        {"target", "predicted | label | class index", "predicted",
-         "the class explained for each sample (label needs labels)"},
+        {"target", "predicted | label | class index | [class indices] | all | {top_k: k}", "predicted",
+         "the classes explained for each sample (label needs labels); several: one explanation per (sample, class), "
+         "one forward pass"},
         {"explain", "non-empty list of methods (section explain)", "required",
          "the methods: a method kind or preset name, or a mapping; names must be unique"},
         {"evaluate", "mapping (section evaluate)", "conservation (and relevance_accuracy where it applies)",

@@ -629,15 +629,6 @@ void read_model_section(const YAML::Node& model, const std::string& src, const R
   c.model.training = std::move(t);
 }
 
-TargetSpec read_target(const YAML::Node& target, const std::string& src) {
-  const std::string t = string(target, src, "target");
-  if (t == "predicted") return TargetSpec::predicted();
-  if (t == "label") return TargetSpec::label();
-  LRP_CHECK(!t.empty() && t.find_first_not_of("0123456789") == std::string::npos, where(target, src),
-            ": target must be predicted, label or a class index (0, 1, ...), got '", t, "'");
-  return TargetSpec::fixed(whole(target, src, "target", 0));
-}
-
 void read_explain(const YAML::Node& explain, const std::string& src, const Registry& registry, ExperimentConfig& c) {
   LRP_CHECK(explain.IsSequence() && explain.size() > 0, where(explain, src),
             ": explain must be a non-empty list of methods (e.g. - gradient, - epsilon_plus_flat, or "

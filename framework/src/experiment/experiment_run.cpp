@@ -110,7 +110,11 @@ std::string format_report(const ExperimentReport& r) {
                   m.nonfinite > 0 ? ("  (" + std::to_string(m.nonfinite) + " NaN/Inf)").c_str() : "");
     out << line;
   }
-  out << "(mean ± standard error over " << r.samples << " samples; AOPC and ABPC in target-logit units, higher is "
+  out << "(mean ± standard error over " << r.samples
+      << (r.targets_per_sample > 1 ? " explanations (" + std::to_string(r.samples / r.targets_per_sample) + " samples × " +
+                                         std::to_string(r.targets_per_sample) + " targets)"
+                                   : std::string(" samples"))
+      << "; AOPC and ABPC in target-logit units, higher is "
          "better except AOPC-LeRF; cons. err = mean |sum R - f_c(x)| / |f_c(x)|)\n";
   format_scores(r, out, cell);
   return out.str();

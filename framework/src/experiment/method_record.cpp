@@ -56,10 +56,10 @@ void MethodRecord::visit_explained(Archive& archive, Index chunk, Index begin, I
 }
 
 void MethodRecord::write(h5::File& f, const MetricRun& run, const Registry& registry, const Network& network,
-                         const std::vector<Index>& layers) const {
+                         const std::vector<Index>& layers, const std::vector<Index>& rows) const {
   const MethodConfig& m = *prepared->config;
   const std::string g = "/explanations/" + m.name;
-  h5::Dims dims{static_cast<hsize_t>(relevance.batch())};
+  h5::Dims dims = h5::to_dims(rows);
   for (const Index s : relevance.shape) dims.push_back(static_cast<hsize_t>(s));
   f.write(g + "/relevance", relevance.data.data(), dims);  // Matrix is row-major: sample by sample
   f.set_string_attribute(g, "kind", m.kind);
@@ -78,7 +78,7 @@ void MethodRecord::write(h5::File& f, const MetricRun& run, const Registry& regi
   f.set_int_attribute(g, "nonfinite", nonfinite);
   if (has_state) f.write(g + "/initial_state", state_sum.data(), {static_cast<hsize_t>(relevance.batch())});
   if (!layer_maps.empty()) {
-    // /layers/<layer name>: the relevance at that layer's input, N × the input's shape.
+    // /layers/<layer name>: the relevance at that layer's input, rows × the input's shape.
     f.create_group(g + "/layers");
     std::string names;
     for (std::size_t j = 0; j < layer_maps.size(); ++j) {
@@ -87,7 +87,7 @@ void MethodRecord::write(h5::File& f, const MetricRun& run, const Registry& regi
       std::replace(dataset.begin(), dataset.end(), '/', '_');
       if (dataset == ".") dataset = "_";
       const std::string d = g + "/layers/" + dataset;
-      h5::Dims shape{static_cast<hsize_t>(relevance.batch())};
+      h5::Dims shape = h5::to_dims(rows);
       for (const Index s : network.value_shape(value)) shape.push_back(static_cast<hsize_t>(s));
       f.write(d, layer_maps[j].data(), shape);
       f.set_string_attribute(d, "layer", network.layer(l).name());

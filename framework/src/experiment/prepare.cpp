@@ -153,6 +153,31 @@ struct RunMemory {
   }
 };
 
+// The classes `target:` names exist, and `label` has labels.
+void check_target(const ExperimentConfig& config, Index classes, const Dataset& data) {
+  const TargetSetSpec& t = config.target;
+  const auto check_class = [&](Index c) {
+    LRP_CHECK(c < classes, config.target_at, ": target class ", c, " is out of range: the model has ", classes,
+              " classes (0 to ", classes - 1, ")");
+  };
+  switch (t.kind) {
+    case TargetSetSpec::Kind::kOne:
+      if (t.one.kind == TargetSpec::Kind::kLabel)
+        LRP_CHECK(!data.labels.empty(), config.target_at, ": target: label needs labels, but data '", data.source,
+                  "' has none");
+      if (t.one.kind == TargetSpec::Kind::kClass) check_class(t.one.class_index);
+      break;
+    case TargetSetSpec::Kind::kClasses:
+      for (const Index c : t.classes) check_class(c);
+      break;
+    case TargetSetSpec::Kind::kTopK:
+      LRP_CHECK(t.k <= classes, config.target_at, ": target: top_k = ", t.k, " exceeds the model's ", classes,
+                " classes");
+      break;
+    case TargetSetSpec::Kind::kAll: break;
+  }
+}
+
 // An upper-side estimate of a run's memory from its sizes: samples N, features F, methods M,
 // layers L, one sample's activations A (input and every layer output), batch B.
 RunMemory estimate_run_memory(const ExperimentConfig& config, const PreparedExperiment& p) {
@@ -296,12 +321,7 @@ PreparedExperiment prepare_experiment(const ExperimentConfig& config, const Regi
     log->warn("{}: data values span [{:.4g}, {:.4g}], far outside the raw range [{:.4g}, {:.4g}] the model '{}' expects "
               "(its normalization range); check data.scale", data_at, p.data.value_min, p.data.value_max, norm.raw_min,
               norm.raw_max, p.model.spec.name);
-  if (config.target.kind == TargetSpec::Kind::kLabel)
-    LRP_CHECK(!p.data.labels.empty(), config.target_at,
-              ": target: label needs labels, but data '", p.data.source, "' has none");
-  if (config.target.kind == TargetSpec::Kind::kClass)
-    LRP_CHECK(config.target.class_index < classes, config.target_at, ": target class ",
-              config.target.class_index, " is out of range: the model has ", classes, " classes (0 to ", classes - 1, ")");
+  check_target(config, classes, p.data);
   if (config.relevance_accuracy.value_or(false))
     LRP_CHECK(!p.data.relevant.empty(), config.relevance_accuracy_at,
               ": evaluate.relevance_accuracy needs data with known relevant steps (format marked_addition or "
@@ -317,6 +337,14 @@ PreparedExperiment prepare_experiment(const ExperimentConfig& config, const Regi
   }
   p.raw_inputs = p.data.inputs;
   p.data.inputs = normalize_inputs(p.data.inputs, norm);
+  // Several targets per sample: a row per (sample, target), sample by sample (row i·K + k); the
+  // run explains rows, and shares one forward pass between a sample's rows.
+  p.targets_per_sample = config.target.count(classes);
+  p.samples = p.data.size();
+  if (p.targets_per_sample > 1) {
+    p.data = repeat_samples(p.data, p.targets_per_sample);
+    p.raw_inputs = repeat_rows(p.raw_inputs, p.targets_per_sample);
+  }
   if (config.reference_data) {
     Dataset ref = load_dataset(*config.reference_data, config.limits);
     LRP_CHECK(ref.size() > 0, config.reference_data->at, ": reference_data holds no samples");
@@ -326,9 +354,9 @@ PreparedExperiment prepare_experiment(const ExperimentConfig& config, const Regi
     p.reference_mean = p.data.mean;
   }
   p.stage_seconds["data"] = seconds_since(start);
-  loading.advance(p.data.size());
+  loading.advance(p.samples);
   loading.finish();
-  log->info("data: {} samples of shape {} from {}{}", p.data.size(), to_string(shape), p.data.source,
+  log->info("data: {} samples of shape {} from {}{}", p.samples, to_string(shape), p.data.source,
             p.data.masks.rows() > 0 ? " (with object masks)" : "");
 
   for (const MethodConfig& m : config.methods)

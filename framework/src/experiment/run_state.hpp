@@ -54,9 +54,10 @@ struct MethodRecord {
   // computed while explaining: one list for packing and unpacking.
   void visit_explained(Archive& archive, Index chunk, Index begin, Index rows);
   // /explanations/<name> (with /layers when it holds layer maps; `layers`: their layers) and the
-  // method's groups of every metric.
+  // method's groups of every metric. `rows`: the leading dimensions of the maps, [rows] or [samples,
+  // targets per sample].
   void write(h5::File& file, const MetricRun& run, const Registry& registry, const Network& network,
-             const std::vector<Index>& layers) const;
+             const std::vector<Index>& layers, const std::vector<Index>& rows) const;
 };
 
 struct RunState {
@@ -82,15 +83,19 @@ struct RunState {
   std::optional<MetricRun> metric_run;  // refers to prepared, targets and plan
   std::vector<const Metric*> metrics;   // the entries of metric_table() that apply (others: null)
 
-  // Units of explanation work: (chunk of batch_size samples, method), dealt round-robin over the ranks.
+  // Units of explanation work: (chunk of batch_size samples, method), dealt round-robin over the
+  // ranks. A chunk's rows are its samples' rows: batch_size × K with K targets per sample.
   Index chunk_count = 0;
   int owner(Index chunk, std::size_t method) const {
     return static_cast<int>((static_cast<std::size_t>(chunk) * methods.size() + method) %
                             static_cast<std::size_t>(cluster.size()));
   }
-  Index chunk_begin(Index chunk) const { return chunk * config.batch_size; }
-  Index chunk_rows(Index chunk) const { return std::min(config.batch_size, samples() - chunk_begin(chunk)); }
+  Index chunk_begin(Index chunk) const { return chunk * chunk_size(); }
+  Index chunk_rows(Index chunk) const { return std::min(chunk_size(), samples() - chunk_begin(chunk)); }
+  Index chunk_size() const { return config.batch_size * per_sample(); }
+  // Rows: one per (sample, target); per_sample() = K targets per sample (PreparedExperiment::data).
   Index samples() const { return prepared->data.size(); }
+  Index per_sample() const { return prepared->targets_per_sample; }
   // This rank's contiguous range of samples for the metrics computed after explaining.
   Index range_begin() const { return samples() * cluster.rank() / cluster.size(); }
   Index range_count() const { return samples() * (cluster.rank() + 1) / cluster.size() - range_begin(); }

@@ -26,48 +26,6 @@ Model open_model_for_explaining(const std::string& path, const Registry& registr
   return model;
 }
 
-Index TargetSetSpec::count(Index classes_of_model) const {
-  switch (kind) {
-    case Kind::kOne: return 1;
-    case Kind::kClasses: return static_cast<Index>(classes.size());
-    case Kind::kTopK: return k;
-    case Kind::kAll: return classes_of_model;
-  }
-  return 1;
-}
-
-std::vector<std::vector<Index>> select_target_sets(const Matrix& logits, const TargetSetSpec& spec,
-                                                   const std::vector<Index>* labels) {
-  const Index n = logits.rows(), classes = logits.cols();
-  std::vector<std::vector<Index>> out;
-  switch (spec.kind) {
-    case TargetSetSpec::Kind::kOne:
-      out.push_back(select_targets(logits, spec.one, labels));
-      return out;
-    case TargetSetSpec::Kind::kClasses:
-      LRP_CHECK(!spec.classes.empty(), "target: the list of classes is empty");
-      for (const Index c : spec.classes) out.push_back(select_targets(logits, TargetSpec::fixed(c), labels));
-      return out;
-    case TargetSetSpec::Kind::kTopK: {
-      LRP_CHECK(spec.k >= 1 && spec.k <= classes, "top_k = ", spec.k, " must be between 1 and the model's ", classes,
-                " classes");
-      out.assign(static_cast<std::size_t>(spec.k), std::vector<Index>(static_cast<std::size_t>(n)));
-      std::vector<Index> order(static_cast<std::size_t>(classes));
-      for (Index i = 0; i < n; ++i) {
-        std::iota(order.begin(), order.end(), Index{0});
-        // highest logit first; equal logits: the lower class first (a stable order)
-        std::stable_sort(order.begin(), order.end(), [&](Index a, Index b) { return logits(i, a) > logits(i, b); });
-        for (Index j = 0; j < spec.k; ++j)
-          out[static_cast<std::size_t>(j)][static_cast<std::size_t>(i)] = order[static_cast<std::size_t>(j)];
-      }
-      return out;
-    }
-    case TargetSetSpec::Kind::kAll:
-      for (Index c = 0; c < classes; ++c) out.emplace_back(static_cast<std::size_t>(n), c);
-      return out;
-  }
-  return out;
-}
 
 BatchExplanation explain_batch(const PreparedMethod& method, Network& network, const Registry& registry,
                                const Tensor& x, const TargetSetSpec& targets, const std::vector<Index>* labels,

@@ -112,6 +112,30 @@ void explain_unit(RunState& run, std::size_t k, Index chunk, const ForwardPass& 
   progress.advance(rows);
 }
 
+// The forward pass of a chunk's rows, computed once per sample (with K targets per sample, a
+// sample's K rows share its pass: repeat_rows), and the targets of its rows.
+ForwardPass chunk_pass(RunState& run, const Tensor& x, const std::vector<Index>& ids, const std::vector<Index>& labels,
+                       std::vector<Index>& targets) {
+  const Network& network = run.prepared->model.network;
+  const Index per = run.per_sample(), samples = x.batch() / per;
+  const std::optional<Tensor> once = per == 1 ? std::nullopt : std::optional<Tensor>(every_nth_row(x, per));
+  ForwardPass pass = network.forward(once ? *once : x, run.config.threads);
+  std::vector<Index> sample_ids, sample_labels;
+  for (Index i = 0; i < samples; ++i) {
+    sample_ids.push_back(ids[static_cast<std::size_t>(i * per)]);
+    if (!labels.empty()) sample_labels.push_back(labels[static_cast<std::size_t>(i * per)]);
+  }
+  if (!all_finite(pass.logits())) throw Error(nonfinite_forward(network, pass, sample_ids));
+  const std::vector<std::vector<Index>> sets =
+      select_target_sets(pass.logits(), run.config.target, sample_labels.empty() ? nullptr : &sample_labels);
+  targets.assign(static_cast<std::size_t>(x.batch()), 0);
+  for (Index i = 0; i < samples; ++i)
+    for (Index k = 0; k < per; ++k)
+      targets[static_cast<std::size_t>(i * per + k)] = sets[static_cast<std::size_t>(k)][static_cast<std::size_t>(i)];
+  if (per == 1) return pass;
+  return repeat_rows(pass, per);
+}
+
 // One chunk: its forward pass, its targets and logits, and this rank's units of it.
 void explain_chunk(RunState& run, Index chunk, Progress& progress) {
   const PreparedExperiment& prep = *run.prepared;
@@ -125,11 +149,10 @@ void explain_chunk(RunState& run, Index chunk, Progress& progress) {
   if (!prep.data.labels.empty()) labels.assign(prep.data.labels.begin() + begin, prep.data.labels.begin() + begin + rows);
   const auto start = RunClock::now();
   progress.set_detail("forward pass");
-  const ForwardPass pass = network.forward(x, run.config.threads);
+  std::vector<Index> targets;
+  const ForwardPass pass = chunk_pass(run, x, ids, labels, targets);
   run.forward_seconds += seconds_since(start);
-  progress.advance(rows);
-  if (!all_finite(pass.logits())) throw Error(nonfinite_forward(network, pass, ids));
-  const std::vector<Index> targets = select_targets(pass.logits(), run.config.target, labels.empty() ? nullptr : &labels);
+  progress.advance(rows / run.per_sample());
   run.logits.middleRows(begin, rows) = pass.logits();
   std::copy(targets.begin(), targets.end(), run.targets.begin() + begin);
   Vector target_logit(rows);
@@ -142,12 +165,18 @@ void explain_chunk(RunState& run, Index chunk, Progress& progress) {
 
 void explain_samples(RunState& run) {
   const Index n = run.samples();
-  logger()->info("explaining {} samples with {} methods ({} threads)", n, run.methods.size(), run.config.threads);
-  // This rank's passes over a sample: the chunk's forward pass and each of its units' explanations.
+  if (run.per_sample() == 1)
+    logger()->info("explaining {} samples with {} methods ({} threads)", n, run.methods.size(), run.config.threads);
+  else
+    logger()->info("explaining {} samples × {} targets ({}) with {} methods ({} threads), one forward pass per sample",
+                   run.prepared->samples, run.per_sample(), run.config.target.describe(), run.methods.size(),
+                   run.config.threads);
+  // This rank's passes over a row: the chunk's forward pass (once per sample) and each of its units'
+  // explanations.
   const auto passes = [&](Index chunk) {
     Index units = 0;
     for (std::size_t k = 0; k < run.methods.size(); ++k) units += run.owner(chunk, k) == run.cluster.rank() ? 1 : 0;
-    return units == 0 ? 0 : run.chunk_rows(chunk) * (1 + units);
+    return units == 0 ? 0 : run.chunk_rows(chunk) / run.per_sample() + run.chunk_rows(chunk) * units;
   };
   Index total = 0;
   for (Index chunk = 0; chunk < run.chunk_count; ++chunk) total += passes(chunk);

@@ -39,6 +39,13 @@ std::vector<std::string> sample_lines(const RunState& run, Index i) {
   return lines;
 }
 
+// Row i's PNG: sample_<index>.png, or sample_<index>_class_<c>.png with several targets per sample.
+std::string picture_name(const RunState& run, Index i) {
+  const auto row = static_cast<std::size_t>(i);
+  const std::string name = "sample_" + std::to_string(run.prepared->data.indices[row]);
+  return run.per_sample() == 1 ? name + ".png" : name + "_class_" + std::to_string(run.targets[row]) + ".png";
+}
+
 // One scale for the first `rows` maps of every tensor (HeatmapConfig::figure_scale).
 double figure_scale(const std::vector<const Tensor*>& maps, Index rows, double clip_percentile) {
   std::vector<double> pooled;
@@ -118,8 +125,7 @@ void draw_heatmaps(RunState& run, Index k_samples, Progress& progress) {
     for (Index i = 0; i < k_samples; ++i) {
       const Heatmap h = heatmap_image(firsts[k], inputs, i, mopt);
       drawn[k].push_back({h.image, {}, png(h.image)});
-      pictures[dir + "sample_" + std::to_string(prep.data.indices[static_cast<std::size_t>(i)]) + ".png"] =
-          drawn[k].back().png;
+      pictures[dir + picture_name(run, i)] = drawn[k].back().png;
       if (i % config.output.montage_columns == 0) {
         cells.emplace_back();
         grid.cells.emplace_back();
@@ -159,7 +165,8 @@ void draw_pictures(RunState& run) {
   collectively(run.cluster, [&] {
     if (!run.writer() || config.output.heatmaps.empty() || config.output.heatmap_samples <= 0) return;
     const auto start = RunClock::now();
-    const Index k_samples = std::min(config.output.heatmap_samples, run.samples());
+    // The first heatmap_samples samples, each with all its targets.
+    const Index k_samples = std::min(config.output.heatmap_samples * run.per_sample(), run.samples());
     Index metric_pictures = 0;
     for (const Metric* metric : run.metrics) metric_pictures += metric != nullptr ? 1 : 0;
     // The heatmaps, then one step per metric that draws.

@@ -58,7 +58,8 @@ void prepare_run(RunState& run) {
   run.report.samples = n;
   run.logits.resize(n, network.output_shape()[0]);
   run.targets.assign(static_cast<std::size_t>(n), 0);
-  run.chunk_count = (n + config.batch_size - 1) / config.batch_size;
+  run.report.targets_per_sample = prep.targets_per_sample;
+  run.chunk_count = (prep.samples + config.batch_size - 1) / config.batch_size;
   run.plan = metric_plan(config, prep);
   run.metric_run.emplace(MetricRun{run.plan, network, &run.prepared->model.network, prep.data.inputs,
                                    prep.data.indices, run.targets, prep.data.relevant, config.threads,

@@ -90,15 +90,14 @@ void write_header(std::ostream& out, const RunState& run, const std::vector<std:
   };
   fact("config", config.path);
   fact("run", run.run_id + ", finished " + run.finished);
-  std::string samples = std::to_string(run.samples()) + " explained";
+  std::string samples = std::to_string(run.prepared->samples) + " explained";
+  if (run.per_sample() > 1) samples += " for " + std::to_string(run.per_sample()) + " targets each";
   if (run.report.accuracy >= 0) samples += "; the model's accuracy on them " + number(100 * run.report.accuracy, "%.1f") + " %";
   fact("samples", samples);
   fact("model", prep.model.spec.name + " (" + (config.model.file.empty() ? "trained by this run" : config.model.file) +
                     ")");
   fact("data", prep.data.source);
-  fact("explained class", config.target.kind == TargetSpec::Kind::kPredicted ? "the predicted one"
-                          : config.target.kind == TargetSpec::Kind::kLabel   ? "the label"
-                                                                             : std::to_string(config.target.class_index));
+  fact("explained class", config.target.describe());
   fact("results file", config.output.results);
   out << "</dl>\n<nav>";
   for (const std::string& s : sections) out << "<a href=\"#" << s << "\">" << s << "</a>";
@@ -126,7 +125,7 @@ void write_table(std::ostream& out, const ExperimentReport& r) {
     out << "</tr>\n";
   }
   out << "</table></div>\n<p class=\"note\">Mean ± standard error over " << r.samples
-      << " samples. AOPC and ABPC are in target-logit units; higher is better except for AOPC-LeRF. MoRF − random: "
+      << (r.targets_per_sample > 1 ? " explanations (a sample once per target)" : " samples") << ". AOPC and ABPC are in target-logit units; higher is better except for AOPC-LeRF. MoRF − random: "
          "AOPC-MoRF above that of random orders. cons. err: mean |Σ R − f<sub>c</sub>(x)| / |f<sub>c</sub>(x)| "
          "(conservation). seconds: explaining and pixel flipping. n/a: not computed for the method, or undefined on "
          "every sample.</p>\n";

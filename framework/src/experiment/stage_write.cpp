@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <optional>
 #include <random>
 
 namespace lrp {
@@ -75,39 +76,37 @@ void write_meta(h5::File& f, const RunState& run, const std::string& finished, c
 }
 
 // /data: the inputs in raw units, indices, labels, lengths, the known relevant steps.
-void write_data(h5::File& f, const RunState& run) {
-  const PreparedExperiment& prep = *run.prepared;
-  const Index n = prep.data.size();
-  const Shape& shape = prep.model.network.input_shape();
-  f.write("/data/inputs", to_row_major(prep.raw_inputs.data), dims_with_batch(n, shape));
+void write_samples(h5::File& f, const Dataset& data, const Tensor& raw_inputs, const Shape& shape) {
+  const Index n = data.size();
+  f.write("/data/inputs", to_row_major(raw_inputs.data), dims_with_batch(n, shape));
   f.set_string_attribute("/data/inputs", "units", "raw (before the model's input normalization)");
-  f.set_string_attribute("/data", "source", prep.data.source);
-  const std::vector<std::int64_t> indices(prep.data.indices.begin(), prep.data.indices.end());
+  f.set_string_attribute("/data", "source", data.source);
+  const std::vector<std::int64_t> indices(data.indices.begin(), data.indices.end());
   f.write("/data/indices", indices, {static_cast<hsize_t>(n)});
-  if (!prep.data.labels.empty()) {
-    const std::vector<std::int64_t> labels(prep.data.labels.begin(), prep.data.labels.end());
+  if (!data.labels.empty()) {
+    const std::vector<std::int64_t> labels(data.labels.begin(), data.labels.end());
     f.write("/data/labels", labels, {static_cast<hsize_t>(n)});
   }
-  if (prep.data.masks.rows() > 0) {  // the object masks of localisation, 0/1 per input feature
-    const Matrix& m = prep.data.masks;
+  if (data.masks.rows() > 0) {  // the object masks of localisation, 0/1 per input feature
+    const Matrix& m = data.masks;
     std::vector<std::uint8_t> masks(static_cast<std::size_t>(m.size()));
     for (std::size_t k = 0; k < masks.size(); ++k) masks[k] = m.data()[k] != Scalar(0);
     f.write("/data/masks", masks, dims_with_batch(n, shape));
   }
-  if (!prep.data.inputs.lengths.empty()) {  // per-sample sequence lengths (the rest is padding)
-    const std::vector<std::int64_t> lengths(prep.data.inputs.lengths.begin(), prep.data.inputs.lengths.end());
+  if (!data.inputs.lengths.empty()) {  // per-sample sequence lengths (the rest is padding)
+    const std::vector<std::int64_t> lengths(data.inputs.lengths.begin(), data.inputs.lengths.end());
     f.write("/data/lengths", lengths, {static_cast<hsize_t>(n)});
   }
-  if (!prep.data.relevant.empty()) {  // the known relevant steps: [N, K], or flat with offsets
+  if (!data.relevant.empty()) {  // the known relevant steps: [N, K], or flat with offsets
     std::vector<std::int64_t> flat, offsets{0};
     bool same_k = true;
-    for (const std::vector<Index>& r : prep.data.relevant) {
+    for (const std::vector<Index>& r : data.relevant) {
       flat.insert(flat.end(), r.begin(), r.end());
       offsets.push_back(static_cast<std::int64_t>(flat.size()));
-      same_k = same_k && r.size() == prep.data.relevant.front().size();
+      same_k = same_k && r.size() == data.relevant.front().size();
     }
     if (same_k) {
-      f.write("/data/relevant", flat, {static_cast<hsize_t>(n), static_cast<hsize_t>(prep.data.relevant.front().size())});
+      f.write("/data/relevant", flat, {static_cast<hsize_t>(n), static_cast<hsize_t>(data.relevant.front().size())});
     } else {
       f.write("/data/relevant_flat", flat, {static_cast<hsize_t>(flat.size())});
       f.write("/data/relevant_offsets", offsets, {static_cast<hsize_t>(offsets.size())});
@@ -115,27 +114,38 @@ void write_data(h5::File& f, const RunState& run) {
   }
 }
 
+// One entry per sample: with several targets per sample, a sample's rows hold the same data.
+void write_data(h5::File& f, const RunState& run) {
+  const Index per = run.per_sample();
+  std::optional<Dataset> once;
+  if (per > 1) once = every_nth_sample(run.prepared->data, per);
+  const Dataset& data = once ? *once : run.prepared->data;
+  const Tensor raw = per > 1 ? every_nth_row(run.prepared->raw_inputs, per) : Tensor();
+  write_samples(f, data, per > 1 ? raw : run.prepared->raw_inputs, run.prepared->model.network.input_shape());
+}
+
 // /model: logits, targets, what the model is.
 void write_model(h5::File& f, const RunState& run) {
   const ExperimentConfig& config = run.config;
   const PreparedExperiment& prep = *run.prepared;
   const ExperimentReport& report = run.report;
-  const Index n = prep.data.size(), classes = prep.model.network.output_shape()[0];
-  const Matrix& logits = run.logits;
+  const Index n = prep.samples, per = run.per_sample(), classes = prep.model.network.output_shape()[0];
+  const Matrix logits = per == 1 ? run.logits : every_nth_row(Tensor({classes}, run.logits), per).data;
   const std::vector<Index>& targets = run.targets;
   f.write("/model/logits", to_row_major(logits), {static_cast<hsize_t>(n), static_cast<hsize_t>(classes)});
   const std::vector<std::int64_t> t(targets.begin(), targets.end());
-  f.write("/model/targets", t, {static_cast<hsize_t>(n)});
+  // [N, K] for a set of targets (a list, top_k, all), [N] for one class per sample.
+  if (config.target.kind == TargetSetSpec::Kind::kOne)
+    f.write("/model/targets", t, {static_cast<hsize_t>(n)});
+  else
+    f.write("/model/targets", t, {static_cast<hsize_t>(n), static_cast<hsize_t>(per)});
+  f.set_int_attribute("/model", "targets_per_sample", per);
   f.set_string_attribute("/model", "name", prep.model.spec.name);
   f.set_string_attribute("/model", "file", config.model.file.empty() ? "(trained by this run)" : config.model.file);
   f.set_string_attribute("/model", "provenance", prep.model.provenance.source);
   f.set_string_attribute("/model", "normalization", describe(prep.model.spec.normalization));
   f.set_string_attribute("/model", "normalization_origin", prep.model.spec.normalization.origin);
-  f.set_string_attribute("/model", "target",
-                         config.target.kind == TargetSpec::Kind::kPredicted ? "predicted"
-                         : config.target.kind == TargetSpec::Kind::kLabel
-                             ? "label"
-                             : std::to_string(config.target.class_index));
+  f.set_string_attribute("/model", "target", config.target.describe());
   f.write_string("/model/architecture", model_spec_to_yaml(prep.model.spec));
   if (report.accuracy >= 0) f.set_double_attribute("/model", "accuracy", report.accuracy);
   if (prep.model.provenance.test_accuracy >= 0)
@@ -169,13 +179,18 @@ void write_results(RunState& run) {
       pictures["run.txt"] = "results: " + config.output.results + "\nrun: " + run_id + "\nfinished: " + finished + "\n";
     // Parts: /meta, /data and /model; each method; the files written out.
     Progress progress("write results", 2 + std::ssize(run.methods), "parts");
+    // The maps' leading dimensions: [samples, targets] for a set of targets, else [samples].
+    const std::vector<Index> map_rows = config.target.kind == TargetSetSpec::Kind::kOne
+                                            ? std::vector<Index>{run.samples()}
+                                            : std::vector<Index>{run.prepared->samples, run.per_sample()};
     const std::string results_file = h5::build_file_image(config.output.results, "results file", [&](h5::File& f) {
       write_meta(f, run, finished, run_id);
       write_data(f, run);
       write_model(f, run);
       progress.advance();
       for (const MethodRecord& record : run.methods) {
-        record.write(f, *run.metric_run, run.registry, run.prepared->model.network, run.prepared->relevance_layers);
+        record.write(f, *run.metric_run, run.registry, run.prepared->model.network, run.prepared->relevance_layers,
+                     map_rows);
         progress.advance();
       }
       f.set_double_attribute("/meta", "wall_seconds", seconds_since(run.start));

@@ -122,6 +122,27 @@ std::vector<Index> RowSelection::rows(Index size, const std::string& source) con
   return out;
 }
 
+Dataset repeat_samples(const Dataset& dataset, Index times) {
+  LRP_CHECK(times >= 1, "repeat_samples: times = ", times, " must be at least 1");
+  std::vector<Index> rows;
+  rows.reserve(static_cast<std::size_t>(dataset.size() * times));
+  for (Index i = 0; i < dataset.size(); ++i) rows.insert(rows.end(), static_cast<std::size_t>(times), i);
+  Dataset out = select_rows(dataset, rows);
+  // The same samples: their statistics as they were (recomputed over the copies, the mean could
+  // differ in the last bit).
+  out.value_min = dataset.value_min;
+  out.value_max = dataset.value_max;
+  out.mean = dataset.mean;
+  return out;
+}
+
+Dataset every_nth_sample(const Dataset& dataset, Index step) {
+  LRP_CHECK(step >= 1, "every_nth_sample: step = ", step, " must be at least 1");
+  std::vector<Index> rows;
+  for (Index i = 0; i < dataset.size(); i += step) rows.push_back(i);
+  return select_rows(dataset, rows);
+}
+
 Dataset select(const Dataset& dataset, const RowSelection& selection) {
   if (selection.kind == RowSelection::Kind::kAll) return dataset;
   return select_rows(dataset, selection.rows(dataset.size(), dataset.source));

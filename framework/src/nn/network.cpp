@@ -139,6 +139,15 @@ Index Network::index_of(const std::string& name) const {
 
 const Shape& Network::output_shape() const { return layers_.empty() ? input_shape_ : layers_.back()->output_shape(); }
 
+ForwardPass repeat_rows(const ForwardPass& pass, Index times) {
+  ForwardPass out;
+  out.reads = pass.reads;
+  for (const Matrix& a : pass.activations) out.activations.push_back(repeat_rows(a, times));
+  for (const Matrix& s : pass.stacked) out.stacked.push_back(s.size() == 0 ? Matrix() : repeat_rows(s, times));
+  for (const Index length : pass.lengths) out.lengths.insert(out.lengths.end(), static_cast<std::size_t>(times), length);
+  return out;
+}
+
 ForwardPass Network::forward(const Tensor& x, int threads) const {
   ForwardPass pass;
   forward(x, pass, threads);

@@ -53,6 +53,13 @@ struct Tensor {
   Index length(Index n) const { return lengths.empty() ? shape.front() : lengths[static_cast<size_t>(n)]; }
 };
 
+// Several targets per sample (a run's `target: [3, 5]`): each row repeated `times` times in place,
+// row i becoming rows i·times … i·times + times − 1 (with its sequence length); and the inverse
+// selection, rows 0, step, 2·step, ...
+Matrix repeat_rows(const Matrix& m, Index times);
+Tensor repeat_rows(const Tensor& t, Index times);
+Tensor every_nth_row(const Tensor& t, Index step);
+
 // True when every value is finite. Vectorized (x·0 is 0 for finite x and NaN otherwise), unlike
 // Eigen's allFinite(), which runs as a scalar loop and showed up in explanation profiles.
 template <typename Derived>

@@ -127,6 +127,9 @@ struct OutputConfig {
 
 // Reads the mapping output.heatmap (heatmap_config.cpp): every key checked, errors at file:line:column.
 void read_heatmap_config(const YAML::Node& node, const std::string& source, HeatmapConfig& heatmap);
+// `target:` predicted | label | a class index | a list of class indices | all | {top_k: k}; errors
+// name the position in `source` and the accepted forms.
+TargetSetSpec read_target(const YAML::Node& node, const std::string& source);
 
 struct ModelSource {
   std::string file;          // a model file (HDF5, ONNX or YAML) ...
@@ -151,7 +154,7 @@ struct ExperimentConfig {
   DatasetSpec data;
   std::optional<DatasetSpec> reference_data;
   ModelSource model;
-  TargetSpec target;
+  TargetSetSpec target;  // `target:` one class per sample, or several (each sample explained once per class)
   std::vector<MethodConfig> methods;
   std::vector<std::string> evaluated;  // method names evaluated by the metrics
   bool conservation = true;
@@ -203,8 +206,12 @@ struct PreparedExperiment {
   explicit PreparedExperiment(Model m) : model(std::move(m)) {}
   const ExperimentConfig* config = nullptr;
   Model model;            // batch norm folded into the convolutions (canonized) for LRP
-  Dataset data;           // inputs in network units
-  Tensor raw_inputs;      // the same samples in raw units (for pictures and /data/inputs)
+  // Inputs in network units: one row per (sample, target), sample by sample (row i·K + k for K
+  // targets per sample; K = 1: a row per sample).
+  Dataset data;
+  Tensor raw_inputs;      // the same rows in raw units (for pictures and /data/inputs)
+  Index samples = 0;             // the samples loaded (data holds samples × targets_per_sample rows)
+  Index targets_per_sample = 1;  // K: config.target's classes per sample
   Matrix reference_mean;  // 1 × features, raw units (the mean fill)
   std::vector<PreparedMethod> methods;
   // output.layer_relevance resolved: the layers (indices, in network order) whose input relevance
@@ -232,7 +239,8 @@ struct ExperimentReport {
   double total_seconds = 0;
   std::string results_path;
   std::string heatmap_folder;
-  Index samples = 0;
+  Index samples = 0;             // rows explained: samples × targets_per_sample
+  Index targets_per_sample = 1;  // K (config.target)
   double accuracy = -1;  // on the explained samples, when they have labels
 };
 

@@ -31,23 +31,6 @@ Model open_model_for_explaining(const std::string& path, const Registry& registr
 MethodConfig read_method_entry(const YAML::Node& entry, const Registry& registry, const std::string& source,
                                std::uint64_t seed, const Limits& limits = {});
 
-// The classes to explain for every sample: one class (TargetSpec), a list of classes, the k
-// highest logits, or every class. Several targets share one forward pass.
-struct TargetSetSpec {
-  enum class Kind { kOne, kClasses, kTopK, kAll };
-  Kind kind = Kind::kOne;
-  TargetSpec one;              // kOne
-  std::vector<Index> classes;  // kClasses: in this order, each < the model's classes
-  Index k = 1;                 // kTopK: 1 ≤ k ≤ classes
-  // How many targets each sample gets, for a model with `classes` outputs.
-  Index count(Index classes_of_model) const;
-};
-
-// [K][N]: column k of the targets, per sample. kTopK ranks a sample's logits from the highest, a
-// tie going to the lower class; kAll is 0..classes−1.
-std::vector<std::vector<Index>> select_target_sets(const Matrix& logits, const TargetSetSpec& spec,
-                                                   const std::vector<Index>* labels = nullptr);
-
 struct BatchRequest {
   bool layer_relevance = false;  // keep the relevance at every value (LRP only)
   bool ledger = false;           // the conservation ledger (per layer for LRP; the input side for others)

@@ -121,6 +121,13 @@ Dataset read_hdf5(const std::string& path, const std::string& inputs_dataset, co
 // subset.
 Dataset subset(const Dataset& dataset, Index begin, Index end);
 
+// Every sample repeated `times` times in place (sample i becomes rows i·times … i·times + times − 1)
+// with its label, index, relevant positions, mask and length (min, max and mean stay the samples'):
+// the rows of a run that explains each sample for several targets.
+Dataset repeat_samples(const Dataset& dataset, Index times);
+// The inverse: rows 0, step, 2·step, ... (each sample once).
+Dataset every_nth_sample(const Dataset& dataset, Index step);
+
 // count samples drawn without replacement (1 ≤ count ≤ size), seeded: a partial Fisher–Yates
 // shuffle driven by std::mt19937_64 with an explicit unbiased bounded draw, so the choice is the
 // same with every standard library. The chosen samples keep their source order (with their labels

@@ -35,6 +35,11 @@ struct ForwardPass {
   }
 };
 
+// The pass of the batch whose rows are the pass's rows each repeated `times` times in place
+// (repeat_rows): what the forward pass of that batch computes, without computing it again (a run
+// with several targets per sample explains every sample once per target from one forward pass).
+ForwardPass repeat_rows(const ForwardPass& pass, Index times);
+
 class Network {
  public:
   explicit Network(Shape input_shape);

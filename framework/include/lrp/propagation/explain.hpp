@@ -29,6 +29,25 @@ struct TargetSpec {
 // and labels are errors.
 std::vector<Index> select_targets(const Matrix& logits, const TargetSpec& spec, const std::vector<Index>* labels = nullptr);
 
+// The classes to explain for every sample: one class (TargetSpec), a list of classes, the k
+// highest logits, or every class (a config's `target:`). Several targets share one forward pass.
+struct TargetSetSpec {
+  enum class Kind { kOne, kClasses, kTopK, kAll };
+  Kind kind = Kind::kOne;
+  TargetSpec one;              // kOne
+  std::vector<Index> classes;  // kClasses: in this order, each < the model's classes
+  Index k = 1;                 // kTopK: 1 ≤ k ≤ classes
+  // How many targets each sample gets, for a model with `classes` outputs.
+  Index count(Index classes_of_model) const;
+  // As a config writes it: predicted, label, 3, [3, 5], {top_k: 3}, all.
+  std::string describe() const;
+};
+
+// [K][N]: column k of the targets, per sample. kTopK ranks a sample's logits from the highest, a
+// tie going to the lower class; kAll is 0..classes−1.
+std::vector<std::vector<Index>> select_target_sets(const Matrix& logits, const TargetSetSpec& spec,
+                                                   const std::vector<Index>* labels = nullptr);
+
 struct ExplainOptions {
   SeedKind seed = SeedKind::kLogit;
   // Keep the relevance of every value (Explanation::layer_relevance; for the conservation ledger).
