@@ -57,6 +57,13 @@ std::vector<std::string> differences(const std::string& pa, const std::string& p
   return c.differences;
 }
 
+// A config's data section: Fashion-MNIST test images [begin, end).
+std::string fashion_mnist(int begin, int end) {
+  return "data:\n  format: idx\n  images: /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz\n"
+         "  labels: /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz\n  subset: {begin: " +
+         std::to_string(begin) + ", end: " + std::to_string(end) + "}\n";
+}
+
 std::string write(const lrp_test::TempDir& dir, const std::string& name, const std::string& text) {
   const std::string path = dir.file(name);
   std::ofstream(path) << text;
@@ -99,12 +106,7 @@ TEST_CASE("MPI runs on 2 and 3 ranks write the single-process results file, valu
   const std::string config = write(dir, "experiment.yaml", R"(seed: 5
 threads: 2
 batch_size: 8
-data:
-  format: idx
-  images: /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz
-  labels: /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz
-  subset: {begin: 100, end: 130}
-model: {file: )" + kRoot + R"(/models/fmnist_cnn.h5}
+)" + fashion_mnist(100, 130) + R"(model: {file: )" + kRoot + R"(/models/fmnist_cnn.h5}
 target: predicted
 explain:
   - {name: egb, preset: epsilon_gamma_box, sweep: {gamma: [0.1, 1]}}
@@ -160,12 +162,7 @@ TEST_CASE("An MPI run of the residual network matches the single process, value 
   const std::string config = write(dir, "resnet.yaml", R"(seed: 5
 threads: 1
 batch_size: 4
-data:
-  format: idx
-  images: /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz
-  labels: /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz
-  subset: {begin: 200, end: 214}
-model: {file: )" + kRoot + R"(/models/fmnist_resnet.h5}
+)" + fashion_mnist(200, 214) + R"(model: {file: )" + kRoot + R"(/models/fmnist_resnet.h5}
 explain: [epsilon_gamma_box, epsilon_plus_flat, gradient, random]
 evaluate:
   conservation: true
@@ -182,12 +179,7 @@ TEST_CASE("An MPI run with several targets per sample matches the single process
   const std::string config = write(dir, "targets.yaml", R"(seed: 5
 threads: 1
 batch_size: 3
-data:
-  format: idx
-  images: /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz
-  labels: /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz
-  subset: {begin: 300, end: 310}
-model: {file: )" + kRoot + R"(/models/fmnist_cnn.h5}
+)" + fashion_mnist(300, 310) + R"(model: {file: )" + kRoot + R"(/models/fmnist_cnn.h5}
 target: {top_k: 2}
 explain: [epsilon_plus_flat, gradient, random]
 evaluate:
