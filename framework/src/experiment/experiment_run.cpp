@@ -38,16 +38,21 @@ void summarize_methods(RunState& run) {
   }
 }
 
+std::vector<std::string> score_rows(const ExperimentReport& r) {
+  std::vector<std::string> rows;
+  for (const MethodSummary& m : r.methods)
+    for (const auto& [name, summary] : m.scores)
+      if (std::find(rows.begin(), rows.end(), name) == rows.end()) rows.push_back(name);
+  return rows;
+}
+
 namespace {
 
 // The configurable metrics' scores: one row per score, one column per method (a method has a score
 // only when the metric evaluated it).
 template <typename Cell>
 void format_scores(const ExperimentReport& r, std::ostringstream& out, const Cell& cell) {
-  std::vector<std::string> rows;
-  for (const MethodSummary& m : r.methods)
-    for (const auto& [name, summary] : m.scores)
-      if (std::find(rows.begin(), rows.end(), name) == rows.end()) rows.push_back(name);
+  const std::vector<std::string> rows = score_rows(r);
   if (rows.empty()) return;
   std::size_t width = 6;
   for (const std::string& name : rows) width = std::max(width, name.size());

@@ -79,26 +79,28 @@ details .figures{margin:8px 0}
 pre{background:#f6f8fa;border:1px solid #e1e4e8;padding:10px;font-size:12px;overflow-x:auto;white-space:pre}
 )";
 
+// One entry of a <dl class="facts">.
+void write_fact(std::ostream& out, const std::string& key, const std::string& value) {
+  out << "<dt>" << esc(key) << "</dt><dd>" << esc(value) << "</dd>\n";
+}
+
 // Title, the run in one paragraph, and the contents.
 void write_header(std::ostream& out, const RunState& run, const std::vector<std::string>& sections) {
   const ExperimentConfig& config = run.config;
   const PreparedExperiment& prep = *run.prepared;
   const std::string name = config.path.substr(config.path.find_last_of('/') + 1);
   out << "<h1>lrplab run: " << esc(name) << "</h1>\n<dl class=\"facts\">\n";
-  const auto fact = [&](const std::string& key, const std::string& value) {
-    out << "<dt>" << esc(key) << "</dt><dd>" << esc(value) << "</dd>\n";
-  };
-  fact("config", config.path);
-  fact("run", run.run_id + ", finished " + run.finished);
+  write_fact(out, "config", config.path);
+  write_fact(out, "run", run.run_id + ", finished " + run.finished);
   std::string samples = std::to_string(run.prepared->samples) + " explained";
   if (run.per_sample() > 1) samples += " for " + std::to_string(run.per_sample()) + " targets each";
   if (run.report.accuracy >= 0) samples += "; the model's accuracy on them " + number(100 * run.report.accuracy, "%.1f") + " %";
-  fact("samples", samples);
-  fact("model", prep.model.spec.name + " (" + (config.model.file.empty() ? "trained by this run" : config.model.file) +
+  write_fact(out, "samples", samples);
+  write_fact(out, "model", prep.model.spec.name + " (" + (config.model.file.empty() ? "trained by this run" : config.model.file) +
                     ")");
-  fact("data", prep.data.source);
-  fact("explained class", config.target.describe());
-  fact("results file", config.output.results);
+  write_fact(out, "data", prep.data.source);
+  write_fact(out, "explained class", config.target.describe());
+  write_fact(out, "results file", config.output.results);
   out << "</dl>\n<nav>";
   for (const std::string& s : sections) out << "<a href=\"#" << s << "\">" << s << "</a>";
   out << "</nav>\n";
@@ -130,10 +132,7 @@ void write_table(std::ostream& out, const ExperimentReport& r) {
          "(conservation). seconds: explaining and pixel flipping. n/a: not computed for the method, or undefined on "
          "every sample.</p>\n";
 
-  std::vector<std::string> rows;  // the metric scores, in table order
-  for (const MethodSummary& m : r.methods)
-    for (const auto& score : m.scores)
-      if (std::find(rows.begin(), rows.end(), score.first) == rows.end()) rows.push_back(score.first);
+  const std::vector<std::string> rows = score_rows(r);  // the metric scores, in table order
   if (rows.empty()) return;
   out << "<h3>Metric scores</h3>\n<div class=\"scroll\"><table class=\"scores\">\n<tr><th class=\"name\">score</th>";
   for (const MethodSummary& m : r.methods) out << "<th>" << esc(m.name) << "</th>";
@@ -257,32 +256,29 @@ void write_config_and_provenance(std::ostream& out, const RunState& run) {
       << " as the run read it (after the --set overrides; also /config in the results file).</p>\n<pre class=\"config\">"
       << esc(config.resolved_yaml) << "</pre>\n";
   out << "<h2 id=\"provenance\">Provenance</h2>\n<dl class=\"facts\">\n";
-  const auto fact = [&](const std::string& key, const std::string& value) {
-    out << "<dt>" << esc(key) << "</dt><dd>" << esc(value) << "</dd>\n";
-  };
-  fact("lrplab", std::string(LRP_VERSION) + " (commit " + git_commit() + ", " + scalar_name() + ")");
-  fact("libraries", library_versions());
+  write_fact(out, "lrplab", std::string(LRP_VERSION) + " (commit " + git_commit() + ", " + scalar_name() + ")");
+  write_fact(out, "libraries", library_versions());
   std::string plugins;
   for (const PluginRecord& p : run.registry.plugins()) plugins += (plugins.empty() ? "" : ", ") + p.name + " " + p.path;
-  if (!plugins.empty()) fact("plugins", plugins);
+  if (!plugins.empty()) write_fact(out, "plugins", plugins);
   std::string overrides;
   for (const std::string& o : config.overrides) overrides += (overrides.empty() ? "" : ", ") + o;
-  if (!overrides.empty()) fact("overrides", overrides);
-  fact("seed", std::to_string(config.seed));
-  fact("threads", std::to_string(config.threads) + " per rank");
-  fact("ranks", std::to_string(run.cluster.size()) + " (" + run.cluster.describe() + ")");
-  fact("host", host_name());
-  fact("started", run.started);
-  fact("finished", run.finished);
-  fact("run id", run.run_id + " (also /meta run_id and run.txt)");
-  fact("model provenance", run.prepared->model.provenance.source);
-  fact("normalization", describe(run.prepared->model.spec.normalization));
+  if (!overrides.empty()) write_fact(out, "overrides", overrides);
+  write_fact(out, "seed", std::to_string(config.seed));
+  write_fact(out, "threads", std::to_string(config.threads) + " per rank");
+  write_fact(out, "ranks", std::to_string(run.cluster.size()) + " (" + run.cluster.describe() + ")");
+  write_fact(out, "host", host_name());
+  write_fact(out, "started", run.started);
+  write_fact(out, "finished", run.finished);
+  write_fact(out, "run id", run.run_id + " (also /meta run_id and run.txt)");
+  write_fact(out, "model provenance", run.prepared->model.provenance.source);
+  write_fact(out, "normalization", describe(run.prepared->model.spec.normalization));
   std::string seconds;
   for (const auto& [stage, s] : run.report.stage_seconds)
     seconds += (seconds.empty() ? "" : ", ") + stage + " " + number(s, "%.2f");
-  fact("seconds per stage", seconds);
-  fact("results file", config.output.results);
-  fact("heatmaps folder", config.output.heatmaps);
+  write_fact(out, "seconds per stage", seconds);
+  write_fact(out, "results file", config.output.results);
+  write_fact(out, "heatmaps folder", config.output.heatmaps);
   out << "</dl>\n";
 }
 

@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <optional>
 #include <random>
 
 namespace lrp {
@@ -116,12 +115,13 @@ void write_samples(h5::File& f, const Dataset& data, const Tensor& raw_inputs, c
 
 // One entry per sample: with several targets per sample, a sample's rows hold the same data.
 void write_data(h5::File& f, const RunState& run) {
+  const PreparedExperiment& prep = *run.prepared;
   const Index per = run.per_sample();
-  std::optional<Dataset> once;
-  if (per > 1) once = every_nth_sample(run.prepared->data, per);
-  const Dataset& data = once ? *once : run.prepared->data;
-  const Tensor raw = per > 1 ? every_nth_row(run.prepared->raw_inputs, per) : Tensor();
-  write_samples(f, data, per > 1 ? raw : run.prepared->raw_inputs, run.prepared->model.network.input_shape());
+  const Shape& shape = prep.model.network.input_shape();
+  if (per == 1)
+    write_samples(f, prep.data, prep.raw_inputs, shape);
+  else
+    write_samples(f, every_nth_sample(prep.data, per), every_nth_row(prep.raw_inputs, per), shape);
 }
 
 // /model: logits, targets, what the model is.
