@@ -31,7 +31,8 @@ namespace {
 constexpr Index kSamples = 12;
 
 // The committed CNN on the first 12 Fashion-MNIST test images with epsilon_plus_flat and the
-// gradient, conservation (with the layer ledger) and heatmaps; `target` is the config's target.
+// gradient, conservation (with the layer ledger), pixel flipping (16 patches of 7 × 7, 2 random
+// orders), insertion/deletion (98 pixels a step) and heatmaps; `target` is the config's target.
 std::string write_config(const TempDir& dir, const std::string& name, const std::string& target) {
   const std::string config = dir.file(name + ".yaml");
   std::ofstream(config) << "seed: 4\nthreads: 2\nbatch_size: 5\n"
@@ -42,7 +43,8 @@ std::string write_config(const TempDir& dir, const std::string& name, const std:
                            "model: {file: " << kModelsDir << "/fmnist_cnn.h5}\n"
                            "target: " << target << "\n"
                            "explain:\n  - epsilon_plus_flat\n  - gradient\n"
-                           "evaluate: {conservation: true}\n"
+                           "evaluate:\n  conservation: true\n  pixel_flipping: {patch: 7, random_repeats: 2}\n"
+                           "  insertion_deletion: {step: 98}\n"
                            "output:\n  results: " << dir.file(name + ".h5") << "\n"
                            "  heatmaps: " << dir.file(name + "_pictures") << "\n  heatmap_samples: 2\n";
   return config;
@@ -126,7 +128,40 @@ TEST_CASE("A list of targets explains every sample for each class as single-clas
     }
     const std::string sums = "/metrics/conservation/epsilon_plus_flat/layer_sums";
     check_close(column_rows(read_rows(multi, sums, kSamples * per), k, per), read_rows(one, sums, kSamples), kTol);
+    // The metrics that perturb the input follow the target's logit or probability: the same
+    // curves as the single-class run (same patches, same random orders: a sample's rows share its
+    // draws), and the same scores.
+    for (const std::string d : {"pixel_flipping/epsilon_plus_flat/morf", "pixel_flipping/gradient/lerf",
+                                "pixel_flipping/gradient/random", "pixel_flipping/epsilon_plus_flat/aopc_morf",
+                                "insertion_deletion/epsilon_plus_flat/deletion_curve",
+                                "insertion_deletion/gradient/insertion"}) {
+      INFO(d << ", class " << cls);
+      const std::string m = "/metrics/" + d;
+      check_close(column_rows(read_rows(multi, m, kSamples * per), k, per), read_rows(one, m, kSamples), kTol);
+    }
   }
+  // Every per-row array of the metrics leads with [N, K], as the maps do.
+  const lrp::h5::Dims rows{kSamples, per};
+  const auto leading = [&](const std::string& dataset, std::initializer_list<hsize_t> rest) {
+    INFO(dataset);
+    lrp::h5::Dims d;
+    (void)multi.read<double>(dataset, &d);
+    lrp::h5::Dims expected = rows;
+    expected.insert(expected.end(), rest.begin(), rest.end());
+    CHECK(d == expected);
+  };
+  const std::string c = "/metrics/conservation/epsilon_plus_flat/", pf = "/metrics/pixel_flipping/gradient/";
+  leading(c + "input_sum", {});
+  leading(c + "relative_error", {});
+  leading(c + "layer_sums", {multi.read<double>(c + "layer_sums").size() / (kSamples * per)});
+  leading(c + "bias_share", {multi.read<double>(c + "bias_share").size() / (kSamples * per)});
+  leading(pf + "morf", {17});
+  leading(pf + "morf_order", {16});
+  leading(pf + "random", {2, 17});
+  leading(pf + "random_seeds", {2});
+  leading(pf + "abpc", {});
+  leading("/metrics/insertion_deletion/gradient/deletion", {});
+  leading("/metrics/insertion_deletion/gradient/insertion_curve", {9});
   // The pictures: the first two samples with both of their targets.
   const std::filesystem::path pictures = dir.file("multi_pictures");
   for (const std::string file : {"sample_0_class_3.png", "sample_0_class_5.png", "sample_1_class_3.png",

@@ -232,7 +232,8 @@ def test_a_run_with_a_target_list_stores_what_explain_returns_for_it(tmp_path, c
         # the run explains the two targets' 48 rows in one backward pass, explain() 24 rows per target
         assert worst_relative(stored, e.relevance) <= tol(2e-5, 1e-10), name
         assert np.array_equal(r["model"]["targets"], e.targets)
-        seeds = r["metrics"]["conservation"][name]["output_seed"].reshape(24, 2)
+        seeds = r["metrics"]["conservation"][name]["output_seed"]
+        assert seeds.shape == (24, 2)  # per-row metric arrays lead with [N, K] as the maps do
         assert worst_relative(seeds, e.ledger["output_seed"]) <= tol(1e-6, 1e-12), name
 
 

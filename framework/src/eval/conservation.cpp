@@ -214,20 +214,21 @@ class ConservationValues final : public MetricValues {
 
   void write(h5::File& f, const MetricRun& run, const MethodView& method) const override {
     const std::string g = "/metrics/conservation/" + method.name;
-    const auto n = static_cast<hsize_t>(run.samples());
-    f.write(g + "/input_sum", method.input.input_sum.data(), {n});
-    f.write(g + "/output_seed", method.input.output_seed.data(), {n});
-    f.write(g + "/relative_error", method.input.relative_error.data(), {n});
+    const h5::Dims rows = h5::to_dims(run.row_shape());
+    f.write(g + "/input_sum", method.input.input_sum.data(), rows);
+    f.write(g + "/output_seed", method.input.output_seed.data(), rows);
+    f.write(g + "/relative_error", method.input.relative_error.data(), rows);
     const std::vector<std::int64_t> nonfinite(method.input.nonfinite.begin(), method.input.nonfinite.end());
-    f.write(g + "/nonfinite_input", nonfinite, {n});
-    if (method.has_state) f.write(g + "/initial_state", method.state_sum.data(), {n});
+    f.write(g + "/nonfinite_input", nonfinite, rows);
+    if (method.has_state) f.write(g + "/initial_state", method.state_sum.data(), rows);
     if (ledger_) {
-      const auto layers = static_cast<hsize_t>(bias_share_.cols());
-      f.write(g + "/layer_sums", row_major(layer_sums_), {n, layers + 1});
-      f.write(g + "/bias_share", row_major(bias_share_), {n, layers});
-      f.write(g + "/stabilizer_share", row_major(stabilizer_share_), {n, layers});
+      const Index layers = bias_share_.cols();
+      const h5::Dims values = h5::to_dims(run.row_shape({layers + 1})), shares = h5::to_dims(run.row_shape({layers}));
+      f.write(g + "/layer_sums", row_major(layer_sums_), values);
+      f.write(g + "/bias_share", row_major(bias_share_), shares);
+      f.write(g + "/stabilizer_share", row_major(stabilizer_share_), shares);
       const std::vector<std::int64_t> bad(nonfinite_layers_.data(), nonfinite_layers_.data() + nonfinite_layers_.size());
-      f.write(g + "/nonfinite_layers", bad, {n, layers + 1});  // IndexMatrix is row-major
+      f.write(g + "/nonfinite_layers", bad, values);  // IndexMatrix is row-major
       std::string names;
       for (Index l = 0; l < run.network.size(); ++l) names += run.network.layer(l).name() + "\n";
       f.set_string_attribute(g, "layer_names", names);

@@ -13,6 +13,16 @@ void check_mean(const Summary& s, const std::string& metric, const std::string& 
             "non-finite metric means");
 }
 
+std::vector<Index> MetricRun::row_shape(std::initializer_list<Index> trailing) const {
+  std::vector<Index> shape = leading_rows.empty() ? std::vector<Index>{samples()} : leading_rows;
+  Index rows = 1;
+  for (const Index d : shape) rows *= d;
+  LRP_CHECK(rows == samples(), "internal: the leading dimensions of the results' per-row arrays cover ", rows,
+            " rows, not the run's ", samples());
+  shape.insert(shape.end(), trailing.begin(), trailing.end());
+  return shape;
+}
+
 MetricWork& metric_work() {
   static MetricWork work;
   return work;

@@ -167,16 +167,19 @@ void PixelFlippingValues::write(h5::File& f, const MetricRun& run, const MethodV
   const RandomCurves& c = *random_;
   const auto n = static_cast<hsize_t>(r.morf.rows()), L = static_cast<hsize_t>(r.steps);
   const auto R = static_cast<hsize_t>(c.random.size());
+  // [N, …] per row, [N, K, …] with several targets per sample
+  const h5::Dims rows = h5::to_dims(run.row_shape()), curves = h5::to_dims(run.row_shape({r.steps + 1})),
+                 orders = h5::to_dims(run.row_shape({r.steps}));
   f.set_int_attribute(g, "regions", r.regions);
   f.set_int_attribute(g, "steps", r.steps);
   f.set_double_attribute(g, "seconds", seconds);
-  f.write(g + "/morf", row_major(r.morf), {n, L + 1});
-  f.write(g + "/lerf", row_major(r.lerf), {n, L + 1});
-  f.write(g + "/morf_probability", row_major(r.morf_probability), {n, L + 1});
-  f.write(g + "/lerf_probability", row_major(r.lerf_probability), {n, L + 1});
+  f.write(g + "/morf", row_major(r.morf), curves);
+  f.write(g + "/lerf", row_major(r.lerf), curves);
+  f.write(g + "/morf_probability", row_major(r.morf_probability), curves);
+  f.write(g + "/lerf_probability", row_major(r.lerf_probability), curves);
   for (const auto& [name, order] : {std::pair{"morf_order", &r.morf_order}, std::pair{"lerf_order", &r.lerf_order}}) {
     const std::vector<std::int64_t> v(order->data(), order->data() + order->size());  // row-major
-    f.write(g + "/" + name, v, {n, L});
+    f.write(g + "/" + name, v, orders);
   }
   if (R > 0) {  // [N, R, L + 1]: sample by sample, repeat by repeat
     std::vector<Scalar> rnd(static_cast<size_t>(n * R * (L + 1))), rndp(rnd.size());
@@ -189,15 +192,16 @@ void PixelFlippingValues::write(h5::File& f, const MetricRun& run, const MethodV
           rndp[(i * R + q) * (L + 1) + j] = c.random_probability[q](static_cast<Index>(i), static_cast<Index>(j));
         }
       }
-    f.write(g + "/random", rnd, {n, R, L + 1});
-    f.write(g + "/random_probability", rndp, {n, R, L + 1});
-    f.write(g + "/random_seeds", seeds, {n, R});
+    const Index repeats = std::ssize(c.random);
+    f.write(g + "/random", rnd, h5::to_dims(run.row_shape({repeats, r.steps + 1})));
+    f.write(g + "/random_probability", rndp, h5::to_dims(run.row_shape({repeats, r.steps + 1})));
+    f.write(g + "/random_seeds", seeds, h5::to_dims(run.row_shape({repeats})));
   }
   const PixelFlippingScores& s = r.scores;
   for (const auto& [name, v] : {std::pair{"aopc_morf", &s.aopc_morf}, std::pair{"aopc_lerf", &s.aopc_lerf},
                                 std::pair{"abpc", &s.abpc}, std::pair{"auc_morf", &s.auc_morf},
                                 std::pair{"aopc_morf_vs_random", &s.aopc_morf_vs_random}}) {
-    f.write(g + "/" + name, v->data(), {n});
+    f.write(g + "/" + name, v->data(), rows);
     const Summary sum = lrp::summarize(*v);
     f.set_double_attribute(g, std::string("mean_") + name, sum.mean);
     f.set_double_attribute(g, std::string("se_") + name, sum.standard_error);

@@ -95,7 +95,7 @@ class RelevanceAccuracyValues final : public MetricValues {
   void add_to(MethodSummary& summary) const override { summary.relevance_accuracy = summary_; }
   void write(h5::File& f, const MetricRun& run, const MethodView& method) const override {
     const std::string g = "/metrics/relevance_accuracy/" + method.name;
-    f.write(g + "/accuracy", accuracy_.data(), {static_cast<hsize_t>(accuracy_.size())});
+    f.write(g + "/accuracy", accuracy_.data(), h5::to_dims(run.row_shape()));
     f.set_double_attribute(g, "mean_accuracy", summary_.mean);
     f.set_double_attribute(g, "se_accuracy", summary_.standard_error);
     f.set_int_attribute(g, "skipped", summary_.skipped);

@@ -71,7 +71,7 @@ void ScoreValues::check(const MethodView& method) const {
               method.name, "' has an infinite mean");
 }
 
-void ScoreValues::write(h5::File& f, const MetricRun&, const MethodView& method) const {
+void ScoreValues::write(h5::File& f, const MetricRun& run, const MethodView& method) const {
   const std::string g = std::string("/metrics/") + metric_.config_key() + "/" + method.name;
   f.create_group(g);
   for (const auto& [key, value] : settings_.numbers) f.set_double_attribute(g, key, value);
@@ -83,8 +83,7 @@ void ScoreValues::write(h5::File& f, const MetricRun&, const MethodView& method)
     return;
   }
   for (std::size_t k = 0; k < names_.size(); ++k) {
-    const auto n = static_cast<hsize_t>(scores_[k].size());
-    f.write(g + "/" + names_[k], scores_[k].data(), {n});
+    f.write(g + "/" + names_[k], scores_[k].data(), h5::to_dims(run.row_shape()));
     f.set_double_attribute(g, "mean_" + names_[k], summaries_[k].mean);
     f.set_double_attribute(g, "se_" + names_[k], summaries_[k].standard_error);
     f.set_int_attribute(g, "undefined_" + names_[k], summaries_[k].skipped);
@@ -94,7 +93,7 @@ void ScoreValues::write(h5::File& f, const MetricRun&, const MethodView& method)
     std::vector<double> rows(static_cast<std::size_t>(m.size()));
     for (Index i = 0; i < m.rows(); ++i)
       for (Index j = 0; j < m.cols(); ++j) rows[static_cast<std::size_t>(i * m.cols() + j)] = m(i, j);
-    f.write(g + "/" + curve_shapes_[k].name, rows, {static_cast<hsize_t>(m.rows()), static_cast<hsize_t>(m.cols())});
+    f.write(g + "/" + curve_shapes_[k].name, rows, h5::to_dims(run.row_shape({m.cols()})));
   }
 }
 

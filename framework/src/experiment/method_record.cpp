@@ -56,10 +56,11 @@ void MethodRecord::visit_explained(Archive& archive, Index chunk, Index begin, I
 }
 
 void MethodRecord::write(h5::File& f, const MetricRun& run, const Registry& registry, const Network& network,
-                         const std::vector<Index>& layers, const std::vector<Index>& rows) const {
+                         const std::vector<Index>& layers) const {
   const MethodConfig& m = *prepared->config;
   const std::string g = "/explanations/" + m.name;
-  h5::Dims dims = h5::to_dims(rows);
+  // [N, …] or, with several targets per sample, [N, K, …] (MetricRun::row_shape)
+  h5::Dims dims = h5::to_dims(run.row_shape());
   for (const Index s : relevance.shape) dims.push_back(static_cast<hsize_t>(s));
   f.write(g + "/relevance", relevance.data.data(), dims);  // Matrix is row-major: sample by sample
   f.set_string_attribute(g, "kind", m.kind);
@@ -76,7 +77,7 @@ void MethodRecord::write(h5::File& f, const MetricRun& run, const Registry& regi
   }
   f.set_double_attribute(g, "seconds", explain_seconds);
   f.set_int_attribute(g, "nonfinite", nonfinite);
-  if (has_state) f.write(g + "/initial_state", state_sum.data(), {static_cast<hsize_t>(relevance.batch())});
+  if (has_state) f.write(g + "/initial_state", state_sum.data(), h5::to_dims(run.row_shape()));
   if (!layer_maps.empty()) {
     // /layers/<layer name>: the relevance at that layer's input, rows × the input's shape.
     f.create_group(g + "/layers");
@@ -87,7 +88,7 @@ void MethodRecord::write(h5::File& f, const MetricRun& run, const Registry& regi
       std::replace(dataset.begin(), dataset.end(), '/', '_');
       if (dataset == ".") dataset = "_";
       const std::string d = g + "/layers/" + dataset;
-      h5::Dims shape = h5::to_dims(rows);
+      h5::Dims shape = h5::to_dims(run.row_shape());
       for (const Index s : network.value_shape(value)) shape.push_back(static_cast<hsize_t>(s));
       f.write(d, layer_maps[j].data(), shape);
       f.set_string_attribute(d, "layer", network.layer(l).name());

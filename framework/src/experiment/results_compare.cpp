@@ -17,7 +17,7 @@ bool same_double(double a, double b) { return a == b || (std::isnan(a) && std::i
 // many ranks, how long each part took, and the overrides (they name the results file).
 bool circumstantial(const std::string& object, const std::string& attribute) {
   static const std::set<std::string> names{"seconds", "start_time", "end_time", "wall_seconds", "host",
-                                           "ranks",   "cluster",    "run_id",   "git_commit"};
+                                           "ranks",   "cluster",    "run_id",   "git_commit", "libraries"};
   return object == "/meta/seconds" || names.count(attribute) > 0 || (object == "/config" && attribute == "overrides");
 }
 

@@ -64,6 +64,9 @@ void prepare_run(RunState& run) {
   run.metric_run.emplace(MetricRun{run.plan, network, &run.prepared->model.network, prep.data.inputs,
                                    prep.data.indices, run.targets, prep.data.relevant, config.threads,
                                    &prep.data.masks});
+  // The results' per-row arrays: [N] for one class per sample, [N, K] for a set of targets.
+  if (config.target.kind != TargetSetSpec::Kind::kOne)
+    run.metric_run->leading_rows = {prep.samples, prep.targets_per_sample};
 
   run.methods.reserve(prep.methods.size());
   for (const PreparedMethod& pm : prep.methods) {

@@ -10,7 +10,6 @@
 #include "lrp/io/image.hpp"
 #include "lrp/registry/plugin.hpp"
 
-#include <spdlog/version.h>
 
 #include <algorithm>
 #include <cmath>
@@ -234,19 +233,6 @@ void write_ledger(std::ostream& out, const RunState& run) {
     out << "</tr>\n";
   }
   out << "</table></div>\n";
-}
-
-std::string library_versions() {
-  std::ostringstream v;
-  v << "Eigen " << EIGEN_WORLD_VERSION << '.' << EIGEN_MAJOR_VERSION << '.' << EIGEN_MINOR_VERSION << ", HDF5 "
-    << H5_VERS_MAJOR << '.' << H5_VERS_MINOR << '.' << H5_VERS_RELEASE << ", spdlog " << SPDLOG_VER_MAJOR << '.'
-    << SPDLOG_VER_MINOR << '.' << SPDLOG_VER_PATCH;
-#if defined(__GNUC__) && !defined(__clang__)
-  v << ", GCC " << __GNUC__ << '.' << __GNUC_MINOR__ << '.' << __GNUC_PATCHLEVEL__;
-#elif defined(__clang__)
-  v << ", Clang " << __clang_major__ << '.' << __clang_minor__ << '.' << __clang_patchlevel__;
-#endif
-  return v.str();
 }
 
 // The resolved config and where the run's numbers come from.

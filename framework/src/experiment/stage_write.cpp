@@ -9,10 +9,13 @@
 #include "lrp/io/model_yaml.hpp"
 #include "lrp/io/yaml_util.hpp"
 #include "lrp/registry/plugin.hpp"
+
+#include <spdlog/version.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <random>
+#include <sstream>
 
 namespace lrp {
 
@@ -54,6 +57,7 @@ void write_meta(h5::File& f, const RunState& run, const std::string& finished, c
   f.create_group("/meta");
   f.set_string_attribute("/meta", "lrplab_version", LRP_VERSION);
   f.set_string_attribute("/meta", "git_commit", git_commit());
+  f.set_string_attribute("/meta", "libraries", library_versions());
   {
     std::string plugins;  // one line per plugin loaded into the registry: name, path
     for (const PluginRecord& r : registry.plugins()) plugins += r.name + " " + r.path + "\n";
@@ -160,6 +164,19 @@ std::string host_name() {
   return buffer;
 }
 
+std::string library_versions() {
+  std::ostringstream v;
+  v << "Eigen " << EIGEN_WORLD_VERSION << '.' << EIGEN_MAJOR_VERSION << '.' << EIGEN_MINOR_VERSION << ", HDF5 "
+    << H5_VERS_MAJOR << '.' << H5_VERS_MINOR << '.' << H5_VERS_RELEASE << ", spdlog " << SPDLOG_VER_MAJOR << '.'
+    << SPDLOG_VER_MINOR << '.' << SPDLOG_VER_PATCH;
+#if defined(__GNUC__) && !defined(__clang__)
+  v << ", GCC " << __GNUC__ << '.' << __GNUC_MINOR__ << '.' << __GNUC_PATCHLEVEL__;
+#elif defined(__clang__)
+  v << ", Clang " << __clang_major__ << '.' << __clang_minor__ << '.' << __clang_patchlevel__;
+#endif
+  return v.str();
+}
+
 void stamp_finish(RunState& run) {
   if (!run.run_id.empty()) return;
   run.finished = utc_now();
@@ -179,18 +196,13 @@ void write_results(RunState& run) {
       pictures["run.txt"] = "results: " + config.output.results + "\nrun: " + run_id + "\nfinished: " + finished + "\n";
     // Parts: /meta, /data and /model; each method; the files written out.
     Progress progress("write results", 2 + std::ssize(run.methods), "parts");
-    // The maps' leading dimensions: [samples, targets] for a set of targets, else [samples].
-    const std::vector<Index> map_rows = config.target.kind == TargetSetSpec::Kind::kOne
-                                            ? std::vector<Index>{run.samples()}
-                                            : std::vector<Index>{run.prepared->samples, run.per_sample()};
     const std::string results_file = h5::build_file_image(config.output.results, "results file", [&](h5::File& f) {
       write_meta(f, run, finished, run_id);
       write_data(f, run);
       write_model(f, run);
       progress.advance();
       for (const MethodRecord& record : run.methods) {
-        record.write(f, *run.metric_run, run.registry, run.prepared->model.network, run.prepared->relevance_layers,
-                     map_rows);
+        record.write(f, *run.metric_run, run.registry, run.prepared->model.network, run.prepared->relevance_layers);
         progress.advance();
       }
       f.set_double_attribute("/meta", "wall_seconds", seconds_since(run.start));

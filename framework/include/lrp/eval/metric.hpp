@@ -87,7 +87,13 @@ struct MetricRun {
   int threads = 1;
   // Ground-truth object masks, N × input features with values 0 or 1 (Dataset::masks; 0 rows: none).
   const Matrix* masks = nullptr;
+  // The leading dimensions of a per-row dataset in the results file: [samples()], or [N, K] when
+  // every sample is explained for a set of K targets (row i·K + k is sample i's k-th target).
+  // Empty means [samples()].
+  std::vector<Index> leading_rows = {};
   Index samples() const { return inputs.batch(); }
+  // The shape a per-row array is written with: the leading dimensions, then `trailing`.
+  std::vector<Index> row_shape(std::initializer_list<Index> trailing = {}) const;
 };
 
 // Explains a batch again, as the run explained it (robustness and randomisation metrics): the
