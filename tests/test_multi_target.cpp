@@ -1,7 +1,8 @@
 // Several targets per sample (`target: [3, 5]`, `{top_k: k}`, `all`): each sample is explained once
 // per target from one forward pass. Checked on real Fashion-MNIST images with the committed CNN:
-// every (sample, target) map and ledger equals the map of a run with that one class as its target;
-// top_k against an independent sort of the stored logits; the results layout; the config errors;
+// every (sample, target) map, ledger and pixel-flipping or insertion/deletion curve and score equals
+// that of a run with that one class as its target; top_k against an independent sort of the stored
+// logits; the results layout ([N, K] ahead of every per-row array); the config errors;
 // and the row-repeating helpers the run shares its forward pass with.
 #include "experiment_support.hpp"
 #include "fixture_rows.hpp"

@@ -167,7 +167,7 @@ void PixelFlippingValues::write(h5::File& f, const MetricRun& run, const MethodV
   const RandomCurves& c = *random_;
   const auto n = static_cast<hsize_t>(r.morf.rows()), L = static_cast<hsize_t>(r.steps);
   const auto R = static_cast<hsize_t>(c.random.size());
-  // [N, …] per row, [N, K, …] with several targets per sample
+  // Per row: [N, …], or [N, K, …] with several targets per sample
   const h5::Dims rows = h5::to_dims(run.row_shape()), curves = h5::to_dims(run.row_shape({r.steps + 1})),
                  orders = h5::to_dims(run.row_shape({r.steps}));
   f.set_int_attribute(g, "regions", r.regions);
@@ -181,7 +181,7 @@ void PixelFlippingValues::write(h5::File& f, const MetricRun& run, const MethodV
     const std::vector<std::int64_t> v(order->data(), order->data() + order->size());  // row-major
     f.write(g + "/" + name, v, orders);
   }
-  if (R > 0) {  // [N, R, L + 1]: sample by sample, repeat by repeat
+  if (R > 0) {  // [rows, R, L + 1]: row by row, repeat by repeat
     std::vector<Scalar> rnd(static_cast<size_t>(n * R * (L + 1))), rndp(rnd.size());
     std::vector<std::uint64_t> seeds(static_cast<size_t>(n * R));
     for (hsize_t i = 0; i < n; ++i)

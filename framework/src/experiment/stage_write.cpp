@@ -169,6 +169,9 @@ std::string library_versions() {
   v << "Eigen " << EIGEN_WORLD_VERSION << '.' << EIGEN_MAJOR_VERSION << '.' << EIGEN_MINOR_VERSION << ", HDF5 "
     << H5_VERS_MAJOR << '.' << H5_VERS_MINOR << '.' << H5_VERS_RELEASE << ", spdlog " << SPDLOG_VER_MAJOR << '.'
     << SPDLOG_VER_MINOR << '.' << SPDLOG_VER_PATCH;
+#ifdef LRP_YAML_CPP_VERSION
+  v << ", yaml-cpp " << LRP_YAML_CPP_VERSION;
+#endif
 #if defined(__GNUC__) && !defined(__clang__)
   v << ", GCC " << __GNUC__ << '.' << __GNUC_MINOR__ << '.' << __GNUC_PATCHLEVEL__;
 #elif defined(__clang__)
