@@ -232,7 +232,7 @@ void print_metric_costs(const lrp::ExperimentReport& report) {
   const auto forward = report.stage_seconds.find("forward");
   if (forward == report.stage_seconds.end() || report.samples == 0) return;
   // (the forward pass is computed once per sample, however many targets each has)
-  const double plain = forward->second / static_cast<double>(report.samples / report.targets_per_sample);
+  const double plain = forward->second / static_cast<double>(report.distinct_samples());
   for (const auto& [metric, seconds] : report.stage_seconds) {
     const auto f = report.forward_rows.find(metric), e = report.explained_rows.find(metric);
     if (f == report.forward_rows.end() && e == report.explained_rows.end()) continue;
@@ -262,7 +262,7 @@ int run_command(const lrp::Registry& registry, const std::vector<std::string>& a
   std::cout << "\n" << lrp::format_report(report) << "\n";
   if (report.accuracy >= 0)
     std::printf("model accuracy on these %lld samples: %.4f\n",
-                static_cast<long long>(report.samples / report.targets_per_sample), report.accuracy);
+                static_cast<long long>(report.distinct_samples()), report.accuracy);
   std::printf("time per stage:");
   for (const auto& [stage, seconds] : report.stage_seconds) std::printf(" %s %.2f s;", stage.c_str(), seconds);
   std::printf(" total %.2f s\n", report.total_seconds);

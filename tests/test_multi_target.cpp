@@ -20,6 +20,7 @@
 #include <filesystem>
 #include <fstream>
 #include <numeric>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -141,28 +142,33 @@ TEST_CASE("A list of targets explains every sample for each class as single-clas
       check_close(column_rows(read_rows(multi, m, kSamples * per), k, per), read_rows(one, m, kSamples), kTol);
     }
   }
-  // Every per-row array of the metrics leads with [N, K], as the maps do.
-  const lrp::h5::Dims rows{kSamples, per};
-  const auto leading = [&](const std::string& dataset, std::initializer_list<hsize_t> rest) {
+  // Every per-row array of the metrics leads with [N, K], as the maps do: the single-class run's
+  // shape [N, …] with K after N. `rest`: the trailing dimensions, where they are known here.
+  const lrp::h5::File one = lrp::h5::File::open(dir.file("five.h5"));
+  const auto leading = [&](const std::string& dataset, std::optional<lrp::h5::Dims> rest) {
     INFO(dataset);
-    lrp::h5::Dims d;
+    lrp::h5::Dims d, single;
     (void)multi.read<double>(dataset, &d);
-    lrp::h5::Dims expected = rows;
-    expected.insert(expected.end(), rest.begin(), rest.end());
+    (void)one.read<double>(dataset, &single);
+    REQUIRE_FALSE(single.empty());
+    CHECK(single.front() == static_cast<hsize_t>(kSamples));
+    lrp::h5::Dims expected = single;
+    expected.insert(expected.begin() + 1, static_cast<hsize_t>(per));
     CHECK(d == expected);
+    if (rest) CHECK(lrp::h5::Dims(single.begin() + 1, single.end()) == *rest);
   };
   const std::string c = "/metrics/conservation/epsilon_plus_flat/", pf = "/metrics/pixel_flipping/gradient/";
-  leading(c + "input_sum", {});
-  leading(c + "relative_error", {});
-  leading(c + "layer_sums", {multi.read<double>(c + "layer_sums").size() / (kSamples * per)});
-  leading(c + "bias_share", {multi.read<double>(c + "bias_share").size() / (kSamples * per)});
-  leading(pf + "morf", {17});
-  leading(pf + "morf_order", {16});
-  leading(pf + "random", {2, 17});
-  leading(pf + "random_seeds", {2});
-  leading(pf + "abpc", {});
-  leading("/metrics/insertion_deletion/gradient/deletion", {});
-  leading("/metrics/insertion_deletion/gradient/insertion_curve", {9});
+  leading(c + "input_sum", lrp::h5::Dims{});
+  leading(c + "relative_error", lrp::h5::Dims{});
+  leading(c + "layer_sums", std::nullopt);
+  leading(c + "bias_share", std::nullopt);
+  leading(pf + "morf", lrp::h5::Dims{17});
+  leading(pf + "morf_order", lrp::h5::Dims{16});
+  leading(pf + "random", lrp::h5::Dims{2, 17});
+  leading(pf + "random_seeds", lrp::h5::Dims{2});
+  leading(pf + "abpc", lrp::h5::Dims{});
+  leading("/metrics/insertion_deletion/gradient/deletion", lrp::h5::Dims{});
+  leading("/metrics/insertion_deletion/gradient/insertion_curve", lrp::h5::Dims{9});
   // The pictures: the first two samples with both of their targets.
   const std::filesystem::path pictures = dir.file("multi_pictures");
   for (const std::string file : {"sample_0_class_3.png", "sample_0_class_5.png", "sample_1_class_3.png",

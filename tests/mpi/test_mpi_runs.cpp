@@ -57,11 +57,14 @@ std::vector<std::string> differences(const std::string& pa, const std::string& p
   return c.differences;
 }
 
-// A config's data section: Fashion-MNIST test images [begin, end).
-std::string fashion_mnist(int begin, int end) {
-  return "data:\n  format: idx\n  images: /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz\n"
+// The opening of a config: seed 5, threads, batch_size, Fashion-MNIST test images [begin, end) and
+// a committed model (models/<model>).
+std::string fashion_mnist_run(int threads, int batch_size, int begin, int end, const std::string& model) {
+  return "seed: 5\nthreads: " + std::to_string(threads) + "\nbatch_size: " + std::to_string(batch_size) +
+         "\ndata:\n  format: idx\n  images: /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz\n"
          "  labels: /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz\n  subset: {begin: " +
-         std::to_string(begin) + ", end: " + std::to_string(end) + "}\n";
+         std::to_string(begin) + ", end: " + std::to_string(end) + "}\nmodel: {file: " + kRoot + "/models/" + model +
+         "}\n";
 }
 
 std::string write(const lrp_test::TempDir& dir, const std::string& name, const std::string& text) {
@@ -103,11 +106,8 @@ void check_same_on_ranks(const lrp_test::TempDir& dir, const std::string& config
 TEST_CASE("MPI runs on 2 and 3 ranks write the single-process results file, value for value", "[mpi]") {
   const lrp_test::TempDir dir("lrp_mpi_runs");
   // 30 images in 4 batches of 8 (the last one short) and 9 methods: 36 units of work for 2 or 3 ranks.
-  const std::string config = write(dir, "experiment.yaml", R"(seed: 5
-threads: 2
-batch_size: 8
-)" + fashion_mnist(100, 130) + R"(model: {file: )" + kRoot + R"(/models/fmnist_cnn.h5}
-target: predicted
+  const std::string config =
+      write(dir, "experiment.yaml", fashion_mnist_run(2, 8, 100, 130, "fmnist_cnn.h5") + R"(target: predicted
 explain:
   - {name: egb, preset: epsilon_gamma_box, sweep: {gamma: [0.1, 1]}}
   - epsilon_plus_flat
@@ -159,11 +159,9 @@ output: {results: unused.h5, layer_relevance: [conv2, fc1]}
 
 TEST_CASE("An MPI run of the residual network matches the single process, value for value", "[mpi][graph]") {
   const lrp_test::TempDir dir("lrp_mpi_resnet");
-  const std::string config = write(dir, "resnet.yaml", R"(seed: 5
-threads: 1
-batch_size: 4
-)" + fashion_mnist(200, 214) + R"(model: {file: )" + kRoot + R"(/models/fmnist_resnet.h5}
-explain: [epsilon_gamma_box, epsilon_plus_flat, gradient, random]
+  const std::string config =
+      write(dir, "resnet.yaml", fashion_mnist_run(1, 4, 200, 214, "fmnist_resnet.h5") + R"(explain:
+  [epsilon_gamma_box, epsilon_plus_flat, gradient, random]
 evaluate:
   conservation: true
   pixel_flipping: {patch: 7, random_repeats: 2, fill: uniform}
@@ -176,11 +174,8 @@ output: {results: unused.h5}
 TEST_CASE("An MPI run with several targets per sample matches the single process value for value", "[mpi][multi_target]") {
   const lrp_test::TempDir dir("lrp_mpi_multi_target");
   // 10 images × 2 targets in batches of 3 samples (6 rows; the last batch short).
-  const std::string config = write(dir, "targets.yaml", R"(seed: 5
-threads: 1
-batch_size: 3
-)" + fashion_mnist(300, 310) + R"(model: {file: )" + kRoot + R"(/models/fmnist_cnn.h5}
-target: {top_k: 2}
+  const std::string config =
+      write(dir, "targets.yaml", fashion_mnist_run(1, 3, 300, 310, "fmnist_cnn.h5") + R"(target: {top_k: 2}
 explain: [epsilon_plus_flat, gradient, random]
 evaluate:
   conservation: true
@@ -190,8 +185,11 @@ output: {results: unused.h5, layer_relevance: [fc1]}
 )");
   const std::string single = run_single(dir, config);
   lrp::h5::Dims dims;
-  (void)h5::File::open(single).read<double>("/explanations/gradient/relevance", &dims);
+  const h5::File file = h5::File::open(single);
+  (void)file.read<double>("/explanations/gradient/relevance", &dims);
   CHECK(dims == lrp::h5::Dims{10, 2, 1, 28, 28});
+  (void)file.read<double>("/metrics/pixel_flipping/gradient/morf", &dims);  // 16 patches of 7 × 7
+  CHECK(dims == lrp::h5::Dims{10, 2, 17});
   check_same_on_ranks(dir, config, single, 2, 20);
 }
 

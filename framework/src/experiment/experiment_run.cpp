@@ -116,7 +116,7 @@ std::string format_report(const ExperimentReport& r) {
     out << line;
   }
   out << "(mean ± standard error over " << r.samples
-      << (r.targets_per_sample > 1 ? " explanations (" + std::to_string(r.samples / r.targets_per_sample) + " samples × " +
+      << (r.targets_per_sample > 1 ? " explanations (" + std::to_string(r.distinct_samples()) + " samples × " +
                                          std::to_string(r.targets_per_sample) + " targets)"
                                    : std::string(" samples"))
       << "; AOPC and ABPC in target-logit units, higher is "

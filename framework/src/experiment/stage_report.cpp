@@ -95,8 +95,8 @@ void write_header(std::ostream& out, const RunState& run, const std::vector<std:
   if (run.per_sample() > 1) samples += " for " + std::to_string(run.per_sample()) + " targets each";
   if (run.report.accuracy >= 0) samples += "; the model's accuracy on them " + number(100 * run.report.accuracy, "%.1f") + " %";
   write_fact(out, "samples", samples);
-  write_fact(out, "model", prep.model.spec.name + " (" + (config.model.file.empty() ? "trained by this run" : config.model.file) +
-                    ")");
+  const std::string model_file = config.model.file.empty() ? "trained by this run" : config.model.file;
+  write_fact(out, "model", prep.model.spec.name + " (" + model_file + ")");
   write_fact(out, "data", prep.data.source);
   write_fact(out, "explained class", config.target.describe());
   write_fact(out, "results file", config.output.results);
@@ -126,7 +126,8 @@ void write_table(std::ostream& out, const ExperimentReport& r) {
     out << "</tr>\n";
   }
   out << "</table></div>\n<p class=\"note\">Mean ± standard error over " << r.samples
-      << (r.targets_per_sample > 1 ? " explanations (a sample once per target)" : " samples") << ". AOPC and ABPC are in target-logit units; higher is better except for AOPC-LeRF. MoRF − random: "
+      << (r.targets_per_sample > 1 ? " explanations (a sample once per target)" : " samples")
+      << ". AOPC and ABPC are in target-logit units; higher is better except for AOPC-LeRF. MoRF − random: "
          "AOPC-MoRF above that of random orders. cons. err: mean |Σ R − f<sub>c</sub>(x)| / |f<sub>c</sub>(x)| "
          "(conservation). seconds: explaining and pixel flipping. n/a: not computed for the method, or undefined on "
          "every sample.</p>\n";

@@ -138,11 +138,8 @@ void write_model(h5::File& f, const RunState& run) {
   const std::vector<Index>& targets = run.targets;
   f.write("/model/logits", to_row_major(logits), {static_cast<hsize_t>(n), static_cast<hsize_t>(classes)});
   const std::vector<std::int64_t> t(targets.begin(), targets.end());
-  // [N, K] for a set of targets (a list, top_k, all), [N] for one class per sample.
-  if (config.target.kind == TargetSetSpec::Kind::kOne)
-    f.write("/model/targets", t, {static_cast<hsize_t>(n)});
-  else
-    f.write("/model/targets", t, {static_cast<hsize_t>(n), static_cast<hsize_t>(per)});
+  // One per row: [N], or [N, K] for a set of targets (a list, top_k, all).
+  f.write("/model/targets", t, h5::to_dims(run.metric_run->row_shape()));
   f.set_int_attribute("/model", "targets_per_sample", per);
   f.set_string_attribute("/model", "name", prep.model.spec.name);
   f.set_string_attribute("/model", "file", config.model.file.empty() ? "(trained by this run)" : config.model.file);

@@ -241,6 +241,7 @@ struct ExperimentReport {
   std::string heatmap_folder;
   Index samples = 0;             // rows explained: samples × targets_per_sample
   Index targets_per_sample = 1;  // K (config.target)
+  Index distinct_samples() const { return samples / targets_per_sample; }  // the samples loaded
   double accuracy = -1;  // on the explained samples, when they have labels
 };
 
